@@ -1,0 +1,90 @@
+/*
+ * The handlers of the API, one group per api_*.c file, and the helpers they
+ * share for validating JSON forms and paging lists.
+ */
+#ifndef AUTHD_API_H
+#define AUTHD_API_H
+
+#include "http.h"
+#include "store.h"
+
+/* ---- api_form.c: request validation ---- */
+
+enum field_type { F_STRING, F_BOOL };
+
+struct field {
+	const char *name;
+	enum field_type type;
+	bool required;
+};
+
+/*
+ * Checks a body against its form: every key known, every value of the right
+ * type, every required key present. On failure fills `out` with INVALID_FORM
+ * naming the field and returns -1.
+ */
+int form_check(json_t *body, const struct field *fields, struct resp *out);
+/* The string or boolean value of a checked field, or the fallback when absent. */
+const char *form_string(json_t *body, const char *name, const char *fallback);
+bool form_bool(json_t *body, const char *name, bool fallback);
+/* Normalises a name field (SPEC §4 rules); on failure fills `out` and returns NULL. */
+char *form_name(const char *value, const char *field, struct resp *out);
+
+/* ---- api_paging.c ---- */
+
+#define PAGE_DEFAULT 10
+#define PAGE_MAX 1000
+
+struct page {
+	char start[NAME_LEN]; /* the first name to return; "" for the beginning */
+	int limit;
+	json_t *items;		  /* collected items, limit at most */
+	char next[NAME_LEN];	  /* name of the first item of the next page, or "" */
+	int seen;
+};
+
+/* Reads ?start= and ?limit=; on failure fills `out` and returns -1. */
+int page_parse(const char *start, const char *limit, struct page *p, const char **field,
+	       const char **why);
+int page_from_query(struct req *r, struct page *p, struct resp *out);
+/* Collects one item (taking ownership); returns 1 once the page is full. */
+int page_add(struct page *p, const char *name, json_t *item);
+/* Adds nextPageStart to body, and X-Next-Page-Start and Link when there is more. */
+void page_finish(struct req *r, struct page *p, json_t *body, struct resp *out);
+
+/* ---- api_json.c: objects as the API shows them ---- */
+
+json_t *account_json(const struct account *a);
+json_t *team_json(const struct team *t);
+json_t *member_json(const struct member *m);
+
+/* ---- handlers ---- */
+
+void api_ping(struct req *r, struct resp *out);
+void api_ca(struct req *r, struct resp *out);
+void api_login(struct req *r, struct resp *out);
+void api_logout(struct req *r, struct resp *out);
+
+void api_accounts_list(struct req *r, struct resp *out);
+void api_account_create(struct req *r, struct resp *out);
+void api_account_get(struct req *r, struct resp *out);
+void api_account_patch(struct req *r, struct resp *out);
+void api_account_delete(struct req *r, struct resp *out);
+void api_account_change_password(struct req *r, struct resp *out);
+void api_user_orgs(struct req *r, struct resp *out);
+
+void api_org_members(struct req *r, struct resp *out);
+void api_org_member_get(struct req *r, struct resp *out);
+void api_org_member_put(struct req *r, struct resp *out);
+void api_org_member_delete(struct req *r, struct resp *out);
+void api_teams_list(struct req *r, struct resp *out);
+void api_team_create(struct req *r, struct resp *out);
+void api_team_get(struct req *r, struct resp *out);
+void api_team_patch(struct req *r, struct resp *out);
+void api_team_delete(struct req *r, struct resp *out);
+void api_team_members(struct req *r, struct resp *out);
+void api_team_member_get(struct req *r, struct resp *out);
+void api_team_member_put(struct req *r, struct resp *out);
+void api_team_member_delete(struct req *r, struct resp *out);
+
+#endif

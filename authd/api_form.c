@@ -1,0 +1,66 @@
+/*
+ * Validation of JSON request bodies: unknown keys and wrong types are
+ * refused by name, so that a typo never silently does nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ldapsync.h"
+
+int form_check(json_t *body, const struct field *fields, struct resp *out)
+{
+	const struct field *f;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(body, key, v)
+	{
+		for (f = fields; f->name != NULL; f++)
+			if (strcmp(f->name, key) == 0)
+				break;
+		if (f->name == NULL) {
+			resp_error(out, 400, "INVALID_FORM", key, "%.100s: unknown field", key);
+			return -1;
+		}
+		if (f->type == F_STRING && !json_is_string(v)) {
+			resp_error(out, 400, "INVALID_FORM", key, "%s: must be a string", key);
+			return -1;
+		}
+		if (f->type == F_BOOL && !json_is_boolean(v)) {
+			resp_error(out, 400, "INVALID_FORM", key, "%s: must be true or false", key);
+			return -1;
+		}
+	}
+	for (f = fields; f->name != NULL; f++) {
+		if (f->required && json_object_get(body, f->name) == NULL) {
+			resp_error(out, 400, "INVALID_FORM", f->name, "%s: is required", f->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *form_string(json_t *body, const char *name, const char *fallback)
+{
+	json_t *v = json_object_get(body, name);
+
+	return json_is_string(v) ? json_string_value(v) : fallback;
+}
+
+bool form_bool(json_t *body, const char *name, bool fallback)
+{
+	json_t *v = json_object_get(body, name);
+
+	return json_is_boolean(v) ? json_is_true(v) : fallback;
+}
+
+char *form_name(const char *value, const char *field, struct resp *out)
+{
+	const char *why = NULL;
+	char *name = ls_name_normalize(value, strlen(value), &why);
+
+	if (name == NULL)
+		resp_error(out, 400, "INVALID_FORM", field, "%s: %s", field, why);
+	return name;
+}

@@ -1,0 +1,110 @@
+/*
+ * Paging of lists, eNZi style: ?start= names the first item to return and
+ * ?limit= how many. The answer's nextPageStart names the first item of the
+ * next page (empty at the end), and the same goes into X-Next-Page-Start and
+ * a Link header for clients that follow headers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+int page_parse(const char *start, const char *limit, struct page *p, const char **field,
+	       const char **why)
+{
+	memset(p, 0, sizeof(*p));
+	p->limit = PAGE_DEFAULT;
+	if (limit != NULL) {
+		char *end;
+		long v = strtol(limit, &end, 10);
+
+		if (*limit == '\0' || *end != '\0' || v < 1 || v > PAGE_MAX) {
+			*field = "limit";
+			*why = "limit: must be a whole number from 1 to 1000";
+			return -1;
+		}
+		p->limit = (int)v;
+	}
+	if (start != NULL) {
+		/* a cursor is a stored name: anything longer cannot match one */
+		if (strlen(start) >= sizeof(p->start)) {
+			*field = "start";
+			*why = "start: is not a page cursor";
+			return -1;
+		}
+		snprintf(p->start, sizeof(p->start), "%s", start);
+	}
+	return 0;
+}
+
+int page_from_query(struct req *r, struct page *p, struct resp *out)
+{
+	const char *field = NULL, *why = NULL;
+
+	if (page_parse(req_query(r, "start"), req_query(r, "limit"), p, &field, &why) != 0) {
+		resp_error(out, 400, "INVALID_FORM", field, "%s", why);
+		return -1;
+	}
+	p->items = json_array();
+	if (p->items == NULL) {
+		resp_internal(out);
+		return -1;
+	}
+	return 0;
+}
+
+int page_add(struct page *p, const char *name, json_t *item)
+{
+	if (p->seen++ == p->limit) {
+		/* the one extra row the query fetched marks where the next page starts */
+		snprintf(p->next, sizeof(p->next), "%s", name);
+		json_decref(item);
+		return 1;
+	}
+	json_array_append_new(p->items, item);
+	return 0;
+}
+
+/* Percent-encodes a cursor for the Link header. */
+static void url_escape(const char *s, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s && o + 4 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+void page_finish(struct req *r, struct page *p, json_t *body, struct resp *out)
+{
+	const char *filter = req_query(r, "filter");
+	char esc[NAME_LEN * 3];
+
+	json_object_set_new(body, "nextPageStart", json_string(p->next));
+	if (p->next[0] == '\0')
+		return;
+	url_escape(p->next, esc, sizeof(esc));
+	resp_header(out, "X-Next-Page-Start", "%s", esc);
+	if (filter != NULL) {
+		char fesc[64];
+
+		url_escape(filter, fesc, sizeof(fesc));
+		resp_header(out, "Link", "<%s?filter=%s&start=%s&limit=%d>; rel=\"next\"", r->path,
+			    fesc, esc, p->limit);
+	} else {
+		resp_header(out, "Link", "<%s?start=%s&limit=%d>; rel=\"next\"", r->path, esc,
+			    p->limit);
+	}
+}

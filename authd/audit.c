@@ -1,0 +1,74 @@
+/*
+ * The audit log: one JSON object per line, appended and flushed per event,
+ * so that a crash loses at most the line being written. Callers never pass
+ * secrets; the fields are names, ids and outcomes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd.h"
+
+struct audit {
+	FILE *f;
+	pthread_mutex_t lock;
+};
+
+struct audit *audit_open(const char *path, char *err, size_t errlen)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (a == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->f = fopen(path, "ae");
+	if (a->f == NULL) {
+		snprintf(err, errlen, "audit log %s: %s", path, strerror(errno));
+		free(a);
+		return NULL;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	return a;
+}
+
+void audit_close(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	fclose(a->f);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
+	       json_t *fields)
+{
+	char when[32];
+	char *line;
+
+	if (fields == NULL)
+		fields = json_object();
+	if (a == NULL || fields == NULL) {
+		json_decref(fields);
+		return;
+	}
+	format_time(now_seconds(), when, sizeof(when));
+	json_object_set_new(fields, "time", json_string(when));
+	json_object_set_new(fields, "event", json_string(event));
+	if (actor != NULL)
+		json_object_set_new(fields, "actor", json_string(actor));
+	if (client != NULL)
+		json_object_set_new(fields, "client", json_string(client));
+	line = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(fields);
+	if (line == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	if (fprintf(a->f, "%s\n", line) < 0 || fflush(a->f) != 0)
+		log_msg(LOG_ERROR, "audit: cannot write: %s", strerror(errno));
+	pthread_mutex_unlock(&a->lock);
+	free(line);
+}

@@ -1,0 +1,125 @@
+/*
+ * authd's private header: the types the server's files share. Only authd/
+ * includes it; the libraries under include/ never see it.
+ */
+#ifndef AUTHD_AUTHD_H
+#define AUTHD_AUTHD_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define AUTHD_VERSION "0.1.0"
+#define MAX_BODY (1024 * 1024)
+#define ERRLEN 256
+
+/* Sizes of stored strings: names are at most 100 characters of at most 4 bytes. */
+#define ID_LEN 40
+#define NAME_LEN 404
+#define FULLNAME_MAX_CHARS 200
+#define FULLNAME_LEN (FULLNAME_MAX_CHARS * 4 + 4)
+#define DN_LEN 2048
+#define DESCRIPTION_MAX_CHARS 140
+#define PASSWORD_MIN_CHARS 8
+#define PASSWORD_MAX_BYTES 1024
+
+/* ---- config.c ---- */
+
+struct config {
+	char *path; /* the file it came from, or NULL for the embedded defaults */
+	char *listen_host;
+	int listen_port;
+	char *data_dir;
+	char *tls_cert, *tls_key, *tls_ca;
+	char *authz_socket;
+	bool authz_allow_local;
+	char *authz_engine_socket;
+	char *authz_engine_collection;
+	char *bundle_docker_host;
+	char **bundle_engine_hosts;
+	size_t bundle_n_engine_hosts;
+	int bundle_validity_days;
+	char *bundle_key_type;
+	int session_idle_minutes;
+	int session_absolute_minutes;
+	int throttle_max_failures;
+	int throttle_window_seconds;
+	int throttle_lockout_seconds;
+	char *log_level;
+	char *log_audit;
+};
+
+void config_defaults(struct config *cfg);
+/* Reads `path` over the defaults; on error nothing of it is applied. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+int config_set_listen(struct config *cfg, const char *value, char *err, size_t errlen);
+int config_set_log_level(struct config *cfg, const char *value, char *err, size_t errlen);
+int config_set_string(char **field, const char *value);
+void config_free(struct config *cfg);
+
+/* ---- log.c ---- */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+int log_level_parse(const char *name, enum log_level *out);
+void log_set_level(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- util.c ---- */
+
+int64_t now_seconds(void);
+/* RFC 3339 UTC, e.g. 2026-11-23T15:05:00Z; buf holds at least 21 bytes. */
+void format_time(int64_t t, char *buf, size_t len);
+/* A random version 4 UUID, 36 characters and a NUL. */
+int new_uuid(char out[ID_LEN]);
+/* Number of UTF-8 characters in s (s is valid UTF-8: jansson checked it). */
+size_t utf8_chars(const char *s);
+bool is_blank(const char *s);
+
+/* ---- password.c ---- */
+
+/* An argon2id encoded hash (parameters inside) in malloc'd memory, or NULL. */
+char *password_hash(const char *password);
+bool password_verify(const char *encoded, const char *password);
+/* Spends the same time as a verify against a real hash, for unknown users. */
+void password_verify_dummy(const char *password);
+/* NULL when the password is acceptable for a managed account, else why not. */
+const char *password_problem(const char *password);
+
+/* ---- audit.c ---- */
+
+struct audit;
+struct audit *audit_open(const char *path, char *err, size_t errlen);
+void audit_close(struct audit *a);
+/* Writes one JSON line; takes ownership of `fields` (may be NULL). */
+void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
+	       json_t *fields);
+
+/* ---- throttle.c ---- */
+
+struct throttle;
+struct throttle *throttle_new(int max_failures, int window_seconds, int lockout_seconds);
+void throttle_free(struct throttle *t);
+/* Seconds the key must wait before it may try again; 0 when it may try now. */
+int throttle_wait(struct throttle *t, const char *key, int64_t now);
+/* Records a failure; returns how many the key has in its window. */
+int throttle_fail(struct throttle *t, const char *key, int64_t now);
+void throttle_clear(struct throttle *t, const char *key);
+
+/* ---- server context, built by main.c and passed to every handler ---- */
+
+struct sessions;
+struct http_server;
+
+struct server {
+	struct config *cfg;
+	struct sessions *sessions;
+	struct throttle *throttle;
+	struct audit *audit;
+	atomic_int inflight;
+	char *ca_pem; /* the cluster CA, served by GET /ca */
+};
+
+#endif

@@ -1,0 +1,9 @@
+/* The first admin of an empty store (SPEC §1). */
+#ifndef AUTHD_BOOTSTRAP_H
+#define AUTHD_BOOTSTRAP_H
+
+#include <stddef.h>
+
+int bootstrap_admin(const char *data_dir, char *err, size_t errlen);
+
+#endif

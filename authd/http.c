@@ -1,0 +1,535 @@
+/*
+ * libmicrohttpd glue: the HTTPS listener, body limits, the routing table,
+ * authentication of each call, and turning a handler's response into bytes.
+ * Everything a handler needs arrives in struct req; nothing here knows SQL.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+
+enum {
+	R_AUTH = 1, /* needs a bearer token */
+	R_BODY = 2, /* takes a JSON object body */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments; "{}" matches one */
+	handler_fn fn;
+	int flags;
+};
+
+#define A "/enzi/v0/accounts"
+static const struct route routes[] = {
+	{"GET", "/_ping", api_ping, 0},
+	{"HEAD", "/_ping", api_ping, 0},
+	{"GET", "/ca", api_ca, 0},
+	{"POST", "/auth/login", api_login, R_BODY},
+	{"POST", "/auth/logout", api_logout, R_AUTH},
+
+	{"GET", A, api_accounts_list, R_AUTH},
+	{"POST", A, api_account_create, R_AUTH | R_BODY},
+	{"GET", A "/{}", api_account_get, R_AUTH},
+	{"PATCH", A "/{}", api_account_patch, R_AUTH | R_BODY},
+	{"DELETE", A "/{}", api_account_delete, R_AUTH},
+	{"POST", A "/{}/changePassword", api_account_change_password, R_AUTH | R_BODY},
+	{"GET", A "/{}/organizations", api_user_orgs, R_AUTH},
+	{"GET", A "/{}/members", api_org_members, R_AUTH},
+	{"GET", A "/{}/members/{}", api_org_member_get, R_AUTH},
+	{"PUT", A "/{}/members/{}", api_org_member_put, R_AUTH | R_BODY},
+	{"DELETE", A "/{}/members/{}", api_org_member_delete, R_AUTH},
+	{"GET", A "/{}/teams", api_teams_list, R_AUTH},
+	{"POST", A "/{}/teams", api_team_create, R_AUTH | R_BODY},
+	{"GET", A "/{}/teams/{}", api_team_get, R_AUTH},
+	{"PATCH", A "/{}/teams/{}", api_team_patch, R_AUTH | R_BODY},
+	{"DELETE", A "/{}/teams/{}", api_team_delete, R_AUTH},
+	{"GET", A "/{}/teams/{}/members", api_team_members, R_AUTH},
+	{"GET", A "/{}/teams/{}/members/{}", api_team_member_get, R_AUTH},
+	{"PUT", A "/{}/teams/{}/members/{}", api_team_member_put, R_AUTH | R_BODY},
+	{"DELETE", A "/{}/teams/{}/members/{}", api_team_member_delete, R_AUTH},
+};
+#undef A
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct server *srv;
+};
+
+/* One per request, from its first callback to its completion. */
+struct call {
+	struct req req;
+	char *body;
+	size_t len;
+	bool too_large;
+	char parambuf[2048]; /* the captured {} segments */
+};
+
+/* ---- responses ---- */
+
+void resp_json(struct resp *out, unsigned status, json_t *body)
+{
+	json_decref(out->json);
+	out->json = body;
+	out->status = status;
+}
+
+void resp_error(struct resp *out, unsigned status, const char *code, const char *field,
+		const char *fmt, ...)
+{
+	char msg[512];
+	json_t *err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	if (err != NULL && field != NULL)
+		json_object_set_new(err, "detail", json_pack("{s:s}", "field", field));
+	resp_json(out, status, json_pack("{s:[o]}", "errors", err));
+}
+
+void resp_header(struct resp *out, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *value;
+
+	if (out->nheaders == MAX_HEADERS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&value, fmt, ap) < 0)
+		value = NULL;
+	va_end(ap);
+	if (value == NULL)
+		return;
+	out->headers[out->nheaders].name = name;
+	out->headers[out->nheaders].value = value;
+	out->nheaders++;
+}
+
+void resp_forbidden(struct resp *out)
+{
+	resp_error(out, 403, "FORBIDDEN", NULL, "you are not allowed to do this");
+}
+
+void resp_internal(struct resp *out)
+{
+	resp_error(out, 500, "INTERNAL", NULL, "internal error; the server log has details");
+}
+
+void resp_not_found(struct resp *out, const char *what, const char *key)
+{
+	resp_error(out, 404, "NOT_FOUND", NULL, "no %s \"%.200s\"", what, key);
+}
+
+static void resp_clear(struct resp *out)
+{
+	json_decref(out->json);
+	free(out->text);
+	for (int i = 0; i < out->nheaders; i++)
+		free(out->headers[i].value);
+	memset(out, 0, sizeof(*out));
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ok;
+	char *body = NULL;
+	size_t len = 0;
+	const char *type = "application/json";
+
+	if (out->status == 0)
+		resp_internal(out);
+	if (out->json != NULL) {
+		body = json_dumps(out->json, JSON_COMPACT);
+		if (body == NULL) {
+			resp_clear(out);
+			resp_internal(out);
+			body = json_dumps(out->json, JSON_COMPACT);
+		}
+		len = body ? strlen(body) : 0;
+	} else if (out->text != NULL) {
+		body = out->text;
+		out->text = NULL;
+		len = strlen(body);
+		type = out->type ? out->type : "text/plain; charset=utf-8";
+	}
+	r = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
+									     : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	if (len > 0 || out->status != 204)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	for (int i = 0; i < out->nheaders; i++)
+		MHD_add_response_header(r, out->headers[i].name, out->headers[i].value);
+	ok = MHD_queue_response(c, out->status, r);
+	MHD_destroy_response(r);
+	resp_clear(out);
+	return ok;
+}
+
+/* ---- requests ---- */
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/*
+ * Matches path against a pattern, capturing the {} segments. Segments are
+ * compared whole, so a pattern is anchored at both ends.
+ */
+static bool match(const char *pattern, const char *path, const char **params, char *buf,
+		  size_t buflen)
+{
+	int n = 0;
+	size_t used = 0;
+
+	while (*pattern != '\0' && *path != '\0') {
+		const char *pe = strchr(pattern + 1, '/'), *se = strchr(path + 1, '/');
+		size_t plen = pe ? (size_t)(pe - pattern) : strlen(pattern);
+		size_t slen = se ? (size_t)(se - path) : strlen(path);
+
+		if (plen == 3 && strncmp(pattern, "/{}", 3) == 0) {
+			if (slen < 2 || n == MAX_PARAMS || used + slen > buflen)
+				return false;
+			memcpy(buf + used, path + 1, slen - 1);
+			buf[used + slen - 1] = '\0';
+			params[n++] = buf + used;
+			used += slen;
+		} else if (plen != slen || strncmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+/*
+ * The route for method and path. When the path exists under other methods
+ * only, `allow` lists them, for a 405 instead of a 404.
+ */
+static const struct route *find_route(struct call *call, const char *method, const char *path,
+				      char *allow, size_t allowlen)
+{
+	const char *params[MAX_PARAMS];
+
+	allow[0] = '\0';
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		if (!match(routes[i].pattern, path, params, call->parambuf, sizeof(call->parambuf)))
+			continue;
+		if (strcmp(routes[i].method, method) == 0) {
+			memcpy(call->req.params, params, sizeof(params));
+			return &routes[i];
+		}
+		if (strstr(allow, routes[i].method) == NULL && strlen(allow) + 10 < allowlen)
+			snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
+				 allow[0] ? ", " : "", routes[i].method);
+	}
+	return NULL;
+}
+
+/* Reads "Authorization: Bearer <token>" and checks the token. */
+static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *out)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (h == NULL) {
+		resp_error(out, 401, "UNAUTHORIZED", NULL,
+			   "authentication required: send Authorization: Bearer <token> "
+			   "(from POST /auth/login)");
+		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+		return;
+	}
+	if (strncasecmp(h, "Bearer ", 7) != 0 ||
+	    session_check(r->srv->sessions, h + 7, &r->who, r->token_hash) != 0) {
+		resp_error(out, 401, "UNAUTHORIZED", NULL,
+			   "the token is invalid or has expired; log in again");
+		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+	}
+}
+
+/* JSON bodies come as application/json, or as curl -d's default form type. */
+static bool acceptable_type(const char *type)
+{
+	static const char *const ok[] = {"application/json", "application/x-www-form-urlencoded",
+					 "text/plain"};
+	size_t n;
+
+	if (type == NULL)
+		return true;
+	n = strcspn(type, "; \t");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (n == strlen(ok[i]) && strncasecmp(type, ok[i], n) == 0)
+			return true;
+	return false;
+}
+
+static void parse_body(struct MHD_Connection *c, struct call *call, struct resp *out)
+{
+	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	json_error_t jerr;
+
+	if (!acceptable_type(type)) {
+		resp_error(out, 415, "UNSUPPORTED_MEDIA_TYPE", NULL,
+			   "send the body as application/json");
+		return;
+	}
+	if (call->len == 0) {
+		resp_error(out, 400, "INVALID_JSON", NULL, "the request needs a JSON object body");
+		return;
+	}
+	call->req.body = json_loadb(call->body, call->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (call->req.body == NULL) {
+		resp_error(out, 400, "INVALID_JSON", NULL, "invalid JSON at line %d, column %d: %s",
+			   jerr.line, jerr.column, jerr.text);
+		return;
+	}
+	if (!json_is_object(call->req.body))
+		resp_error(out, 400, "INVALID_JSON", NULL, "the body must be a JSON object");
+}
+
+/* The /accounts paths also answer without the /enzi/v0 prefix. */
+static const char *canonical_path(const char *url, char *buf, size_t len)
+{
+	if (strncmp(url, "/accounts", 9) == 0 && (url[9] == '\0' || url[9] == '/')) {
+		snprintf(buf, len, "/enzi/v0%s", url);
+		return buf;
+	}
+	return url;
+}
+
+static void dispatch(struct MHD_Connection *c, struct call *call, const char *url,
+		     const char *method, struct resp *out)
+{
+	struct req *r = &call->req;
+	char allow[64], buf[2100];
+	const struct route *route;
+
+	if (strlen(url) > 2000) {
+		resp_error(out, 404, "NOT_FOUND", NULL, "no such endpoint (the path is too long)");
+		return;
+	}
+	url = canonical_path(url, buf, sizeof(buf));
+	route = find_route(call, method, url, allow, sizeof(allow));
+	if (route == NULL && allow[0] != '\0') {
+		resp_error(out, 405, "METHOD_NOT_ALLOWED", NULL, "%s is not allowed on %s (allowed: %s)",
+			   method, url, allow);
+		resp_header(out, "Allow", "%s", allow);
+		return;
+	}
+	if (route == NULL) {
+		resp_error(out, 404, "NOT_FOUND", NULL, "no such endpoint: %s %.200s", method, url);
+		return;
+	}
+	if (call->too_large) {
+		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes", MAX_BODY);
+		return;
+	}
+	r->method = method;
+	r->path = url;
+	if (route->flags & R_AUTH) {
+		authenticate(c, r, out);
+		if (out->status != 0)
+			return;
+	}
+	if (route->flags & R_BODY) {
+		parse_body(c, call, out);
+		if (out->status != 0)
+			return;
+	}
+	route->fn(r, out);
+}
+
+static void client_address(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(buf, len, "unknown");
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
+}
+
+/* Appends upload data, keeping at most MAX_BODY bytes; the rest is read and dropped. */
+static void take_upload(struct call *call, const char *data, size_t n)
+{
+	char *grown;
+
+	if (call->too_large)
+		return;
+	if (call->len + n > MAX_BODY) {
+		call->too_large = true;
+		free(call->body);
+		call->body = NULL;
+		call->len = 0;
+		return;
+	}
+	grown = realloc(call->body, call->len + n + 1);
+	if (grown == NULL) {
+		call->too_large = true; /* refused rather than half-read */
+		return;
+	}
+	memcpy(grown + call->len, data, n);
+	call->body = grown;
+	call->len += n;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *h = cls;
+	struct call *call = *con_cls;
+	struct resp out;
+
+	(void)version;
+	memset(&out, 0, sizeof(out));
+	if (call == NULL) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		call = calloc(1, sizeof(*call));
+		if (call == NULL)
+			return MHD_NO;
+		*con_cls = call;
+		atomic_fetch_add(&h->srv->inflight, 1);
+		call->req.srv = h->srv;
+		call->req.conn = c;
+		client_address(c, call->req.client, sizeof(call->req.client));
+		/* refuse before reading when the length is announced */
+		if (cl != NULL && strtoull(cl, NULL, 10) > MAX_BODY) {
+			resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes",
+				   MAX_BODY);
+			return send_resp(c, &out);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		take_upload(call, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	dispatch(c, call, url, method, &out);
+	return send_resp(c, &out);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *h = cls;
+	struct call *call = *con_cls;
+
+	(void)c;
+	(void)toe;
+	if (call == NULL)
+		return;
+	json_decref(call->req.body);
+	free(call->body);
+	free(call);
+	*con_cls = NULL;
+	atomic_fetch_sub(&h->srv->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_msg(LOG_DEBUG, "http: %s", line);
+}
+
+static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)cfg->listen_port);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)cfg->listen_port);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+			       char *err, size_t errlen)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
+			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int family;
+
+	if (h == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->srv = srv;
+	family = listen_addr(srv->cfg, &ss);
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->daemon = MHD_start_daemon(
+		flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? cores : 1),
+		MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)1024,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
+			 srv->cfg->listen_port, errno ? strerror(errno) : "TLS or socket setup failed");
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void http_stop(struct http_server *h, int grace_seconds)
+{
+	MHD_socket fd;
+	struct timespec tick = {0, 20 * 1000 * 1000};
+
+	if (h == NULL)
+		return;
+	fd = MHD_quiesce_daemon(h->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	for (int waited = 0; atomic_load(&h->srv->inflight) > 0 && waited < grace_seconds * 50;
+	     waited++)
+		nanosleep(&tick, NULL);
+	MHD_stop_daemon(h->daemon);
+	free(h);
+}

@@ -1,0 +1,61 @@
+/*
+ * What a handler sees of HTTP: a parsed request and a response to fill.
+ * Handlers never call libmicrohttpd; http.c turns the response into bytes.
+ */
+#ifndef AUTHD_HTTP_H
+#define AUTHD_HTTP_H
+
+#include "authd.h"
+#include "session.h"
+
+#define MAX_PARAMS 4
+#define MAX_HEADERS 4
+
+struct req {
+	struct server *srv;
+	void *conn; /* the MHD connection, for query lookups in http.c */
+	const char *method;
+	const char *path;
+	const char *params[MAX_PARAMS]; /* the {…} segments of the route, in order */
+	json_t *body;			/* the parsed JSON object, when the route takes one */
+	struct principal who;		/* the caller; who.id[0] == '\0' when anonymous */
+	unsigned char token_hash[32];	/* of the bearer token that authenticated, if any */
+	char client[64];		/* the peer's address, for throttling and audit */
+};
+
+struct resp {
+	unsigned status;
+	json_t *json;	  /* owned; sent when set */
+	char *text;	  /* owned; sent when json is NULL */
+	const char *type; /* content type for text */
+	struct {
+		const char *name;
+		char *value; /* owned */
+	} headers[MAX_HEADERS];
+	int nheaders;
+};
+
+typedef void (*handler_fn)(struct req *r, struct resp *out);
+
+/* A query parameter, or NULL. */
+const char *req_query(struct req *r, const char *name);
+
+/* Sets a JSON body (taking ownership) and the status. */
+void resp_json(struct resp *out, unsigned status, json_t *body);
+/* Sets the SPEC §2 error shape; `field` may be NULL. */
+void resp_error(struct resp *out, unsigned status, const char *code, const char *field,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void resp_header(struct resp *out, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Shorthands for the common refusals. */
+void resp_forbidden(struct resp *out);
+void resp_internal(struct resp *out);
+void resp_not_found(struct resp *out, const char *what, const char *key);
+
+struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
+			       char *err, size_t errlen);
+/* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
+void http_stop(struct http_server *h, int grace_seconds);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * authd: flags and config, start-up in order (store, first admin, TLS, HTTP),
+ * then signals until SIGTERM or SIGINT, and an orderly stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bootstrap.h"
+#include "http.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+
+#define SWEEP_SECONDS 60
+#define GRACE_SECONDS 10
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: authd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+		"             [--log-level debug|info|warn|error]\n"
+		"       authd --version | --help\n"
+		"\n"
+		"Identity and access control for container platforms. With no arguments it\n"
+		"keeps its data in ./authd-data and serves HTTPS on 127.0.0.1:8443.\n"
+		"The first admin's password comes from AUTHD_ADMIN_PASSWORD, or is written to\n"
+		"<data-dir>/initial-admin-password at first start.\n");
+}
+
+/* Defaults, then the config file, then flags; exits on --help and --version. */
+static int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"listen", required_argument, NULL, 'l'},
+					     {"data-dir", required_argument, NULL, 'd'},
+					     {"log-level", required_argument, NULL, 'L'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *config = NULL, *listen = NULL, *data_dir = NULL, *level = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'd': data_dir = optarg; break;
+		case 'L': level = optarg; break;
+		case 'V': printf("authd %s\n", AUTHD_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", argv[optind]);
+		return -1;
+	}
+	config_defaults(cfg);
+	if (config != NULL && config_load_file(cfg, config, err, errlen) != 0)
+		return -1;
+	if (listen != NULL && config_set_listen(cfg, listen, err, errlen) != 0)
+		return -1;
+	if (level != NULL && config_set_log_level(cfg, level, err, errlen) != 0)
+		return -1;
+	if (data_dir != NULL && config_set_string(&cfg->data_dir, data_dir) != 0)
+		return -1;
+	return 0;
+}
+
+/* Opens the audit log at its configured path, or <dataDir>/audit.log. */
+static struct audit *open_audit(const struct config *cfg, char *err, size_t errlen)
+{
+	char path[4096];
+
+	if (cfg->log_audit != NULL)
+		snprintf(path, sizeof(path), "%s", cfg->log_audit);
+	else
+		snprintf(path, sizeof(path), "%s/audit.log", cfg->data_dir);
+	return audit_open(path, err, errlen);
+}
+
+/* Waits for SIGTERM or SIGINT, sweeping expired sessions meanwhile. */
+static void wait_for_stop(struct server *srv, sigset_t *stop)
+{
+	struct timespec tick = {SWEEP_SECONDS, 0};
+
+	for (;;) {
+		int sig = sigtimedwait(stop, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_msg(LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		if (sig < 0 && errno == EAGAIN)
+			sessions_sweep(srv->sessions);
+	}
+}
+
+static int run(struct config *cfg)
+{
+	struct server srv = {.cfg = cfg};
+	struct tls_material tls = {0};
+	struct http_server *http = NULL;
+	char err[ERRLEN];
+	enum log_level level;
+	sigset_t stop;
+	int rc = 1;
+
+	log_level_parse(cfg->log_level, &level);
+	log_set_level(level);
+	/* block the stop signals before any thread starts, so only sigtimedwait sees them */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (tls_make_dirs(cfg->data_dir, err, sizeof(err)) != 0 ||
+	    store_open(cfg->data_dir, err, sizeof(err)) != 0 ||
+	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
+	    tls_load(cfg, &tls, err, sizeof(err)) != 0 ||
+	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
+		goto out;
+	srv.ca_pem = tls.ca_pem;
+	srv.sessions = sessions_new(cfg->session_idle_minutes * 60,
+				    cfg->session_absolute_minutes * 60);
+	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
+				    cfg->throttle_lockout_seconds);
+	if (srv.sessions == NULL || srv.throttle == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
+	http = http_start(&srv, tls.cert_pem, tls.key_pem, err, sizeof(err));
+	if (http == NULL)
+		goto out;
+	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
+	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+	       strchr(cfg->listen_host, ':') ? "]" : "", cfg->listen_port, cfg->data_dir);
+	fflush(stdout);
+	wait_for_stop(&srv, &stop);
+	http_stop(http, GRACE_SECONDS);
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "authd: %s\n", err);
+	sessions_free(srv.sessions);
+	throttle_free(srv.throttle);
+	audit_close(srv.audit);
+	store_close();
+	tls_free(&tls);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	char err[ERRLEN];
+	int rc;
+
+	if (parse_args(argc, argv, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authd: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	rc = run(&cfg);
+	config_free(&cfg);
+	return rc;
+}

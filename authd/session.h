@@ -1,0 +1,43 @@
+/*
+ * Bearer tokens. A token is 256 random bits; the store keeps only its
+ * SHA-256. Verified tokens are cached in memory with their account, so an
+ * authenticated request costs no SQL after the token's first use.
+ */
+#ifndef AUTHD_SESSION_H
+#define AUTHD_SESSION_H
+
+#include "authd.h"
+
+#define TOKEN_LEN 43 /* 32 bytes in unpadded base64url */
+
+/* The authenticated caller, as handlers see it. */
+struct principal {
+	char id[ID_LEN];
+	char name[NAME_LEN];
+	bool is_admin;
+};
+
+struct sessions;
+struct sessions *sessions_new(int idle_seconds, int absolute_seconds);
+void sessions_free(struct sessions *s);
+
+/* Makes a token for the account; token_out gets TOKEN_LEN chars and a NUL. */
+int session_create(struct sessions *s, const char *account_id, char token_out[TOKEN_LEN + 1]);
+/* 0 and the caller when the token is live and its account active; -1 otherwise. */
+int session_check(struct sessions *s, const char *token, struct principal *who,
+		  unsigned char hash_out[32]);
+void session_revoke(struct sessions *s, const unsigned char hash[32]);
+/* Drops every session of an account but `keep` (NULL: all), as when it is
+ * deleted, deactivated or given a new password. */
+void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep);
+/* Tells the cache that some account changed, so cached callers are re-read. */
+void sessions_accounts_changed(struct sessions *s);
+/* Drops expired sessions from memory and the store. */
+void sessions_sweep(struct sessions *s);
+
+/* Pure helpers, exposed for tests. */
+int token_generate(char out[TOKEN_LEN + 1]);
+bool token_well_formed(const char *token);
+void token_hash(const char *token, unsigned char out[32]);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * SQLite plumbing: the per-thread connections, the statement cache, the
+ * migrations and transactions. The queries themselves are in store_*.c.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+/*
+ * The schema, one step per entry. A database records how many steps it has
+ * taken in PRAGMA user_version; start-up runs the rest in order, each in its
+ * own transaction. Never edit a step that has shipped: add one.
+ */
+static const char *const migrations[] = {
+	/* 1: accounts, organizations, teams, sessions, collections and grants */
+	"CREATE TABLE accounts ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  full_name TEXT NOT NULL DEFAULT '',"
+	"  is_org INTEGER NOT NULL DEFAULT 0,"
+	"  is_admin INTEGER NOT NULL DEFAULT 0,"
+	"  is_active INTEGER NOT NULL DEFAULT 1,"
+	"  is_imported INTEGER NOT NULL DEFAULT 0,"
+	"  ldap_dn TEXT NOT NULL DEFAULT '',"
+	"  password_hash TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE org_members ("
+	"  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  is_admin INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (org_id, user_id));"
+	"CREATE INDEX org_members_user ON org_members(user_id);"
+	"CREATE TABLE teams ("
+	"  id TEXT PRIMARY KEY,"
+	"  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (org_id, name));"
+	"CREATE TABLE team_members ("
+	"  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+	"  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  is_admin INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (team_id, user_id));"
+	"CREATE INDEX team_members_user ON team_members(user_id);"
+	"CREATE TABLE sessions ("
+	"  token_hash BLOB PRIMARY KEY,"
+	"  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  created_at INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX sessions_account ON sessions(account_id);"
+	"CREATE TABLE collections ("
+	"  id TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  parent_id TEXT REFERENCES collections(id),"
+	"  path TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL);"
+	"INSERT INTO collections VALUES"
+	"  ('root', '', NULL, '/', 0),"
+	"  ('system', 'System', 'root', '/System', 0),"
+	"  ('shared', 'Shared', 'root', '/Shared', 0),"
+	"  ('private', 'Private', 'shared', '/Shared/Private', 0);"
+	"CREATE TABLE grants ("
+	"  subject_id TEXT NOT NULL,"
+	"  collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+	"  role_id TEXT NOT NULL,"
+	"  PRIMARY KEY (subject_id, collection_id, role_id));"
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL);"
+	"INSERT INTO settings VALUES ('defaultNewUserRole', 'restrictedcontrol');",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+#define STMT_CACHE 96
+
+/* One per thread: its connection and the statements prepared on it. */
+struct conn {
+	sqlite3 *db;
+	struct {
+		const char *sql; /* keyed by address: every caller passes a literal */
+		sqlite3_stmt *stmt;
+	} stmts[STMT_CACHE];
+	int nstmts;
+};
+
+/* Set once by store_open before any other thread exists; read-only after. */
+static char *db_path;
+static pthread_key_t conn_key;
+
+static void conn_free(void *p)
+{
+	struct conn *c = p;
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nstmts; i++)
+		sqlite3_finalize(c->stmts[i].stmt);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static sqlite3 *open_db(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA foreign_keys=ON;",
+			 NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : "cannot set pragmas");
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+sqlite3 *store_db(void)
+{
+	struct conn *c = pthread_getspecific(conn_key);
+	char err[ERRLEN];
+
+	if (c != NULL)
+		return c->db;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->db = open_db(db_path, err, sizeof(err));
+	if (c->db == NULL) {
+		log_msg(LOG_ERROR, "store: %s", err);
+		free(c);
+		return NULL;
+	}
+	pthread_setspecific(conn_key, c);
+	return c->db;
+}
+
+/*
+ * The cached, reset statement for `sql` on this thread's connection. Callers
+ * pass string literals, so the address is the key; the cache never evicts
+ * because the set of queries is fixed at compile time.
+ */
+sqlite3_stmt *store_stmt(const char *sql)
+{
+	struct conn *c;
+	sqlite3_stmt *stmt;
+	int i;
+
+	if (store_db() == NULL)
+		return NULL;
+	c = pthread_getspecific(conn_key);
+	for (i = 0; i < c->nstmts; i++) {
+		if (c->stmts[i].sql == sql) {
+			sqlite3_reset(c->stmts[i].stmt);
+			sqlite3_clear_bindings(c->stmts[i].stmt);
+			return c->stmts[i].stmt;
+		}
+	}
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+		log_msg(LOG_ERROR, "store: preparing a statement: %s", sqlite3_errmsg(c->db));
+		return NULL;
+	}
+	if (c->nstmts == STMT_CACHE) {
+		log_msg(LOG_ERROR, "store: statement cache full (raise STMT_CACHE)");
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	c->stmts[c->nstmts].sql = sql;
+	c->stmts[c->nstmts].stmt = stmt;
+	c->nstmts++;
+	return stmt;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *stmt;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+int store_schema_version(void)
+{
+	return N_MIGRATIONS;
+}
+
+int store_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int v = user_version(db);
+
+	if (v < 0) {
+		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (v > N_MIGRATIONS) {
+		snprintf(err, errlen,
+			 "the database has schema version %d but this authd knows only up to %d; "
+			 "run a newer authd (refusing to touch it)",
+			 v, N_MIGRATIONS);
+		return -1;
+	}
+	for (; v < N_MIGRATIONS; v++) {
+		char *msg = NULL;
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "migration %d: %s", v + 1, msg ? msg : "failed");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int store_open(const char *data_dir, char *err, size_t errlen)
+{
+	sqlite3 *db;
+
+	if (asprintf(&db_path, "%s/authd.db", data_dir) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (pthread_key_create(&conn_key, conn_free) != 0) {
+		snprintf(err, errlen, "cannot create a thread key");
+		return -1;
+	}
+	db = store_db();
+	if (db == NULL) {
+		snprintf(err, errlen, "cannot open %s", db_path);
+		return -1;
+	}
+	return store_migrate(db, err, errlen);
+}
+
+void store_close(void)
+{
+	struct conn *c = pthread_getspecific(conn_key);
+
+	if (c != NULL) {
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		pthread_setspecific(conn_key, NULL);
+		conn_free(c);
+	}
+	free(db_path);
+	db_path = NULL;
+}
+
+static int exec_simple(const char *sql)
+{
+	sqlite3 *db = store_db();
+
+	if (db == NULL)
+		return STORE_ERROR;
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		log_msg(LOG_ERROR, "store: %s: %s", sql, sqlite3_errmsg(db));
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+int store_begin(void)
+{
+	return exec_simple("BEGIN IMMEDIATE");
+}
+
+int store_commit(void)
+{
+	return exec_simple("COMMIT");
+}
+
+void store_rollback(void)
+{
+	sqlite3 *db = store_db();
+
+	if (db != NULL && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}

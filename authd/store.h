@@ -1,0 +1,134 @@
+/*
+ * The store: SQLite in WAL mode, one connection per thread, prepared
+ * statements cached per connection, schema built by numbered migrations.
+ * Every SQL string of authd lives behind these functions.
+ */
+#ifndef AUTHD_STORE_H
+#define AUTHD_STORE_H
+
+#include <sqlite3.h>
+
+#include "authd.h"
+
+/* Results of lookups and writes. */
+enum {
+	STORE_OK = 0,
+	STORE_NOT_FOUND = 1,
+	STORE_CONFLICT = 2, /* a uniqueness rule said no */
+	STORE_ERROR = -1,
+};
+
+int store_open(const char *data_dir, char *err, size_t errlen);
+/* Checkpoints the WAL and closes the calling thread's connection. */
+void store_close(void);
+/* The calling thread's connection, opened on first use; NULL on failure. */
+sqlite3 *store_db(void);
+/* Brings a database to the newest schema; refuses one newer than this build. */
+int store_migrate(sqlite3 *db, char *err, size_t errlen);
+int store_schema_version(void);
+
+/* BEGIN IMMEDIATE: a writer takes the write lock up front, so it never fails half-way. */
+/* For store_*.c only: the cached, reset statement for a literal SQL string. */
+sqlite3_stmt *store_stmt(const char *sql);
+
+int store_begin(void);
+int store_commit(void);
+void store_rollback(void);
+
+/* ---- accounts ---- */
+
+struct account {
+	char id[ID_LEN];
+	char name[NAME_LEN];
+	char full_name[FULLNAME_LEN];
+	char ldap_dn[DN_LEN];
+	bool is_org, is_admin, is_active, is_imported;
+	int64_t created_at, updated_at;
+	int64_t members_count, teams_count; /* orgs only */
+};
+
+enum account_filter {
+	FILTER_ALL,
+	FILTER_USERS,
+	FILTER_ORGS,
+	FILTER_ADMINS,
+	FILTER_NON_ADMINS,
+	FILTER_ACTIVE_USERS,
+	FILTER_INACTIVE_USERS,
+};
+
+typedef int (*account_cb)(const struct account *a, void *ctx);
+
+/* `key` is an id or a (normalised) name. */
+int store_account_get(const char *key, struct account *out);
+/* The argon2 hash of a managed user, malloc'd; NULL when there is none. */
+int store_account_password(const char *id, char **hash_out);
+int store_account_list(enum account_filter f, const char *start, int limit, account_cb cb,
+		       void *ctx);
+int store_account_counts(int64_t *users, int64_t *orgs);
+int store_account_insert(const struct account *a, const char *password_hash);
+int store_account_update(const struct account *a);
+int store_account_set_password(const char *id, const char *password_hash);
+int store_account_delete(const char *id);
+/* Active admins other than `except_id` (which may be NULL). */
+int store_count_active_admins(const char *except_id, int64_t *out);
+
+/* ---- organization and team membership ---- */
+
+struct member {
+	struct account account;
+	bool is_admin;
+};
+typedef int (*member_cb)(const struct member *m, void *ctx);
+
+int store_org_member_get(const char *org_id, const char *user_id, bool *is_admin);
+int store_org_members(const char *org_id, const char *start, int limit, member_cb cb, void *ctx);
+int store_org_member_put(const char *org_id, const char *user_id, bool is_admin);
+/* Removes the user from the org and from all of the org's teams. */
+int store_org_member_delete(const char *org_id, const char *user_id);
+/* The orgs a user belongs to, as members with the user's admin flag. */
+int store_user_orgs(const char *user_id, const char *start, int limit, member_cb cb, void *ctx);
+
+struct team {
+	char id[ID_LEN];
+	char org_id[ID_LEN];
+	char name[NAME_LEN];
+	char description[DESCRIPTION_MAX_CHARS * 4 + 4];
+	int64_t created_at, updated_at;
+	int64_t members_count;
+};
+typedef int (*team_cb)(const struct team *t, void *ctx);
+
+int store_team_get(const char *org_id, const char *key, struct team *out);
+int store_teams(const char *org_id, const char *start, int limit, team_cb cb, void *ctx);
+int store_team_insert(const struct team *t);
+int store_team_update(const struct team *t);
+int store_team_delete(const char *team_id);
+int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin);
+int store_team_members(const char *team_id, const char *start, int limit, member_cb cb,
+		       void *ctx);
+int store_team_member_put(const char *team_id, const char *user_id, bool is_admin);
+int store_team_member_delete(const char *team_id, const char *user_id);
+
+/* ---- collections ---- */
+
+/* Creates /Shared/Private/<name> and the user's default grant on it, once. */
+int store_ensure_private_collection(const struct account *user);
+
+/* ---- sessions ---- */
+
+struct session_row {
+	unsigned char hash[32];
+	char account_id[ID_LEN];
+	int64_t created_at, last_used, expires_at;
+};
+
+int store_session_insert(const struct session_row *s);
+int store_session_get(const unsigned char hash[32], struct session_row *out);
+int store_session_touch(const unsigned char hash[32], int64_t last_used);
+int store_session_delete(const unsigned char hash[32]);
+/* Deletes an account's sessions but the one whose hash is `keep` (may be NULL). */
+int store_sessions_delete_account(const char *account_id, const unsigned char *keep);
+int store_sessions_expire(int64_t now, int64_t idle_seconds);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * authd's own TLS material. At first start it makes the cluster CA (kept in
+ * <dataDir>/ca) and a server certificate it signs (kept in <dataDir>/tls);
+ * later starts load them. An admin may point tls.cert/tls.key elsewhere.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bundles.h"
+#include "tls.h"
+
+#define CA_DAYS 3650
+#define SERVER_DAYS 825
+#define MAX_PEM (1 << 20)
+
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
+}
+
+int tls_make_dirs(const char *data_dir, char *err, size_t errlen)
+{
+	char path[4096];
+
+	if (make_dir(data_dir, err, errlen) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/ca", data_dir);
+	if (make_dir(path, err, errlen) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/tls", data_dir);
+	return make_dir(path, err, errlen);
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Loads the cluster CA, making it on first start. */
+static int cluster_ca(const char *data_dir, struct bdl_ca *ca, char *err, size_t errlen)
+{
+	char cert[4096], key[4096], e[BDL_ERRLEN];
+
+	snprintf(cert, sizeof(cert), "%s/ca/cluster-ca.pem", data_dir);
+	snprintf(key, sizeof(key), "%s/ca/cluster-ca-key.pem", data_dir);
+	if (exists(cert)) {
+		if (bdl_ca_load(cert, key, ca, e) == 0)
+			return 0;
+	} else if (bdl_ca_generate("authd cluster CA", CA_DAYS, ca, e) == 0 &&
+		   bdl_ca_save(ca, cert, key, e) == 0) {
+		log_msg(LOG_INFO, "made the cluster CA in %s", cert);
+		return 0;
+	}
+	bdl_ca_free(ca);
+	snprintf(err, errlen, "cluster CA: %s", e);
+	return -1;
+}
+
+/* Issues <dataDir>/tls/server-{cert,key}.pem for localhost and the listen address. */
+static int issue_server_cert(const struct config *cfg, const struct bdl_ca *ca,
+			     const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+	const char *sans[5] = {"localhost", "127.0.0.1", "::1"};
+	size_t n = 3;
+	char host[256], e[BDL_ERRLEN];
+	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
+	X509 *cert = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	int rc = -1;
+
+	if (strcmp(cfg->listen_host, "127.0.0.1") != 0 && strcmp(cfg->listen_host, "::1") != 0 &&
+	    strcmp(cfg->listen_host, "0.0.0.0") != 0 && strcmp(cfg->listen_host, "::") != 0)
+		sans[n++] = cfg->listen_host;
+	if (gethostname(host, sizeof(host)) == 0 && strcmp(host, "localhost") != 0) {
+		host[sizeof(host) - 1] = '\0';
+		sans[n++] = host;
+	}
+	if (key != NULL)
+		cert = bdl_issue_server_cert(ca, key, "authd", sans, n, SERVER_DAYS, e);
+	else
+		snprintf(e, sizeof(e), "cannot generate a key");
+	if (cert != NULL) {
+		cert_pem = bdl_cert_pem(cert);
+		key_pem = bdl_key_pem(key);
+	}
+	if (cert_pem != NULL && key_pem != NULL &&
+	    bdl_write_file(key_path, key_pem, strlen(key_pem), 0600, e) == 0 &&
+	    bdl_write_file(cert_path, cert_pem, strlen(cert_pem), 0644, e) == 0)
+		rc = 0;
+	if (rc != 0)
+		snprintf(err, errlen, "server certificate: %s", e);
+	else
+		log_msg(LOG_INFO, "made a server certificate in %s", cert_path);
+	free(cert_pem);
+	bdl_free_secret(key_pem);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen)
+{
+	char cert_path[4096], key_path[4096], e[BDL_ERRLEN];
+	struct bdl_ca ca;
+
+	memset(m, 0, sizeof(*m));
+	if (cluster_ca(cfg->data_dir, &ca, err, errlen) != 0)
+		return -1;
+	m->ca_pem = bdl_cert_pem(ca.cert);
+	if (cfg->tls_cert != NULL) {
+		snprintf(cert_path, sizeof(cert_path), "%s", cfg->tls_cert);
+		snprintf(key_path, sizeof(key_path), "%s", cfg->tls_key);
+	} else {
+		snprintf(cert_path, sizeof(cert_path), "%s/tls/server-cert.pem", cfg->data_dir);
+		snprintf(key_path, sizeof(key_path), "%s/tls/server-key.pem", cfg->data_dir);
+		if (!exists(cert_path) &&
+		    issue_server_cert(cfg, &ca, cert_path, key_path, err, errlen) != 0) {
+			bdl_ca_free(&ca);
+			tls_free(m);
+			return -1;
+		}
+	}
+	bdl_ca_free(&ca);
+	m->cert_pem = bdl_read_file(cert_path, MAX_PEM, NULL, e);
+	if (m->cert_pem != NULL)
+		m->key_pem = bdl_read_file(key_path, MAX_PEM, NULL, e);
+	if (m->ca_pem == NULL || m->cert_pem == NULL || m->key_pem == NULL) {
+		snprintf(err, errlen, "%s", m->ca_pem ? e : "cannot encode the CA");
+		tls_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+void tls_free(struct tls_material *m)
+{
+	free(m->ca_pem);
+	free(m->cert_pem);
+	bdl_free_secret(m->key_pem);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,87 @@
+/*
+ * Key generation and PEM encoding. Private keys leave this file only as
+ * EVP_PKEY objects or as PEM strings the caller must free with bdl_free_secret.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "bundles.h"
+
+int bdl_key_type_parse(const char *name, enum bdl_key_type *out)
+{
+	if (strcmp(name, "ecdsa-p256") == 0)
+		*out = BDL_KEY_ECDSA_P256;
+	else if (strcmp(name, "rsa-2048") == 0)
+		*out = BDL_KEY_RSA_2048;
+	else if (strcmp(name, "rsa-4096") == 0)
+		*out = BDL_KEY_RSA_4096;
+	else
+		return -1;
+	return 0;
+}
+
+EVP_PKEY *bdl_key_generate(enum bdl_key_type type)
+{
+	switch (type) {
+	case BDL_KEY_ECDSA_P256:
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	case BDL_KEY_RSA_2048:
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	case BDL_KEY_RSA_4096:
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+	}
+	return NULL;
+}
+
+/* Copies a memory BIO's contents into a NUL-terminated malloc'd string. */
+static char *bio_to_string(BIO *bio)
+{
+	char *data;
+	long len = BIO_get_mem_data(bio, &data);
+	char *s;
+
+	if (len < 0)
+		return NULL;
+	s = malloc((size_t)len + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, data, (size_t)len);
+	s[len] = '\0';
+	return s;
+}
+
+char *bdl_cert_pem(X509 *cert)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (bio == NULL)
+		return NULL;
+	if (PEM_write_bio_X509(bio, cert))
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+char *bdl_key_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *s = NULL;
+
+	if (bio == NULL)
+		return NULL;
+	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))
+		s = bio_to_string(bio);
+	BIO_free(bio); /* secmem BIOs zero their buffer */
+	return s;
+}
+
+void bdl_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages authd needs to build, run and test, skipping
+# what is already there so that a second run costs nothing.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libsqlite3-dev sqlite3
+	libjansson-dev libargon2-dev libldap-dev libzip-dev libunistring-dev
+	check libcurl4-openssl-dev curl
+)
+if [ "${1:-}" = "--test" ]; then
+	packages+=(libclang-rt-14-dev clang wrk procps)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: need root to install packages (run as root or with sudo)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
