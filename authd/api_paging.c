@@ -19,7 +19,8 @@ int page_parse(const char *start, const char *limit, struct page *p, const char 
 		char *end;
 		long v = strtol(limit, &end, 10);
 
-		if (*limit == '\0' || *end != '\0' || v < 1 || v > PAGE_MAX) {
+		/* strtol would skip leading blanks and signs; a limit is digits only */
+		if (*limit < '0' || *limit > '9' || *end != '\0' || v < 1 || v > PAGE_MAX) {
 			*field = "limit";
 			*why = "limit: must be a whole number from 1 to 1000";
 			return -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bootstrap.h"
@@ -119,6 +120,8 @@ static int run(struct config *cfg)
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* the database holds password hashes, the data dir private keys: owner only */
+	umask(077);
 
 	if (tls_make_dirs(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    store_open(cfg->data_dir, err, sizeof(err)) != 0 ||

@@ -1,0 +1,481 @@
+/*
+ * Unit tests of the server's pure parts: config, tokens, paging cursors,
+ * migrations, throttling, passwords and form validation.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "session.h"
+#include "store.h"
+
+static char dir[] = "/tmp/test_authd.XXXXXX";
+
+static void write_text(const char *name, const char *text, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* ---- config ---- */
+
+START_TEST(config_defaults_match_the_spec)
+{
+	struct config c;
+
+	config_defaults(&c);
+	ck_assert_str_eq(c.listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.listen_port, 8443);
+	ck_assert_str_eq(c.data_dir, "./authd-data");
+	ck_assert(c.authz_allow_local);
+	ck_assert_str_eq(c.bundle_key_type, "ecdsa-p256");
+	ck_assert_int_eq(c.bundle_validity_days, 365);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(config_reads_every_section)
+{
+	char path[512], err[ERRLEN];
+	struct config c;
+
+	write_text("full.json",
+		   "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
+		   "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
+		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false},"
+		   "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
+		   "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
+		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60},"
+		   "\"loginThrottle\":{\"maxFailures\":3},\"log\":{\"level\":\"debug\","
+		   "\"//\":\"x\"}}",
+		   path, sizeof(path));
+	config_defaults(&c);
+	ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.listen_host, "::1");
+	ck_assert_int_eq(c.listen_port, 9443);
+	ck_assert_str_eq(c.data_dir, "/var/lib/authd");
+	ck_assert(!c.authz_allow_local);
+	ck_assert_uint_eq(c.bundle_n_engine_hosts, 2);
+	ck_assert_str_eq(c.bundle_engine_hosts[1], "tcp://b:2376");
+	ck_assert_str_eq(c.bundle_key_type, "rsa-2048");
+	ck_assert_int_eq(c.session_idle_minutes, 5);
+	ck_assert_int_eq(c.throttle_max_failures, 3);
+	ck_assert_str_eq(c.log_level, "debug");
+	ck_assert_str_eq(c.path, path);
+	config_free(&c);
+}
+END_TEST
+
+/* Loads `text` over the defaults; it must fail with an error holding `want`. */
+static void expect_config_error(const char *text, const char *want)
+{
+	char path[512], err[ERRLEN];
+	struct config c;
+
+	write_text("bad.json", text, path, sizeof(path));
+	config_defaults(&c);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
+	ck_assert_msg(strstr(err, path) != NULL, "error \"%s\" does not name the file", err);
+	/* nothing half-applied */
+	ck_assert_str_eq(c.data_dir, "./authd-data");
+	ck_assert_int_eq(c.listen_port, 8443);
+	config_free(&c);
+}
+
+START_TEST(config_refuses_bad_files)
+{
+	char err[ERRLEN];
+	struct config c;
+
+	expect_config_error("{\"dataDir\":\"/x\",\"listn\":\"1.2.3.4:1\"}", "unknown key \"listn\"");
+	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"crt\":\"a\"}}", "unknown key \"tls.crt\"");
+	expect_config_error("{\"dataDir\":\"/x\",\"listen\":8443}", "listen: must be a string");
+	expect_config_error("{\"dataDir\":\"/x\",\"authz\":{\"allowLocal\":\"yes\"}}",
+			    "authz.allowLocal: must be true or false");
+	expect_config_error("{\"dataDir\":\"/x\",\"bundle\":{\"validityDays\":0}}",
+			    "bundle.validityDays: must be between");
+	expect_config_error("{\"dataDir\":\"/x\",\"bundle\":{\"engineHosts\":[1]}}",
+			    "bundle.engineHosts[0]: must be a string");
+	expect_config_error("{\"dataDir\":\"/x\",\"bundle\":{\"keyType\":\"dsa\"}}", "keyType");
+	expect_config_error("{\"dataDir\":\"/x\",\"log\":{\"level\":\"loud\"}}", "log level");
+	expect_config_error("{\"dataDir\":\"/x\",\"listen\":\"localhost:1\"}", "not an IP address");
+	expect_config_error("{\"dataDir\":\"/x\",\"listen\":\"127.0.0.1:70000\"}", "port");
+	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"cert\":\"/c.pem\"}}",
+			    "cert and key must be given together");
+	expect_config_error("{\"dataDir\":\"/x\",", "");
+	expect_config_error("[1,2]", "must hold a JSON object");
+	expect_config_error("{\"dataDir\":\"/x\",\"dataDir\":\"/y\"}", "duplicate");
+	config_defaults(&c);
+	ck_assert_int_eq(config_load_file(&c, "/nonexistent.json", err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.json"));
+	config_free(&c);
+}
+END_TEST
+
+/* ---- tokens ---- */
+
+START_TEST(tokens_are_random_and_well_formed)
+{
+	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1];
+	unsigned char ha[32], hb[32], ha2[32];
+
+	ck_assert_int_eq(token_generate(a), 0);
+	ck_assert_int_eq(token_generate(b), 0);
+	ck_assert_uint_eq(strlen(a), TOKEN_LEN);
+	ck_assert_str_ne(a, b);
+	ck_assert(token_well_formed(a));
+	token_hash(a, ha);
+	token_hash(a, ha2);
+	token_hash(b, hb);
+	ck_assert_mem_eq(ha, ha2, 32);
+	ck_assert(memcmp(ha, hb, 32) != 0);
+}
+END_TEST
+
+START_TEST(malformed_tokens_are_refused_before_lookup)
+{
+	char t[TOKEN_LEN + 2];
+
+	ck_assert(!token_well_formed(""));
+	memset(t, 'a', TOKEN_LEN - 1);
+	t[TOKEN_LEN - 1] = '\0';
+	ck_assert(!token_well_formed(t));
+	memset(t, 'a', TOKEN_LEN + 1);
+	t[TOKEN_LEN + 1] = '\0';
+	ck_assert(!token_well_formed(t));
+	t[TOKEN_LEN] = '\0';
+	ck_assert(token_well_formed(t));
+	t[5] = '+';
+	ck_assert(!token_well_formed(t));
+	t[5] = '=';
+	ck_assert(!token_well_formed(t));
+	t[5] = ' ';
+	ck_assert(!token_well_formed(t));
+}
+END_TEST
+
+/* ---- paging ---- */
+
+START_TEST(paging_reads_start_and_limit)
+{
+	const char *field = NULL, *why = NULL;
+	struct page p;
+
+	ck_assert_int_eq(page_parse(NULL, NULL, &p, &field, &why), 0);
+	ck_assert_int_eq(p.limit, PAGE_DEFAULT);
+	ck_assert_str_eq(p.start, "");
+	ck_assert_int_eq(page_parse("bob", "1000", &p, &field, &why), 0);
+	ck_assert_int_eq(p.limit, 1000);
+	ck_assert_str_eq(p.start, "bob");
+	ck_assert_int_eq(page_parse(NULL, "1", &p, &field, &why), 0);
+	ck_assert_int_eq(p.limit, 1);
+}
+END_TEST
+
+START_TEST(paging_refuses_bad_limits_and_cursors)
+{
+	const char *bad[] = {"0", "1001", "-1", "abc", "10x", "", " 5", "99999999999999999999"};
+	const char *field = NULL, *why = NULL;
+	char long_start[NAME_LEN + 10];
+	struct page p;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(page_parse(NULL, bad[i], &p, &field, &why) == -1, "limit %s", bad[i]);
+		ck_assert_str_eq(field, "limit");
+	}
+	memset(long_start, 'a', sizeof(long_start) - 1);
+	long_start[sizeof(long_start) - 1] = '\0';
+	ck_assert_int_eq(page_parse(long_start, NULL, &p, &field, &why), -1);
+	ck_assert_str_eq(field, "start");
+}
+END_TEST
+
+START_TEST(paging_marks_where_the_next_page_starts)
+{
+	const char *field, *why;
+	struct page p;
+
+	ck_assert_int_eq(page_parse(NULL, "2", &p, &field, &why), 0);
+	p.items = json_array();
+	ck_assert_int_eq(page_add(&p, "a", json_string("a")), 0);
+	ck_assert_int_eq(page_add(&p, "b", json_string("b")), 0);
+	ck_assert_str_eq(p.next, "");
+	ck_assert_int_eq(page_add(&p, "c", json_string("c")), 1);
+	ck_assert_str_eq(p.next, "c");
+	ck_assert_uint_eq(json_array_size(p.items), 2);
+	json_decref(p.items);
+}
+END_TEST
+
+/* ---- migrations ---- */
+
+static int table_count(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type='table'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int version_of(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v;
+
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	sqlite3_step(st);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+START_TEST(migrations_build_and_keep_the_schema)
+{
+	char err[ERRLEN];
+	sqlite3 *db;
+	int tables;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(version_of(db), store_schema_version());
+	tables = table_count(db);
+	ck_assert_int_gt(tables, 5);
+	/* a second start changes nothing and keeps rows */
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO settings VALUES ('k','v')", NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(table_count(db), tables);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM settings WHERE key='k'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(migrations_refuse_a_newer_database)
+{
+	char err[ERRLEN], sql[64];
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_version() + 1);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "newer authd"));
+	/* and nothing was created */
+	ck_assert_int_eq(table_count(db), 0);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(migrations_roll_back_a_failed_step)
+{
+	char err[ERRLEN];
+	sqlite3 *db;
+
+	/* a table in the way makes step 1 fail half-way */
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE teams (x)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "migration 1"));
+	ck_assert_int_eq(version_of(db), 0);
+	ck_assert_int_eq(table_count(db), 1);
+	sqlite3_close(db);
+}
+END_TEST
+
+/* ---- throttling ---- */
+
+START_TEST(throttle_locks_out_at_the_limit)
+{
+	struct throttle *t = throttle_new(3, 60, 30);
+
+	ck_assert_int_eq(throttle_wait(t, "user:a", 1000), 0);
+	ck_assert_int_eq(throttle_fail(t, "user:a", 1000), 1);
+	ck_assert_int_eq(throttle_fail(t, "user:a", 1001), 2);
+	ck_assert_int_eq(throttle_wait(t, "user:a", 1001), 0);
+	ck_assert_int_eq(throttle_fail(t, "user:a", 1002), 3);
+	ck_assert_int_eq(throttle_wait(t, "user:a", 1002), 30);
+	ck_assert_int_eq(throttle_wait(t, "user:a", 1031), 1);
+	ck_assert_int_eq(throttle_wait(t, "user:a", 1032), 0);
+	/* other keys are untouched */
+	ck_assert_int_eq(throttle_wait(t, "user:b", 1002), 0);
+	throttle_free(t);
+}
+END_TEST
+
+START_TEST(throttle_forgets_old_failures_and_clears)
+{
+	struct throttle *t = throttle_new(3, 60, 30);
+
+	throttle_fail(t, "k", 1000);
+	throttle_fail(t, "k", 1001);
+	/* the window has passed: counting starts again */
+	ck_assert_int_eq(throttle_fail(t, "k", 1100), 1);
+	throttle_fail(t, "k", 1101);
+	throttle_clear(t, "k");
+	ck_assert_int_eq(throttle_fail(t, "k", 1102), 1);
+	throttle_free(t);
+}
+END_TEST
+
+START_TEST(throttle_stays_bounded_under_many_keys)
+{
+	struct throttle *t = throttle_new(2, 60, 30);
+	char key[32];
+
+	for (int i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "user:%d", i);
+		throttle_fail(t, key, 1000 + i / 1000);
+	}
+	/* a key failing now is still counted */
+	ck_assert_int_eq(throttle_fail(t, "user:x", 2000), 1);
+	ck_assert_int_eq(throttle_fail(t, "user:x", 2000), 2);
+	ck_assert_int_eq(throttle_wait(t, "user:x", 2000), 30);
+	throttle_free(t);
+}
+END_TEST
+
+/* ---- passwords ---- */
+
+START_TEST(passwords_hash_with_argon2id)
+{
+	char *h = password_hash("correct horse");
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_ptr_nonnull(strstr(h, "$argon2id$"));
+	ck_assert_ptr_null(strstr(h, "correct horse"));
+	ck_assert(password_verify(h, "correct horse"));
+	ck_assert(!password_verify(h, "correct horsE"));
+	ck_assert(!password_verify("garbage", "x"));
+	free(h);
+}
+END_TEST
+
+START_TEST(password_rules)
+{
+	char big[PASSWORD_MAX_BYTES + 2];
+
+	ck_assert_ptr_nonnull(password_problem(""));
+	ck_assert_ptr_nonnull(password_problem("   \t "));
+	ck_assert_ptr_nonnull(password_problem("short"));
+	ck_assert_ptr_null(password_problem("eight ch"));
+	/* eight characters, more bytes */
+	ck_assert_ptr_null(password_problem("éééééééé"));
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_ptr_nonnull(password_problem(big));
+}
+END_TEST
+
+/* ---- forms ---- */
+
+static const struct field form[] = {
+	{"name", F_STRING, true}, {"isOrg", F_BOOL, false}, {NULL, 0, false}};
+
+/* Checks `body` against the form; returns the error's field, or "" when it passed. */
+static const char *check_form(const char *body, char *field, size_t len)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	struct resp out;
+	int rc;
+
+	memset(&out, 0, sizeof(out));
+	ck_assert_ptr_nonnull(j);
+	rc = form_check(j, form, &out);
+	field[0] = '\0';
+	if (rc != 0) {
+		json_t *e = json_array_get(json_object_get(out.json, "errors"), 0);
+
+		ck_assert_uint_eq(out.status, 400);
+		ck_assert_str_eq(json_string_value(json_object_get(e, "code")), "INVALID_FORM");
+		snprintf(field, len, "%s",
+			 json_string_value(json_object_get(json_object_get(e, "detail"), "field")));
+	}
+	json_decref(out.json);
+	json_decref(j);
+	return field;
+}
+
+START_TEST(forms_name_the_bad_field)
+{
+	char f[64];
+
+	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isOrg\":true}", f, sizeof(f)), "");
+	ck_assert_str_eq(check_form("{\"name\":\"a\"}", f, sizeof(f)), "");
+	ck_assert_str_eq(check_form("{}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form("{\"name\":1}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form("{\"name\":null}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isOrg\":\"true\"}", f, sizeof(f)), "isOrg");
+	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isorg\":true}", f, sizeof(f)), "isorg");
+}
+END_TEST
+
+static void add(Suite *s, const char *name, const TTest *const *tests)
+{
+	TCase *tc = tcase_create(name);
+
+	for (; *tests != NULL; tests++)
+		tcase_add_test(tc, *tests);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+}
+
+int main(void)
+{
+	Suite *s = suite_create("authd");
+	SRunner *sr;
+	int failed;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	add(s, "config",
+	    (const TTest *const[]){config_defaults_match_the_spec, config_reads_every_section,
+				  config_refuses_bad_files, NULL});
+	add(s, "tokens",
+	    (const TTest *const[]){tokens_are_random_and_well_formed,
+				  malformed_tokens_are_refused_before_lookup, NULL});
+	add(s, "paging",
+	    (const TTest *const[]){paging_reads_start_and_limit,
+				  paging_refuses_bad_limits_and_cursors,
+				  paging_marks_where_the_next_page_starts, NULL});
+	add(s, "migrations",
+	    (const TTest *const[]){migrations_build_and_keep_the_schema,
+				  migrations_refuse_a_newer_database,
+				  migrations_roll_back_a_failed_step, NULL});
+	add(s, "throttle",
+	    (const TTest *const[]){throttle_locks_out_at_the_limit,
+				  throttle_forgets_old_failures_and_clears,
+				  throttle_stays_bounded_under_many_keys, NULL});
+	add(s, "passwords",
+	    (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
+	add(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	return failed ? 1 : 0;
+}
