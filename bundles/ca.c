@@ -56,8 +56,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return 0;
 }
 
-/* A certificate with serial, validity and subject set, not yet signed. */
-static X509 *new_cert(EVP_PKEY *key, const char *cn, int days)
+/* A certificate with serial, validity and subject (O=authd[, OU=unit], CN=cn), not yet signed. */
+static X509 *new_cert(EVP_PKEY *key, const char *unit, const char *cn, int days)
 {
 	X509 *cert = X509_new();
 	X509_NAME *name;
@@ -72,6 +72,8 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, int days)
 	    !X509_set_pubkey(cert, key) ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"authd",
 					-1, -1, 0) ||
+	    (unit != NULL && !X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8,
+							 (const unsigned char *)unit, -1, -1, 0)) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
 					-1, 0)) {
 		X509_free(cert);
@@ -88,7 +90,7 @@ int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, char 
 		ssl_error(err, "generating CA key");
 		return -1;
 	}
-	out->cert = new_cert(out->key, common_name, days);
+	out->cert = new_cert(out->key, NULL, common_name, days);
 	if (out->cert == NULL || !X509_set_issuer_name(out->cert, X509_get_subject_name(out->cert)) ||
 	    add_ext(out->cert, out->cert, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
 	    add_ext(out->cert, out->cert, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
@@ -194,7 +196,7 @@ static char *san_list(const char *const *sans, size_t nsans)
 X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
 			    const char *const *sans, size_t nsans, int days, char *err)
 {
-	X509 *cert = new_cert(key, common_name, days);
+	X509 *cert = new_cert(key, NULL, common_name, days);
 	char *alt = san_list(sans, nsans);
 
 	if (cert == NULL || alt == NULL ||
@@ -210,5 +212,23 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 		cert = NULL;
 	}
 	free(alt);
+	return cert;
+}
+
+X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
+			    const char *unit, int days, char *err)
+{
+	X509 *cert = new_cert(key, unit, common_name, days);
+
+	if (cert == NULL || !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") != 0 ||
+	    add_ext(cert, ca->cert, NID_ext_key_usage, "clientAuth") != 0 ||
+	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") != 0 ||
+	    !X509_sign(cert, ca->key, EVP_sha256())) {
+		ssl_error(err, "issuing client certificate");
+		X509_free(cert);
+		return NULL;
+	}
 	return cert;
 }

@@ -2,6 +2,7 @@
  * Key generation and PEM encoding. Private keys leave this file only as
  * EVP_PKEY objects or as PEM strings the caller must free with bdl_free_secret.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -84,4 +85,37 @@ void bdl_free_secret(char *s)
 		return;
 	OPENSSL_cleanse(s, strlen(s));
 	free(s);
+}
+
+char *bdl_public_key_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (bio == NULL)
+		return NULL;
+	if (PEM_write_bio_PUBKEY(bio, key))
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+int bdl_cert_fingerprint(X509 *cert, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != sizeof(md))
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+void bdl_free_bytes(unsigned char *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
 }

@@ -44,6 +44,39 @@ void bdl_ca_free(struct bdl_ca *ca);
 X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
 			    const char *const *sans, size_t nsans, int days, char *err);
 
+/*
+ * A client certificate for `key`, signed by `ca`: subject CN=common_name,
+ * OU=unit, O=authd; extendedKeyUsage clientAuth; random 128-bit serial.
+ */
+X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
+			    const char *unit, int days, char *err);
+
+/* What goes into a client bundle (SPEC §7.2); every string is borrowed. */
+struct bdl_bundle {
+	const char *ca_pem;   /* verifies DOCKER_HOST's server certificate */
+	const char *cert_pem; /* the client certificate */
+	const char *key_pem;  /* its private key: exists only in the zip */
+	const char *pub_pem;  /* its public key */
+	const char *account, *label, *key_id, *scope, *not_after;
+	const char *docker_host;	 /* may be empty */
+	const char *const *engine_hosts; /* listed in admin bundles' scripts */
+	size_t n_engine_hosts;
+};
+
+/*
+ * The bundle zip: ca.pem, cert.pem, key.pem, cert.pub, env.sh, env.ps1,
+ * env.cmd, docker-context.zip and meta.json, with the key id as the zip's
+ * comment. *out is malloc'd; the caller frees it with bdl_free_bytes
+ * (it holds the private key).
+ */
+int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, char *err);
+void bdl_free_bytes(unsigned char *p, size_t len);
+
+/* The public key of a certificate or key, as PEM; the caller frees it. */
+char *bdl_public_key_pem(EVP_PKEY *key);
+/* SHA-256 of the certificate's DER, as 64 lowercase hex digits and a NUL. */
+int bdl_cert_fingerprint(X509 *cert, char out[65]);
+
 /* PEM text, NUL-terminated, from malloc(); the caller frees it (keys: bdl_free_secret). */
 char *bdl_cert_pem(X509 *cert);
 char *bdl_key_pem(EVP_PKEY *key);

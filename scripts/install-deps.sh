@@ -10,7 +10,7 @@ packages=(
 	check libcurl4-openssl-dev curl
 )
 if [ "${1:-}" = "--test" ]; then
-	packages+=(libclang-rt-14-dev clang wrk procps)
+	packages+=(libclang-rt-14-dev clang wrk procps unzip)
 fi
 
 missing=()

@@ -196,6 +196,159 @@ START_TEST(writes_files_whole_with_their_mode)
 }
 END_TEST
 
+START_TEST(issues_client_certificates)
+{
+	struct bdl_ca ca;
+	char err[BDL_ERRLEN], fp[65], fp2[65], cn[128], ou[128];
+	EVP_PKEY *key = bdl_key_generate(BDL_KEY_RSA_2048);
+	X509 *cert;
+	char *pub;
+
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
+	cert = bdl_issue_client_cert(&ca, key, "alice", "user", 365, err);
+	ck_assert_ptr_nonnull(cert);
+	ck_assert_int_eq(X509_verify(cert, ca.key), 1);
+	ck_assert(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT);
+	ck_assert(!(X509_get_extended_key_usage(cert) & XKU_SSL_SERVER));
+	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationalUnitName, ou,
+				  sizeof(ou));
+	ck_assert_str_eq(cn, "alice");
+	ck_assert_str_eq(ou, "user");
+	ck_assert_int_eq(bdl_cert_fingerprint(cert, fp), 0);
+	ck_assert_int_eq(bdl_cert_fingerprint(cert, fp2), 0);
+	ck_assert_uint_eq(strlen(fp), 64);
+	ck_assert_str_eq(fp, fp2);
+	pub = bdl_public_key_pem(key);
+	ck_assert_ptr_nonnull(strstr(pub, "BEGIN PUBLIC KEY"));
+	free(pub);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	bdl_ca_free(&ca);
+}
+END_TEST
+
+/* Unzips `zip` into a fresh folder under dir and returns the folder's path. */
+static void unzip_to(const unsigned char *zip, size_t len, const char *name, char *out,
+		     size_t outlen)
+{
+	char path[512], cmd[1200], err[BDL_ERRLEN];
+
+	snprintf(path, sizeof(path), "%s/%s.zip", dir, name);
+	snprintf(out, outlen, "%s/%s", dir, name);
+	ck_assert_int_eq(bdl_write_file(path, (const char *)zip, len, 0600, err), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s' && cd '%s' && unzip -q '%s'", out, out,
+		 out, path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *read_in(const char *folder, const char *file)
+{
+	char path[1024], err[BDL_ERRLEN];
+
+	snprintf(path, sizeof(path), "%s/%s", folder, file);
+	return bdl_read_file(path, 1 << 20, NULL, err);
+}
+
+START_TEST(makes_the_bundle_zip)
+{
+	const char *engines[] = {"tcp://engine-1:2376", "tcp://engine-2:2376\nrm -rf /"};
+	struct bdl_bundle b = {
+		.ca_pem = "CA PEM\n", .cert_pem = "CERT PEM\n", .key_pem = "KEY PEM\n",
+		.pub_pem = "PUB PEM\n", .account = "alice", .label = "laptop \"x\"",
+		.key_id = "0f0e-key-id", .scope = "admin", .not_after = "2027-11-23T00:00:00Z",
+		.docker_host = "tcp://127.0.0.1:2376", .engine_hosts = engines, .n_engine_hosts = 2};
+	char err[BDL_ERRLEN], folder[600], ctx[700], cmd[800];
+	const char *files[] = {"ca.pem", "cert.pem", "key.pem", "cert.pub", "env.sh", "env.ps1",
+			       "env.cmd", "docker-context.zip", "meta.json"};
+	unsigned char *zip;
+	size_t len;
+	char *s;
+	struct stat st;
+
+	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, err), 0);
+	unzip_to(zip, len, "bundle", folder, sizeof(folder));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *f = read_in(folder, files[i]);
+
+		ck_assert_msg(f != NULL, "%s missing", files[i]);
+		free(f);
+	}
+	s = read_in(folder, "key.pem");
+	ck_assert_str_eq(s, "KEY PEM\n");
+	free(s);
+	snprintf(cmd, sizeof(cmd), "%s/key.pem", folder);
+	ck_assert_int_eq(stat(cmd, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	s = read_in(folder, "env.sh");
+	ck_assert_ptr_nonnull(strstr(s, "export DOCKER_TLS_VERIFY=1\n"));
+	ck_assert_ptr_nonnull(strstr(s, "export DOCKER_CERT_PATH=\"$PWD\"\n"));
+	ck_assert_ptr_nonnull(strstr(s, "export DOCKER_HOST='tcp://127.0.0.1:2376'\n"));
+	ck_assert_ptr_nonnull(strstr(s, "COMPOSE_TLS_VERSION=TLSv1_2"));
+	ck_assert_ptr_nonnull(strstr(s, "eval \"$(<env.sh)\""));
+	ck_assert_ptr_nonnull(strstr(s, "#   tcp://engine-1:2376\n"));
+	/* a newline in a configured value cannot break out of its comment */
+	ck_assert_ptr_null(strstr(s, "\nrm -rf"));
+	free(s);
+	s = read_in(folder, "env.ps1");
+	ck_assert_ptr_nonnull(strstr(s, "Split-Path $script:MyInvocation.MyCommand.Path"));
+	ck_assert_ptr_nonnull(strstr(s, "$Env:DOCKER_HOST = \"tcp://127.0.0.1:2376\""));
+	free(s);
+	s = read_in(folder, "env.cmd");
+	ck_assert_ptr_nonnull(strstr(s, "set DOCKER_CERT_PATH=%~dp0"));
+	free(s);
+	s = read_in(folder, "meta.json");
+	ck_assert_ptr_nonnull(strstr(s, "\"label\": \"laptop \\\"x\\\"\""));
+	ck_assert_ptr_nonnull(strstr(s, "\"scope\": \"admin\""));
+	ck_assert_ptr_nonnull(strstr(s, "\"keyID\": \"0f0e-key-id\""));
+	free(s);
+	/* the zip comment is the key id */
+	ck_assert(len > 11 && memcmp(zip + len - 11, "0f0e-key-id", 11) == 0);
+	bdl_free_bytes(zip, len);
+
+	s = read_in(folder, "docker-context.zip");
+	free(s);
+	snprintf(cmd, sizeof(cmd), "%s/docker-context.zip", folder);
+	snprintf(ctx, sizeof(ctx), "%s/ctx", dir);
+	{
+		char c[2000];
+
+		snprintf(c, sizeof(c), "rm -rf '%s' && mkdir '%s' && cd '%s' && unzip -q '%s'", ctx,
+			 ctx, ctx, cmd);
+		ck_assert_int_eq(system(c), 0);
+	}
+	s = read_in(ctx, "meta.json");
+	ck_assert_ptr_nonnull(strstr(s, "\"Host\":\"tcp://127.0.0.1:2376\""));
+	free(s);
+	s = read_in(ctx, "tls/docker/key.pem");
+	ck_assert_str_eq(s, "KEY PEM\n");
+	free(s);
+}
+END_TEST
+
+START_TEST(user_bundles_list_no_engines_and_may_lack_a_host)
+{
+	const char *engines[] = {"tcp://engine-1:2376"};
+	struct bdl_bundle b = {
+		.ca_pem = "C", .cert_pem = "C", .key_pem = "K", .pub_pem = "P", .account = "bob",
+		.label = "l", .key_id = "id", .scope = "user", .not_after = "t", .docker_host = "",
+		.engine_hosts = engines, .n_engine_hosts = 1};
+	char err[BDL_ERRLEN], folder[600];
+	unsigned char *zip;
+	size_t len;
+	char *s;
+
+	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, err), 0);
+	unzip_to(zip, len, "userbundle", folder, sizeof(folder));
+	bdl_free_bytes(zip, len);
+	s = read_in(folder, "env.sh");
+	ck_assert_ptr_null(strstr(s, "engine-1"));
+	ck_assert_ptr_null(strstr(s, "export DOCKER_HOST"));
+	ck_assert_ptr_nonnull(strstr(s, "set DOCKER_HOST yourself"));
+	free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bundles");
@@ -215,6 +368,9 @@ int main(void)
 	tcase_add_test(tc, refuses_garbage_and_missing_files);
 	tcase_add_test(tc, issues_server_certificates);
 	tcase_add_test(tc, writes_files_whole_with_their_mode);
+	tcase_add_test(tc, issues_client_certificates);
+	tcase_add_test(tc, makes_the_bundle_zip);
+	tcase_add_test(tc, user_bundles_list_no_engines_and_may_lack_a_host);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
