@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,10 +124,11 @@ static int run(struct config *cfg)
 	/* the database holds password hashes, the data dir private keys: owner only */
 	umask(077);
 
+	/* the first admin comes last, so a start that fails leaves no password behind */
 	if (tls_make_dirs(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    store_open(cfg->data_dir, err, sizeof(err)) != 0 ||
-	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    tls_load(cfg, &tls, err, sizeof(err)) != 0 ||
+	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
 		goto out;
 	srv.ca_pem = tls.ca_pem;
@@ -164,6 +166,13 @@ int main(int argc, char **argv)
 	struct config cfg;
 	char err[ERRLEN];
 	int rc;
+
+	/*
+	 * A fixed threshold keeps argon2's 19 MiB working memory on mmap, so it
+	 * goes back to the system after each hash instead of raising the heap
+	 * (glibc's adaptive threshold would otherwise keep it for good).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	if (parse_args(argc, argv, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authd: %s\n", err);
