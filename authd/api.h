@@ -30,6 +30,9 @@ bool form_bool(json_t *body, const char *name, bool fallback);
 /* Normalises a name field (SPEC §4 rules); on failure fills `out` and returns NULL. */
 char *form_name(const char *value, const char *field, struct resp *out);
 
+/* Checks a key label: UTF-8, at most 100 characters, no control characters. */
+int form_label(const char *label, const char *field, struct resp *out);
+
 /* ---- api_paging.c ---- */
 
 #define PAGE_DEFAULT 10
@@ -57,6 +60,7 @@ void page_finish(struct req *r, struct page *p, json_t *body, struct resp *out);
 json_t *account_json(const struct account *a);
 json_t *team_json(const struct team *t);
 json_t *member_json(const struct member *m);
+json_t *pubkey_json(const struct pubkey *k);
 
 /* ---- handlers ---- */
 
@@ -86,5 +90,12 @@ void api_team_members(struct req *r, struct resp *out);
 void api_team_member_get(struct req *r, struct resp *out);
 void api_team_member_put(struct req *r, struct resp *out);
 void api_team_member_delete(struct req *r, struct resp *out);
+
+void api_clientbundle(struct req *r, struct resp *out);
+void api_keys_list(struct req *r, struct resp *out);
+void api_key_add(struct req *r, struct resp *out);
+void api_key_get(struct req *r, struct resp *out);
+void api_key_patch(struct req *r, struct resp *out);
+void api_key_delete(struct req *r, struct resp *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "tls.h"
 #include "ldapsync.h"
 
 /* A client address may fail this many times more than a single username. */
@@ -30,7 +31,7 @@ void api_ping(struct req *r, struct resp *out)
 void api_ca(struct req *r, struct resp *out)
 {
 	out->status = 200;
-	out->text = strdup(r->srv->ca_pem);
+	out->text = strdup(r->srv->tls->cas_pem);
 	out->type = "application/x-pem-file";
 }
 

@@ -64,3 +64,27 @@ char *form_name(const char *value, const char *field, struct resp *out)
 		resp_error(out, 400, "INVALID_FORM", field, "%s: %s", field, why);
 	return name;
 }
+
+int form_label(const char *label, const char *field, struct resp *out)
+{
+	json_t *utf8_check = json_string(label); /* NULL unless valid UTF-8 */
+
+	if (utf8_check == NULL) {
+		resp_error(out, 400, "INVALID_FORM", field, "%s: must be valid UTF-8", field);
+		return -1;
+	}
+	json_decref(utf8_check);
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			resp_error(out, 400, "INVALID_FORM", field,
+				   "%s: must not contain control characters", field);
+			return -1;
+		}
+	}
+	if (utf8_chars(label) > LABEL_MAX_CHARS) {
+		resp_error(out, 400, "INVALID_FORM", field, "%s: must be at most 100 characters",
+			   field);
+		return -1;
+	}
+	return 0;
+}

@@ -52,3 +52,18 @@ json_t *member_json(const struct member *m)
 {
 	return json_pack("{s:o, s:b}", "member", account_json(&m->account), "isAdmin", m->is_admin);
 }
+
+json_t *pubkey_json(const struct pubkey *k)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_string(k->id));
+	json_object_set_new(o, "label", json_string(k->label));
+	json_object_set_new(o, "publicKey", json_string(k->public_key));
+	json_object_set_new(o, "certificate", json_string(k->certificate));
+	json_object_set_new(o, "fingerprint", json_string(k->fingerprint));
+	json_object_set_new(o, "scope", json_string(k->scope));
+	json_object_set_new(o, "createdAt", time_json(k->created_at));
+	json_object_set_new(o, "notAfter", time_json(k->not_after));
+	return o;
+}

@@ -112,14 +112,15 @@ void throttle_clear(struct throttle *t, const char *key);
 
 struct sessions;
 struct http_server;
+struct tls_material;
 
 struct server {
 	struct config *cfg;
 	struct sessions *sessions;
 	struct throttle *throttle;
 	struct audit *audit;
+	struct tls_material *tls;
 	atomic_int inflight;
-	char *ca_pem; /* the cluster CA, served by GET /ca */
 };
 
 #endif

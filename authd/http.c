@@ -13,7 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <openssl/x509.h>
+
 #include "api.h"
+#include "bundles.h"
+#include "certauth.h"
+#include "tls.h"
 
 enum {
 	R_AUTH = 1, /* needs a bearer token */
@@ -55,6 +61,14 @@ static const struct route routes[] = {
 	{"GET", A "/{}/teams/{}/members/{}", api_team_member_get, R_AUTH},
 	{"PUT", A "/{}/teams/{}/members/{}", api_team_member_put, R_AUTH | R_BODY},
 	{"DELETE", A "/{}/teams/{}/members/{}", api_team_member_delete, R_AUTH},
+	{"GET", A "/{}/publicKeys", api_keys_list, R_AUTH},
+	{"POST", A "/{}/publicKeys", api_key_add, R_AUTH | R_BODY},
+	{"GET", A "/{}/publicKeys/{}", api_key_get, R_AUTH},
+	{"PATCH", A "/{}/publicKeys/{}", api_key_patch, R_AUTH | R_BODY},
+	{"DELETE", A "/{}/publicKeys/{}", api_key_delete, R_AUTH},
+
+	{"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
+	{"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
 };
 #undef A
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -135,42 +149,86 @@ static void resp_clear(struct resp *out)
 {
 	json_decref(out->json);
 	free(out->text);
+	bdl_free_bytes(out->bytes, out->nbytes);
 	for (int i = 0; i < out->nheaders; i++)
 		free(out->headers[i].value);
 	memset(out, 0, sizeof(*out));
+}
+
+/* Binary bodies may hold a private key: zeroed when MHD is done with them. */
+struct secret_body {
+	unsigned char *data;
+	size_t len;
+};
+
+static void free_secret_body(void *cls)
+{
+	struct secret_body *b = cls;
+
+	bdl_free_bytes(b->data, b->len);
+	free(b);
+}
+
+static struct MHD_Response *bytes_response(struct resp *out)
+{
+	struct secret_body *b = malloc(sizeof(*b));
+	struct MHD_Response *r;
+
+	if (b == NULL)
+		return NULL;
+	b->data = out->bytes;
+	b->len = out->nbytes;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data,
+								  free_secret_body, b);
+	if (r == NULL) {
+		free(b);
+		return NULL;
+	}
+	out->bytes = NULL; /* the response owns it now */
+	out->nbytes = 0;
+	return r;
+}
+
+/* The MHD response for out's body, JSON, text or bytes; *type gets its content type. */
+static struct MHD_Response *make_response(struct resp *out, const char **type)
+{
+	struct MHD_Response *r;
+	char *body = NULL;
+
+	*type = "application/json";
+	if (out->json == NULL && out->text == NULL && out->bytes != NULL) {
+		*type = out->type;
+		return bytes_response(out);
+	}
+	if (out->json != NULL) {
+		body = json_dumps(out->json, JSON_COMPACT);
+	} else if (out->text != NULL) {
+		body = out->text;
+		out->text = NULL;
+		*type = out->type ? out->type : "text/plain; charset=utf-8";
+	}
+	if (body == NULL)
+		return MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
+		free(body);
+	return r;
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ok;
-	char *body = NULL;
-	size_t len = 0;
-	const char *type = "application/json";
+	const char *type;
 
 	if (out->status == 0)
 		resp_internal(out);
-	if (out->json != NULL) {
-		body = json_dumps(out->json, JSON_COMPACT);
-		if (body == NULL) {
-			resp_clear(out);
-			resp_internal(out);
-			body = json_dumps(out->json, JSON_COMPACT);
-		}
-		len = body ? strlen(body) : 0;
-	} else if (out->text != NULL) {
-		body = out->text;
-		out->text = NULL;
-		len = strlen(body);
-		type = out->type ? out->type : "text/plain; charset=utf-8";
-	}
-	r = MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE
-									     : MHD_RESPMEM_PERSISTENT);
+	r = make_response(out, &type);
 	if (r == NULL) {
-		free(body);
+		resp_clear(out);
 		return MHD_NO;
 	}
-	if (len > 0 || out->status != 204)
+	if (out->status != 204)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -244,11 +302,47 @@ static const struct route *find_route(struct call *call, const char *method, con
 	return NULL;
 }
 
-/* Reads "Authorization: Bearer <token>" and checks the token. */
+/* The first certificate the client showed in the handshake, or NULL. */
+static X509 *peer_certificate(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *peers;
+	const unsigned char *der;
+	unsigned int n = 0;
+
+	if (ci == NULL || ci->tls_session == NULL)
+		return NULL;
+	peers = gnutls_certificate_get_peers(ci->tls_session, &n);
+	if (peers == NULL || n == 0)
+		return NULL;
+	der = peers[0].data;
+	return d2i_X509(NULL, &der, peers[0].size);
+}
+
+/* Authenticates by the client certificate of the handshake (mutual TLS). */
+static void authenticate_cert(struct req *r, X509 *cert, struct resp *out)
+{
+	char why[256];
+
+	if (certauth_check(r->srv->tls, cert, &r->who, r->key_id, why, sizeof(why)) != 0)
+		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s", why);
+}
+
+/*
+ * Reads "Authorization: Bearer <token>" and checks the token; without the
+ * header, a client certificate from the handshake may stand in for it.
+ */
 static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *out)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	X509 *cert = h == NULL ? peer_certificate(c) : NULL;
 
+	if (cert != NULL) {
+		authenticate_cert(r, cert, out);
+		X509_free(cert);
+		return;
+	}
 	if (h == NULL) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL,
 			   "authentication required: send Authorization: Bearer <token> "
@@ -501,6 +595,8 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? cores : 1),
 		MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		/* asks clients for a bundle certificate; certauth.c decides what it proves */
+		MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,

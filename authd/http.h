@@ -20,6 +20,7 @@ struct req {
 	json_t *body;			/* the parsed JSON object, when the route takes one */
 	struct principal who;		/* the caller; who.id[0] == '\0' when anonymous */
 	unsigned char token_hash[32];	/* of the bearer token that authenticated, if any */
+	char key_id[ID_LEN];		/* of the bundle certificate that authenticated, if any */
 	char client[64];		/* the peer's address, for throttling and audit */
 };
 
@@ -27,6 +28,8 @@ struct resp {
 	unsigned status;
 	json_t *json;	  /* owned; sent when set */
 	char *text;	  /* owned; sent when json is NULL */
+	unsigned char *bytes; /* owned, zeroed when freed; sent when json and text are NULL */
+	size_t nbytes;
 	const char *type; /* content type for text */
 	struct {
 		const char *name;

@@ -131,7 +131,7 @@ static int run(struct config *cfg)
 	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
 		goto out;
-	srv.ca_pem = tls.ca_pem;
+	srv.tls = &tls;
 	srv.sessions = sessions_new(cfg->session_idle_minutes * 60,
 				    cfg->session_absolute_minutes * 60);
 	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,

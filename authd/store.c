@@ -75,6 +75,20 @@ static const char *const migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL);"
 	"INSERT INTO settings VALUES ('defaultNewUserRole', 'restrictedcontrol');",
+
+	/* 2: client-bundle keys (certificate and public key only), and LDAP's missing mark */
+	"CREATE TABLE public_keys ("
+	"  id TEXT PRIMARY KEY,"
+	"  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+	"  label TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL UNIQUE,"
+	"  certificate TEXT NOT NULL,"
+	"  public_key TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL);"
+	"CREATE INDEX public_keys_account ON public_keys(account_id);"
+	"ALTER TABLE accounts ADD COLUMN ldap_missing INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -207,6 +221,11 @@ int store_schema_version(void)
 
 int store_migrate(sqlite3 *db, char *err, size_t errlen)
 {
+	return store_migrate_to(db, N_MIGRATIONS, err, errlen);
+}
+
+int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen)
+{
 	int v = user_version(db);
 
 	if (v < 0) {
@@ -220,7 +239,7 @@ int store_migrate(sqlite3 *db, char *err, size_t errlen)
 			 v, N_MIGRATIONS);
 		return -1;
 	}
-	for (; v < N_MIGRATIONS; v++) {
+	for (; v < target && v < N_MIGRATIONS; v++) {
 		char *msg = NULL;
 		char bump[64];
 

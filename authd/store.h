@@ -25,6 +25,8 @@ void store_close(void);
 sqlite3 *store_db(void);
 /* Brings a database to the newest schema; refuses one newer than this build. */
 int store_migrate(sqlite3 *db, char *err, size_t errlen);
+/* The same, stopping at schema version `target`: for tests of upgrades. */
+int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen);
 int store_schema_version(void);
 
 /* BEGIN IMMEDIATE: a writer takes the write lock up front, so it never fails half-way. */
@@ -43,6 +45,7 @@ struct account {
 	char full_name[FULLNAME_LEN];
 	char ldap_dn[DN_LEN];
 	bool is_org, is_admin, is_active, is_imported;
+	bool ldap_missing; /* imported, and gone from the directory at the last sync */
 	int64_t created_at, updated_at;
 	int64_t members_count, teams_count; /* orgs only */
 };
@@ -114,6 +117,30 @@ int store_team_member_delete(const char *team_id, const char *user_id);
 
 /* Creates /Shared/Private/<name> and the user's default grant on it, once. */
 int store_ensure_private_collection(const struct account *user);
+
+/* ---- client-bundle keys ---- */
+
+#define LABEL_MAX_CHARS 100
+#define PEM_MAX 8192
+
+struct pubkey {
+	char id[ID_LEN];
+	char account_id[ID_LEN];
+	char label[LABEL_MAX_CHARS * 4 + 4];
+	char fingerprint[65];
+	char scope[8]; /* "admin" or "user" */
+	int64_t created_at, not_after;
+	char certificate[PEM_MAX];
+	char public_key[PEM_MAX];
+};
+typedef int (*pubkey_cb)(const struct pubkey *k, void *ctx);
+
+int store_key_insert(const struct pubkey *k);
+int store_key_get(const char *account_id, const char *key_id, struct pubkey *out);
+int store_key_by_fingerprint(const char *fingerprint, struct pubkey *out);
+int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx);
+int store_key_set_label(const char *key_id, const char *label);
+int store_key_delete(const char *account_id, const char *key_id);
 
 /* ---- sessions ---- */
 

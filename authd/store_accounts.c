@@ -13,8 +13,8 @@
 	" a.created_at, a.updated_at,"                                                             \
 	" CASE WHEN a.is_org THEN (SELECT count(*) FROM org_members m WHERE m.org_id = a.id)"     \
 	" ELSE 0 END,"                                                                             \
-	" CASE WHEN a.is_org THEN (SELECT count(*) FROM teams t WHERE t.org_id = a.id) ELSE 0 END"
-#define ACCOUNT_NCOLS 12
+	" CASE WHEN a.is_org THEN (SELECT count(*) FROM teams t WHERE t.org_id = a.id) ELSE 0 END,"\
+	" a.ldap_missing"
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
@@ -38,6 +38,7 @@ static void read_account(sqlite3_stmt *st, int c, struct account *a)
 	a->updated_at = sqlite3_column_int64(st, c + 9);
 	a->members_count = sqlite3_column_int64(st, c + 10);
 	a->teams_count = sqlite3_column_int64(st, c + 11);
+	a->ldap_missing = sqlite3_column_int(st, c + 12);
 }
 
 static int step_error(sqlite3_stmt *st)

@@ -1,6 +1,7 @@
 /*
- * authd's own TLS material. At first start it makes the cluster CA (kept in
- * <dataDir>/ca) and a server certificate it signs (kept in <dataDir>/tls);
+ * authd's own TLS material. At first start it makes the cluster CA and the
+ * client CA (kept in <dataDir>/ca; an admin may put their own there before)
+ * and a server certificate the cluster CA signs (kept in <dataDir>/tls);
  * later starts load them. An admin may point tls.cert/tls.key elsewhere.
  */
 #include <errno.h>
@@ -43,24 +44,47 @@ static bool exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
-/* Loads the cluster CA, making it on first start. */
-static int cluster_ca(const char *data_dir, struct bdl_ca *ca, char *err, size_t errlen)
+/* Loads the CA <dataDir>/ca/<name>.pem, making it on first start. */
+static int load_ca(const char *data_dir, const char *name, const char *common_name,
+		   struct bdl_ca *ca, char *err, size_t errlen)
 {
 	char cert[4096], key[4096], e[BDL_ERRLEN];
 
-	snprintf(cert, sizeof(cert), "%s/ca/cluster-ca.pem", data_dir);
-	snprintf(key, sizeof(key), "%s/ca/cluster-ca-key.pem", data_dir);
+	snprintf(cert, sizeof(cert), "%s/ca/%s.pem", data_dir, name);
+	snprintf(key, sizeof(key), "%s/ca/%s-key.pem", data_dir, name);
 	if (exists(cert)) {
 		if (bdl_ca_load(cert, key, ca, e) == 0)
 			return 0;
-	} else if (bdl_ca_generate("authd cluster CA", CA_DAYS, ca, e) == 0 &&
+	} else if (bdl_ca_generate(common_name, CA_DAYS, ca, e) == 0 &&
 		   bdl_ca_save(ca, cert, key, e) == 0) {
-		log_msg(LOG_INFO, "made the cluster CA in %s", cert);
+		log_msg(LOG_INFO, "made the %s in %s", common_name, cert);
 		return 0;
 	}
 	bdl_ca_free(ca);
-	snprintf(err, errlen, "cluster CA: %s", e);
+	snprintf(err, errlen, "%s: %s", name, e);
 	return -1;
+}
+
+/* The PEMs and trust store derived from the two CAs. */
+static int ca_views(struct tls_material *m, char *err, size_t errlen)
+{
+	X509 *cas[2] = {m->cluster.cert, m->client.cert};
+	char *client_pem = bdl_cert_pem(m->client.cert);
+
+	m->cluster_pem = bdl_cert_pem(m->cluster.cert);
+	if (client_pem != NULL && m->cluster_pem != NULL)
+		m->cas_pem = malloc(strlen(m->cluster_pem) + strlen(client_pem) + 1);
+	if (m->cas_pem != NULL) {
+		strcpy(m->cas_pem, m->cluster_pem);
+		strcat(m->cas_pem, client_pem);
+	}
+	free(client_pem);
+	m->client_trust = bdl_trust_new(cas, 2);
+	if (m->cas_pem == NULL || m->client_trust == NULL) {
+		snprintf(err, errlen, "cannot encode the CAs");
+		return -1;
+	}
+	return 0;
 }
 
 /* Issues <dataDir>/tls/server-{cert,key}.pem for localhost and the listen address. */
@@ -108,12 +132,12 @@ static int issue_server_cert(const struct config *cfg, const struct bdl_ca *ca,
 int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen)
 {
 	char cert_path[4096], key_path[4096], e[BDL_ERRLEN];
-	struct bdl_ca ca;
 
 	memset(m, 0, sizeof(*m));
-	if (cluster_ca(cfg->data_dir, &ca, err, errlen) != 0)
-		return -1;
-	m->ca_pem = bdl_cert_pem(ca.cert);
+	if (load_ca(cfg->data_dir, "cluster-ca", "authd cluster CA", &m->cluster, err, errlen) != 0 ||
+	    load_ca(cfg->data_dir, "client-ca", "authd client CA", &m->client, err, errlen) != 0 ||
+	    ca_views(m, err, errlen) != 0)
+		goto fail;
 	if (cfg->tls_cert != NULL) {
 		snprintf(cert_path, sizeof(cert_path), "%s", cfg->tls_cert);
 		snprintf(key_path, sizeof(key_path), "%s", cfg->tls_key);
@@ -121,27 +145,29 @@ int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t
 		snprintf(cert_path, sizeof(cert_path), "%s/tls/server-cert.pem", cfg->data_dir);
 		snprintf(key_path, sizeof(key_path), "%s/tls/server-key.pem", cfg->data_dir);
 		if (!exists(cert_path) &&
-		    issue_server_cert(cfg, &ca, cert_path, key_path, err, errlen) != 0) {
-			bdl_ca_free(&ca);
-			tls_free(m);
-			return -1;
-		}
+		    issue_server_cert(cfg, &m->cluster, cert_path, key_path, err, errlen) != 0)
+			goto fail;
 	}
-	bdl_ca_free(&ca);
 	m->cert_pem = bdl_read_file(cert_path, MAX_PEM, NULL, e);
 	if (m->cert_pem != NULL)
 		m->key_pem = bdl_read_file(key_path, MAX_PEM, NULL, e);
-	if (m->ca_pem == NULL || m->cert_pem == NULL || m->key_pem == NULL) {
-		snprintf(err, errlen, "%s", m->ca_pem ? e : "cannot encode the CA");
-		tls_free(m);
-		return -1;
+	if (m->key_pem == NULL) {
+		snprintf(err, errlen, "%s", e);
+		goto fail;
 	}
 	return 0;
+fail:
+	tls_free(m);
+	return -1;
 }
 
 void tls_free(struct tls_material *m)
 {
-	free(m->ca_pem);
+	bdl_ca_free(&m->cluster);
+	bdl_ca_free(&m->client);
+	free(m->cluster_pem);
+	free(m->cas_pem);
+	X509_STORE_free(m->client_trust);
 	free(m->cert_pem);
 	bdl_free_secret(m->key_pem);
 	memset(m, 0, sizeof(*m));

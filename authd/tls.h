@@ -1,19 +1,27 @@
 /*
- * authd's own certificates: the cluster CA and the HTTPS server certificate.
+ * authd's certificate material: the cluster CA (signs server certificates
+ * and admin bundles), the client CA (signs user bundles), and the HTTPS
+ * server certificate.
  */
 #ifndef AUTHD_TLS_H
 #define AUTHD_TLS_H
 
 #include "authd.h"
+#include "bundles.h"
 
-/* PEM strings owned by the struct; tls_free() frees them (the key zeroed). */
+/* Everything here is owned by the struct; tls_free() frees it (keys zeroed). */
 struct tls_material {
-	char *ca_pem;
-	char *cert_pem;
+	struct bdl_ca cluster;
+	struct bdl_ca client;
+	char *cluster_pem; /* verifies authd's and the engines' server certificates */
+	char *cas_pem;	   /* both CA certificates: GET /ca, and the handshake's trust list */
+	X509_STORE *client_trust; /* both CAs, for bundle certificates */
+	char *cert_pem;	   /* the HTTPS certificate (and chain) */
 	char *key_pem;
 };
 
 int tls_make_dirs(const char *data_dir, char *err, size_t errlen);
+/* Loads both CAs (making them at first start), then the server certificate. */
 int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen);
 void tls_free(struct tls_material *m);
 

@@ -77,6 +77,19 @@ char *bdl_public_key_pem(EVP_PKEY *key);
 /* SHA-256 of the certificate's DER, as 64 lowercase hex digits and a NUL. */
 int bdl_cert_fingerprint(X509 *cert, char out[65]);
 
+/* The first certificate of a PEM text; NULL with a reason when there is none. */
+X509 *bdl_cert_from_pem(const char *pem, char *err);
+/* The CAs a client certificate may chain to; the caller frees it with X509_STORE_free. */
+X509_STORE *bdl_trust_new(X509 *const *cas, size_t n);
+/*
+ * Checks a client certificate: it chains to `trust`, is valid now and is
+ * meant for client authentication. Its subject's CN goes to `cn`.
+ */
+int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen, char *err);
+
+/* The certificate's notAfter as seconds since the epoch; -1 when unreadable. */
+long long bdl_cert_not_after(X509 *cert);
+
 /* PEM text, NUL-terminated, from malloc(); the caller frees it (keys: bdl_free_secret). */
 char *bdl_cert_pem(X509 *cert);
 char *bdl_key_pem(EVP_PKEY *key);

@@ -266,6 +266,33 @@ START_TEST(migrations_build_and_keep_the_schema)
 }
 END_TEST
 
+START_TEST(migrations_upgrade_an_older_database_in_place)
+{
+	char err[ERRLEN];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(store_migrate_to(db, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(version_of(db), 1);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "INSERT INTO accounts (id, name, created_at, updated_at)"
+				      " VALUES ('id1', 'old', 1, 1)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(version_of(db), store_schema_version());
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT name, ldap_missing FROM accounts", -1, &st,
+					    NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "old");
+	ck_assert_int_eq(sqlite3_column_int(st, 1), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(migrations_refuse_a_newer_database)
 {
 	char err[ERRLEN], sql[64];
@@ -457,6 +484,7 @@ int main(void)
 				  paging_marks_where_the_next_page_starts, NULL});
 	add(s, "migrations",
 	    (const TTest *const[]){migrations_build_and_keep_the_schema,
+				  migrations_upgrade_an_older_database_in_place,
 				  migrations_refuse_a_newer_database,
 				  migrations_roll_back_a_failed_step, NULL});
 	add(s, "throttle",
