@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "bootstrap.h"
+#include "engine_tls.h"
 #include "http.h"
 #include "session.h"
 #include "store.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: authd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
 		"             [--log-level debug|info|warn|error]\n"
+		"       authd engine-tls --name NAME --san IP_OR_DNS --mode controller|direct\n"
+		"                        --out DIR [--config FILE | --data-dir DIR]\n"
 		"       authd --version | --help\n"
 		"\n"
 		"Identity and access control for container platforms. With no arguments it\n"
@@ -173,6 +176,8 @@ int main(int argc, char **argv)
 	 * (glibc's adaptive threshold would otherwise keep it for good).
 	 */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	if (argc > 1 && strcmp(argv[1], "engine-tls") == 0)
+		return engine_tls_main(argc - 1, argv + 1);
 
 	if (parse_args(argc, argv, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authd: %s\n", err);

@@ -129,15 +129,24 @@ static int issue_server_cert(const struct config *cfg, const struct bdl_ca *ca,
 	return rc;
 }
 
+int tls_load_cas(const char *data_dir, struct tls_material *m, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	if (load_ca(data_dir, "cluster-ca", "authd cluster CA", &m->cluster, err, errlen) != 0 ||
+	    load_ca(data_dir, "client-ca", "authd client CA", &m->client, err, errlen) != 0 ||
+	    ca_views(m, err, errlen) != 0) {
+		tls_free(m);
+		return -1;
+	}
+	return 0;
+}
+
 int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen)
 {
 	char cert_path[4096], key_path[4096], e[BDL_ERRLEN];
 
-	memset(m, 0, sizeof(*m));
-	if (load_ca(cfg->data_dir, "cluster-ca", "authd cluster CA", &m->cluster, err, errlen) != 0 ||
-	    load_ca(cfg->data_dir, "client-ca", "authd client CA", &m->client, err, errlen) != 0 ||
-	    ca_views(m, err, errlen) != 0)
-		goto fail;
+	if (tls_load_cas(cfg->data_dir, m, err, errlen) != 0)
+		return -1;
 	if (cfg->tls_cert != NULL) {
 		snprintf(cert_path, sizeof(cert_path), "%s", cfg->tls_cert);
 		snprintf(key_path, sizeof(key_path), "%s", cfg->tls_key);

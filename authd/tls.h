@@ -21,7 +21,9 @@ struct tls_material {
 };
 
 int tls_make_dirs(const char *data_dir, char *err, size_t errlen);
-/* Loads both CAs (making them at first start), then the server certificate. */
+/* Loads both CAs, making them at first start. */
+int tls_load_cas(const char *data_dir, struct tls_material *m, char *err, size_t errlen);
+/* Loads both CAs, then the server certificate (making it at first start). */
 int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen);
 void tls_free(struct tls_material *m);
 
