@@ -98,4 +98,7 @@ void api_key_get(struct req *r, struct resp *out);
 void api_key_patch(struct req *r, struct resp *out);
 void api_key_delete(struct req *r, struct resp *out);
 
+void api_certs_get(struct req *r, struct resp *out);
+void api_certs_put(struct req *r, struct resp *out);
+
 #endif

@@ -19,6 +19,7 @@
 #include "api.h"
 #include "bundles.h"
 #include "certauth.h"
+#include "servercert.h"
 #include "tls.h"
 
 enum {
@@ -69,6 +70,8 @@ static const struct route routes[] = {
 
 	{"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
 	{"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
+	{"GET", "/api/config/certs", api_certs_get, R_AUTH},
+	{"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
 };
 #undef A
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -572,8 +575,7 @@ static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 	return -1;
 }
 
-struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
-			       char *err, size_t errlen)
+struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -594,7 +596,7 @@ struct http_server *http_start(struct server *srv, const char *cert_pem, const c
 		flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? cores : 1),
-		MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+		MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
 		/* asks clients for a bundle certificate; certauth.c decides what it proves */
 		MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem,
 		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",

@@ -56,8 +56,8 @@ void resp_forbidden(struct resp *out);
 void resp_internal(struct resp *out);
 void resp_not_found(struct resp *out, const char *what, const char *key);
 
-struct http_server *http_start(struct server *srv, const char *cert_pem, const char *key_pem,
-			       char *err, size_t errlen);
+/* Serves HTTPS with the certificate of servercert.c; set one before starting. */
+struct http_server *http_start(struct server *srv, char *err, size_t errlen);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
 

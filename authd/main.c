@@ -15,6 +15,7 @@
 #include "bootstrap.h"
 #include "engine_tls.h"
 #include "http.h"
+#include "servercert.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
@@ -143,7 +144,9 @@ static int run(struct config *cfg)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	http = http_start(&srv, tls.cert_pem, tls.key_pem, err, sizeof(err));
+	if (servercert_set(tls.cert_pem, tls.key_pem, err, sizeof(err)) != 0)
+		goto out;
+	http = http_start(&srv, err, sizeof(err));
 	if (http == NULL)
 		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
@@ -160,6 +163,7 @@ out:
 	throttle_free(srv.throttle);
 	audit_close(srv.audit);
 	store_close();
+	servercert_free_all();
 	tls_free(&tls);
 	return rc;
 }

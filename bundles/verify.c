@@ -83,3 +83,93 @@ long long bdl_cert_not_after(X509 *cert)
 		return -1;
 	return (long long)timegm(&tm);
 }
+
+/* Every certificate of a PEM text, in order; NULL when there is none. */
+static STACK_OF(X509) *certs_from_pem(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	X509 *c;
+
+	while (bio != NULL && certs != NULL && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		sk_X509_push(certs, c);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (certs != NULL && sk_X509_num(certs) == 0) {
+		sk_X509_free(certs);
+		certs = NULL;
+	}
+	return certs;
+}
+
+static EVP_PKEY *key_from_pem(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	/* an empty passphrase: an encrypted key fails instead of prompting */
+	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"") : NULL;
+
+	BIO_free(bio);
+	ERR_clear_error();
+	return key;
+}
+
+/* Verifies leaf (with the intermediates of chain) to the CAs, for TLS servers. */
+static int verify_server_chain(STACK_OF(X509) *cas, STACK_OF(X509) *chain, char *err)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int ok = 0, code = 0;
+
+	for (int i = 0; store != NULL && i < sk_X509_num(cas); i++)
+		X509_STORE_add_cert(store, sk_X509_value(cas, i));
+	if (store != NULL && ctx != NULL &&
+	    X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), chain)) {
+		X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+		ok = X509_verify_cert(ctx) == 1;
+		code = X509_STORE_CTX_get_error(ctx);
+	}
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	if (!ok)
+		snprintf(err, BDL_ERRLEN, "the certificate does not verify to the CA (%s)",
+			 X509_verify_cert_error_string(code));
+	return ok ? 0 : -1;
+}
+
+int bdl_check_server_material(const char *ca_pem, const char *cert_pem, const char *key_pem,
+			      const char **field, char *err)
+{
+	STACK_OF(X509) *cas = NULL, *chain = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	if (strstr(key_pem, "ENCRYPTED") != NULL) {
+		*field = "key";
+		snprintf(err, BDL_ERRLEN, "the key is encrypted; send it without a passphrase");
+	} else if ((cas = certs_from_pem(ca_pem)) == NULL) {
+		*field = "ca";
+		snprintf(err, BDL_ERRLEN, "not a PEM certificate");
+	} else if ((chain = certs_from_pem(cert_pem)) == NULL) {
+		*field = "cert";
+		snprintf(err, BDL_ERRLEN, "not a PEM certificate");
+	} else if ((key = key_from_pem(key_pem)) == NULL) {
+		*field = "key";
+		snprintf(err, BDL_ERRLEN, "not an unencrypted PEM private key");
+	} else if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1) {
+		*field = "key";
+		snprintf(err, BDL_ERRLEN, "the key does not match the certificate");
+	} else if (X509_cmp_current_time(X509_get0_notAfter(sk_X509_value(chain, 0))) < 0) {
+		*field = "cert";
+		snprintf(err, BDL_ERRLEN, "the certificate has expired");
+	} else if (verify_server_chain(cas, chain, err) != 0) {
+		*field = "cert";
+	} else {
+		rc = 0;
+	}
+	ERR_clear_error();
+	sk_X509_pop_free(cas, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	return rc;
+}

@@ -87,6 +87,16 @@ X509_STORE *bdl_trust_new(X509 *const *cas, size_t n);
  */
 int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen, char *err);
 
+/*
+ * Checks HTTPS material an admin uploads (SPEC §7.5): every PEM parses, the
+ * key is not encrypted and matches the certificate, the certificate (with
+ * the intermediates after it in cert_pem) verifies to a CA in ca_pem for
+ * TLS servers, and it has not expired. On refusal *field names the part at
+ * fault ("ca", "cert" or "key").
+ */
+int bdl_check_server_material(const char *ca_pem, const char *cert_pem, const char *key_pem,
+			      const char **field, char *err);
+
 /* The certificate's notAfter as seconds since the epoch; -1 when unreadable. */
 long long bdl_cert_not_after(X509 *cert);
 
