@@ -349,6 +349,120 @@ START_TEST(user_bundles_list_no_engines_and_may_lack_a_host)
 }
 END_TEST
 
+/* A CA, and a server certificate and key it signed, as PEM. */
+struct material {
+	char *ca, *cert, *key, *other_key;
+};
+
+static void make_material(struct material *m, int days)
+{
+	const char *sans[] = {"127.0.0.1"};
+	struct bdl_ca ca;
+	char err[BDL_ERRLEN];
+	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
+	EVP_PKEY *other = bdl_key_generate(BDL_KEY_ECDSA_P256);
+	X509 *cert;
+
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
+	cert = bdl_issue_server_cert(&ca, key, "srv", sans, 1, days, err);
+	ck_assert_ptr_nonnull(cert);
+	m->ca = bdl_cert_pem(ca.cert);
+	m->cert = bdl_cert_pem(cert);
+	m->key = bdl_key_pem(key);
+	m->other_key = bdl_key_pem(other);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
+	bdl_ca_free(&ca);
+}
+
+static void free_material(struct material *m)
+{
+	free(m->ca);
+	free(m->cert);
+	bdl_free_secret(m->key);
+	bdl_free_secret(m->other_key);
+}
+
+static void expect_refusal(const char *ca, const char *cert, const char *key, const char *field,
+			   const char *why)
+{
+	const char *f = NULL;
+	char err[BDL_ERRLEN];
+
+	ck_assert_int_eq(bdl_check_server_material(ca, cert, key, &f, err), -1);
+	ck_assert_str_eq(f, field);
+	ck_assert_msg(strstr(err, why) != NULL, "\"%s\" lacks \"%s\"", err, why);
+}
+
+START_TEST(accepts_good_server_material)
+{
+	struct material m, other;
+	const char *f = NULL;
+	char err[BDL_ERRLEN];
+
+	make_material(&m, 30);
+	make_material(&other, 30);
+	ck_assert_int_eq(bdl_check_server_material(m.ca, m.cert, m.key, &f, err), 0);
+	expect_refusal("garbage", m.cert, m.key, "ca", "not a PEM certificate");
+	expect_refusal(m.ca, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+		       m.key, "cert", "not a PEM certificate");
+	expect_refusal(m.ca, m.cert, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+		       "key", "not an unencrypted PEM private key");
+	expect_refusal(m.ca, m.cert,
+		       "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+		       "key", "encrypted");
+	expect_refusal(m.ca, m.cert, m.other_key, "key", "does not match");
+	expect_refusal(other.ca, m.cert, m.key, "cert", "does not verify to the CA");
+	free_material(&m);
+	free_material(&other);
+}
+END_TEST
+
+START_TEST(refuses_expired_server_certificates)
+{
+	struct material m;
+
+	/* issued 60 s in the past with a validity of 0 days: expired a minute ago */
+	make_material(&m, 0);
+	expect_refusal(m.ca, m.cert, m.key, "cert", "expired");
+	free_material(&m);
+}
+END_TEST
+
+START_TEST(verifies_client_certificates)
+{
+	struct bdl_ca ca, other;
+	char err[BDL_ERRLEN], cn[64];
+	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
+	const char *sans[] = {"localhost"};
+	X509 *client, *server, *foreign;
+	X509_STORE *trust;
+
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
+	ck_assert_int_eq(bdl_ca_generate("Other", 30, &other, err), 0);
+	trust = bdl_trust_new(&ca.cert, 1);
+	client = bdl_issue_client_cert(&ca, key, "bob", "user", 30, err);
+	server = bdl_issue_server_cert(&ca, key, "srv", sans, 1, 30, err);
+	foreign = bdl_issue_client_cert(&other, key, "bob", "user", 30, err);
+	ck_assert_int_eq(bdl_verify_client_cert(trust, client, cn, sizeof(cn), err), 0);
+	ck_assert_str_eq(cn, "bob");
+	ck_assert_int_eq(bdl_verify_client_cert(trust, server, cn, sizeof(cn), err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not for client authentication"));
+	ck_assert_int_eq(bdl_verify_client_cert(trust, foreign, cn, sizeof(cn), err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "not issued by this authd"));
+	ck_assert_ptr_null(bdl_cert_from_pem("garbage", err));
+	ck_assert_ptr_null(bdl_cert_from_pem("", err));
+	X509_free(client);
+	X509_free(server);
+	X509_free(foreign);
+	X509_STORE_free(trust);
+	EVP_PKEY_free(key);
+	bdl_ca_free(&ca);
+	bdl_ca_free(&other);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bundles");
@@ -371,6 +485,9 @@ int main(void)
 	tcase_add_test(tc, issues_client_certificates);
 	tcase_add_test(tc, makes_the_bundle_zip);
 	tcase_add_test(tc, user_bundles_list_no_engines_and_may_lack_a_host);
+	tcase_add_test(tc, accepts_good_server_material);
+	tcase_add_test(tc, refuses_expired_server_certificates);
+	tcase_add_test(tc, verifies_client_certificates);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
