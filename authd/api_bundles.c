@@ -43,7 +43,7 @@ static int load_owner(struct req *r, struct resp *out, const char *key, struct a
 /* Fills the parts of a key row that come from its certificate. */
 static int describe_cert(X509 *cert, struct pubkey *k)
 {
-	char *pem = bdl_cert_pem(cert), *pub = bdl_public_key_pem(X509_get0_pubkey(cert));
+	char *pem = bdl_cert_pem(cert), *pub = bdl_public_key_pem(cert);
 	int rc = -1;
 
 	if (pem != NULL && pub != NULL && strlen(pem) < sizeof(k->certificate) &&
@@ -97,7 +97,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	const char *scope = a->is_admin ? "admin" : "user";
 	enum bdl_key_type type = BDL_KEY_ECDSA_P256;
 	char err[BDL_ERRLEN], not_after[32];
-	char *cert_pem = NULL, *key_pem = NULL, *pub_pem = NULL;
+	char *key_pem = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	struct pubkey k;
@@ -108,8 +108,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	if (key != NULL)
 		cert = bdl_issue_client_cert(a->is_admin ? &tls->cluster : &tls->client, key,
 					     a->name, scope, cfg->bundle_validity_days, err);
-	if (cert == NULL || (cert_pem = bdl_cert_pem(cert)) == NULL ||
-	    (key_pem = bdl_key_pem(key)) == NULL || (pub_pem = bdl_public_key_pem(key)) == NULL) {
+	if (cert == NULL || (key_pem = bdl_key_pem(key)) == NULL) {
 		resp_internal(out);
 		goto done;
 	}
@@ -117,8 +116,8 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 		goto done;
 	format_time(k.not_after, not_after, sizeof(not_after));
 	struct bdl_bundle b = {
-		.ca_pem = tls->cluster_pem, .cert_pem = cert_pem, .key_pem = key_pem,
-		.pub_pem = pub_pem, .account = a->name, .label = label, .key_id = k.id,
+		.ca_pem = tls->cluster_pem, .cert_pem = k.certificate, .key_pem = key_pem,
+		.pub_pem = k.public_key, .account = a->name, .label = label, .key_id = k.id,
 		.scope = scope, .not_after = not_after,
 		.docker_host = cfg->bundle_docker_host ? cfg->bundle_docker_host : "",
 		.engine_hosts = (const char *const *)cfg->bundle_engine_hosts,
@@ -131,9 +130,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	}
 	rc = 0;
 done:
-	free(cert_pem);
 	bdl_free_secret(key_pem);
-	free(pub_pem);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return rc;

@@ -595,7 +595,8 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	h->daemon = MHD_start_daemon(
 		flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? cores : 1),
+		/* two per core: handlers block on SQLite's write lock and on the disk */
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
 		MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
 		/* asks clients for a bundle certificate; certauth.c decides what it proves */
 		MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem,

@@ -2,7 +2,6 @@
  * authd: flags and config, start-up in order (store, first admin, TLS, HTTP),
  * then signals until SIGTERM or SIGINT, and an orderly stop.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -20,7 +19,8 @@
 #include "store.h"
 #include "tls.h"
 
-#define SWEEP_SECONDS 60
+#define TICK_SECONDS 1
+#define SWEEP_TICKS 60
 #define GRACE_SECONDS 10
 
 static void usage(FILE *f)
@@ -90,19 +90,20 @@ static struct audit *open_audit(const struct config *cfg, char *err, size_t errl
 	return audit_open(path, err, errlen);
 }
 
-/* Waits for SIGTERM or SIGINT, sweeping expired sessions meanwhile. */
+/* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile. */
 static void wait_for_stop(struct server *srv, sigset_t *stop)
 {
-	struct timespec tick = {SWEEP_SECONDS, 0};
+	struct timespec tick = {TICK_SECONDS, 0};
 
-	for (;;) {
+	for (unsigned ticks = 1;; ticks++) {
 		int sig = sigtimedwait(stop, NULL, &tick);
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_msg(LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			return;
 		}
-		if (sig < 0 && errno == EAGAIN)
+		store_checkpoint();
+		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
 	}
 }

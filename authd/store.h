@@ -19,6 +19,8 @@ enum {
 };
 
 int store_open(const char *data_dir, char *err, size_t errlen);
+/* Copies the WAL into the database; main.c calls it every second. */
+void store_checkpoint(void);
 /* Checkpoints the WAL and closes the calling thread's connection. */
 void store_close(void);
 /* The calling thread's connection, opened on first use; NULL on failure. */

@@ -87,16 +87,22 @@ void bdl_free_secret(char *s)
 	free(s);
 }
 
-char *bdl_public_key_pem(EVP_PKEY *key)
+char *bdl_public_key_pem(X509 *cert)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
+	/*
+	 * The certificate already holds the SubjectPublicKeyInfo: re-wrapping its
+	 * DER costs nothing, where encoding the EVP_PKEY goes through OpenSSL 3's
+	 * encoder lookup, which costs more than signing the certificate.
+	 */
+	unsigned char *der = NULL;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	BIO *bio = len > 0 ? BIO_new(BIO_s_mem()) : NULL;
 	char *s = NULL;
 
-	if (bio == NULL)
-		return NULL;
-	if (PEM_write_bio_PUBKEY(bio, key))
+	if (bio != NULL && PEM_write_bio(bio, "PUBLIC KEY", "", der, len) > 0)
 		s = bio_to_string(bio);
 	BIO_free(bio);
+	OPENSSL_free(der);
 	return s;
 }
 

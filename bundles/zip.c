@@ -55,7 +55,12 @@ static int add_entries(zip_t *za, const struct entry *e, size_t n)
 			zip_source_free(fs);
 			return -1;
 		}
-		if (zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
+		/*
+		 * Stored, not deflated: a bundle is a few KiB of base64 that barely
+		 * shrinks, and a deflate stream per file costs more than the signing.
+		 */
+		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0 ||
+		    zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
 						     (zip_uint32_t)(0100000 | e[i].mode) << 16) != 0)
 			return -1;
 	}

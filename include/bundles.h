@@ -72,8 +72,8 @@ struct bdl_bundle {
 int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, char *err);
 void bdl_free_bytes(unsigned char *p, size_t len);
 
-/* The public key of a certificate or key, as PEM; the caller frees it. */
-char *bdl_public_key_pem(EVP_PKEY *key);
+/* The certificate's public key, as PEM; the caller frees it. */
+char *bdl_public_key_pem(X509 *cert);
 /* SHA-256 of the certificate's DER, as 64 lowercase hex digits and a NUL. */
 int bdl_cert_fingerprint(X509 *cert, char out[65]);
 

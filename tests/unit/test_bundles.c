@@ -219,7 +219,7 @@ START_TEST(issues_client_certificates)
 	ck_assert_int_eq(bdl_cert_fingerprint(cert, fp2), 0);
 	ck_assert_uint_eq(strlen(fp), 64);
 	ck_assert_str_eq(fp, fp2);
-	pub = bdl_public_key_pem(key);
+	pub = bdl_public_key_pem(cert);
 	ck_assert_ptr_nonnull(strstr(pub, "BEGIN PUBLIC KEY"));
 	free(pub);
 	X509_free(cert);

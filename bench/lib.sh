@@ -1,0 +1,101 @@
+# Shared by the benchmark scripts: finds the authd binary, starts it on a free
+# port with a private data dir, logs in as admin, and stops it by pid at exit.
+# The caller sets `name` first; afterwards it has $bin, $tmp, $pid, $base, $token.
+# shellcheck shell=bash
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-build/authd/authd}
+# a relative path is taken from the current directory, else from the repo root
+if [[ ! -x $bin && $bin != /* && -x $repo/$bin ]]; then
+	bin=$repo/$bin
+fi
+seconds=${BENCH_SECONDS:-10}
+password="bench-$RANDOM-$RANDOM-$RANDOM"
+
+die() {
+	echo "$name: $*" >&2
+	exit 1
+}
+
+[[ -x $bin ]] || die "no authd binary at \"$bin\" (build it first, or pass its path)"
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not \"$seconds\""
+for tool in curl ss ${BENCH_TOOLS:-}; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (Debian: apt-get install $tool)"
+done
+
+exec 3>&1 # the real stdout, for the trap (it may fire inside a redirection)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
+pid=
+
+# Stops authd by its pid (SIGTERM, then wait; SIGKILL after 20 s) and removes
+# the temp dir, whether the benchmark got to the end or not.
+cleanup() {
+	local rc=$?
+
+	trap - EXIT INT TERM
+	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 1 200); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "$name: authd did not stop on SIGTERM within 20 s; killing it" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		local status=0
+		wait "$pid" 2>/dev/null || status=$?
+		echo "authd_exit_status=$status" >&3
+	fi
+	if [[ $rc -ne 0 && -s $tmp/authd.log ]]; then
+		echo "$name: last lines of the authd log:" >&2
+		tail -n 20 "$tmp/authd.log" >&2
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A port nobody listens on now; authd failing to bind is caught below anyway.
+free_port() {
+	local used port
+
+	used=$(ss -Htln 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }')
+	for _ in $(seq 1 100); do
+		port=$((20000 + RANDOM % 40000))
+		if ! grep -qx "$port" <<<"$used"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	die "found no free port"
+}
+
+rss_kib() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"
+}
+
+port=$(free_port)
+base="https://127.0.0.1:$port"
+AUTHD_ADMIN_PASSWORD=$password "$bin" --data-dir "$tmp/data" --listen "127.0.0.1:$port" \
+	${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
+	>"$tmp/authd.log" 2>&1 3>&- &
+pid=$!
+
+for i in $(seq 1 300); do
+	kill -0 "$pid" 2>/dev/null || die "authd exited during start-up"
+	if curl -skf --max-time 2 "$base/_ping" >/dev/null 2>&1; then
+		break
+	fi
+	[[ $i -lt 300 ]] || die "authd did not answer /_ping within 30 s"
+	sleep 0.1
+done
+
+login=$(curl -sk --max-time 30 -H 'Content-Type: application/json' \
+	-d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/auth/login") ||
+	die "login request failed"
+token=$(sed -n 's/.*"auth_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$login")
+[[ -n $token ]] || die "login as admin gave no auth_token: $login"
+
