@@ -41,8 +41,8 @@ int form_label(const char *label, const char *field, struct resp *out);
 struct page {
 	char start[NAME_LEN]; /* the first name to return; "" for the beginning */
 	int limit;
-	json_t *items;		  /* collected items, limit at most */
-	char next[NAME_LEN];	  /* name of the first item of the next page, or "" */
+	json_t *items;	     /* collected items, limit at most */
+	char next[NAME_LEN]; /* name of the first item of the next page, or "" */
 	int seen;
 };
 

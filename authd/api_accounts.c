@@ -16,13 +16,13 @@ static const struct {
 	const char *name;
 	enum account_filter f;
 } filters[] = {
-	{"all", FILTER_ALL},
-	{"users", FILTER_USERS},
-	{"orgs", FILTER_ORGS},
-	{"admins", FILTER_ADMINS},
-	{"non-admins", FILTER_NON_ADMINS},
-	{"active-users", FILTER_ACTIVE_USERS},
-	{"inactive-users", FILTER_INACTIVE_USERS},
+    {"all", FILTER_ALL},
+    {"users", FILTER_USERS},
+    {"orgs", FILTER_ORGS},
+    {"admins", FILTER_ADMINS},
+    {"non-admins", FILTER_NON_ADMINS},
+    {"active-users", FILTER_ACTIVE_USERS},
+    {"inactive-users", FILTER_INACTIVE_USERS},
 };
 
 static bool is_self(const struct req *r, const struct account *a)
@@ -50,8 +50,9 @@ static int load_account(struct req *r, struct resp *out, struct account *a)
 		}
 		return 0;
 	}
-	if (rc == STORE_OK && (is_self(r, a) || (a->is_org && store_org_member_get(
-								  a->id, r->who.id, &member) == STORE_OK)))
+	if (rc == STORE_OK &&
+	    (is_self(r, a) ||
+	     (a->is_org && store_org_member_get(a->id, r->who.id, &member) == STORE_OK)))
 		return 0;
 	resp_forbidden(out);
 	return -1;
@@ -136,11 +137,13 @@ void api_accounts_list(struct req *r, struct resp *out)
 /* Reads and checks the create form into `a`; the password's hash goes to *hash. */
 static int create_form(struct req *r, struct resp *out, struct account *a, char **hash)
 {
-	static const struct field form[] = {
-		{"name", F_STRING, true},     {"fullName", F_STRING, false},
-		{"isOrg", F_BOOL, false},     {"isAdmin", F_BOOL, false},
-		{"isActive", F_BOOL, false},  {"password", F_STRING, false},
-		{NULL, 0, false}};
+	static const struct field form[] = {{"name", F_STRING, true},
+					    {"fullName", F_STRING, false},
+					    {"isOrg", F_BOOL, false},
+					    {"isAdmin", F_BOOL, false},
+					    {"isActive", F_BOOL, false},
+					    {"password", F_STRING, false},
+					    {NULL, 0, false}};
 	const char *password = form_string(r->body, "password", NULL);
 	const char *why;
 	char *name;
@@ -253,7 +256,8 @@ static int patch_form(struct req *r, struct resp *out, struct account *a)
 		snprintf(a->full_name, sizeof(a->full_name), "%s", full_name);
 	}
 	if (a->is_org && form_bool(r->body, "isAdmin", false)) {
-		resp_error(out, 400, "INVALID_FORM", "isAdmin", "isAdmin: organizations cannot be admins");
+		resp_error(out, 400, "INVALID_FORM", "isAdmin",
+			   "isAdmin: organizations cannot be admins");
 		return -1;
 	}
 	if ((!form_bool(r->body, "isAdmin", true) || !form_bool(r->body, "isActive", true)) &&
@@ -352,9 +356,8 @@ static int check_old_password(struct req *r, struct resp *out, const struct acco
 
 void api_account_change_password(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"oldPassword", F_STRING, false},
-					    {"newPassword", F_STRING, true},
-					    {NULL, 0, false}};
+	static const struct field form[] = {
+	    {"oldPassword", F_STRING, false}, {"newPassword", F_STRING, true}, {NULL, 0, false}};
 	const char *why;
 	struct account a;
 	char *hash;
@@ -394,9 +397,9 @@ void api_account_change_password(struct req *r, struct resp *out)
 
 static int collect_org(const struct member *m, void *ctx)
 {
-	return page_add(ctx, m->account.name,
-			json_pack("{s:o, s:b}", "org", account_json(&m->account), "isAdmin",
-				  m->is_admin));
+	return page_add(
+	    ctx, m->account.name,
+	    json_pack("{s:o, s:b}", "org", account_json(&m->account), "isAdmin", m->is_admin));
 }
 
 void api_user_orgs(struct req *r, struct resp *out)

@@ -18,9 +18,6 @@
 #include "tls.h"
 #include "ldapsync.h"
 
-/* A client address may fail this many times more than a single username. */
-#define IP_FAILURE_FACTOR 4
-
 void api_ping(struct req *r, struct resp *out)
 {
 	(void)r;
@@ -50,26 +47,25 @@ static void slow_down(int failures)
 	nanosleep(&ts, NULL);
 }
 
-static void refuse_login(struct req *r, struct resp *out, const char *user_key,
-			 const char *ip_key, const char *name, const char *reason)
+static void refuse_login(struct req *r, struct resp *out, const char *user_key, const char *ip_key,
+			 const char *name, const char *reason)
 {
 	int64_t now = now_seconds();
 	int n = throttle_fail(r->srv->throttle, user_key, now);
-	int m = throttle_fail(r->srv->throttle, ip_key, now) / IP_FAILURE_FACTOR;
 
+	throttle_fail(r->srv->ip_throttle, ip_key, now);
 	audit_log(r->srv->audit, "login.failure", NULL, r->client,
 		  json_pack("{s:s, s:s}", "username", name, "reason", reason));
-	slow_down(n > m ? n : m);
+	slow_down(n);
 	resp_error(out, 401, "UNAUTHORIZED", NULL, "wrong username or password");
 }
 
 /* 0 when the login may be tried; otherwise fills a 429. */
-static int check_throttle(struct req *r, struct resp *out, const char *user_key,
-			  const char *ip_key)
+static int check_throttle(struct req *r, struct resp *out, const char *user_key, const char *ip_key)
 {
 	int64_t now = now_seconds();
 	int wait = throttle_wait(r->srv->throttle, user_key, now);
-	int ip_wait = throttle_wait(r->srv->throttle, ip_key, now);
+	int ip_wait = throttle_wait(r->srv->ip_throttle, ip_key, now);
 
 	if (ip_wait > wait)
 		wait = ip_wait;
@@ -102,7 +98,7 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 void api_login(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
-		{"username", F_STRING, true}, {"password", F_STRING, true}, {NULL, 0, false}};
+	    {"username", F_STRING, true}, {"password", F_STRING, true}, {NULL, 0, false}};
 	const char *username, *password, *why = NULL;
 	char user_key[NAME_LEN + 8], ip_key[80];
 	struct account a;

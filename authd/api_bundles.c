@@ -47,7 +47,8 @@ static int describe_cert(X509 *cert, struct pubkey *k)
 	int rc = -1;
 
 	if (pem != NULL && pub != NULL && strlen(pem) < sizeof(k->certificate) &&
-	    strlen(pub) < sizeof(k->public_key) && bdl_cert_fingerprint(cert, k->fingerprint) == 0) {
+	    strlen(pub) < sizeof(k->public_key) &&
+	    bdl_cert_fingerprint(cert, k->fingerprint) == 0) {
 		snprintf(k->certificate, sizeof(k->certificate), "%s", pem);
 		snprintf(k->public_key, sizeof(k->public_key), "%s", pub);
 		k->not_after = bdl_cert_not_after(cert);
@@ -75,7 +76,8 @@ static int record_key(struct req *r, struct resp *out, const struct account *a, 
 	k->created_at = now_seconds();
 	rc = store_key_insert(k);
 	if (rc == STORE_CONFLICT) {
-		resp_error(out, 409, "CONFLICT", "certificate", "certificate: this key is registered");
+		resp_error(out, 409, "CONFLICT", "certificate",
+			   "certificate: this key is registered");
 		return -1;
 	}
 	if (rc != STORE_OK) {
@@ -115,13 +117,19 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	if (record_key(r, out, a, cert, label, scope, &k) != 0)
 		goto done;
 	format_time(k.not_after, not_after, sizeof(not_after));
-	struct bdl_bundle b = {
-		.ca_pem = tls->cluster_pem, .cert_pem = k.certificate, .key_pem = key_pem,
-		.pub_pem = k.public_key, .account = a->name, .label = label, .key_id = k.id,
-		.scope = scope, .not_after = not_after,
-		.docker_host = cfg->bundle_docker_host ? cfg->bundle_docker_host : "",
-		.engine_hosts = (const char *const *)cfg->bundle_engine_hosts,
-		.n_engine_hosts = cfg->bundle_n_engine_hosts};
+	struct bdl_bundle b = {.ca_pem = tls->cluster_pem,
+			       .cert_pem = k.certificate,
+			       .key_pem = key_pem,
+			       .pub_pem = k.public_key,
+			       .account = a->name,
+			       .label = label,
+			       .key_id = k.id,
+			       .scope = scope,
+			       .not_after = not_after,
+			       .docker_host =
+				   cfg->bundle_docker_host ? cfg->bundle_docker_host : "",
+			       .engine_hosts = (const char *const *)cfg->bundle_engine_hosts,
+			       .n_engine_hosts = cfg->bundle_n_engine_hosts};
 	if (bdl_make_zip(&b, zip, len, err) != 0) {
 		/* nobody will ever hold this key: forget it */
 		store_key_delete(a->id, k.id);
@@ -147,7 +155,8 @@ void api_clientbundle(struct req *r, struct resp *out)
 		snprintf(fallback, sizeof(fallback), "bundle %s", when);
 		label = fallback;
 	}
-	if (form_label(label, "label", out) != 0 || load_owner(r, out, req_query(r, "account"), &a) != 0)
+	if (form_label(label, "label", out) != 0 ||
+	    load_owner(r, out, req_query(r, "account"), &a) != 0)
 		return;
 	if (!a.is_active) {
 		resp_error(out, 409, "CONFLICT", "account", "account: \"%s\" is inactive", a.name);
@@ -186,8 +195,8 @@ void api_keys_list(struct req *r, struct resp *out)
 }
 
 /* Checks an externally issued certificate for `a`; its scope goes to *scope. */
-static int check_external_cert(struct req *r, struct resp *out, const struct account *a,
-			       X509 *cert, const char **scope)
+static int check_external_cert(struct req *r, struct resp *out, const struct account *a, X509 *cert,
+			       const char **scope)
 {
 	const struct tls_material *tls = r->srv->tls;
 	char cn[NAME_LEN], err[BDL_ERRLEN];
@@ -212,9 +221,8 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 
 void api_key_add(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"label", F_STRING, false},
-					    {"certificate", F_STRING, true},
-					    {NULL, 0, false}};
+	static const struct field form[] = {
+	    {"label", F_STRING, false}, {"certificate", F_STRING, true}, {NULL, 0, false}};
 	const char *label = form_string(r->body, "label", "");
 	const char *pem = form_string(r->body, "certificate", "");
 	char err[BDL_ERRLEN];

@@ -44,8 +44,8 @@ static json_t *sans_json(X509 *cert)
 		int len;
 
 		if (n->type == GEN_DNS) {
-			json_array_append_new(list, json_string((const char *)ASN1_STRING_get0_data(
-							    n->d.dNSName)));
+			json_array_append_new(
+			    list, json_string((const char *)ASN1_STRING_get0_data(n->d.dNSName)));
 		} else if (n->type == GEN_IPADD) {
 			len = ASN1_STRING_length(n->d.iPAddress);
 			if ((len == 4 || len == 16) &&
@@ -69,8 +69,8 @@ static json_t *describe(X509 *cert, const char *source)
 	format_time(bdl_cert_not_after(cert), na, sizeof(na));
 	return json_pack("{s:o, s:o, s:o, s:s, s:s, s:s, s:s}", "subject",
 			 name_json(X509_get_subject_name(cert)), "issuer",
-			 name_json(X509_get_issuer_name(cert)), "sans", sans_json(cert), "notBefore",
-			 nb, "notAfter", na, "fingerprint", fp, "source", source);
+			 name_json(X509_get_issuer_name(cert)), "sans", sans_json(cert),
+			 "notBefore", nb, "notAfter", na, "fingerprint", fp, "source", source);
 }
 
 static const char *source_of(const struct config *cfg)
@@ -105,13 +105,15 @@ static int persist(const char *data_dir, const char *ca, const char *cert, const
 	const struct {
 		const char *name, *data;
 		int mode;
-	} files[] = {{"server-ca.pem", ca, 0644}, {"server-key.pem", key, 0600},
+	} files[] = {{"server-ca.pem", ca, 0644},
+		     {"server-key.pem", key, 0600},
 		     {"server-cert.pem", cert, 0644}};
 	char path[4096], err[BDL_ERRLEN];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/tls/%s", data_dir, files[i].name);
-		if (bdl_write_file(path, files[i].data, strlen(files[i].data), files[i].mode, err) != 0) {
+		if (bdl_write_file(path, files[i].data, strlen(files[i].data), files[i].mode,
+				   err) != 0) {
 			log_msg(LOG_ERROR, "certs: %s", err);
 			return -1;
 		}
@@ -136,9 +138,10 @@ void api_certs_put(struct req *r, struct resp *out)
 	if (form_check(r->body, form, out) != 0)
 		return;
 	if (r->srv->cfg->tls_cert != NULL) {
-		resp_error(out, 409, "CONFLICT", NULL,
-			   "the certificate comes from the config file (tls.cert in %s); change it there",
-			   r->srv->cfg->path ? r->srv->cfg->path : "the config");
+		resp_error(
+		    out, 409, "CONFLICT", NULL,
+		    "the certificate comes from the config file (tls.cert in %s); change it there",
+		    r->srv->cfg->path ? r->srv->cfg->path : "the config");
 		return;
 	}
 	if (strlen(ca) > UPLOAD_MAX || strlen(cert) > UPLOAD_MAX || strlen(key) > UPLOAD_MAX) {

@@ -2,6 +2,7 @@
  * Validation of JSON request bodies: unknown keys and wrong types are
  * refused by name, so that a typo never silently does nothing.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,13 +56,34 @@ bool form_bool(json_t *body, const char *name, bool fallback)
 	return json_is_boolean(v) ? json_is_true(v) : fallback;
 }
 
+/* 8-4-4-4-12 hex digits: the shape of the ids authd makes. */
+static bool looks_like_id(const char *s)
+{
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return s[36] == '\0';
+}
+
 char *form_name(const char *value, const char *field, struct resp *out)
 {
 	const char *why = NULL;
 	char *name = ls_name_normalize(value, strlen(value), &why);
 
-	if (name == NULL)
+	if (name == NULL) {
 		resp_error(out, 400, "INVALID_FORM", field, "%s: %s", field, why);
+		return NULL;
+	}
+	/* paths take a name or an id, so a name shaped like an id would shadow one */
+	if (looks_like_id(name)) {
+		resp_error(out, 400, "INVALID_FORM", field, "%s: must not have the shape of an id",
+			   field);
+		free(name);
+		return NULL;
+	}
 	return name;
 }
 

@@ -98,8 +98,7 @@ static int collect_member(const struct member *m, void *ctx)
 	return page_add(ctx, m->account.name, member_json(m));
 }
 
-typedef int (*members_fn)(const char *owner, const char *start, int limit, member_cb cb,
-			  void *ctx);
+typedef int (*members_fn)(const char *owner, const char *start, int limit, member_cb cb, void *ctx);
 
 static void list_members(struct req *r, struct resp *out, members_fn fn, const char *owner)
 {
@@ -223,7 +222,7 @@ void api_teams_list(struct req *r, struct resp *out)
 static int team_form(struct req *r, struct resp *out, struct team *t, bool create)
 {
 	const struct field form[] = {
-		{"name", F_STRING, create}, {"description", F_STRING, false}, {NULL, 0, false}};
+	    {"name", F_STRING, create}, {"description", F_STRING, false}, {NULL, 0, false}};
 	const char *desc = form_string(r->body, "description", NULL);
 	const char *name = form_string(r->body, "name", NULL);
 

@@ -117,7 +117,8 @@ struct tls_material;
 struct server {
 	struct config *cfg;
 	struct sessions *sessions;
-	struct throttle *throttle;
+	struct throttle *throttle;    /* failed logins per username */
+	struct throttle *ip_throttle; /* and per client address, with a higher limit */
 	struct audit *audit;
 	struct tls_material *tls;
 	atomic_int inflight;

@@ -27,9 +27,10 @@ int certauth_check(const struct tls_material *tls, X509 *cert, struct principal 
 	}
 	rc = store_key_by_fingerprint(fp, &k);
 	if (rc != STORE_OK) {
-		snprintf(why, whylen, rc == STORE_NOT_FOUND
-					      ? "the certificate's key was revoked or never issued here"
-					      : "the key store cannot be read");
+		snprintf(why, whylen,
+			 rc == STORE_NOT_FOUND
+			     ? "the certificate's key was revoked or never issued here"
+			     : "the key store cannot be read");
 		return -1;
 	}
 	if (bdl_verify_client_cert(tls->client_trust, cert, cn, sizeof(cn), e) != 0) {

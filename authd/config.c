@@ -21,40 +21,57 @@ struct key {
 	int min, max;		  /* for integers */
 };
 
-#define STR(n, f) {n, K_STRING, offsetof(struct config, f), NULL, 0, 0}
-#define BOOL(n, f) {n, K_BOOL, offsetof(struct config, f), NULL, 0, 0}
-#define INT(n, f, lo, hi) {n, K_INT, offsetof(struct config, f), NULL, lo, hi}
-#define OBJ(n, fs) {n, K_OBJECT, 0, fs, 0, 0}
-#define END {NULL, 0, 0, NULL, 0, 0}
+#define STR(n, f)                                                                                  \
+	{                                                                                          \
+		n, K_STRING, offsetof(struct config, f), NULL, 0, 0                                \
+	}
+#define BOOL(n, f)                                                                                 \
+	{                                                                                          \
+		n, K_BOOL, offsetof(struct config, f), NULL, 0, 0                                  \
+	}
+#define INT(n, f, lo, hi)                                                                          \
+	{                                                                                          \
+		n, K_INT, offsetof(struct config, f), NULL, lo, hi                                 \
+	}
+#define OBJ(n, fs)                                                                                 \
+	{                                                                                          \
+		n, K_OBJECT, 0, fs, 0, 0                                                           \
+	}
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, 0, 0, NULL, 0, 0                                                             \
+	}
 
-static const struct key tls_keys[] = {STR("cert", tls_cert), STR("key", tls_key),
-				      STR("ca", tls_ca), END};
-static const struct key authz_keys[] = {
-	STR("socket", authz_socket), BOOL("allowLocal", authz_allow_local),
-	STR("engineSocket", authz_engine_socket), STR("engineCollection", authz_engine_collection),
-	END};
+static const struct key tls_keys[] = {STR("cert", tls_cert), STR("key", tls_key), STR("ca", tls_ca),
+				      END};
+static const struct key authz_keys[] = {STR("socket", authz_socket),
+					BOOL("allowLocal", authz_allow_local),
+					STR("engineSocket", authz_engine_socket),
+					STR("engineCollection", authz_engine_collection), END};
 static const struct key bundle_keys[] = {
-	STR("dockerHost", bundle_docker_host),
-	{"engineHosts", K_STRINGS, offsetof(struct config, bundle_engine_hosts), NULL, 0, 0},
-	INT("validityDays", bundle_validity_days, 1, 3650), STR("keyType", bundle_key_type), END};
+    STR("dockerHost", bundle_docker_host),
+    {"engineHosts", K_STRINGS, offsetof(struct config, bundle_engine_hosts), NULL, 0, 0},
+    INT("validityDays", bundle_validity_days, 1, 3650),
+    STR("keyType", bundle_key_type),
+    END};
 static const struct key session_keys[] = {
-	INT("idleMinutes", session_idle_minutes, 1, 525600),
-	INT("absoluteMinutes", session_absolute_minutes, 1, 5256000), END};
+    INT("idleMinutes", session_idle_minutes, 1, 525600),
+    INT("absoluteMinutes", session_absolute_minutes, 1, 5256000), END};
 static const struct key throttle_keys[] = {
-	INT("maxFailures", throttle_max_failures, 1, 1000),
-	INT("windowSeconds", throttle_window_seconds, 1, 86400),
-	INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
+    INT("maxFailures", throttle_max_failures, 1, 1000),
+    INT("windowSeconds", throttle_window_seconds, 1, 86400),
+    INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit), END};
 static const struct key top_keys[] = {
-	{"listen", K_STRING, 0, NULL, 0, 0}, /* parsed into host and port */
-	STR("dataDir", data_dir),
-	OBJ("tls", tls_keys),
-	OBJ("authz", authz_keys),
-	OBJ("bundle", bundle_keys),
-	OBJ("session", session_keys),
-	OBJ("loginThrottle", throttle_keys),
-	OBJ("log", log_keys),
-	END};
+    {"listen", K_STRING, 0, NULL, 0, 0}, /* parsed into host and port */
+    STR("dataDir", data_dir),
+    OBJ("tls", tls_keys),
+    OBJ("authz", authz_keys),
+    OBJ("bundle", bundle_keys),
+    OBJ("session", session_keys),
+    OBJ("loginThrottle", throttle_keys),
+    OBJ("log", log_keys),
+    END};
 
 int config_set_string(char **field, const char *value)
 {
@@ -98,10 +115,18 @@ static void free_strings(char ***list, size_t *n)
 #define N_STRINGS 13
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
-	char **all[N_STRINGS] = {&c->path,	 &c->listen_host,	  &c->data_dir,
-				 &c->tls_cert,	 &c->tls_key,		  &c->tls_ca,
-				 &c->authz_socket, &c->authz_engine_socket, &c->authz_engine_collection,
-				 &c->bundle_docker_host, &c->bundle_key_type, &c->log_level,
+	char **all[N_STRINGS] = {&c->path,
+				 &c->listen_host,
+				 &c->data_dir,
+				 &c->tls_cert,
+				 &c->tls_key,
+				 &c->tls_ca,
+				 &c->authz_socket,
+				 &c->authz_engine_socket,
+				 &c->authz_engine_collection,
+				 &c->bundle_docker_host,
+				 &c->bundle_key_type,
+				 &c->log_level,
 				 &c->log_audit};
 
 	memcpy(f, all, sizeof(all));
@@ -195,8 +220,8 @@ static int set_strings(struct config *cfg, size_t offset, json_t *v, const char 
 	return 0;
 }
 
-static int apply_object(struct config *cfg, const struct key *keys, json_t *obj,
-			const char *prefix, char *err, size_t errlen);
+static int apply_object(struct config *cfg, const struct key *keys, json_t *obj, const char *prefix,
+			char *err, size_t errlen);
 
 static int apply_key(struct config *cfg, const struct key *k, json_t *v, const char *where,
 		     char *err, size_t errlen)
@@ -240,8 +265,8 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 	return -1;
 }
 
-static int apply_object(struct config *cfg, const struct key *keys, json_t *obj,
-			const char *prefix, char *err, size_t errlen)
+static int apply_object(struct config *cfg, const struct key *keys, json_t *obj, const char *prefix,
+			char *err, size_t errlen)
 {
 	const char *name;
 	json_t *v;

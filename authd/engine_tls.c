@@ -36,21 +36,31 @@ static void engine_usage(FILE *f)
 static int parse(int argc, char **argv, struct engine_args *a, char *err, size_t errlen)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
-		{"name", required_argument, NULL, 'n'},	  {"san", required_argument, NULL, 's'},
-		{"mode", required_argument, NULL, 'm'},	  {"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0}};
+	    {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
+	    {"name", required_argument, NULL, 'n'},   {"san", required_argument, NULL, 's'},
+	    {"mode", required_argument, NULL, 'm'},   {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0}};
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a->config = optarg; break;
-		case 'd': a->data_dir = optarg; break;
-		case 'n': a->name = optarg; break;
-		case 'm': a->mode = optarg; break;
-		case 'o': a->out = optarg; break;
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'd':
+			a->data_dir = optarg;
+			break;
+		case 'n':
+			a->name = optarg;
+			break;
+		case 'm':
+			a->mode = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
 		case 's':
 			if (a->nsans == MAX_SANS) {
 				snprintf(err, errlen, "at most %d --san", MAX_SANS);
@@ -58,8 +68,11 @@ static int parse(int argc, char **argv, struct engine_args *a, char *err, size_t
 			}
 			a->sans[a->nsans++] = optarg;
 			break;
-		case 'h': engine_usage(stdout); exit(0);
-		default: return -1;
+		case 'h':
+			engine_usage(stdout);
+			exit(0);
+		default:
+			return -1;
 		}
 	}
 	if (a->name == NULL || a->mode == NULL || a->out == NULL || a->nsans == 0) {

@@ -23,8 +23,9 @@
 #include "tls.h"
 
 enum {
-	R_AUTH = 1, /* needs a bearer token */
-	R_BODY = 2, /* takes a JSON object body */
+	R_AUTH = 1,	     /* needs a bearer token */
+	R_BODY = 2,	     /* takes a JSON object body */
+	R_BODY_OPTIONAL = 4, /* ... and no body means {} */
 };
 
 struct route {
@@ -36,42 +37,42 @@ struct route {
 
 #define A "/enzi/v0/accounts"
 static const struct route routes[] = {
-	{"GET", "/_ping", api_ping, 0},
-	{"HEAD", "/_ping", api_ping, 0},
-	{"GET", "/ca", api_ca, 0},
-	{"POST", "/auth/login", api_login, R_BODY},
-	{"POST", "/auth/logout", api_logout, R_AUTH},
+    {"GET", "/_ping", api_ping, 0},
+    {"HEAD", "/_ping", api_ping, 0},
+    {"GET", "/ca", api_ca, 0},
+    {"POST", "/auth/login", api_login, R_BODY},
+    {"POST", "/auth/logout", api_logout, R_AUTH},
 
-	{"GET", A, api_accounts_list, R_AUTH},
-	{"POST", A, api_account_create, R_AUTH | R_BODY},
-	{"GET", A "/{}", api_account_get, R_AUTH},
-	{"PATCH", A "/{}", api_account_patch, R_AUTH | R_BODY},
-	{"DELETE", A "/{}", api_account_delete, R_AUTH},
-	{"POST", A "/{}/changePassword", api_account_change_password, R_AUTH | R_BODY},
-	{"GET", A "/{}/organizations", api_user_orgs, R_AUTH},
-	{"GET", A "/{}/members", api_org_members, R_AUTH},
-	{"GET", A "/{}/members/{}", api_org_member_get, R_AUTH},
-	{"PUT", A "/{}/members/{}", api_org_member_put, R_AUTH | R_BODY},
-	{"DELETE", A "/{}/members/{}", api_org_member_delete, R_AUTH},
-	{"GET", A "/{}/teams", api_teams_list, R_AUTH},
-	{"POST", A "/{}/teams", api_team_create, R_AUTH | R_BODY},
-	{"GET", A "/{}/teams/{}", api_team_get, R_AUTH},
-	{"PATCH", A "/{}/teams/{}", api_team_patch, R_AUTH | R_BODY},
-	{"DELETE", A "/{}/teams/{}", api_team_delete, R_AUTH},
-	{"GET", A "/{}/teams/{}/members", api_team_members, R_AUTH},
-	{"GET", A "/{}/teams/{}/members/{}", api_team_member_get, R_AUTH},
-	{"PUT", A "/{}/teams/{}/members/{}", api_team_member_put, R_AUTH | R_BODY},
-	{"DELETE", A "/{}/teams/{}/members/{}", api_team_member_delete, R_AUTH},
-	{"GET", A "/{}/publicKeys", api_keys_list, R_AUTH},
-	{"POST", A "/{}/publicKeys", api_key_add, R_AUTH | R_BODY},
-	{"GET", A "/{}/publicKeys/{}", api_key_get, R_AUTH},
-	{"PATCH", A "/{}/publicKeys/{}", api_key_patch, R_AUTH | R_BODY},
-	{"DELETE", A "/{}/publicKeys/{}", api_key_delete, R_AUTH},
+    {"GET", A, api_accounts_list, R_AUTH},
+    {"POST", A, api_account_create, R_AUTH | R_BODY},
+    {"GET", A "/{}", api_account_get, R_AUTH},
+    {"PATCH", A "/{}", api_account_patch, R_AUTH | R_BODY},
+    {"DELETE", A "/{}", api_account_delete, R_AUTH},
+    {"POST", A "/{}/changePassword", api_account_change_password, R_AUTH | R_BODY},
+    {"GET", A "/{}/organizations", api_user_orgs, R_AUTH},
+    {"GET", A "/{}/members", api_org_members, R_AUTH},
+    {"GET", A "/{}/members/{}", api_org_member_get, R_AUTH},
+    {"PUT", A "/{}/members/{}", api_org_member_put, R_AUTH | R_BODY | R_BODY_OPTIONAL},
+    {"DELETE", A "/{}/members/{}", api_org_member_delete, R_AUTH},
+    {"GET", A "/{}/teams", api_teams_list, R_AUTH},
+    {"POST", A "/{}/teams", api_team_create, R_AUTH | R_BODY},
+    {"GET", A "/{}/teams/{}", api_team_get, R_AUTH},
+    {"PATCH", A "/{}/teams/{}", api_team_patch, R_AUTH | R_BODY},
+    {"DELETE", A "/{}/teams/{}", api_team_delete, R_AUTH},
+    {"GET", A "/{}/teams/{}/members", api_team_members, R_AUTH},
+    {"GET", A "/{}/teams/{}/members/{}", api_team_member_get, R_AUTH},
+    {"PUT", A "/{}/teams/{}/members/{}", api_team_member_put, R_AUTH | R_BODY | R_BODY_OPTIONAL},
+    {"DELETE", A "/{}/teams/{}/members/{}", api_team_member_delete, R_AUTH},
+    {"GET", A "/{}/publicKeys", api_keys_list, R_AUTH},
+    {"POST", A "/{}/publicKeys", api_key_add, R_AUTH | R_BODY},
+    {"GET", A "/{}/publicKeys/{}", api_key_get, R_AUTH},
+    {"PATCH", A "/{}/publicKeys/{}", api_key_patch, R_AUTH | R_BODY},
+    {"DELETE", A "/{}/publicKeys/{}", api_key_delete, R_AUTH},
 
-	{"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
-	{"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
-	{"GET", "/api/config/certs", api_certs_get, R_AUTH},
-	{"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
+    {"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
+    {"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
+    {"GET", "/api/config/certs", api_certs_get, R_AUTH},
+    {"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
 };
 #undef A
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -182,7 +183,7 @@ static struct MHD_Response *bytes_response(struct resp *out)
 	b->data = out->bytes;
 	b->len = out->nbytes;
 	r = MHD_create_response_from_buffer_with_free_callback_cls(b->len, b->data,
-								  free_secret_body, b);
+								   free_secret_body, b);
 	if (r == NULL) {
 		free(b);
 		return NULL;
@@ -309,7 +310,7 @@ static const struct route *find_route(struct call *call, const char *method, con
 static X509 *peer_certificate(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	const gnutls_datum_t *peers;
 	const unsigned char *der;
 	unsigned int n = 0;
@@ -338,7 +339,8 @@ static void authenticate_cert(struct req *r, X509 *cert, struct resp *out)
  */
 static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *out)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	X509 *cert = h == NULL ? peer_certificate(c) : NULL;
 
 	if (cert != NULL) {
@@ -357,7 +359,8 @@ static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *o
 	    session_check(r->srv->sessions, h + 7, &r->who, r->token_hash) != 0) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL,
 			   "the token is invalid or has expired; log in again");
-		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			    "Bearer error=\"invalid_token\"");
 	}
 }
 
@@ -377,14 +380,19 @@ static bool acceptable_type(const char *type)
 	return false;
 }
 
-static void parse_body(struct MHD_Connection *c, struct call *call, struct resp *out)
+static void parse_body(struct MHD_Connection *c, struct call *call, bool optional, struct resp *out)
 {
-	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *type =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 	json_error_t jerr;
 
 	if (!acceptable_type(type)) {
 		resp_error(out, 415, "UNSUPPORTED_MEDIA_TYPE", NULL,
 			   "send the body as application/json");
+		return;
+	}
+	if (call->len == 0 && optional) {
+		call->req.body = json_object();
 		return;
 	}
 	if (call->len == 0) {
@@ -425,8 +433,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 	url = canonical_path(url, buf, sizeof(buf));
 	route = find_route(call, method, url, allow, sizeof(allow));
 	if (route == NULL && allow[0] != '\0') {
-		resp_error(out, 405, "METHOD_NOT_ALLOWED", NULL, "%s is not allowed on %s (allowed: %s)",
-			   method, url, allow);
+		resp_error(out, 405, "METHOD_NOT_ALLOWED", NULL,
+			   "%s is not allowed on %s (allowed: %s)", method, url, allow);
 		resp_header(out, "Allow", "%s", allow);
 		return;
 	}
@@ -435,7 +443,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		return;
 	}
 	if (call->too_large) {
-		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes", MAX_BODY);
+		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes",
+			   MAX_BODY);
 		return;
 	}
 	r->method = method;
@@ -446,7 +455,7 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 			return;
 	}
 	if (route->flags & R_BODY) {
-		parse_body(c, call, out);
+		parse_body(c, call, route->flags & R_BODY_OPTIONAL, out);
 		if (out->status != 0)
 			return;
 	}
@@ -456,14 +465,16 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 static void client_address(struct MHD_Connection *c, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	snprintf(buf, len, "unknown");
 	if (sa != NULL && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+			  (socklen_t)len);
 	else if (sa != NULL && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  (socklen_t)len);
 }
 
 /* Appends upload data, keeping at most MAX_BODY bytes; the rest is read and dropped. */
@@ -501,8 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	memset(&out, 0, sizeof(out));
 	if (call == NULL) {
-		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		const char *cl =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		call = calloc(1, sizeof(*call));
 		if (call == NULL)
@@ -514,8 +525,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		client_address(c, call->req.client, sizeof(call->req.client));
 		/* refuse before reading when the length is announced */
 		if (cl != NULL && strtoull(cl, NULL, 10) > MAX_BODY) {
-			resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes",
-				   MAX_BODY);
+			resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL,
+				   "the body is over %d bytes", MAX_BODY);
 			return send_resp(c, &out);
 		}
 		return MHD_YES;
@@ -593,23 +604,22 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->daemon = MHD_start_daemon(
-		flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		/* two per core: handlers block on SQLite's write lock and on the disk */
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
-		MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
-		/* asks clients for a bundle certificate; certauth.c decides what it proves */
-		MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem,
-		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)1024,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	    flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss,
+	    /* two per core: handlers block on SQLite's write lock and on the disk */
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
+	    /* asks clients for a bundle certificate; certauth.c decides what it proves */
+	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)1024,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
-			 srv->cfg->listen_port, errno ? strerror(errno) : "TLS or socket setup failed");
+			 srv->cfg->listen_port,
+			 errno ? strerror(errno) : "TLS or socket setup failed");
 		free(h);
 		return NULL;
 	}

@@ -26,8 +26,8 @@ struct req {
 
 struct resp {
 	unsigned status;
-	json_t *json;	  /* owned; sent when set */
-	char *text;	  /* owned; sent when json is NULL */
+	json_t *json;	      /* owned; sent when set */
+	char *text;	      /* owned; sent when json is NULL */
 	unsigned char *bytes; /* owned, zeroed when freed; sent when json and text are NULL */
 	size_t nbytes;
 	const char *type; /* content type for text */
@@ -49,7 +49,7 @@ void resp_json(struct resp *out, unsigned status, json_t *body);
 void resp_error(struct resp *out, unsigned status, const char *code, const char *field,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void resp_header(struct resp *out, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Shorthands for the common refusals. */
 void resp_forbidden(struct resp *out);

@@ -20,22 +20,22 @@
 #include "tls.h"
 
 #define TICK_SECONDS 1
+#define IP_FAILURE_FACTOR 4
 #define SWEEP_TICKS 60
 #define GRACE_SECONDS 10
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: authd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
-		"             [--log-level debug|info|warn|error]\n"
-		"       authd engine-tls --name NAME --san IP_OR_DNS --mode controller|direct\n"
-		"                        --out DIR [--config FILE | --data-dir DIR]\n"
-		"       authd --version | --help\n"
-		"\n"
-		"Identity and access control for container platforms. With no arguments it\n"
-		"keeps its data in ./authd-data and serves HTTPS on 127.0.0.1:8443.\n"
-		"The first admin's password comes from AUTHD_ADMIN_PASSWORD, or is written to\n"
-		"<data-dir>/initial-admin-password at first start.\n");
+	fprintf(f, "usage: authd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+		   "             [--log-level debug|info|warn|error]\n"
+		   "       authd engine-tls --name NAME --san IP_OR_DNS --mode controller|direct\n"
+		   "                        --out DIR [--config FILE | --data-dir DIR]\n"
+		   "       authd --version | --help\n"
+		   "\n"
+		   "Identity and access control for container platforms. With no arguments it\n"
+		   "keeps its data in ./authd-data and serves HTTPS on 127.0.0.1:8443.\n"
+		   "The first admin's password comes from AUTHD_ADMIN_PASSWORD, or is written to\n"
+		   "<data-dir>/initial-admin-password at first start.\n");
 }
 
 /* Defaults, then the config file, then flags; exits on --help and --version. */
@@ -53,13 +53,27 @@ static int parse_args(int argc, char **argv, struct config *cfg, char *err, size
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'd': data_dir = optarg; break;
-		case 'L': level = optarg; break;
-		case 'V': printf("authd %s\n", AUTHD_VERSION); exit(0);
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+		case 'c':
+			config = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 'L':
+			level = optarg;
+			break;
+		case 'V':
+			printf("authd %s\n", AUTHD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
 		}
 	}
 	if (optind < argc) {
@@ -137,11 +151,14 @@ static int run(struct config *cfg)
 	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
 		goto out;
 	srv.tls = &tls;
-	srv.sessions = sessions_new(cfg->session_idle_minutes * 60,
-				    cfg->session_absolute_minutes * 60);
+	srv.sessions =
+	    sessions_new(cfg->session_idle_minutes * 60, cfg->session_absolute_minutes * 60);
 	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
 				    cfg->throttle_lockout_seconds);
-	if (srv.sessions == NULL || srv.throttle == NULL) {
+	/* one address may be many users (a NAT, a bastion): it gets more room */
+	srv.ip_throttle = throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
+				       cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
+	if (srv.sessions == NULL || srv.throttle == NULL || srv.ip_throttle == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
@@ -162,6 +179,7 @@ out:
 		fprintf(stderr, "authd: %s\n", err);
 	sessions_free(srv.sessions);
 	throttle_free(srv.throttle);
+	throttle_free(srv.ip_throttle);
 	audit_close(srv.audit);
 	store_close();
 	servercert_free_all();

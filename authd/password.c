@@ -19,8 +19,8 @@
 char *password_hash(const char *password)
 {
 	unsigned char salt[SALT_LEN];
-	size_t len = argon2_encodedlen(T_COST, M_COST_KIB, PARALLELISM, SALT_LEN, HASH_LEN,
-				       Argon2_id);
+	size_t len =
+	    argon2_encodedlen(T_COST, M_COST_KIB, PARALLELISM, SALT_LEN, HASH_LEN, Argon2_id);
 	char *out = malloc(len);
 
 	if (out == NULL || RAND_bytes(salt, sizeof(salt)) != 1 ||

@@ -49,7 +49,8 @@ static struct certset *certset_new(const char *cert_pem, const char *key_pem, ch
 		goto fail;
 	}
 	s->npcerts = MAX_CHAIN;
-	rc = gnutls_pcert_list_import_x509_raw(s->pcerts, &s->npcerts, &cert, GNUTLS_X509_FMT_PEM, 0);
+	rc = gnutls_pcert_list_import_x509_raw(s->pcerts, &s->npcerts, &cert, GNUTLS_X509_FMT_PEM,
+					       0);
 	if (rc < 0) {
 		s->npcerts = 0;
 		snprintf(err, errlen, "server certificate: %s", gnutls_strerror(rc));

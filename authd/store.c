@@ -16,80 +16,80 @@
  * own transaction. Never edit a step that has shipped: add one.
  */
 static const char *const migrations[] = {
-	/* 1: accounts, organizations, teams, sessions, collections and grants */
-	"CREATE TABLE accounts ("
-	"  id TEXT PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  full_name TEXT NOT NULL DEFAULT '',"
-	"  is_org INTEGER NOT NULL DEFAULT 0,"
-	"  is_admin INTEGER NOT NULL DEFAULT 0,"
-	"  is_active INTEGER NOT NULL DEFAULT 1,"
-	"  is_imported INTEGER NOT NULL DEFAULT 0,"
-	"  ldap_dn TEXT NOT NULL DEFAULT '',"
-	"  password_hash TEXT,"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL);"
-	"CREATE TABLE org_members ("
-	"  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  is_admin INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (org_id, user_id));"
-	"CREATE INDEX org_members_user ON org_members(user_id);"
-	"CREATE TABLE teams ("
-	"  id TEXT PRIMARY KEY,"
-	"  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  name TEXT NOT NULL,"
-	"  description TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL,"
-	"  UNIQUE (org_id, name));"
-	"CREATE TABLE team_members ("
-	"  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
-	"  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  is_admin INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (team_id, user_id));"
-	"CREATE INDEX team_members_user ON team_members(user_id);"
-	"CREATE TABLE sessions ("
-	"  token_hash BLOB PRIMARY KEY,"
-	"  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  created_at INTEGER NOT NULL,"
-	"  last_used INTEGER NOT NULL,"
-	"  expires_at INTEGER NOT NULL);"
-	"CREATE INDEX sessions_account ON sessions(account_id);"
-	"CREATE TABLE collections ("
-	"  id TEXT PRIMARY KEY,"
-	"  name TEXT NOT NULL,"
-	"  parent_id TEXT REFERENCES collections(id),"
-	"  path TEXT NOT NULL UNIQUE,"
-	"  created_at INTEGER NOT NULL);"
-	"INSERT INTO collections VALUES"
-	"  ('root', '', NULL, '/', 0),"
-	"  ('system', 'System', 'root', '/System', 0),"
-	"  ('shared', 'Shared', 'root', '/Shared', 0),"
-	"  ('private', 'Private', 'shared', '/Shared/Private', 0);"
-	"CREATE TABLE grants ("
-	"  subject_id TEXT NOT NULL,"
-	"  collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
-	"  role_id TEXT NOT NULL,"
-	"  PRIMARY KEY (subject_id, collection_id, role_id));"
-	"CREATE TABLE settings ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL);"
-	"INSERT INTO settings VALUES ('defaultNewUserRole', 'restrictedcontrol');",
+    /* 1: accounts, organizations, teams, sessions, collections and grants */
+    "CREATE TABLE accounts ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  full_name TEXT NOT NULL DEFAULT '',"
+    "  is_org INTEGER NOT NULL DEFAULT 0,"
+    "  is_admin INTEGER NOT NULL DEFAULT 0,"
+    "  is_active INTEGER NOT NULL DEFAULT 1,"
+    "  is_imported INTEGER NOT NULL DEFAULT 0,"
+    "  ldap_dn TEXT NOT NULL DEFAULT '',"
+    "  password_hash TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE org_members ("
+    "  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  is_admin INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (org_id, user_id));"
+    "CREATE INDEX org_members_user ON org_members(user_id);"
+    "CREATE TABLE teams ("
+    "  id TEXT PRIMARY KEY,"
+    "  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  description TEXT NOT NULL DEFAULT '',"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  UNIQUE (org_id, name));"
+    "CREATE TABLE team_members ("
+    "  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+    "  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  is_admin INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (team_id, user_id));"
+    "CREATE INDEX team_members_user ON team_members(user_id);"
+    "CREATE TABLE sessions ("
+    "  token_hash BLOB PRIMARY KEY,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL);"
+    "CREATE INDEX sessions_account ON sessions(account_id);"
+    "CREATE TABLE collections ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  parent_id TEXT REFERENCES collections(id),"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  created_at INTEGER NOT NULL);"
+    "INSERT INTO collections VALUES"
+    "  ('root', '', NULL, '/', 0),"
+    "  ('system', 'System', 'root', '/System', 0),"
+    "  ('shared', 'Shared', 'root', '/Shared', 0),"
+    "  ('private', 'Private', 'shared', '/Shared/Private', 0);"
+    "CREATE TABLE grants ("
+    "  subject_id TEXT NOT NULL,"
+    "  collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  role_id TEXT NOT NULL,"
+    "  PRIMARY KEY (subject_id, collection_id, role_id));"
+    "CREATE TABLE settings ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "INSERT INTO settings VALUES ('defaultNewUserRole', 'restrictedcontrol');",
 
-	/* 2: client-bundle keys (certificate and public key only), and LDAP's missing mark */
-	"CREATE TABLE public_keys ("
-	"  id TEXT PRIMARY KEY,"
-	"  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-	"  label TEXT NOT NULL,"
-	"  fingerprint TEXT NOT NULL UNIQUE,"
-	"  certificate TEXT NOT NULL,"
-	"  public_key TEXT NOT NULL,"
-	"  scope TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL,"
-	"  not_after INTEGER NOT NULL);"
-	"CREATE INDEX public_keys_account ON public_keys(account_id);"
-	"ALTER TABLE accounts ADD COLUMN ldap_missing INTEGER NOT NULL DEFAULT 0;",
+    /* 2: client-bundle keys (certificate and public key only), and LDAP's missing mark */
+    "CREATE TABLE public_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL UNIQUE,"
+    "  certificate TEXT NOT NULL,"
+    "  public_key TEXT NOT NULL,"
+    "  scope TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL);"
+    "CREATE INDEX public_keys_account ON public_keys(account_id);"
+    "ALTER TABLE accounts ADD COLUMN ldap_missing INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -145,7 +145,8 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
@@ -206,7 +207,8 @@ sqlite3_stmt *store_stmt(const char *sql)
 			return c->stmts[i].stmt;
 		}
 	}
-	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
+	    SQLITE_OK) {
 		log_msg(LOG_ERROR, "store: preparing a statement: %s", sqlite3_errmsg(c->db));
 		return NULL;
 	}

@@ -110,8 +110,7 @@ int store_team_insert(const struct team *t);
 int store_team_update(const struct team *t);
 int store_team_delete(const char *team_id);
 int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin);
-int store_team_members(const char *team_id, const char *start, int limit, member_cb cb,
-		       void *ctx);
+int store_team_members(const char *team_id, const char *start, int limit, member_cb cb, void *ctx);
 int store_team_member_put(const char *team_id, const char *user_id, bool is_admin);
 int store_team_member_delete(const char *team_id, const char *user_id);
 

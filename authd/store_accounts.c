@@ -9,11 +9,12 @@
 #include "store.h"
 
 #define ACCOUNT_COLS                                                                               \
-	"a.id, a.name, a.full_name, a.ldap_dn, a.is_org, a.is_admin, a.is_active, a.is_imported," \
+	"a.id, a.name, a.full_name, a.ldap_dn, a.is_org, a.is_admin, a.is_active, a.is_imported,"  \
 	" a.created_at, a.updated_at,"                                                             \
-	" CASE WHEN a.is_org THEN (SELECT count(*) FROM org_members m WHERE m.org_id = a.id)"     \
+	" CASE WHEN a.is_org THEN (SELECT count(*) FROM org_members m WHERE m.org_id = a.id)"      \
 	" ELSE 0 END,"                                                                             \
-	" CASE WHEN a.is_org THEN (SELECT count(*) FROM teams t WHERE t.org_id = a.id) ELSE 0 END,"\
+	" CASE WHEN a.is_org THEN (SELECT count(*) FROM teams t WHERE t.org_id = a.id) ELSE 0 "    \
+	"END,"                                                                                     \
 	" a.ldap_missing"
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
@@ -76,7 +77,8 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 
 int store_account_get(const char *key, struct account *out)
 {
-	static const char sql[] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1 OR a.name = ?1";
+	static const char sql[] =
+	    "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1 OR a.name = ?1";
 	sqlite3_stmt *st = store_stmt(sql);
 	int rc;
 
@@ -139,21 +141,21 @@ int store_account_list(enum account_filter f, const char *start, int limit, acco
 {
 	/* one literal per filter: the statement cache is keyed by address */
 	static const char *const sql[] = {
-		[FILTER_ALL] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-			       " ORDER BY a.name LIMIT ?2",
-		[FILTER_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-				 " AND NOT a.is_org ORDER BY a.name LIMIT ?2",
-		[FILTER_ORGS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-				" AND a.is_org ORDER BY a.name LIMIT ?2",
-		[FILTER_ADMINS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-				  " AND a.is_admin ORDER BY a.name LIMIT ?2",
-		[FILTER_NON_ADMINS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-				      " AND NOT a.is_org AND NOT a.is_admin ORDER BY a.name LIMIT ?2",
-		[FILTER_ACTIVE_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-					" AND NOT a.is_org AND a.is_active ORDER BY a.name LIMIT ?2",
-		[FILTER_INACTIVE_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
-					  " AND NOT a.is_org AND NOT a.is_active"
-					  " ORDER BY a.name LIMIT ?2",
+	    [FILTER_ALL] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+			   " ORDER BY a.name LIMIT ?2",
+	    [FILTER_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+			     " AND NOT a.is_org ORDER BY a.name LIMIT ?2",
+	    [FILTER_ORGS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+			    " AND a.is_org ORDER BY a.name LIMIT ?2",
+	    [FILTER_ADMINS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+			      " AND a.is_admin ORDER BY a.name LIMIT ?2",
+	    [FILTER_NON_ADMINS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+				  " AND NOT a.is_org AND NOT a.is_admin ORDER BY a.name LIMIT ?2",
+	    [FILTER_ACTIVE_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+				    " AND NOT a.is_org AND a.is_active ORDER BY a.name LIMIT ?2",
+	    [FILTER_INACTIVE_USERS] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.name >= ?1"
+				      " AND NOT a.is_org AND NOT a.is_active"
+				      " ORDER BY a.name LIMIT ?2",
 	};
 	sqlite3_stmt *st = store_stmt(sql[f]);
 
@@ -167,8 +169,8 @@ int store_account_list(enum account_filter f, const char *start, int limit, acco
 int store_account_counts(int64_t *users, int64_t *orgs)
 {
 	static const char sql[] =
-		"SELECT count(*) FILTER (WHERE NOT is_org), count(*) FILTER (WHERE is_org)"
-		" FROM accounts";
+	    "SELECT count(*) FILTER (WHERE NOT is_org), count(*) FILTER (WHERE is_org)"
+	    " FROM accounts";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -184,9 +186,9 @@ int store_account_counts(int64_t *users, int64_t *orgs)
 int store_account_insert(const struct account *a, const char *password_hash)
 {
 	static const char sql[] =
-		"INSERT INTO accounts (id, name, full_name, is_org, is_admin, is_active, is_imported,"
-		" ldap_dn, password_hash, created_at, updated_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
+	    "INSERT INTO accounts (id, name, full_name, is_org, is_admin, is_active, is_imported,"
+	    " ldap_dn, password_hash, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -207,8 +209,9 @@ int store_account_insert(const struct account *a, const char *password_hash)
 
 int store_account_update(const struct account *a)
 {
-	static const char sql[] = "UPDATE accounts SET full_name = ?2, is_admin = ?3, is_active = ?4,"
-				  " is_imported = ?5, ldap_dn = ?6, updated_at = ?7 WHERE id = ?1";
+	static const char sql[] =
+	    "UPDATE accounts SET full_name = ?2, is_admin = ?3, is_active = ?4,"
+	    " is_imported = ?5, ldap_dn = ?6, updated_at = ?7 WHERE id = ?1";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -226,7 +229,7 @@ int store_account_update(const struct account *a)
 int store_account_set_password(const char *id, const char *password_hash)
 {
 	static const char sql[] =
-		"UPDATE accounts SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
+	    "UPDATE accounts SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -357,7 +360,7 @@ static int list_members(const char *sql, const char *owner, const char *start, i
 int store_org_member_get(const char *org_id, const char *user_id, bool *is_admin)
 {
 	static const char sql[] =
-		"SELECT is_admin FROM org_members WHERE org_id = ?1 AND user_id = ?2";
+	    "SELECT is_admin FROM org_members WHERE org_id = ?1 AND user_id = ?2";
 	return get_flag(sql, org_id, user_id, is_admin);
 }
 
@@ -401,7 +404,7 @@ int store_user_orgs(const char *user_id, const char *start, int limit, member_cb
 /* ---- teams ---- */
 
 #define TEAM_COLS                                                                                  \
-	"t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,"                      \
+	"t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,"                       \
 	" (SELECT count(*) FROM team_members m WHERE m.team_id = t.id)"
 
 static void read_team(sqlite3_stmt *st, struct team *t)
@@ -478,7 +481,7 @@ int store_team_insert(const struct team *t)
 int store_team_update(const struct team *t)
 {
 	static const char sql[] =
-		"UPDATE teams SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1";
+	    "UPDATE teams SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -513,12 +516,11 @@ int store_team_delete(const char *team_id)
 int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin)
 {
 	static const char sql[] =
-		"SELECT is_admin FROM team_members WHERE team_id = ?1 AND user_id = ?2";
+	    "SELECT is_admin FROM team_members WHERE team_id = ?1 AND user_id = ?2";
 	return get_flag(sql, team_id, user_id, is_admin);
 }
 
-int store_team_members(const char *team_id, const char *start, int limit, member_cb cb,
-		       void *ctx)
+int store_team_members(const char *team_id, const char *start, int limit, member_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT m.is_admin, " ACCOUNT_COLS
 				  " FROM team_members m JOIN accounts a ON a.id = m.user_id"
@@ -548,8 +550,8 @@ int store_ensure_private_collection(const struct account *user)
 	static const char add[] = "INSERT INTO collections (id, name, parent_id, path, created_at)"
 				  " VALUES (?1, ?2, 'private', ?3, ?4)";
 	static const char grant[] =
-		"INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
-		" SELECT ?1, ?2, value FROM settings WHERE key = 'defaultNewUserRole'";
+	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
+	    " SELECT ?1, ?2, value FROM settings WHERE key = 'defaultNewUserRole'";
 	char path[NAME_LEN + 32], id[ID_LEN];
 	sqlite3_stmt *st = store_stmt(find);
 	int rc;
@@ -654,7 +656,7 @@ int store_session_delete(const unsigned char hash[32])
 int store_sessions_delete_account(const char *account_id, const unsigned char *keep)
 {
 	static const char sql[] =
-		"DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?2";
+	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?2";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)
@@ -668,7 +670,7 @@ int store_sessions_delete_account(const char *account_id, const unsigned char *k
 int store_sessions_expire(int64_t now, int64_t idle_seconds)
 {
 	static const char sql[] =
-		"DELETE FROM sessions WHERE expires_at <= ?1 OR last_used + ?2 <= ?1";
+	    "DELETE FROM sessions WHERE expires_at <= ?1 OR last_used + ?2 <= ?1";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)

@@ -8,7 +8,8 @@
 #include "store.h"
 
 #define KEY_COLS                                                                                   \
-	"id, account_id, label, fingerprint, scope, created_at, not_after, certificate, public_key"
+	"id, account_id, label, fingerprint, scope, created_at, not_after, certificate, "          \
+	"public_key"
 
 static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
@@ -85,7 +86,7 @@ int store_key_insert(const struct pubkey *k)
 int store_key_get(const char *account_id, const char *key_id, struct pubkey *out)
 {
 	static const char sql[] =
-		"SELECT " KEY_COLS " FROM public_keys WHERE account_id = ?1 AND id = ?2";
+	    "SELECT " KEY_COLS " FROM public_keys WHERE account_id = ?1 AND id = ?2";
 	sqlite3_stmt *st = store_stmt(sql);
 
 	if (st == NULL)

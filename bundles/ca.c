@@ -91,7 +91,8 @@ int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, char 
 		return -1;
 	}
 	out->cert = new_cert(out->key, NULL, common_name, days);
-	if (out->cert == NULL || !X509_set_issuer_name(out->cert, X509_get_subject_name(out->cert)) ||
+	if (out->cert == NULL ||
+	    !X509_set_issuer_name(out->cert, X509_get_subject_name(out->cert)) ||
 	    add_ext(out->cert, out->cert, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
 	    add_ext(out->cert, out->cert, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
 	    add_ext(out->cert, out->cert, NID_subject_key_identifier, "hash") != 0 ||
@@ -202,7 +203,8 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 	if (cert == NULL || alt == NULL ||
 	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") != 0 ||
+	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") !=
+		0 ||
 	    add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth") != 0 ||
 	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    (nsans > 0 && add_ext(cert, ca->cert, NID_subject_alt_name, alt) != 0) ||
@@ -222,7 +224,8 @@ X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 
 	if (cert == NULL || !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") != 0 ||
+	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") !=
+		0 ||
 	    add_ext(cert, ca->cert, NID_ext_key_usage, "clientAuth") != 0 ||
 	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    !X509_sign(cert, ca->key, EVP_sha256())) {

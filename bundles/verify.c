@@ -62,13 +62,16 @@ int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen
 		else if (code == X509_V_ERR_CERT_NOT_YET_VALID)
 			snprintf(err, BDL_ERRLEN, "the certificate is not valid yet");
 		else if (code == X509_V_ERR_INVALID_PURPOSE)
-			snprintf(err, BDL_ERRLEN, "the certificate is not for client authentication");
+			snprintf(err, BDL_ERRLEN,
+				 "the certificate is not for client authentication");
 		else
-			snprintf(err, BDL_ERRLEN, "the certificate was not issued by this authd's CAs (%s)",
+			snprintf(err, BDL_ERRLEN,
+				 "the certificate was not issued by this authd's CAs (%s)",
 				 X509_verify_cert_error_string(code));
 		return -1;
 	}
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, (int)cnlen) <= 0) {
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+				      (int)cnlen) <= 0) {
 		snprintf(err, BDL_ERRLEN, "the certificate has no common name");
 		return -1;
 	}
@@ -85,7 +88,7 @@ long long bdl_cert_not_after(X509 *cert)
 }
 
 /* Every certificate of a PEM text, in order; NULL when there is none. */
-static STACK_OF(X509) *certs_from_pem(const char *pem)
+static STACK_OF(X509) * certs_from_pem(const char *pem)
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	STACK_OF(X509) *certs = sk_X509_new_null();
@@ -114,7 +117,7 @@ static EVP_PKEY *key_from_pem(const char *pem)
 }
 
 /* Verifies leaf (with the intermediates of chain) to the CAs, for TLS servers. */
-static int verify_server_chain(STACK_OF(X509) *cas, STACK_OF(X509) *chain, char *err)
+static int verify_server_chain(STACK_OF(X509) * cas, STACK_OF(X509) * chain, char *err)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();

@@ -61,7 +61,8 @@ static int add_entries(zip_t *za, const struct entry *e, size_t n)
 		 */
 		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) != 0 ||
 		    zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
-						     (zip_uint32_t)(0100000 | e[i].mode) << 16) != 0)
+						     (zip_uint32_t)(0100000 | e[i].mode) << 16) !=
+			0)
 			return -1;
 	}
 	return 0;
@@ -134,8 +135,7 @@ static void print_clean(FILE *f, const char *s)
 		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
 }
 
-static void engine_comments(FILE *f, const struct bdl_bundle *b, const char *lead,
-			    const char *eol)
+static void engine_comments(FILE *f, const struct bdl_bundle *b, const char *lead, const char *eol)
 {
 	if (strcmp(b->scope, "admin") != 0 || b->n_engine_hosts == 0)
 		return;
@@ -211,7 +211,8 @@ static char *env_cmd(const struct bdl_bundle *b)
 
 	if (text_open(&t) != 0)
 		return NULL;
-	fputs("@echo off\r\nREM Client bundle. Run this script to configure your cmd.exe session.\r\n",
+	fputs("@echo off\r\nREM Client bundle. Run this script to configure your cmd.exe "
+	      "session.\r\n",
 	      t.f);
 	engine_comments(t.f, b, "REM", "\r\n");
 	fputs("set DOCKER_TLS_VERIFY=1\r\nset COMPOSE_TLS_VERSION=TLSv1_2\r\n"
@@ -255,10 +256,10 @@ static int context_zip(const struct bdl_bundle *b, unsigned char **out, size_t *
 
 	if (meta != NULL) {
 		const struct entry e[] = {
-			{"meta.json", meta, strlen(meta), 0644},
-			{"tls/docker/ca.pem", b->ca_pem, strlen(b->ca_pem), 0644},
-			{"tls/docker/cert.pem", b->cert_pem, strlen(b->cert_pem), 0644},
-			{"tls/docker/key.pem", b->key_pem, strlen(b->key_pem), 0600},
+		    {"meta.json", meta, strlen(meta), 0644},
+		    {"tls/docker/ca.pem", b->ca_pem, strlen(b->ca_pem), 0644},
+		    {"tls/docker/cert.pem", b->cert_pem, strlen(b->cert_pem), 0644},
+		    {"tls/docker/key.pem", b->key_pem, strlen(b->key_pem), 0600},
 		};
 		rc = build_zip(e, sizeof(e) / sizeof(e[0]), NULL, out, len, err);
 	} else {
@@ -280,15 +281,15 @@ int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, c
 		snprintf(err, BDL_ERRLEN, "out of memory");
 	else if (context_zip(b, &ctx, &ctx_len, err) == 0) {
 		const struct entry e[] = {
-			{"ca.pem", b->ca_pem, strlen(b->ca_pem), 0644},
-			{"cert.pem", b->cert_pem, strlen(b->cert_pem), 0644},
-			{"key.pem", b->key_pem, strlen(b->key_pem), 0600},
-			{"cert.pub", b->pub_pem, strlen(b->pub_pem), 0644},
-			{"env.sh", sh, strlen(sh), 0644},
-			{"env.ps1", ps1, strlen(ps1), 0644},
-			{"env.cmd", cmd, strlen(cmd), 0644},
-			{"docker-context.zip", (const char *)ctx, ctx_len, 0600},
-			{"meta.json", meta, strlen(meta), 0644},
+		    {"ca.pem", b->ca_pem, strlen(b->ca_pem), 0644},
+		    {"cert.pem", b->cert_pem, strlen(b->cert_pem), 0644},
+		    {"key.pem", b->key_pem, strlen(b->key_pem), 0600},
+		    {"cert.pub", b->pub_pem, strlen(b->pub_pem), 0644},
+		    {"env.sh", sh, strlen(sh), 0644},
+		    {"env.ps1", ps1, strlen(ps1), 0644},
+		    {"env.cmd", cmd, strlen(cmd), 0644},
+		    {"docker-context.zip", (const char *)ctx, ctx_len, 0600},
+		    {"meta.json", meta, strlen(meta), 0644},
 		};
 		rc = build_zip(e, sizeof(e) / sizeof(e[0]), b->key_id, out, len, err);
 	}

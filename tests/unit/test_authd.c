@@ -96,8 +96,10 @@ START_TEST(config_refuses_bad_files)
 	char err[ERRLEN];
 	struct config c;
 
-	expect_config_error("{\"dataDir\":\"/x\",\"listn\":\"1.2.3.4:1\"}", "unknown key \"listn\"");
-	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"crt\":\"a\"}}", "unknown key \"tls.crt\"");
+	expect_config_error("{\"dataDir\":\"/x\",\"listn\":\"1.2.3.4:1\"}",
+			    "unknown key \"listn\"");
+	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"crt\":\"a\"}}",
+			    "unknown key \"tls.crt\"");
 	expect_config_error("{\"dataDir\":\"/x\",\"listen\":8443}", "listen: must be a string");
 	expect_config_error("{\"dataDir\":\"/x\",\"authz\":{\"allowLocal\":\"yes\"}}",
 			    "authz.allowLocal: must be true or false");
@@ -223,7 +225,8 @@ static int table_count(sqlite3 *db)
 	sqlite3_stmt *st;
 	int n;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type='table'",
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM sqlite_master WHERE type='table'",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
@@ -256,8 +259,8 @@ START_TEST(migrations_build_and_keep_the_schema)
 	tables = table_count(db);
 	ck_assert_int_gt(tables, 5);
 	/* a second start changes nothing and keeps rows */
-	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO settings VALUES ('k','v')", NULL, NULL, NULL),
-			 SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "INSERT INTO settings VALUES ('k','v')", NULL, NULL, NULL), SQLITE_OK);
 	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
 	ck_assert_int_eq(table_count(db), tables);
 	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM settings WHERE key='k'", NULL, NULL, NULL),
@@ -282,9 +285,9 @@ START_TEST(migrations_upgrade_an_older_database_in_place)
 			 SQLITE_OK);
 	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
 	ck_assert_int_eq(version_of(db), store_schema_version());
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT name, ldap_missing FROM accounts", -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "SELECT name, ldap_missing FROM accounts", -1, &st, NULL),
+	    SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "old");
 	ck_assert_int_eq(sqlite3_column_int(st, 1), 0);
@@ -412,7 +415,7 @@ END_TEST
 /* ---- forms ---- */
 
 static const struct field form[] = {
-	{"name", F_STRING, true}, {"isOrg", F_BOOL, false}, {NULL, 0, false}};
+    {"name", F_STRING, true}, {"isOrg", F_BOOL, false}, {NULL, 0, false}};
 
 /* Checks `body` against the form; returns the error's field, or "" when it passed. */
 static const char *check_form(const char *body, char *field, size_t len)
@@ -474,23 +477,22 @@ int main(void)
 	}
 	add(s, "config",
 	    (const TTest *const[]){config_defaults_match_the_spec, config_reads_every_section,
-				  config_refuses_bad_files, NULL});
+				   config_refuses_bad_files, NULL});
 	add(s, "tokens",
 	    (const TTest *const[]){tokens_are_random_and_well_formed,
-				  malformed_tokens_are_refused_before_lookup, NULL});
+				   malformed_tokens_are_refused_before_lookup, NULL});
 	add(s, "paging",
 	    (const TTest *const[]){paging_reads_start_and_limit,
-				  paging_refuses_bad_limits_and_cursors,
-				  paging_marks_where_the_next_page_starts, NULL});
+				   paging_refuses_bad_limits_and_cursors,
+				   paging_marks_where_the_next_page_starts, NULL});
 	add(s, "migrations",
-	    (const TTest *const[]){migrations_build_and_keep_the_schema,
-				  migrations_upgrade_an_older_database_in_place,
-				  migrations_refuse_a_newer_database,
-				  migrations_roll_back_a_failed_step, NULL});
+	    (const TTest *const[]){
+		migrations_build_and_keep_the_schema, migrations_upgrade_an_older_database_in_place,
+		migrations_refuse_a_newer_database, migrations_roll_back_a_failed_step, NULL});
 	add(s, "throttle",
 	    (const TTest *const[]){throttle_locks_out_at_the_limit,
-				  throttle_forgets_old_failures_and_clears,
-				  throttle_stays_bounded_under_many_keys, NULL});
+				   throttle_forgets_old_failures_and_clears,
+				   throttle_stays_bounded_under_many_keys, NULL});
 	add(s, "passwords",
 	    (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
 	add(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});

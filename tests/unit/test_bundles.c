@@ -14,7 +14,6 @@
 
 static char dir[] = "/tmp/test_bundles.XXXXXX";
 
-
 static void path_in(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, "%s/%s", dir, name);
@@ -59,9 +58,8 @@ START_TEST(makes_a_self_signed_ca)
 	ck_assert_int_eq(bdl_ca_generate("test CA", 3650, &ca, err), 0);
 	ck_assert_int_eq(X509_check_ca(ca.cert), 1);
 	ck_assert_int_eq(X509_verify(ca.cert, ca.key), 1);
-	ck_assert_int_eq(X509_NAME_cmp(X509_get_subject_name(ca.cert),
-				       X509_get_issuer_name(ca.cert)),
-			 0);
+	ck_assert_int_eq(
+	    X509_NAME_cmp(X509_get_subject_name(ca.cert), X509_get_issuer_name(ca.cert)), 0);
 	ck_assert_int_eq(EVP_PKEY_get_base_id(ca.key), EVP_PKEY_EC);
 	bdl_ca_free(&ca);
 }
@@ -134,11 +132,12 @@ static bool has_san(X509 *cert, int type, const char *want)
 		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
 
 		if (n->type == type && type == GEN_DNS)
-			found |= strcmp((const char *)ASN1_STRING_get0_data(n->d.dNSName), want) == 0;
+			found |=
+			    strcmp((const char *)ASN1_STRING_get0_data(n->d.dNSName), want) == 0;
 		if (n->type == type && type == GEN_IPADD) {
 			char *ip = (char *)ASN1_STRING_get0_data(n->d.iPAddress);
-			found |= ASN1_STRING_length(n->d.iPAddress) == 4 &&
-				 memcmp(ip, want, 4) == 0;
+			found |=
+			    ASN1_STRING_length(n->d.iPAddress) == 4 && memcmp(ip, want, 4) == 0;
 		}
 	}
 	GENERAL_NAMES_free(names);
@@ -237,8 +236,8 @@ static void unzip_to(const unsigned char *zip, size_t len, const char *name, cha
 	snprintf(path, sizeof(path), "%s/%s.zip", dir, name);
 	snprintf(out, outlen, "%s/%s", dir, name);
 	ck_assert_int_eq(bdl_write_file(path, (const char *)zip, len, 0600, err), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s' && cd '%s' && unzip -q '%s'", out, out,
-		 out, path);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s' && cd '%s' && unzip -q '%s'", out,
+		 out, out, path);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -253,14 +252,22 @@ static char *read_in(const char *folder, const char *file)
 START_TEST(makes_the_bundle_zip)
 {
 	const char *engines[] = {"tcp://engine-1:2376", "tcp://engine-2:2376\nrm -rf /"};
-	struct bdl_bundle b = {
-		.ca_pem = "CA PEM\n", .cert_pem = "CERT PEM\n", .key_pem = "KEY PEM\n",
-		.pub_pem = "PUB PEM\n", .account = "alice", .label = "laptop \"x\"",
-		.key_id = "0f0e-key-id", .scope = "admin", .not_after = "2027-11-23T00:00:00Z",
-		.docker_host = "tcp://127.0.0.1:2376", .engine_hosts = engines, .n_engine_hosts = 2};
+	struct bdl_bundle b = {.ca_pem = "CA PEM\n",
+			       .cert_pem = "CERT PEM\n",
+			       .key_pem = "KEY PEM\n",
+			       .pub_pem = "PUB PEM\n",
+			       .account = "alice",
+			       .label = "laptop \"x\"",
+			       .key_id = "0f0e-key-id",
+			       .scope = "admin",
+			       .not_after = "2027-11-23T00:00:00Z",
+			       .docker_host = "tcp://127.0.0.1:2376",
+			       .engine_hosts = engines,
+			       .n_engine_hosts = 2};
 	char err[BDL_ERRLEN], folder[600], ctx[700], cmd[800];
-	const char *files[] = {"ca.pem", "cert.pem", "key.pem", "cert.pub", "env.sh", "env.ps1",
-			       "env.cmd", "docker-context.zip", "meta.json"};
+	const char *files[] = {"ca.pem",   "cert.pem", "key.pem", "cert.pub",
+			       "env.sh",   "env.ps1",  "env.cmd", "docker-context.zip",
+			       "meta.json"};
 	unsigned char *zip;
 	size_t len;
 	char *s;
@@ -329,10 +336,18 @@ END_TEST
 START_TEST(user_bundles_list_no_engines_and_may_lack_a_host)
 {
 	const char *engines[] = {"tcp://engine-1:2376"};
-	struct bdl_bundle b = {
-		.ca_pem = "C", .cert_pem = "C", .key_pem = "K", .pub_pem = "P", .account = "bob",
-		.label = "l", .key_id = "id", .scope = "user", .not_after = "t", .docker_host = "",
-		.engine_hosts = engines, .n_engine_hosts = 1};
+	struct bdl_bundle b = {.ca_pem = "C",
+			       .cert_pem = "C",
+			       .key_pem = "K",
+			       .pub_pem = "P",
+			       .account = "bob",
+			       .label = "l",
+			       .key_id = "id",
+			       .scope = "user",
+			       .not_after = "t",
+			       .docker_host = "",
+			       .engine_hosts = engines,
+			       .n_engine_hosts = 1};
 	char err[BDL_ERRLEN], folder[600];
 	unsigned char *zip;
 	size_t len;
@@ -407,11 +422,13 @@ START_TEST(accepts_good_server_material)
 	expect_refusal("garbage", m.cert, m.key, "ca", "not a PEM certificate");
 	expect_refusal(m.ca, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 		       m.key, "cert", "not a PEM certificate");
-	expect_refusal(m.ca, m.cert, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-		       "key", "not an unencrypted PEM private key");
 	expect_refusal(m.ca, m.cert,
-		       "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
-		       "key", "encrypted");
+		       "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "key",
+		       "not an unencrypted PEM private key");
+	expect_refusal(
+	    m.ca, m.cert,
+	    "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+	    "key", "encrypted");
 	expect_refusal(m.ca, m.cert, m.other_key, "key", "does not match");
 	expect_refusal(other.ca, m.cert, m.key, "cert", "does not verify to the CA");
 	free_material(&m);

@@ -58,14 +58,20 @@ START_TEST(refuses_empty_and_whitespace)
 	expect_refused("a b", "whitespace");
 	expect_refused(" a", "whitespace");
 	expect_refused("a\tb", "whitespace");
-	expect_refused("a\xc2\xa0" "b", "whitespace"); /* no-break space */
-	expect_refused("a\xe2\x80\x83" "b", "whitespace"); /* em space */
+	expect_refused("a\xc2\xa0"
+		       "b",
+		       "whitespace"); /* no-break space */
+	expect_refused("a\xe2\x80\x83"
+		       "b",
+		       "whitespace"); /* em space */
 }
 END_TEST
 
 START_TEST(refuses_control_characters)
 {
-	expect_refused("a\x01" "b", "control");
+	expect_refused("a\x01"
+		       "b",
+		       "control");
 	expect_refused("a\x7f", "control");
 	expect_refused("a\xc2\x85", "control"); /* C1 next line */
 }
@@ -108,7 +114,9 @@ START_TEST(refuses_invalid_utf8)
 {
 	const char *why = NULL;
 
-	expect_refused("a\xff" "b", "UTF-8");
+	expect_refused("a\xff"
+		       "b",
+		       "UTF-8");
 	expect_refused("\xc3", "UTF-8");
 	expect_refused("\xed\xa0\x80", "UTF-8"); /* a UTF-16 surrogate */
 	ck_assert_ptr_null(ls_name_normalize("a\0b", 3, &why));
