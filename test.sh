@@ -10,7 +10,8 @@ run_suite() {
 	shift
 	cmake -S . -B "$dir" "$@" >/dev/null
 	cmake --build "$dir" -j"$(nproc)"
-	(cd "$dir" && ctest --output-on-failure -j2)
+	# -V shows each Check summary line; ctest closes with its own count
+	(cd "$dir" && ctest -V -j2)
 }
 
 echo "== plain build"
