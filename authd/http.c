@@ -409,6 +409,35 @@ static void parse_body(struct MHD_Connection *c, struct call *call, bool optiona
 		resp_error(out, 400, "INVALID_JSON", NULL, "the body must be a JSON object");
 }
 
+/* Notes the first query parameter whose name or value hides a NUL byte. */
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+				size_t key_size, const char *value, size_t value_size)
+{
+	const char **bad = cls;
+
+	(void)kind;
+	if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Query values reach handlers as C strings, so "%00" would cut one short
+ * silently ("label=a%00b" read as "a"); such a request is refused whole.
+ */
+static int refuse_nul_in_query(struct MHD_Connection *c, struct resp *out)
+{
+	const char *bad = NULL;
+
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_nul, &bad);
+	if (bad == NULL)
+		return 0;
+	resp_error(out, 400, "INVALID_FORM", bad, "%.100s: must not contain NUL bytes", bad);
+	return -1;
+}
+
 /* The /accounts paths also answer without the /enzi/v0 prefix. */
 static const char *canonical_path(const char *url, char *buf, size_t len)
 {
@@ -447,6 +476,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 			   MAX_BODY);
 		return;
 	}
+	if (refuse_nul_in_query(c, out) != 0)
+		return;
 	r->method = method;
 	r->path = url;
 	if (route->flags & R_AUTH) {
