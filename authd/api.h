@@ -10,7 +10,7 @@
 
 /* ---- api_form.c: request validation ---- */
 
-enum field_type { F_STRING, F_BOOL };
+enum field_type { F_STRING, F_BOOL, F_ANY };
 
 struct field {
 	const char *name;
@@ -97,6 +97,24 @@ void api_key_add(struct req *r, struct resp *out);
 void api_key_get(struct req *r, struct resp *out);
 void api_key_patch(struct req *r, struct resp *out);
 void api_key_delete(struct req *r, struct resp *out);
+
+void api_roles_list(struct req *r, struct resp *out);
+void api_role_get(struct req *r, struct resp *out);
+void api_role_create(struct req *r, struct resp *out);
+void api_role_delete(struct req *r, struct resp *out);
+void api_collections_list(struct req *r, struct resp *out);
+void api_collection_get(struct req *r, struct resp *out);
+void api_collection_children(struct req *r, struct resp *out);
+void api_collection_by_path(struct req *r, struct resp *out);
+void api_collection_create(struct req *r, struct resp *out);
+void api_collection_delete(struct req *r, struct resp *out);
+void api_grants_list(struct req *r, struct resp *out);
+void api_grant_put(struct req *r, struct resp *out);
+void api_grant_delete(struct req *r, struct resp *out);
+void api_auth_config_get(struct req *r, struct resp *out);
+void api_auth_config_put(struct req *r, struct resp *out);
+
+void api_metrics(struct req *r, struct resp *out);
 
 void api_certs_get(struct req *r, struct resp *out);
 void api_certs_put(struct req *r, struct resp *out);

@@ -207,7 +207,16 @@ void api_account_create(struct req *r, struct resp *out)
 		goto done;
 	}
 	a.created_at = a.updated_at = now_seconds();
-	rc = store_account_insert(&a, hash);
+	/* a user gets its private collection now, so that bundles work before any login */
+	rc = store_begin();
+	if (rc == STORE_OK)
+		rc = store_account_insert(&a, hash);
+	if (rc == STORE_OK && !a.is_org && store_ensure_private_collection(&a) == STORE_ERROR)
+		rc = STORE_ERROR;
+	if (rc == STORE_OK && store_commit() != STORE_OK)
+		rc = STORE_ERROR;
+	if (rc != STORE_OK)
+		store_rollback();
 	if (rc == STORE_CONFLICT) {
 		resp_error(out, 409, "CONFLICT", "name", "name: an account named \"%s\" exists",
 			   a.name);
@@ -217,6 +226,7 @@ void api_account_create(struct req *r, struct resp *out)
 		resp_internal(out);
 		goto done;
 	}
+	server_changed(r->srv);
 	audit_log(r->srv->audit, "account.create", r->who.name, r->client,
 		  json_pack("{s:s, s:b, s:b}", "account", a.name, "isOrg", a.is_org, "isAdmin",
 			    a.is_admin));
@@ -295,7 +305,7 @@ void api_account_patch(struct req *r, struct resp *out)
 	}
 	if (was_active && !a.is_active)
 		session_revoke_account(r->srv->sessions, a.id, NULL);
-	sessions_accounts_changed(r->srv->sessions);
+	server_changed(r->srv);
 	audit_log(r->srv->audit, "account.update", r->who.name, r->client,
 		  json_pack("{s:s, s:O}", "account", a.name, "changes", r->body));
 	resp_json(out, 200, account_json(&a));
@@ -323,6 +333,7 @@ void api_account_delete(struct req *r, struct resp *out)
 		return;
 	}
 	session_revoke_account(r->srv->sessions, a.id, NULL);
+	server_changed(r->srv);
 	audit_log(r->srv->audit, "account.delete", r->who.name, r->client,
 		  json_pack("{s:s}", "account", a.name));
 	out->status = 204;

@@ -53,6 +53,7 @@ static void refuse_login(struct req *r, struct resp *out, const char *user_key, 
 	int64_t now = now_seconds();
 	int n = throttle_fail(r->srv->throttle, user_key, now);
 
+	atomic_fetch_add(&r->srv->login_failures, 1);
 	throttle_fail(r->srv->ip_throttle, ip_key, now);
 	audit_log(r->srv->audit, "login.failure", NULL, r->client,
 		  json_pack("{s:s, s:s}", "username", name, "reason", reason));
@@ -83,9 +84,18 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 	char token[TOKEN_LEN + 1];
 
 	throttle_clear(r->srv->throttle, user_key);
-	/* the private collection is made at first login (SPEC §4) */
-	if (store_ensure_private_collection(a) != STORE_OK ||
-	    session_create(r->srv->sessions, a->id, token) != 0) {
+	/* the private collection is made at first login (SPEC §4), if not before */
+	switch (store_ensure_private_collection(a)) {
+	case STORE_CREATED:
+		server_changed(r->srv);
+		break;
+	case STORE_OK:
+		break;
+	default:
+		resp_internal(out);
+		return;
+	}
+	if (session_create(r->srv->sessions, a->id, token) != 0) {
 		resp_internal(out);
 		return;
 	}

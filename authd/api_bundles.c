@@ -84,6 +84,7 @@ static int record_key(struct req *r, struct resp *out, const struct account *a, 
 		resp_internal(out);
 		return -1;
 	}
+	server_changed(r->srv);
 	audit_log(r->srv->audit, "key.add", r->who.name, r->client,
 		  json_pack("{s:s, s:s, s:s, s:s}", "account", a->name, "keyID", k->id, "label",
 			    label, "scope", scope));
@@ -133,6 +134,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	if (bdl_make_zip(&b, zip, len, err) != 0) {
 		/* nobody will ever hold this key: forget it */
 		store_key_delete(a->id, k.id);
+		server_changed(r->srv);
 		resp_internal(out);
 		goto done;
 	}
@@ -302,6 +304,7 @@ void api_key_delete(struct req *r, struct resp *out)
 		resp_internal(out);
 		return;
 	}
+	server_changed(r->srv);
 	audit_log(r->srv->audit, "key.revoke", r->who.name, r->client,
 		  json_pack("{s:s, s:s}", "account", a.name, "keyID", k.id));
 	out->status = 204;

@@ -89,7 +89,7 @@ static int member_form(struct req *r, struct resp *out, bool *is_admin)
 
 static void changed(struct req *r, const char *event, json_t *fields)
 {
-	sessions_accounts_changed(r->srv->sessions);
+	server_changed(r->srv);
 	audit_log(r->srv->audit, event, r->who.name, r->client, fields);
 }
 

@@ -113,6 +113,8 @@ void throttle_clear(struct throttle *t, const char *key);
 struct sessions;
 struct http_server;
 struct tls_material;
+struct rbac;
+struct engine_labels;
 
 struct server {
 	struct config *cfg;
@@ -121,7 +123,14 @@ struct server {
 	struct throttle *ip_throttle; /* and per client address, with a higher limit */
 	struct audit *audit;
 	struct tls_material *tls;
+	struct rbac *rbac;
+	struct engine_labels *labels;
 	atomic_int inflight;
+	atomic_long decisions_allowed, decisions_denied, login_failures;
 };
+
+/* After any change to accounts, memberships, keys, roles, collections or
+ * grants: cached callers are re-read and the authorization snapshot rebuilt. */
+void server_changed(struct server *srv);
 
 #endif

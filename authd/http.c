@@ -4,6 +4,8 @@
  * Everything a handler needs arrives in struct req; nothing here knows SQL.
  */
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 
 #include "api.h"
 #include "bundles.h"
+#include "authz.h"
 #include "certauth.h"
 #include "servercert.h"
 #include "tls.h"
@@ -36,7 +39,7 @@ struct route {
 };
 
 #define A "/enzi/v0/accounts"
-static const struct route routes[] = {
+static const struct route api_routes[] = {
     {"GET", "/_ping", api_ping, 0},
     {"HEAD", "/_ping", api_ping, 0},
     {"GET", "/ca", api_ca, 0},
@@ -71,19 +74,50 @@ static const struct route routes[] = {
 
     {"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
     {"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
+    {"GET", "/roles", api_roles_list, R_AUTH},
+    {"POST", "/roles", api_role_create, R_AUTH | R_BODY},
+    {"GET", "/roles/{}", api_role_get, R_AUTH},
+    {"DELETE", "/roles/{}", api_role_delete, R_AUTH},
+    {"GET", "/collections", api_collections_list, R_AUTH},
+    {"POST", "/collections", api_collection_create, R_AUTH | R_BODY},
+    {"GET", "/collections/{}", api_collection_get, R_AUTH},
+    {"DELETE", "/collections/{}", api_collection_delete, R_AUTH},
+    {"GET", "/collections/{}/children", api_collection_children, R_AUTH},
+    {"GET", "/collectionByPath", api_collection_by_path, R_AUTH},
+    {"GET", "/collectionGrants", api_grants_list, R_AUTH},
+    {"PUT", "/collectionGrants/{}/{}/{}", api_grant_put, R_AUTH},
+    {"DELETE", "/collectionGrants/{}/{}/{}", api_grant_delete, R_AUTH},
+    {"GET", "/enzi/v0/config/auth", api_auth_config_get, R_AUTH},
+    {"PUT", "/enzi/v0/config/auth", api_auth_config_put, R_AUTH | R_BODY},
+    {"POST", "/api/authz", api_authz, R_AUTH | R_BODY},
+    {"GET", "/metrics", api_metrics, R_AUTH},
     {"GET", "/api/config/certs", api_certs_get, R_AUTH},
     {"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
 };
 #undef A
-#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The engine authorization plugin protocol, on authz.socket (SPEC §8.1). */
+static const struct route plugin_routes[] = {
+    {"POST", "/Plugin.Activate", api_plugin_activate, 0},
+    {"POST", "/AuthZPlugin.AuthZReq", api_plugin_authz_req, R_BODY},
+    {"POST", "/AuthZPlugin.AuthZRes", api_plugin_authz_res, R_BODY},
+};
+
+/* Base64 inflates a 1 MiB engine request body by a third, and JSON wraps it. */
+#define PLUGIN_MAX_BODY (2 * MAX_BODY)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct server *srv;
+	const struct route *routes;
+	size_t nroutes;
+	size_t max_body;
+	char *socket_path; /* the unix socket to remove at stop, or NULL */
 };
 
 /* One per request, from its first callback to its completion. */
 struct call {
+	struct http_server *h;
 	struct req req;
 	char *body;
 	size_t len;
@@ -206,6 +240,7 @@ static struct MHD_Response *make_response(struct resp *out, const char **type)
 	}
 	if (out->json != NULL) {
 		body = json_dumps(out->json, JSON_COMPACT);
+		*type = out->type ? out->type : *type;
 	} else if (out->text != NULL) {
 		body = out->text;
 		out->text = NULL;
@@ -292,7 +327,9 @@ static const struct route *find_route(struct call *call, const char *method, con
 	const char *params[MAX_PARAMS];
 
 	allow[0] = '\0';
-	for (size_t i = 0; i < N_ROUTES; i++) {
+	const struct route *routes = call->h->routes;
+
+	for (size_t i = 0; i < call->h->nroutes; i++) {
 		if (!match(routes[i].pattern, path, params, call->parambuf, sizeof(call->parambuf)))
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
@@ -374,6 +411,9 @@ static bool acceptable_type(const char *type)
 	if (type == NULL)
 		return true;
 	n = strcspn(type, "; \t");
+	/* vendor types such as the plugin protocol's application/vnd.docker.plugins.v1.2+json */
+	if (n > 5 && strncasecmp(type + n - 5, "+json", 5) == 0)
+		return true;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (n == strlen(ok[i]) && strncasecmp(type, ok[i], n) == 0)
 			return true;
@@ -472,8 +512,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		return;
 	}
 	if (call->too_large) {
-		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %d bytes",
-			   MAX_BODY);
+		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
+			   call->h->max_body);
 		return;
 	}
 	if (refuse_nul_in_query(c, out) != 0)
@@ -508,14 +548,14 @@ static void client_address(struct MHD_Connection *c, char *buf, size_t len)
 			  (socklen_t)len);
 }
 
-/* Appends upload data, keeping at most MAX_BODY bytes; the rest is read and dropped. */
+/* Appends upload data, keeping at most max_body bytes; the rest is read and dropped. */
 static void take_upload(struct call *call, const char *data, size_t n)
 {
 	char *grown;
 
 	if (call->too_large)
 		return;
-	if (call->len + n > MAX_BODY) {
+	if (call->len + n > call->h->max_body) {
 		call->too_large = true;
 		free(call->body);
 		call->body = NULL;
@@ -550,14 +590,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (call == NULL)
 			return MHD_NO;
 		*con_cls = call;
+		call->h = h;
 		atomic_fetch_add(&h->srv->inflight, 1);
 		call->req.srv = h->srv;
 		call->req.conn = c;
 		client_address(c, call->req.client, sizeof(call->req.client));
 		/* refuse before reading when the length is announced */
-		if (cl != NULL && strtoull(cl, NULL, 10) > MAX_BODY) {
+		if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body) {
 			resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL,
-				   "the body is over %d bytes", MAX_BODY);
+				   "the body is over %zu bytes", h->max_body);
 			return send_resp(c, &out);
 		}
 		return MHD_YES;
@@ -631,6 +672,9 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 		return NULL;
 	}
 	h->srv = srv;
+	h->routes = api_routes;
+	h->nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+	h->max_body = MAX_BODY;
 	family = listen_addr(srv->cfg, &ss);
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -657,6 +701,71 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	return h;
 }
 
+/* A listening unix socket at path, replacing a stale one; -1 with err set. */
+static int unix_listener(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "authz.socket: path too long");
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* a socket left by a crash is ours to replace; anything else is not */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0660) != 0 ||
+	    listen(fd, 128) != 0) {
+		snprintf(err, errlen, "authz.socket %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct http_server *http_start_plugin(struct server *srv, char *err, size_t errlen)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int fd;
+
+	if (h == NULL || (h->socket_path = strdup(srv->cfg->authz_socket)) == NULL) {
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->srv = srv;
+	h->routes = plugin_routes;
+	h->nroutes = sizeof(plugin_routes) / sizeof(plugin_routes[0]);
+	h->max_body = PLUGIN_MAX_BODY;
+	fd = unix_listener(h->socket_path, err, errlen);
+	if (fd >= 0)
+		h->daemon = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			MHD_USE_ERROR_LOG,
+		    0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
+		    on_mhd_log, NULL, MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		if (fd >= 0) {
+			snprintf(err, errlen, "cannot serve %s", h->socket_path);
+			close(fd);
+			unlink(h->socket_path);
+		}
+		free(h->socket_path);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
 void http_stop(struct http_server *h, int grace_seconds)
 {
 	MHD_socket fd;
@@ -671,5 +780,8 @@ void http_stop(struct http_server *h, int grace_seconds)
 	     waited++)
 		nanosleep(&tick, NULL);
 	MHD_stop_daemon(h->daemon);
+	if (h->socket_path != NULL)
+		unlink(h->socket_path);
+	free(h->socket_path);
 	free(h);
 }

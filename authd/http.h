@@ -58,6 +58,8 @@ void resp_not_found(struct resp *out, const char *what, const char *key);
 
 /* Serves HTTPS with the certificate of servercert.c; set one before starting. */
 struct http_server *http_start(struct server *srv, char *err, size_t errlen);
+/* Serves the engine plugin protocol on the unix socket authz.socket. */
+struct http_server *http_start_plugin(struct server *srv, char *err, size_t errlen);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
 

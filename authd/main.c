@@ -12,8 +12,10 @@
 #include <time.h>
 
 #include "bootstrap.h"
+#include "engine_labels.h"
 #include "engine_tls.h"
 #include "http.h"
+#include "rbac.h"
 #include "servercert.h"
 #include "session.h"
 #include "store.h"
@@ -117,6 +119,7 @@ static void wait_for_stop(struct server *srv, sigset_t *stop)
 			return;
 		}
 		store_checkpoint();
+		rbac_reap(srv->rbac);
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
 	}
@@ -126,7 +129,7 @@ static int run(struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
-	struct http_server *http = NULL;
+	struct http_server *http = NULL, *plugin = NULL;
 	char err[ERRLEN];
 	enum log_level level;
 	sigset_t stop;
@@ -162,24 +165,42 @@ static int run(struct config *cfg)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
+	srv.rbac = rbac_new();
+	if (srv.rbac == NULL || rbac_refresh(srv.rbac) != 0) {
+		snprintf(err, sizeof(err), "cannot load the authorization data");
+		goto out;
+	}
 	if (servercert_set(tls.cert_pem, tls.key_pem, err, sizeof(err)) != 0)
 		goto out;
+	srv.labels = engine_labels_new(cfg->authz_engine_socket);
+	if (srv.labels == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto out;
+	}
 	http = http_start(&srv, err, sizeof(err));
 	if (http == NULL)
+		goto out;
+	if (cfg->authz_socket != NULL &&
+	    (plugin = http_start_plugin(&srv, err, sizeof(err))) == NULL)
 		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
 	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
 	       strchr(cfg->listen_host, ':') ? "]" : "", cfg->listen_port, cfg->data_dir);
+	if (plugin != NULL)
+		printf("authd: engine authorization plugin on %s\n", cfg->authz_socket);
 	fflush(stdout);
 	wait_for_stop(&srv, &stop);
-	http_stop(http, GRACE_SECONDS);
 	rc = 0;
 out:
+	http_stop(plugin, GRACE_SECONDS);
+	http_stop(http, GRACE_SECONDS);
 	if (rc != 0)
 		fprintf(stderr, "authd: %s\n", err);
 	sessions_free(srv.sessions);
 	throttle_free(srv.throttle);
 	throttle_free(srv.ip_throttle);
+	rbac_free(srv.rbac);
+	engine_labels_free(srv.labels);
 	audit_close(srv.audit);
 	store_close();
 	servercert_free_all();

@@ -90,6 +90,15 @@ static const char *const migrations[] = {
     "  not_after INTEGER NOT NULL);"
     "CREATE INDEX public_keys_account ON public_keys(account_id);"
     "ALTER TABLE accounts ADD COLUMN ldap_missing INTEGER NOT NULL DEFAULT 0;",
+
+    /* 3: custom roles (the built-in ones live in rbac.c) */
+    "CREATE TABLE roles ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  operations TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX grants_role ON grants(role_id);"
+    "CREATE INDEX grants_collection ON grants(collection_id);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -342,6 +351,24 @@ int store_begin(void)
 int store_commit(void)
 {
 	return exec_simple("COMMIT");
+}
+
+int store_begin_nested(void)
+{
+	return exec_simple("SAVEPOINT nested");
+}
+
+int store_commit_nested(void)
+{
+	return exec_simple("RELEASE nested");
+}
+
+void store_rollback_nested(void)
+{
+	sqlite3 *db = store_db();
+
+	if (db != NULL)
+		sqlite3_exec(db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
 }
 
 void store_rollback(void)

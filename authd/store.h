@@ -15,6 +15,7 @@ enum {
 	STORE_OK = 0,
 	STORE_NOT_FOUND = 1,
 	STORE_CONFLICT = 2, /* a uniqueness rule said no */
+	STORE_CREATED = 3,  /* it was missing and is there now */
 	STORE_ERROR = -1,
 };
 
@@ -38,6 +39,10 @@ sqlite3_stmt *store_stmt(const char *sql);
 int store_begin(void);
 int store_commit(void);
 void store_rollback(void);
+/* A savepoint: the same inside a transaction, a transaction of its own outside one. */
+int store_begin_nested(void);
+int store_commit_nested(void);
+void store_rollback_nested(void);
 
 /* ---- accounts ---- */
 
@@ -116,7 +121,8 @@ int store_team_member_delete(const char *team_id, const char *user_id);
 
 /* ---- collections ---- */
 
-/* Creates /Shared/Private/<name> and the user's default grant on it, once. */
+/* Creates /Shared/Private/<name> and the user's default grant on it, once:
+ * STORE_CREATED the first time, STORE_OK after. Works inside or outside a transaction. */
 int store_ensure_private_collection(const struct account *user);
 
 /* ---- client-bundle keys ---- */
@@ -142,6 +148,65 @@ int store_key_by_fingerprint(const char *fingerprint, struct pubkey *out);
 int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx);
 int store_key_set_label(const char *key_id, const char *label);
 int store_key_delete(const char *account_id, const char *key_id);
+
+/* ---- roles, collections, grants (store_rbac.c) ---- */
+
+struct role_row {
+	char id[ID_LEN];
+	char name[NAME_LEN];
+	char *operations; /* JSON text, malloc'd by the store; the callback must not keep it */
+	int64_t created_at;
+};
+struct collection_row {
+	char id[ID_LEN];
+	char name[NAME_LEN];
+	char parent_id[ID_LEN]; /* "" for the root */
+	char path[2048];
+	int64_t created_at;
+};
+struct grant_row {
+	char subject_id[ID_LEN];
+	char collection_id[ID_LEN];
+	char role_id[ID_LEN];
+};
+typedef int (*role_cb)(const struct role_row *r, void *ctx);
+typedef int (*collection_cb)(const struct collection_row *c, void *ctx);
+typedef int (*grant_cb)(const struct grant_row *g, void *ctx);
+
+int store_roles(role_cb cb, void *ctx);
+int store_role_insert(const struct role_row *r);
+/* STORE_CONFLICT when a grant uses it. */
+int store_role_delete(const char *id);
+int store_role_in_use(const char *id, bool *used);
+
+int store_collections(collection_cb cb, void *ctx);
+int store_collection_get(const char *id, struct collection_row *out);
+int store_collection_by_path(const char *path, struct collection_row *out);
+int store_collection_insert(const struct collection_row *c);
+/* STORE_CONFLICT when it has children; its grants go with it. */
+int store_collection_delete(const char *id);
+
+int store_grants(grant_cb cb, void *ctx);
+int store_grant_put(const struct grant_row *g);
+int store_grant_delete(const struct grant_row *g);
+
+/* "user", "org" or "team" for a grant subject's id. */
+int store_subject_kind(const char *id, const char **kind);
+
+int store_setting_get(const char *key, char *value, size_t len);
+int store_setting_set(const char *key, const char *value);
+
+/* For the authorization snapshot: every account, membership and key, in one pass each. */
+struct member_row {
+	char user_id[ID_LEN];
+	char group_id[ID_LEN]; /* a team's or an org's id */
+};
+typedef int (*account_row_cb)(const struct account *a, void *ctx);
+typedef int (*member_row_cb)(const struct member_row *m, void *ctx);
+typedef int (*key_row_cb)(const struct pubkey *k, void *ctx);
+int store_each_account(account_row_cb cb, void *ctx);
+int store_each_membership(member_row_cb cb, void *ctx);
+int store_each_key(key_row_cb cb, void *ctx);
 
 /* ---- sessions ---- */
 

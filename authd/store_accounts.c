@@ -245,10 +245,22 @@ int store_account_delete(const char *id)
 	/* grants name their subject by id without a foreign key (teams are subjects too) */
 	static const char grants[] = "DELETE FROM grants WHERE subject_id = ?1"
 				     " OR subject_id IN (SELECT id FROM teams WHERE org_id = ?1)";
+	/* the private collection goes too, unless something was put below it */
+	static const char private[] =
+	    "DELETE FROM collections AS c WHERE c.path = '/Shared/Private/' ||"
+	    " (SELECT name FROM accounts WHERE id = ?1)"
+	    " AND NOT EXISTS (SELECT 1 FROM collections k WHERE k.parent_id = c.id)";
 	static const char sql[] = "DELETE FROM accounts WHERE id = ?1";
 	sqlite3_stmt *st = store_stmt(grants);
 	int rc;
 
+	if (st == NULL)
+		return STORE_ERROR;
+	bind_text(st, 1, id);
+	rc = step_done(st);
+	if (rc != STORE_OK)
+		return rc;
+	st = store_stmt(private);
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, id);
@@ -547,7 +559,9 @@ int store_team_member_delete(const char *team_id, const char *user_id)
 int store_ensure_private_collection(const struct account *user)
 {
 	static const char find[] = "SELECT id FROM collections WHERE path = ?1";
-	static const char add[] = "INSERT INTO collections (id, name, parent_id, path, created_at)"
+	/* OR IGNORE: a concurrent login of the same user may have made it meanwhile */
+	static const char add[] = "INSERT OR IGNORE INTO collections"
+				  " (id, name, parent_id, path, created_at)"
 				  " VALUES (?1, ?2, 'private', ?3, ?4)";
 	static const char grant[] =
 	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
@@ -566,7 +580,7 @@ int store_ensure_private_collection(const struct account *user)
 		return STORE_OK;
 	if (rc != SQLITE_DONE)
 		return step_error(st);
-	if (new_uuid(id) != 0 || store_begin() != STORE_OK)
+	if (new_uuid(id) != 0 || store_begin_nested() != STORE_OK)
 		return STORE_ERROR;
 	st = store_stmt(add);
 	if (st == NULL)
@@ -577,16 +591,18 @@ int store_ensure_private_collection(const struct account *user)
 	sqlite3_bind_int64(st, 4, now_seconds());
 	if (step_done(st) != STORE_OK)
 		goto fail;
+	if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
+		return store_commit_nested() == STORE_OK ? STORE_OK : STORE_ERROR;
 	st = store_stmt(grant);
 	if (st == NULL)
 		goto fail;
 	bind_text(st, 1, user->id);
 	bind_text(st, 2, id);
-	if (step_done(st) != STORE_OK || store_commit() != STORE_OK)
+	if (step_done(st) != STORE_OK || store_commit_nested() != STORE_OK)
 		goto fail;
-	return STORE_OK;
+	return STORE_CREATED;
 fail:
-	store_rollback();
+	store_rollback_nested();
 	return STORE_ERROR;
 }
 
@@ -678,4 +694,37 @@ int store_sessions_expire(int64_t now, int64_t idle_seconds)
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, idle_seconds);
 	return step_done(st);
+}
+
+/* ---- for the authorization snapshot ---- */
+
+int store_each_account(account_row_cb cb, void *ctx)
+{
+	static const char sql[] = "SELECT " ACCOUNT_COLS " FROM accounts a";
+	sqlite3_stmt *st = store_stmt(sql);
+
+	return st ? each_account(st, cb, ctx) : STORE_ERROR;
+}
+
+int store_each_membership(member_row_cb cb, void *ctx)
+{
+	/* org memberships, then team memberships: both make a user part of a grant subject */
+	static const char sql[] = "SELECT user_id, org_id FROM org_members"
+				  " UNION ALL SELECT user_id, team_id FROM team_members";
+	sqlite3_stmt *st = store_stmt(sql);
+	struct member_row m;
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_text(m.user_id, sizeof(m.user_id), st, 0);
+		copy_text(m.group_id, sizeof(m.group_id), st, 1);
+		if (cb(&m, ctx) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return step_error(st);
+	sqlite3_reset(st);
+	return STORE_OK;
 }

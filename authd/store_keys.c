@@ -3,6 +3,7 @@
  * key and its fingerprint; private keys are never given to the store.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
@@ -153,4 +154,34 @@ int store_key_delete(const char *account_id, const char *key_id)
 	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
 	return write(st, true);
+}
+
+int store_each_key(key_row_cb cb, void *ctx)
+{
+	/* only what authorization needs: no PEM text */
+	static const char sql[] =
+	    "SELECT id, account_id, fingerprint, scope, not_after FROM public_keys";
+	sqlite3_stmt *st = store_stmt(sql);
+	struct pubkey *k;
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		copy_col(k->id, sizeof(k->id), st, 0);
+		copy_col(k->account_id, sizeof(k->account_id), st, 1);
+		copy_col(k->fingerprint, sizeof(k->fingerprint), st, 2);
+		copy_col(k->scope, sizeof(k->scope), st, 3);
+		k->not_after = sqlite3_column_int64(st, 4);
+		if (cb(k, ctx) != 0)
+			break;
+	}
+	free(k);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return failed(st);
+	sqlite3_reset(st);
+	return STORE_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "rbac.h"
 #include "session.h"
 #include "store.h"
 
@@ -455,6 +456,201 @@ START_TEST(forms_name_the_bad_field)
 }
 END_TEST
 
+/* ---- authorization model ---- */
+
+static struct rbac *rbac;
+
+/* Adds an account straight to the store; returns its id in `id`. */
+static void add_account(const char *name, bool org, bool admin, bool active, char id[ID_LEN])
+{
+	struct account a = {0};
+
+	ck_assert_int_eq(new_uuid(a.id), 0);
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	a.is_org = org;
+	a.is_admin = admin;
+	a.is_active = active;
+	ck_assert_int_eq(store_account_insert(&a, NULL), STORE_OK);
+	memcpy(id, a.id, ID_LEN);
+}
+
+static void add_collection(const char *id, const char *name, const char *parent, const char *path)
+{
+	struct collection_row c = {0};
+
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.parent_id, sizeof(c.parent_id), "%s", parent);
+	snprintf(c.path, sizeof(c.path), "%s", path);
+	ck_assert_int_eq(store_collection_insert(&c), STORE_OK);
+}
+
+static void grant(const char *subject, const char *collection, const char *role)
+{
+	struct grant_row g;
+
+	snprintf(g.subject_id, sizeof(g.subject_id), "%s", subject);
+	snprintf(g.collection_id, sizeof(g.collection_id), "%s", collection);
+	snprintf(g.role_id, sizeof(g.role_id), "%s", role);
+	ck_assert_int_eq(store_grant_put(&g), STORE_OK);
+}
+
+static bool allowed(const char *who_name, const char *method, const char *path, unsigned needs,
+		    const char *collection, char *msg, size_t msglen)
+{
+	struct rbac_subject who;
+	struct rbac_request req;
+	struct rbac_verdict v;
+	struct dk_op op;
+	char why[256];
+
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	if (rbac_identify_account(rbac, who_name, &who, why, sizeof(why)) != 0) {
+		snprintf(msg, msglen, "%s", why);
+		return false;
+	}
+	ck_assert_int_eq(dk_lookup(method, path, &op), 0);
+	req.op = &op;
+	req.needs = needs;
+	req.collection = collection;
+	rbac_decide(rbac, &who, &req, &v);
+	snprintf(msg, msglen, "%s", v.msg);
+	return v.allow;
+}
+
+static void rbac_setup(void)
+{
+	char err[ERRLEN], d[256];
+
+	snprintf(d, sizeof(d), "%s/rbacXXXXXX", dir);
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_int_eq(store_open(d, err, sizeof(err)), 0);
+	rbac = rbac_new();
+}
+
+START_TEST(grants_inherit_down_the_tree_and_through_teams)
+{
+	char user[ID_LEN], other[ID_LEN], org[ID_LEN], msg[512];
+	struct team t = {0};
+
+	rbac_setup();
+	add_account("ann", false, false, true, user);
+	add_account("bob", false, false, true, other);
+	add_account("eng", true, false, true, org);
+	add_collection("apps", "apps", "shared", "/Shared/apps");
+	add_collection("web", "web", "apps", "/Shared/apps/web");
+	/* ann: View Only on /Shared/apps, reaching /Shared/apps/web below it */
+	grant(user, "apps", "viewonly");
+	ck_assert(allowed("ann", "GET", "/volumes/x", 0, "/Shared/apps/web", msg, sizeof(msg)));
+	ck_assert(
+	    !allowed("ann", "POST", "/volumes/create", 0, "/Shared/apps/web", msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "no grant for Volume Create/Attach"));
+	/* not above the grant */
+	ck_assert(!allowed("ann", "GET", "/volumes/x", 0, "/Shared", msg, sizeof(msg)));
+	/* bob gets Restricted Control through a team of the org */
+	ck_assert_int_eq(new_uuid(t.id), 0);
+	memcpy(t.org_id, org, ID_LEN);
+	snprintf(t.name, sizeof(t.name), "devs");
+	ck_assert_int_eq(store_team_insert(&t), STORE_OK);
+	ck_assert_int_eq(store_team_member_put(t.id, other, false), STORE_OK);
+	ck_assert(!allowed("bob", "POST", "/volumes/create", 0, "/Shared/apps", msg, sizeof(msg)));
+	grant(t.id, "shared", "restrictedcontrol");
+	ck_assert(allowed("bob", "POST", "/volumes/create", 0, "/Shared/apps", msg, sizeof(msg)));
+	/* ... but no sub-options, and no exec */
+	ck_assert(!allowed("bob", "POST", "/containers/create", DK_PRIVILEGED, "/Shared/apps", msg,
+			   sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "Privileged"));
+	ck_assert(
+	    !allowed("bob", "POST", "/containers/abc/exec", 0, "/Shared/apps", msg, sizeof(msg)));
+	/* an org grant reaches the org's members too */
+	ck_assert_int_eq(store_org_member_put(org, user, false), STORE_OK);
+	grant(org, "web", "fullcontrol");
+	ck_assert(allowed("ann", "POST", "/containers/create", DK_PRIVILEGED | DK_HOST_BIND_MOUNTS,
+			  "/Shared/apps/web", msg, sizeof(msg)));
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
+START_TEST(lists_admins_and_bad_targets)
+{
+	char user[ID_LEN], root[ID_LEN], gone[ID_LEN], msg[512];
+
+	rbac_setup();
+	add_account("cat", false, false, true, user);
+	add_account("root", false, true, true, root);
+	add_account("gone", false, false, false, gone);
+	/* lists: allowed when any grant has the operation */
+	ck_assert(!allowed("cat", "GET", "/volumes", 0, NULL, msg, sizeof(msg)));
+	grant(user, "private", "viewonly");
+	ck_assert(allowed("cat", "GET", "/volumes", 0, NULL, msg, sizeof(msg)));
+	/* version is open to any account */
+	ck_assert(allowed("cat", "GET", "/version", 0, NULL, msg, sizeof(msg)));
+	/* a collection that does not exist denies */
+	ck_assert(!allowed("cat", "GET", "/volumes/v", 0, "/Nope", msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "no collection"));
+	/* admins may do everything; inactive accounts nothing */
+	ck_assert(allowed("root", "POST", "/containers/create", DK_PRIVILEGED, "/System", msg,
+			  sizeof(msg)));
+	ck_assert(!allowed("gone", "GET", "/version", 0, NULL, msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "inactive"));
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
+START_TEST(builtin_roles_have_their_operations)
+{
+	json_t *full = rbac_builtin_operations("fullcontrol");
+	json_t *view = rbac_builtin_operations("viewonly");
+	json_t *rc = rbac_builtin_operations("restrictedcontrol");
+	json_t *sched = rbac_builtin_operations("scheduler");
+	json_t *none = rbac_builtin_operations("none");
+
+	ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(full, "Container"),
+							  "Container Create")),
+			  DK_N_SUBOPTIONS);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(view, "Volume"), "Volume View"));
+	ck_assert_ptr_null(json_object_get(json_object_get(view, "Volume"), "Volume Remove"));
+	ck_assert_ptr_null(json_object_get(json_object_get(rc, "Container"), "Container Exec"));
+	ck_assert_uint_eq(
+	    json_array_size(json_object_get(json_object_get(rc, "Container"), "Container Create")),
+	    0);
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(sched, "Node"), "Node Schedule"));
+	ck_assert_uint_eq(json_object_size(none), 0);
+	json_decref(full);
+	json_decref(view);
+	json_decref(rc);
+	json_decref(sched);
+	json_decref(none);
+}
+END_TEST
+
+START_TEST(custom_role_maps_are_checked)
+{
+	char buf[256];
+	json_t *ok = json_loads("{\"Volume\":{\"Volume View\":[]},\"Container\":"
+				"{\"Container Create\":[\"Privileged\"]}}",
+				0, NULL);
+	json_t *bad_res = json_loads("{\"Boat\":{\"Boat View\":[]}}", 0, NULL);
+	json_t *bad_op = json_loads("{\"Volume\":{\"Volume Paint\":[]}}", 0, NULL);
+	json_t *bad_subs = json_loads("{\"Volume\":{\"Volume View\":\"all\"}}", 0, NULL);
+	json_t *not_object = json_array();
+
+	ck_assert_ptr_null(rbac_check_operations(ok, buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(rbac_check_operations(bad_res, buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(rbac_check_operations(bad_op, buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(strstr(buf, "Volume Paint"));
+	ck_assert_ptr_nonnull(rbac_check_operations(bad_subs, buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(rbac_check_operations(not_object, buf, sizeof(buf)));
+	json_decref(not_object);
+	json_decref(ok);
+	json_decref(bad_res);
+	json_decref(bad_op);
+	json_decref(bad_subs);
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *const *tests)
 {
 	TCase *tc = tcase_create(name);
@@ -496,6 +692,10 @@ int main(void)
 	add(s, "passwords",
 	    (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
 	add(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});
+	add(s, "rbac",
+	    (const TTest *const[]){
+		grants_inherit_down_the_tree_and_through_teams, lists_admins_and_bad_targets,
+		builtin_roles_have_their_operations, custom_role_maps_are_checked, NULL});
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

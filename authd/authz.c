@@ -1,0 +1,314 @@
+/*
+ * Decisions for Docker engines (SPEC §8). Everything that goes wrong
+ * denies: an unknown or revoked certificate, input that does not parse, a
+ * route authd does not know (for non-admins), an internal error. The
+ * message says why in words a user can act on; dockerd shows it as
+ * "authorization denied by plugin authd: <message>".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "api.h"
+#include "authz.h"
+#include "bundles.h"
+#include "engine_labels.h"
+
+#define PLUGIN_TYPE "application/vnd.docker.plugins.v1.2+json"
+
+/* Decodes base64 into a malloc'd, NUL-terminated buffer; NULL when it is not base64. */
+static unsigned char *b64_decode(const char *in, size_t *outlen)
+{
+	size_t n = strlen(in);
+	unsigned char *out = malloc(n / 4 * 3 + 4);
+	EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+	int len = 0, fin = 0;
+
+	if (out == NULL || ctx == NULL || n > INT32_MAX) {
+		free(out);
+		EVP_ENCODE_CTX_free(ctx);
+		return NULL;
+	}
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, out, &len, (const unsigned char *)in, (int)n) < 0 ||
+	    EVP_DecodeFinal(ctx, out + len, &fin) < 0) {
+		free(out);
+		EVP_ENCODE_CTX_free(ctx);
+		return NULL;
+	}
+	EVP_ENCODE_CTX_free(ctx);
+	*outlen = (size_t)(len + fin);
+	out[*outlen] = '\0'; /* room is left: 3 bytes out per 4 in, plus 4 */
+	return out;
+}
+
+static void deny(struct authz_outcome *o, const char *fmt, const char *arg)
+{
+	o->allow = false;
+	snprintf(o->msg, sizeof(o->msg), fmt, arg);
+}
+
+/* The collection a request acts in; NULL for lists and system calls. */
+static const char *target_collection(struct server *srv, const struct authz_call *c,
+				     const struct dk_op *op, const char *label, char *buf,
+				     size_t len)
+{
+	if (op->target == DK_TARGET_NEW) {
+		if (label[0] != '\0')
+			return label;
+		rbac_private_collection(c->who->account, buf, len);
+		return buf;
+	}
+	if (op->target == DK_TARGET_EXISTING) {
+		if (engine_label(srv->labels, op, buf, len) == 0)
+			return buf;
+		return srv->cfg->authz_engine_collection;
+	}
+	return NULL;
+}
+
+static void record(struct server *srv, const struct authz_call *c, const char *path,
+		   const struct authz_outcome *o)
+{
+	atomic_fetch_add(o->allow ? &srv->decisions_allowed : &srv->decisions_denied, 1);
+	audit_log(srv->audit, "authz", c->who ? c->who->account : "", NULL,
+		  json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
+			    c->who ? c->who->key_id : "", "method", c->method, "path", path,
+			    "operation", o->operation, "collection", o->collection, "allow",
+			    o->allow, "role", o->role, "reason", o->msg));
+}
+
+static void decide(struct server *srv, const struct authz_call *c, const char *path,
+		   struct authz_outcome *o)
+{
+	char label[512] = "", coll[2048];
+	const char *why = NULL, *target;
+	struct rbac_request req;
+	struct rbac_verdict v;
+	struct dk_op op;
+	unsigned needs = 0;
+
+	if (dk_lookup(c->method, path, &op) != 0) {
+		if (c->who->is_admin) {
+			o->allow = true;
+			snprintf(o->msg, sizeof(o->msg),
+				 "allowed (admin; route not in authd's table)");
+			return;
+		}
+		deny(o, "authd does not know this request (%.200s); only admins may make it", path);
+		return;
+	}
+	snprintf(o->operation, sizeof(o->operation), "%s", op.operation);
+	if (c->who->is_admin) {
+		o->allow = true;
+		snprintf(o->role, sizeof(o->role), "admin");
+		snprintf(o->msg, sizeof(o->msg), "allowed");
+		return;
+	}
+	if ((op.inspect_body || op.target == DK_TARGET_NEW) &&
+	    dk_inspect_body(&op, (const char *)c->body, c->body_len, &needs, label, sizeof(label),
+			    &why) != 0) {
+		deny(o, "the request body cannot be checked: %s", why);
+		return;
+	}
+	if (label[0] != '\0' && label[0] != '/') {
+		deny(o, "the access label \"%.200s\" must be a collection path such as /Shared",
+		     label);
+		return;
+	}
+	target = target_collection(srv, c, &op, label, coll, sizeof(coll));
+	req.op = &op;
+	req.needs = needs;
+	req.collection = target;
+	rbac_decide(srv->rbac, c->who, &req, &v);
+	o->allow = v.allow;
+	snprintf(o->msg, sizeof(o->msg), "%s", v.msg);
+	snprintf(o->role, sizeof(o->role), "%s", v.role);
+	snprintf(o->collection, sizeof(o->collection), "%s", v.collection);
+}
+
+void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o)
+{
+	char path[4096], query[4096];
+	const char *why = NULL;
+
+	memset(o, 0, sizeof(*o));
+	if (dk_normalize(c->uri, path, sizeof(path), query, sizeof(query), &why) != 0) {
+		deny(o, "the request URI is not acceptable: %s", why);
+		snprintf(path, sizeof(path), "%.200s", c->uri);
+	} else {
+		decide(srv, c, path, o);
+	}
+	record(srv, c, path, o);
+}
+
+/* ---- the engine plugin protocol ---- */
+
+static void plugin_answer(struct resp *out, bool allow, const char *msg)
+{
+	resp_json(out, 200, json_pack("{s:b, s:s, s:s}", "Allow", allow, "Msg", msg, "Err", ""));
+	out->type = PLUGIN_TYPE;
+}
+
+void api_plugin_activate(struct req *r, struct resp *out)
+{
+	(void)r;
+	resp_json(out, 200, json_pack("{s:[s]}", "Implements", "authz"));
+	out->type = PLUGIN_TYPE;
+}
+
+void api_plugin_authz_res(struct req *r, struct resp *out)
+{
+	/* the decision was made on the request; the response passes as it is */
+	(void)r;
+	plugin_answer(out, true, "");
+}
+
+/* The first peer certificate (base64 of PEM) of a plugin request; NULL when none. */
+static X509 *peer_cert(json_t *certs, const char **why)
+{
+	json_t *first = json_array_get(certs, 0);
+	unsigned char *pem;
+	char err[BDL_ERRLEN];
+	size_t len = 0;
+	X509 *cert;
+
+	*why = NULL;
+	if (certs == NULL || json_is_null(certs) || json_array_size(certs) == 0)
+		return NULL;
+	if (!json_is_string(first) || (pem = b64_decode(json_string_value(first), &len)) == NULL) {
+		*why = "the peer certificate is not base64";
+		return NULL;
+	}
+	cert = memchr(pem, '\0', len) ? NULL : bdl_cert_from_pem((const char *)pem, err);
+	free(pem);
+	if (cert == NULL)
+		*why = "the peer certificate does not parse";
+	return cert;
+}
+
+/* Who a plugin request comes from; -1 with a reason when nobody acceptable. */
+static int plugin_identity(struct req *r, X509 *cert, const char *user, struct rbac_subject *who,
+			   char *why, size_t whylen)
+{
+	char fp[65], cn[NAME_LEN] = "";
+
+	if (bdl_cert_fingerprint(cert, fp) != 0 ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+				      sizeof(cn)) <= 0) {
+		snprintf(why, whylen, "the certificate has no usable subject");
+		return -1;
+	}
+	if (user[0] != '\0' && strcmp(user, cn) != 0) {
+		snprintf(why, whylen, "the engine's user does not match the certificate");
+		return -1;
+	}
+	return rbac_identify(r->srv->rbac, fp, cn, now_seconds(), who, why, whylen);
+}
+
+void api_plugin_authz_req(struct req *r, struct resp *out)
+{
+	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
+	const char *uri = json_string_value(json_object_get(r->body, "RequestUri"));
+	const char *user = json_string_value(json_object_get(r->body, "User"));
+	json_t *body64 = json_object_get(r->body, "RequestBody");
+	const char *why = NULL;
+	struct authz_call c = {method, uri, NULL, 0, NULL};
+	struct authz_outcome o;
+	struct rbac_subject who;
+	char reason[256];
+	X509 *cert;
+
+	if (method == NULL || uri == NULL ||
+	    (body64 && !json_is_string(body64) && !json_is_null(body64))) {
+		plugin_answer(out, false, "authd cannot read this request (method, URI or body)");
+		return;
+	}
+	cert = peer_cert(json_object_get(r->body, "RequestPeerCertificates"), &why);
+	if (cert == NULL) {
+		if (why != NULL || !r->srv->cfg->authz_allow_local)
+			plugin_answer(out, false,
+				      why ? why
+					  : "requests without a client certificate are "
+					    "not allowed on this engine");
+		else
+			plugin_answer(out, true, "local socket");
+		return;
+	}
+	if (plugin_identity(r, cert, user ? user : "", &who, reason, sizeof(reason)) != 0) {
+		X509_free(cert);
+		plugin_answer(out, false, reason);
+		return;
+	}
+	X509_free(cert);
+	if (json_is_string(body64) &&
+	    (c.body = b64_decode(json_string_value(body64), &c.body_len)) == NULL) {
+		plugin_answer(out, false, "authd cannot read the request body (not base64)");
+		return;
+	}
+	c.who = &who;
+	authz_decide(r->srv, &c, &o);
+	free((void *)c.body);
+	plugin_answer(out, o.allow, o.msg);
+}
+
+/* ---- POST /api/authz ---- */
+
+static int api_identity(struct req *r, struct resp *out, struct rbac_subject *who)
+{
+	const char *pem = form_string(r->body, "certificate", NULL);
+	const char *account = form_string(r->body, "account", NULL);
+	char why[256], err[BDL_ERRLEN];
+	X509 *cert;
+	int rc;
+
+	if ((pem == NULL) == (account == NULL)) {
+		resp_error(out, 400, "INVALID_FORM", "certificate",
+			   "certificate: give a certificate or an account, not both");
+		return -1;
+	}
+	if (account != NULL)
+		rc = rbac_identify_account(r->srv->rbac, account, who, why, sizeof(why));
+	else if ((cert = bdl_cert_from_pem(pem, err)) == NULL) {
+		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
+		return -1;
+	} else {
+		rc = plugin_identity(r, cert, "", who, why, sizeof(why));
+		X509_free(cert);
+	}
+	if (rc != 0)
+		resp_json(out, 200, json_pack("{s:b, s:s}", "allow", 0, "msg", why));
+	return rc;
+}
+
+void api_authz(struct req *r, struct resp *out)
+{
+	static const struct field form[] = {
+	    {"certificate", F_STRING, false}, {"account", F_STRING, false},
+	    {"method", F_STRING, true},	      {"uri", F_STRING, true},
+	    {"body", F_STRING, false},	      {NULL, 0, false}};
+	const char *body64 = form_string(r->body, "body", NULL);
+	struct authz_call c = {form_string(r->body, "method", ""), form_string(r->body, "uri", ""),
+			       NULL, 0, NULL};
+	struct authz_outcome o;
+	struct rbac_subject who;
+
+	if (!r->who.is_admin) {
+		resp_forbidden(out);
+		return;
+	}
+	if (form_check(r->body, form, out) != 0 || api_identity(r, out, &who) != 0)
+		return;
+	if (body64 != NULL && (c.body = b64_decode(body64, &c.body_len)) == NULL) {
+		resp_error(out, 400, "INVALID_FORM", "body", "body: must be base64");
+		return;
+	}
+	c.who = &who;
+	authz_decide(r->srv, &c, &o);
+	free((void *)c.body);
+	resp_json(out, 200,
+		  json_pack("{s:b, s:s, s:s, s:s, s:s, s:s}", "allow", o.allow, "msg", o.msg,
+			    "account", who.account, "operation", o.operation, "collection",
+			    o.collection, "role", o.role));
+}

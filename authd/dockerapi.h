@@ -1,0 +1,94 @@
+/*
+ * The Docker Engine API as authorization sees it (SPEC §8.2): a request's
+ * URI made canonical, and the table that maps method and path to a resource
+ * type and an operation. Pure: no I/O and no state.
+ */
+#ifndef AUTHD_DOCKERAPI_H
+#define AUTHD_DOCKERAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum dk_resource {
+	DK_CONTAINER,
+	DK_IMAGE,
+	DK_NETWORK,
+	DK_VOLUME,
+	DK_NODE,
+	DK_SERVICE,
+	DK_SECRET,
+	DK_CONFIG,
+	DK_PLUGIN,
+	DK_SWARM,
+	DK_SYSTEM,
+	DK_N_RESOURCES,
+};
+
+/* Whether the request makes a new resource, names an existing one, or neither (lists, system). */
+enum dk_target {
+	DK_TARGET_NONE,
+	DK_TARGET_NEW,
+	DK_TARGET_EXISTING,
+};
+
+#define DK_OBJECT_LEN 512
+
+struct dk_op {
+	enum dk_resource resource;
+	const char *operation; /* MKE's name, e.g. "Container Create"; static storage */
+	enum dk_target target;
+	char object[DK_OBJECT_LEN]; /* the id or name in the path for DK_TARGET_EXISTING, else "" */
+	bool inspect_body;	    /* container create, exec create, service create and update */
+	const char *pattern; /* the route that matched, e.g. "/containers/{id}/json"; static */
+};
+
+/* Container Create (and Service Create/Update) sub-options a body may need. */
+enum dk_suboption {
+	DK_PRIVILEGED = 1 << 0,
+	DK_HOST_BIND_MOUNTS = 1 << 1,
+	DK_CAPABILITIES = 1 << 2,
+	DK_HOST_NETWORK = 1 << 3,
+	DK_PID_MODE = 1 << 4,
+	DK_IPC_MODE = 1 << 5,
+	DK_USERNS_MODE = 1 << 6,
+	DK_DEVICES = 1 << 7,
+};
+#define DK_N_SUBOPTIONS 8
+
+/* "Container", "Image", ... as in role operation maps. */
+const char *dk_resource_name(enum dk_resource r);
+/* "Privileged", "Host Bind Mounts", ... for one bit; NULL for anything else. */
+const char *dk_suboption_name(unsigned bit);
+
+/*
+ * Makes RequestUri canonical: strips scheme and host (absolute form), splits
+ * off the query string, removes a /vX.Y version prefix, percent-decodes, and
+ * refuses "." and ".." segments, empty segments, NUL bytes, bad escapes and
+ * anything longer than the buffers. 0 on success; -1 with *why set.
+ */
+int dk_normalize(const char *uri, char *path, size_t pathlen, char *query, size_t querylen,
+		 const char **why);
+
+/* The operation of a canonical path; -1 when no route matches (deny for non-admins). */
+int dk_lookup(const char *method, const char *path, struct dk_op *op);
+/* How many routes the table has (tests check that each has an example). */
+size_t dk_route_count(void);
+/*
+ * Calls fn once for each operation a role may name: those of the routes and
+ * those no route has (Node Schedule, Secret Use, Config Use).
+ */
+void dk_each_operation(void (*fn)(enum dk_resource res, const char *operation, void *ctx),
+		       void *ctx);
+
+/*
+ * For ops with inspect_body: which sub-options the JSON body needs (bits of
+ * enum dk_suboption) and the com.docker.ucp.access.label it asks for ("" when
+ * none). Exec create can need only Privileged, for a privileged exec; its
+ * operation, Container Exec, is the main check. Other JSON bodies give just
+ * their label. -1 with *why set when the body is not a JSON object, is
+ * missing where required, or has a value of the wrong type.
+ */
+int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
+		    char *label, size_t labellen, const char **why);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * Reads resource labels from the engine's API socket with libcurl. Answers
+ * (found or not) are cached for CACHE_SECONDS in a fixed table with striped
+ * locks, so lookups stay bounded in memory and never serialise decisions.
+ */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authd.h"
+#include "engine_labels.h"
+
+#define SLOTS 1024
+#define STRIPES 16
+#define CACHE_SECONDS 2
+#define MAX_ANSWER (1 << 20)
+#define LABEL_KEY "com.docker.ucp.access.label"
+
+struct slot {
+	int resource;
+	char object[DK_OBJECT_LEN];
+	char label[512];
+	bool found;
+	int64_t fetched_at;
+};
+
+struct engine_labels {
+	char *socket_path;
+	pthread_mutex_t locks[STRIPES];
+	struct slot slots[SLOTS];
+};
+
+struct engine_labels *engine_labels_new(const char *socket_path)
+{
+	struct engine_labels *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	if (socket_path != NULL && (e->socket_path = strdup(socket_path)) == NULL) {
+		free(e);
+		return NULL;
+	}
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&e->locks[i], NULL);
+	return e;
+}
+
+void engine_labels_free(struct engine_labels *e)
+{
+	if (e == NULL)
+		return;
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&e->locks[i]);
+	free(e->socket_path);
+	free(e);
+}
+
+/* Where the inspect answer of each resource type keeps its labels. */
+static const char *inspect_path(enum dk_resource r, const char **labels_in)
+{
+	*labels_in = "Spec";
+	switch (r) {
+	case DK_CONTAINER:
+		*labels_in = "Config";
+		return "/containers/%s/json";
+	case DK_IMAGE:
+		*labels_in = "Config";
+		return "/images/%s/json";
+	case DK_NETWORK:
+		*labels_in = NULL;
+		return "/networks/%s";
+	case DK_VOLUME:
+		*labels_in = NULL;
+		return "/volumes/%s";
+	case DK_NODE:
+		return "/nodes/%s";
+	case DK_SERVICE:
+		return "/services/%s";
+	case DK_SECRET:
+		return "/secrets/%s";
+	case DK_CONFIG:
+		return "/configs/%s";
+	default:
+		return NULL;
+	}
+}
+
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	size_t add = size * n;
+	char *grown;
+
+	if (b->len + add > MAX_ANSWER)
+		return 0; /* aborts the transfer */
+	grown = realloc(b->data, b->len + add + 1);
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + b->len, p, add);
+	b->data = grown;
+	b->len += add;
+	b->data[b->len] = '\0';
+	return add;
+}
+
+/* GETs an engine path; the parsed JSON answer, or NULL. */
+static json_t *engine_get(const struct engine_labels *e, const char *path)
+{
+	CURL *c = curl_easy_init();
+	struct buf b = {0};
+	char url[2048];
+	long status = 0;
+	json_t *j = NULL;
+
+	if (c == NULL)
+		return NULL;
+	snprintf(url, sizeof(url), "http://engine%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (curl_easy_perform(c) == CURLE_OK &&
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
+		j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	curl_easy_cleanup(c);
+	free(b.data);
+	return j;
+}
+
+/* Asks the engine; 0 and the label when the resource has one. */
+static int fetch(const struct engine_labels *e, enum dk_resource r, const char *object, char *label,
+		 size_t len)
+{
+	const char *labels_in, *fmt = inspect_path(r, &labels_in);
+	CURL *esc = curl_easy_init();
+	char *escaped = esc ? curl_easy_escape(esc, object, 0) : NULL;
+	char path[DK_OBJECT_LEN * 3 + 64];
+	json_t *answer = NULL, *labels, *value;
+	int rc = -1;
+
+	if (fmt != NULL && escaped != NULL) {
+		snprintf(path, sizeof(path), fmt, escaped);
+		answer = engine_get(e, path);
+	}
+	labels = labels_in ? json_object_get(json_object_get(answer, labels_in), "Labels")
+			   : json_object_get(answer, "Labels");
+	value = json_object_get(labels, LABEL_KEY);
+	if (json_is_string(value)) {
+		snprintf(label, len, "%s", json_string_value(value));
+		rc = 0;
+	}
+	json_decref(answer);
+	curl_free(escaped);
+	curl_easy_cleanup(esc);
+	return rc;
+}
+
+static unsigned slot_of(int r, const char *object)
+{
+	unsigned h = 2166136261u ^ (unsigned)r;
+
+	for (; *object; object++)
+		h = (h ^ (unsigned char)*object) * 16777619u;
+	return h % SLOTS;
+}
+
+int engine_label(struct engine_labels *e, const struct dk_op *op, char *label, size_t len)
+{
+	unsigned i = slot_of(op->resource, op->object);
+	pthread_mutex_t *lock = &e->locks[i % STRIPES];
+	struct slot *s = &e->slots[i];
+	int64_t now = now_seconds();
+	int rc;
+
+	if (e->socket_path == NULL || op->object[0] == '\0')
+		return -1;
+	pthread_mutex_lock(lock);
+	if (s->resource == (int)op->resource && strcmp(s->object, op->object) == 0 &&
+	    now - s->fetched_at < CACHE_SECONDS) {
+		rc = s->found ? 0 : -1;
+		snprintf(label, len, "%s", s->label);
+		pthread_mutex_unlock(lock);
+		return rc;
+	}
+	pthread_mutex_unlock(lock);
+	/* asked without the lock held: the engine may take its time */
+	rc = fetch(e, op->resource, op->object, label, len);
+	pthread_mutex_lock(lock);
+	s->resource = (int)op->resource;
+	snprintf(s->object, sizeof(s->object), "%s", op->object);
+	snprintf(s->label, sizeof(s->label), "%s", rc == 0 ? label : "");
+	s->found = rc == 0;
+	s->fetched_at = now;
+	pthread_mutex_unlock(lock);
+	return rc;
+}

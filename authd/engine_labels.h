@@ -1,0 +1,23 @@
+/*
+ * The access label of resources that already exist, read from the engine's
+ * own API socket (SPEC §8.2) and kept for a moment, since one `docker`
+ * command often touches the same resource several times.
+ */
+#ifndef AUTHD_ENGINE_LABELS_H
+#define AUTHD_ENGINE_LABELS_H
+
+#include "dockerapi.h"
+
+struct engine_labels;
+
+/* NULL socket_path: no engine to ask; every lookup answers "unknown". */
+struct engine_labels *engine_labels_new(const char *socket_path);
+void engine_labels_free(struct engine_labels *e);
+/*
+ * The com.docker.ucp.access.label of the op's target into `label`; 0 when
+ * found, -1 when the engine does not know the resource, has no label for
+ * it, or cannot be asked.
+ */
+int engine_label(struct engine_labels *e, const struct dk_op *op, char *label, size_t len);
+
+#endif
