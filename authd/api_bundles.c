@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "bundles.h"
+#include "rbac.h"
 #include "tls.h"
 
 /* The user a bundle or key call is about: params[0] or ?account=, else the caller. */
@@ -84,7 +85,7 @@ static int record_key(struct req *r, struct resp *out, const struct account *a, 
 		resp_internal(out);
 		return -1;
 	}
-	server_changed(r->srv);
+	rbac_key_added(r->srv->rbac, k);
 	audit_log(r->srv->audit, "key.add", r->who.name, r->client,
 		  json_pack("{s:s, s:s, s:s, s:s}", "account", a->name, "keyID", k->id, "label",
 			    label, "scope", scope));
@@ -134,7 +135,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	if (bdl_make_zip(&b, zip, len, err) != 0) {
 		/* nobody will ever hold this key: forget it */
 		store_key_delete(a->id, k.id);
-		server_changed(r->srv);
+		rbac_key_removed(r->srv->rbac, k.fingerprint);
 		resp_internal(out);
 		goto done;
 	}
@@ -304,7 +305,7 @@ void api_key_delete(struct req *r, struct resp *out)
 		resp_internal(out);
 		return;
 	}
-	server_changed(r->srv);
+	rbac_key_removed(r->srv->rbac, k.fingerprint);
 	audit_log(r->srv->audit, "key.revoke", r->who.name, r->client,
 		  json_pack("{s:s, s:s}", "account", a.name, "keyID", k.id));
 	out->status = 204;

@@ -15,11 +15,14 @@
  * returns is not filtered). Ping, version and info are open to any
  * authenticated account, so that `docker version` works for everyone.
  *
- * The snapshot. Decisions read an immutable copy of accounts, keys,
- * memberships, collections, roles and grants, built from the store after
- * every change and published with one atomic pointer swap, so a decision
- * does no SQL and takes no lock. A replaced snapshot is freed a few seconds
- * later, long after any decision that loaded it has finished (decisions take
+ * The snapshot. Decisions read an immutable copy of accounts, memberships,
+ * collections, roles and grants, built from the store after every change
+ * and published with one atomic pointer swap, so a decision does no SQL and
+ * takes no lock. Bundle keys come and go far more often (one per bundle),
+ * so they live beside it in an index of their own that is changed in place:
+ * readers walk its chains without locks, a new key is linked in whole, and
+ * a deleted one is marked revoked at once, never unlinked while running. A replaced snapshot is
+ * freed a few seconds later, long after any decision that loaded it has finished (decisions take
  * microseconds). If a rebuild fails, nothing is published and the current
  * snapshot is withdrawn: until a rebuild succeeds, every request is denied.
  */
@@ -47,12 +50,17 @@ struct s_member {
 	char group[ID_LEN];
 };
 
+/* A key of the index; immutable once linked, but for `revoked`. */
 struct s_key {
+	struct s_key *next;
 	char fp[65];
 	char key_id[ID_LEN];
 	char account_id[ID_LEN];
 	long long not_after;
+	atomic_bool revoked;
 };
+
+#define KEY_BUCKETS 65536
 
 struct s_coll {
 	char id[ID_LEN];
@@ -85,8 +93,6 @@ struct snapshot {
 	struct s_account **by_name;
 	struct s_member *members; /* by user */
 	size_t nmembers;
-	struct s_key *keys; /* by fingerprint */
-	size_t nkeys;
 	struct s_coll *colls; /* by id */
 	size_t ncolls;
 	struct s_coll **coll_by_path;
@@ -102,6 +108,8 @@ struct rbac {
 	_Atomic(struct snapshot *) current;
 	pthread_mutex_t lock; /* serialises refreshes and the retired list */
 	struct snapshot *retired;
+	pthread_mutex_t key_lock; /* serialises writers of the key index */
+	_Atomic(struct s_key *) keys[KEY_BUCKETS];
 };
 
 /* ---- the built-in roles ---- */
@@ -369,19 +377,6 @@ static int add_member(const struct member_row *m, void *ctx)
 	return 0;
 }
 
-static int add_key(const struct pubkey *k, void *ctx)
-{
-	struct s_key *s = vec_push(ctx);
-
-	if (s == NULL)
-		return 1;
-	memcpy(s->fp, k->fingerprint, sizeof(s->fp));
-	memcpy(s->key_id, k->id, sizeof(s->key_id));
-	memcpy(s->account_id, k->account_id, sizeof(s->account_id));
-	s->not_after = k->not_after;
-	return 0;
-}
-
 static int add_coll(const struct collection_row *c, void *ctx)
 {
 	struct s_coll *s = vec_push(ctx);
@@ -518,7 +513,6 @@ static void snapshot_free(struct snapshot *s)
 	free(s->accounts);
 	free(s->by_name);
 	free(s->members);
-	free(s->keys);
 	free(s->colls);
 	free(s->coll_by_path);
 	free(s->roles);
@@ -550,7 +544,6 @@ static int index_snapshot(struct snapshot *s)
 {
 	sort(s->accounts, s->naccounts, sizeof(*s->accounts), cmp_str);
 	sort(s->members, s->nmembers, sizeof(*s->members), cmp_str);
-	sort(s->keys, s->nkeys, sizeof(*s->keys), cmp_str);
 	sort(s->colls, s->ncolls, sizeof(*s->colls), cmp_str);
 	sort(s->roles, s->nroles, sizeof(*s->roles), cmp_str);
 	for (size_t i = 0; i < s->nroles; i++)
@@ -578,7 +571,6 @@ static struct snapshot *build(void)
 	struct snapshot *s = calloc(1, sizeof(*s));
 	struct vec accounts = {.size = sizeof(struct s_account)};
 	struct vec members = {.size = sizeof(struct s_member)};
-	struct vec keys = {.size = sizeof(struct s_key)};
 	struct vec colls = {.size = sizeof(struct s_coll)};
 	struct vec roles = {.size = sizeof(struct s_role)};
 	struct vec grants = {.size = sizeof(struct s_grant)};
@@ -588,12 +580,10 @@ static struct snapshot *build(void)
 	if (s == NULL)
 		return NULL;
 	rc = store_each_account(add_account, &accounts) |
-	     store_each_membership(add_member, &members) | store_each_key(add_key, &keys) |
-	     store_collections(add_coll, &colls) | builtin_roles(&roles) |
-	     store_roles(add_role, &roles);
+	     store_each_membership(add_member, &members) | store_collections(add_coll, &colls) |
+	     builtin_roles(&roles) | store_roles(add_role, &roles);
 	s->accounts = accounts.items, s->naccounts = accounts.n;
 	s->members = members.items, s->nmembers = members.n;
-	s->keys = keys.items, s->nkeys = keys.n;
 	s->colls = colls.items, s->ncolls = colls.n;
 	s->roles = roles.items, s->nroles = roles.n;
 	if (rc != 0 || index_snapshot(s) != 0 || store_grants(add_grant, &gc) != STORE_OK) {
@@ -609,6 +599,64 @@ static struct snapshot *build(void)
 
 /* ---- publishing ---- */
 
+/* ---- the key index ---- */
+
+static unsigned key_bucket(const char *fp)
+{
+	/* a fingerprint is hex of SHA-256: its first digits are uniform already */
+	return (unsigned)strtoul(
+		   (char[9]){fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7], 0}, NULL, 16) %
+	       KEY_BUCKETS;
+}
+
+void rbac_key_added(struct rbac *r, const struct pubkey *k)
+{
+	struct s_key *n = calloc(1, sizeof(*n));
+	unsigned b = key_bucket(k->fingerprint);
+
+	if (n == NULL) {
+		/* the key simply is not honoured until the next start; deny, don't crash */
+		log_msg(LOG_ERROR, "rbac: out of memory indexing key %s", k->id);
+		return;
+	}
+	snprintf(n->fp, sizeof(n->fp), "%s", k->fingerprint);
+	snprintf(n->key_id, sizeof(n->key_id), "%s", k->id);
+	snprintf(n->account_id, sizeof(n->account_id), "%s", k->account_id);
+	n->not_after = k->not_after;
+	atomic_init(&n->revoked, false);
+	pthread_mutex_lock(&r->key_lock);
+	n->next = atomic_load(&r->keys[b]);
+	/* the node is whole before it is reachable: readers see all of it or none */
+	atomic_store(&r->keys[b], n);
+	pthread_mutex_unlock(&r->key_lock);
+}
+
+void rbac_key_removed(struct rbac *r, const char *fingerprint)
+{
+	struct s_key *n = atomic_load(&r->keys[key_bucket(fingerprint)]);
+
+	for (; n != NULL; n = n->next)
+		if (strcmp(n->fp, fingerprint) == 0)
+			atomic_store(&n->revoked, true);
+}
+
+/* The live key with this fingerprint, or NULL. */
+static const struct s_key *key_lookup(struct rbac *r, const char *fingerprint)
+{
+	const struct s_key *n = atomic_load(&r->keys[key_bucket(fingerprint)]);
+
+	for (; n != NULL; n = n->next)
+		if (strcmp(n->fp, fingerprint) == 0 && !atomic_load(&n->revoked))
+			return n;
+	return NULL;
+}
+
+static int index_key(const struct pubkey *k, void *ctx)
+{
+	rbac_key_added(ctx, k);
+	return 0;
+}
+
 struct rbac *rbac_new(void)
 {
 	struct rbac *r = calloc(1, sizeof(*r));
@@ -616,7 +664,12 @@ struct rbac *rbac_new(void)
 	if (r == NULL)
 		return NULL;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->key_lock, NULL);
 	atomic_init(&r->current, NULL);
+	if (store_each_key(index_key, r) != STORE_OK) {
+		rbac_free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -671,6 +724,15 @@ void rbac_free(struct rbac *r)
 		return;
 	retire(r, atomic_exchange(&r->current, NULL));
 	free_retired(r, INT64_MAX);
+	for (unsigned b = 0; b < KEY_BUCKETS; b++) {
+		struct s_key *n = atomic_load(&r->keys[b]), *next;
+
+		for (; n != NULL; n = next) {
+			next = n->next;
+			free(n);
+		}
+	}
+	pthread_mutex_destroy(&r->key_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -716,30 +778,29 @@ int rbac_identify(struct rbac *r, const char *fingerprint, const char *cn, long 
 		  struct rbac_subject *who, char *why, size_t whylen)
 {
 	const struct snapshot *s = atomic_load(&r->current);
+	const struct s_key *k = key_lookup(r, fingerprint);
 	const struct s_account *a;
-	long k;
 
 	if (s == NULL) {
 		snprintf(why, whylen, "authorization data is unavailable; try again shortly");
 		return -1;
 	}
-	k = find(s->keys, s->nkeys, sizeof(*s->keys), fingerprint);
-	if (k < 0) {
+	if (k == NULL) {
 		snprintf(why, whylen, "the certificate's key was revoked or never issued here");
 		return -1;
 	}
-	if (s->keys[k].not_after < now) {
+	if (k->not_after < now) {
 		snprintf(why, whylen, "the certificate has expired; download a new bundle");
 		return -1;
 	}
-	a = account_by_id(s, s->keys[k].account_id);
+	a = account_by_id(s, k->account_id);
 	if (usable(a, why, whylen) != 0)
 		return -1;
 	if (strcmp(a->name, cn) != 0) {
 		snprintf(why, whylen, "the certificate's CN does not name its account");
 		return -1;
 	}
-	fill_subject(a, s->keys[k].key_id, who);
+	fill_subject(a, k->key_id, who);
 	return 0;
 }
 

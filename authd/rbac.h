@@ -7,13 +7,18 @@
 
 #include "authd.h"
 #include "dockerapi.h"
+#include "store.h"
 
 struct rbac;
 
+/* Loads the key index from the store; rbac_refresh then builds the snapshot. */
 struct rbac *rbac_new(void);
 void rbac_free(struct rbac *r);
 /* Rebuilds the snapshot from the store and publishes it; call after every change. */
 int rbac_refresh(struct rbac *r);
+/* A bundle key was stored or deleted: takes effect for the next decision. */
+void rbac_key_added(struct rbac *r, const struct pubkey *k);
+void rbac_key_removed(struct rbac *r, const char *fingerprint);
 /* Frees snapshots that no decision can still be reading; main.c calls it every tick. */
 void rbac_reap(struct rbac *r);
 
