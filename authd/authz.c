@@ -188,25 +188,6 @@ static X509 *peer_cert(json_t *certs, const char **why)
 	return cert;
 }
 
-/* Who a plugin request comes from; -1 with a reason when nobody acceptable. */
-static int plugin_identity(struct req *r, X509 *cert, const char *user, struct rbac_subject *who,
-			   char *why, size_t whylen)
-{
-	char fp[65], cn[NAME_LEN] = "";
-
-	if (bdl_cert_fingerprint(cert, fp) != 0 ||
-	    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-				      sizeof(cn)) <= 0) {
-		snprintf(why, whylen, "the certificate has no usable subject");
-		return -1;
-	}
-	if (user[0] != '\0' && strcmp(user, cn) != 0) {
-		snprintf(why, whylen, "the engine's user does not match the certificate");
-		return -1;
-	}
-	return rbac_identify(r->srv->rbac, fp, cn, now_seconds(), who, why, whylen);
-}
-
 void api_plugin_authz_req(struct req *r, struct resp *out)
 {
 	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
@@ -236,7 +217,8 @@ void api_plugin_authz_req(struct req *r, struct resp *out)
 			plugin_answer(out, true, "local socket");
 		return;
 	}
-	if (plugin_identity(r, cert, user ? user : "", &who, reason, sizeof(reason)) != 0) {
+	if (rbac_identify_cert(r->srv->rbac, cert, user ? user : "", &who, reason,
+			       sizeof(reason)) != 0) {
 		X509_free(cert);
 		plugin_answer(out, false, reason);
 		return;
@@ -274,7 +256,7 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
 		return -1;
 	} else {
-		rc = plugin_identity(r, cert, "", who, why, sizeof(why));
+		rc = rbac_identify_cert(r->srv->rbac, cert, "", who, why, sizeof(why));
 		X509_free(cert);
 	}
 	if (rc != 0)

@@ -21,7 +21,7 @@
 #include "api.h"
 #include "bundles.h"
 #include "authz.h"
-#include "certauth.h"
+#include "rbac.h"
 #include "servercert.h"
 #include "tls.h"
 
@@ -364,10 +364,17 @@ static X509 *peer_certificate(struct MHD_Connection *c)
 /* Authenticates by the client certificate of the handshake (mutual TLS). */
 static void authenticate_cert(struct req *r, X509 *cert, struct resp *out)
 {
+	struct rbac_subject who;
 	char why[256];
 
-	if (certauth_check(r->srv->tls, cert, &r->who, r->key_id, why, sizeof(why)) != 0)
+	if (rbac_identify_cert(r->srv->rbac, cert, "", &who, why, sizeof(why)) != 0) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s", why);
+		return;
+	}
+	snprintf(r->who.id, sizeof(r->who.id), "%s", who.account_id);
+	snprintf(r->who.name, sizeof(r->who.name), "%s", who.account);
+	r->who.is_admin = who.is_admin;
+	snprintf(r->key_id, sizeof(r->key_id), "%s", who.key_id);
 }
 
 /*
@@ -684,7 +691,7 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	    /* two per core: handlers block on SQLite's write lock and on the disk */
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
-	    /* asks clients for a bundle certificate; certauth.c decides what it proves */
+	    /* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundles.h"
 #include "rbac.h"
 #include "session.h"
 #include "store.h"
@@ -802,6 +803,24 @@ int rbac_identify(struct rbac *r, const char *fingerprint, const char *cn, long 
 	}
 	fill_subject(a, k->key_id, who);
 	return 0;
+}
+
+int rbac_identify_cert(struct rbac *r, X509 *cert, const char *user, struct rbac_subject *who,
+		       char *why, size_t whylen)
+{
+	char fp[65], cn[NAME_LEN] = "";
+
+	if (bdl_cert_fingerprint(cert, fp) != 0 ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+				      sizeof(cn)) <= 0) {
+		snprintf(why, whylen, "the certificate has no usable subject");
+		return -1;
+	}
+	if (user[0] != '\0' && strcmp(user, cn) != 0) {
+		snprintf(why, whylen, "the engine's user does not match the certificate");
+		return -1;
+	}
+	return rbac_identify(r, fp, cn, now_seconds(), who, why, whylen);
 }
 
 int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject *who, char *why,

@@ -5,6 +5,8 @@
 #ifndef AUTHD_RBAC_H
 #define AUTHD_RBAC_H
 
+#include <openssl/x509.h>
+
 #include "authd.h"
 #include "dockerapi.h"
 #include "store.h"
@@ -50,6 +52,13 @@ struct rbac_subject {
  */
 int rbac_identify(struct rbac *r, const char *fingerprint, const char *cn, long long now,
 		  struct rbac_subject *who, char *why, size_t whylen);
+/*
+ * The same for a certificate, which needs no chain check: its fingerprint
+ * pins the exact certificate authd issued or accepted. `user`, when not
+ * empty, is the name the engine saw and must be the CN.
+ */
+int rbac_identify_cert(struct rbac *r, X509 *cert, const char *user, struct rbac_subject *who,
+		       char *why, size_t whylen);
 /* The same for an account named directly (the decision API, by admins). */
 int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject *who, char *why,
 			  size_t whylen);
