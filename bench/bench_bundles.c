@@ -1,7 +1,8 @@
 /*
  * Load generator for bench/bench_bundles.sh. Three modes, each running four
  * threads for a fixed time and printing requests (or issues) per second:
- *   --raw SECONDS                     key generation + client-certificate signing in process
+ *   --raw SECONDS                     key generation + client-certificate signing with
+ *                                     OpenSSL alone, in process (the reference)
  *   --https URL TOKEN CAFILE SECONDS  GET of a client bundle from authd
  *   --cfssl URL SECONDS               POST /api/v1/cfssl/newcert to `cfssl serve`
  */
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/x509v3.h>
 
 #include "bundles.h"
 
@@ -39,13 +42,28 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
+/*
+ * The reference: what a program using OpenSSL alone does for one bundle
+ * certificate, written the plain way its documentation shows: a P-256 key,
+ * an X509 with subject, validity, public key and clientAuth, signed.
+ */
 static int raw_once(struct job *j)
 {
-	char err[BDL_ERRLEN];
-	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
-	X509 *cert = key ? bdl_issue_client_cert(&j->ca, key, "bench", "user", 365, err) : NULL;
-	int ok = cert != NULL;
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *cert = X509_new();
+	X509_NAME *name = cert ? X509_get_subject_name(cert) : NULL;
+	X509_EXTENSION *eku = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "clientAuth");
+	int ok = key != NULL && name != NULL && eku != NULL && X509_set_version(cert, 2) &&
+		 ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) &&
+		 X509_gmtime_adj(X509_getm_notBefore(cert), 0) &&
+		 X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 86400) &&
+		 X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+					    (const unsigned char *)"bench", -1, -1, 0) &&
+		 X509_set_issuer_name(cert, X509_get_subject_name(j->ca.cert)) &&
+		 X509_set_pubkey(cert, key) && X509_add_ext(cert, eku, -1) &&
+		 X509_sign(cert, j->ca.key, EVP_sha256());
 
+	X509_EXTENSION_free(eku);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return ok;

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 
 #include "bundles.h"
@@ -56,7 +57,44 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return 0;
 }
 
-/* A certificate with serial, validity and subject (O=authd[, OU=unit], CN=cn), not yet signed. */
+/*
+ * Puts the key's public half in a leaf certificate. For EC keys the
+ * SubjectPublicKeyInfo is written straight from the encoded point:
+ * X509_set_pubkey would run it through OpenSSL 3's encoder and then its
+ * decoder, which costs more than signing the certificate. The X509 object
+ * then has no decoded key of its own, so this is only for certificates that
+ * are encoded and handed out, never for CAs that verify others in memory.
+ */
+static int set_leaf_pubkey(X509 *cert, EVP_PKEY *key)
+{
+	unsigned char *point;
+	size_t len = 0;
+	char curve[32];
+
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+					    NULL) ||
+	    strcmp(curve, "prime256v1") != 0 ||
+	    !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0,
+					     &len))
+		return X509_set_pubkey(cert, key) ? 0 : -1;
+	point = OPENSSL_malloc(len);
+	if (point == NULL ||
+	    !EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, len,
+					     &len) ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert),
+				    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+				    OBJ_nid2obj(NID_X9_62_prime256v1), point, (int)len)) {
+		OPENSSL_free(point);
+		return -1;
+	}
+	return 0; /* the point now belongs to the certificate */
+}
+
+/*
+ * A certificate with serial, validity, subject (O=authd[, OU=unit], CN=cn)
+ * and, unless key is NULL, the public key; not yet signed.
+ */
 static X509 *new_cert(EVP_PKEY *key, const char *unit, const char *cn, int days)
 {
 	X509 *cert = X509_new();
@@ -69,7 +107,7 @@ static X509 *new_cert(EVP_PKEY *key, const char *unit, const char *cn, int days)
 	    /* a minute of slack for clocks that disagree a little */
 	    !X509_gmtime_adj(X509_getm_notBefore(cert), -60) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(cert), (long)days * 86400) ||
-	    !X509_set_pubkey(cert, key) ||
+	    (key != NULL && !X509_set_pubkey(cert, key)) ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"authd",
 					-1, -1, 0) ||
 	    (unit != NULL && !X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8,
@@ -220,9 +258,10 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
 			    const char *unit, int days, char *err)
 {
-	X509 *cert = new_cert(key, unit, common_name, days);
+	X509 *cert = new_cert(NULL, unit, common_name, days);
 
-	if (cert == NULL || !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+	if (cert == NULL || set_leaf_pubkey(cert, key) != 0 ||
+	    !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
 	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") !=
 		0 ||

@@ -47,6 +47,9 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 /*
  * A client certificate for `key`, signed by `ca`: subject CN=common_name,
  * OU=unit, O=authd; extendedKeyUsage clientAuth; random 128-bit serial.
+ * It is made to be encoded and handed out: for EC keys the returned object
+ * holds no decoded public key (X509_get0_pubkey gives NULL), so verify a
+ * parsed copy, as any relying party does.
  */
 X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
 			    const char *unit, int days, char *err);

@@ -460,8 +460,23 @@ START_TEST(verifies_client_certificates)
 	ck_assert_int_eq(bdl_ca_generate("Other", 30, &other, err), 0);
 	trust = bdl_trust_new(&ca.cert, 1);
 	client = bdl_issue_client_cert(&ca, key, "bob", "user", 30, err);
+	/* as a relying party sees it: parsed from its encoding */
+	{
+		char *pem = bdl_cert_pem(client);
+
+		X509_free(client);
+		client = bdl_cert_from_pem(pem, err);
+		free(pem);
+	}
 	server = bdl_issue_server_cert(&ca, key, "srv", sans, 1, 30, err);
 	foreign = bdl_issue_client_cert(&other, key, "bob", "user", 30, err);
+	{
+		char *pem = bdl_cert_pem(foreign);
+
+		X509_free(foreign);
+		foreign = bdl_cert_from_pem(pem, err);
+		free(pem);
+	}
 	ck_assert_int_eq(bdl_verify_client_cert(trust, client, cn, sizeof(cn), err), 0);
 	ck_assert_str_eq(cn, "bob");
 	ck_assert_int_eq(bdl_verify_client_cert(trust, server, cn, sizeof(cn), err), -1);
