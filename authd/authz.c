@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "api.h"
@@ -165,65 +166,77 @@ void api_plugin_authz_res(struct req *r, struct resp *out)
 	plugin_answer(out, true, "");
 }
 
-/* The first peer certificate (base64 of PEM) of a plugin request; NULL when none. */
-static X509 *peer_cert(json_t *certs, const char **why)
+/*
+ * The DER of the first peer certificate of a plugin request (dockerd sends
+ * base64 of the PEM text); OPENSSL_malloc'd. NULL when there is none, with
+ * *why set when there is one that cannot be read.
+ */
+static unsigned char *peer_cert(json_t *certs, size_t *len, const char **why)
 {
 	json_t *first = json_array_get(certs, 0);
-	unsigned char *pem;
-	char err[BDL_ERRLEN];
-	size_t len = 0;
-	X509 *cert;
+	unsigned char *pem, *der;
+	size_t pem_len = 0;
 
 	*why = NULL;
 	if (certs == NULL || json_is_null(certs) || json_array_size(certs) == 0)
 		return NULL;
-	if (!json_is_string(first) || (pem = b64_decode(json_string_value(first), &len)) == NULL) {
+	if (!json_is_string(first) ||
+	    (pem = b64_decode(json_string_value(first), &pem_len)) == NULL) {
 		*why = "the peer certificate is not base64";
 		return NULL;
 	}
-	cert = memchr(pem, '\0', len) ? NULL : bdl_cert_from_pem((const char *)pem, err);
+	der = memchr(pem, '\0', pem_len) ? NULL : bdl_pem_to_der((const char *)pem, len);
 	free(pem);
-	if (cert == NULL)
-		*why = "the peer certificate does not parse";
-	return cert;
+	if (der == NULL)
+		*why = "the peer certificate is not a PEM certificate";
+	return der;
+}
+
+/* Identifies the request's sender; false (with the answer given) when it may not go on. */
+static bool plugin_identity(struct req *r, struct resp *out, struct rbac_subject *who)
+{
+	const char *user = json_string_value(json_object_get(r->body, "User"));
+	const char *why = NULL;
+	char reason[256];
+	size_t len = 0;
+	unsigned char *der =
+	    peer_cert(json_object_get(r->body, "RequestPeerCertificates"), &len, &why);
+	int rc;
+
+	if (der == NULL) {
+		if (why == NULL && r->srv->cfg->authz_allow_local)
+			plugin_answer(out, true, "local socket");
+		else
+			plugin_answer(out, false,
+				      why ? why
+					  : "requests without a client certificate are "
+					    "not allowed on this engine");
+		return false;
+	}
+	rc = rbac_identify_der(r->srv->rbac, der, len, user ? user : "", who, reason,
+			       sizeof(reason));
+	OPENSSL_free(der);
+	if (rc != 0)
+		plugin_answer(out, false, reason);
+	return rc == 0;
 }
 
 void api_plugin_authz_req(struct req *r, struct resp *out)
 {
 	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
 	const char *uri = json_string_value(json_object_get(r->body, "RequestUri"));
-	const char *user = json_string_value(json_object_get(r->body, "User"));
 	json_t *body64 = json_object_get(r->body, "RequestBody");
-	const char *why = NULL;
 	struct authz_call c = {method, uri, NULL, 0, NULL};
 	struct authz_outcome o;
 	struct rbac_subject who;
-	char reason[256];
-	X509 *cert;
 
 	if (method == NULL || uri == NULL ||
 	    (body64 && !json_is_string(body64) && !json_is_null(body64))) {
 		plugin_answer(out, false, "authd cannot read this request (method, URI or body)");
 		return;
 	}
-	cert = peer_cert(json_object_get(r->body, "RequestPeerCertificates"), &why);
-	if (cert == NULL) {
-		if (why != NULL || !r->srv->cfg->authz_allow_local)
-			plugin_answer(out, false,
-				      why ? why
-					  : "requests without a client certificate are "
-					    "not allowed on this engine");
-		else
-			plugin_answer(out, true, "local socket");
+	if (!plugin_identity(r, out, &who))
 		return;
-	}
-	if (rbac_identify_cert(r->srv->rbac, cert, user ? user : "", &who, reason,
-			       sizeof(reason)) != 0) {
-		X509_free(cert);
-		plugin_answer(out, false, reason);
-		return;
-	}
-	X509_free(cert);
 	if (json_is_string(body64) &&
 	    (c.body = b64_decode(json_string_value(body64), &c.body_len)) == NULL) {
 		plugin_answer(out, false, "authd cannot read the request body (not base64)");
@@ -241,8 +254,9 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 {
 	const char *pem = form_string(r->body, "certificate", NULL);
 	const char *account = form_string(r->body, "account", NULL);
-	char why[256], err[BDL_ERRLEN];
-	X509 *cert;
+	char why[256];
+	unsigned char *der;
+	size_t len = 0;
 	int rc;
 
 	if ((pem == NULL) == (account == NULL)) {
@@ -252,12 +266,13 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 	}
 	if (account != NULL)
 		rc = rbac_identify_account(r->srv->rbac, account, who, why, sizeof(why));
-	else if ((cert = bdl_cert_from_pem(pem, err)) == NULL) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
+	else if ((der = bdl_pem_to_der(pem, &len)) == NULL) {
+		resp_error(out, 400, "INVALID_FORM", "certificate",
+			   "certificate: not a PEM certificate");
 		return -1;
 	} else {
-		rc = rbac_identify_cert(r->srv->rbac, cert, "", who, why, sizeof(why));
-		X509_free(cert);
+		rc = rbac_identify_der(r->srv->rbac, der, len, "", who, why, sizeof(why));
+		OPENSSL_free(der);
 	}
 	if (rc != 0)
 		resp_json(out, 200, json_pack("{s:b, s:s}", "allow", 0, "msg", why));

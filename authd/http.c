@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
-#include <openssl/x509.h>
 
 #include "api.h"
 #include "bundles.h"
@@ -343,31 +342,28 @@ static const struct route *find_route(struct call *call, const char *method, con
 	return NULL;
 }
 
-/* The first certificate the client showed in the handshake, or NULL. */
-static X509 *peer_certificate(struct MHD_Connection *c)
+/* The first certificate the client showed in the handshake (DER), or NULL. */
+static const gnutls_datum_t *peer_certificate(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	const gnutls_datum_t *peers;
-	const unsigned char *der;
 	unsigned int n = 0;
 
 	if (ci == NULL || ci->tls_session == NULL)
 		return NULL;
 	peers = gnutls_certificate_get_peers(ci->tls_session, &n);
-	if (peers == NULL || n == 0)
-		return NULL;
-	der = peers[0].data;
-	return d2i_X509(NULL, &der, peers[0].size);
+	return peers != NULL && n > 0 ? &peers[0] : NULL;
 }
 
 /* Authenticates by the client certificate of the handshake (mutual TLS). */
-static void authenticate_cert(struct req *r, X509 *cert, struct resp *out)
+static void authenticate_cert(struct req *r, const gnutls_datum_t *cert, struct resp *out)
 {
 	struct rbac_subject who;
 	char why[256];
 
-	if (rbac_identify_cert(r->srv->rbac, cert, "", &who, why, sizeof(why)) != 0) {
+	if (rbac_identify_der(r->srv->rbac, cert->data, cert->size, "", &who, why, sizeof(why)) !=
+	    0) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s", why);
 		return;
 	}
@@ -385,11 +381,10 @@ static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *o
 {
 	const char *h =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-	X509 *cert = h == NULL ? peer_certificate(c) : NULL;
+	const gnutls_datum_t *cert = h == NULL ? peer_certificate(c) : NULL;
 
 	if (cert != NULL) {
 		authenticate_cert(r, cert, out);
-		X509_free(cert);
 		return;
 	}
 	if (h == NULL) {

@@ -775,52 +775,40 @@ static void fill_subject(const struct s_account *a, const char *key_id, struct r
 	who->is_admin = a->admin;
 }
 
-int rbac_identify(struct rbac *r, const char *fingerprint, const char *cn, long long now,
-		  struct rbac_subject *who, char *why, size_t whylen)
+/*
+ * The fingerprint pins the exact certificate authd issued, or accepted after
+ * checking its chain, its purpose and that its CN names the account; so the
+ * account's name is the certificate's CN, and nothing needs parsing here.
+ */
+int rbac_identify_der(struct rbac *r, const unsigned char *der, size_t len, const char *user,
+		      struct rbac_subject *who, char *why, size_t whylen)
 {
 	const struct snapshot *s = atomic_load(&r->current);
-	const struct s_key *k = key_lookup(r, fingerprint);
+	const struct s_key *k;
 	const struct s_account *a;
+	char fp[65];
 
 	if (s == NULL) {
 		snprintf(why, whylen, "authorization data is unavailable; try again shortly");
 		return -1;
 	}
-	if (k == NULL) {
+	if (bdl_der_fingerprint(der, len, fp) != 0 || (k = key_lookup(r, fp)) == NULL) {
 		snprintf(why, whylen, "the certificate's key was revoked or never issued here");
 		return -1;
 	}
-	if (k->not_after < now) {
+	if (k->not_after < now_seconds()) {
 		snprintf(why, whylen, "the certificate has expired; download a new bundle");
 		return -1;
 	}
 	a = account_by_id(s, k->account_id);
 	if (usable(a, why, whylen) != 0)
 		return -1;
-	if (strcmp(a->name, cn) != 0) {
-		snprintf(why, whylen, "the certificate's CN does not name its account");
+	if (user[0] != '\0' && strcmp(user, a->name) != 0) {
+		snprintf(why, whylen, "the engine's user does not match the certificate");
 		return -1;
 	}
 	fill_subject(a, k->key_id, who);
 	return 0;
-}
-
-int rbac_identify_cert(struct rbac *r, X509 *cert, const char *user, struct rbac_subject *who,
-		       char *why, size_t whylen)
-{
-	char fp[65], cn[NAME_LEN] = "";
-
-	if (bdl_cert_fingerprint(cert, fp) != 0 ||
-	    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-				      sizeof(cn)) <= 0) {
-		snprintf(why, whylen, "the certificate has no usable subject");
-		return -1;
-	}
-	if (user[0] != '\0' && strcmp(user, cn) != 0) {
-		snprintf(why, whylen, "the engine's user does not match the certificate");
-		return -1;
-	}
-	return rbac_identify(r, fp, cn, now_seconds(), who, why, whylen);
 }
 
 int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject *who, char *why,

@@ -5,8 +5,6 @@
 #ifndef AUTHD_RBAC_H
 #define AUTHD_RBAC_H
 
-#include <openssl/x509.h>
-
 #include "authd.h"
 #include "dockerapi.h"
 #include "store.h"
@@ -46,19 +44,13 @@ struct rbac_subject {
 };
 
 /*
- * Who a certificate (by SHA-256 fingerprint) is, per SPEC §7.3: its key
- * exists and has not expired, its account is active, not missing from LDAP,
- * and named by the certificate's CN. -1 with the reason otherwise.
+ * Who a certificate (its DER bytes) is, per SPEC §7.3: its key exists and
+ * has not expired, its account is active and not missing from LDAP. `user`,
+ * when not empty, is the name the engine saw, and must be the account's
+ * (the certificate's CN). -1 with the reason otherwise.
  */
-int rbac_identify(struct rbac *r, const char *fingerprint, const char *cn, long long now,
-		  struct rbac_subject *who, char *why, size_t whylen);
-/*
- * The same for a certificate, which needs no chain check: its fingerprint
- * pins the exact certificate authd issued or accepted. `user`, when not
- * empty, is the name the engine saw and must be the CN.
- */
-int rbac_identify_cert(struct rbac *r, X509 *cert, const char *user, struct rbac_subject *who,
-		       char *why, size_t whylen);
+int rbac_identify_der(struct rbac *r, const unsigned char *der, size_t len, const char *user,
+		      struct rbac_subject *who, char *why, size_t whylen);
 /* The same for an account named directly (the decision API, by admins). */
 int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject *who, char *why,
 			  size_t whylen);

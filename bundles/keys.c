@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include "bundles.h"
 
@@ -106,6 +108,12 @@ char *bdl_public_key_pem(X509 *cert)
 	return s;
 }
 
+static void hex(const unsigned char *md, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 int bdl_cert_fingerprint(X509 *cert, char out[65])
 {
 	unsigned char md[32];
@@ -113,9 +121,39 @@ int bdl_cert_fingerprint(X509 *cert, char out[65])
 
 	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != sizeof(md))
 		return -1;
-	for (unsigned i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex(md, n, out);
 	return 0;
+}
+
+int bdl_der_fingerprint(const unsigned char *der, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	if (SHA256(der, len, md) == NULL)
+		return -1;
+	hex(md, sizeof(md), out);
+	return 0;
+}
+
+unsigned char *bdl_pem_to_der(const char *pem, size_t *len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	unsigned char *der = NULL;
+	char *name = NULL, *header = NULL;
+	long n = 0;
+
+	/* PEM_read_bio decodes base64 only: no ASN.1 parsing, no key decoding */
+	if (bio != NULL && PEM_read_bio(bio, &name, &header, &der, &n) == 1 &&
+	    strcmp(name, PEM_STRING_X509) != 0) {
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	BIO_free(bio);
+	ERR_clear_error();
+	*len = der ? (size_t)n : 0;
+	return der;
 }
 
 void bdl_free_bytes(unsigned char *p, size_t len)

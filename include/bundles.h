@@ -79,6 +79,13 @@ void bdl_free_bytes(unsigned char *p, size_t len);
 char *bdl_public_key_pem(X509 *cert);
 /* SHA-256 of the certificate's DER, as 64 lowercase hex digits and a NUL. */
 int bdl_cert_fingerprint(X509 *cert, char out[65]);
+/* The same from DER bytes, without parsing them. */
+int bdl_der_fingerprint(const unsigned char *der, size_t len, char out[65]);
+/*
+ * The DER bytes of the first CERTIFICATE block of a PEM text, unparsed;
+ * OPENSSL_malloc'd, the caller frees them with OPENSSL_free. NULL when none.
+ */
+unsigned char *bdl_pem_to_der(const char *pem, size_t *len);
 
 /* The first certificate of a PEM text; NULL with a reason when there is none. */
 X509 *bdl_cert_from_pem(const char *pem, char *err);
