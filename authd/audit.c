@@ -1,7 +1,10 @@
 /*
- * The audit log: one JSON object per line, appended and flushed per event,
- * so that a crash loses at most the line being written. Callers never pass
- * secrets; the fields are names, ids and outcomes.
+ * The audit log: one JSON object per line. Logins and admin changes are
+ * flushed per event, so a crash loses at most the line being written.
+ * Authorization decisions come by the thousand per second: they are
+ * buffered and flushed every second (audit_flush) and at close, so a crash
+ * may lose the last second of them. Callers never pass secrets; the fields
+ * are names, ids and outcomes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,8 +46,8 @@ void audit_close(struct audit *a)
 	free(a);
 }
 
-void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
-	       json_t *fields)
+static void write_line(struct audit *a, const char *event, const char *actor, const char *client,
+		       json_t *fields, bool flush)
 {
 	char when[32];
 	char *line;
@@ -67,8 +70,29 @@ void audit_log(struct audit *a, const char *event, const char *actor, const char
 	if (line == NULL)
 		return;
 	pthread_mutex_lock(&a->lock);
-	if (fprintf(a->f, "%s\n", line) < 0 || fflush(a->f) != 0)
+	if (fprintf(a->f, "%s\n", line) < 0 || (flush && fflush(a->f) != 0))
 		log_msg(LOG_ERROR, "audit: cannot write: %s", strerror(errno));
 	pthread_mutex_unlock(&a->lock);
 	free(line);
+}
+
+void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
+	       json_t *fields)
+{
+	write_line(a, event, actor, client, fields, true);
+}
+
+void audit_decision(struct audit *a, const char *actor, json_t *fields)
+{
+	write_line(a, "authz", actor, NULL, fields, false);
+}
+
+void audit_flush(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	if (fflush(a->f) != 0)
+		log_msg(LOG_ERROR, "audit: cannot write: %s", strerror(errno));
+	pthread_mutex_unlock(&a->lock);
 }

@@ -93,9 +93,12 @@ const char *password_problem(const char *password);
 struct audit;
 struct audit *audit_open(const char *path, char *err, size_t errlen);
 void audit_close(struct audit *a);
-/* Writes one JSON line; takes ownership of `fields` (may be NULL). */
+/* Writes one JSON line and flushes it; takes ownership of `fields` (may be NULL). */
 void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
 	       json_t *fields);
+/* An "authz" line, buffered until the next audit_flush (main.c: every second). */
+void audit_decision(struct audit *a, const char *actor, json_t *fields);
+void audit_flush(struct audit *a);
 
 /* ---- throttle.c ---- */
 

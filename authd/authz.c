@@ -73,11 +73,11 @@ static void record(struct server *srv, const struct authz_call *c, const char *p
 		   const struct authz_outcome *o)
 {
 	atomic_fetch_add(o->allow ? &srv->decisions_allowed : &srv->decisions_denied, 1);
-	audit_log(srv->audit, "authz", c->who ? c->who->account : "", NULL,
-		  json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
-			    c->who ? c->who->key_id : "", "method", c->method, "path", path,
-			    "operation", o->operation, "collection", o->collection, "allow",
-			    o->allow, "role", o->role, "reason", o->msg));
+	audit_decision(srv->audit, c->who ? c->who->account : "",
+		       json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
+				 c->who ? c->who->key_id : "", "method", c->method, "path", path,
+				 "operation", o->operation, "collection", o->collection, "allow",
+				 o->allow, "role", o->role, "reason", o->msg));
 }
 
 static void decide(struct server *srv, const struct authz_call *c, const char *path,

@@ -119,6 +119,7 @@ static void wait_for_stop(struct server *srv, sigset_t *stop)
 			return;
 		}
 		store_checkpoint();
+		audit_flush(srv->audit);
 		rbac_reap(srv->rbac);
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
