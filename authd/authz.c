@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -69,15 +70,17 @@ static const char *target_collection(struct server *srv, const struct authz_call
 	return NULL;
 }
 
-static void record(struct server *srv, const struct authz_call *c, const char *path,
-		   const struct authz_outcome *o)
+/* Counts and audits a decision; `who` is NULL when the sender was not identified. */
+static void record(struct server *srv, const struct rbac_subject *who, const char *method,
+		   const char *path, const struct authz_outcome *o)
 {
 	atomic_fetch_add(o->allow ? &srv->decisions_allowed : &srv->decisions_denied, 1);
-	audit_decision(srv->audit, c->who ? c->who->account : "",
+	audit_decision(srv->audit, who ? who->account : "",
 		       json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
-				 c->who ? c->who->key_id : "", "method", c->method, "path", path,
-				 "operation", o->operation, "collection", o->collection, "allow",
-				 o->allow, "role", o->role, "reason", o->msg));
+				 who ? who->key_id : "", "method", method ? method : "", "path",
+				 path ? path : "", "operation", o->operation, "collection",
+				 o->collection, "allow", o->allow, "role", o->role, "reason",
+				 o->msg));
 }
 
 static void decide(struct server *srv, const struct authz_call *c, const char *path,
@@ -105,6 +108,13 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 		o->allow = true;
 		snprintf(o->role, sizeof(o->role), "admin");
 		snprintf(o->msg, sizeof(o->msg), "allowed");
+		return;
+	}
+	if ((op.inspect_body || op.target == DK_TARGET_NEW) && c->body_withheld) {
+		/* dockerd does not forward bodies over 1 MiB: what is unseen is refused */
+		deny(o, "%s",
+		     "the request body was not shown to authd (over 1 MiB, or not JSON), so "
+		     "it cannot be checked; send a smaller JSON body");
 		return;
 	}
 	if ((op.inspect_body || op.target == DK_TARGET_NEW) &&
@@ -141,7 +151,7 @@ void authz_decide(struct server *srv, const struct authz_call *c, struct authz_o
 	} else {
 		decide(srv, c, path, o);
 	}
-	record(srv, c, path, o);
+	record(srv, c->who, c->method, path, o);
 }
 
 /* ---- the engine plugin protocol ---- */
@@ -150,6 +160,20 @@ static void plugin_answer(struct resp *out, bool allow, const char *msg)
 {
 	resp_json(out, 200, json_pack("{s:b, s:s, s:s}", "Allow", allow, "Msg", msg, "Err", ""));
 	out->type = PLUGIN_TYPE;
+}
+
+/* Answers a plugin request decided before authz_decide, counted and audited like the rest. */
+static void plugin_verdict(struct req *r, struct resp *out, bool allow, const char *msg)
+{
+	struct authz_outcome o = {.allow = allow};
+	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
+	const char *uri = json_string_value(json_object_get(r->body, "RequestUri"));
+	char path[256];
+
+	snprintf(o.msg, sizeof(o.msg), "%s", msg);
+	snprintf(path, sizeof(path), "%.200s", uri ? uri : "");
+	record(r->srv, NULL, method, path, &o);
+	plugin_answer(out, allow, msg);
 }
 
 void api_plugin_activate(struct req *r, struct resp *out)
@@ -178,7 +202,13 @@ static unsigned char *peer_cert(json_t *certs, size_t *len, const char **why)
 	size_t pem_len = 0;
 
 	*why = NULL;
-	if (certs == NULL || json_is_null(certs) || json_array_size(certs) == 0)
+	if (certs == NULL || json_is_null(certs))
+		return NULL;
+	if (!json_is_array(certs)) {
+		*why = "RequestPeerCertificates is not a list";
+		return NULL;
+	}
+	if (json_array_size(certs) == 0)
 		return NULL;
 	if (!json_is_string(first) ||
 	    (pem = b64_decode(json_string_value(first), &pem_len)) == NULL) {
@@ -190,6 +220,25 @@ static unsigned char *peer_cert(json_t *certs, size_t *len, const char **why)
 	if (der == NULL)
 		*why = "the peer certificate is not a PEM certificate";
 	return der;
+}
+
+/* Whether the engine's request headers announce a body (length or chunks). */
+static bool has_body(json_t *headers)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(headers, name, v)
+	{
+		const char *value = json_string_value(v);
+
+		if (strcasecmp(name, "Transfer-Encoding") == 0)
+			return true;
+		if (strcasecmp(name, "Content-Length") == 0 && value != NULL &&
+		    strtoull(value, NULL, 10) > 0)
+			return true;
+	}
+	return false;
 }
 
 /* Identifies the request's sender; false (with the answer given) when it may not go on. */
@@ -205,19 +254,19 @@ static bool plugin_identity(struct req *r, struct resp *out, struct rbac_subject
 
 	if (der == NULL) {
 		if (why == NULL && r->srv->cfg->authz_allow_local)
-			plugin_answer(out, true, "local socket");
+			plugin_verdict(r, out, true, "local socket");
 		else
-			plugin_answer(out, false,
-				      why ? why
-					  : "requests without a client certificate are "
-					    "not allowed on this engine");
+			plugin_verdict(r, out, false,
+				       why ? why
+					   : "requests without a client certificate are "
+					     "not allowed on this engine");
 		return false;
 	}
 	rc = rbac_identify_der(r->srv->rbac, der, len, user ? user : "", who, reason,
 			       sizeof(reason));
 	OPENSSL_free(der);
 	if (rc != 0)
-		plugin_answer(out, false, reason);
+		plugin_verdict(r, out, false, reason);
 	return rc == 0;
 }
 
@@ -226,22 +275,24 @@ void api_plugin_authz_req(struct req *r, struct resp *out)
 	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
 	const char *uri = json_string_value(json_object_get(r->body, "RequestUri"));
 	json_t *body64 = json_object_get(r->body, "RequestBody");
-	struct authz_call c = {method, uri, NULL, 0, NULL};
+	struct authz_call c = {.method = method, .uri = uri};
 	struct authz_outcome o;
 	struct rbac_subject who;
 
 	if (method == NULL || uri == NULL ||
 	    (body64 && !json_is_string(body64) && !json_is_null(body64))) {
-		plugin_answer(out, false, "authd cannot read this request (method, URI or body)");
+		plugin_verdict(r, out, false,
+			       "authd cannot read this request (method, URI or body)");
 		return;
 	}
 	if (!plugin_identity(r, out, &who))
 		return;
 	if (json_is_string(body64) &&
 	    (c.body = b64_decode(json_string_value(body64), &c.body_len)) == NULL) {
-		plugin_answer(out, false, "authd cannot read the request body (not base64)");
+		plugin_verdict(r, out, false, "authd cannot read the request body (not base64)");
 		return;
 	}
+	c.body_withheld = c.body_len == 0 && has_body(json_object_get(r->body, "RequestHeaders"));
 	c.who = &who;
 	authz_decide(r->srv, &c, &o);
 	free((void *)c.body);
@@ -271,7 +322,7 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 			   "certificate: not a PEM certificate");
 		return -1;
 	} else {
-		rc = rbac_identify_der(r->srv->rbac, der, len, "", who, why, sizeof(why));
+		rc = rbac_identify_der(r->srv->rbac, der, len, NULL, who, why, sizeof(why));
 		OPENSSL_free(der);
 	}
 	if (rc != 0)
@@ -286,8 +337,8 @@ void api_authz(struct req *r, struct resp *out)
 	    {"method", F_STRING, true},	      {"uri", F_STRING, true},
 	    {"body", F_STRING, false},	      {NULL, 0, false}};
 	const char *body64 = form_string(r->body, "body", NULL);
-	struct authz_call c = {form_string(r->body, "method", ""), form_string(r->body, "uri", ""),
-			       NULL, 0, NULL};
+	struct authz_call c = {.method = form_string(r->body, "method", ""),
+			       .uri = form_string(r->body, "uri", "")};
 	struct authz_outcome o;
 	struct rbac_subject who;
 

@@ -13,6 +13,7 @@ struct authz_call {
 	const char *uri;
 	const unsigned char *body; /* may be NULL */
 	size_t body_len;
+	bool body_withheld; /* the engine had a body but did not show it (over 1 MiB, not JSON) */
 	const struct rbac_subject *who;
 };
 

@@ -362,7 +362,7 @@ static void authenticate_cert(struct req *r, const gnutls_datum_t *cert, struct 
 	struct rbac_subject who;
 	char why[256];
 
-	if (rbac_identify_der(r->srv->rbac, cert->data, cert->size, "", &who, why, sizeof(why)) !=
+	if (rbac_identify_der(r->srv->rbac, cert->data, cert->size, NULL, &who, why, sizeof(why)) !=
 	    0) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s", why);
 		return;

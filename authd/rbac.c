@@ -803,7 +803,7 @@ int rbac_identify_der(struct rbac *r, const unsigned char *der, size_t len, cons
 	a = account_by_id(s, k->account_id);
 	if (usable(a, why, whylen) != 0)
 		return -1;
-	if (user[0] != '\0' && strcmp(user, a->name) != 0) {
+	if (user != NULL && strcmp(user, a->name) != 0) {
 		snprintf(why, whylen, "the engine's user does not match the certificate");
 		return -1;
 	}

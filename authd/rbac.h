@@ -46,8 +46,8 @@ struct rbac_subject {
 /*
  * Who a certificate (its DER bytes) is, per SPEC §7.3: its key exists and
  * has not expired, its account is active and not missing from LDAP. `user`,
- * when not empty, is the name the engine saw, and must be the account's
- * (the certificate's CN). -1 with the reason otherwise.
+ * unless NULL, is the name the engine saw, and must be the account's (the
+ * certificate's CN). -1 with the reason otherwise.
  */
 int rbac_identify_der(struct rbac *r, const unsigned char *der, size_t len, const char *user,
 		      struct rbac_subject *who, char *why, size_t whylen);

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): authorization decisions per second on authd's plugin
+# socket beside the no-op POST /Plugin.Activate on the same server, then what the
+# plugin adds to `docker volume ls` through a TLS engine. Needs root (dockerd).
+# Usage: bench/bench_authz.sh [AUTHD_BINARY]; env BENCH_SECONDS (default 10), BENCH_RUNS (30).
+set -euo pipefail
+
+name=bench_authz
+threads=32
+runs=${BENCH_RUNS:-30}
+rate_target=0.80
+p99_target_us=1000
+e2e_target=1.10
+export BENCH_TOOLS="dockerd docker unzip base64 tar"
+
+[[ $(id -u) -eq 0 ]] || {
+	echo "$name: dockerd needs root" >&2
+	exit 1
+}
+[[ $runs =~ ^[1-9][0-9]*$ ]] || {
+	echo "$name: BENCH_RUNS must be a positive integer" >&2
+	exit 1
+}
+
+plugin=authd-bench-$$
+sock=/run/docker/plugins/$plugin.sock
+mkdir -p /run/docker/plugins
+# authd reads its config at start-up only; lib.sh removes nothing of ours
+AUTHD_CONFIG=$(mktemp /tmp/authd-bench-config.XXXXXX)
+printf '{"authz":{"socket":"%s"}}\n' "$sock" >"$AUTHD_CONFIG"
+export AUTHD_CONFIG
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+rm -f "$AUTHD_CONFIG"
+
+gen=$(dirname "$bin")/../bench/bench_authz
+[[ -x $gen ]] || die "no load generator at $gen (it is built with authd)"
+# Debian's CLI, as the tests use, rather than one a developer put in /usr/local
+docker=$(PATH=/usr/sbin:/usr/bin:$PATH command -v docker)
+# engines live under a short path: containerd's sockets sit in the exec root
+edir=$(mktemp -d /tmp/abz-XXXXXX)
+engine_pids=()
+
+# Stops the engines by pid (SIGTERM lets dockerd release its mounts), then lib.sh's cleanup.
+eval "lib_$(declare -f cleanup)"
+stop_engines() {
+	local p
+
+	for p in "${engine_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${engine_pids[@]}"; do
+		for _ in $(seq 1 200); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	umount -l "$edir"/*/root 2>/dev/null || true
+	rm -rf "$edir"
+}
+cleanup() {
+	local rc=$?
+
+	set +e # a failing stop must not skip the rest
+	stop_engines
+	(exit "$rc")
+	lib_cleanup
+}
+
+api() { # METHOD PATH [BODY]
+	curl -sSf --max-time 30 --cacert "$tmp/data/ca/cluster-ca.pem" \
+		-H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+		-X "$1" ${3:+-d "$3"} "$base$2"
+}
+
+# A user with Restricted Control on /Shared, and a bundle the admin makes for it.
+user=bench-rc
+uid=$(api POST /enzi/v0/accounts \
+	"{\"name\":\"$user\",\"password\":\"$password-u\",\"isActive\":true}" |
+	sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+[[ -n $uid ]] || die "cannot create $user"
+api PUT "/collectionGrants/$uid/shared/restrictedcontrol" >/dev/null
+api GET "/api/clientbundle?label=bench&account=$user" >"$tmp/bundle.zip"
+unzip -q "$tmp/bundle.zip" -d "$tmp/bundle"
+
+# What dockerd sends for `docker volume ls` with that bundle.
+printf '{"User":"%s","UserAuthNMethod":"TLS","RequestMethod":"GET","RequestUri":"/v1.41/volumes",%s,"RequestPeerCertificates":["%s"]}' \
+	"$user" '"RequestHeaders":{"User-Agent":"Docker-Client/20.10.24 (linux)","Accept-Encoding":"gzip"}' \
+	"$(base64 -w0 "$tmp/bundle/cert.pem")" >"$tmp/authzreq.json"
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+echo "# authz decisions: $threads keep-alive connections on the plugin socket, ${seconds}s per run, $(nproc) CPUs"
+noop=$("$gen" "$sock" /Plugin.Activate - "$seconds" "$threads" '"authz"')
+decide=$("$gen" "$sock" /AuthZPlugin.AuthZReq "$tmp/authzreq.json" "$seconds" "$threads" '"Allow":true')
+echo "noop_activate_per_s=$(field rate "$noop") (p50 $(field p50_us "$noop") us, p99 $(field p99_us "$noop") us, failures $(field failures "$noop"))"
+echo "decisions_per_s=$(field rate "$decide") (failures $(field failures "$decide"))"
+echo "decision_p50_us=$(field p50_us "$decide")"
+p99=$(field p99_us "$decide")
+echo "decision_p99_us=$p99 (target <= $p99_target_us: $([[ $p99 -le $p99_target_us ]] && echo met || echo NOT met))"
+awk -v d="$(field rate "$decide")" -v n="$(field rate "$noop")" -v t="$rate_target" \
+	'BEGIN { r = n > 0 ? d / n : 0; printf "rate_ratio=%.2f (target >= %.2f: %s)\n", r, t, (r >= t ? "met" : "NOT met") }'
+# one connection: the service time alone, without 32 requests queueing for 2 CPUs
+single=$("$gen" "$sock" /AuthZPlugin.AuthZReq "$tmp/authzreq.json" "$(((seconds + 1) / 2))" 1 '"Allow":true')
+echo "decision_1conn_per_s=$(field rate "$single") (p50 $(field p50_us "$single") us, p99 $(field p99_us "$single") us; for reading the above, no target)"
+
+# Starts dockerd as the integration tests do, TLS on a free port; sets $eport.
+start_engine() { # NAME [PLUGIN]
+	local dir=$edir/$1
+
+	mkdir -p "$dir/cli"
+	"$bin" engine-tls --data-dir "$tmp/data" --name "bench-$1" --san 127.0.0.1 \
+		--mode controller --out "$dir/tls" >"$dir/engine-tls.log" 2>&1 ||
+		die "authd engine-tls failed: $(cat "$dir/engine-tls.log")"
+	echo '{}' >"$dir/daemon.json"
+	eport=$(free_port)
+	dockerd --iptables=false --bridge=none --storage-driver=vfs --data-root "$dir/root" \
+		--exec-root "$dir/run" --pidfile "$dir/pid" --config-file "$dir/daemon.json" \
+		-H "unix://$dir/docker.sock" -H "tcp://127.0.0.1:$eport" --tlsverify \
+		--tlscacert "$dir/tls/ca.pem" --tlscert "$dir/tls/server-cert.pem" \
+		--tlskey "$dir/tls/server-key.pem" ${2:+--authorization-plugin="$2"} \
+		>"$dir/dockerd.log" 2>&1 3>&- &
+	engine_pids+=($!)
+	for i in $(seq 1 300); do
+		DOCKER_CONFIG=$dir/cli "$docker" -H "unix://$dir/docker.sock" version >/dev/null 2>&1 && return 0
+		kill -0 "${engine_pids[-1]}" 2>/dev/null || die "dockerd $1 exited: $(tail -5 "$dir/dockerd.log")"
+		[[ $i -lt 300 ]] || die "dockerd $1 did not answer within 30 s"
+		sleep 0.1
+	done
+}
+
+# Wall time of one `docker volume ls` as the bench user, in microseconds.
+volume_ls_us() { # PORT
+	local t0 t1
+
+	t0=$(date +%s%N)
+	DOCKER_HOST=tcp://127.0.0.1:$1 DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$tmp/bundle \
+		DOCKER_CONFIG=$edir/cli "$docker" volume ls >/dev/null || die "docker volume ls failed on :$1"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000))
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+start_engine plugin "$plugin"
+with_port=$eport
+start_engine plain
+without_port=$eport
+mkdir -p "$edir/cli"
+for _ in 1 2 3; do # warm-up: TLS session set-up, the plugin's first connection
+	volume_ls_us "$with_port" >/dev/null
+	volume_ls_us "$without_port" >/dev/null
+done
+: >"$edir/with.us"
+: >"$edir/without.us"
+# alternating, so that both see the same moments of machine load
+for _ in $(seq 1 "$runs"); do
+	volume_ls_us "$with_port" >>"$edir/with.us"
+	volume_ls_us "$without_port" >>"$edir/without.us"
+done
+with=$(median <"$edir/with.us")
+without=$(median <"$edir/without.us")
+echo "# end to end: median of $runs \`docker volume ls\` ($("$docker" --version | cut -d, -f1)) per engine, TLS, same run"
+awk -v w="$with" -v o="$without" -v t="$e2e_target" 'BEGIN {
+	r = o > 0 ? w / o : 0
+	printf "volume_ls_with_plugin_ms=%.1f\nvolume_ls_without_plugin_ms=%.1f\n", w / 1000, o / 1000
+	printf "e2e_ratio=%.3f (target <= %.2f: %s)\n", r, t, (r <= t ? "met" : "NOT met")
+}'

@@ -1,0 +1,1826 @@
+/*
+ * Integration tests of the authorization point (SPEC §5, §7.3, §8): who may do
+ * what through a real dockerd behind authd's plugin, as the real docker CLI
+ * shows it; revocation and fail-closed; the plugin socket under bad input; /api/authz.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "harness.h"
+
+#define ADMIN_PW "Admin-Passw0rd-AZ"
+#define USER_PW "User-Passw0rd-AZ"
+#define ACCOUNTS "/enzi/v0/accounts"
+#define LABEL "com.docker.ucp.access.label"
+#define IMAGE "localimg:1"
+#define PLUGIN_DIR "/run/docker/plugins"
+#define TEST_TIMEOUT 240
+/* dockerd retries an absent plugin for 30 s before it refuses the request */
+#define CMD_SECONDS 90
+#define ENGINE_READY_SECONDS 30
+#define MIB (1024 * 1024)
+
+/* ---- suite state: set by main and the unchecked fixtures, read by tests ---- */
+
+static char suite_dir[IT_PATH_LEN]; /* every file of the run is under it */
+static char plugin[64];		    /* the plugin's name: dockerd dials PLUGIN_DIR/<name>.sock */
+static char plugin_sock[IT_PATH_LEN];
+static struct authd *srv; /* the server of the current test case */
+static char *admin;	  /* a token of the first admin on srv */
+static struct engine *eng;
+
+/* An account the tests act as, with a bundle made for it by the admin. */
+struct principal {
+	char name[64];
+	char id[80];
+	char dir[IT_PATH_LEN + 32]; /* the bundle, unzipped */
+	char key_id[80];
+};
+
+enum { P_ADMIN, P_RC, P_VO, P_NONE, P_MEMBER, P_GONE, P_OFF, N_PRINCIPALS };
+static struct principal people[N_PRINCIPALS];
+static char team_id[80]; /* the team whose grant the member case gives and takes */
+
+/* ---- per-test memory: everything is freed by the checked teardown ---- */
+
+#define ARENA 2048
+static struct reply *replies[ARENA];
+static char *strings[ARENA];
+static json_t *jsons[ARENA];
+static int nreplies, nstrings, njsons;
+static char wd[IT_PATH_LEN]; /* the test's own dir, under suite_dir */
+static int nfiles;	     /* numbers the files a test writes */
+
+static const char *keep(char *s)
+{
+	ck_assert_msg(s != NULL, "out of memory");
+	ck_assert_msg(nstrings < ARENA, "too many strings in one test");
+	strings[nstrings++] = s;
+	return s;
+}
+
+static json_t *keep_json(json_t *j)
+{
+	ck_assert_msg(njsons < ARENA, "too many JSON values in one test");
+	jsons[njsons++] = j;
+	return j;
+}
+
+__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, f);
+	if (vasprintf(&s, f, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return keep(s);
+}
+
+static const char *read_text(const char *path)
+{
+	char *text = it_read_file(path, NULL);
+
+	ck_assert_msg(text != NULL, "cannot read %s", path);
+	return keep(text);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A dir of its own for the files a test (or a fixture) writes. */
+static void make_wd(const char *what)
+{
+	snprintf(wd, sizeof(wd), "%s/%s-XXXXXX", suite_dir, what);
+	ck_assert_msg(mkdtemp(wd) != NULL, "cannot make a dir under %s", suite_dir);
+	nfiles = 0;
+}
+
+static void setup_test(void)
+{
+	make_wd("test");
+}
+
+static void teardown_test(void)
+{
+	for (int i = 0; i < nreplies; i++) {
+		reply_free(replies[i]);
+		free(replies[i]);
+	}
+	for (int i = 0; i < nstrings; i++)
+		free(strings[i]);
+	for (int i = 0; i < njsons; i++)
+		json_decref(jsons[i]);
+	nreplies = nstrings = njsons = 0;
+	http_close();
+}
+
+/* ---- running tools ---- */
+
+/* How a command ended: its script, exit code, and stdout and stderr together. */
+struct ran {
+	int code;
+	const char *cmd;
+	const char *out;
+};
+
+/*
+ * Runs a bash script in the test's dir with a spelled-out environment, so
+ * that the caller's DOCKER_HOST and docker config never take part.
+ */
+__attribute__((format(printf, 1, 2))) static struct ran sh(const char *f, ...)
+{
+	const char *out = fmt("%s/cmd-%d.out", wd, ++nfiles);
+	char *script = NULL;
+	struct ran r;
+	va_list ap;
+
+	va_start(ap, f);
+	if (vasprintf(&script, f, ap) < 0)
+		script = NULL;
+	va_end(ap);
+	r.cmd = keep(script);
+	const char *env[] = {"PATH=" CMD_PATH,
+			     fmt("HOME=%s/home", wd),
+			     fmt("DOCKER_CONFIG=%s/home/.docker", wd),
+			     fmt("TMPDIR=%s", wd),
+			     "LC_ALL=C",
+			     NULL};
+	const char *argv[] = {"bash", "-c", r.cmd, NULL};
+
+	r.code = cmd_run(argv, env, wd, out, CMD_SECONDS);
+	r.out = read_text(out);
+	return r;
+}
+
+static void expect_ran_at(int line, struct ran r, int code)
+{
+	ck_assert_msg(r.code == code, "line %d: `%s` exited %d, expected %d; output:\n%.1500s",
+		      line, r.cmd, r.code, code, r.out);
+}
+#define expect_ran(r, code) expect_ran_at(__LINE__, r, code)
+
+static void expect_has_at(int line, const char *text, const char *part, const char *what)
+{
+	ck_assert_msg(text != NULL && strstr(text, part) != NULL,
+		      "line %d: %s lacks \"%s\":\n%.1500s", line, what, part, text ? text : "");
+}
+#define expect_has(text, part, what) expect_has_at(__LINE__, text, part, what)
+
+static void expect_lacks_at(int line, const char *text, const char *part, const char *what)
+{
+	ck_assert_msg(text != NULL && strstr(text, part) == NULL,
+		      "line %d: %s holds \"%s\":\n%.1500s", line, what, part, text ? text : "");
+}
+#define expect_lacks(text, part, what) expect_lacks_at(__LINE__, text, part, what)
+
+/* The output without its trailing newlines. */
+static const char *chomp(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	return fmt("%.*s", (int)n, s);
+}
+
+/* ---- authd's API over the harness ---- */
+
+__attribute__((format(printf, 5, 6))) static struct reply *
+call_to(struct authd *s, const char *method, const char *token, const char *body, const char *f,
+	...)
+{
+	struct reply *r = calloc(1, sizeof(*r));
+	char *path = NULL;
+	va_list ap;
+
+	ck_assert_msg(r != NULL && nreplies < ARENA, "too many requests in one test");
+	replies[nreplies++] = r;
+	va_start(ap, f);
+	if (vasprintf(&path, f, ap) < 0)
+		path = NULL;
+	va_end(ap);
+	http_call(s, method, keep(path), token, body, NULL, r);
+	ck_assert_msg(r->status != 0, "%s: no answer: %s", r->what, r->error);
+	return r;
+}
+#define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
+
+static void expect_status_at(int line, const struct reply *r, long status)
+{
+	ck_assert_msg(r->status == status, "line %d: %s: expected %ld, got %ld: %.600s", line,
+		      r->what, status, r->status, r->body);
+}
+#define expect_status(r, status) expect_status_at(__LINE__, r, status)
+
+static void expect_error_at(int line, const struct reply *r, long status, const char *code)
+{
+	const char *got = jstr(r->json, "errors.0.code");
+
+	expect_status_at(line, r, status);
+	ck_assert_msg(got != NULL && strcmp(got, code) == 0,
+		      "line %d: %s: expected code %s, got %s: %.300s", line, r->what, code,
+		      got ? got : "none", r->body);
+}
+#define expect_error(r, status, code) expect_error_at(__LINE__, r, status, code)
+
+/* A JSON text from a json_pack format. */
+static const char *jbody(const char *f, ...)
+{
+	json_error_t err;
+	va_list ap;
+	json_t *o;
+	char *s;
+
+	va_start(ap, f);
+	o = json_vpack_ex(&err, 0, f, ap);
+	va_end(ap);
+	ck_assert_msg(o != NULL, "json_pack: %s", err.text);
+	s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(o);
+	return keep(s);
+}
+
+static const char *base64_of_file(const char *path)
+{
+	struct ran r = sh("base64 -w0 '%s'", path);
+
+	expect_ran(r, 0);
+	return r.out;
+}
+
+static const char *base64_of_text(const char *text)
+{
+	const char *path = fmt("%s/b64-%d.in", wd, ++nfiles);
+
+	ck_assert_int_eq(it_write_file(path, text), 0);
+	return base64_of_file(path);
+}
+
+/* ---- accounts, grants and bundles (the fixtures' setup) ---- */
+
+static void grant(const char *subject, const char *collection, const char *role, bool on)
+{
+	struct reply *r = call(on ? "PUT" : "DELETE", admin, NULL, "/collectionGrants/%s/%s/%s",
+			       subject, collection, role);
+
+	expect_status(r, on ? 201 : 204);
+}
+
+static const char *collection_id(const char *path)
+{
+	struct reply *r = call("GET", admin, NULL, "/collectionByPath?path=%s", path);
+
+	expect_status(r, 200);
+	ck_assert_msg(jstr(r->json, "id") != NULL, "no id for %s: %s", path, r->body);
+	return jstr(r->json, "id");
+}
+
+/* Downloads a bundle for p (made by the admin) and unzips it to dir. */
+static void fetch_bundle(struct principal *p, const char *dir)
+{
+	struct reply *r =
+	    call("GET", admin, NULL, "/api/clientbundle?label=authz&account=%s", p->name);
+	const char *zip = fmt("%s.zip", dir);
+	json_t *meta;
+	FILE *f;
+
+	expect_status(r, 200);
+	f = fopen(zip, "wb");
+	ck_assert_msg(f != NULL && fwrite(r->body, 1, r->len, f) == r->len && fclose(f) == 0,
+		      "cannot write %s", zip);
+	expect_ran(sh("rm -rf '%s' && unzip -q '%s' -d '%s'", dir, zip, dir), 0);
+	meta = keep_json(json_load_file(fmt("%s/meta.json", dir), 0, NULL));
+	ck_assert_msg(jstr(meta, "keyID") != NULL, "meta.json without keyID in %s", dir);
+	snprintf(p->dir, sizeof(p->dir), "%s", dir);
+	snprintf(p->key_id, sizeof(p->key_id), "%s", jstr(meta, "keyID"));
+}
+
+/*
+ * A user with the default grant on its private collection, and a grant of
+ * role on /Shared when role is not NULL; fills p, bundle included.
+ */
+static void add_user(struct principal *p, const char *name, const char *role)
+{
+	const char *body = jbody("{s:s, s:s, s:b, s:b}", "name", name, "password", USER_PW,
+				 "isAdmin", 0, "isActive", 1);
+	struct reply *r = call("POST", admin, body, ACCOUNTS);
+
+	expect_status(r, 201);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->id, sizeof(p->id), "%s", jstr(r->json, "id"));
+	if (role != NULL)
+		grant(p->id, "shared", role, true);
+	fetch_bundle(p, fmt("%s/bundle-%s", suite_dir, name));
+}
+
+static void add_admin(struct principal *p)
+{
+	struct reply *r = call("GET", admin, NULL, ACCOUNTS "/admin");
+
+	expect_status(r, 200);
+	snprintf(p->name, sizeof(p->name), "admin");
+	snprintf(p->id, sizeof(p->id), "%s", jstr(r->json, "id"));
+	fetch_bundle(p, fmt("%s/bundle-admin", suite_dir));
+}
+
+/* An org with one team; the team's id. */
+static const char *make_team(const char *org, const char *team)
+{
+	struct reply *r;
+
+	expect_status(call("POST", admin, jbody("{s:s, s:b}", "name", org, "isOrg", 1), ACCOUNTS),
+		      201);
+	r = call("POST", admin, jbody("{s:s}", "name", team), ACCOUNTS "/%s/teams", org);
+	expect_status(r, 201);
+	ck_assert_msg(jstr(r->json, "id") != NULL, "team without id: %s", r->body);
+	return jstr(r->json, "id");
+}
+
+static void start_server(const char *config)
+{
+	srv = authd_new(config);
+	ck_assert_msg(srv != NULL, "cannot make a data dir");
+	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
+	admin = authd_login(srv, "admin", ADMIN_PW);
+	http_close(); /* forked tests must not share this process's connection */
+	ck_assert_msg(admin != NULL, "the first admin cannot log in");
+}
+
+static void stop_server(void)
+{
+	free(admin);
+	admin = NULL;
+	authd_free(srv);
+	srv = NULL;
+	/* authd removes its socket when it stops; not when it was killed */
+	if (plugin_sock[0] != '\0')
+		unlink(plugin_sock);
+}
+
+/* ---- a controller engine behind the plugin ---- */
+
+static void require_tools(void)
+{
+	static const char *const tools[] = {"dockerd", "docker", "openssl", "unzip",
+					    "base64",  "tar",	 "bash"};
+	char path[IT_PATH_LEN];
+
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		ck_assert_msg(cmd_find(tools[i], path, sizeof(path)),
+			      "%s is not in %s: scripts/install-deps.sh --test installs it",
+			      tools[i], CMD_PATH);
+}
+
+/* `authd engine-tls` for a controller engine, before authd first starts (it makes the CAs). */
+static void engine_tls(const char *out)
+{
+	const char *log = fmt("%s/engine-tls.log", suite_dir);
+	const char *args[] = {"engine-tls", "--data-dir", srv->dir,    "--name",
+			      "it-authz",   "--san",	  "127.0.0.1", "--mode",
+			      "controller", "--out",	  out,	       NULL};
+	int status = authd_run_once(args, NULL, log);
+
+	ck_assert_msg(status == 0, "authd engine-tls exited with status %d (log %s)", status, log);
+}
+
+/* The environment of dockerd and of its readiness probe: nothing inherited. */
+static void engine_env(const struct engine *e, char vars[2][IT_PATH_LEN + 16], const char *env[5])
+{
+	snprintf(vars[0], sizeof(vars[0]), "HOME=%s", e->dir);
+	snprintf(vars[1], sizeof(vars[1]), "DOCKER_CONFIG=%s/cli", e->dir);
+	env[0] = "PATH=" CMD_PATH;
+	env[1] = vars[0];
+	env[2] = vars[1];
+	env[3] = "LC_ALL=C";
+	env[4] = NULL;
+}
+
+/*
+ * dockerd as engine.c starts it, plus --authorization-plugin, which
+ * engine_start has no way to add. The pid goes into e, so that
+ * engine_stop and engine_free stop it as they stop their own.
+ */
+static void spawn_dockerd(struct engine *e, const char *tls)
+{
+	char vars[2][IT_PATH_LEN + 16];
+	const char *env[5];
+
+	e->port = it_free_port();
+	ck_assert_int_gt(e->port, 0);
+	snprintf(e->host, sizeof(e->host), "tcp://127.0.0.1:%d", e->port);
+	ck_assert_int_eq(it_write_file(fmt("%s/daemon.json", e->dir), "{}\n"), 0);
+	engine_env(e, vars, env);
+	const char *argv[] = {"dockerd",
+			      "--iptables=false",
+			      "--bridge=none",
+			      "--storage-driver=vfs",
+			      "--data-root",
+			      fmt("%s/root", e->dir),
+			      "--exec-root",
+			      e->run,
+			      "--pidfile",
+			      fmt("%s/pid", e->dir),
+			      "--config-file",
+			      fmt("%s/daemon.json", e->dir),
+			      "-H",
+			      fmt("unix://%s", e->sock),
+			      "-H",
+			      e->host,
+			      "--tlsverify",
+			      "--tlscacert",
+			      fmt("%s/ca.pem", tls),
+			      "--tlscert",
+			      fmt("%s/server-cert.pem", tls),
+			      "--tlskey",
+			      fmt("%s/server-key.pem", tls),
+			      fmt("--authorization-plugin=%s", plugin),
+			      NULL};
+	e->pid = cmd_spawn(argv, env, e->dir, e->log);
+	ck_assert_msg(e->pid > 0, "cannot start dockerd");
+}
+
+/* True once `docker version` answers on the unix socket (no certificate: allowLocal). */
+static bool engine_answers(const struct engine *e)
+{
+	char vars[2][IT_PATH_LEN + 16], host[128], out[IT_PATH_LEN + 16];
+	const char *env[5];
+
+	snprintf(host, sizeof(host), "unix://%s", e->sock);
+	snprintf(out, sizeof(out), "%s/probe.log", e->dir);
+	engine_env(e, vars, env);
+	const char *argv[] = {"docker", "-H", host, "version", "--format", "{{.Server.Version}}",
+			      NULL};
+	return cmd_run(argv, env, e->dir, out, 10) == 0;
+}
+
+static void start_engine(struct engine *e, const char *tls)
+{
+	double deadline = now_s() + ENGINE_READY_SECONDS;
+	int status;
+
+	spawn_dockerd(e, tls);
+	while (!engine_answers(e)) {
+		if (waitpid(e->pid, &status, WNOHANG) == e->pid)
+			e->pid = 0;
+		if (e->pid == 0 || now_s() > deadline) {
+			char *text = it_read_file(e->log, NULL);
+			const char *log = text ? keep(text) : "";
+			size_t n = strlen(log);
+
+			ck_abort_msg("dockerd did not start (log %s):\n%s", e->log,
+				     log + (n > 4000 ? n - 4000 : 0));
+		}
+		sleep_ms(100);
+	}
+}
+
+/* A docker command over the engine's own unix socket: local, so never refused. */
+__attribute__((format(printf, 1, 2))) static struct ran local_docker(const char *f, ...)
+{
+	char *args = NULL;
+	va_list ap;
+
+	va_start(ap, f);
+	if (vasprintf(&args, f, ap) < 0)
+		args = NULL;
+	va_end(ap);
+	return sh("docker -H 'unix://%s' %s", eng->sock, keep(args));
+}
+
+/* A docker command as p: its bundle's certificate over TLS to the controller engine. */
+static struct ran docker_as(const struct principal *p, const char *args)
+{
+	return sh("DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH='%s' docker %s", eng->host,
+		  p->dir, args);
+}
+
+/* ---- the docker fixture ---- */
+
+static const char *plugin_config(const char *engine_socket)
+{
+	return fmt("{\"authz\":{\"socket\":\"%s\"%s%s%s}}", plugin_sock,
+		   engine_socket ? ",\"engineSocket\":\"" : "", engine_socket ? engine_socket : "",
+		   engine_socket ? "\"" : "");
+}
+
+/* Who is who: roles on /Shared as SPEC §5 names them, a team, a custom collection. */
+static void add_people(void)
+{
+	add_admin(&people[P_ADMIN]);
+	add_user(&people[P_RC], "az-rc", "restrictedcontrol");
+	add_user(&people[P_VO], "az-vo", "viewonly");
+	add_user(&people[P_NONE], "az-none", NULL);
+	/* no grant at all: the default one on its private collection goes too */
+	grant(people[P_NONE].id, collection_id("/Shared/Private/az-none"), "restrictedcontrol",
+	      false);
+	add_user(&people[P_MEMBER], "az-member", NULL);
+	add_user(&people[P_GONE], "az-gone", "restrictedcontrol");
+	add_user(&people[P_OFF], "az-off", "restrictedcontrol");
+	snprintf(team_id, sizeof(team_id), "%s", make_team("az-org", "devs"));
+	expect_status(call("PUT", admin, "{}", ACCOUNTS "/az-org/teams/devs/members/az-member"),
+		      200);
+	expect_status(call("POST", admin, jbody("{s:s, s:s}", "name", "prod", "parent_id", "root"),
+			   "/collections"),
+		      201);
+}
+
+/*
+ * authd first (dockerd asks the plugin on its first request), then a
+ * controller engine with --tlsverify and --authorization-plugin, a local
+ * image for container creates (there is no network), and the accounts.
+ */
+static void setup_docker(void)
+{
+	const char *tls;
+
+	make_wd("fixture");
+	require_tools();
+	snprintf(plugin, sizeof(plugin), "authd-it-%d", (int)getpid());
+	snprintf(plugin_sock, sizeof(plugin_sock), PLUGIN_DIR "/%s.sock", plugin);
+	ck_assert_msg(mkdir("/run/docker", 0700) == 0 || errno == EEXIST,
+		      "cannot make /run/docker");
+	ck_assert_msg(mkdir(PLUGIN_DIR, 0700) == 0 || errno == EEXIST, "cannot make " PLUGIN_DIR);
+	eng = engine_new(suite_dir);
+	ck_assert_msg(eng != NULL, "cannot make an engine's dirs under %s", suite_dir);
+	srv = authd_new(plugin_config(eng->sock));
+	ck_assert_msg(srv != NULL, "cannot make a data dir");
+	tls = fmt("%s/tls-controller", srv->dir);
+	engine_tls(tls);
+	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
+	admin = authd_login(srv, "admin", ADMIN_PW);
+	ck_assert_msg(admin != NULL, "the first admin cannot log in");
+	start_engine(eng, tls);
+	expect_ran(sh("tar cf - --files-from /dev/null | docker -H 'unix://%s' import - " IMAGE,
+		      eng->sock),
+		   0);
+	add_people();
+	http_close(); /* forked tests must not share this process's connection */
+	teardown_test();
+}
+
+/*
+ * Networks live on as bridge interfaces of the host after their engine
+ * stops; left behind, a few runs exhaust the address pools of every later
+ * engine on this machine. Prune them while the engine still answers.
+ */
+static void prune_networks(void)
+{
+	if (eng != NULL)
+		(void)local_docker("network prune -f");
+}
+
+static void teardown_docker(void)
+{
+	prune_networks();
+	engine_free(eng);
+	eng = NULL;
+	stop_server();
+}
+
+/* ---- what each principal may do through the engine ---- */
+
+/*
+ * One docker command of the matrix. "%s" is a tag naming the run, so that
+ * each run acts on resources of its own. probe names, over the local
+ * socket, what the command made (exists when allowed) or removed (gone when allowed).
+ */
+struct step {
+	const char *args;
+	const char *probe;
+	bool removes;
+	/* undoes what the step made, over the local socket: a network left behind
+	   outlives its engine as a bridge of the host and uses up address pools */
+	const char *cleanup;
+};
+
+static const struct step steps[] = {
+    {"version --format '{{.Server.Version}} %s'", NULL, false, NULL},
+    {"volume ls -q --filter name=%s", NULL, false, NULL},
+    {"volume create v-%s", "volume inspect v-%s", false, NULL},
+    {"volume create --label " LABEL "=/Shared vs-%s", "volume inspect vs-%s", false, NULL},
+    {"network create n-%s", "network inspect n-%s", false, "network rm n-%s"},
+    /* someone else's volumes: the admin's private collection, a collection outside
+       /Shared, and no label at all (authz.engineCollection, /Shared by default) */
+    {"volume rm ap-%s", "volume inspect ap-%s", true, NULL},
+    {"volume rm pr-%s", "volume inspect pr-%s", true, NULL},
+    {"volume rm un-%s", "volume inspect un-%s", true, NULL},
+    {"container create --name priv-%s --label " LABEL "=/Shared --privileged " IMAGE " true", NULL,
+     false, NULL},
+    {"container create --name bind-%s --label " LABEL "=/Shared -v /etc:/x " IMAGE " true", NULL,
+     false, NULL},
+    {"container create --name plain-%s --label " LABEL "=/Shared " IMAGE " true", NULL, false,
+     NULL},
+};
+#define N_STEPS (sizeof(steps) / sizeof(steps[0]))
+
+/*
+ * Expected answers, one letter per step: A allowed (and it works), a
+ * allowed (what follows may fail for other reasons: containers), D denied
+ * by the plugin. Every user keeps Restricted Control on its private
+ * collection (the default), which is where unlabelled creates go, and
+ * /Shared/Private/admin lies below /Shared, so a grant on /Shared covers it.
+ */
+#define ADMIN_ROW "AAAAAAAAaaa"
+#define RC_ROW "AAAAAADADDa"
+#define VO_ROW "AAADADDDDDD"
+#define NONE_ROW "ADDDDDDDDDD"
+#define DENY_ROW "DDDDDDDDDDD"
+
+/* Someone else's volumes for a run's rm steps, made by the admin over the local socket. */
+static void prepare_volumes(const char *tag)
+{
+	expect_ran(local_docker("volume create --label " LABEL "=/Shared/Private/admin ap-%s "
+				"&& docker -H 'unix://%s' volume create --label " LABEL
+				"=/prod pr-%s && docker -H 'unix://%s' volume create un-%s",
+				tag, eng->sock, tag, eng->sock, tag),
+		   0);
+}
+
+static const char *denied_by_plugin(void)
+{
+	return fmt("authorization denied by plugin %s: ", plugin);
+}
+
+/* Checks one step's answer; 'A' or 'D' as it was allowed or denied. */
+static char check_step(int line, const struct principal *p, const char *tag, size_t i, char want)
+{
+	const char *args = fmt(steps[i].args, tag);
+	struct ran r = docker_as(p, args);
+	bool denied = strstr(r.out, denied_by_plugin()) != NULL;
+
+	ck_assert_msg(r.code != CMD_TIMEOUT, "line %d: %s: `docker %s` timed out", line, p->name,
+		      args);
+	if (want == 'D') {
+		ck_assert_msg(denied && r.code == 1,
+			      "line %d: %s: `docker %s` should be denied by the plugin, exited "
+			      "%d:\n%.1500s",
+			      line, p->name, args, r.code, r.out);
+		/* the reason follows, in words */
+		ck_assert_msg(strlen(strstr(r.out, denied_by_plugin())) >
+				  strlen(denied_by_plugin()) + 5,
+			      "line %d: denial without a reason:\n%s", line, r.out);
+	} else {
+		ck_assert_msg(!denied && (want == 'a' || r.code == 0),
+			      "line %d: %s: `docker %s` should be allowed, exited %d:\n%.1500s",
+			      line, p->name, args, r.code, r.out);
+	}
+	if (steps[i].probe != NULL && want != 'a') {
+		bool exists = local_docker(steps[i].probe, tag).code == 0;
+		bool allowed = want == 'A';
+
+		if (exists && steps[i].cleanup != NULL)
+			(void)local_docker(steps[i].cleanup, tag);
+		ck_assert_msg(exists == (allowed != steps[i].removes),
+			      "line %d: %s: after `docker %s` the resource %s", line, p->name, args,
+			      exists ? "exists" : "does not exist");
+	}
+	return denied ? 'D' : 'A';
+}
+
+/* Runs every step as p on resources named for tag; the outcomes as a row of A and D. */
+static const char *run_matrix_at(int line, const struct principal *p, const char *tag,
+				 const char *row)
+{
+	char *got = calloc(1, N_STEPS + 1);
+
+	ck_assert_int_eq(strlen(row), N_STEPS);
+	keep(got);
+	prepare_volumes(tag);
+	for (size_t i = 0; i < N_STEPS; i++)
+		got[i] = check_step(line, p, tag, i, row[i]);
+	return got;
+}
+#define run_matrix(p, row) run_matrix_at(__LINE__, p, (p)->name, row)
+
+/* The reason of the plugin's denial of `docker args` as p holds `part`. */
+static void expect_denied_at(int line, const struct principal *p, const char *args,
+			     const char *part)
+{
+	struct ran r = docker_as(p, args);
+
+	expect_ran_at(line, r, 1);
+	expect_has_at(line, r.out, denied_by_plugin(), "the CLI's error");
+	expect_has_at(line, r.out, part, "the denial's reason");
+}
+#define expect_denied(p, args, part) expect_denied_at(__LINE__, p, args, part)
+
+START_TEST(test_admin_does_everything)
+{
+	run_matrix(&people[P_ADMIN], ADMIN_ROW);
+}
+END_TEST
+
+START_TEST(test_restricted_control)
+{
+	const struct principal *p = &people[P_RC];
+
+	run_matrix(p, RC_ROW);
+	/* the reasons name the missing sub-option, the operation and the collection */
+	expect_denied(p, "container create --label " LABEL "=/Shared --privileged " IMAGE " true",
+		      "az-rc may do Container Create in /Shared but not with Privileged");
+	expect_denied(p, "container create --label " LABEL "=/Shared -v /etc:/x " IMAGE " true",
+		      "not with Host Bind Mounts");
+	expect_denied(p, "volume rm pr-az-rc", "az-rc has no grant for Volume Remove in /prod");
+	/* a label that is not a collection path is refused, not taken as the default */
+	expect_denied(p, "volume create --label " LABEL "=Shared vx-az-rc", "collection path");
+	expect_denied(p, "volume create --label " LABEL "=/Nowhere vx-az-rc",
+		      "no collection /Nowhere");
+}
+END_TEST
+
+START_TEST(test_view_only)
+{
+	const struct principal *p = &people[P_VO];
+
+	run_matrix(p, VO_ROW);
+	expect_denied(p, "volume create --label " LABEL "=/Shared vs2-az-vo",
+		      "az-vo has no grant for Volume Create/Attach in /Shared");
+}
+END_TEST
+
+START_TEST(test_no_grant)
+{
+	const struct principal *p = &people[P_NONE];
+
+	run_matrix(p, NONE_ROW);
+	expect_denied(p, "volume ls", "az-none has no grant for Volume View");
+	expect_denied(p, "volume create v2-az-none",
+		      "no grant for Volume Create/Attach in /Shared/Private/az-none");
+}
+END_TEST
+
+/* The "done when" of the team grant: members are treated exactly like a user with the grant. */
+START_TEST(test_team_grant)
+{
+	const struct principal *p = &people[P_MEMBER];
+	const char *rc, *member;
+	double changed;
+	struct ran r;
+
+	expect_denied(p, "volume create --label " LABEL "=/Shared before-az-member",
+		      "az-member has no grant for Volume Create/Attach in /Shared");
+	grant(team_id, "shared", "restrictedcontrol", true);
+	member = run_matrix(p, RC_ROW);
+	/* the same commands as the user granted directly, answered the same way */
+	rc = run_matrix_at(__LINE__, &people[P_RC], "az-rc-again", RC_ROW);
+	ck_assert_str_eq(member, rc);
+	grant(team_id, "shared", "restrictedcontrol", false);
+	changed = now_s();
+	r = docker_as(p, "volume create --label " LABEL "=/Shared after-az-member");
+	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	expect_ran(r, 1);
+	expect_has(r.out, denied_by_plugin(), "the CLI's error after the team grant went");
+}
+END_TEST
+
+START_TEST(test_key_deleted)
+{
+	struct principal *p = &people[P_GONE];
+	double changed;
+	struct ran r;
+
+	expect_ran(docker_as(p, "volume ls"), 0);
+	expect_status(call("DELETE", admin, NULL, ACCOUNTS "/%s/publicKeys/%s", p->name, p->key_id),
+		      204);
+	changed = now_s();
+	r = docker_as(p, "volume ls");
+	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	expect_ran(r, 1);
+	expect_has(r.out, denied_by_plugin(), "the CLI's error");
+	expect_has(r.out, "revoked", "the denial's reason");
+	run_matrix(p, DENY_ROW);
+}
+END_TEST
+
+START_TEST(test_deactivated)
+{
+	struct principal *p = &people[P_OFF];
+
+	expect_ran(docker_as(p, "volume ls"), 0);
+	expect_status(call("PATCH", admin, jbody("{s:b}", "isActive", 0), ACCOUNTS "/%s", p->name),
+		      200);
+	expect_denied(p, "volume ls", "the account \"az-off\" is inactive");
+	run_matrix(p, DENY_ROW);
+	/* activating it again lets the same bundle in at once */
+	expect_status(call("PATCH", admin, jbody("{s:b}", "isActive", 1), ACCOUNTS "/%s", p->name),
+		      200);
+	expect_ran(docker_as(p, "volume ls"), 0);
+}
+END_TEST
+
+START_TEST(test_grant_removed)
+{
+	const struct principal *p = &people[P_VO];
+	double changed;
+	struct ran r;
+
+	expect_ran(docker_as(p, "volume ls"), 0);
+	grant(p->id, "shared", "viewonly", false);
+	/* its private collection's grant still lets it list: take that one too */
+	grant(p->id, collection_id("/Shared/Private/az-vo"), "restrictedcontrol", false);
+	changed = now_s();
+	r = docker_as(p, "volume ls");
+	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	expect_ran(r, 1);
+	expect_has(r.out, "az-vo has no grant for Volume View", "the denial's reason");
+	grant(p->id, "shared", "viewonly", true);
+	expect_ran(docker_as(p, "volume ls"), 0);
+}
+END_TEST
+
+/* json (an object) with spaces before its closing brace, to `size` bytes, in the test's dir. */
+static const char *padded_file(const char *json, size_t size)
+{
+	const char *path = fmt("%s/padded-%d.json", wd, ++nfiles);
+	size_t n = strlen(json);
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL && n > 0 && n < size, "cannot write %s", path);
+	fwrite(json, 1, n - 1, f);
+	for (size_t i = n; i < size; i++)
+		fputc(' ', f);
+	fputc('}', f);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+/* POSTs a file to the engine's API as p with curl(1); "<status> <body>". */
+static const char *engine_post(const struct principal *p, const char *path, const char *file)
+{
+	struct ran r = sh("curl -sS --max-time 60 --cacert '%s/ca.pem' --cert '%s/cert.pem' "
+			  "--key '%s/key.pem' -H 'Content-Type: application/json' "
+			  "--data-binary '@%s' -w ' %%{http_code}' 'https://127.0.0.1:%d/v1.41%s'",
+			  p->dir, p->dir, p->dir, file, eng->port, path);
+
+	expect_ran(r, 0);
+	return r.out;
+}
+
+/*
+ * dockerd does not forward bodies of 1 MiB or more to the plugin, but still
+ * acts on them. Whatever authd cannot read, it must not allow (SPEC §8.1):
+ * else a padded body carries a label or host bind options past it.
+ */
+START_TEST(test_unforwarded_body)
+{
+	const struct principal *p = &people[P_RC];
+	const char *creates[][3] = {
+	    {"/containers/create?name=big-priv",
+	     "{\"Image\":\"" IMAGE "\",\"Labels\":{\"" LABEL "\":\"/Shared\"},"
+	     "\"HostConfig\":{\"Privileged\":true}}",
+	     "container inspect big-priv"},
+	    {"/volumes/create",
+	     "{\"Name\":\"big-bind\",\"DriverOpts\":{\"type\":\"none\",\"o\":\"bind\","
+	     "\"device\":\"/etc\"}}",
+	     "volume inspect big-bind"},
+	    {"/volumes/create", "{\"Name\":\"big-prod\",\"Labels\":{\"" LABEL "\":\"/prod\"}}",
+	     "volume inspect big-prod"},
+	    {"/networks/create", "{\"Name\":\"big-net\",\"Labels\":{\"" LABEL "\":\"/prod\"}}",
+	     "network inspect big-net"},
+	};
+	const char *passed = "";
+
+	/* the same bodies unpadded are refused: the padding is the only trick */
+	for (size_t i = 0; i < sizeof(creates) / sizeof(creates[0]); i++) {
+		const char *small = padded_file(creates[i][1], strlen(creates[i][1]) + 10);
+
+		expect_has(engine_post(p, creates[i][0], small), denied_by_plugin(), creates[i][0]);
+	}
+	for (size_t i = 0; i < sizeof(creates) / sizeof(creates[0]); i++) {
+		const char *big = padded_file(creates[i][1], MIB + 4096);
+		const char *out = engine_post(p, creates[i][0], big);
+
+		if (strstr(out, denied_by_plugin()) == NULL ||
+		    local_docker("%s", creates[i][2]).code == 0)
+			passed = fmt("%s\n  POST %s %s (padded to 1 MiB + 4 KiB): %.300s", passed,
+				     creates[i][0], creates[i][1], out);
+	}
+	ck_assert_msg(passed[0] == '\0', "az-rc got past the plugin with:%s", passed);
+}
+END_TEST
+
+/* Whether process pid has exited (a zombie of another process counts: it serves nothing). */
+static bool process_gone(pid_t pid)
+{
+	char *stat = it_read_file(fmt("/proc/%d/stat", (int)pid), NULL);
+	const char *state = stat ? strrchr(stat, ')') : NULL;
+	bool gone = state == NULL || state[1] == '\0' || state[2] == 'Z';
+
+	free(stat);
+	return gone;
+}
+
+/*
+ * Three clients at once while authd is down: dockerd retries the plugin for
+ * 30 s before it answers, so in sequence they would take three times as long.
+ */
+static void expect_fail_closed(void)
+{
+	const struct principal *rc = &people[P_RC], *adm = &people[P_ADMIN];
+	struct ran r =
+	    sh("as() { local n=$1 dir=$2; shift 2; DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 "
+	       "DOCKER_CERT_PATH=$dir docker volume ls >$n.out 2>&1; echo $? >$n.code; }"
+	       "; as rc '%s' & as admin '%s' & "
+	       "{ docker -H 'unix://%s' volume ls >local.out 2>&1; echo $? >local.code; } & "
+	       "wait",
+	       eng->host, rc->dir, adm->dir, eng->sock);
+	static const char *const who[] = {"rc", "admin", "local"};
+
+	expect_ran(r, 0);
+	for (size_t i = 0; i < 3; i++) {
+		const char *code = chomp(read_text(fmt("%s/%s.code", wd, who[i])));
+		const char *out = read_text(fmt("%s/%s.out", wd, who[i]));
+
+		ck_assert_msg(strcmp(code, "0") != 0,
+			      "%s's `docker volume ls` worked without authd:\n%s", who[i], out);
+		expect_has(out, fmt("plugin %s", plugin), "the refusal without authd");
+		expect_lacks(out, "DRIVER", "the refusal without authd");
+	}
+}
+
+/* Last in its case: it stops the case's authd and starts it again from this process. */
+START_TEST(test_fail_closed_and_restart)
+{
+	const struct principal *rc = &people[P_RC];
+	double deadline;
+	struct ran r;
+
+	expect_ran(docker_as(rc, "volume ls"), 0);
+	ck_assert_int_eq(kill(srv->pid, SIGTERM), 0);
+	for (deadline = now_s() + 20; !process_gone(srv->pid); sleep_ms(20))
+		ck_assert_msg(now_s() < deadline, "authd %d did not stop on SIGTERM",
+			      (int)srv->pid);
+	ck_assert_msg(access(plugin_sock, F_OK) != 0, "authd left %s behind", plugin_sock);
+	expect_fail_closed();
+	/* this process takes the server over: the fixture's process still reaps the old pid */
+	srv->owner = getpid();
+	srv->pid = 0;
+	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start again; log above");
+	/* dockerd dials the plugin's socket anew: no engine restart */
+	for (deadline = now_s() + 10;; sleep_ms(200)) {
+		r = docker_as(rc, "volume ls");
+		if (r.code == 0 || now_s() > deadline)
+			break;
+	}
+	expect_ran(r, 0);
+	expect_denied(rc, "container create --label " LABEL "=/Shared --privileged " IMAGE " true",
+		      "not with Privileged");
+	ck_assert_int_eq(authd_stop(srv), 0);
+}
+END_TEST
+
+/* ---- the plugin socket under bad input ---- */
+
+static char rc_cert_b64[8192]; /* base64 of the PEM, as dockerd sends it */
+static char rc_cert_pem[4096];
+static char admin_cert_b64[8192];
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+	char **body = ctx;
+	size_t old = *body ? strlen(*body) : 0;
+	char *grown = realloc(*body, old + size * n + 1);
+
+	if (grown == NULL)
+		return 0;
+	memcpy(grown + old, data, size * n);
+	grown[old + size * n] = '\0';
+	*body = grown;
+	return size * n;
+}
+
+/* Feeds a fixed buffer to libcurl without announcing its length (chunked). */
+struct feed {
+	const char *data;
+	size_t left;
+};
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ctx)
+{
+	struct feed *f = ctx;
+	size_t take = size * n < f->left ? size * n : f->left;
+
+	memcpy(buf, f->data, take);
+	f->data += take;
+	f->left -= take;
+	return take;
+}
+
+/* The body as the request's upload: with its length, or chunked, which hides it. */
+static void set_upload(CURL *c, struct feed *feed, bool chunked)
+{
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	if (chunked) {
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, feed);
+	} else {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, feed->data);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)feed->left);
+	}
+}
+
+/* Fills r from a finished transfer: status, Content-Type, body and its JSON. */
+static void take_answer(struct reply *r, CURL *c)
+{
+	char *type = NULL;
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &type) != CURLE_OK || type == NULL)
+		type = "";
+	r->headers = strdup(fmt("Content-Type: %s\r\n", type));
+	if (r->body == NULL)
+		r->body = strdup("");
+	r->len = strlen(r->body);
+	r->json = json_loads(r->body, 0, NULL);
+}
+
+/* POSTs body to path on a plugin socket, with libcurl as dockerd's peer would. */
+static struct reply *plugin_post_to(const char *sock, const char *path, const char *body,
+				    size_t len, bool chunked)
+{
+	struct reply *r = calloc(1, sizeof(*r));
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	struct feed feed = {body, len};
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	ck_assert_msg(r != NULL && c != NULL && nreplies < ARENA, "out of memory");
+	replies[nreplies++] = r;
+	snprintf(r->what, sizeof(r->what), "POST %s", path);
+	if (chunked)
+		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_URL, fmt("http://authd%s", path));
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	set_upload(c, &feed, chunked);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		take_answer(r, c);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	ck_assert_msg(rc == CURLE_OK, "%s on %s: %s", r->what, sock, curl_easy_strerror(rc));
+	return r;
+}
+
+static struct reply *plugin_post(const char *path, const char *body)
+{
+	return plugin_post_to(plugin_sock, path, body, strlen(body), false);
+}
+
+/* An AuthZReq body; certs is a JSON text (NULL: the key is absent). */
+static const char *authz_req(const char *user, const char *method, const char *uri,
+			     const char *body64, const char *certs)
+{
+	json_t *o = json_object();
+	json_t *c = certs ? json_loads(certs, JSON_DECODE_ANY, NULL) : NULL;
+	char *text;
+
+	if (user != NULL)
+		json_object_set_new(o, "User", json_string(user));
+	json_object_set_new(o, "UserAuthNMethod", json_string("TLS"));
+	if (method != NULL)
+		json_object_set_new(o, "RequestMethod", json_string(method));
+	if (uri != NULL)
+		json_object_set_new(o, "RequestUri", json_string(uri));
+	if (body64 != NULL)
+		json_object_set_new(o, "RequestBody", json_string(body64));
+	json_object_set_new(o, "RequestHeaders",
+			    json_pack("{s:s}", "Content-Type", "application/json"));
+	if (certs != NULL) {
+		ck_assert_msg(c != NULL, "not JSON: %s", certs);
+		json_object_set_new(o, "RequestPeerCertificates", c);
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return keep(text);
+}
+
+static const char *cert_list(const char *b64)
+{
+	return fmt("[\"%s\"]", b64);
+}
+
+/* What the plugin answers az-pa-rc's certificate for method and uri. */
+static struct reply *as_rc(const char *method, const char *uri, const char *body64)
+{
+	return plugin_post("/AuthZPlugin.AuthZReq",
+			   authz_req("pa-rc", method, uri, body64, cert_list(rc_cert_b64)));
+}
+
+static void expect_allow_at(int line, const struct reply *r, bool allow)
+{
+	expect_status_at(line, r, 200);
+	ck_assert_msg(jbool(r->json, "Allow") == (allow ? 1 : 0),
+		      "line %d: %s: expected Allow %s: %.600s", line, r->what,
+		      allow ? "true" : "false", r->body);
+	ck_assert_msg(jstr(r->json, "Msg") != NULL && (allow || jstr(r->json, "Msg")[0] != '\0'),
+		      "line %d: %s: a denial without Msg: %.600s", line, r->what, r->body);
+}
+#define expect_allow(r, allow) expect_allow_at(__LINE__, r, allow)
+
+/* The plugin still answers its activation, with the plugin content type. */
+static void expect_still_answers_at(int line)
+{
+	struct reply *r = plugin_post("/Plugin.Activate", "");
+	char type[128];
+
+	expect_status_at(line, r, 200);
+	ck_assert_msg(jstr(r->json, "Implements.0") &&
+			  strcmp(jstr(r->json, "Implements.0"), "authz") == 0,
+		      "line %d: activation: %s", line, r->body);
+	ck_assert_msg(reply_header(r, "Content-Type", type, sizeof(type)) &&
+			  strcmp(type, "application/vnd.docker.plugins.v1.2+json") == 0,
+		      "line %d: activation's Content-Type: %s", line, r->headers);
+}
+#define expect_still_answers() expect_still_answers_at(__LINE__)
+
+/* A refusal: Allow false with a reason, or an HTTP error; never Allow true. Then it still answers.
+ */
+static void expect_refused_at(int line, const struct reply *r)
+{
+	if (r->status == 200)
+		expect_allow_at(line, r, false);
+	else
+		ck_assert_msg(r->status >= 400 && r->status < 500,
+			      "line %d: %s: expected a denial or a 4xx, got %ld: %.300s", line,
+			      r->what, r->status, r->body);
+	expect_still_answers_at(line);
+}
+#define expect_refused(r) expect_refused_at(__LINE__, r)
+
+static void expect_msg_at(int line, const struct reply *r, const char *part)
+{
+	expect_has_at(line, jstr(r->json, "Msg"), part, "the plugin's Msg");
+}
+#define expect_msg(r, part) expect_msg_at(__LINE__, r, part)
+
+/*
+ * A plugin socket in the suite's dir (no engine: the requests are sent by
+ * hand), a user with Restricted Control on /Shared and one with just its
+ * private collection, and their bundles' certificates.
+ */
+static void setup_plugin(void)
+{
+	struct principal rc = {0}, adm = {0};
+
+	make_wd("fixture");
+	require_tools();
+	plugin[0] = '\0';
+	snprintf(plugin_sock, sizeof(plugin_sock), "%s/plugin.sock", suite_dir);
+	start_server(plugin_config(NULL));
+	add_admin(&adm);
+	add_user(&rc, "pa-rc", "restrictedcontrol");
+	add_user(&people[P_VO], "pa-vo", NULL);
+	snprintf(people[P_RC].name, sizeof(people[P_RC].name), "%s", rc.name);
+	snprintf(people[P_RC].id, sizeof(people[P_RC].id), "%s", rc.id);
+	snprintf(rc_cert_pem, sizeof(rc_cert_pem), "%s", read_text(fmt("%s/cert.pem", rc.dir)));
+	snprintf(rc_cert_b64, sizeof(rc_cert_b64), "%s",
+		 base64_of_file(fmt("%s/cert.pem", rc.dir)));
+	snprintf(admin_cert_b64, sizeof(admin_cert_b64), "%s",
+		 base64_of_file(fmt("%s/cert.pem", adm.dir)));
+	http_close();
+	teardown_test();
+}
+
+START_TEST(test_plugin_protocol)
+{
+	struct reply *r = plugin_post("/AuthZPlugin.AuthZRes",
+				      jbody("{s:s, s:s, s:i}", "RequestMethod", "GET", "RequestUri",
+					    "/v1.41/volumes", "ResponseStatusCode", 200));
+
+	expect_still_answers();
+	expect_allow(r, true);
+	/* the positive controls for what follows */
+	expect_allow(as_rc("GET", "/v1.41/volumes", NULL), true);
+	expect_allow(as_rc("GET", "/v1.41/containers/json?all=1", NULL), true);
+	/* \u escapes are JSON: the same request spelled otherwise */
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			fmt("{\"User\":\"pa-r\\u0063\",\"RequestMethod\":\"\\u0047ET\","
+			    "\"RequestUri\":\"\\u002fv1.41\\u002fvolumes\","
+			    "\"RequestPeerCertificates\":[\"%s\"]}",
+			    rc_cert_b64));
+	expect_allow(r, true);
+	/* no certificate: the engine's own unix socket, allowed by default (authz.allowLocal) */
+	expect_allow(plugin_post("/AuthZPlugin.AuthZReq",
+				 authz_req(NULL, "DELETE", "/v1.41/volumes/x", NULL, NULL)),
+		     true);
+	expect_error(plugin_post("/Plugin.Nothing", "{}"), 404, "NOT_FOUND");
+}
+END_TEST
+
+START_TEST(test_plugin_malformed_json)
+{
+	static const char *const bodies[] = {
+	    "{", "", "[]", "null", "\"x\"", "{\"a\":}", "{\"RequestMethod\":\"GET\"", "\x80\x81"};
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		expect_refused(plugin_post("/AuthZPlugin.AuthZReq", bodies[i]));
+}
+END_TEST
+
+START_TEST(test_plugin_missing_fields)
+{
+	const char *certs = cert_list(rc_cert_b64);
+	struct reply *r;
+
+	expect_refused(plugin_post("/AuthZPlugin.AuthZReq", "{}"));
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", NULL, "/v1.41/volumes", NULL, certs));
+	expect_refused(r);
+	expect_msg(r, "method");
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq", authz_req("pa-rc", "GET", NULL, NULL, certs)));
+	expect_refused(plugin_post("/AuthZPlugin.AuthZReq",
+				   fmt("{\"User\":\"pa-rc\",\"RequestMethod\":42,\"RequestUri\":"
+				       "\"/v1.41/volumes\",\"RequestPeerCertificates\":%s}",
+				       certs)));
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq",
+			fmt("{\"User\":\"pa-rc\",\"RequestMethod\":\"GET\",\"RequestUri\":"
+			    "[\"/v1.41/volumes\"],\"RequestPeerCertificates\":%s}",
+			    certs)));
+	/* the same without a certificate, where a refusal cannot come from the identity */
+	expect_refused(plugin_post("/AuthZPlugin.AuthZReq",
+				   authz_req(NULL, NULL, "/v1.41/volumes", NULL, NULL)));
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq", authz_req(NULL, "GET", NULL, NULL, NULL)));
+}
+END_TEST
+
+START_TEST(test_plugin_body_checks)
+{
+	const char *priv =
+	    base64_of_text(jbody("{s:s, s:[s], s:{s:s}, s:{s:b}}", "Image", IMAGE, "Cmd", "true",
+				 "Labels", LABEL, "/Shared", "HostConfig", "Privileged", 1));
+	const char *plain =
+	    base64_of_text(jbody("{s:s, s:{s:s}}", "Image", IMAGE, "Labels", LABEL, "/Shared"));
+	struct reply *r;
+
+	expect_allow(as_rc("POST", "/v1.41/containers/create", plain), true);
+	r = as_rc("POST", "/v1.41/containers/create", "%%% not base64 %%%");
+	expect_refused(r);
+	expect_msg(r, "base64");
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq",
+			fmt("{\"User\":\"pa-rc\",\"RequestMethod\":\"POST\",\"RequestUri\":"
+			    "\"/v1.41/containers/create\",\"RequestBody\":42,"
+			    "\"RequestPeerCertificates\":%s}",
+			    cert_list(rc_cert_b64))));
+	expect_refused(as_rc("POST", "/v1.41/containers/create", base64_of_text("not json")));
+	expect_refused(as_rc("POST", "/v1.41/containers/create", base64_of_text("[1,2]")));
+	r = as_rc("POST", "/v1.41/containers/create", priv);
+	expect_refused(r);
+	expect_msg(r, "Privileged");
+	r = as_rc("POST", "/v1.41/containers/create",
+		  base64_of_text(jbody("{s:s, s:{s:s}, s:{s:[s]}}", "Image", IMAGE, "Labels", LABEL,
+				       "/Shared", "HostConfig", "Binds", "/etc:/x")));
+	expect_refused(r);
+	expect_msg(r, "Host Bind Mounts");
+}
+END_TEST
+
+START_TEST(test_plugin_bad_certificates)
+{
+	const char *der;
+	struct reply *r;
+
+	expect_ran(sh("openssl x509 -in /dev/stdin -outform DER -out cert.der <<'EOF'\n%sEOF",
+		      rc_cert_pem),
+		   0);
+	der = base64_of_file(fmt("%s/cert.der", wd));
+	r = as_rc("GET", "/v1.41/volumes", NULL); /* the control */
+	expect_allow(r, true);
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL,
+				  cert_list(base64_of_text("garbage, not a certificate"))));
+	expect_refused(r);
+	expect_msg(r, "certificate");
+	/* the PEM itself rather than its base64: dockerd never sends that */
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq", authz_req("pa-rc", "GET", "/v1.41/volumes", NULL,
+							   jbody("[s]", rc_cert_pem))));
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list(der))));
+	expect_refused(plugin_post("/AuthZPlugin.AuthZReq",
+				   authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, "[42]")));
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list("@@@@"))));
+}
+END_TEST
+
+/*
+ * RequestPeerCertificates of the wrong type is input that does not parse
+ * (SPEC §8.1): it must not pass for "no certificate", which is allowed as
+ * the engine's local socket.
+ */
+START_TEST(test_plugin_certificates_wrong_type)
+{
+	static const char *const lists[] = {"\"x\"", "{}", "{\"a\":\"b\"}", "42", "true"};
+	const char *allowed = "";
+
+	/* every case is tried, so that a failure lists all that were let through */
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct reply *r =
+		    plugin_post("/AuthZPlugin.AuthZReq",
+				authz_req("pa-rc", "DELETE", "/v1.41/volumes/x", NULL, lists[i]));
+
+		if (jbool(r->json, "Allow") == 1)
+			allowed =
+			    fmt("%s\n  RequestPeerCertificates %s: %s", allowed, lists[i], r->body);
+	}
+	ck_assert_msg(allowed[0] == '\0', "allowed:%s", allowed);
+}
+END_TEST
+
+/* Certificates with the right CN that authd never issued. */
+START_TEST(test_plugin_foreign_certificates)
+{
+	struct reply *r;
+
+	/* a CA of the test's own */
+	expect_ran(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		      "-keyout foreign-key.pem -out foreign.pem -subj /CN=pa-rc -days 2"),
+		   0);
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL,
+				  cert_list(base64_of_file(fmt("%s/foreign.pem", wd)))));
+	expect_refused(r);
+	expect_msg(r, "revoked or never issued");
+	/* authd's own client CA, as a thief of its key could sign: still not an issued key */
+	expect_ran(sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		      "-keyout forged-key.pem -subj /CN=pa-rc | openssl x509 -req -days 2 "
+		      "-set_serial 4242 -CA '%s/ca/client-ca.pem' -CAkey '%s/ca/client-ca-key.pem' "
+		      "-out forged.pem",
+		      srv->dir, srv->dir),
+		   0);
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL,
+				  cert_list(base64_of_file(fmt("%s/forged.pem", wd)))));
+	expect_refused(r);
+}
+END_TEST
+
+START_TEST(test_plugin_user_mismatch)
+{
+	const char *certs = cert_list(rc_cert_b64);
+	struct reply *r;
+
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("admin", "GET", "/v1.41/volumes", NULL, certs));
+	expect_refused(r);
+	expect_msg(r, "does not match");
+	expect_refused(plugin_post("/AuthZPlugin.AuthZReq",
+				   authz_req("PA-RC", "GET", "/v1.41/volumes", NULL, certs)));
+	/* an admin's certificate with a user's name does not make the user an admin either */
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq", authz_req("pa-rc", "GET", "/v1.41/frobnicate",
+							   NULL, cert_list(admin_cert_b64))));
+}
+END_TEST
+
+/*
+ * dockerd sets User to the certificate's CN whenever it sends one; an empty,
+ * absent or non-string User does not equal the CN (SPEC §8.1).
+ */
+START_TEST(test_plugin_user_missing)
+{
+	const char *certs = cert_list(rc_cert_b64);
+	const char *bodies[] = {
+	    authz_req("", "GET", "/v1.41/volumes", NULL, certs),
+	    authz_req(NULL, "GET", "/v1.41/volumes", NULL, certs),
+	    fmt("{\"User\":42,\"RequestMethod\":\"GET\",\"RequestUri\":\"/v1.41/volumes\","
+		"\"RequestPeerCertificates\":%s}",
+		certs),
+	};
+	static const char *const what[] = {"User \"\"", "no User", "User 42"};
+	const char *allowed = "";
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct reply *r = plugin_post("/AuthZPlugin.AuthZReq", bodies[i]);
+
+		if (jbool(r->json, "Allow") == 1)
+			allowed = fmt("%s\n  %s: %s", allowed, what[i], r->body);
+	}
+	ck_assert_msg(allowed[0] == '\0', "allowed with pa-rc's certificate:%s", allowed);
+}
+END_TEST
+
+/* Over 2 MiB is refused whether the length is announced or not, and the server goes on. */
+START_TEST(test_plugin_huge_body)
+{
+	size_t len = 3 * MIB;
+	char *huge = malloc(len + 1);
+	struct reply *r;
+
+	ck_assert_ptr_nonnull(huge);
+	keep(huge);
+	memset(huge, 'A', len);
+	memcpy(huge, "{\"RequestBody\":\"", 16);
+	memcpy(huge + len - 2, "\"}", 2);
+	huge[len] = '\0';
+	r = plugin_post_to(plugin_sock, "/AuthZPlugin.AuthZReq", huge, len, false);
+	expect_error(r, 413, "PAYLOAD_TOO_LARGE");
+	expect_still_answers();
+	r = plugin_post_to(plugin_sock, "/AuthZPlugin.AuthZReq", huge, len, true);
+	expect_error(r, 413, "PAYLOAD_TOO_LARGE");
+	expect_still_answers();
+	expect_allow(as_rc("GET", "/v1.41/volumes", NULL), true);
+}
+END_TEST
+
+START_TEST(test_plugin_unknown_routes)
+{
+	static const char *const calls[][2] = {
+	    {"GET", "/v1.41/frobnicate"},
+	    {"PATCH", "/v1.41/containers/json"},
+	    {"GET", "/V1.41/volumes"},
+	    {"BREW", "/v1.41/volumes"},
+	    {"GET", "/v1.41/v1.40/volumes"},
+	    {"DELETE", "/v1.41/volumes/a%2Fb"},
+	    {"GET", "/v1.41/containers/x/y/json"},
+	    {"get", "/v1.41/volumes"},
+	};
+	struct reply *r;
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+		expect_refused(as_rc(calls[i][0], calls[i][1], NULL));
+	r = as_rc("GET", "/v1.41/frobnicate", NULL);
+	expect_msg(r, "only admins");
+	/* admins may make requests authd's table does not know */
+	expect_allow(
+	    plugin_post("/AuthZPlugin.AuthZReq", authz_req("admin", "GET", "/v1.41/frobnicate",
+							   NULL, cert_list(admin_cert_b64))),
+	    true);
+}
+END_TEST
+
+/* Each of these would reach /containers/json, which pa-rc may list, if taken naively. */
+START_TEST(test_plugin_path_tricks)
+{
+	static const char *const uris[] = {
+	    "/v1.41/../containers/json",
+	    "/v1.41/x/../containers/json",
+	    "/v1.41/%2e%2e/v1.41/containers/json",
+	    "/v1.41/containers/%2E%2e/containers/json",
+	    "/v1.41/./containers/json",
+	    "/v1.41//containers/json",
+	    "//v1.41/containers/json",
+	    "/v1.41/containers/json%00",
+	    "/v1.41/containers/json%zz",
+	    "/v1.41/containers/json#x",
+	    "containers/json",
+	    "",
+	    "http://docker/v1.41/../containers/json",
+	    "http://docker",
+	};
+
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		struct reply *r = as_rc("GET", uris[i], NULL);
+
+		ck_assert_msg(jbool(r->json, "Allow") != 1, "%s was allowed: %s", uris[i], r->body);
+		expect_refused(r);
+	}
+	/* a dot-dot trick on a create must not slip past the body check either */
+	expect_refused(as_rc("POST", "/v1.41/containers/x/../create",
+			     base64_of_text(jbody("{s:s, s:{s:b}}", "Image", IMAGE, "HostConfig",
+						  "Privileged", 1))));
+}
+END_TEST
+
+/* The absolute form is a way of writing the URI, not a trick: it is recognised. */
+START_TEST(test_plugin_absolute_uris)
+{
+	static const char *const uris[] = {
+	    "http://docker/v1.41/containers/json",
+	    "http://docker/v1.41/containers/json?all=1",
+	    "https://127.0.0.1:2376/v1.41/containers/json",
+	    "http://docker/containers/json",
+	};
+
+	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		struct reply *r = call(
+		    "POST", admin,
+		    jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri", uris[i]),
+		    "/api/authz");
+
+		expect_allow(as_rc("GET", uris[i], NULL), true);
+		expect_status(r, 200);
+		ck_assert_msg(jstr(r->json, "operation") &&
+				  strcmp(jstr(r->json, "operation"), "Container View") == 0,
+			      "%s: %s", uris[i], r->body);
+	}
+}
+END_TEST
+
+/* Deleting a key refuses its certificate on the next request (SPEC §7.3). */
+START_TEST(test_plugin_key_revoked)
+{
+	struct principal p = people[P_RC];
+	const char *b64;
+	double changed;
+	struct reply *r;
+
+	fetch_bundle(&p, fmt("%s/bundle", wd));
+	b64 = base64_of_file(fmt("%s/cert.pem", p.dir));
+	expect_allow(plugin_post("/AuthZPlugin.AuthZReq",
+				 authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list(b64))),
+		     true);
+	expect_status(call("DELETE", admin, NULL, ACCOUNTS "/pa-rc/publicKeys/%s", p.key_id), 204);
+	changed = now_s();
+	r = plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list(b64)));
+	ck_assert_msg(now_s() - changed < 1.0, "the answer took %.2f s", now_s() - changed);
+	expect_refused(r);
+	expect_msg(r, "revoked");
+	/* the account's other bundle is untouched */
+	expect_allow(as_rc("GET", "/v1.41/volumes", NULL), true);
+}
+END_TEST
+
+/* authz.allowLocal false: a request without a certificate is refused. */
+START_TEST(test_plugin_local_refused)
+{
+	const char *sock = fmt("%s/local.sock", wd);
+	const char *req = authz_req(NULL, "GET", "/v1.41/_ping", NULL, NULL);
+	struct authd *s =
+	    authd_new(fmt("{\"authz\":{\"socket\":\"%s\",\"allowLocal\":false}}", sock));
+	struct reply *r;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(authd_start(s, ADMIN_PW) == 0, "authd did not start; its log is above");
+	r = plugin_post_to(sock, "/AuthZPlugin.AuthZReq", req, strlen(req), false);
+	expect_allow(r, false);
+	expect_msg(r, "without a client certificate");
+	ck_assert_int_eq(authd_stop(s), 0);
+	authd_free(s);
+}
+END_TEST
+
+/* ---- the decision API (SPEC §8.3) and the counters (SPEC §10) ---- */
+
+static struct reply *decide(const char *token, const char *body)
+{
+	return call("POST", token, body, "/api/authz");
+}
+
+START_TEST(test_decision_api)
+{
+	const char *priv = base64_of_text(jbody("{s:s, s:{s:s}, s:{s:b}}", "Image", IMAGE, "Labels",
+						LABEL, "/Shared", "HostConfig", "Privileged", 1));
+	const char *user = authd_login(srv, "pa-rc", USER_PW);
+	struct reply *r;
+
+	keep((char *)user);
+	r = decide(admin, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
+				"/v1.41/volumes"));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 1);
+	ck_assert_str_eq(jstr(r->json, "account"), "pa-rc");
+	ck_assert_str_eq(jstr(r->json, "operation"), "Volume View");
+	r = decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-rc", "method", "POST", "uri",
+				"/v1.41/containers/create", "body", priv));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	expect_has(jstr(r->json, "msg"), "Privileged", "the decision's msg");
+	ck_assert_str_eq(jstr(r->json, "operation"), "Container Create");
+	ck_assert_str_eq(jstr(r->json, "collection"), "/Shared");
+	/* the private collection only: nothing in /Shared */
+	r = decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-vo", "method", "POST", "uri",
+				"/v1.41/volumes/create", "body",
+				base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "x", "Labels", LABEL,
+						     "/Shared"))));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	/* by certificate PEM, as a proxy holding the client's certificate asks */
+	r = decide(admin, jbody("{s:s, s:s, s:s}", "certificate", rc_cert_pem, "method", "GET",
+				"uri", "/v1.41/volumes"));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 1);
+	ck_assert_str_eq(jstr(r->json, "account"), "pa-rc");
+	r = decide(admin, jbody("{s:s, s:s, s:s}", "account", "nobody-here", "method", "GET", "uri",
+				"/v1.41/volumes"));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	/* admins only */
+	expect_error(decide(user, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET",
+					"uri", "/v1.41/volumes")),
+		     403, "FORBIDDEN");
+	expect_error(call("POST", NULL,
+			  jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
+				"/v1.41/volumes"),
+			  "/api/authz"),
+		     401, "UNAUTHORIZED");
+}
+END_TEST
+
+START_TEST(test_decision_api_refusals)
+{
+	struct reply *r;
+
+	expect_error(decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-rc", "certificate",
+					 rc_cert_pem, "method", "GET", "uri", "/v1.41/volumes")),
+		     400, "INVALID_FORM");
+	expect_error(decide(admin, jbody("{s:s, s:s}", "method", "GET", "uri", "/v1.41/volumes")),
+		     400, "INVALID_FORM");
+	expect_error(
+	    decide(admin, jbody("{s:s, s:s}", "account", "pa-rc", "uri", "/v1.41/volumes")), 400,
+	    "INVALID_FORM");
+	expect_error(decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-rc", "method",
+					 "POST", "uri", "/v1.41/volumes/create", "body", "%%%")),
+		     400, "INVALID_FORM");
+	expect_error(decide(admin, jbody("{s:s, s:s, s:s}", "certificate", "not a PEM", "method",
+					 "GET", "uri", "/v1.41/volumes")),
+		     400, "INVALID_FORM");
+	expect_error(decide(admin, "{"), 400, "INVALID_JSON");
+	r = decide(admin, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
+				"/v1.41/../containers/json"));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+}
+END_TEST
+
+/* authd_authz_decisions_total{outcome="..."} from GET /metrics. */
+static long decisions(const char *outcome)
+{
+	struct reply *r = call("GET", admin, NULL, "/metrics");
+	const char *key = fmt("authd_authz_decisions_total{outcome=\"%s\"} ", outcome);
+	const char *at;
+
+	expect_status(r, 200);
+	at = strstr(r->body, key);
+	ck_assert_msg(at != NULL, "no %s in /metrics:\n%s", key, r->body);
+	return atol(at + strlen(key));
+}
+
+START_TEST(test_metrics_count_decisions)
+{
+	const char *user = authd_login(srv, "pa-rc", USER_PW);
+	long allowed = decisions("allow"), denied = decisions("deny");
+
+	keep((char *)user);
+	expect_allow(as_rc("GET", "/v1.41/volumes", NULL), true);
+	expect_allow(as_rc("POST", "/v1.41/volumes/create",
+			   base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "x", "Labels", LABEL,
+						"/prod-none"))),
+		     false);
+	expect_allow(as_rc("GET", "/v1.41/frobnicate", NULL), false);
+	/* the decision API decides the same way, and is counted the same way */
+	expect_status(decide(admin, jbody("{s:s, s:s, s:s}", "account", "pa-vo", "method", "POST",
+					  "uri", "/v1.41/auth")),
+		      200);
+	ck_assert_int_eq(decisions("allow"), allowed + 1);
+	ck_assert_int_eq(decisions("deny"), denied + 3);
+	expect_error(call("GET", user, NULL, "/metrics"), 403, "FORBIDDEN");
+}
+END_TEST
+
+/*
+ * A refused certificate is a decision too (SPEC §8.2: every decision is
+ * audited; §10: decisions by outcome): it must be counted and logged.
+ */
+START_TEST(test_identity_denials_counted)
+{
+	long denied = decisions("deny");
+	const char *log = fmt("%s/audit.log", srv->dir);
+
+	expect_refused(
+	    plugin_post("/AuthZPlugin.AuthZReq",
+			authz_req("admin", "GET", "/v1.41/volumes", NULL, cert_list(rc_cert_b64))));
+	ck_assert_msg(decisions("deny") == denied + 1,
+		      "authd_authz_decisions_total{outcome=\"deny\"} went from %ld to %ld", denied,
+		      decisions("deny"));
+	ck_assert_msg(strstr(read_text(log), "does not match") != NULL,
+		      "%s has no line for the refused certificate", log);
+}
+END_TEST
+
+/* ---- suites ---- */
+
+static TCase *server_case(const char *name, void (*setup)(void), void (*teardown)(void))
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup_test, teardown_test);
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	return tc;
+}
+
+static Suite *authz_suite(void)
+{
+	Suite *s = suite_create("authz");
+	TCase *tc = server_case("docker", setup_docker, teardown_docker);
+
+	tcase_add_test(tc, test_admin_does_everything);
+	tcase_add_test(tc, test_restricted_control);
+	tcase_add_test(tc, test_view_only);
+	tcase_add_test(tc, test_no_grant);
+	tcase_add_test(tc, test_team_grant);
+	tcase_add_test(tc, test_key_deleted);
+	tcase_add_test(tc, test_deactivated);
+	tcase_add_test(tc, test_grant_removed);
+	tcase_add_test(tc, test_unforwarded_body);
+	tcase_add_test(tc, test_fail_closed_and_restart); /* last: it stops authd */
+	suite_add_tcase(s, tc);
+	tc = server_case("plugin", setup_plugin, stop_server);
+	tcase_add_test(tc, test_plugin_protocol);
+	tcase_add_test(tc, test_plugin_malformed_json);
+	tcase_add_test(tc, test_plugin_missing_fields);
+	tcase_add_test(tc, test_plugin_body_checks);
+	tcase_add_test(tc, test_plugin_bad_certificates);
+	tcase_add_test(tc, test_plugin_certificates_wrong_type);
+	tcase_add_test(tc, test_plugin_foreign_certificates);
+	tcase_add_test(tc, test_plugin_user_mismatch);
+	tcase_add_test(tc, test_plugin_user_missing);
+	tcase_add_test(tc, test_plugin_huge_body);
+	tcase_add_test(tc, test_plugin_unknown_routes);
+	tcase_add_test(tc, test_plugin_path_tricks);
+	tcase_add_test(tc, test_plugin_absolute_uris);
+	tcase_add_test(tc, test_plugin_key_revoked);
+	tcase_add_test(tc, test_plugin_local_refused);
+	tcase_add_test(tc, test_decision_api);
+	tcase_add_test(tc, test_decision_api_refusals);
+	tcase_add_test(tc, test_metrics_count_decisions);
+	tcase_add_test(tc, test_identity_denials_counted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Removes the suite's files, or says where they are kept (AUTHD_TEST_KEEP). */
+static void remove_suite_dir(void)
+{
+	const char *kept;
+
+	/* a failed fixture leaves its engine running: stop it before removing its files */
+	prune_networks();
+	engine_free(eng);
+	kept = it_workdir_remove();
+	if (kept != NULL)
+		printf("authd data dirs and logs kept in %s\n", kept);
+	if (getenv("AUTHD_TEST_KEEP") != NULL)
+		printf("engines, bundles and tool output kept in %s\n", suite_dir);
+	else
+		cmd_remove_tree(suite_dir);
+}
+
+static int make_suite_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(suite_dir, sizeof(suite_dir), "%s/authd-az-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(suite_dir) != NULL ? 0 : -1;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || it_workdir_init() != 0 ||
+	    make_suite_dir() != 0) {
+		fprintf(stderr,
+			"cannot set up: curl_global_init or a temporary directory failed\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(authz_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	remove_suite_dir();
+	if (failed != 0 && getenv("AUTHD_TEST_KEEP") == NULL)
+		printf(
+		    "to keep the test files and server logs, run again with AUTHD_TEST_KEEP=1\n");
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
