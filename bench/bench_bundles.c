@@ -4,7 +4,7 @@
  *   --raw SECONDS                     key generation + client-certificate signing with
  *                                     OpenSSL alone, in process (the reference)
  *   --https URL TOKEN CAFILE SECONDS  GET of a client bundle from authd
- *   --cfssl URL SECONDS               POST /api/v1/cfssl/newcert to `cfssl serve`
+ *   --cfssl URL CAFILE SECONDS        POST /api/v1/cfssl/newcert to `cfssl serve` over HTTPS
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -82,6 +82,7 @@ static CURL *http_handle(struct job *j, struct curl_slist **headers)
 		curl_easy_setopt(c, CURLOPT_CAINFO, j->cafile);
 	} else {
 		*headers = curl_slist_append(NULL, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_CAINFO, j->cafile);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
 				 "{\"request\":{\"CN\":\"bench\",\"key\":{\"algo\":\"ecdsa\","
 				 "\"size\":256}}}");
@@ -118,7 +119,7 @@ static void *worker(void *arg)
 static int usage(void)
 {
 	fprintf(stderr, "usage: bench_bundles --raw SECONDS | --https URL TOKEN CAFILE SECONDS |"
-			" --cfssl URL SECONDS\n");
+			" --cfssl URL CAFILE SECONDS\n");
 	return 2;
 }
 
@@ -141,9 +142,10 @@ int main(int argc, char **argv)
 		j.token = argv[3];
 		j.cafile = argv[4];
 		j.seconds = atof(argv[5]);
-	} else if (strcmp(j.mode, "--cfssl") == 0 && argc == 4) {
+	} else if (strcmp(j.mode, "--cfssl") == 0 && argc == 5) {
 		j.url = argv[2];
-		j.seconds = atof(argv[3]);
+		j.cafile = argv[3];
+		j.seconds = atof(argv[4]);
 	} else {
 		return usage();
 	}
