@@ -94,9 +94,15 @@ printf '{"User":"%s","UserAuthNMethod":"TLS","RequestMethod":"GET","RequestUri":
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 echo "# authz decisions: $threads keep-alive connections on the plugin socket, ${seconds}s per run, $(nproc) CPUs"
-noop=$("$gen" "$sock" /Plugin.Activate - "$seconds" "$threads" '"authz"')
+# The no-op reference is AuthZRes with the same body: authd answers it "allow"
+# without deciding anything, so it costs what every plugin request costs (the
+# transfer and the JSON) and nothing of the decision. Plugin.Activate, with
+# no body at all, is printed too: the floor of the socket and libmicrohttpd.
+floor=$("$gen" "$sock" /Plugin.Activate - "$seconds" "$threads" '"authz"')
+noop=$("$gen" "$sock" /AuthZPlugin.AuthZRes "$tmp/authzreq.json" "$seconds" "$threads" '"Allow":true')
 decide=$("$gen" "$sock" /AuthZPlugin.AuthZReq "$tmp/authzreq.json" "$seconds" "$threads" '"Allow":true')
-echo "noop_activate_per_s=$(field rate "$noop") (p50 $(field p50_us "$noop") us, p99 $(field p99_us "$noop") us, failures $(field failures "$noop"))"
+echo "floor_activate_per_s=$(field rate "$floor") (p50 $(field p50_us "$floor") us, p99 $(field p99_us "$floor") us; no body, for reading the others)"
+echo "noop_same_body_per_s=$(field rate "$noop") (p50 $(field p50_us "$noop") us, p99 $(field p99_us "$noop") us, failures $(field failures "$noop"))"
 echo "decisions_per_s=$(field rate "$decide") (failures $(field failures "$decide"))"
 echo "decision_p50_us=$(field p50_us "$decide")"
 p99=$(field p99_us "$decide")

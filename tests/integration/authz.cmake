@@ -1,6 +1,6 @@
 # Integration tests of the authorization point: the engine plugin with the
 # real dockerd and docker CLI, the plugin socket under bad input, /api/authz.
-add_executable(test_integration_authz test_authz.c harness.c engine.c)
+add_executable(test_integration_authz test_authz.c checks.c harness.c engine.c)
 target_compile_definitions(test_integration_authz PRIVATE AUTHD_BIN="$<TARGET_FILE:authd>")
 target_link_libraries(test_integration_authz PRIVATE PkgConfig::CHECK PkgConfig::CURL
   PkgConfig::JANSSON)

@@ -1,7 +1,7 @@
 # Integration tests of client bundles, keys and certificates with the real
 # dockerd, docker CLI, curl, openssl and unzip (included by CMakeLists.txt).
 # The target is not "test_bundles": tests/unit has a target of that name.
-add_executable(test_integration_bundles test_bundles.c harness.c engine.c)
+add_executable(test_integration_bundles test_bundles.c checks.c harness.c engine.c)
 target_compile_definitions(test_integration_bundles PRIVATE AUTHD_BIN="$<TARGET_FILE:authd>")
 target_link_libraries(test_integration_bundles PRIVATE PkgConfig::CHECK PkgConfig::CURL
   PkgConfig::JANSSON)

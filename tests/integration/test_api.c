@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checks.h"
 #include "harness.h"
 
 #define ADMIN_PW "Admin-Passw0rd-IT"
@@ -34,76 +35,13 @@ static const char main_config[] =
 static const char throttle_config[] =
     "{\"loginThrottle\":{\"maxFailures\":3,\"windowSeconds\":60,\"lockoutSeconds\":2}}";
 
-static struct authd *srv; /* the server the calls go to */
-static char *admin;	  /* a token of the first admin on srv */
-
-/* ---- per-test memory: everything a test allocates is freed by its teardown ---- */
-
-#define ARENA 2048
-static struct reply *replies[ARENA];
-static char *strings[ARENA];
-static int nreplies, nstrings;
-
-static const char *keep(char *s)
-{
-	ck_assert_msg(s != NULL, "out of memory");
-	ck_assert_msg(nstrings < ARENA, "too many strings in one test");
-	strings[nstrings++] = s;
-	return s;
-}
-
-static void teardown_test(void)
-{
-	for (int i = 0; i < nreplies; i++) {
-		reply_free(replies[i]);
-		free(replies[i]);
-	}
-	for (int i = 0; i < nstrings; i++)
-		free(strings[i]);
-	nreplies = nstrings = 0;
-	http_close();
-}
-
-__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return keep(s);
-}
-
-/* A JSON body from a json_pack format; the result is the test's to keep. */
-static const char *jbody(const char *f, ...)
-{
-	json_error_t err;
-	json_t *o;
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	o = json_vpack_ex(&err, 0, f, ap);
-	va_end(ap);
-	ck_assert_msg(o != NULL, "json_pack: %s", err.text);
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return keep(s);
-}
-
 /* ---- requests and what every answer must satisfy ---- */
 
 static struct reply *call_h(const char *method, const char *token, const char *body,
 			    const char *const *headers, const char *path)
 {
-	struct reply *r = calloc(1, sizeof(*r));
+	struct reply *r = call_with(srv, method, path, token, body, headers);
 
-	ck_assert_msg(r != NULL && nreplies < ARENA, "too many requests in one test");
-	replies[nreplies++] = r;
-	http_call(srv, method, path, token, body, headers, r);
-	ck_assert_msg(r->status != 0, "%s: no answer: %s", r->what, r->error);
 	/* SPEC §4: never a password hash in an answer */
 	ck_assert_msg(strstr(r->body, "$argon2") == NULL, "%s: the answer holds a password hash",
 		      r->what);
@@ -114,51 +52,6 @@ static struct reply *call(const char *method, const char *token, const char *bod
 {
 	return call_h(method, token, body, NULL, path);
 }
-
-/* The helpers take the caller's line, so that a failure names the test's own line. */
-static void expect_status_at(int line, const struct reply *r, long status)
-{
-	ck_assert_msg(r->status == status, "line %d: %s: expected %ld, got %ld: %.600s", line,
-		      r->what, status, r->status, r->body);
-}
-#define expect_status(r, status) expect_status_at(__LINE__, r, status)
-
-static const char *header(const struct reply *r, const char *name)
-{
-	char buf[1024];
-
-	if (!reply_header(r, name, buf, sizeof(buf)))
-		return NULL;
-	return keep(strdup(buf));
-}
-
-/* The eNZi error shape of SPEC §2, as JSON, with the given status, code and field. */
-static void expect_error_at(int line, const struct reply *r, long status, const char *code,
-			    const char *field)
-{
-	const char *type = header(r, "Content-Type"), *got = jstr(r->json, "errors.0.code");
-	const char *msg = jstr(r->json, "errors.0.message");
-
-	expect_status_at(line, r, status);
-	ck_assert_msg(type != NULL && strncmp(type, "application/json", 16) == 0,
-		      "line %d: %s: error Content-Type is %s", line, r->what,
-		      type ? type : "absent");
-	ck_assert_msg(json_is_array(jpath(r->json, "errors")) &&
-			  json_array_size(jpath(r->json, "errors")) >= 1,
-		      "line %d: %s: not an {\"errors\":[..]} body: %.300s", line, r->what, r->body);
-	ck_assert_msg(got != NULL && strcmp(got, code) == 0,
-		      "line %d: %s: expected code %s, got %s: %.300s", line, r->what, code,
-		      got ? got : "none", r->body);
-	ck_assert_msg(msg != NULL && *msg != '\0', "line %d: %s: error without a message", line,
-		      r->what);
-	if (field == NULL)
-		return;
-	got = jstr(r->json, "errors.0.detail.field");
-	ck_assert_msg(got != NULL && strcmp(got, field) == 0,
-		      "line %d: %s: expected detail.field %s, got %s: %.300s", line, r->what, field,
-		      got ? got : "none", r->body);
-}
-#define expect_error(r, status, code, field) expect_error_at(__LINE__, r, status, code, field)
 
 /* ---- accounts ---- */
 
@@ -257,32 +150,14 @@ static json_t *list_accounts(const char *filter)
 
 /* ---- fixtures ---- */
 
-static void start_server(const char *config)
-{
-	srv = authd_new(config);
-	ck_assert_msg(srv != NULL, "cannot make a data dir");
-	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
-	admin = authd_login(srv, "admin", ADMIN_PW);
-	http_close(); /* forked tests must not share this process's connection */
-	ck_assert_msg(admin != NULL, "the first admin cannot log in");
-}
-
 static void setup_main(void)
 {
-	start_server(main_config);
+	start_server(main_config, ADMIN_PW);
 }
 
 static void setup_throttle(void)
 {
-	start_server(throttle_config);
-}
-
-static void teardown_server(void)
-{
-	free(admin);
-	admin = NULL;
-	authd_free(srv);
-	srv = NULL;
+	start_server(throttle_config, ADMIN_PW);
 }
 
 /* ---- ping, CA, login, logout, tokens (SPEC §1, §3) ---- */
@@ -2523,22 +2398,10 @@ END_TEST
 
 /* ---- suites ---- */
 
-/* A test case on a server of its own, started once for all its tests. */
-static TCase *server_case(const char *name, void (*setup)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	if (setup != NULL)
-		tcase_add_unchecked_fixture(tc, setup, teardown_server);
-	tcase_add_checked_fixture(tc, NULL, teardown_test);
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	return tc;
-}
-
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
-	TCase *tc = server_case("login", setup_main);
+	TCase *tc = server_case("login", setup_main, teardown_server, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_ping_and_ca);
 	tcase_add_test(tc, test_tls_verification);
@@ -2548,13 +2411,13 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_logout);
 	tcase_add_test(tc, test_bad_tokens);
 	suite_add_tcase(s, tc);
-	tc = server_case("throttle", setup_throttle);
+	tc = server_case("throttle", setup_throttle, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_blank_passwords_not_counted);
 	tcase_add_test(tc, test_lockout_and_recovery);
 	tcase_add_test(tc, test_lockout_is_per_user);
 	tcase_add_test(tc, test_address_spray_locked);
 	suite_add_tcase(s, tc);
-	tc = server_case("secrets", setup_main);
+	tc = server_case("secrets", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_audit_log_keeps_no_passwords);
 	tcase_add_test(tc, test_answers_hold_no_hashes);
 	suite_add_tcase(s, tc);
@@ -2564,7 +2427,7 @@ static Suite *auth_suite(void)
 static Suite *accounts_suite(void)
 {
 	Suite *s = suite_create("accounts");
-	TCase *tc = server_case("accounts", setup_main);
+	TCase *tc = server_case("accounts", setup_main, teardown_server, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_create_user_and_org);
 	tcase_add_test(tc, test_create_refusals);
@@ -2580,21 +2443,21 @@ static Suite *accounts_suite(void)
 	tcase_add_test(tc, test_delete_account);
 	tcase_add_test(tc, test_name_like_an_id);
 	suite_add_tcase(s, tc);
-	tc = server_case("admin-race", setup_main);
+	tc = server_case("admin-race", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_concurrent_demotions);
 	suite_add_tcase(s, tc);
 	/* these two change who the admins are: a server of their own, in this order */
-	tc = server_case("last-admin", setup_main);
+	tc = server_case("last-admin", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_last_admin_refused);
 	tcase_add_test(tc, test_second_admin_allows_demotion);
 	suite_add_tcase(s, tc);
-	tc = server_case("permissions", setup_main);
+	tc = server_case("permissions", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_plain_user_limits);
 	tcase_add_test(tc, test_org_member_rights);
 	tcase_add_test(tc, test_org_and_team_admin_rights);
 	tcase_add_test(tc, test_users_may_leave);
 	suite_add_tcase(s, tc);
-	tc = server_case("passwords", setup_main);
+	tc = server_case("passwords", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_change_own_password);
 	tcase_add_test(tc, test_change_password_refusals);
 	tcase_add_test(tc, test_admin_sets_password);
@@ -2605,7 +2468,7 @@ static Suite *accounts_suite(void)
 static Suite *orgs_suite(void)
 {
 	Suite *s = suite_create("orgs");
-	TCase *tc = server_case("teams", setup_main);
+	TCase *tc = server_case("teams", setup_main, teardown_server, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_team_crud);
 	tcase_add_test(tc, test_team_form_refusals);
@@ -2622,7 +2485,7 @@ static Suite *orgs_suite(void)
 static Suite *input_suite(void)
 {
 	Suite *s = suite_create("input");
-	TCase *tc = server_case("bad-input", setup_main);
+	TCase *tc = server_case("bad-input", setup_main, teardown_server, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_malformed_json);
 	tcase_add_test(tc, test_json_not_object);
@@ -2642,7 +2505,7 @@ static Suite *input_suite(void)
 static Suite *process_suite(void)
 {
 	Suite *s = suite_create("process");
-	TCase *tc = server_case("lifecycle", NULL);
+	TCase *tc = server_case("lifecycle", NULL, NULL, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_restart_keeps_state);
 	tcase_add_test(tc, test_signals_exit_zero);

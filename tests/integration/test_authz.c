@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "checks.h"
 #include "harness.h"
 
 #define ADMIN_PW "Admin-Passw0rd-AZ"
@@ -31,13 +32,10 @@
 #define ENGINE_READY_SECONDS 30
 #define MIB (1024 * 1024)
 
-/* ---- suite state: set by main and the unchecked fixtures, read by tests ---- */
+/* ---- suite state: set by the unchecked fixtures, read by tests ---- */
 
-static char suite_dir[IT_PATH_LEN]; /* every file of the run is under it */
-static char plugin[64];		    /* the plugin's name: dockerd dials PLUGIN_DIR/<name>.sock */
+static char plugin[64]; /* the plugin's name: dockerd dials PLUGIN_DIR/<name>.sock */
 static char plugin_sock[IT_PATH_LEN];
-static struct authd *srv; /* the server of the current test case */
-static char *admin;	  /* a token of the first admin on srv */
 static struct engine *eng;
 
 /* An account the tests act as, with a bundle made for it by the admin. */
@@ -52,50 +50,7 @@ enum { P_ADMIN, P_RC, P_VO, P_NONE, P_MEMBER, P_GONE, P_OFF, N_PRINCIPALS };
 static struct principal people[N_PRINCIPALS];
 static char team_id[80]; /* the team whose grant the member case gives and takes */
 
-/* ---- per-test memory: everything is freed by the checked teardown ---- */
-
-#define ARENA 2048
-static struct reply *replies[ARENA];
-static char *strings[ARENA];
-static json_t *jsons[ARENA];
-static int nreplies, nstrings, njsons;
-static char wd[IT_PATH_LEN]; /* the test's own dir, under suite_dir */
-static int nfiles;	     /* numbers the files a test writes */
-
-static const char *keep(char *s)
-{
-	ck_assert_msg(s != NULL, "out of memory");
-	ck_assert_msg(nstrings < ARENA, "too many strings in one test");
-	strings[nstrings++] = s;
-	return s;
-}
-
-static json_t *keep_json(json_t *j)
-{
-	ck_assert_msg(njsons < ARENA, "too many JSON values in one test");
-	jsons[njsons++] = j;
-	return j;
-}
-
-__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return keep(s);
-}
-
-static const char *read_text(const char *path)
-{
-	char *text = it_read_file(path, NULL);
-
-	ck_assert_msg(text != NULL, "cannot read %s", path);
-	return keep(text);
-}
+/* ---- time ---- */
 
 static double now_s(void)
 {
@@ -113,162 +68,13 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* A dir of its own for the files a test (or a fixture) writes. */
-static void make_wd(const char *what)
-{
-	snprintf(wd, sizeof(wd), "%s/%s-XXXXXX", suite_dir, what);
-	ck_assert_msg(mkdtemp(wd) != NULL, "cannot make a dir under %s", suite_dir);
-	nfiles = 0;
-}
-
-static void setup_test(void)
-{
-	make_wd("test");
-}
-
-static void teardown_test(void)
-{
-	for (int i = 0; i < nreplies; i++) {
-		reply_free(replies[i]);
-		free(replies[i]);
-	}
-	for (int i = 0; i < nstrings; i++)
-		free(strings[i]);
-	for (int i = 0; i < njsons; i++)
-		json_decref(jsons[i]);
-	nreplies = nstrings = njsons = 0;
-	http_close();
-}
-
-/* ---- running tools ---- */
-
-/* How a command ended: its script, exit code, and stdout and stderr together. */
-struct ran {
-	int code;
-	const char *cmd;
-	const char *out;
-};
-
-/*
- * Runs a bash script in the test's dir with a spelled-out environment, so
- * that the caller's DOCKER_HOST and docker config never take part.
- */
-__attribute__((format(printf, 1, 2))) static struct ran sh(const char *f, ...)
-{
-	const char *out = fmt("%s/cmd-%d.out", wd, ++nfiles);
-	char *script = NULL;
-	struct ran r;
-	va_list ap;
-
-	va_start(ap, f);
-	if (vasprintf(&script, f, ap) < 0)
-		script = NULL;
-	va_end(ap);
-	r.cmd = keep(script);
-	const char *env[] = {"PATH=" CMD_PATH,
-			     fmt("HOME=%s/home", wd),
-			     fmt("DOCKER_CONFIG=%s/home/.docker", wd),
-			     fmt("TMPDIR=%s", wd),
-			     "LC_ALL=C",
-			     NULL};
-	const char *argv[] = {"bash", "-c", r.cmd, NULL};
-
-	r.code = cmd_run(argv, env, wd, out, CMD_SECONDS);
-	r.out = read_text(out);
-	return r;
-}
-
-static void expect_ran_at(int line, struct ran r, int code)
-{
-	ck_assert_msg(r.code == code, "line %d: `%s` exited %d, expected %d; output:\n%.1500s",
-		      line, r.cmd, r.code, code, r.out);
-}
-#define expect_ran(r, code) expect_ran_at(__LINE__, r, code)
-
-static void expect_has_at(int line, const char *text, const char *part, const char *what)
-{
-	ck_assert_msg(text != NULL && strstr(text, part) != NULL,
-		      "line %d: %s lacks \"%s\":\n%.1500s", line, what, part, text ? text : "");
-}
-#define expect_has(text, part, what) expect_has_at(__LINE__, text, part, what)
-
-static void expect_lacks_at(int line, const char *text, const char *part, const char *what)
-{
-	ck_assert_msg(text != NULL && strstr(text, part) == NULL,
-		      "line %d: %s holds \"%s\":\n%.1500s", line, what, part, text ? text : "");
-}
-#define expect_lacks(text, part, what) expect_lacks_at(__LINE__, text, part, what)
-
-/* The output without its trailing newlines. */
-static const char *chomp(const char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	return fmt("%.*s", (int)n, s);
-}
-
 /* ---- authd's API over the harness ---- */
 
-__attribute__((format(printf, 5, 6))) static struct reply *
-call_to(struct authd *s, const char *method, const char *token, const char *body, const char *f,
-	...)
-{
-	struct reply *r = calloc(1, sizeof(*r));
-	char *path = NULL;
-	va_list ap;
-
-	ck_assert_msg(r != NULL && nreplies < ARENA, "too many requests in one test");
-	replies[nreplies++] = r;
-	va_start(ap, f);
-	if (vasprintf(&path, f, ap) < 0)
-		path = NULL;
-	va_end(ap);
-	http_call(s, method, keep(path), token, body, NULL, r);
-	ck_assert_msg(r->status != 0, "%s: no answer: %s", r->what, r->error);
-	return r;
-}
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
-
-static void expect_status_at(int line, const struct reply *r, long status)
-{
-	ck_assert_msg(r->status == status, "line %d: %s: expected %ld, got %ld: %.600s", line,
-		      r->what, status, r->status, r->body);
-}
-#define expect_status(r, status) expect_status_at(__LINE__, r, status)
-
-static void expect_error_at(int line, const struct reply *r, long status, const char *code)
-{
-	const char *got = jstr(r->json, "errors.0.code");
-
-	expect_status_at(line, r, status);
-	ck_assert_msg(got != NULL && strcmp(got, code) == 0,
-		      "line %d: %s: expected code %s, got %s: %.300s", line, r->what, code,
-		      got ? got : "none", r->body);
-}
-#define expect_error(r, status, code) expect_error_at(__LINE__, r, status, code)
-
-/* A JSON text from a json_pack format. */
-static const char *jbody(const char *f, ...)
-{
-	json_error_t err;
-	va_list ap;
-	json_t *o;
-	char *s;
-
-	va_start(ap, f);
-	o = json_vpack_ex(&err, 0, f, ap);
-	va_end(ap);
-	ck_assert_msg(o != NULL, "json_pack: %s", err.text);
-	s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
-	json_decref(o);
-	return keep(s);
-}
 
 static const char *base64_of_file(const char *path)
 {
-	struct ran r = sh("base64 -w0 '%s'", path);
+	struct ran r = sh(NULL, "base64 -w0 '%s'", path);
 
 	expect_ran(r, 0);
 	return r.out;
@@ -304,21 +110,11 @@ static const char *collection_id(const char *path)
 /* Downloads a bundle for p (made by the admin) and unzips it to dir. */
 static void fetch_bundle(struct principal *p, const char *dir)
 {
-	struct reply *r =
-	    call("GET", admin, NULL, "/api/clientbundle?label=authz&account=%s", p->name);
-	const char *zip = fmt("%s.zip", dir);
-	json_t *meta;
-	FILE *f;
+	struct bundle b =
+	    fetch_bundle_at(__LINE__, srv, admin, fmt("label=authz&account=%s", p->name), dir);
 
-	expect_status(r, 200);
-	f = fopen(zip, "wb");
-	ck_assert_msg(f != NULL && fwrite(r->body, 1, r->len, f) == r->len && fclose(f) == 0,
-		      "cannot write %s", zip);
-	expect_ran(sh("rm -rf '%s' && unzip -q '%s' -d '%s'", dir, zip, dir), 0);
-	meta = keep_json(json_load_file(fmt("%s/meta.json", dir), 0, NULL));
-	ck_assert_msg(jstr(meta, "keyID") != NULL, "meta.json without keyID in %s", dir);
-	snprintf(p->dir, sizeof(p->dir), "%s", dir);
-	snprintf(p->key_id, sizeof(p->key_id), "%s", jstr(meta, "keyID"));
+	snprintf(p->dir, sizeof(p->dir), "%s", b.dir);
+	snprintf(p->key_id, sizeof(p->key_id), "%s", b.key_id);
 }
 
 /*
@@ -362,22 +158,9 @@ static const char *make_team(const char *org, const char *team)
 	return jstr(r->json, "id");
 }
 
-static void start_server(const char *config)
-{
-	srv = authd_new(config);
-	ck_assert_msg(srv != NULL, "cannot make a data dir");
-	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
-	admin = authd_login(srv, "admin", ADMIN_PW);
-	http_close(); /* forked tests must not share this process's connection */
-	ck_assert_msg(admin != NULL, "the first admin cannot log in");
-}
-
 static void stop_server(void)
 {
-	free(admin);
-	admin = NULL;
-	authd_free(srv);
-	srv = NULL;
+	teardown_server();
 	/* authd removes its socket when it stops; not when it was killed */
 	if (plugin_sock[0] != '\0')
 		unlink(plugin_sock);
@@ -385,29 +168,8 @@ static void stop_server(void)
 
 /* ---- a controller engine behind the plugin ---- */
 
-static void require_tools(void)
-{
-	static const char *const tools[] = {"dockerd", "docker", "openssl", "unzip",
-					    "base64",  "tar",	 "bash"};
-	char path[IT_PATH_LEN];
-
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		ck_assert_msg(cmd_find(tools[i], path, sizeof(path)),
-			      "%s is not in %s: scripts/install-deps.sh --test installs it",
-			      tools[i], CMD_PATH);
-}
-
-/* `authd engine-tls` for a controller engine, before authd first starts (it makes the CAs). */
-static void engine_tls(const char *out)
-{
-	const char *log = fmt("%s/engine-tls.log", suite_dir);
-	const char *args[] = {"engine-tls", "--data-dir", srv->dir,    "--name",
-			      "it-authz",   "--san",	  "127.0.0.1", "--mode",
-			      "controller", "--out",	  out,	       NULL};
-	int status = authd_run_once(args, NULL, log);
-
-	ck_assert_msg(status == 0, "authd engine-tls exited with status %d (log %s)", status, log);
-}
+static const char *const tools[] = {"dockerd", "docker", "openssl", "unzip",
+				    "base64",  "tar",	 "bash",    NULL};
 
 /* The environment of dockerd and of its readiness probe: nothing inherited. */
 static void engine_env(const struct engine *e, char vars[2][IT_PATH_LEN + 16], const char *env[5])
@@ -503,21 +265,20 @@ static void start_engine(struct engine *e, const char *tls)
 /* A docker command over the engine's own unix socket: local, so never refused. */
 __attribute__((format(printf, 1, 2))) static struct ran local_docker(const char *f, ...)
 {
-	char *args = NULL;
+	const char *args;
 	va_list ap;
 
 	va_start(ap, f);
-	if (vasprintf(&args, f, ap) < 0)
-		args = NULL;
+	args = vfmt(f, ap);
 	va_end(ap);
-	return sh("docker -H 'unix://%s' %s", eng->sock, keep(args));
+	return sh(NULL, "docker -H 'unix://%s' %s", eng->sock, args);
 }
 
 /* A docker command as p: its bundle's certificate over TLS to the controller engine. */
 static struct ran docker_as(const struct principal *p, const char *args)
 {
-	return sh("DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH='%s' docker %s", eng->host,
-		  p->dir, args);
+	return sh(NULL, "DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH='%s' docker %s",
+		  eng->host, p->dir, args);
 }
 
 /* ---- the docker fixture ---- */
@@ -560,7 +321,7 @@ static void setup_docker(void)
 	const char *tls;
 
 	make_wd("fixture");
-	require_tools();
+	require_tools(tools);
 	snprintf(plugin, sizeof(plugin), "authd-it-%d", (int)getpid());
 	snprintf(plugin_sock, sizeof(plugin_sock), PLUGIN_DIR "/%s.sock", plugin);
 	ck_assert_msg(mkdir("/run/docker", 0700) == 0 || errno == EEXIST,
@@ -571,12 +332,11 @@ static void setup_docker(void)
 	srv = authd_new(plugin_config(eng->sock));
 	ck_assert_msg(srv != NULL, "cannot make a data dir");
 	tls = fmt("%s/tls-controller", srv->dir);
-	engine_tls(tls);
-	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
-	admin = authd_login(srv, "admin", ADMIN_PW);
-	ck_assert_msg(admin != NULL, "the first admin cannot log in");
+	engine_tls("it-authz", "controller", tls);
+	start_srv(ADMIN_PW);
 	start_engine(eng, tls);
-	expect_ran(sh("tar cf - --files-from /dev/null | docker -H 'unix://%s' import - " IMAGE,
+	expect_ran(sh(NULL,
+		      "tar cf - --files-from /dev/null | docker -H 'unix://%s' import - " IMAGE,
 		      eng->sock),
 		   0);
 	add_people();
@@ -873,7 +633,8 @@ static const char *padded_file(const char *json, size_t size)
 /* POSTs a file to the engine's API as p with curl(1); "<status> <body>". */
 static const char *engine_post(const struct principal *p, const char *path, const char *file)
 {
-	struct ran r = sh("curl -sS --max-time 60 --cacert '%s/ca.pem' --cert '%s/cert.pem' "
+	struct ran r = sh(NULL,
+			  "curl -sS --max-time 60 --cacert '%s/ca.pem' --cert '%s/cert.pem' "
 			  "--key '%s/key.pem' -H 'Content-Type: application/json' "
 			  "--data-binary '@%s' -w ' %%{http_code}' 'https://127.0.0.1:%d/v1.41%s'",
 			  p->dir, p->dir, p->dir, file, eng->port, path);
@@ -944,7 +705,8 @@ static void expect_fail_closed(void)
 {
 	const struct principal *rc = &people[P_RC], *adm = &people[P_ADMIN];
 	struct ran r =
-	    sh("as() { local n=$1 dir=$2; shift 2; DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 "
+	    sh(NULL,
+	       "as() { local n=$1 dir=$2; shift 2; DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 "
 	       "DOCKER_CERT_PATH=$dir docker volume ls >$n.out 2>&1; echo $? >$n.code; }"
 	       "; as rc '%s' & as admin '%s' & "
 	       "{ docker -H 'unix://%s' volume ls >local.out 2>&1; echo $? >local.code; } & "
@@ -1064,14 +826,13 @@ static void take_answer(struct reply *r, CURL *c)
 static struct reply *plugin_post_to(const char *sock, const char *path, const char *body,
 				    size_t len, bool chunked)
 {
-	struct reply *r = calloc(1, sizeof(*r));
+	struct reply *r = keep_reply();
 	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	struct feed feed = {body, len};
 	CURL *c = curl_easy_init();
 	CURLcode rc;
 
-	ck_assert_msg(r != NULL && c != NULL && nreplies < ARENA, "out of memory");
-	replies[nreplies++] = r;
+	ck_assert_msg(c != NULL, "out of memory");
 	snprintf(r->what, sizeof(r->what), "POST %s", path);
 	if (chunked)
 		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
@@ -1193,10 +954,10 @@ static void setup_plugin(void)
 	struct principal rc = {0}, adm = {0};
 
 	make_wd("fixture");
-	require_tools();
+	require_tools(tools);
 	plugin[0] = '\0';
 	snprintf(plugin_sock, sizeof(plugin_sock), "%s/plugin.sock", suite_dir);
-	start_server(plugin_config(NULL));
+	start_server(plugin_config(NULL), ADMIN_PW);
 	add_admin(&adm);
 	add_user(&rc, "pa-rc", "restrictedcontrol");
 	add_user(&people[P_VO], "pa-vo", NULL);
@@ -1233,7 +994,7 @@ START_TEST(test_plugin_protocol)
 	expect_allow(plugin_post("/AuthZPlugin.AuthZReq",
 				 authz_req(NULL, "DELETE", "/v1.41/volumes/x", NULL, NULL)),
 		     true);
-	expect_error(plugin_post("/Plugin.Nothing", "{}"), 404, "NOT_FOUND");
+	expect_error(plugin_post("/Plugin.Nothing", "{}"), 404, "NOT_FOUND", NULL);
 }
 END_TEST
 
@@ -1313,7 +1074,7 @@ START_TEST(test_plugin_bad_certificates)
 	const char *der;
 	struct reply *r;
 
-	expect_ran(sh("openssl x509 -in /dev/stdin -outform DER -out cert.der <<'EOF'\n%sEOF",
+	expect_ran(sh(NULL, "openssl x509 -in /dev/stdin -outform DER -out cert.der <<'EOF'\n%sEOF",
 		      rc_cert_pem),
 		   0);
 	der = base64_of_file(fmt("%s/cert.der", wd));
@@ -1369,8 +1130,8 @@ START_TEST(test_plugin_foreign_certificates)
 	struct reply *r;
 
 	/* a CA of the test's own */
-	expect_ran(sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		      "-keyout foreign-key.pem -out foreign.pem -subj /CN=pa-rc -days 2"),
+	expect_ran(sh(NULL, "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			    "-keyout foreign-key.pem -out foreign.pem -subj /CN=pa-rc -days 2"),
 		   0);
 	r = plugin_post("/AuthZPlugin.AuthZReq",
 			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL,
@@ -1378,7 +1139,8 @@ START_TEST(test_plugin_foreign_certificates)
 	expect_refused(r);
 	expect_msg(r, "revoked or never issued");
 	/* authd's own client CA, as a thief of its key could sign: still not an issued key */
-	expect_ran(sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	expect_ran(sh(NULL,
+		      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 		      "-keyout forged-key.pem -subj /CN=pa-rc | openssl x509 -req -days 2 "
 		      "-set_serial 4242 -CA '%s/ca/client-ca.pem' -CAkey '%s/ca/client-ca-key.pem' "
 		      "-out forged.pem",
@@ -1450,10 +1212,10 @@ START_TEST(test_plugin_huge_body)
 	memcpy(huge + len - 2, "\"}", 2);
 	huge[len] = '\0';
 	r = plugin_post_to(plugin_sock, "/AuthZPlugin.AuthZReq", huge, len, false);
-	expect_error(r, 413, "PAYLOAD_TOO_LARGE");
+	expect_error(r, 413, "PAYLOAD_TOO_LARGE", NULL);
 	expect_still_answers();
 	r = plugin_post_to(plugin_sock, "/AuthZPlugin.AuthZReq", huge, len, true);
-	expect_error(r, 413, "PAYLOAD_TOO_LARGE");
+	expect_error(r, 413, "PAYLOAD_TOO_LARGE", NULL);
 	expect_still_answers();
 	expect_allow(as_rc("GET", "/v1.41/volumes", NULL), true);
 }
@@ -1635,12 +1397,12 @@ START_TEST(test_decision_api)
 	/* admins only */
 	expect_error(decide(user, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET",
 					"uri", "/v1.41/volumes")),
-		     403, "FORBIDDEN");
+		     403, "FORBIDDEN", NULL);
 	expect_error(call("POST", NULL,
 			  jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
 				"/v1.41/volumes"),
 			  "/api/authz"),
-		     401, "UNAUTHORIZED");
+		     401, "UNAUTHORIZED", NULL);
 }
 END_TEST
 
@@ -1650,19 +1412,19 @@ START_TEST(test_decision_api_refusals)
 
 	expect_error(decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-rc", "certificate",
 					 rc_cert_pem, "method", "GET", "uri", "/v1.41/volumes")),
-		     400, "INVALID_FORM");
+		     400, "INVALID_FORM", NULL);
 	expect_error(decide(admin, jbody("{s:s, s:s}", "method", "GET", "uri", "/v1.41/volumes")),
-		     400, "INVALID_FORM");
+		     400, "INVALID_FORM", NULL);
 	expect_error(
 	    decide(admin, jbody("{s:s, s:s}", "account", "pa-rc", "uri", "/v1.41/volumes")), 400,
-	    "INVALID_FORM");
+	    "INVALID_FORM", NULL);
 	expect_error(decide(admin, jbody("{s:s, s:s, s:s, s:s}", "account", "pa-rc", "method",
 					 "POST", "uri", "/v1.41/volumes/create", "body", "%%%")),
-		     400, "INVALID_FORM");
+		     400, "INVALID_FORM", NULL);
 	expect_error(decide(admin, jbody("{s:s, s:s, s:s}", "certificate", "not a PEM", "method",
 					 "GET", "uri", "/v1.41/volumes")),
-		     400, "INVALID_FORM");
-	expect_error(decide(admin, "{"), 400, "INVALID_JSON");
+		     400, "INVALID_FORM", NULL);
+	expect_error(decide(admin, "{"), 400, "INVALID_JSON", NULL);
 	r = decide(admin, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
 				"/v1.41/../containers/json"));
 	expect_status(r, 200);
@@ -1701,7 +1463,7 @@ START_TEST(test_metrics_count_decisions)
 		      200);
 	ck_assert_int_eq(decisions("allow"), allowed + 1);
 	ck_assert_int_eq(decisions("deny"), denied + 3);
-	expect_error(call("GET", user, NULL, "/metrics"), 403, "FORBIDDEN");
+	expect_error(call("GET", user, NULL, "/metrics"), 403, "FORBIDDEN", NULL);
 }
 END_TEST
 
@@ -1727,20 +1489,10 @@ END_TEST
 
 /* ---- suites ---- */
 
-static TCase *server_case(const char *name, void (*setup)(void), void (*teardown)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_checked_fixture(tc, setup_test, teardown_test);
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	return tc;
-}
-
 static Suite *authz_suite(void)
 {
 	Suite *s = suite_create("authz");
-	TCase *tc = server_case("docker", setup_docker, teardown_docker);
+	TCase *tc = server_case("docker", setup_docker, teardown_docker, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_admin_does_everything);
 	tcase_add_test(tc, test_restricted_control);
@@ -1753,7 +1505,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_unforwarded_body);
 	tcase_add_test(tc, test_fail_closed_and_restart); /* last: it stops authd */
 	suite_add_tcase(s, tc);
-	tc = server_case("plugin", setup_plugin, stop_server);
+	tc = server_case("plugin", setup_plugin, stop_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_plugin_protocol);
 	tcase_add_test(tc, test_plugin_malformed_json);
 	tcase_add_test(tc, test_plugin_missing_fields);
@@ -1777,50 +1529,17 @@ static Suite *authz_suite(void)
 	return s;
 }
 
-/* Removes the suite's files, or says where they are kept (AUTHD_TEST_KEEP). */
-static void remove_suite_dir(void)
+/* A failed fixture leaves its engine running: it stops before its files go. */
+static void stop_engine(void)
 {
-	const char *kept;
-
-	/* a failed fixture leaves its engine running: stop it before removing its files */
 	prune_networks();
 	engine_free(eng);
-	kept = it_workdir_remove();
-	if (kept != NULL)
-		printf("authd data dirs and logs kept in %s\n", kept);
-	if (getenv("AUTHD_TEST_KEEP") != NULL)
-		printf("engines, bundles and tool output kept in %s\n", suite_dir);
-	else
-		cmd_remove_tree(suite_dir);
-}
-
-static int make_suite_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(suite_dir, sizeof(suite_dir), "%s/authd-az-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(suite_dir) != NULL ? 0 : -1;
 }
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static Suite *(*const suites[])(void) = {authz_suite, NULL};
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || it_workdir_init() != 0 ||
-	    make_suite_dir() != 0) {
-		fprintf(stderr,
-			"cannot set up: curl_global_init or a temporary directory failed\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(authz_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	remove_suite_dir();
-	if (failed != 0 && getenv("AUTHD_TEST_KEEP") == NULL)
-		printf(
-		    "to keep the test files and server logs, run again with AUTHD_TEST_KEEP=1\n");
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	sh_seconds = CMD_SECONDS;
+	return run_suites("authd-az", suites, stop_engine);
 }

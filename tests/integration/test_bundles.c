@@ -16,13 +16,13 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "checks.h"
 #include "harness.h"
 
 #define ADMIN_PW "Admin-Passw0rd-BT"
 #define USER_PW "User-Passw0rd-BT"
 #define ACCOUNTS "/enzi/v0/accounts"
 #define TEST_TIMEOUT 120
-#define CMD_SECONDS 60
 #define VALIDITY_DAYS 30 /* not the default 365, so that the setting shows */
 #define TEXT_(x) #x
 #define TEXT(x) TEXT_(x)
@@ -38,230 +38,13 @@ static const char plain_config[] =
     "{\"bundle\":{\"dockerHost\":\"" FAKE_DOCKER_HOST "\",\"engineHosts\":[\"" FAKE_ENGINE_1
     "\",\"" FAKE_ENGINE_2 "\"],\"validityDays\":" TEXT(VALIDITY_DAYS) "}}";
 
-/* ---- suite state: set by main and the unchecked fixtures, read by tests ---- */
+/* ---- suite state: set by the unchecked fixtures, read by tests ---- */
 
-static char suite_dir[IT_PATH_LEN];	   /* every file of the run is under it */
-static struct authd *srv;		   /* the server of the current test case */
-static char *admin;			   /* a token of the first admin on srv */
 static struct engine *controller, *direct; /* the engines of the "docker" case */
-
-/* ---- per-test state: everything is freed by the checked teardown ---- */
-
-#define ARENA 1024
-static struct reply *replies[ARENA];
-static char *strings[ARENA];
-static json_t *jsons[ARENA];
-static int nreplies, nstrings, njsons;
-static char wd[IT_PATH_LEN]; /* the test's own dir, under suite_dir */
-static int nfiles;	     /* numbers the files a test writes */
-
-static const char *keep(char *s)
-{
-	ck_assert_msg(s != NULL, "out of memory");
-	ck_assert_msg(nstrings < ARENA, "too many strings in one test");
-	strings[nstrings++] = s;
-	return s;
-}
-
-static json_t *keep_json(json_t *j)
-{
-	ck_assert_msg(njsons < ARENA, "too many JSON values in one test");
-	jsons[njsons++] = j;
-	return j;
-}
-
-__attribute__((format(printf, 1, 2))) static const char *fmt(const char *f, ...)
-{
-	char *s = NULL;
-	va_list ap;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return keep(s);
-}
-
-static const char *read_text(const char *path)
-{
-	char *text = it_read_file(path, NULL);
-
-	ck_assert_msg(text != NULL, "cannot read %s", path);
-	return keep(text);
-}
-
-static void setup_test(void)
-{
-	snprintf(wd, sizeof(wd), "%s/test-XXXXXX", suite_dir);
-	ck_assert_msg(mkdtemp(wd) != NULL, "cannot make a test dir under %s", suite_dir);
-	nfiles = 0;
-}
-
-static void teardown_test(void)
-{
-	for (int i = 0; i < nreplies; i++) {
-		reply_free(replies[i]);
-		free(replies[i]);
-	}
-	for (int i = 0; i < nstrings; i++)
-		free(strings[i]);
-	for (int i = 0; i < njsons; i++)
-		json_decref(jsons[i]);
-	nreplies = nstrings = njsons = 0;
-	http_close();
-}
-
-/* ---- running tools ---- */
-
-/* How a command ended: its script, exit code, and stdout and stderr together. */
-struct ran {
-	int code;
-	const char *cmd;
-	const char *out;
-};
-
-/*
- * Runs a bash script in dir (NULL: the test's dir). The environment is
- * spelled out, so the caller's DOCKER_HOST and the real user's docker config
- * never take part: HOME and DOCKER_CONFIG are the test's own.
- */
-__attribute__((format(printf, 2, 3))) static struct ran sh(const char *dir, const char *f, ...)
-{
-	struct ran r;
-	char *script = NULL;
-	const char *out = fmt("%s/cmd-%d.out", wd, ++nfiles);
-	va_list ap;
-
-	va_start(ap, f);
-	if (vasprintf(&script, f, ap) < 0)
-		script = NULL;
-	va_end(ap);
-	r.cmd = keep(script);
-	const char *env[] = {"PATH=" CMD_PATH,
-			     fmt("HOME=%s/home", wd),
-			     fmt("DOCKER_CONFIG=%s/home/.docker", wd),
-			     fmt("TMPDIR=%s", wd),
-			     "LC_ALL=C",
-			     NULL};
-	const char *argv[] = {"bash", "-c", r.cmd, NULL};
-
-	r.code = cmd_run(argv, env, dir ? dir : wd, out, CMD_SECONDS);
-	r.out = read_text(out);
-	return r;
-}
-
-static void expect_ran_at(int line, struct ran r, int code)
-{
-	ck_assert_msg(r.code == code, "line %d: `%s` exited %d, expected %d; output:\n%.1500s",
-		      line, r.cmd, r.code, code, r.out);
-}
-#define expect_ran(r, code) expect_ran_at(__LINE__, r, code)
-
-static void expect_failed_at(int line, struct ran r)
-{
-	ck_assert_msg(r.code > 0 && r.code < 128,
-		      "line %d: `%s` should have failed, exited %d; output:\n%.1500s", line, r.cmd,
-		      r.code, r.out);
-}
-#define expect_failed(r) expect_failed_at(__LINE__, r)
-
-static void expect_has_at(int line, const char *text, const char *part, const char *what)
-{
-	ck_assert_msg(text != NULL && strstr(text, part) != NULL,
-		      "line %d: %s lacks \"%s\":\n%.1500s", line, what, part, text ? text : "");
-}
-#define expect_has(text, part, what) expect_has_at(__LINE__, text, part, what)
-
-static void expect_lacks_at(int line, const char *text, const char *part, const char *what)
-{
-	ck_assert_msg(text != NULL && strstr(text, part) == NULL,
-		      "line %d: %s holds \"%s\":\n%.1500s", line, what, part, text ? text : "");
-}
-#define expect_lacks(text, part, what) expect_lacks_at(__LINE__, text, part, what)
-
-/* The output without its trailing newlines. */
-static const char *chomp(const char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-		n--;
-	return fmt("%.*s", (int)n, s);
-}
 
 /* ---- authd over the harness ---- */
 
-__attribute__((format(printf, 5, 6))) static struct reply *
-call_to(struct authd *s, const char *method, const char *token, const char *body, const char *f,
-	...)
-{
-	struct reply *r = calloc(1, sizeof(*r));
-	char *path = NULL;
-	va_list ap;
-
-	ck_assert_msg(r != NULL && nreplies < ARENA, "too many requests in one test");
-	replies[nreplies++] = r;
-	va_start(ap, f);
-	if (vasprintf(&path, f, ap) < 0)
-		path = NULL;
-	va_end(ap);
-	http_call(s, method, keep(path), token, body, NULL, r);
-	ck_assert_msg(r->status != 0, "%s: no answer: %s", r->what, r->error);
-	return r;
-}
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
-
-static void expect_status_at(int line, const struct reply *r, long status)
-{
-	ck_assert_msg(r->status == status, "line %d: %s: expected %ld, got %ld: %.600s", line,
-		      r->what, status, r->status, r->body);
-}
-#define expect_status(r, status) expect_status_at(__LINE__, r, status)
-
-/* The eNZi error shape of SPEC §2 with this status and code (and detail.field when not NULL). */
-static void expect_error_at(int line, const struct reply *r, long status, const char *code,
-			    const char *field)
-{
-	const char *got = jstr(r->json, "errors.0.code");
-
-	expect_status_at(line, r, status);
-	ck_assert_msg(got != NULL && strcmp(got, code) == 0,
-		      "line %d: %s: expected code %s, got %s: %.300s", line, r->what, code,
-		      got ? got : "none", r->body);
-	ck_assert_msg(jstr(r->json, "errors.0.message") != NULL,
-		      "line %d: %s: error without a message", line, r->what);
-	if (field == NULL)
-		return;
-	got = jstr(r->json, "errors.0.detail.field");
-	ck_assert_msg(got != NULL && strcmp(got, field) == 0,
-		      "line %d: %s: expected detail.field %s, got %s: %.300s", line, r->what, field,
-		      got ? got : "none", r->body);
-}
-#define expect_error(r, status, code, field) expect_error_at(__LINE__, r, status, code, field)
-
-static const char *header(const struct reply *r, const char *name)
-{
-	char buf[1024];
-
-	return reply_header(r, name, buf, sizeof(buf)) ? fmt("%s", buf) : NULL;
-}
-
-/* A JSON text from a json_pack format. */
-static const char *jbody(const char *f, ...)
-{
-	json_error_t err;
-	va_list ap;
-	json_t *o;
-	char *s;
-
-	va_start(ap, f);
-	o = json_vpack_ex(&err, 0, f, ap);
-	va_end(ap);
-	ck_assert_msg(o != NULL, "json_pack: %s", err.text);
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return keep(s);
-}
 
 static void create_user_on(struct authd *s, const char *token, const char *name, bool is_admin)
 {
@@ -319,44 +102,10 @@ static json_t *key_in(json_t *list, const char *id)
 
 /* ---- bundles ---- */
 
-struct bundle {
-	const char *zip;    /* the download */
-	const char *dir;    /* its files, unzipped */
-	const char *key_id; /* meta.json's keyID */
-	json_t *meta;
-};
-
-static const char *bundle_file(const struct bundle *b, const char *name)
-{
-	return read_text(fmt("%s/%s", b->dir, name));
-}
-
-/* Downloads /api/clientbundle?<query> as token from s and unzips it with unzip(1). */
-static struct bundle fetch_bundle_at(int line, struct authd *s, const char *token,
-				     const char *query)
-{
-	struct reply *r = call_to(s, "GET", token, NULL, "/api/clientbundle?%s", query);
-	const char *type = header(r, "Content-Type");
-	struct bundle b;
-	FILE *f;
-
-	expect_status_at(line, r, 200);
-	ck_assert_msg(type != NULL && strcmp(type, "application/zip") == 0,
-		      "line %d: bundle Content-Type %s", line, type ? type : "absent");
-	nfiles++;
-	b.zip = fmt("%s/bundle-%d.zip", wd, nfiles);
-	b.dir = fmt("%s/bundle-%d", wd, nfiles);
-	f = fopen(b.zip, "wb");
-	ck_assert_msg(f != NULL && fwrite(r->body, 1, r->len, f) == r->len && fclose(f) == 0,
-		      "cannot write %s", b.zip);
-	expect_ran_at(line, sh(NULL, "unzip -q '%s' -d '%s'", b.zip, b.dir), 0);
-	b.meta = keep_json(json_load_file(fmt("%s/meta.json", b.dir), 0, NULL));
-	b.key_id = jstr(b.meta, "keyID");
-	ck_assert_msg(b.key_id != NULL, "line %d: meta.json without keyID: %s", line,
-		      bundle_file(&b, "meta.json"));
-	return b;
-}
-#define fetch_bundle(token, query) fetch_bundle_at(__LINE__, srv, token, query)
+/* A new dir of the test's for a bundle's files. */
+#define bundle_dir() fmt("%s/bundle-%d", wd, ++nfiles)
+/* Downloads /api/clientbundle?<query> as token from srv and unzips it. */
+#define fetch_bundle(token, query) fetch_bundle_at(__LINE__, srv, token, query, bundle_dir())
 
 /* ---- curl(1) with a client certificate ---- */
 
@@ -537,54 +286,9 @@ static long long iso_seconds(const char *text)
 
 /* ---- fixtures ---- */
 
-static void start_server(const char *config)
-{
-	srv = authd_new(config);
-	ck_assert_msg(srv != NULL, "cannot make a data dir");
-	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
-	admin = authd_login(srv, "admin", ADMIN_PW);
-	http_close(); /* forked tests must not share this process's connection */
-	ck_assert_msg(admin != NULL, "the first admin cannot log in");
-}
-
 static void setup_plain(void)
 {
-	start_server(plain_config);
-}
-
-static void teardown_server(void)
-{
-	free(admin);
-	admin = NULL;
-	authd_free(srv);
-	srv = NULL;
-}
-
-static void require_tools(void)
-{
-	static const char *const tools[] = {"dockerd", "docker", "curl",
-					    "openssl", "unzip",	 "bash"};
-	char path[IT_PATH_LEN];
-
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
-		ck_assert_msg(cmd_find(tools[i], path, sizeof(path)),
-			      "%s is not in %s: scripts/install-deps.sh --test installs it",
-			      tools[i], CMD_PATH);
-}
-
-/* `authd engine-tls` for the engine `name`, before authd first starts (it makes the CAs then). */
-static void engine_tls(const char *name, const char *mode, const char *out)
-{
-	char log[IT_PATH_LEN + 32];
-	const char *args[] = {"engine-tls", "--data-dir", srv->dir, "--name",	 name,
-			      "--san",	    "127.0.0.1",  "--san",  "localhost", "--mode",
-			      mode,	    "--out",	  out,	    NULL};
-	int status;
-
-	snprintf(log, sizeof(log), "%s/engine-tls-%s.log", suite_dir, mode);
-	status = authd_run_once(args, NULL, log);
-	ck_assert_msg(status == 0, "authd engine-tls --mode %s exited with status %d (log %s)",
-		      mode, status, log);
+	start_server(plain_config, ADMIN_PW);
 }
 
 static struct engine *start_engine(const char *tls_dir)
@@ -606,7 +310,10 @@ static void setup_docker(void)
 {
 	char ctl[IT_PATH_LEN + 16], dir[IT_PATH_LEN + 16], config[1024];
 
-	require_tools();
+	static const char *const tools[] = {"dockerd", "docker", "curl", "openssl",
+					    "unzip",   "bash",	 NULL};
+
+	require_tools(tools);
 	srv = authd_new("{}");
 	ck_assert_msg(srv != NULL, "cannot make a data dir");
 	snprintf(ctl, sizeof(ctl), "%s/tls-controller", srv->dir);
@@ -620,10 +327,7 @@ static void setup_docker(void)
 		 "\"validityDays\":%d}}",
 		 controller->host, direct->host, VALIDITY_DAYS);
 	ck_assert_int_eq(it_write_file(srv->config, config), 0);
-	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
-	admin = authd_login(srv, "admin", ADMIN_PW);
-	http_close();
-	ck_assert_msg(admin != NULL, "the first admin cannot log in");
+	start_srv(ADMIN_PW);
 }
 
 static void teardown_docker(void)
@@ -962,7 +666,7 @@ START_TEST(test_rsa_key_type)
 
 	ck_assert_msg(s != NULL && authd_start(s, ADMIN_PW) == 0, "authd did not start");
 	token = login_on(s, "admin", ADMIN_PW);
-	b = fetch_bundle_at(__LINE__, s, token, "label=rsa");
+	b = fetch_bundle_at(__LINE__, s, token, "label=rsa", bundle_dir());
 	check_key(&b, true);
 	check_validity(&b, 365);
 	expect_ran(sh(NULL, "openssl verify -purpose sslclient -CAfile '%s' '%s/cert.pem'",
@@ -1545,21 +1249,10 @@ END_TEST
 
 /* ---- suites ---- */
 
-static TCase *server_case(const char *name, void (*setup)(void), void (*teardown)(void))
-{
-	TCase *tc = tcase_create(name);
-
-	if (setup != NULL)
-		tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_add_checked_fixture(tc, setup_test, teardown_test);
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	return tc;
-}
-
 static Suite *bundles_suite(void)
 {
 	Suite *s = suite_create("bundles");
-	TCase *tc = server_case("docker", setup_docker, teardown_docker);
+	TCase *tc = server_case("docker", setup_docker, teardown_docker, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_user_bundle_controller);
 	tcase_add_test(tc, test_admin_bundle_controller);
@@ -1567,7 +1260,7 @@ static Suite *bundles_suite(void)
 	tcase_add_test(tc, test_context_import);
 	tcase_add_test(tc, test_engine_tls_files);
 	suite_add_tcase(s, tc);
-	tc = server_case("contents", setup_plain, teardown_server);
+	tc = server_case("contents", setup_plain, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_user_bundle_contents);
 	tcase_add_test(tc, test_admin_bundle_contents);
 	tcase_add_test(tc, test_bundles_are_fresh);
@@ -1576,7 +1269,7 @@ static Suite *bundles_suite(void)
 	tcase_add_test(tc, test_bundle_label_rules);
 	tcase_add_test(tc, test_bundle_label_nul);
 	suite_add_tcase(s, tc);
-	tc = server_case("mtls", setup_plain, teardown_server);
+	tc = server_case("mtls", setup_plain, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_mtls_revoked_within_a_second);
 	tcase_add_test(tc, test_mtls_revoked_on_open_connection);
 	tcase_add_test(tc, test_mtls_inactive_account);
@@ -1584,7 +1277,7 @@ static Suite *bundles_suite(void)
 	tcase_add_test(tc, test_mtls_deleted_account);
 	tcase_add_test(tc, test_mtls_foreign_certificate);
 	suite_add_tcase(s, tc);
-	tc = server_case("keys", setup_plain, teardown_server);
+	tc = server_case("keys", setup_plain, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_keys_list_patch_delete);
 	tcase_add_test(tc, test_keys_permissions);
 	tcase_add_test(tc, test_external_cert_accepted);
@@ -1597,66 +1290,31 @@ static Suite *bundles_suite(void)
 static Suite *certs_suite(void)
 {
 	Suite *s = suite_create("certs");
-	TCase *tc = server_case("server-cert", setup_plain, teardown_server);
+	TCase *tc = server_case("server-cert", setup_plain, teardown_server, TEST_TIMEOUT);
 
 	tcase_add_test(tc, test_certs_get);
 	tcase_add_test(tc, test_certs_refusals);
 	tcase_add_test(tc, test_certs_non_admin);
 	tcase_add_test(tc, test_certs_replace); /* last: it changes what the server serves */
 	suite_add_tcase(s, tc);
-	tc = server_case("config-cert", NULL, NULL);
+	tc = server_case("config-cert", NULL, NULL, TEST_TIMEOUT);
 	tcase_add_test(tc, test_certs_from_config);
 	tcase_add_test(tc, test_certs_survive_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-/* Removes the suite's files, or says where they are kept (AUTHD_TEST_KEEP). */
-static void remove_suite_dir(void)
+/* A failed fixture leaves its engines running: they stop before their files go. */
+static void stop_engines(void)
 {
-	const char *kept;
-
-	/* a failed fixture leaves its engines running: stop them before removing their files */
 	engine_free(controller);
 	engine_free(direct);
-	kept = it_workdir_remove();
-	if (kept != NULL)
-		printf("authd data dirs and logs kept in %s\n", kept);
-	if (getenv("AUTHD_TEST_KEEP") != NULL)
-		printf("engines, bundles and tool output kept in %s\n", suite_dir);
-	else
-		cmd_remove_tree(suite_dir);
-}
-
-/* Tool output, bundles and engines go here; authd's data dirs go to the harness's workdir. */
-static int make_suite_dir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(suite_dir, sizeof(suite_dir), "%s/authd-bt-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(suite_dir) != NULL ? 0 : -1;
 }
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	static Suite *(*const suites[])(void) = {bundles_suite, certs_suite, NULL};
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || it_workdir_init() != 0 ||
-	    make_suite_dir() != 0) {
-		fprintf(stderr,
-			"cannot set up: curl_global_init or a temporary directory failed\n");
-		return EXIT_FAILURE;
-	}
-	sr = srunner_create(bundles_suite());
-	srunner_add_suite(sr, certs_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	curl_global_cleanup();
-	remove_suite_dir();
-	if (failed != 0 && getenv("AUTHD_TEST_KEEP") == NULL)
-		printf(
-		    "to keep the test files and server logs, run again with AUTHD_TEST_KEEP=1\n");
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	/* tool output, bundles and engines go to suite_dir; authd's data dirs to the harness's */
+	return run_suites("authd-bt", suites, stop_engines);
 }
