@@ -1,10 +1,14 @@
 /*
  * Unit tests of libldapsync: the name rules that API input and directory
- * values share (SPEC §4, §6.3).
+ * values share (SPEC §4, §6.3), escaping into filters and DNs, and the
+ * choice of server by domain (§6.2).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <ldap.h>
 
 #include "ldapsync.h"
 
@@ -123,6 +127,93 @@ START_TEST(refuses_invalid_utf8)
 }
 END_TEST
 
+/* ---- escaping (RFC 4515, RFC 4514) ---- */
+
+static void expect_filter(const char *in, size_t len, const char *want)
+{
+	char *got = ls_escape_filter_value(in, len);
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+START_TEST(filter_values_are_escaped)
+{
+	expect_filter("alice", 5, "alice");
+	expect_filter("*", 1, "\\2A");
+	expect_filter("a(b)c", 5, "a\\28b\\29c");
+	expect_filter("back\\slash", 10, "back\\5Cslash");
+	expect_filter("nul\0byte", 8, "nul\\00byte");
+	/* an injection attempt stays one value */
+	expect_filter("x)(uid=*", 8, "x\\29\\28uid=\\2A");
+}
+END_TEST
+
+/* Escapes a value, and checks that a DN made with it parses back to that value. */
+static void expect_dn(const char *in, const char *want)
+{
+	char *got = ls_escape_dn_value(in, strlen(in)), dn[512];
+	LDAPDN parsed = NULL;
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	snprintf(dn, sizeof(dn), "cn=%s,dc=example,dc=com", got);
+	ck_assert_int_eq(ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3), LDAP_SUCCESS);
+	ck_assert_uint_eq(parsed[0][0]->la_value.bv_len, strlen(in));
+	ck_assert(memcmp(parsed[0][0]->la_value.bv_val, in, strlen(in)) == 0);
+	ck_assert_ptr_null(parsed[0][1]); /* one value, not split at a "+" */
+	ldap_dnfree(parsed);
+	free(got);
+}
+
+START_TEST(dn_values_are_escaped)
+{
+	expect_dn("alice", "alice");
+	expect_dn("Smith, John", "Smith\\2C John");
+	expect_dn("a+b", "a\\2Bb");
+	expect_dn("say \"hi\"", "say \\22hi\\22");
+	expect_dn("<x>;y=z", "\\3Cx\\3E\\3By\\3Dz");
+	expect_dn(" lead", "\\20lead");
+	expect_dn("trail ", "trail\\20");
+	expect_dn("#hash", "\\23hash");
+	expect_dn("back\\slash", "back\\5Cslash");
+	expect_dn("\xc3\xa9l\xc3\xa8ve", "\xc3\xa9l\xc3\xa8ve"); /* UTF-8 stays as it is */
+}
+END_TEST
+
+/* ---- which server serves a base DN (SPEC §6.2) ---- */
+
+START_TEST(domains_match_per_rdn)
+{
+	ck_assert_int_eq(ls_domain_suffix("example.com", "ou=people,dc=example,dc=com"), 2);
+	ck_assert_int_eq(ls_domain_suffix("eu.example.com", "ou=people,dc=eu,dc=example,dc=com"),
+			 3);
+	ck_assert_int_eq(ls_domain_suffix("EU.Example.COM", "OU=x,DC=eu,DC=example,DC=com"), 3);
+	/* a decoy: xeu is not eu, though the string ends the same */
+	ck_assert_int_eq(ls_domain_suffix("eu.example.com", "ou=people,dc=xeu,dc=example,dc=com"),
+			 0);
+	ck_assert_int_eq(ls_domain_suffix("eu.example.com", "dc=example,dc=com"), 0);
+	/* a multi-valued RDN is not a dc label */
+	ck_assert_int_eq(ls_domain_suffix("example.com", "ou=x,dc=example+cn=y,dc=com"), 0);
+	ck_assert_int_eq(ls_domain_suffix("example.com", "not a dn"), -1);
+	ck_assert_int_eq(ls_domain_suffix("", "dc=com"), 0);
+}
+END_TEST
+
+START_TEST(longest_suffix_picks_the_server)
+{
+	const char *domains[] = {"example.com", "eu.example.com", "xeu.example.com"};
+
+	ck_assert_int_eq(ls_pick_server(domains, 3, "ou=people,dc=eu,dc=example,dc=com"), 1);
+	ck_assert_int_eq(ls_pick_server(domains, 3, "ou=people,dc=xeu,dc=example,dc=com"), 2);
+	ck_assert_int_eq(ls_pick_server(domains, 3, "ou=people,dc=us,dc=example,dc=com"), 0);
+	ck_assert_int_eq(ls_pick_server(domains, 3, "ou=people,dc=other,dc=org"), -1);
+	ck_assert_int_eq(ls_pick_server(domains, 3, "((("), -1);
+	ck_assert_int_eq(ls_pick_server(domains, 0, "dc=example,dc=com"), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ldapsync");
@@ -137,6 +228,10 @@ int main(void)
 	tcase_add_test(tc, refuses_each_forbidden_character);
 	tcase_add_test(tc, limits_length_in_characters);
 	tcase_add_test(tc, refuses_invalid_utf8);
+	tcase_add_test(tc, filter_values_are_escaped);
+	tcase_add_test(tc, dn_values_are_escaped);
+	tcase_add_test(tc, domains_match_per_rdn);
+	tcase_add_test(tc, longest_suffix_picks_the_server);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
