@@ -144,7 +144,6 @@ typedef int (*pubkey_cb)(const struct pubkey *k, void *ctx);
 
 int store_key_insert(const struct pubkey *k);
 int store_key_get(const char *account_id, const char *key_id, struct pubkey *out);
-int store_key_by_fingerprint(const char *fingerprint, struct pubkey *out);
 int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx);
 int store_key_set_label(const char *key_id, const char *label);
 int store_key_delete(const char *account_id, const char *key_id);
@@ -177,7 +176,6 @@ int store_roles(role_cb cb, void *ctx);
 int store_role_insert(const struct role_row *r);
 /* STORE_CONFLICT when a grant uses it. */
 int store_role_delete(const char *id);
-int store_role_in_use(const char *id, bool *used);
 
 int store_collections(collection_cb cb, void *ctx);
 int store_collection_get(const char *id, struct collection_row *out);

@@ -97,17 +97,6 @@ int store_key_get(const char *account_id, const char *key_id, struct pubkey *out
 	return one_key(st, out);
 }
 
-int store_key_by_fingerprint(const char *fingerprint, struct pubkey *out)
-{
-	static const char sql[] = "SELECT " KEY_COLS " FROM public_keys WHERE fingerprint = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
-	return one_key(st, out);
-}
-
 int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT " KEY_COLS " FROM public_keys"

@@ -88,7 +88,7 @@ int store_role_insert(const struct role_row *r)
 	return finish(st, false);
 }
 
-int store_role_in_use(const char *id, bool *used)
+static int role_in_use(const char *id, bool *used)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM grants WHERE role_id = ?1)";
 	sqlite3_stmt *st = bound(sql, id, NULL, NULL);
@@ -105,7 +105,7 @@ int store_role_delete(const char *id)
 	static const char sql[] = "DELETE FROM roles WHERE id = ?1";
 	bool used = false;
 	sqlite3_stmt *st;
-	int rc = store_role_in_use(id, &used);
+	int rc = role_in_use(id, &used);
 
 	if (rc != STORE_OK)
 		return rc;
