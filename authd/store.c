@@ -232,6 +232,43 @@ sqlite3_stmt *store_stmt(const char *sql)
 	return stmt;
 }
 
+sqlite3_stmt *store_bound(const char *sql, const char *a, const char *b, const char *c)
+{
+	const char *args[] = {a, b, c};
+	sqlite3_stmt *st = store_stmt(sql);
+
+	for (int i = 0; st != NULL && i < 3; i++)
+		if (args[i] != NULL)
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	return st;
+}
+
+void store_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	snprintf(dst, len, "%s", s ? (const char *)s : "");
+}
+
+int store_failed(sqlite3_stmt *st)
+{
+	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return STORE_ERROR;
+}
+
+int store_finish(sqlite3_stmt *st, bool need_row)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_CONSTRAINT)
+		return STORE_CONFLICT;
+	if (rc != SQLITE_DONE)
+		return store_failed(st);
+	if (need_row && sqlite3_changes(sqlite3_db_handle(st)) == 0)
+		return STORE_NOT_FOUND;
+	return STORE_OK;
+}
+
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;

@@ -35,6 +35,15 @@ int store_schema_version(void);
 /* BEGIN IMMEDIATE: a writer takes the write lock up front, so it never fails half-way. */
 /* For store_*.c only: the cached, reset statement for a literal SQL string. */
 sqlite3_stmt *store_stmt(const char *sql);
+/* For store_*.c only: the statement with the texts that are not NULL bound to ?1..?3. */
+sqlite3_stmt *store_bound(const char *sql, const char *a, const char *b, const char *c);
+/* For store_*.c only: a text column into a buffer ("" for NULL). */
+void store_text(char *dst, size_t len, sqlite3_stmt *st, int col);
+/* For store_*.c only: logs the connection's error; returns STORE_ERROR. */
+int store_failed(sqlite3_stmt *st);
+/* For store_*.c only: runs a bound write; a uniqueness refusal is STORE_CONFLICT,
+ * and with need_row, changing nothing is STORE_NOT_FOUND. */
+int store_finish(sqlite3_stmt *st, bool need_row);
 
 int store_begin(void);
 int store_commit(void);

@@ -17,20 +17,13 @@
 	"END,"                                                                                     \
 	" a.ldap_missing"
 
-static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
-}
-
 /* Reads the ACCOUNT_COLS starting at column `c`. */
 static void read_account(sqlite3_stmt *st, int c, struct account *a)
 {
-	copy_text(a->id, sizeof(a->id), st, c + 0);
-	copy_text(a->name, sizeof(a->name), st, c + 1);
-	copy_text(a->full_name, sizeof(a->full_name), st, c + 2);
-	copy_text(a->ldap_dn, sizeof(a->ldap_dn), st, c + 3);
+	store_text(a->id, sizeof(a->id), st, c + 0);
+	store_text(a->name, sizeof(a->name), st, c + 1);
+	store_text(a->full_name, sizeof(a->full_name), st, c + 2);
+	store_text(a->ldap_dn, sizeof(a->ldap_dn), st, c + 3);
 	a->is_org = sqlite3_column_int(st, c + 4);
 	a->is_admin = sqlite3_column_int(st, c + 5);
 	a->is_active = sqlite3_column_int(st, c + 6);
@@ -40,34 +33,6 @@ static void read_account(sqlite3_stmt *st, int c, struct account *a)
 	a->members_count = sqlite3_column_int64(st, c + 10);
 	a->teams_count = sqlite3_column_int64(st, c + 11);
 	a->ldap_missing = sqlite3_column_int(st, c + 12);
-}
-
-static int step_error(sqlite3_stmt *st)
-{
-	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-	return STORE_ERROR;
-}
-
-/* Runs a write statement to completion. */
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	if (rc == SQLITE_CONSTRAINT)
-		return STORE_CONFLICT;
-	return step_error(st);
-}
-
-/* Runs a write that must change exactly one row. */
-static int step_one(sqlite3_stmt *st)
-{
-	int rc = step_done(st);
-
-	if (rc == STORE_OK && sqlite3_changes(sqlite3_db_handle(st)) == 0)
-		return STORE_NOT_FOUND;
-	return rc;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -91,7 +56,7 @@ int store_account_get(const char *key, struct account *out)
 		sqlite3_reset(st);
 		return STORE_OK;
 	}
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : step_error(st);
+	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 }
 
 int store_account_password(const char *id, char **hash_out)
@@ -107,7 +72,7 @@ int store_account_password(const char *id, char **hash_out)
 	bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : step_error(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	h = sqlite3_column_text(st, 0);
 	if (h == NULL) {
 		sqlite3_reset(st);
@@ -131,7 +96,7 @@ static int each_account(sqlite3_stmt *st, account_cb cb, void *ctx)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return step_error(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -176,7 +141,7 @@ int store_account_counts(int64_t *users, int64_t *orgs)
 	if (st == NULL)
 		return STORE_ERROR;
 	if (sqlite3_step(st) != SQLITE_ROW)
-		return step_error(st);
+		return store_failed(st);
 	*users = sqlite3_column_int64(st, 0);
 	*orgs = sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
@@ -204,7 +169,7 @@ int store_account_insert(const struct account *a, const char *password_hash)
 	if (password_hash)
 		bind_text(st, 9, password_hash);
 	sqlite3_bind_int64(st, 10, a->created_at);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_account_update(const struct account *a)
@@ -223,7 +188,7 @@ int store_account_update(const struct account *a)
 	sqlite3_bind_int(st, 5, a->is_imported);
 	bind_text(st, 6, a->ldap_dn);
 	sqlite3_bind_int64(st, 7, a->updated_at);
-	return step_one(st);
+	return store_finish(st, true);
 }
 
 int store_account_set_password(const char *id, const char *password_hash)
@@ -237,7 +202,7 @@ int store_account_set_password(const char *id, const char *password_hash)
 	bind_text(st, 1, id);
 	bind_text(st, 2, password_hash);
 	sqlite3_bind_int64(st, 3, now_seconds());
-	return step_one(st);
+	return store_finish(st, true);
 }
 
 int store_account_delete(const char *id)
@@ -257,21 +222,21 @@ int store_account_delete(const char *id)
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, id);
-	rc = step_done(st);
+	rc = store_finish(st, false);
 	if (rc != STORE_OK)
 		return rc;
 	st = store_stmt(private);
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, id);
-	rc = step_done(st);
+	rc = store_finish(st, false);
 	if (rc != STORE_OK)
 		return rc;
 	st = store_stmt(sql);
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, id);
-	return step_one(st);
+	return store_finish(st, true);
 }
 
 int store_count_active_admins(const char *except_id, int64_t *out)
@@ -285,7 +250,7 @@ int store_count_active_admins(const char *except_id, int64_t *out)
 	if (except_id)
 		bind_text(st, 1, except_id);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		return step_error(st);
+		return store_failed(st);
 	*out = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return STORE_OK;
@@ -293,45 +258,33 @@ int store_count_active_admins(const char *except_id, int64_t *out)
 
 /* ---- membership ---- */
 
-/* The statement for `sql` with ?1 and ?2 bound; NULL on failure. */
-static sqlite3_stmt *pair_stmt(const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return NULL;
-	bind_text(st, 1, a);
-	bind_text(st, 2, b);
-	return st;
-}
-
 static int put_pair(const char *sql, const char *a, const char *b, bool flag)
 {
-	sqlite3_stmt *st = pair_stmt(sql, a, b);
+	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
 
 	if (st == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int(st, 3, flag);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 static int delete_pair(const char *sql, const char *a, const char *b)
 {
-	sqlite3_stmt *st = pair_stmt(sql, a, b);
+	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
 
-	return st ? step_one(st) : STORE_ERROR;
+	return st ? store_finish(st, true) : STORE_ERROR;
 }
 
 static int get_flag(const char *sql, const char *a, const char *b, bool *is_admin)
 {
-	sqlite3_stmt *st = pair_stmt(sql, a, b);
+	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERROR;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : step_error(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	*is_admin = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	return STORE_OK;
@@ -351,7 +304,7 @@ static int each_member(sqlite3_stmt *st, member_cb cb, void *ctx)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return step_error(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -397,8 +350,8 @@ int store_org_member_delete(const char *org_id, const char *user_id)
 	static const char teams[] = "DELETE FROM team_members WHERE user_id = ?2"
 				    " AND team_id IN (SELECT id FROM teams WHERE org_id = ?1)";
 	static const char sql[] = "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2";
-	sqlite3_stmt *st = pair_stmt(teams, org_id, user_id);
-	int rc = st ? step_done(st) : STORE_ERROR;
+	sqlite3_stmt *st = store_bound(teams, org_id, user_id, NULL);
+	int rc = st ? store_finish(st, false) : STORE_ERROR;
 
 	if (rc != STORE_OK)
 		return rc;
@@ -421,10 +374,10 @@ int store_user_orgs(const char *user_id, const char *start, int limit, member_cb
 
 static void read_team(sqlite3_stmt *st, struct team *t)
 {
-	copy_text(t->id, sizeof(t->id), st, 0);
-	copy_text(t->org_id, sizeof(t->org_id), st, 1);
-	copy_text(t->name, sizeof(t->name), st, 2);
-	copy_text(t->description, sizeof(t->description), st, 3);
+	store_text(t->id, sizeof(t->id), st, 0);
+	store_text(t->org_id, sizeof(t->org_id), st, 1);
+	store_text(t->name, sizeof(t->name), st, 2);
+	store_text(t->description, sizeof(t->description), st, 3);
 	t->created_at = sqlite3_column_int64(st, 4);
 	t->updated_at = sqlite3_column_int64(st, 5);
 	t->members_count = sqlite3_column_int64(st, 6);
@@ -443,7 +396,7 @@ int store_team_get(const char *org_id, const char *key, struct team *out)
 	bind_text(st, 2, key);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : step_error(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	read_team(st, out);
 	sqlite3_reset(st);
 	return STORE_OK;
@@ -469,7 +422,7 @@ int store_teams(const char *org_id, const char *start, int limit, team_cb cb, vo
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return step_error(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -487,7 +440,7 @@ int store_team_insert(const struct team *t)
 	bind_text(st, 3, t->name);
 	bind_text(st, 4, t->description);
 	sqlite3_bind_int64(st, 5, t->created_at);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_team_update(const struct team *t)
@@ -502,7 +455,7 @@ int store_team_update(const struct team *t)
 	bind_text(st, 2, t->name);
 	bind_text(st, 3, t->description);
 	sqlite3_bind_int64(st, 4, t->updated_at);
-	return step_one(st);
+	return store_finish(st, true);
 }
 
 int store_team_delete(const char *team_id)
@@ -515,14 +468,14 @@ int store_team_delete(const char *team_id)
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, team_id);
-	rc = step_done(st);
+	rc = store_finish(st, false);
 	if (rc != STORE_OK)
 		return rc;
 	st = store_stmt(sql);
 	if (st == NULL)
 		return STORE_ERROR;
 	bind_text(st, 1, team_id);
-	return step_one(st);
+	return store_finish(st, true);
 }
 
 int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin)
@@ -579,7 +532,7 @@ int store_ensure_private_collection(const struct account *user)
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
 	if (rc != SQLITE_DONE)
-		return step_error(st);
+		return store_failed(st);
 	if (new_uuid(id) != 0 || store_begin_nested() != STORE_OK)
 		return STORE_ERROR;
 	st = store_stmt(add);
@@ -589,7 +542,7 @@ int store_ensure_private_collection(const struct account *user)
 	bind_text(st, 2, user->name);
 	bind_text(st, 3, path);
 	sqlite3_bind_int64(st, 4, now_seconds());
-	if (step_done(st) != STORE_OK)
+	if (store_finish(st, false) != STORE_OK)
 		goto fail;
 	if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
 		return store_commit_nested() == STORE_OK ? STORE_OK : STORE_ERROR;
@@ -598,7 +551,7 @@ int store_ensure_private_collection(const struct account *user)
 		goto fail;
 	bind_text(st, 1, user->id);
 	bind_text(st, 2, id);
-	if (step_done(st) != STORE_OK || store_commit_nested() != STORE_OK)
+	if (store_finish(st, false) != STORE_OK || store_commit_nested() != STORE_OK)
 		goto fail;
 	return STORE_CREATED;
 fail:
@@ -621,7 +574,7 @@ int store_session_insert(const struct session_row *s)
 	sqlite3_bind_int64(st, 3, s->created_at);
 	sqlite3_bind_int64(st, 4, s->last_used);
 	sqlite3_bind_int64(st, 5, s->expires_at);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_session_get(const unsigned char hash[32], struct session_row *out)
@@ -636,9 +589,9 @@ int store_session_get(const unsigned char hash[32], struct session_row *out)
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : step_error(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	memcpy(out->hash, hash, 32);
-	copy_text(out->account_id, sizeof(out->account_id), st, 0);
+	store_text(out->account_id, sizeof(out->account_id), st, 0);
 	out->created_at = sqlite3_column_int64(st, 1);
 	out->last_used = sqlite3_column_int64(st, 2);
 	out->expires_at = sqlite3_column_int64(st, 3);
@@ -655,7 +608,7 @@ int store_session_touch(const unsigned char hash[32], int64_t last_used)
 		return STORE_ERROR;
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, last_used);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_session_delete(const unsigned char hash[32])
@@ -666,7 +619,7 @@ int store_session_delete(const unsigned char hash[32])
 	if (st == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_sessions_delete_account(const char *account_id, const unsigned char *keep)
@@ -680,7 +633,7 @@ int store_sessions_delete_account(const char *account_id, const unsigned char *k
 	bind_text(st, 1, account_id);
 	if (keep != NULL)
 		sqlite3_bind_blob(st, 2, keep, 32, SQLITE_STATIC);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 int store_sessions_expire(int64_t now, int64_t idle_seconds)
@@ -693,7 +646,7 @@ int store_sessions_expire(int64_t now, int64_t idle_seconds)
 		return STORE_ERROR;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_int64(st, 2, idle_seconds);
-	return step_done(st);
+	return store_finish(st, false);
 }
 
 /* ---- for the authorization snapshot ---- */
@@ -718,13 +671,13 @@ int store_each_membership(member_row_cb cb, void *ctx)
 	if (st == NULL)
 		return STORE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		copy_text(m.user_id, sizeof(m.user_id), st, 0);
-		copy_text(m.group_id, sizeof(m.group_id), st, 1);
+		store_text(m.user_id, sizeof(m.user_id), st, 0);
+		store_text(m.group_id, sizeof(m.group_id), st, 1);
 		if (cb(&m, ctx) != 0)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return step_error(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }

@@ -12,30 +12,17 @@
 	"id, account_id, label, fingerprint, scope, created_at, not_after, certificate, "          \
 	"public_key"
 
-static void copy_col(char *dst, size_t len, sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
-}
-
 static void read_key(sqlite3_stmt *st, struct pubkey *k)
 {
-	copy_col(k->id, sizeof(k->id), st, 0);
-	copy_col(k->account_id, sizeof(k->account_id), st, 1);
-	copy_col(k->label, sizeof(k->label), st, 2);
-	copy_col(k->fingerprint, sizeof(k->fingerprint), st, 3);
-	copy_col(k->scope, sizeof(k->scope), st, 4);
+	store_text(k->id, sizeof(k->id), st, 0);
+	store_text(k->account_id, sizeof(k->account_id), st, 1);
+	store_text(k->label, sizeof(k->label), st, 2);
+	store_text(k->fingerprint, sizeof(k->fingerprint), st, 3);
+	store_text(k->scope, sizeof(k->scope), st, 4);
 	k->created_at = sqlite3_column_int64(st, 5);
 	k->not_after = sqlite3_column_int64(st, 6);
-	copy_col(k->certificate, sizeof(k->certificate), st, 7);
-	copy_col(k->public_key, sizeof(k->public_key), st, 8);
-}
-
-static int failed(sqlite3_stmt *st)
-{
-	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-	return STORE_ERROR;
+	store_text(k->certificate, sizeof(k->certificate), st, 7);
+	store_text(k->public_key, sizeof(k->public_key), st, 8);
 }
 
 /* Steps a bound query expected to yield at most one key. */
@@ -44,23 +31,9 @@ static int one_key(sqlite3_stmt *st, struct pubkey *out)
 	int rc = sqlite3_step(st);
 
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : failed(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	read_key(st, out);
 	sqlite3_reset(st);
-	return STORE_OK;
-}
-
-/* Runs a bound write; `need_row` turns "changed nothing" into STORE_NOT_FOUND. */
-static int write(sqlite3_stmt *st, bool need_row)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_CONSTRAINT)
-		return STORE_CONFLICT;
-	if (rc != SQLITE_DONE)
-		return failed(st);
-	if (need_row && sqlite3_changes(sqlite3_db_handle(st)) == 0)
-		return STORE_NOT_FOUND;
 	return STORE_OK;
 }
 
@@ -81,7 +54,7 @@ int store_key_insert(const struct pubkey *k)
 	sqlite3_bind_int64(st, 7, k->not_after);
 	sqlite3_bind_text(st, 8, k->certificate, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, k->public_key, -1, SQLITE_STATIC);
-	return write(st, false);
+	return store_finish(st, false);
 }
 
 int store_key_get(const char *account_id, const char *key_id, struct pubkey *out)
@@ -116,7 +89,7 @@ int store_keys(const char *account_id, const char *start, int limit, pubkey_cb c
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return failed(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -130,7 +103,7 @@ int store_key_set_label(const char *key_id, const char *label)
 		return STORE_ERROR;
 	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-	return write(st, true);
+	return store_finish(st, true);
 }
 
 int store_key_delete(const char *account_id, const char *key_id)
@@ -142,7 +115,7 @@ int store_key_delete(const char *account_id, const char *key_id)
 		return STORE_ERROR;
 	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-	return write(st, true);
+	return store_finish(st, true);
 }
 
 int store_each_key(key_row_cb cb, void *ctx)
@@ -160,17 +133,17 @@ int store_each_key(key_row_cb cb, void *ctx)
 	if (k == NULL)
 		return STORE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		copy_col(k->id, sizeof(k->id), st, 0);
-		copy_col(k->account_id, sizeof(k->account_id), st, 1);
-		copy_col(k->fingerprint, sizeof(k->fingerprint), st, 2);
-		copy_col(k->scope, sizeof(k->scope), st, 3);
+		store_text(k->id, sizeof(k->id), st, 0);
+		store_text(k->account_id, sizeof(k->account_id), st, 1);
+		store_text(k->fingerprint, sizeof(k->fingerprint), st, 2);
+		store_text(k->scope, sizeof(k->scope), st, 3);
 		k->not_after = sqlite3_column_int64(st, 4);
 		if (cb(k, ctx) != 0)
 			break;
 	}
 	free(k);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return failed(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }

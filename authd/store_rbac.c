@@ -8,48 +8,6 @@
 
 #include "store.h"
 
-static void col_text(char *dst, size_t len, sqlite3_stmt *st, int col)
-{
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
-}
-
-static int fail(sqlite3_stmt *st)
-{
-	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-	return STORE_ERROR;
-}
-
-/* Finishes a bound write; `need_row` makes "nothing changed" STORE_NOT_FOUND. */
-static int finish(sqlite3_stmt *st, bool need_row)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_CONSTRAINT)
-		return STORE_CONFLICT;
-	if (rc != SQLITE_DONE)
-		return fail(st);
-	if (need_row && sqlite3_changes(sqlite3_db_handle(st)) == 0)
-		return STORE_NOT_FOUND;
-	return STORE_OK;
-}
-
-static sqlite3_stmt *bound(const char *sql, const char *a, const char *b, const char *c)
-{
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return NULL;
-	if (a)
-		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	if (c)
-		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
-	return st;
-}
-
 /* ---- roles ---- */
 
 int store_roles(role_cb cb, void *ctx)
@@ -63,15 +21,15 @@ int store_roles(role_cb cb, void *ctx)
 	if (st == NULL)
 		return STORE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		col_text(r.id, sizeof(r.id), st, 0);
-		col_text(r.name, sizeof(r.name), st, 1);
+		store_text(r.id, sizeof(r.id), st, 0);
+		store_text(r.name, sizeof(r.name), st, 1);
 		r.operations = (char *)sqlite3_column_text(st, 2);
 		r.created_at = sqlite3_column_int64(st, 3);
 		if (cb(&r, ctx) != 0)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -80,21 +38,21 @@ int store_role_insert(const struct role_row *r)
 {
 	static const char sql[] =
 	    "INSERT INTO roles (id, name, operations, created_at) VALUES (?1, ?2, ?3, ?4)";
-	sqlite3_stmt *st = bound(sql, r->id, r->name, r->operations);
+	sqlite3_stmt *st = store_bound(sql, r->id, r->name, r->operations);
 
 	if (st == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_int64(st, 4, r->created_at);
-	return finish(st, false);
+	return store_finish(st, false);
 }
 
 static int role_in_use(const char *id, bool *used)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM grants WHERE role_id = ?1)";
-	sqlite3_stmt *st = bound(sql, id, NULL, NULL);
+	sqlite3_stmt *st = store_bound(sql, id, NULL, NULL);
 
 	if (st == NULL || sqlite3_step(st) != SQLITE_ROW)
-		return st ? fail(st) : STORE_ERROR;
+		return st ? store_failed(st) : STORE_ERROR;
 	*used = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	return STORE_OK;
@@ -111,8 +69,8 @@ int store_role_delete(const char *id)
 		return rc;
 	if (used)
 		return STORE_CONFLICT;
-	st = bound(sql, id, NULL, NULL);
-	return st ? finish(st, true) : STORE_ERROR;
+	st = store_bound(sql, id, NULL, NULL);
+	return st ? store_finish(st, true) : STORE_ERROR;
 }
 
 /* ---- collections ---- */
@@ -121,10 +79,10 @@ int store_role_delete(const char *id)
 
 static void read_collection(sqlite3_stmt *st, struct collection_row *c)
 {
-	col_text(c->id, sizeof(c->id), st, 0);
-	col_text(c->name, sizeof(c->name), st, 1);
-	col_text(c->parent_id, sizeof(c->parent_id), st, 2);
-	col_text(c->path, sizeof(c->path), st, 3);
+	store_text(c->id, sizeof(c->id), st, 0);
+	store_text(c->name, sizeof(c->name), st, 1);
+	store_text(c->parent_id, sizeof(c->parent_id), st, 2);
+	store_text(c->path, sizeof(c->path), st, 3);
 	c->created_at = sqlite3_column_int64(st, 4);
 }
 
@@ -143,7 +101,7 @@ int store_collections(collection_cb cb, void *ctx)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -156,7 +114,7 @@ static int one_collection(sqlite3_stmt *st, struct collection_row *out)
 		return STORE_ERROR;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	read_collection(st, out);
 	sqlite3_reset(st);
 	return STORE_OK;
@@ -165,26 +123,26 @@ static int one_collection(sqlite3_stmt *st, struct collection_row *out)
 int store_collection_get(const char *id, struct collection_row *out)
 {
 	static const char sql[] = "SELECT " COLLECTION_COLS " FROM collections WHERE id = ?1";
-	return one_collection(bound(sql, id, NULL, NULL), out);
+	return one_collection(store_bound(sql, id, NULL, NULL), out);
 }
 
 int store_collection_by_path(const char *path, struct collection_row *out)
 {
 	static const char sql[] = "SELECT " COLLECTION_COLS " FROM collections WHERE path = ?1";
-	return one_collection(bound(sql, path, NULL, NULL), out);
+	return one_collection(store_bound(sql, path, NULL, NULL), out);
 }
 
 int store_collection_insert(const struct collection_row *c)
 {
 	static const char sql[] = "INSERT INTO collections (id, name, parent_id, path, created_at)"
 				  " VALUES (?1, ?2, ?3, ?4, ?5)";
-	sqlite3_stmt *st = bound(sql, c->id, c->name, c->parent_id);
+	sqlite3_stmt *st = store_bound(sql, c->id, c->name, c->parent_id);
 
 	if (st == NULL)
 		return STORE_ERROR;
 	sqlite3_bind_text(st, 4, c->path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, c->created_at);
-	return finish(st, false);
+	return store_finish(st, false);
 }
 
 int store_collection_delete(const char *id)
@@ -192,17 +150,17 @@ int store_collection_delete(const char *id)
 	static const char children[] =
 	    "SELECT EXISTS (SELECT 1 FROM collections WHERE parent_id = ?1)";
 	static const char sql[] = "DELETE FROM collections WHERE id = ?1";
-	sqlite3_stmt *st = bound(children, id, NULL, NULL);
+	sqlite3_stmt *st = store_bound(children, id, NULL, NULL);
 
 	if (st == NULL || sqlite3_step(st) != SQLITE_ROW)
-		return st ? fail(st) : STORE_ERROR;
+		return st ? store_failed(st) : STORE_ERROR;
 	if (sqlite3_column_int(st, 0)) {
 		sqlite3_reset(st);
 		return STORE_CONFLICT;
 	}
 	sqlite3_reset(st);
-	st = bound(sql, id, NULL, NULL);
-	return st ? finish(st, true) : STORE_ERROR;
+	st = store_bound(sql, id, NULL, NULL);
+	return st ? store_finish(st, true) : STORE_ERROR;
 }
 
 /* ---- grants ---- */
@@ -218,14 +176,14 @@ int store_grants(grant_cb cb, void *ctx)
 	if (st == NULL)
 		return STORE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		col_text(g.subject_id, sizeof(g.subject_id), st, 0);
-		col_text(g.collection_id, sizeof(g.collection_id), st, 1);
-		col_text(g.role_id, sizeof(g.role_id), st, 2);
+		store_text(g.subject_id, sizeof(g.subject_id), st, 0);
+		store_text(g.collection_id, sizeof(g.collection_id), st, 1);
+		store_text(g.role_id, sizeof(g.role_id), st, 2);
 		if (cb(&g, ctx) != 0)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return fail(st);
+		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -235,18 +193,18 @@ int store_grant_put(const struct grant_row *g)
 	static const char sql[] =
 	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
 	    " VALUES (?1, ?2, ?3)";
-	sqlite3_stmt *st = bound(sql, g->subject_id, g->collection_id, g->role_id);
+	sqlite3_stmt *st = store_bound(sql, g->subject_id, g->collection_id, g->role_id);
 
-	return st ? finish(st, false) : STORE_ERROR;
+	return st ? store_finish(st, false) : STORE_ERROR;
 }
 
 int store_grant_delete(const struct grant_row *g)
 {
 	static const char sql[] = "DELETE FROM grants WHERE subject_id = ?1 AND collection_id = ?2"
 				  " AND role_id = ?3";
-	sqlite3_stmt *st = bound(sql, g->subject_id, g->collection_id, g->role_id);
+	sqlite3_stmt *st = store_bound(sql, g->subject_id, g->collection_id, g->role_id);
 
-	return st ? finish(st, true) : STORE_ERROR;
+	return st ? store_finish(st, true) : STORE_ERROR;
 }
 
 /* ---- settings ---- */
@@ -254,15 +212,15 @@ int store_grant_delete(const struct grant_row *g)
 int store_setting_get(const char *key, char *value, size_t len)
 {
 	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
-	sqlite3_stmt *st = bound(sql, key, NULL, NULL);
+	sqlite3_stmt *st = store_bound(sql, key, NULL, NULL);
 	int rc;
 
 	if (st == NULL)
 		return STORE_ERROR;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(st);
-	col_text(value, len, st, 0);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
+	store_text(value, len, st, 0);
 	sqlite3_reset(st);
 	return STORE_OK;
 }
@@ -271,9 +229,9 @@ int store_setting_set(const char *key, const char *value)
 {
 	static const char sql[] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 				  " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-	sqlite3_stmt *st = bound(sql, key, value, NULL);
+	sqlite3_stmt *st = store_bound(sql, key, value, NULL);
 
-	return st ? finish(st, false) : STORE_ERROR;
+	return st ? store_finish(st, false) : STORE_ERROR;
 }
 
 int store_subject_kind(const char *id, const char **kind)
@@ -281,7 +239,7 @@ int store_subject_kind(const char *id, const char **kind)
 	static const char sql[] =
 	    "SELECT CASE WHEN is_org THEN 'org' ELSE 'user' END FROM accounts WHERE id = ?1"
 	    " UNION ALL SELECT 'team' FROM teams WHERE id = ?1";
-	sqlite3_stmt *st = bound(sql, id, NULL, NULL);
+	sqlite3_stmt *st = store_bound(sql, id, NULL, NULL);
 	const unsigned char *k;
 	int rc;
 
@@ -289,7 +247,7 @@ int store_subject_kind(const char *id, const char **kind)
 		return STORE_ERROR;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : fail(st);
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
 	k = sqlite3_column_text(st, 0);
 	/* static strings, so the answer outlives the statement */
 	*kind = k && strcmp((const char *)k, "org") == 0    ? "org"
