@@ -32,15 +32,9 @@ static int collect_role(const struct role_row *row, void *ctx)
 /* Every role, built-in first; NULL on a store error. */
 static json_t *all_roles(void)
 {
-	static const char *const ids[] = {"none", "viewonly", "restrictedcontrol", "scheduler",
-					  "fullcontrol"};
-	static const char *const names[] = {"None", "View Only", "Restricted Control", "Scheduler",
-					    "Full Control"};
 	json_t *list = json_array();
 
-	for (int i = 0; i < 5; i++)
-		json_array_append_new(
-		    list, rbac_role_json(ids[i], names[i], true, rbac_builtin_operations(ids[i])));
+	rbac_builtin_roles(list);
 	if (store_roles(collect_role, list) != STORE_OK) {
 		json_decref(list);
 		return NULL;

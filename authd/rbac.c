@@ -261,6 +261,14 @@ json_t *rbac_role_json(const char *id, const char *name, bool system_role, json_
 			 "operations", operations ? operations : json_object());
 }
 
+void rbac_builtin_roles(json_t *list)
+{
+	for (int i = 0; i < N_BUILTINS; i++)
+		json_array_append_new(list,
+				      rbac_role_json(builtin_ids[i], builtin_names[i], true,
+						     rbac_builtin_operations(builtin_ids[i])));
+}
+
 /* ---- checking custom roles ---- */
 
 struct known_ctx {

@@ -27,6 +27,8 @@ bool rbac_builtin_role(const char *id);
 /* Every role as the API shows it: built-ins first, then custom ones from the store. */
 json_t *rbac_role_json(const char *id, const char *name, bool system_role, json_t *operations);
 json_t *rbac_builtin_operations(const char *id);
+/* Appends every built-in role, as the API shows it, to `list`. */
+void rbac_builtin_roles(json_t *list);
 /*
  * Checks an operations map of a custom role: known resource types and
  * operations, and sub-options each operation has. NULL when it is fine, else
