@@ -10,7 +10,7 @@ packages=(
 	check libcurl4-openssl-dev curl
 )
 if [ "${1:-}" = "--test" ]; then
-	packages+=(libclang-rt-14-dev clang wrk procps unzip docker.io)
+	packages+=(libclang-rt-14-dev clang wrk procps unzip docker.io slapd ldap-utils)
 fi
 
 missing=()
