@@ -6,6 +6,8 @@
 #ifndef AUTHD_LDAPSYNC_H
 #define AUTHD_LDAPSYNC_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define LS_NAME_MAX_CHARS 100
@@ -46,5 +48,161 @@ int ls_domain_suffix(const char *domain, const char *dn);
  * not parse.
  */
 int ls_pick_server(const char *const *domains, size_t n, const char *base_dn);
+
+/* ---- settings (SPEC §6.1) ---- */
+
+/* One directory server: the default one, or one of additionalDomains. */
+struct ls_server {
+	char *domain; /* "" for the default server */
+	char *url;
+	bool start_tls;
+	char *root_certs; /* PEM trust anchors; "" for the system's store */
+	bool tls_skip_verify;
+	bool no_simple_pagination;
+	char *reader_dn;       /* "" binds anonymously */
+	char *reader_password; /* a secret: never logged, never in JSON output */
+};
+
+struct ls_user_search {
+	char *base_dn;
+	bool scope_subtree;
+	char *username_attr;
+	char *full_name_attr;
+	char *filter; /* as given, with or without outer parentheses; "" for none */
+	bool match_group;
+	char *match_group_dn;
+	char *match_group_member_attr;
+	bool match_group_iterate;
+};
+
+/* adminSyncOpts, and a team's memberSyncConfig (SPEC §6.5). */
+struct ls_member_sync {
+	bool enable_sync;
+	bool select_group_members;
+	char *group_dn;
+	char *group_member_attr;
+	char *search_base_dn;
+	bool search_scope_subtree;
+	char *search_filter;
+	bool allow_non_ldap_members;
+};
+
+struct ls_settings {
+	struct ls_server *servers; /* [0] is the default server, then additionalDomains */
+	size_t nservers;
+	struct ls_user_search *searches;
+	size_t nsearches;
+	struct ls_member_sync admin_sync;
+	char *sync_schedule; /* one of the forms ls_schedule_seconds accepts */
+	bool jit;
+	bool follow_referrals;
+	int timeout_seconds;
+	int max_deactivation_percent;
+};
+
+/* Why some input was refused: the field's JSON path and a message starting with it. */
+struct ls_error {
+	char field[96];
+	char message[320];
+};
+
+/*
+ * Reads and validates settings as PUT (or a settings file) gives them.
+ * A server without "readerPassword" keeps the one in `stored` (may be NULL)
+ * for the same domain, but only when its serverURL and readerDN are
+ * unchanged (SPEC §6.1). Unknown keys are refused, so that a misspelt field
+ * is not silently dropped. Returns 0 and fills *out (free with
+ * ls_settings_free), or -1 with *err set and nothing to free.
+ */
+int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
+			  struct ls_settings *out, struct ls_error *err);
+/*
+ * The settings as JSON. Without with_passwords every server says only
+ * "readerPasswordSet"; with it, "readerPassword" holds the secret in clear
+ * (for a caller that seals it before storing). NULL when out of memory.
+ */
+json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords);
+/* Clears the passwords (OPENSSL_cleanse) and frees everything *s holds. */
+void ls_settings_free(struct ls_settings *s);
+/* Reads a member-sync object ({} gives the defaults); 0, or -1 with *err naming prefix.field. */
+int ls_member_sync_from_json(const json_t *in, const char *prefix, struct ls_member_sync *out,
+			     struct ls_error *err);
+json_t *ls_member_sync_to_json(const struct ls_member_sync *m);
+void ls_member_sync_free(struct ls_member_sync *m);
+/*
+ * Seconds between two scheduled syncs for "@hourly", "@daily", "@weekly",
+ * "@every Nh" (N = 1..720) or "" (= @hourly); -1 for anything else.
+ */
+long ls_schedule_seconds(const char *schedule);
+
+/* ---- directory access ---- */
+
+/*
+ * Where the steps of a search or login go, one line each: servers, connects,
+ * TLS, binds, each search with its count, each skipped entry with its reason.
+ * Never a password.
+ */
+struct ls_log {
+	void (*line)(void *ctx, const char *text);
+	void *ctx;
+};
+void ls_logf(struct ls_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A user as the directory has it. The strings belong to the caller of the callback's caller. */
+struct ls_user {
+	const char *username; /* normalised (SPEC §6.3) */
+	const char *dn;
+	const char *full_name;
+	size_t search; /* index into settings->searches */
+	size_t server; /* index into settings->servers */
+};
+
+/* Called once per distinct, valid username; a nonzero return stops the search. */
+typedef int (*ls_user_fn)(void *ctx, const struct ls_user *u);
+
+struct ls_search_counts {
+	size_t found;	/* users passed to the callback */
+	size_t skipped; /* invalid usernames and duplicates */
+};
+
+enum {
+	LS_OK = 0,
+	LS_FAILED = -1,	 /* a connect, bind or search failed: the result is incomplete */
+	LS_STOPPED = -2, /* the callback asked to stop */
+};
+
+/*
+ * Runs every user search config in order (SPEC §6.3) and streams the users
+ * it finds to fn: only the current page of entries is held. When two
+ * searches yield the same username, the first wins. Returns LS_OK only when
+ * every search completed.
+ */
+int ls_find_users(const struct ls_settings *s, struct ls_log *log, ls_user_fn fn, void *ctx,
+		  struct ls_search_counts *counts);
+
+enum ls_login_result {
+	LS_LOGIN_OK,
+	LS_LOGIN_DENIED, /* empty or wrong password, unknown user, not in the group */
+	LS_LOGIN_ERROR,	 /* the directory could not answer: unreachable, TLS, a failed search */
+};
+
+/* Who logged in; every string malloc'd, freed by ls_found_free. */
+struct ls_found {
+	char *username;
+	char *dn;
+	char *full_name;
+};
+void ls_found_free(struct ls_found *f);
+
+/*
+ * The login of SPEC §6.4. With `dn` (an imported account), binds as that DN
+ * on the server §6.2 picks for it. Without, runs the user search configs in
+ * order for the username (first match wins) and binds as the entry found.
+ * An empty or all-whitespace password is refused before anything else, since
+ * a simple bind with an empty password is an anonymous bind that succeeds.
+ * On LS_LOGIN_OK, *out is filled when out is not NULL.
+ */
+enum ls_login_result ls_login(const struct ls_settings *s, const char *username, const char *dn,
+			      const char *password, struct ls_log *log, struct ls_found *out);
 
 #endif

@@ -1,0 +1,51 @@
+/*
+ * libldapsync's private interface between connecting (conn.c) and the
+ * searches and logins built on it (users.c).
+ */
+#ifndef AUTHD_LDAPSYNC_CONN_H
+#define AUTHD_LDAPSYNC_CONN_H
+
+#include <ldap.h>
+
+#include "ldapsync.h"
+
+/* One connection to one server; the settings outlive it. */
+struct ls_conn {
+	LDAP *ld;
+	const struct ls_settings *s;
+	size_t server; /* index into s->servers */
+	struct ls_log *log;
+	bool missing_ok; /* a search of a base that does not exist finds nothing, not an error */
+};
+
+/* The servers' index for a DN by SPEC §6.2 (0, the default, when none matches). */
+size_t ls_server_for_dn(const struct ls_settings *s, const char *dn);
+/*
+ * Connects to one server, with its TLS settings, and binds as its reader
+ * (anonymously when it has none) when bind_reader is set. 0, or -1 with
+ * the failing step in the log and nothing left open.
+ */
+int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, bool bind_reader,
+		 struct ls_log *log);
+void ls_conn_close(struct ls_conn *c);
+/* A simple bind; the LDAP result code (LDAP_SUCCESS, LDAP_INVALID_CREDENTIALS, ...). */
+int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who);
+
+/* Called per entry; a nonzero return stops the search (LS_STOPPED). */
+typedef int (*ls_entry_fn)(void *ctx, LDAP *ld, LDAPMessage *entry);
+
+/*
+ * A search that streams its entries to fn, paged (RFC 2696, 500 a page)
+ * unless the server has noSimplePagination. Any error, a size or time limit
+ * among them, fails the whole search: LS_OK, LS_FAILED or LS_STOPPED.
+ * *count gets the number of entries seen.
+ */
+int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *filter, char **attrs,
+		   ls_entry_fn fn, void *ctx, size_t *count);
+
+/* The text of the first value of attr in entry, malloc'd; NULL when it has none. */
+char *ls_entry_value(LDAP *ld, LDAPMessage *entry, const char *attr);
+/* A DN in a form two spellings of one DN share (parsed, re-written, lowercased); malloc'd. */
+char *ls_dn_key(const char *dn);
+
+#endif

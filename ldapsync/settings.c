@@ -1,0 +1,658 @@
+/*
+ * LDAP settings (SPEC §6.1): reading them from JSON with every field
+ * validated, writing them back without their secrets, and the rule that
+ * keeps a stored reader password only while URL and reader DN stay the same.
+ */
+#include <ctype.h>
+#include <ldap.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ldapsync.h"
+
+#define DEFAULT_TIMEOUT 10
+#define MAX_TIMEOUT 300
+#define DEFAULT_MAX_DEACTIVATION 10
+#define MAX_SERVERS 64
+#define MAX_SEARCHES 64
+
+static int fail(struct ls_error *err, const char *prefix, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Fills *err with "<prefix><field>: <message>"; always -1, for `return fail(...)`. */
+static int fail(struct ls_error *err, const char *prefix, const char *field, const char *fmt, ...)
+{
+	char msg[224];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(err->field, sizeof(err->field), "%s%s", prefix, field);
+	snprintf(err->message, sizeof(err->message), "%s: %s", err->field, msg);
+	return -1;
+}
+
+/* Refuses keys the object should not have, naming the first one. */
+static int check_keys(const json_t *obj, const char *const *known, const char *prefix,
+		      struct ls_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		size_t i = 0;
+
+		while (known[i] != NULL && strcmp(known[i], key) != 0)
+			i++;
+		if (known[i] == NULL)
+			return fail(err, prefix, key, "unknown field");
+	}
+	return 0;
+}
+
+/* A string field: missing or null gives def (may be NULL); *out is malloc'd. */
+static int get_string(const json_t *obj, const char *key, const char *def, const char *prefix,
+		      char **out, struct ls_error *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (def != NULL && (*out = strdup(def)) == NULL)
+			return fail(err, prefix, key, "out of memory");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(err, prefix, key, "must be a string");
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return fail(err, prefix, key, "must not contain NUL characters");
+	if ((*out = strdup(json_string_value(v))) == NULL)
+		return fail(err, prefix, key, "out of memory");
+	return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, bool def, const char *prefix, bool *out,
+		    struct ls_error *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*out = def;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(err, prefix, key, "must be true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_int(const json_t *obj, const char *key, int def, int min, int max,
+		   const char *prefix, int *out, struct ls_error *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	*out = def;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(err, prefix, key, "must be a whole number from %d to %d", min, max);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+/* ---- what a value must look like ---- */
+
+static bool is_dn(const char *s)
+{
+	LDAPDN dn = NULL;
+
+	if (s[0] == '\0' || ldap_str2dn(s, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+		return false;
+	ldap_dnfree(dn);
+	return true;
+}
+
+/* An attribute description: a name (letter, then letters, digits, '-') or an OID. */
+static bool is_attr(const char *s)
+{
+	if (isalpha((unsigned char)s[0])) {
+		for (s++; *s; s++)
+			if (!isalnum((unsigned char)*s) && *s != '-')
+				return false;
+		return true;
+	}
+	if (!isdigit((unsigned char)s[0]))
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s) && !(*s == '.' && isdigit((unsigned char)s[1])))
+			return false;
+	return true;
+}
+
+static bool is_dns_name(const char *s)
+{
+	size_t total = strlen(s), label = 0;
+
+	if (total == 0 || total > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return false;
+		if ((label == 0 && *p == '-') || ++label > 63)
+			return false;
+	}
+	return label > 0 && s[total - 1] != '-';
+}
+
+/* libldap parses filters only while encoding them, so encode one in an assertion control. */
+static bool is_filter(const char *filter)
+{
+	struct berval bv = {0, NULL};
+	LDAP *ld = NULL;
+	int rc;
+
+	if (ldap_initialize(&ld, NULL) != LDAP_SUCCESS)
+		return false;
+	rc = ldap_create_assertion_control_value(ld, (char *)filter, &bv);
+	ldap_memfree(bv.bv_val);
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return rc == LDAP_SUCCESS;
+}
+
+/* A user-written filter may omit its outer parentheses; "(x=*)" is checked whole. */
+static int check_filter(const char *filter, const char *prefix, const char *field,
+			struct ls_error *err)
+{
+	char *wrapped;
+	bool ok;
+
+	if (filter[0] == '\0')
+		return 0;
+	if (asprintf(&wrapped, filter[0] == '(' ? "%s" : "(%s)", filter) < 0)
+		return fail(err, prefix, field, "out of memory");
+	ok = is_filter(wrapped);
+	free(wrapped);
+	return ok ? 0 : fail(err, prefix, field, "is not a valid LDAP filter (RFC 4515)");
+}
+
+/* rootCerts: "" or one or more PEM certificates and nothing else. */
+static bool is_pem_certs(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	unsigned long e;
+	int n = 0;
+	X509 *x;
+
+	if (bio == NULL)
+		return false;
+	ERR_clear_error();
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_free(x);
+		n++;
+	}
+	e = ERR_peek_last_error();
+	ERR_clear_error();
+	BIO_free(bio);
+	/* running out of input is the one way a good list ends */
+	return n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+}
+
+static int check_url(const char *url, bool start_tls, const char *prefix, struct ls_error *err)
+{
+	LDAPURLDesc *lud = NULL;
+	bool ldaps;
+
+	if (url[0] == '\0')
+		return fail(err, prefix, "serverURL", "must be set");
+	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
+		return fail(err, prefix, "serverURL", "must be an ldap:// or ldaps:// URL");
+	ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
+	if (!ldaps && strcasecmp(lud->lud_scheme, "ldap") != 0) {
+		ldap_free_urldesc(lud);
+		return fail(err, prefix, "serverURL", "scheme must be ldap or ldaps");
+	}
+	if (lud->lud_host == NULL || lud->lud_host[0] == '\0') {
+		ldap_free_urldesc(lud);
+		return fail(err, prefix, "serverURL", "must name a host");
+	}
+	ldap_free_urldesc(lud);
+	if (ldaps && start_tls)
+		return fail(err, prefix, "startTLS", "cannot be used with an ldaps:// URL");
+	return 0;
+}
+
+/* ---- objects ---- */
+
+static const char *const server_keys[] = {"domain",    "serverURL",	 "startTLS",
+					  "rootCerts", "tlsSkipVerify",	 "noSimplePagination",
+					  "readerDN",  "readerPassword", "readerPasswordSet",
+					  NULL};
+
+static int read_server(const json_t *obj, bool additional, const char *prefix,
+		       struct ls_server *out, struct ls_error *err)
+{
+	if (!json_is_object(obj))
+		return fail(err, prefix, "", "must be an object");
+	if (check_keys(obj, server_keys, prefix, err) ||
+	    get_string(obj, "domain", "", prefix, &out->domain, err) ||
+	    get_string(obj, "serverURL", "", prefix, &out->url, err) ||
+	    get_bool(obj, "startTLS", false, prefix, &out->start_tls, err) ||
+	    get_string(obj, "rootCerts", "", prefix, &out->root_certs, err) ||
+	    get_bool(obj, "tlsSkipVerify", false, prefix, &out->tls_skip_verify, err) ||
+	    get_bool(obj, "noSimplePagination", false, prefix, &out->no_simple_pagination, err) ||
+	    get_string(obj, "readerDN", "", prefix, &out->reader_dn, err) ||
+	    get_string(obj, "readerPassword", NULL, prefix, &out->reader_password, err))
+		return -1;
+	if (additional && !is_dns_name(out->domain))
+		return fail(err, prefix, "domain", "must be a DNS name such as eu.example.com");
+	if (check_url(out->url, out->start_tls, prefix, err))
+		return -1;
+	if (out->root_certs[0] != '\0' && !is_pem_certs(out->root_certs))
+		return fail(err, prefix, "rootCerts", "must be one or more PEM certificates");
+	if (out->reader_dn[0] != '\0' && !is_dn(out->reader_dn))
+		return fail(err, prefix, "readerDN", "is not a valid DN (RFC 4514)");
+	return 0;
+}
+
+static const char *const search_keys[] = {
+    "baseDN",	  "scopeSubtree", "usernameAttr",	  "fullNameAttr",      "filter",
+    "matchGroup", "matchGroupDN", "matchGroupMemberAttr", "matchGroupIterate", NULL};
+
+static int read_search(const json_t *obj, const char *prefix, struct ls_user_search *out,
+		       struct ls_error *err)
+{
+	if (!json_is_object(obj))
+		return fail(err, prefix, "", "must be an object");
+	if (check_keys(obj, search_keys, prefix, err) ||
+	    get_string(obj, "baseDN", "", prefix, &out->base_dn, err) ||
+	    get_bool(obj, "scopeSubtree", false, prefix, &out->scope_subtree, err) ||
+	    get_string(obj, "usernameAttr", "uid", prefix, &out->username_attr, err) ||
+	    get_string(obj, "fullNameAttr", "cn", prefix, &out->full_name_attr, err) ||
+	    get_string(obj, "filter", "", prefix, &out->filter, err) ||
+	    get_bool(obj, "matchGroup", false, prefix, &out->match_group, err) ||
+	    get_string(obj, "matchGroupDN", "", prefix, &out->match_group_dn, err) ||
+	    get_string(obj, "matchGroupMemberAttr", "member", prefix, &out->match_group_member_attr,
+		       err) ||
+	    get_bool(obj, "matchGroupIterate", false, prefix, &out->match_group_iterate, err))
+		return -1;
+	if (!is_dn(out->base_dn))
+		return fail(err, prefix, "baseDN", "must be a DN (RFC 4514)");
+	if (!is_attr(out->username_attr))
+		return fail(err, prefix, "usernameAttr", "must be an attribute name such as uid");
+	if (out->full_name_attr[0] != '\0' && !is_attr(out->full_name_attr))
+		return fail(err, prefix, "fullNameAttr", "must be an attribute name such as cn");
+	if (check_filter(out->filter, prefix, "filter", err))
+		return -1;
+	if (!out->match_group)
+		return 0;
+	if (!is_dn(out->match_group_dn))
+		return fail(err, prefix, "matchGroupDN", "must be a DN when matchGroup is on");
+	if (!is_attr(out->match_group_member_attr))
+		return fail(err, prefix, "matchGroupMemberAttr", "must be an attribute name");
+	return 0;
+}
+
+static const char *const member_sync_keys[] = {
+    "enableSync",      "selectGroupMembers",  "groupDN",
+    "groupMemberAttr", "searchBaseDN",	      "searchScopeSubtree",
+    "searchFilter",    "allowNonLDAPMembers", NULL};
+
+int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_member_sync *out,
+			     struct ls_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (obj == NULL || json_is_null(obj))
+		obj = json_object();
+	else
+		json_incref((json_t *)obj);
+	if (!json_is_object(obj)) {
+		json_decref((json_t *)obj);
+		return fail(err, prefix, "", "must be an object");
+	}
+	int rc =
+	    check_keys(obj, member_sync_keys, prefix, err) ||
+	    get_bool(obj, "enableSync", false, prefix, &out->enable_sync, err) ||
+	    get_bool(obj, "selectGroupMembers", true, prefix, &out->select_group_members, err) ||
+	    get_string(obj, "groupDN", "", prefix, &out->group_dn, err) ||
+	    get_string(obj, "groupMemberAttr", "member", prefix, &out->group_member_attr, err) ||
+	    get_string(obj, "searchBaseDN", "", prefix, &out->search_base_dn, err) ||
+	    get_bool(obj, "searchScopeSubtree", false, prefix, &out->search_scope_subtree, err) ||
+	    get_string(obj, "searchFilter", "", prefix, &out->search_filter, err) ||
+	    get_bool(obj, "allowNonLDAPMembers", false, prefix, &out->allow_non_ldap_members, err);
+	json_decref((json_t *)obj);
+	if (rc)
+		goto refused;
+	/* the fields only matter, and are only checked, when the sync is on */
+	if (!out->enable_sync)
+		return 0;
+	if (out->select_group_members) {
+		if (!is_dn(out->group_dn))
+			rc = fail(err, prefix, "groupDN", "must be a DN (RFC 4514)");
+		else if (!is_attr(out->group_member_attr))
+			rc = fail(err, prefix, "groupMemberAttr", "must be an attribute name");
+	} else if (!is_dn(out->search_base_dn)) {
+		rc = fail(err, prefix, "searchBaseDN", "must be a DN (RFC 4514)");
+	} else {
+		rc = check_filter(out->search_filter, prefix, "searchFilter", err);
+	}
+	if (rc == 0)
+		return 0;
+refused:
+	ls_member_sync_free(out);
+	return -1;
+}
+
+json_t *ls_member_sync_to_json(const struct ls_member_sync *m)
+{
+	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:s, s:b}", "enableSync", m->enable_sync,
+			 "selectGroupMembers", m->select_group_members, "groupDN",
+			 m->group_dn ? m->group_dn : "", "groupMemberAttr",
+			 m->group_member_attr ? m->group_member_attr : "member", "searchBaseDN",
+			 m->search_base_dn ? m->search_base_dn : "", "searchScopeSubtree",
+			 m->search_scope_subtree, "searchFilter",
+			 m->search_filter ? m->search_filter : "", "allowNonLDAPMembers",
+			 m->allow_non_ldap_members);
+}
+
+void ls_member_sync_free(struct ls_member_sync *m)
+{
+	free(m->group_dn);
+	free(m->group_member_attr);
+	free(m->search_base_dn);
+	free(m->search_filter);
+	memset(m, 0, sizeof(*m));
+}
+
+long ls_schedule_seconds(const char *s)
+{
+	char *end;
+	long n;
+
+	if (s[0] == '\0' || strcmp(s, "@hourly") == 0)
+		return 3600;
+	if (strcmp(s, "@daily") == 0)
+		return 86400;
+	if (strcmp(s, "@weekly") == 0)
+		return 7 * 86400;
+	if (strncmp(s, "@every ", 7) != 0 || !isdigit((unsigned char)s[7]))
+		return -1;
+	n = strtol(s + 7, &end, 10);
+	if (strcmp(end, "h") != 0 || n < 1 || n > 720)
+		return -1;
+	return n * 3600;
+}
+
+/*
+ * A server given without its password keeps the stored one, but only when
+ * it still talks to the same URL as the same reader: a password must never
+ * follow a changed URL to another server (SPEC §6.1).
+ */
+static int settle_password(struct ls_server *srv, const struct ls_settings *stored,
+			   const char *prefix, struct ls_error *err)
+{
+	if (srv->reader_password == NULL) {
+		for (size_t i = 0; stored != NULL && i < stored->nservers; i++) {
+			const struct ls_server *old = &stored->servers[i];
+
+			if (strcasecmp(old->domain, srv->domain) != 0)
+				continue;
+			if (strcmp(old->url, srv->url) == 0 &&
+			    strcmp(old->reader_dn, srv->reader_dn) == 0 &&
+			    old->reader_password != NULL)
+				srv->reader_password = strdup(old->reader_password);
+			break;
+		}
+		if (srv->reader_password == NULL && srv->reader_dn[0] != '\0')
+			return fail(err, prefix, "readerPassword",
+				    "must be given again when serverURL or readerDN change");
+		if (srv->reader_password == NULL && (srv->reader_password = strdup("")) == NULL)
+			return fail(err, prefix, "readerPassword", "out of memory");
+	}
+	if (srv->reader_dn[0] == '\0' && srv->reader_password[0] != '\0')
+		return fail(err, prefix, "readerDN", "must be set when readerPassword is");
+	if (srv->reader_dn[0] != '\0' && srv->reader_password[0] == '\0')
+		return fail(err, prefix, "readerPassword", "must be set when readerDN is");
+	return 0;
+}
+
+static const char *const settings_keys[] = {"serverURL",
+					    "startTLS",
+					    "rootCerts",
+					    "tlsSkipVerify",
+					    "noSimplePagination",
+					    "readerDN",
+					    "readerPassword",
+					    "readerPasswordSet",
+					    "additionalDomains",
+					    "userSearchConfigs",
+					    "adminSyncOpts",
+					    "syncSchedule",
+					    "jitUserProvisioning",
+					    "followReferrals",
+					    "timeoutSeconds",
+					    "maxDeactivationPercent",
+					    NULL};
+
+/* The default server's fields sit at the top level, beside the others (the key check ran first). */
+static int read_default_server(const json_t *in, struct ls_settings *out, struct ls_error *err)
+{
+	json_t *srv = json_object();
+	int rc;
+
+	for (size_t i = 0; server_keys[i] != NULL; i++) {
+		json_t *v = json_object_get(in, server_keys[i]);
+
+		if (v != NULL)
+			json_object_set(srv, server_keys[i], v);
+	}
+	rc = read_server(srv, false, "", &out->servers[0], err);
+	json_decref(srv);
+	return rc;
+}
+
+static int read_servers(const json_t *in, struct ls_settings *out, struct ls_error *err)
+{
+	const json_t *extra = json_object_get(in, "additionalDomains");
+	size_t n = 0;
+	char prefix[48];
+
+	if (extra != NULL && !json_is_null(extra) && !json_is_array(extra))
+		return fail(err, "", "additionalDomains", "must be a list");
+	n = extra ? json_array_size(extra) : 0;
+	if (n >= MAX_SERVERS)
+		return fail(err, "", "additionalDomains", "must hold fewer than %d domains",
+			    MAX_SERVERS);
+	out->servers = calloc(n + 1, sizeof(*out->servers));
+	if (out->servers == NULL)
+		return fail(err, "", "additionalDomains", "out of memory");
+	out->nservers = n + 1;
+	if (read_default_server(in, out, err))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(prefix, sizeof(prefix), "additionalDomains[%zu].", i);
+		if (read_server(json_array_get(extra, i), true, prefix, &out->servers[i + 1], err))
+			return -1;
+		for (size_t j = 1; j <= i; j++)
+			if (strcasecmp(out->servers[j].domain, out->servers[i + 1].domain) == 0)
+				return fail(err, prefix, "domain", "is listed twice");
+	}
+	return 0;
+}
+
+static int read_searches(const json_t *in, struct ls_settings *out, struct ls_error *err)
+{
+	const json_t *list = json_object_get(in, "userSearchConfigs");
+	char prefix[48];
+	size_t n;
+
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return fail(err, "", "userSearchConfigs", "must list at least one user search");
+	n = json_array_size(list);
+	if (n > MAX_SEARCHES)
+		return fail(err, "", "userSearchConfigs", "must hold at most %d searches",
+			    MAX_SEARCHES);
+	out->searches = calloc(n, sizeof(*out->searches));
+	if (out->searches == NULL)
+		return fail(err, "", "userSearchConfigs", "out of memory");
+	out->nsearches = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(prefix, sizeof(prefix), "userSearchConfigs[%zu].", i);
+		if (read_search(json_array_get(list, i), prefix, &out->searches[i], err))
+			return -1;
+	}
+	return 0;
+}
+
+static int read_settings(const json_t *in, const struct ls_settings *stored,
+			 struct ls_settings *out, struct ls_error *err)
+{
+	if (!json_is_object(in))
+		return fail(err, "", "settings", "must be a JSON object");
+	if (check_keys(in, settings_keys, "", err) || read_servers(in, out, err) ||
+	    read_searches(in, out, err) ||
+	    ls_member_sync_from_json(json_object_get(in, "adminSyncOpts"), "adminSyncOpts.",
+				     &out->admin_sync, err) ||
+	    get_string(in, "syncSchedule", "@hourly", "", &out->sync_schedule, err) ||
+	    get_bool(in, "jitUserProvisioning", true, "", &out->jit, err) ||
+	    get_bool(in, "followReferrals", false, "", &out->follow_referrals, err) ||
+	    get_int(in, "timeoutSeconds", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT, "",
+		    &out->timeout_seconds, err) ||
+	    get_int(in, "maxDeactivationPercent", DEFAULT_MAX_DEACTIVATION, 0, 100, "",
+		    &out->max_deactivation_percent, err))
+		return -1;
+	if (ls_schedule_seconds(out->sync_schedule) < 0)
+		return fail(err, "", "syncSchedule",
+			    "must be @hourly, @daily, @weekly or @every Nh (N from 1 to 720)");
+	if (out->sync_schedule[0] == '\0') {
+		free(out->sync_schedule);
+		if ((out->sync_schedule = strdup("@hourly")) == NULL)
+			return fail(err, "", "syncSchedule", "out of memory");
+	}
+	for (size_t i = 0; i < out->nservers; i++) {
+		char prefix[48] = "";
+
+		if (i > 0)
+			snprintf(prefix, sizeof(prefix), "additionalDomains[%zu].", i - 1);
+		if (settle_password(&out->servers[i], stored, prefix, err))
+			return -1;
+	}
+	return 0;
+}
+
+int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
+			  struct ls_settings *out, struct ls_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (read_settings(in, stored, out, err) == 0)
+		return 0;
+	ls_settings_free(out);
+	return -1;
+}
+
+static int put_server(json_t *obj, const struct ls_server *srv, bool with_passwords)
+{
+	int rc = json_object_set_new(obj, "serverURL", json_string(srv->url)) |
+		 json_object_set_new(obj, "startTLS", json_boolean(srv->start_tls)) |
+		 json_object_set_new(obj, "rootCerts", json_string(srv->root_certs)) |
+		 json_object_set_new(obj, "tlsSkipVerify", json_boolean(srv->tls_skip_verify)) |
+		 json_object_set_new(obj, "noSimplePagination",
+				     json_boolean(srv->no_simple_pagination)) |
+		 json_object_set_new(obj, "readerDN", json_string(srv->reader_dn));
+	const char *pw = srv->reader_password ? srv->reader_password : "";
+
+	if (with_passwords)
+		return rc | json_object_set_new(obj, "readerPassword", json_string(pw));
+	return rc | json_object_set_new(obj, "readerPasswordSet", json_boolean(pw[0] != '\0'));
+}
+
+static json_t *search_to_json(const struct ls_user_search *s)
+{
+	return json_pack("{s:s, s:b, s:s, s:s, s:s, s:b, s:s, s:s, s:b}", "baseDN", s->base_dn,
+			 "scopeSubtree", s->scope_subtree, "usernameAttr", s->username_attr,
+			 "fullNameAttr", s->full_name_attr, "filter", s->filter, "matchGroup",
+			 s->match_group, "matchGroupDN", s->match_group_dn, "matchGroupMemberAttr",
+			 s->match_group_member_attr, "matchGroupIterate", s->match_group_iterate);
+}
+
+json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords)
+{
+	json_t *out = json_object(), *extra = json_array(), *searches = json_array();
+	int rc = out == NULL || extra == NULL || searches == NULL;
+
+	for (size_t i = 1; !rc && i < s->nservers; i++) {
+		json_t *srv = json_pack("{s:s}", "domain", s->servers[i].domain);
+
+		rc = srv == NULL || put_server(srv, &s->servers[i], with_passwords) ||
+		     json_array_append_new(extra, srv);
+	}
+	for (size_t i = 0; !rc && i < s->nsearches; i++)
+		rc = json_array_append_new(searches, search_to_json(&s->searches[i]));
+	if (!rc)
+		rc =
+		    put_server(out, &s->servers[0], with_passwords) |
+		    json_object_set(out, "additionalDomains", extra) |
+		    json_object_set(out, "userSearchConfigs", searches) |
+		    json_object_set_new(out, "adminSyncOpts",
+					ls_member_sync_to_json(&s->admin_sync)) |
+		    json_object_set_new(out, "syncSchedule", json_string(s->sync_schedule)) |
+		    json_object_set_new(out, "jitUserProvisioning", json_boolean(s->jit)) |
+		    json_object_set_new(out, "followReferrals", json_boolean(s->follow_referrals)) |
+		    json_object_set_new(out, "timeoutSeconds", json_integer(s->timeout_seconds)) |
+		    json_object_set_new(out, "maxDeactivationPercent",
+					json_integer(s->max_deactivation_percent));
+	json_decref(extra);
+	json_decref(searches);
+	if (rc) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void free_secret(char *s)
+{
+	if (s != NULL)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+void ls_settings_free(struct ls_settings *s)
+{
+	for (size_t i = 0; i < s->nservers; i++) {
+		struct ls_server *srv = &s->servers[i];
+
+		free(srv->domain);
+		free(srv->url);
+		free(srv->root_certs);
+		free(srv->reader_dn);
+		free_secret(srv->reader_password);
+	}
+	for (size_t i = 0; i < s->nsearches; i++) {
+		struct ls_user_search *q = &s->searches[i];
+
+		free(q->base_dn);
+		free(q->username_attr);
+		free(q->full_name_attr);
+		free(q->filter);
+		free(q->match_group_dn);
+		free(q->match_group_member_attr);
+	}
+	free(s->servers);
+	free(s->searches);
+	ls_member_sync_free(&s->admin_sync);
+	free(s->sync_schedule);
+	memset(s, 0, sizeof(*s));
+}
