@@ -114,6 +114,16 @@ void api_grant_delete(struct req *r, struct resp *out);
 void api_auth_config_get(struct req *r, struct resp *out);
 void api_auth_config_put(struct req *r, struct resp *out);
 
+/* ---- api_ldap.c ---- */
+
+struct ls_settings;
+/* The saved LDAP settings, passwords unsealed (ls_settings_free them); STORE_NOT_FOUND before any
+ * PUT. */
+int ldap_settings_load(struct server *srv, struct ls_settings *out);
+void api_ldap_get(struct req *r, struct resp *out);
+void api_ldap_put(struct req *r, struct resp *out);
+void api_ldap_try_login(struct req *r, struct resp *out);
+
 void api_metrics(struct req *r, struct resp *out);
 
 void api_certs_get(struct req *r, struct resp *out);

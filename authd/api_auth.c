@@ -105,6 +105,126 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 	OPENSSL_cleanse(token, sizeof(token));
 }
 
+/* Whether the admin chose LDAP as the backend (SPEC §6.4); managed accounts log in either way. */
+static bool ldap_backend(void)
+{
+	char backend[32] = "managed";
+
+	store_setting_get("backend", backend, sizeof(backend));
+	return strcmp(backend, "ldap") == 0;
+}
+
+static void log_ldap_step(void *ctx, const char *line)
+{
+	log_msg(LOG_DEBUG, "LDAP login of %s: %s", (const char *)ctx, line);
+}
+
+/*
+ * Just-in-time provisioning: the account, imported, with its private
+ * collection, in one transaction. Two first logins at once both succeed:
+ * the second finds the account the first made.
+ */
+static int provision(struct req *r, const struct ls_found *f, struct account *a)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (new_uuid(a->id) != 0)
+		return STORE_ERROR;
+	snprintf(a->name, sizeof(a->name), "%s", f->username);
+	snprintf(a->full_name, sizeof(a->full_name), "%s", f->full_name ? f->full_name : "");
+	snprintf(a->ldap_dn, sizeof(a->ldap_dn), "%s", f->dn);
+	a->is_active = a->is_imported = true;
+	a->created_at = a->updated_at = now_seconds();
+	rc = store_begin();
+	if (rc == STORE_OK)
+		rc = store_account_insert(a, NULL);
+	if (rc == STORE_OK && store_ensure_private_collection(a) == STORE_ERROR)
+		rc = STORE_ERROR;
+	if (rc == STORE_OK && store_commit() != STORE_OK)
+		rc = STORE_ERROR;
+	if (rc != STORE_OK)
+		store_rollback();
+	if (rc == STORE_CONFLICT)
+		return store_account_get(f->username, a);
+	if (rc != STORE_OK)
+		return rc;
+	server_changed(r->srv);
+	audit_log(r->srv->audit, "account.create", a->name, r->client,
+		  json_pack("{s:s, s:b, s:s}", "account", a->name, "jit", 1, "ldapDN", a->ldap_dn));
+	return STORE_OK;
+}
+
+/*
+ * The LDAP login of SPEC §6.4: an imported account binds as its DN; an
+ * unknown name, with JIT on, is searched for and provisioned once its bind
+ * succeeds. `a` is NULL for an unknown name.
+ */
+static void login_ldap(struct req *r, struct resp *out, struct account *a, const char *name,
+		       const char *password, const char *user_key, const char *ip_key)
+{
+	struct ls_log log = {log_ldap_step, (void *)name};
+	struct ls_found found = {NULL, NULL, NULL};
+	struct ls_settings s;
+	struct account made;
+	enum ls_login_result rc;
+	int st;
+
+	if (!ldap_backend() || (st = ldap_settings_load(r->srv, &s)) == STORE_NOT_FOUND) {
+		refuse_login(r, out, user_key, ip_key, name, a ? "LDAP is off" : "unknown user");
+		return;
+	}
+	if (st != STORE_OK) {
+		resp_internal(out);
+		return;
+	}
+	if (a == NULL && !s.jit) {
+		ls_settings_free(&s);
+		refuse_login(r, out, user_key, ip_key, name, "unknown user (JIT is off)");
+		return;
+	}
+	rc = ls_login(&s, name, a ? a->ldap_dn : NULL, password, &log, &found);
+	ls_settings_free(&s);
+	if (rc == LS_LOGIN_ERROR) {
+		/* not the user's failure: no throttling, and the admin learns why from the log */
+		log_msg(LOG_WARN, "LDAP login of %s: the directory could not answer", name);
+		resp_error(out, 503, "LDAP_ERROR", NULL,
+			   "the directory could not be reached; try again later");
+		return;
+	}
+	if (rc != LS_LOGIN_OK) {
+		refuse_login(r, out, user_key, ip_key, name, a ? "wrong password" : "unknown user");
+		return;
+	}
+	if (a == NULL && provision(r, &found, &made) != STORE_OK)
+		resp_internal(out);
+	else if (a != NULL && !a->is_active)
+		refuse_login(r, out, user_key, ip_key, name, "inactive");
+	else
+		grant_login(r, out, a ? a : &made, user_key);
+	ls_found_free(&found);
+}
+
+static void login_managed(struct req *r, struct resp *out, struct account *a, const char *password,
+			  const char *user_key, const char *ip_key)
+{
+	char *hash = NULL;
+	bool ok;
+
+	if (store_account_password(a->id, &hash) != STORE_OK) {
+		password_verify_dummy(password);
+		refuse_login(r, out, user_key, ip_key, a->name, "no password");
+		return;
+	}
+	ok = password_verify(hash, password);
+	free(hash);
+	if (!ok || !a->is_active) {
+		refuse_login(r, out, user_key, ip_key, a->name, ok ? "inactive" : "wrong password");
+		return;
+	}
+	grant_login(r, out, a, user_key);
+}
+
 void api_login(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
@@ -112,8 +232,8 @@ void api_login(struct req *r, struct resp *out)
 	const char *username, *password, *why = NULL;
 	char user_key[NAME_LEN + 8], ip_key[80];
 	struct account a;
-	char *name, *hash = NULL;
-	bool ok;
+	char *name;
+	int found;
 
 	if (form_check(r->body, form, out) != 0)
 		return;
@@ -133,21 +253,24 @@ void api_login(struct req *r, struct resp *out)
 	snprintf(ip_key, sizeof(ip_key), "ip:%s", r->client);
 	if (check_throttle(r, out, user_key, ip_key) != 0)
 		goto done;
-	if (name == NULL || store_account_get(name, &a) != STORE_OK || a.is_org ||
-	    store_account_password(a.id, &hash) != STORE_OK) {
+	found = name ? store_account_get(name, &a) : STORE_NOT_FOUND;
+	if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
+		/* gone from the directory at the last sync (SPEC §6.5) */
+		refuse_login(r, out, user_key, ip_key, a.name, "missing from the directory");
+	} else if (found == STORE_OK && !a.is_org && a.is_imported) {
+		login_ldap(r, out, &a, a.name, password, user_key, ip_key);
+	} else if (found == STORE_OK && !a.is_org) {
+		login_managed(r, out, &a, password, user_key, ip_key);
+	} else if (found == STORE_NOT_FOUND && name != NULL && ldap_backend()) {
+		login_ldap(r, out, NULL, name, password, user_key, ip_key);
+	} else if (found == STORE_ERROR) {
+		resp_internal(out);
+	} else {
 		password_verify_dummy(password);
 		refuse_login(r, out, user_key, ip_key, name ? name : "", "unknown user");
-		goto done;
 	}
-	ok = password_verify(hash, password);
-	if (!ok || !a.is_active) {
-		refuse_login(r, out, user_key, ip_key, a.name, ok ? "inactive" : "wrong password");
-		goto done;
-	}
-	grant_login(r, out, &a, user_key);
 done:
 	free(name);
-	free(hash);
 }
 
 void api_logout(struct req *r, struct resp *out)

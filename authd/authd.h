@@ -88,6 +88,18 @@ void password_verify_dummy(const char *password);
 /* NULL when the password is acceptable for a managed account, else why not. */
 const char *password_problem(const char *password);
 
+/* ---- secret.c ---- */
+
+#define SECRET_KEY_LEN 32
+
+/* Reads <dataDir>/secret.key, or makes it (0600) on first start; 0 or -1 with err. */
+int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], char *err,
+		    size_t errlen);
+/* "v1:" and the hex of nonce, ciphertext and tag; malloc'd, NULL on failure. */
+char *secret_seal(const unsigned char key[SECRET_KEY_LEN], const char *plain);
+/* The plain text, malloc'd (the caller cleanses it); NULL when the seal does not open. */
+char *secret_unseal(const unsigned char key[SECRET_KEY_LEN], const char *sealed);
+
 /* ---- audit.c ---- */
 
 struct audit;
@@ -128,6 +140,7 @@ struct server {
 	struct tls_material *tls;
 	struct rbac *rbac;
 	struct engine_labels *labels;
+	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
 	atomic_int inflight;
 	atomic_long decisions_allowed, decisions_denied, login_failures;
 };

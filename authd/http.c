@@ -88,6 +88,11 @@ static const struct route api_routes[] = {
     {"DELETE", "/collectionGrants/{}/{}/{}", api_grant_delete, R_AUTH},
     {"GET", "/enzi/v0/config/auth", api_auth_config_get, R_AUTH},
     {"PUT", "/enzi/v0/config/auth", api_auth_config_put, R_AUTH | R_BODY},
+    {"GET", "/enzi/v0/config/auth/ldap", api_ldap_get, R_AUTH},
+    {"PUT", "/enzi/v0/config/auth/ldap", api_ldap_put, R_AUTH | R_BODY},
+    {"POST", "/enzi/v0/config/auth/ldap/tryLogin", api_ldap_try_login, R_AUTH | R_BODY},
+    {"GET", "/api/ucp/config/auth/ldap", api_ldap_get, R_AUTH},
+    {"PUT", "/api/ucp/config/auth/ldap", api_ldap_put, R_AUTH | R_BODY},
     {"POST", "/api/authz", api_authz, R_AUTH | R_BODY},
     {"GET", "/metrics", api_metrics, R_AUTH},
     {"GET", "/api/config/certs", api_certs_get, R_AUTH},
@@ -147,6 +152,19 @@ void resp_error(struct resp *out, unsigned status, const char *code, const char 
 	if (err != NULL && field != NULL)
 		json_object_set_new(err, "detail", json_pack("{s:s}", "field", field));
 	resp_json(out, status, json_pack("{s:[o]}", "errors", err));
+}
+
+void resp_error_detail(struct resp *out, const char *key, json_t *value)
+{
+	json_t *err = json_array_get(json_object_get(out->json, "errors"), 0);
+	json_t *detail = json_object_get(err, "detail");
+
+	if (err != NULL && detail == NULL) {
+		detail = json_object();
+		json_object_set_new(err, "detail", detail);
+	}
+	/* set_new takes value even when it fails */
+	json_object_set_new(detail, key, value);
 }
 
 void resp_header(struct resp *out, const char *name, const char *fmt, ...)

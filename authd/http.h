@@ -42,12 +42,16 @@ typedef void (*handler_fn)(struct req *r, struct resp *out);
 
 /* A query parameter, or NULL. */
 const char *req_query(struct req *r, const char *name);
+/* A request header, or NULL. */
+const char *req_header(struct req *r, const char *name);
 
 /* Sets a JSON body (taking ownership) and the status. */
 void resp_json(struct resp *out, unsigned status, json_t *body);
 /* Sets the SPEC §2 error shape; `field` may be NULL. */
 void resp_error(struct resp *out, unsigned status, const char *code, const char *field,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Adds key to the detail of the error just set, taking ownership of value. */
+void resp_error_detail(struct resp *out, const char *key, json_t *value);
 void resp_header(struct resp *out, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -3,6 +3,7 @@
  * then signals until SIGTERM or SIGINT, and an orderly stop.
  */
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -151,6 +152,7 @@ static int run(struct config *cfg)
 	if (tls_make_dirs(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    store_open(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    tls_load(cfg, &tls, err, sizeof(err)) != 0 ||
+	    secret_key_load(cfg->data_dir, srv.secret_key, err, sizeof(err)) != 0 ||
 	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
 	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
 		goto out;
@@ -206,6 +208,7 @@ out:
 	store_close();
 	servercert_free_all();
 	tls_free(&tls);
+	OPENSSL_cleanse(srv.secret_key, sizeof(srv.secret_key));
 	return rc;
 }
 

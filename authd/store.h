@@ -201,6 +201,8 @@ int store_grant_delete(const struct grant_row *g);
 int store_subject_kind(const char *id, const char **kind);
 
 int store_setting_get(const char *key, char *value, size_t len);
+/* The same for values of any length: *value is malloc'd (the caller frees it). */
+int store_setting_get_text(const char *key, char **value);
 int store_setting_set(const char *key, const char *value);
 
 /* For the authorization snapshot: every account, membership and key, in one pass each. */

@@ -225,6 +225,25 @@ int store_setting_get(const char *key, char *value, size_t len)
 	return STORE_OK;
 }
 
+int store_setting_get_text(const char *key, char **value)
+{
+	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
+	sqlite3_stmt *st = store_bound(sql, key, NULL, NULL);
+	const unsigned char *v;
+	int rc;
+
+	*value = NULL;
+	if (st == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
+	v = sqlite3_column_text(st, 0);
+	*value = strdup(v ? (const char *)v : "");
+	sqlite3_reset(st);
+	return *value ? STORE_OK : STORE_ERROR;
+}
+
 int store_setting_set(const char *key, const char *value)
 {
 	static const char sql[] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -651,6 +652,44 @@ START_TEST(custom_role_maps_are_checked)
 }
 END_TEST
 
+START_TEST(secrets_seal_and_open_only_with_their_key)
+{
+	unsigned char key[SECRET_KEY_LEN], other[SECRET_KEY_LEN];
+	char err[ERRLEN], *sealed, *again, *plain;
+	char sub[4096];
+
+	snprintf(sub, sizeof(sub), "%s/secret", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(secret_key_load(sub, key, err, sizeof(err)), 0);
+	/* a second start reads the same key back */
+	ck_assert_int_eq(secret_key_load(sub, other, err, sizeof(err)), 0);
+	ck_assert_mem_eq(key, other, SECRET_KEY_LEN);
+	sealed = secret_seal(key, "reader-pw");
+	again = secret_seal(key, "reader-pw");
+	ck_assert_ptr_nonnull(sealed);
+	ck_assert_ptr_null(strstr(sealed, "reader-pw"));
+	ck_assert_str_ne(sealed, again); /* a fresh nonce each time */
+	plain = secret_unseal(key, sealed);
+	ck_assert_str_eq(plain, "reader-pw");
+	free(plain);
+	other[0] ^= 1;
+	ck_assert_ptr_null(secret_unseal(other, sealed));
+	sealed[10] = sealed[10] == '0' ? '1' : '0';
+	ck_assert_ptr_null(secret_unseal(key, sealed));
+	ck_assert_ptr_null(secret_unseal(key, "v1:00"));
+	ck_assert_ptr_null(secret_unseal(key, "v1:zz"));
+	ck_assert_ptr_null(secret_unseal(key, "plain"));
+	free(sealed);
+	free(again);
+	/* a key file of the wrong size is refused, not replaced */
+	snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub), "/secret.key");
+	ck_assert_int_eq(truncate(sub, 5), 0);
+	sub[strlen(sub) - strlen("/secret.key")] = '\0';
+	ck_assert_int_eq(secret_key_load(sub, key, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "secret.key"));
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *const *tests)
 {
 	TCase *tc = tcase_create(name);
@@ -692,6 +731,7 @@ int main(void)
 	add(s, "passwords",
 	    (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
 	add(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});
+	add(s, "secrets", (const TTest *const[]){secrets_seal_and_open_only_with_their_key, NULL});
 	add(s, "rbac",
 	    (const TTest *const[]){
 		grants_inherit_down_the_tree_and_through_teams, lists_admins_and_bad_targets,

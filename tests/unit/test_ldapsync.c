@@ -182,6 +182,17 @@ START_TEST(dn_values_are_escaped)
 }
 END_TEST
 
+START_TEST(dn_values_must_be_utf8)
+{
+	/* a value cut inside a character: nothing past its end may reach the DN */
+	static const char cut[] = "ab\xdf\x80\x80";
+
+	ck_assert_ptr_null(ls_escape_dn_value(cut, 3));
+	ck_assert_ptr_null(ls_escape_dn_value("\xff", 1));
+	ck_assert_ptr_null(ls_escape_dn_value("\xed\xa0\x80", 3)); /* a UTF-16 surrogate */
+}
+END_TEST
+
 /* ---- which server serves a base DN (SPEC §6.2) ---- */
 
 START_TEST(domains_match_per_rdn)
@@ -214,6 +225,220 @@ START_TEST(longest_suffix_picks_the_server)
 }
 END_TEST
 
+/* ---- settings (SPEC §6.1) ---- */
+
+static const char minimal[] =
+    "{\"serverURL\":\"ldap://ldap.example.com\",\"readerDN\":\"cn=reader,dc=example,dc=com\","
+    "\"readerPassword\":\"s3cret\",\"userSearchConfigs\":[{\"baseDN\":\"ou=people,dc=example,dc="
+    "com\"}]}";
+
+/* Parses minimal settings with one key replaced (or added) by `patch`, a JSON object. */
+static int parse_patched(const char *patch, const struct ls_settings *stored,
+			 struct ls_settings *out, struct ls_error *err)
+{
+	json_t *base = json_loads(minimal, 0, NULL), *p = json_loads(patch, 0, NULL);
+	int rc;
+
+	ck_assert_ptr_nonnull(base);
+	ck_assert_ptr_nonnull(p);
+	json_object_update(base, p);
+	rc = ls_settings_from_json(base, stored, out, err);
+	json_decref(base);
+	json_decref(p);
+	return rc;
+}
+
+static void expect_settings_refused(const char *patch, const char *field)
+{
+	struct ls_settings s;
+	struct ls_error err;
+
+	ck_assert_msg(parse_patched(patch, NULL, &s, &err) == -1, "%s was accepted", patch);
+	ck_assert_msg(strcmp(err.field, field) == 0, "%s: field %s, want %s (%s)", patch, err.field,
+		      field, err.message);
+	ck_assert_msg(strncmp(err.message, field, strlen(field)) == 0, "%s", err.message);
+}
+
+START_TEST(settings_take_defaults)
+{
+	struct ls_settings s;
+	struct ls_error err;
+
+	ck_assert_int_eq(parse_patched("{}", NULL, &s, &err), 0);
+	ck_assert_uint_eq(s.nservers, 1);
+	ck_assert_str_eq(s.servers[0].domain, "");
+	ck_assert_str_eq(s.searches[0].username_attr, "uid");
+	ck_assert_str_eq(s.searches[0].full_name_attr, "cn");
+	ck_assert_str_eq(s.searches[0].match_group_member_attr, "member");
+	ck_assert_str_eq(s.sync_schedule, "@hourly");
+	ck_assert(s.jit);
+	ck_assert(!s.follow_referrals);
+	ck_assert_int_eq(s.timeout_seconds, 10);
+	ck_assert_int_eq(s.max_deactivation_percent, 10);
+	ck_assert(s.admin_sync.select_group_members);
+	ls_settings_free(&s);
+}
+END_TEST
+
+START_TEST(settings_refuse_each_bad_field)
+{
+	expect_settings_refused("{\"serverURL\":\"\"}", "serverURL");
+	expect_settings_refused("{\"serverURL\":\"http://x\"}", "serverURL");
+	expect_settings_refused("{\"serverURL\":\"ldapi:///\"}", "serverURL");
+	expect_settings_refused("{\"serverURL\":\"not a url\"}", "serverURL");
+	expect_settings_refused("{\"serverURL\":\"ldaps://x\",\"startTLS\":true}", "startTLS");
+	expect_settings_refused("{\"startTLS\":\"yes\"}", "startTLS");
+	expect_settings_refused("{\"rootCerts\":\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END "
+				"CERTIFICATE-----\\n\"}",
+				"rootCerts");
+	expect_settings_refused("{\"rootCerts\":\"hello\"}", "rootCerts");
+	expect_settings_refused("{\"readerDN\":\"not a dn\"}", "readerDN");
+	expect_settings_refused("{\"readerDN\":\"\"}", "readerDN");
+	expect_settings_refused("{\"readerPassword\":\"\"}", "readerPassword");
+	expect_settings_refused("{\"userSearchConfigs\":[]}", "userSearchConfigs");
+	expect_settings_refused("{\"userSearchConfigs\":{}}", "userSearchConfigs");
+	expect_settings_refused("{\"userSearchConfigs\":[{\"baseDN\":\"\"}]}",
+				"userSearchConfigs[0].baseDN");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\"},{\"baseDN\":\"x\"}]}",
+	    "userSearchConfigs[1].baseDN");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"usernameAttr\":\"u id\"}]}",
+	    "userSearchConfigs[0].usernameAttr");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"usernameAttr\":\"\"}]}",
+	    "userSearchConfigs[0].usernameAttr");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"filter\":\"(objectClass=\"}]}",
+	    "userSearchConfigs[0].filter");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"filter\":\"(&(a=b)\"}]}",
+	    "userSearchConfigs[0].filter");
+	expect_settings_refused(
+	    "{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"matchGroup\":true}]}",
+	    "userSearchConfigs[0].matchGroupDN");
+	expect_settings_refused("{\"userSearchConfigs\":[{\"baseDN\":\"dc=a\",\"scope\":1}]}",
+				"userSearchConfigs[0].scope");
+	expect_settings_refused(
+	    "{\"additionalDomains\":[{\"domain\":\"-x.com\",\"serverURL\":\"ldap://y\"}]}",
+	    "additionalDomains[0].domain");
+	expect_settings_refused(
+	    "{\"additionalDomains\":[{\"domain\":\"eu.x.com\",\"serverURL\":\"ldap://y\"},"
+	    "{\"domain\":\"EU.x.com\",\"serverURL\":\"ldap://z\"}]}",
+	    "additionalDomains[1].domain");
+	expect_settings_refused(
+	    "{\"additionalDomains\":[{\"domain\":\"eu.x.com\",\"serverURL\":\"ftp://y\"}]}",
+	    "additionalDomains[0].serverURL");
+	expect_settings_refused(
+	    "{\"additionalDomains\":[{\"domain\":\"eu.x.com\",\"serverURL\":\"ldap://y\","
+	    "\"readerDN\":\"cn=r\"}]}",
+	    "additionalDomains[0].readerPassword");
+	expect_settings_refused("{\"additionalDomains\":{}}", "additionalDomains");
+	expect_settings_refused("{\"syncSchedule\":\"@every 0h\"}", "syncSchedule");
+	expect_settings_refused("{\"syncSchedule\":\"@every 721h\"}", "syncSchedule");
+	expect_settings_refused("{\"syncSchedule\":\"daily\"}", "syncSchedule");
+	expect_settings_refused("{\"timeoutSeconds\":0}", "timeoutSeconds");
+	expect_settings_refused("{\"timeoutSeconds\":\"10\"}", "timeoutSeconds");
+	expect_settings_refused("{\"maxDeactivationPercent\":101}", "maxDeactivationPercent");
+	expect_settings_refused("{\"jitUserProvisioning\":1}", "jitUserProvisioning");
+	expect_settings_refused("{\"adminSyncOpts\":{\"enableSync\":true,\"groupDN\":\"\"}}",
+				"adminSyncOpts.groupDN");
+	expect_settings_refused(
+	    "{\"adminSyncOpts\":{\"enableSync\":true,\"selectGroupMembers\":false,"
+	    "\"searchBaseDN\":\"dc=a\",\"searchFilter\":\"(x\"}}",
+	    "adminSyncOpts.searchFilter");
+	expect_settings_refused("{\"readerPasword\":\"typo\"}", "readerPasword");
+}
+END_TEST
+
+START_TEST(settings_schedule_forms)
+{
+	ck_assert_int_eq(ls_schedule_seconds(""), 3600);
+	ck_assert_int_eq(ls_schedule_seconds("@hourly"), 3600);
+	ck_assert_int_eq(ls_schedule_seconds("@daily"), 86400);
+	ck_assert_int_eq(ls_schedule_seconds("@weekly"), 604800);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1h"), 3600);
+	ck_assert_int_eq(ls_schedule_seconds("@every 720h"), 720 * 3600);
+	ck_assert_int_eq(ls_schedule_seconds("@every 2h "), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every -1h"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 3m"), -1);
+}
+END_TEST
+
+/* A server given without its password keeps the stored one only for the same URL and reader. */
+START_TEST(settings_keep_password_only_for_same_server)
+{
+	struct ls_settings stored, s;
+	struct ls_error err;
+
+	ck_assert_int_eq(parse_patched("{\"additionalDomains\":[{\"domain\":\"eu.example.com\","
+				       "\"serverURL\":\"ldap://eu\",\"readerDN\":\"cn=r\","
+				       "\"readerPassword\":\"eu-pw\"}]}",
+				       NULL, &stored, &err),
+			 0);
+	ck_assert_int_eq(
+	    parse_patched("{\"readerPassword\":null,\"additionalDomains\":[{\"domain\":"
+			  "\"EU.example.com\",\"serverURL\":\"ldap://eu\",\"readerDN\":"
+			  "\"cn=r\"}]}",
+			  &stored, &s, &err),
+	    0);
+	ck_assert_str_eq(s.servers[0].reader_password, "s3cret");
+	ck_assert_str_eq(s.servers[1].reader_password, "eu-pw");
+	ls_settings_free(&s);
+
+	ck_assert_int_eq(parse_patched("{\"readerPassword\":null,\"serverURL\":\"ldap://other\"}",
+				       &stored, &s, &err),
+			 -1);
+	ck_assert_str_eq(err.field, "readerPassword");
+	ck_assert_int_eq(
+	    parse_patched("{\"readerPassword\":null,\"readerDN\":\"cn=other\"}", &stored, &s, &err),
+	    -1);
+	ck_assert_int_eq(parse_patched("{\"additionalDomains\":[{\"domain\":\"eu.example.com\","
+				       "\"serverURL\":\"ldap://moved\",\"readerDN\":\"cn=r\"}]}",
+				       &stored, &s, &err),
+			 -1);
+	ck_assert_str_eq(err.field, "additionalDomains[0].readerPassword");
+	ls_settings_free(&stored);
+}
+END_TEST
+
+START_TEST(settings_json_hides_passwords)
+{
+	struct ls_settings s;
+	struct ls_error err;
+	json_t *j;
+	char *text;
+
+	ck_assert_int_eq(parse_patched("{}", NULL, &s, &err), 0);
+	j = ls_settings_to_json(&s, false);
+	text = json_dumps(j, 0);
+	ck_assert_ptr_null(strstr(text, "s3cret"));
+	ck_assert(json_is_true(json_object_get(j, "readerPasswordSet")));
+	ck_assert_ptr_null(json_object_get(j, "readerPassword"));
+	free(text);
+	json_decref(j);
+	/* the public form parses back to the same settings, password aside */
+	j = ls_settings_to_json(&s, true);
+	ls_settings_free(&s);
+	ck_assert_int_eq(ls_settings_from_json(j, NULL, &s, &err), 0);
+	ck_assert_str_eq(s.servers[0].reader_password, "s3cret");
+	json_decref(j);
+	ls_settings_free(&s);
+}
+END_TEST
+
+START_TEST(settings_refuse_a_non_object)
+{
+	struct ls_settings s;
+	struct ls_error err;
+	json_t *j = json_array();
+
+	ck_assert_int_eq(ls_settings_from_json(j, NULL, &s, &err), -1);
+	ck_assert_str_eq(err.field, "settings");
+	json_decref(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ldapsync");
@@ -230,8 +455,15 @@ int main(void)
 	tcase_add_test(tc, refuses_invalid_utf8);
 	tcase_add_test(tc, filter_values_are_escaped);
 	tcase_add_test(tc, dn_values_are_escaped);
+	tcase_add_test(tc, dn_values_must_be_utf8);
 	tcase_add_test(tc, domains_match_per_rdn);
 	tcase_add_test(tc, longest_suffix_picks_the_server);
+	tcase_add_test(tc, settings_take_defaults);
+	tcase_add_test(tc, settings_refuse_each_bad_field);
+	tcase_add_test(tc, settings_schedule_forms);
+	tcase_add_test(tc, settings_keep_password_only_for_same_server);
+	tcase_add_test(tc, settings_json_hides_passwords);
+	tcase_add_test(tc, settings_refuse_a_non_object);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
