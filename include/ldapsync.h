@@ -30,7 +30,7 @@ char *ls_escape_filter_value(const char *value, size_t len);
 /*
  * An attribute value put into a DN, escaped per RFC 4514 (leading space or
  * #, trailing space, and , + " \ < > ; = among others). malloc'd; the caller
- * frees it. NULL when out of memory.
+ * frees it. NULL when the value is not valid UTF-8, or out of memory.
  */
 char *ls_escape_dn_value(const char *value, size_t len);
 

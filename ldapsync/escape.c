@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistr.h>
 
 #include "ldapsync.h"
 
@@ -15,10 +16,11 @@ static char *take_berval(struct berval *bv)
 {
 	char *s = malloc(bv->bv_len + 1);
 
-	if (s != NULL) {
+	/* an empty value comes back without a buffer, and memcpy must not see NULL */
+	if (s != NULL && bv->bv_len > 0)
 		memcpy(s, bv->bv_val, bv->bv_len);
+	if (s != NULL)
 		s[bv->bv_len] = '\0';
-	}
 	ber_memfree(bv->bv_val);
 	return s;
 }
@@ -41,6 +43,13 @@ char *ls_escape_dn_value(const char *value, size_t len)
 	struct berval out = {0, NULL};
 	char *s;
 
+	/*
+	 * libldap reads a multi-byte character whole even when the value ends
+	 * inside it, past len, and copies what it finds there into the DN: only
+	 * complete UTF-8 reaches it.
+	 */
+	if (u8_check((const uint8_t *)value, len) != NULL)
+		return NULL;
 	/* PRETTY keeps UTF-8 as it is instead of hex-escaping every non-ASCII byte */
 	if (ldap_dn2bv(dn, &out, LDAP_DN_FORMAT_LDAPV3 | LDAP_DN_PRETTY) != LDAP_SUCCESS)
 		return NULL;
