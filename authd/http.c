@@ -23,6 +23,7 @@
 #include "rbac.h"
 #include "servercert.h"
 #include "tls.h"
+#include "web.h"
 
 enum {
 	R_AUTH = 1,	     /* needs a bearer token */
@@ -42,6 +43,8 @@ static const struct route api_routes[] = {
     {"GET", "/_ping", api_ping, 0},
     {"HEAD", "/_ping", api_ping, 0},
     {"GET", "/ca", api_ca, 0},
+    {"GET", "/", api_web_index, 0},
+    {"GET", "/web/{}", api_web_file, 0},
     {"POST", "/auth/login", api_login, R_BODY},
     {"POST", "/auth/logout", api_logout, R_AUTH},
 
@@ -271,6 +274,14 @@ static struct MHD_Response *make_response(struct resp *out, const char **type)
 	return r;
 }
 
+static bool has_header(const struct resp *out, const char *name)
+{
+	for (int i = 0; i < out->nheaders; i++)
+		if (strcasecmp(out->headers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
 {
 	struct MHD_Response *r;
@@ -284,9 +295,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
 		resp_clear(out);
 		return MHD_NO;
 	}
-	if (out->status != 204)
+	if (out->status != 204 && out->status != 304)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* API answers are never cached; the web page's files say otherwise themselves */
+	if (!has_header(out, MHD_HTTP_HEADER_CACHE_CONTROL))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	for (int i = 0; i < out->nheaders; i++)
 		MHD_add_response_header(r, out->headers[i].name, out->headers[i].value);
@@ -301,6 +314,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
 const char *req_query(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 /*

@@ -11,6 +11,9 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
 	packages+=(libclang-rt-14-dev clang wrk procps unzip docker.io slapd ldap-utils)
+	# the web page's browser test: Debian's Chromium, NSS's certutil to trust authd's CA,
+	# and Node.js (with its npm) for playwright-core
+	packages+=(chromium libnss3-tools nodejs)
 fi
 
 missing=()

@@ -1,0 +1,710 @@
+// Browser test of the admin page (SPEC §9): starts the real authd with a
+// private data dir, trusts its cluster CA in an NSS database of a private
+// HOME (as a user would import it), and drives Debian's Chromium through
+// playwright-core, one named step at a time, with a screenshot per panel.
+//   node web.test.mjs --authd PATH --artifacts DIR
+
+import { spawn, execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const ADMIN_PASSWORD = 'web-test-admin-pw';
+const NEW_PASSWORD = 'web-test-new-pw-2';
+const CHROMIUM = '/usr/bin/chromium';
+const TIMEOUT_MS = 15000;
+
+function arg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0 || !process.argv[i + 1]) throw new Error(`usage: web.test.mjs --authd PATH --artifacts DIR (missing --${name})`);
+  return path.resolve(process.argv[i + 1]);
+}
+
+const AUTHD = arg('authd');
+const ARTIFACTS = arg('artifacts');
+
+/* ---- checks ---- */
+
+class Check {
+  constructor(name) {
+    this.name = name;
+  }
+
+  ok(cond, what) {
+    if (!cond) throw new Error(`${this.name}: ${what}`);
+  }
+
+  equal(got, want, what) {
+    if (got !== want) throw new Error(`${this.name}: ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  }
+
+  skip(why) {
+    throw Object.assign(new Error(why), { skipped: true });
+  }
+}
+
+/* ---- authd ---- */
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// A call to authd's API from the test itself, verifying authd with its CA.
+function call(ctx, method, urlPath, { token, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = https.request({
+      host: '127.0.0.1', port: ctx.port, path: urlPath, method, ca: ctx.ca,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}),
+      },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(10000, () => req.destroy(new Error(`${method} ${urlPath}: no answer in 10 s`)));
+    req.end(payload);
+  });
+}
+
+async function startAuthd(ctx) {
+  for (let attempt = 1; ; attempt++) {
+    ctx.port = await freePort();
+    ctx.logPath = path.join(ctx.dir, 'authd.log');
+    const log = fs.openSync(ctx.logPath, 'w');
+    ctx.authd = spawn(AUTHD, ['--data-dir', path.join(ctx.dir, 'data'), '--listen', `127.0.0.1:${ctx.port}`], {
+      env: { ...process.env, AUTHD_ADMIN_PASSWORD: ADMIN_PASSWORD },
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    ctx.exited = new Promise((resolve) => ctx.authd.on('exit', (code, sig) => resolve({ code, sig })));
+    const deadline = Date.now() + 20000;
+    let running = true;
+    ctx.exited.then(() => { running = false; });
+    while (running && Date.now() < deadline) {
+      try {
+        ctx.ca = fs.readFileSync(path.join(ctx.dir, 'data', 'ca', 'cluster-ca.pem'));
+        const r = await call(ctx, 'GET', '/_ping');
+        if (r.status === 200) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const text = fs.readFileSync(ctx.logPath, 'utf8');
+    await stopAuthd(ctx);
+    // another process may have taken the port between our probe and authd's bind
+    if (attempt < 3 && text.includes('cannot listen')) continue;
+    throw new Error(`authd did not answer /_ping:\n${text}`);
+  }
+}
+
+async function stopAuthd(ctx) {
+  if (!ctx.authd || ctx.authd.exitCode !== null || ctx.authd.signalCode !== null) return;
+  ctx.authd.kill('SIGTERM');
+  const timer = setTimeout(() => ctx.authd.kill('SIGKILL'), 15000);
+  await ctx.exited;
+  clearTimeout(timer);
+}
+
+/* ---- slapd ---- */
+
+const LDAP_SUFFIX = 'dc=example,dc=com';
+const LDAP_READER = `cn=reader,${LDAP_SUFFIX}`;
+const LDAP_PEOPLE = `ou=people,${LDAP_SUFFIX}`;
+const LDAP_USERS = { carol: 'carol-ldap-pw', dave: 'dave-ldap-pw' };
+
+function waitForPort(port, deadlineMs) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + deadlineMs;
+    const attempt = () => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.on('connect', () => { sock.destroy(); resolve(); });
+      sock.on('error', () => {
+        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${port}`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+// A directory of its own for the LDAP steps: OpenLDAP's slapd on 127.0.0.1,
+// an mdb database loaded with a reader and two people.
+async function startSlapd(ctx) {
+  if (ctx.slapd) return;
+  const dir = path.join(ctx.dir, 'slapd');
+  fs.mkdirSync(path.join(dir, 'db'), { recursive: true });
+  const conf = path.join(dir, 'slapd.conf');
+  fs.writeFileSync(conf, [
+    ...['core', 'cosine', 'inetorgperson'].map((s) => `include /etc/ldap/schema/${s}.schema`),
+    `pidfile ${dir}/slapd.pid`,
+    'modulepath /usr/lib/ldap',
+    'moduleload back_mdb',
+    'database mdb',
+    `suffix "${LDAP_SUFFIX}"`,
+    `directory ${dir}/db`,
+    '',
+  ].join('\n'));
+  const entries = [
+    [`dn: ${LDAP_SUFFIX}`, 'objectClass: dcObject', 'objectClass: organization', 'dc: example', 'o: Example'],
+    [`dn: ${LDAP_READER}`, 'objectClass: organizationalRole', 'objectClass: simpleSecurityObject', 'cn: reader', 'userPassword: reader-pw'],
+    [`dn: ${LDAP_PEOPLE}`, 'objectClass: organizationalUnit', 'ou: people'],
+    ...Object.entries(LDAP_USERS).map(([uid, pw]) => [`dn: uid=${uid},${LDAP_PEOPLE}`, 'objectClass: inetOrgPerson',
+      `uid: ${uid}`, `cn: ${uid[0].toUpperCase()}${uid.slice(1)} Directory`, 'sn: Directory', `userPassword: ${pw}`]),
+  ];
+  fs.writeFileSync(path.join(dir, 'data.ldif'), entries.map((e) => e.join('\n')).join('\n\n') + '\n');
+  execFileSync('/usr/sbin/slapadd', ['-f', conf, '-l', path.join(dir, 'data.ldif')], { stdio: 'pipe' });
+  ctx.ldapPort = await freePort();
+  ctx.slapd = spawn('/usr/sbin/slapd', ['-f', conf, '-h', `ldap://127.0.0.1:${ctx.ldapPort}/`, '-d', '0'], { stdio: 'ignore' });
+  ctx.slapdExited = new Promise((resolve) => ctx.slapd.on('exit', resolve));
+  await waitForPort(ctx.ldapPort, 10000);
+}
+
+async function stopSlapd(ctx) {
+  if (!ctx.slapd || ctx.slapd.exitCode !== null || ctx.slapd.signalCode !== null) return;
+  ctx.slapd.kill('SIGTERM');
+  const timer = setTimeout(() => ctx.slapd.kill('SIGKILL'), 10000);
+  await ctx.slapdExited;
+  clearTimeout(timer);
+}
+
+/*
+ * Chromium takes its trust anchors from the NSS database under $HOME; the
+ * test gives it a HOME of its own where authd's cluster CA is trusted for TLS
+ * servers, exactly what `certutil -A` does for a person. Nothing is ignored:
+ * a certificate authd did not issue would still fail.
+ */
+function trustAuthdCA(ctx) {
+  const db = path.join(ctx.dir, 'home', '.pki', 'nssdb');
+  fs.mkdirSync(db, { recursive: true });
+  execFileSync('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', `sql:${db}`, '-n', 'authd cluster CA', '-t', 'C,,',
+    '-i', path.join(ctx.dir, 'data', 'ca', 'cluster-ca.pem')]);
+}
+
+/* ---- zip ---- */
+
+// The names in a zip's central directory (found from the end-of-directory record).
+function zipNames(buf) {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) throw new Error('not a zip: no end of central directory');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const names = [];
+  for (let n = 0; n < count; n++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error('bad central directory entry');
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    names.push(buf.toString('utf8', p + 46, p + 46 + nameLen));
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return names;
+}
+
+/* ---- page helpers ---- */
+
+async function screenshot(ctx, name) {
+  await ctx.page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function openPanel(ctx, title) {
+  await ctx.page.locator('#nav').getByRole('button', { name: title, exact: true }).click();
+}
+
+function panel(ctx, id) {
+  return ctx.page.locator(`#panel-${id}`);
+}
+
+async function sessionToken(ctx) {
+  return ctx.page.evaluate(() => sessionStorage.getItem('authd.token'));
+}
+
+/* ---- steps ---- */
+
+async function pageRenders(t, ctx) {
+  const res = await ctx.page.goto(ctx.url);
+  t.equal(res.status(), 200, 'GET /');
+  const csp = res.headers()['content-security-policy'] || '';
+  t.ok(csp.includes("script-src 'self'") && csp.includes("frame-ancestors 'none'"), `strict CSP on the page, got "${csp}"`);
+  // #signin starts hidden in the markup: only the page's script shows it
+  await ctx.page.getByRole('heading', { name: 'Sign in' }).waitFor({ state: 'visible' });
+  const bar = await ctx.page.locator('.topbar').evaluate((el) => getComputedStyle(el).backgroundColor);
+  t.equal(bar, 'rgb(23, 50, 79)', 'the stylesheet is applied');
+  await screenshot(ctx, '01-sign-in');
+}
+
+async function signInRefused(t, ctx) {
+  const form = ctx.page.locator('#signin-form');
+  await form.getByLabel('Username').fill('admin');
+  await form.getByLabel('Password').fill('not-the-password');
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  const alert = form.getByRole('alert');
+  await alert.waitFor({ state: 'visible' });
+  t.ok((await alert.textContent()).includes('wrong username or password'), 'the refusal is shown');
+}
+
+async function signIn(t, ctx, password = ADMIN_PASSWORD) {
+  const form = ctx.page.locator('#signin-form');
+  await form.getByLabel('Username').fill('admin');
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await ctx.page.locator('#whoami').getByText('Signed in as admin').waitFor();
+  const token = await sessionToken(ctx);
+  t.ok(token && token.length > 20, 'the token is kept in sessionStorage');
+  t.ok(!ctx.page.url().includes(token), 'the token is not in the URL');
+}
+
+async function usersPanel(t, ctx) {
+  await openPanel(ctx, 'Users');
+  const p = panel(ctx, 'users');
+  const create = p.locator('#user-create');
+  await create.getByLabel('Username').fill('alice');
+  await create.getByLabel('Full name').fill('Alice Liddell');
+  await create.getByLabel('Password').fill('alice-password-1');
+  await create.getByRole('button', { name: 'Create user' }).click();
+  await create.getByText('Created user "alice".').waitFor();
+  const row = p.locator('#users-table tr', { hasText: 'alice' });
+  await row.waitFor();
+
+  // a name the API refuses: its message sits next to the field it names
+  await create.getByLabel('Username').fill('bad name');
+  await create.getByLabel('Password').fill('whatever-pass');
+  await create.getByRole('button', { name: 'Create user' }).click();
+  const fieldError = create.locator('#user-create-name-error');
+  await fieldError.waitFor();
+  t.ok((await fieldError.textContent()).startsWith('name:'), 'field error next to Username');
+  t.equal(await create.getByLabel('Username').getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+  await create.getByLabel('Username').fill('');
+  await create.getByLabel('Password').fill('');
+
+  // search by prefix, then deactivate and activate again
+  await p.getByLabel('Name starts with').fill('ali');
+  await p.getByRole('button', { name: 'Search' }).click();
+  await p.locator('#users-table tbody tr').first().waitFor();
+  t.equal(await p.locator('#users-table tbody tr').count(), 1, 'the prefix search finds alice only');
+  await row.getByRole('button', { name: 'Deactivate' }).click();
+  await row.getByText('inactive').waitFor();
+  await row.getByRole('button', { name: 'Activate' }).click();
+  await row.getByText('active', { exact: true }).waitFor();
+  const r = await call(ctx, 'GET', '/enzi/v0/accounts/alice', { token: await sessionToken(ctx) });
+  t.equal(r.json.isActive, true, 'alice is active again');
+  await screenshot(ctx, '02-users');
+}
+
+async function orgsPanel(t, ctx) {
+  await openPanel(ctx, 'Organizations & teams');
+  const p = panel(ctx, 'orgs');
+  await p.getByLabel('Organization name').fill('eng');
+  await p.getByRole('button', { name: 'Create organization' }).click();
+  await p.getByRole('heading', { name: 'Organization eng' }).waitFor();
+  await p.getByLabel('Team name').fill('devs');
+  await p.getByLabel('Description').fill('Developers');
+  await p.getByRole('button', { name: 'Create team' }).click();
+  await p.getByRole('heading', { name: 'Team eng / devs' }).waitFor();
+  await p.getByLabel('Add team member (username)').fill('alice');
+  await p.getByRole('button', { name: 'Add to team' }).click();
+  await p.locator('#team-members tr', { hasText: 'alice' }).waitFor();
+  const r = await call(ctx, 'GET', '/enzi/v0/accounts/eng/teams/devs/members/alice', { token: await sessionToken(ctx) });
+  t.equal(r.status, 200, 'alice is in eng/devs');
+
+  // the team's LDAP sync form is there whatever the API answers; an error is shown, not hidden
+  const sync = p.locator('#team-sync');
+  for (const label of ['Enable sync of team members', 'Group DN', 'Group Member Attribute', 'Search Base DN', 'Search Filter', 'Allow non-LDAP members']) {
+    await sync.getByLabel(label, { exact: true }).waitFor();
+  }
+  const api = await call(ctx, 'GET', '/enzi/v0/accounts/eng/teams/devs/memberSyncConfig', { token: await sessionToken(ctx) });
+  if (api.status !== 200) {
+    const alert = sync.locator('.form-alert');
+    await alert.waitFor({ state: 'visible' });
+    t.equal(await alert.textContent(), api.json.errors[0].message, "the API's error is shown");
+  }
+  await screenshot(ctx, '03-orgs-teams');
+}
+
+async function rolesPanel(t, ctx) {
+  await openPanel(ctx, 'Roles');
+  const p = panel(ctx, 'roles');
+  for (const name of ['None', 'View Only', 'Restricted Control', 'Scheduler', 'Full Control']) {
+    await p.locator('#roles-list td', { hasText: new RegExp(`^${name}$`, 'i') }).first().waitFor();
+  }
+  await p.getByLabel('Role name').fill('volume viewer');
+  await p.locator('#role-ops').getByLabel('Volume View', { exact: true }).check();
+  await p.getByRole('button', { name: 'Create role' }).click();
+  const row = p.locator('#roles-list tr', { hasText: 'volume viewer' });
+  await row.waitFor();
+  const roles = (await call(ctx, 'GET', '/roles', { token: await sessionToken(ctx) })).json;
+  const made = roles.find((r) => r.name === 'volume viewer');
+  t.ok(made && made.operations.Volume && made.operations.Volume['Volume View'], 'the role holds Volume View');
+  await screenshot(ctx, '04-roles');
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.waitFor({ state: 'detached' });
+}
+
+async function collectionsPanel(t, ctx) {
+  await openPanel(ctx, 'Collections');
+  const p = panel(ctx, 'collections');
+  await p.getByLabel('Parent collection').selectOption({ label: '/Shared' });
+  await p.getByLabel('Collection name').fill('web');
+  await p.getByRole('button', { name: 'Create collection' }).click();
+  await p.locator('#collections-list code', { hasText: /^\/Shared\/web$/ }).waitFor();
+  const r = await call(ctx, 'GET', '/collectionByPath?path=/Shared/web', { token: await sessionToken(ctx) });
+  t.equal(r.status, 200, '/Shared/web exists');
+  ctx.collectionID = r.json.id;
+  await screenshot(ctx, '05-collections');
+}
+
+async function grantsPanel(t, ctx) {
+  await openPanel(ctx, 'Grants');
+  const p = panel(ctx, 'grants');
+  await p.getByLabel('Subject type').selectOption('team');
+  await p.getByLabel('Organization of the team').fill('eng');
+  await p.getByLabel('Subject name').fill('devs');
+  await p.getByLabel('Collection', { exact: true }).selectOption({ label: '/Shared/web' });
+  await p.getByLabel('Role', { exact: true }).selectOption('restrictedcontrol');
+  await p.getByRole('button', { name: 'Create grant' }).click();
+  await p.locator('#grants-list tr', { hasText: 'team eng/devs' }).waitFor();
+  const token = await sessionToken(ctx);
+  const team = (await call(ctx, 'GET', '/enzi/v0/accounts/eng/teams/devs', { token })).json;
+  const grants = (await call(ctx, 'GET', '/collectionGrants', { token })).json.grants;
+  t.ok(grants.some((g) => g.subjectID === team.id && g.objectID === ctx.collectionID && g.roleID === 'restrictedcontrol'),
+    'the grant is stored');
+  await screenshot(ctx, '06-grants');
+}
+
+// What this page can show before a directory is involved: every field of
+// SPEC §6.1 with its label, and the ordered lists' add, move and remove.
+async function authPanelForm(t, ctx) {
+  await openPanel(ctx, 'Authentication & Authorization');
+  const form = panel(ctx, 'auth').locator('#ldap-form');
+  const labels = ['LDAP Server URL', 'Reader DN', 'Reader Password', 'Use Start TLS', 'Skip TLS Verification',
+    'No Simple Pagination (RFC 2696)', 'Root Certificates', 'Just-In-Time User Provisioning', 'Base DN',
+    'Username Attribute', 'Full Name Attribute', 'Filter', 'Search subtree instead of just one level',
+    'Select Group Members', 'Iterate through group members', 'Group DN', 'Group Member Attribute',
+    'Sync Interval', 'Enable sync of admin users', 'Follow Referrals', 'Timeout (seconds)', 'Maximum deactivations (%)'];
+  for (const label of labels) {
+    const field = form.getByLabel(label, { exact: true }).first();
+    await field.waitFor();
+    const help = await field.evaluate((el) => el.closest('.field').querySelector('.help')?.textContent || '');
+    t.ok(help.length > 10, `"${label}" has a help line`);
+  }
+  t.equal(await form.locator('#ldap-searches').getByLabel('Username Attribute').inputValue(), 'uid', 'default username attribute');
+
+  await form.getByRole('button', { name: 'Add LDAP domain' }).click();
+  await form.getByRole('button', { name: 'Add LDAP domain' }).click();
+  const domains = form.locator('#ldap-domains').getByLabel('LDAP Domain');
+  await domains.nth(0).fill('a.example.com');
+  await domains.nth(1).fill('b.example.com');
+  await form.getByRole('button', { name: 'Move Domain server 1 down' }).click();
+  t.equal(await domains.nth(0).inputValue(), 'b.example.com', 'moved down');
+  t.equal(await domains.nth(1).inputValue(), 'a.example.com', 'moved up');
+  await form.getByRole('button', { name: 'Remove Domain server 1' }).click();
+  t.equal(await domains.count(), 1, 'one domain left');
+  t.equal(await domains.nth(0).inputValue(), 'a.example.com', 'the remaining domain kept its value');
+  await form.getByRole('button', { name: 'Add user search configuration' }).click();
+  t.equal(await form.locator('#ldap-searches').getByLabel('Base DN').count(), 2, 'two user searches');
+  await form.getByRole('button', { name: 'Remove User search 2' }).click();
+
+  const api = await call(ctx, 'GET', '/enzi/v0/config/auth/ldap', { token: await sessionToken(ctx) });
+  if (api.status !== 200) {
+    const alert = form.locator('.form-alert').first();
+    await alert.waitFor({ state: 'visible' });
+    t.equal(await alert.textContent(), api.json.errors[0].message, "the API's error is shown");
+  }
+  await screenshot(ctx, '07-authentication');
+}
+
+/* ---- LDAP, against the test slapd ---- */
+
+async function ldapFillForm(t, ctx) {
+  await startSlapd(ctx);
+  // opening the panel again reloads the stored settings, dropping the list checks' edits
+  await openPanel(ctx, 'Users');
+  await openPanel(ctx, 'Authentication & Authorization');
+  const p = panel(ctx, 'auth');
+  const form = p.locator('#ldap-form');
+  await p.locator('#auth-backend').getByLabel('Authentication backend').selectOption('ldap');
+  await p.getByRole('button', { name: 'Save backend' }).click();
+  await p.locator('#auth-backend').getByText('Backend saved.').waitFor();
+
+  // a URL the API refuses: its message lands next to LDAP Server URL
+  const url = form.getByLabel('LDAP Server URL', { exact: true }).first();
+  await url.fill('http://127.0.0.1');
+  await form.getByLabel('Base DN', { exact: true }).fill(LDAP_PEOPLE);
+  await form.getByRole('button', { name: 'Save LDAP settings' }).click();
+  const err = url.locator('xpath=ancestor::div[contains(@class,"field")]').locator('.field-error');
+  await err.waitFor();
+  t.ok((await err.textContent()).startsWith('serverURL:'), 'the refusal sits next to LDAP Server URL');
+
+  await url.fill(`ldap://127.0.0.1:${ctx.ldapPort}`);
+  await form.getByLabel('Reader DN', { exact: true }).first().fill(LDAP_READER);
+  await form.getByLabel('Reader Password', { exact: true }).first().fill('reader-pw');
+  await form.getByLabel('Filter', { exact: true }).fill('(objectClass=inetOrgPerson)');
+  t.ok(await form.getByLabel('Just-In-Time User Provisioning').isChecked(), 'JIT is on by default');
+}
+
+async function ldapTestLoginSucceeds(t, ctx) {
+  const p = panel(ctx, 'auth');
+  const tryForm = p.locator('#ldap-try');
+  await tryForm.getByLabel('Username').fill('carol');
+  await tryForm.getByLabel('Password').fill(LDAP_USERS.carol);
+  await tryForm.getByRole('button', { name: 'Test login' }).click();
+  const ok = p.locator('#ldap-try-result .result-ok');
+  await ok.waitFor();
+  t.equal(await ok.textContent(), `Login succeeded as carol (uid=carol,${LDAP_PEOPLE}).`, 'the success line');
+  const log = await p.locator('#ldap-try-result pre').textContent();
+  t.ok(log.includes(`bind as user uid=carol,${LDAP_PEOPLE}: ok`), `the log shows the user's bind:\n${log}`);
+  const stored = await call(ctx, 'GET', '/enzi/v0/accounts/carol', { token: await sessionToken(ctx) });
+  t.equal(stored.status, 404, 'a test login stores nothing');
+}
+
+async function ldapTestLoginWrongPassword(t, ctx) {
+  const p = panel(ctx, 'auth');
+  const tryForm = p.locator('#ldap-try');
+  await tryForm.getByLabel('Password').fill('not-carols-password');
+  await tryForm.getByRole('button', { name: 'Test login' }).click();
+  const fail = p.locator('#ldap-try-result .result-fail');
+  await fail.waitFor();
+  const alert = tryForm.getByRole('alert');
+  t.ok((await alert.textContent()).includes('Invalid credentials'), 'the alert names the LDAP error');
+  const lines = (await p.locator('#ldap-try-result pre').textContent()).split('\n');
+  t.ok(lines.at(-1).startsWith(`bind as user uid=carol,${LDAP_PEOPLE} failed`), `the last log line is the failing step: ${lines.at(-1)}`);
+  t.ok(await alert.isVisible(), 'the alert is visible');
+  await screenshot(ctx, '10-ldap-test-login');
+}
+
+async function ldapSave(t, ctx) {
+  const p = panel(ctx, 'auth');
+  await p.getByRole('button', { name: 'Save LDAP settings' }).click();
+  await p.locator('#ldap-form').getByText('LDAP settings saved.').waitFor();
+  // back from the API: the values stay and the password is only said to be set
+  await openPanel(ctx, 'Users');
+  await openPanel(ctx, 'Authentication & Authorization');
+  const form = p.locator('#ldap-form');
+  t.equal(await form.getByLabel('LDAP Server URL', { exact: true }).first().inputValue(), `ldap://127.0.0.1:${ctx.ldapPort}`, 'the URL was stored');
+  const pw = form.getByLabel('Reader Password', { exact: true }).first();
+  t.equal(await pw.inputValue(), '', 'the password is not shown');
+  t.equal(await pw.getAttribute('placeholder'), '(set — leave empty to keep)', 'the password is said to be set');
+  const stored = (await call(ctx, 'GET', '/enzi/v0/config/auth/ldap', { token: await sessionToken(ctx) })).json;
+  t.equal(stored.readerPasswordSet, true, 'readerPasswordSet');
+  t.equal(stored.userSearchConfigs[0].baseDN, LDAP_PEOPLE, 'the user search was stored');
+}
+
+async function ldapUserSignsIn(t, ctx) {
+  // with JIT on, a directory user's first login makes the account
+  const r = await call(ctx, 'POST', '/auth/login', { body: { username: 'dave', password: LDAP_USERS.dave } });
+  t.equal(r.status, 200, `dave signs in with the directory password (${r.text})`);
+  await openPanel(ctx, 'Users');
+  const p = panel(ctx, 'users');
+  await p.getByLabel('Name starts with').fill('');
+  await p.getByRole('button', { name: 'Search' }).click();
+  const row = p.locator('#users-table tr', { hasText: 'dave' });
+  await row.waitFor();
+  t.ok(await row.getByText('LDAP', { exact: true }).isVisible(), 'dave is listed as imported from LDAP');
+}
+
+/*
+ * Waits for the jobs API of SPEC §6.5 (POST /enzi/v0/jobs, GET /enzi/v0/jobs,
+ * GET /enzi/v0/jobs/{id}/logs). When it exists this step presses "Sync now",
+ * waits for the job to reach done in the job list, checks its summary
+ * (usersFound 2), opens its log, and finds carol and dave in the Users panel.
+ * Until then it is reported as skipped, never as passed.
+ */
+async function ldapSyncNow(t, ctx) {
+  const r = await call(ctx, 'GET', '/enzi/v0/jobs', { token: await sessionToken(ctx) });
+  if (r.status === 404 && r.json && /no such endpoint/.test(r.json.errors[0].message)) {
+    t.skip('the jobs API (SPEC §6.5) is not there yet');
+  }
+  throw new Error('the jobs API answers now: write this step (see the comment above it)');
+}
+
+async function certsRefused(t, ctx) {
+  await openPanel(ctx, 'Certificates');
+  const p = panel(ctx, 'certs');
+  const before = (await call(ctx, 'GET', '/api/config/certs', { token: await sessionToken(ctx) })).json;
+  await p.locator('#certs-current').getByText(before.fingerprint).waitFor();
+  // authd's own CA and certificate, with a key that is not the certificate's
+  const data = path.join(ctx.dir, 'data');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  await p.getByLabel('CA certificate (ca.pem)').fill(fs.readFileSync(path.join(data, 'ca', 'cluster-ca.pem'), 'utf8'));
+  await p.getByLabel('Certificate (cert.pem, with intermediates)').fill(fs.readFileSync(path.join(data, 'tls', 'server-cert.pem'), 'utf8'));
+  await p.getByLabel('Private key (key.pem, unencrypted)').fill(privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await p.getByRole('button', { name: 'Upload certificate' }).click();
+  const fieldError = p.locator('#certs-key-error');
+  await fieldError.waitFor();
+  t.equal(await fieldError.textContent(), 'key: the key does not match the certificate', 'the refusal sits next to the key');
+  t.ok(await p.locator('#certs-upload').getByRole('alert').first().isVisible(), 'and in the alert region');
+  const after = (await call(ctx, 'GET', '/api/config/certs', { token: await sessionToken(ctx) })).json;
+  t.equal(after.fingerprint, before.fingerprint, 'the served certificate is unchanged');
+  await screenshot(ctx, '08-certificates');
+}
+
+async function bundleDownload(t, ctx) {
+  await openPanel(ctx, 'My profile');
+  const p = panel(ctx, 'profile');
+  await p.getByLabel('Label').fill('laptop');
+  const [download] = await Promise.all([
+    ctx.page.waitForEvent('download'),
+    p.getByRole('button', { name: 'Generate bundle' }).click(),
+  ]);
+  t.equal(download.suggestedFilename(), 'bundle-admin.zip', 'the file name');
+  const saved = path.join(ARTIFACTS, 'bundle-admin.zip');
+  await download.saveAs(saved);
+  const names = zipNames(fs.readFileSync(saved));
+  for (const want of ['cert.pem', 'key.pem', 'ca.pem', 'env.sh']) t.ok(names.includes(want), `the zip holds ${want} (has ${names.join(', ')})`);
+  await p.locator('#keys-list tr', { hasText: 'laptop' }).waitFor();
+  await screenshot(ctx, '09-profile');
+}
+
+async function bundleRevoke(t, ctx) {
+  const p = panel(ctx, 'profile');
+  const row = p.locator('#keys-list tr', { hasText: 'laptop' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.waitFor({ state: 'detached' });
+  const keys = (await call(ctx, 'GET', '/enzi/v0/accounts/admin/publicKeys', { token: await sessionToken(ctx) })).json;
+  t.equal(keys.accountPublicKeys.length, 0, 'no key left');
+}
+
+async function changePassword(t, ctx) {
+  const form = panel(ctx, 'profile').locator('#password-change');
+  await form.getByLabel('Current password').fill(ADMIN_PASSWORD);
+  await form.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+  await form.getByLabel('Repeat the new password').fill('something-else');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.locator('#password-confirm-error').waitFor();
+  await form.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.getByText('Password changed.').waitFor();
+  const old = await call(ctx, 'POST', '/auth/login', { body: { username: 'admin', password: ADMIN_PASSWORD } });
+  t.equal(old.status, 401, 'the old password no longer works');
+}
+
+async function signOut(t, ctx) {
+  const token = await sessionToken(ctx);
+  await ctx.page.getByRole('button', { name: 'Sign out' }).click();
+  await ctx.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  t.equal(await sessionToken(ctx), null, 'the token is gone from sessionStorage');
+  const r = await call(ctx, 'GET', '/enzi/v0/accounts/admin', { token });
+  t.equal(r.status, 401, 'the token is revoked');
+  await signIn(t, ctx, NEW_PASSWORD);
+  await ctx.page.getByRole('button', { name: 'Sign out' }).click();
+  await ctx.page.getByRole('heading', { name: 'Sign in' }).waitFor();
+}
+
+const STEPS = [
+  ['the page renders under its CSP', pageRenders],
+  ['a wrong password is refused on the page', signInRefused],
+  ['sign in', signIn],
+  ['users: create, search, deactivate and activate', usersPanel],
+  ['organizations and teams: create both, add the user', orgsPanel],
+  ['roles: view, create, delete', rolesPanel],
+  ['collections: create', collectionsPanel],
+  ['grants: create for the team', grantsPanel],
+  ['authentication: the LDAP form and its lists', authPanelForm],
+  ['LDAP: fill the form for the test directory', ldapFillForm],
+  ['LDAP: test login succeeds', ldapTestLoginSucceeds],
+  ['LDAP: test login with a wrong password shows the failing step', ldapTestLoginWrongPassword],
+  ['LDAP: save', ldapSave],
+  ['LDAP: a directory user signs in and is listed as imported', ldapUserSignsIn],
+  ['LDAP: sync now imports the users', ldapSyncNow],
+  ['certificates: a refused upload is explained inline', certsRefused],
+  ['profile: a bundle downloads with cert.pem and env.sh', bundleDownload],
+  ['profile: revoke the bundle', bundleRevoke],
+  ['profile: change the password', changePassword],
+  ['sign out', signOut],
+];
+
+/* ---- runner ---- */
+
+async function main() {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  for (const f of fs.readdirSync(ARTIFACTS)) fs.rmSync(path.join(ARTIFACTS, f), { recursive: true, force: true });
+  const ctx = { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'authd-web-')) };
+  const problems = []; // script errors and CSP refusals seen in the page
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  let browser;
+  const started = Date.now();
+  try {
+    await startAuthd(ctx);
+    trustAuthdCA(ctx);
+    ctx.url = `https://127.0.0.1:${ctx.port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox'],
+      env: { ...process.env, HOME: path.join(ctx.dir, 'home') },
+    });
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(TIMEOUT_MS);
+    ctx.page = await context.newPage();
+    ctx.page.on('dialog', (d) => d.accept());
+    ctx.page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+    ctx.page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    });
+
+    let broken = null;
+    for (const [name, fn] of STEPS) {
+      const t = new Check(name);
+      if (broken) {
+        console.log(`not run: ${name} (after "${broken}" failed)`);
+        failed++;
+        continue;
+      }
+      const t0 = Date.now();
+      try {
+        await fn(t, ctx);
+        if (problems.length) throw new Error(problems.join('\n'));
+        passed++;
+        console.log(`ok: ${name} (${Date.now() - t0} ms)`);
+      } catch (err) {
+        if (err.skipped) {
+          skipped++;
+          console.log(`skipped: ${name}: ${err.message}`);
+          continue;
+        }
+        failed++;
+        broken = name;
+        console.log(`FAILED: ${name}: ${err.message}`);
+        await ctx.page.screenshot({ path: path.join(ARTIFACTS, 'failure.png'), fullPage: true }).catch(() => {});
+      }
+    }
+  } catch (err) {
+    failed++;
+    console.log(`FAILED: setup: ${err.stack || err.message}`);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stopAuthd(ctx).catch(() => {});
+    await stopSlapd(ctx).catch(() => {});
+    if (ctx.logPath && fs.existsSync(ctx.logPath)) fs.copyFileSync(ctx.logPath, path.join(ARTIFACTS, 'authd.log'));
+    fs.rmSync(ctx.dir, { recursive: true, force: true });
+  }
+  console.log(`artifacts in ${ARTIFACTS}; ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`web: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+  process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
+}
+
+main();
