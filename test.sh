@@ -19,3 +19,5 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DAUTHD_SANITIZE=ON
+echo "== fuzzing: each target for 10 s under ASan+UBSan (scripts/fuzz.sh SECONDS runs longer)"
+scripts/fuzz.sh 10

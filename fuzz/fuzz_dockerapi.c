@@ -1,0 +1,106 @@
+/*
+ * Fuzz target for the Docker Engine API as authorization reads it
+ * (authd/dockerapi.c): RequestUri normalisation, the route table and the
+ * inspection of create bodies. Input: "METHOD\nURI\nBODY".
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dockerapi.h"
+
+/* A NUL-terminated copy of p[0..n), cut where the next '\n' is; *rest is what follows it. */
+static char *take_line(const uint8_t **p, size_t *n)
+{
+	const uint8_t *nl = memchr(*p, '\n', *n);
+	size_t len = nl ? (size_t)(nl - *p) : *n;
+	char *s = malloc(len + 1);
+
+	if (s == NULL)
+		abort();
+	memcpy(s, *p, len);
+	s[len] = '\0';
+	*p += nl ? len + 1 : len;
+	*n -= nl ? len + 1 : len;
+	return s;
+}
+
+/* What dk_lookup relies on: a path dk_normalize accepted is canonical. */
+static void check_canonical(const char *path, size_t room)
+{
+	size_t len = strlen(path);
+
+	if (len >= room || path[0] != '/')
+		abort();
+	if (len > 1 && path[len - 1] == '/')
+		abort();
+	for (const char *s = path; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			abort();
+	if (len > 1 && (strstr(path, "//") != NULL || strstr(path, "/./") != NULL ||
+			strstr(path, "/../") != NULL))
+		abort();
+	if ((len >= 2 && strcmp(path + len - 2, "/.") == 0) ||
+	    (len >= 3 && strcmp(path + len - 3, "/..") == 0))
+		abort();
+}
+
+/* The route's object is the path's text, and only routes naming one have it. */
+static void check_op(const struct dk_op *op, const char *path)
+{
+	size_t olen = strlen(op->object);
+
+	if (op->operation == NULL || op->pattern == NULL || dk_resource_name(op->resource) == NULL)
+		abort();
+	if (olen >= DK_OBJECT_LEN)
+		abort();
+	if ((op->target == DK_TARGET_EXISTING) != (olen > 0))
+		abort();
+	if (olen > 0 && strstr(path, op->object) == NULL)
+		abort();
+}
+
+static void inspect(const struct dk_op *op, const char *body, size_t len)
+{
+	char label[512];
+	const char *why = NULL;
+	unsigned needs = 0xffffffffu;
+	int rc = dk_inspect_body(op, body, len, &needs, label, sizeof(label), &why);
+
+	if (needs >= 1u << DK_N_SUBOPTIONS || strlen(label) >= sizeof(label))
+		abort();
+	/* a refused body must leave nothing behind that a caller could act on */
+	if (rc != 0 && (why == NULL || needs != 0 || label[0] != '\0'))
+		abort();
+	for (unsigned bit = 1; bit < 1u << DK_N_SUBOPTIONS; bit <<= 1)
+		if ((needs & bit) && dk_suboption_name(bit) == NULL)
+			abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *p = data;
+	size_t n = size;
+	char *method = take_line(&p, &n);
+	char *uri = take_line(&p, &n);
+	char path[4096], query[4096];
+	const char *why = NULL;
+	struct dk_op op;
+
+	/* a path that was never normalised must be refused or matched, never crash */
+	if (dk_lookup(method, uri, &op) == 0)
+		check_op(&op, uri);
+	if (dk_normalize(uri, path, sizeof(path), query, sizeof(query), &why) != 0) {
+		if (why == NULL || path[0] != '\0')
+			abort();
+	} else {
+		check_canonical(path, sizeof(path));
+		if (dk_lookup(method, path, &op) == 0) {
+			check_op(&op, path);
+			inspect(&op, (const char *)p, n);
+		}
+	}
+	free(method);
+	free(uri);
+	return 0;
+}
