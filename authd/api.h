@@ -6,6 +6,7 @@
 #define AUTHD_API_H
 
 #include "http.h"
+#include "ldapsync.h"
 #include "store.h"
 
 /* ---- api_form.c: request validation ---- */
@@ -116,10 +117,18 @@ void api_auth_config_put(struct req *r, struct resp *out);
 
 /* ---- api_ldap.c ---- */
 
-struct ls_settings;
-/* The saved LDAP settings, passwords unsealed (ls_settings_free them); STORE_NOT_FOUND before any
- * PUT. */
-int ldap_settings_load(struct server *srv, struct ls_settings *out);
+/* What a login needs of LDAP, read from the store once per change and shared. */
+struct ldap_config {
+	atomic_int refs;
+	bool backend_ldap; /* /enzi/v0/config/auth's backend is "ldap" */
+	bool configured;   /* settings were saved; s is filled only then */
+	struct ls_settings s;
+};
+/* The current one, with a reference for the caller (ldap_config_put); NULL when the store fails. */
+struct ldap_config *ldap_config_get(struct server *srv);
+void ldap_config_put(struct ldap_config *c);
+/* After a change to the backend or the settings: the next ldap_config_get reads them again. */
+void ldap_config_changed(struct server *srv);
 void api_ldap_get(struct req *r, struct resp *out);
 void api_ldap_put(struct req *r, struct resp *out);
 void api_ldap_try_login(struct req *r, struct resp *out);

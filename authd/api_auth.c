@@ -105,15 +105,6 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 	OPENSSL_cleanse(token, sizeof(token));
 }
 
-/* Whether the admin chose LDAP as the backend (SPEC §6.4); managed accounts log in either way. */
-static bool ldap_backend(void)
-{
-	char backend[32] = "managed";
-
-	store_setting_get("backend", backend, sizeof(backend));
-	return strcmp(backend, "ldap") == 0;
-}
-
 static void log_ldap_step(void *ctx, const char *line)
 {
 	log_msg(LOG_DEBUG, "LDAP login of %s: %s", (const char *)ctx, line);
@@ -160,31 +151,21 @@ static int provision(struct req *r, const struct ls_found *f, struct account *a)
  * unknown name, with JIT on, is searched for and provisioned once its bind
  * succeeds. `a` is NULL for an unknown name.
  */
-static void login_ldap(struct req *r, struct resp *out, struct account *a, const char *name,
-		       const char *password, const char *user_key, const char *ip_key)
+static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg, struct account *a,
+		       const char *name, const char *password, const char *user_key,
+		       const char *ip_key)
 {
 	struct ls_log log = {log_ldap_step, (void *)name};
 	struct ls_found found = {NULL, NULL, NULL};
-	struct ls_settings s;
 	struct account made;
 	enum ls_login_result rc;
-	int st;
 
-	if (!ldap_backend() || (st = ldap_settings_load(r->srv, &s)) == STORE_NOT_FOUND) {
-		refuse_login(r, out, user_key, ip_key, name, a ? "LDAP is off" : "unknown user");
+	if (!cfg->backend_ldap || !cfg->configured || (a == NULL && !cfg->s.jit)) {
+		refuse_login(r, out, user_key, ip_key, name,
+			     a ? "LDAP is off" : "unknown user (no JIT)");
 		return;
 	}
-	if (st != STORE_OK) {
-		resp_internal(out);
-		return;
-	}
-	if (a == NULL && !s.jit) {
-		ls_settings_free(&s);
-		refuse_login(r, out, user_key, ip_key, name, "unknown user (JIT is off)");
-		return;
-	}
-	rc = ls_login(&s, name, a ? a->ldap_dn : NULL, password, &log, &found);
-	ls_settings_free(&s);
+	rc = ls_login(&cfg->s, name, a ? a->ldap_dn : NULL, password, &log, &found);
 	if (rc == LS_LOGIN_ERROR) {
 		/* not the user's failure: no throttling, and the admin learns why from the log */
 		log_msg(LOG_WARN, "LDAP login of %s: the directory could not answer", name);
@@ -231,6 +212,7 @@ void api_login(struct req *r, struct resp *out)
 	    {"username", F_STRING, true}, {"password", F_STRING, true}, {NULL, 0, false}};
 	const char *username, *password, *why = NULL;
 	char user_key[NAME_LEN + 8], ip_key[80];
+	struct ldap_config *cfg;
 	struct account a;
 	char *name;
 	int found;
@@ -254,21 +236,23 @@ void api_login(struct req *r, struct resp *out)
 	if (check_throttle(r, out, user_key, ip_key) != 0)
 		goto done;
 	found = name ? store_account_get(name, &a) : STORE_NOT_FOUND;
-	if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
+	cfg = ldap_config_get(r->srv);
+	if (found == STORE_ERROR || cfg == NULL) {
+		resp_internal(out);
+	} else if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
 		/* gone from the directory at the last sync (SPEC §6.5) */
 		refuse_login(r, out, user_key, ip_key, a.name, "missing from the directory");
 	} else if (found == STORE_OK && !a.is_org && a.is_imported) {
-		login_ldap(r, out, &a, a.name, password, user_key, ip_key);
+		login_ldap(r, out, cfg, &a, a.name, password, user_key, ip_key);
 	} else if (found == STORE_OK && !a.is_org) {
 		login_managed(r, out, &a, password, user_key, ip_key);
-	} else if (found == STORE_NOT_FOUND && name != NULL && ldap_backend()) {
-		login_ldap(r, out, NULL, name, password, user_key, ip_key);
-	} else if (found == STORE_ERROR) {
-		resp_internal(out);
+	} else if (found == STORE_NOT_FOUND && name != NULL && cfg->backend_ldap) {
+		login_ldap(r, out, cfg, NULL, name, password, user_key, ip_key);
 	} else {
 		password_verify_dummy(password);
 		refuse_login(r, out, user_key, ip_key, name ? name : "", "unknown user");
 	}
+	ldap_config_put(cfg);
 done:
 	free(name);
 }

@@ -64,7 +64,8 @@ static void drop_clear_settings(json_t *settings)
 	json_decref(settings);
 }
 
-int ldap_settings_load(struct server *srv, struct ls_settings *out)
+/* The saved settings, passwords unsealed; STORE_NOT_FOUND before the first PUT. */
+static int ldap_settings_load(struct server *srv, struct ls_settings *out)
 {
 	struct ls_error err;
 	char *text = NULL;
@@ -87,6 +88,61 @@ int ldap_settings_load(struct server *srv, struct ls_settings *out)
 		log_msg(LOG_ERROR, "stored LDAP settings are refused: %s", err.message);
 	drop_clear_settings(j);
 	return rc;
+}
+
+static struct ldap_config *config_load(struct server *srv)
+{
+	struct ldap_config *c = calloc(1, sizeof(*c));
+	char backend[32] = "managed";
+	int rc;
+
+	if (c == NULL)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	rc = store_setting_get("backend", backend, sizeof(backend));
+	if (rc == STORE_OK || rc == STORE_NOT_FOUND)
+		rc = ldap_settings_load(srv, &c->s);
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+		free(c);
+		return NULL;
+	}
+	c->backend_ldap = strcmp(backend, "ldap") == 0;
+	c->configured = rc == STORE_OK;
+	return c;
+}
+
+struct ldap_config *ldap_config_get(struct server *srv)
+{
+	struct ldap_config *c;
+
+	pthread_mutex_lock(&srv->ldap_lock);
+	if (srv->ldap == NULL)
+		srv->ldap = config_load(srv);
+	c = srv->ldap;
+	if (c != NULL)
+		atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&srv->ldap_lock);
+	return c;
+}
+
+void ldap_config_put(struct ldap_config *c)
+{
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	if (c->configured)
+		ls_settings_free(&c->s);
+	free(c);
+}
+
+void ldap_config_changed(struct server *srv)
+{
+	struct ldap_config *old;
+
+	pthread_mutex_lock(&srv->ldap_lock);
+	old = srv->ldap;
+	srv->ldap = NULL;
+	pthread_mutex_unlock(&srv->ldap_lock);
+	ldap_config_put(old);
 }
 
 /* What GET shows before anything was saved: the defaults, and no server. */
@@ -185,6 +241,7 @@ void api_ldap_put(struct req *r, struct resp *out)
 		ls_settings_free(&s);
 		return;
 	}
+	ldap_config_changed(r->srv);
 	audit_log(r->srv->audit, "config.ldap", r->who.name, r->client,
 		  json_pack("{s:s, s:i, s:i}", "serverURL", s.servers[0].url, "domains",
 			    (int)s.nservers - 1, "userSearchConfigs", (int)s.nsearches));

@@ -507,6 +507,7 @@ void api_auth_config_put(struct req *r, struct resp *out)
 		return;
 	}
 	json_decref(found);
+	ldap_config_changed(r->srv);
 	audit_log(r->srv->audit, "config.auth", r->who.name, r->client, json_incref(r->body));
 	auth_config_json(out);
 }

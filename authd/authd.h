@@ -6,6 +6,7 @@
 #define AUTHD_AUTHD_H
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -130,6 +131,7 @@ struct http_server;
 struct tls_material;
 struct rbac;
 struct engine_labels;
+struct ldap_config;
 
 struct server {
 	struct config *cfg;
@@ -141,6 +143,8 @@ struct server {
 	struct rbac *rbac;
 	struct engine_labels *labels;
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
+	pthread_mutex_t ldap_lock;
+	struct ldap_config *ldap; /* parsed once per change (api_ldap.c); NULL until asked */
 	atomic_int inflight;
 	atomic_long decisions_allowed, decisions_denied, login_failures;
 };

@@ -719,8 +719,9 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	h->daemon = MHD_start_daemon(
 	    flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
 	    (struct sockaddr *)&ss,
-	    /* two per core: handlers block on SQLite's write lock and on the disk */
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
+	    /* eight per core: handlers block on LDAP round trips, SQLite's write lock and the disk
+	     */
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 8 * cores : 8),
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
 	    /* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,

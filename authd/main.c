@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "api.h"
 #include "bootstrap.h"
 #include "engine_labels.h"
 #include "engine_tls.h"
@@ -157,6 +158,7 @@ static int run(struct config *cfg)
 	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
 		goto out;
 	srv.tls = &tls;
+	pthread_mutex_init(&srv.ldap_lock, NULL);
 	srv.sessions =
 	    sessions_new(cfg->session_idle_minutes * 60, cfg->session_absolute_minutes * 60);
 	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
@@ -208,6 +210,7 @@ out:
 	store_close();
 	servercert_free_all();
 	tls_free(&tls);
+	ldap_config_changed(&srv); /* frees the cached settings */
 	OPENSSL_cleanse(srv.secret_key, sizeof(srv.secret_key));
 	return rc;
 }

@@ -97,6 +97,9 @@ static int set_options(struct ls_conn *c)
 		ls_logf(c->log, "connect: libldap refused an option");
 		return -1;
 	}
+	/* a TLS context loads its trust store: plain ldap:// does without one */
+	if (!srv->start_tls && strncasecmp(srv->url, "ldaps:", 6) != 0)
+		return 0;
 	if (srv->root_certs[0] != '\0')
 		return set_trust_anchors(c, srv->root_certs);
 	/* a context of this handle's own, so that one server's TLS settings never leak to another
