@@ -129,6 +129,17 @@ struct ldap_config *ldap_config_get(struct server *srv);
 void ldap_config_put(struct ldap_config *c);
 /* After a change to the backend or the settings: the next ldap_config_get reads them again. */
 void ldap_config_changed(struct server *srv);
+void api_team_sync_get(struct req *r, struct resp *out);
+void api_team_sync_put(struct req *r, struct resp *out);
+void api_org_admin_sync_get(struct req *r, struct resp *out);
+void api_org_admin_sync_put(struct req *r, struct resp *out);
+
+void api_job_create(struct req *r, struct resp *out);
+void api_jobs_list(struct req *r, struct resp *out);
+void api_job_get(struct req *r, struct resp *out);
+void api_job_logs(struct req *r, struct resp *out);
+void api_job_cancel(struct req *r, struct resp *out);
+
 void api_ldap_get(struct req *r, struct resp *out);
 void api_ldap_put(struct req *r, struct resp *out);
 void api_ldap_try_login(struct req *r, struct resp *out);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "jobs.h"
 #include "tls.h"
 #include "ldapsync.h"
 
@@ -177,12 +178,20 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		refuse_login(r, out, user_key, ip_key, name, a ? "wrong password" : "unknown user");
 		return;
 	}
-	if (a == NULL && provision(r, &found, &made) != STORE_OK)
-		resp_internal(out);
-	else if (a != NULL && !a->is_active)
+	if (a == NULL) {
+		if (provision(r, &found, &made) != STORE_OK) {
+			resp_internal(out);
+			goto done;
+		}
+		/* its teams and admin rights follow in a targeted sync */
+		jobs_submit_for_user(r->srv->jobs, &cfg->s, made.name);
+		a = &made;
+	}
+	if (!a->is_active)
 		refuse_login(r, out, user_key, ip_key, name, "inactive");
 	else
-		grant_login(r, out, a ? a : &made, user_key);
+		grant_login(r, out, a, user_key);
+done:
 	ls_found_free(&found);
 }
 

@@ -431,3 +431,109 @@ void api_team_member_delete(struct req *r, struct resp *out)
 		json_pack("{s:s, s:s, s:s}", "org", o.org.name, "team", t.name, "user", u.name));
 	out->status = 204;
 }
+
+/* ---- LDAP member sync of a team (memberSyncConfig) and of an org's admins ---- */
+
+static void sync_config_get(struct resp *out, const char *kind, const char *owner_id)
+{
+	struct ls_member_sync m;
+	struct ls_error err;
+	char *text = NULL;
+	json_t *j = NULL;
+	int rc = store_member_sync_get(kind, owner_id, &text);
+
+	if (rc == STORE_OK)
+		j = json_loads(text, 0, NULL);
+	free(text);
+	/* before any PUT, the defaults, with sync off */
+	if (rc == STORE_ERROR || (rc == STORE_OK && j == NULL) ||
+	    ls_member_sync_from_json(j, "", &m, &err) != 0) {
+		json_decref(j);
+		resp_internal(out);
+		return;
+	}
+	json_decref(j);
+	resp_json(out, 200, ls_member_sync_to_json(&m));
+	ls_member_sync_free(&m);
+}
+
+static void sync_config_put(struct req *r, struct resp *out, const char *kind, const char *owner_id,
+			    const char *what)
+{
+	struct ls_member_sync m;
+	struct ls_error err;
+	json_t *j;
+	char *text;
+
+	if (ls_member_sync_from_json(r->body, "", &m, &err) != 0) {
+		resp_error(out, 400, "INVALID_FORM", err.field, "%s", err.message);
+		return;
+	}
+	j = ls_member_sync_to_json(&m);
+	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (text == NULL || store_member_sync_set(kind, owner_id, text) != STORE_OK) {
+		resp_internal(out);
+	} else {
+		audit_log(r->srv->audit, "ldap.memberSync", r->who.name, r->client,
+			  json_pack("{s:s, s:O}", what, owner_id, "config", j));
+		resp_json(out, 200, json_incref(j));
+	}
+	free(text);
+	json_decref(j);
+	ls_member_sync_free(&m);
+}
+
+/* The team of params[1] in the org of params[0], for its org admins. */
+static int load_team_for_admin(struct req *r, struct resp *out, struct team *t)
+{
+	struct org_ctx o;
+
+	if (load_org(r, out, &o) != 0 || load_team(out, &o, r->params[1], t) != 0)
+		return -1;
+	if (o.role == ROLE_ORG_ADMIN)
+		return 0;
+	resp_forbidden(out);
+	return -1;
+}
+
+void api_team_sync_get(struct req *r, struct resp *out)
+{
+	struct team t;
+
+	if (load_team_for_admin(r, out, &t) == 0)
+		sync_config_get(out, "team", t.id);
+}
+
+void api_team_sync_put(struct req *r, struct resp *out)
+{
+	struct team t;
+
+	if (load_team_for_admin(r, out, &t) == 0)
+		sync_config_put(r, out, "team", t.id, "team");
+}
+
+static int load_org_for_admin(struct req *r, struct resp *out, struct org_ctx *o)
+{
+	if (load_org(r, out, o) != 0)
+		return -1;
+	if (o->role == ROLE_ORG_ADMIN)
+		return 0;
+	resp_forbidden(out);
+	return -1;
+}
+
+void api_org_admin_sync_get(struct req *r, struct resp *out)
+{
+	struct org_ctx o;
+
+	if (load_org_for_admin(r, out, &o) == 0)
+		sync_config_get(out, "org", o.org.id);
+}
+
+void api_org_admin_sync_put(struct req *r, struct resp *out)
+{
+	struct org_ctx o;
+
+	if (load_org_for_admin(r, out, &o) == 0)
+		sync_config_put(r, out, "org", o.org.id, "organization");
+}

@@ -132,6 +132,7 @@ struct tls_material;
 struct rbac;
 struct engine_labels;
 struct ldap_config;
+struct jobs;
 
 struct server {
 	struct config *cfg;
@@ -145,6 +146,7 @@ struct server {
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
 	pthread_mutex_t ldap_lock;
 	struct ldap_config *ldap; /* parsed once per change (api_ldap.c); NULL until asked */
+	struct jobs *jobs;	  /* the sync worker and scheduler (jobs.c) */
 	atomic_int inflight;
 	atomic_long decisions_allowed, decisions_denied, login_failures;
 };

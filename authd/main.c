@@ -17,6 +17,7 @@
 #include "engine_labels.h"
 #include "engine_tls.h"
 #include "http.h"
+#include "jobs.h"
 #include "rbac.h"
 #include "servercert.h"
 #include "session.h"
@@ -182,6 +183,9 @@ static int run(struct config *cfg)
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
+	srv.jobs = jobs_start(&srv, err, sizeof(err));
+	if (srv.jobs == NULL)
+		goto out;
 	http = http_start(&srv, err, sizeof(err));
 	if (http == NULL)
 		goto out;
@@ -199,6 +203,7 @@ static int run(struct config *cfg)
 out:
 	http_stop(plugin, GRACE_SECONDS);
 	http_stop(http, GRACE_SECONDS);
+	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
 	if (rc != 0)
 		fprintf(stderr, "authd: %s\n", err);
 	sessions_free(srv.sessions);

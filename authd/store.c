@@ -112,6 +112,29 @@ static const char *const migrations[] = {
     "DROP TABLE sessions;"
     "ALTER TABLE sessions_by_hash RENAME TO sessions;"
     "CREATE INDEX sessions_account ON sessions(account_id);",
+
+    /* 5: LDAP sync jobs, the member-sync configs of teams and orgs, and who sync deactivated */
+    "CREATE TABLE jobs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  action TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  dry_run INTEGER NOT NULL DEFAULT 0,"
+    "  force INTEGER NOT NULL DEFAULT 0,"
+    "  target TEXT NOT NULL DEFAULT '',"
+    "  scheduled_at INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_updated INTEGER NOT NULL,"
+    "  summary TEXT NOT NULL DEFAULT '{}',"
+    "  plan TEXT);"
+    "CREATE INDEX jobs_status ON jobs(status);"
+    "CREATE TABLE team_sync ("
+    "  team_id TEXT PRIMARY KEY REFERENCES teams(id) ON DELETE CASCADE,"
+    "  config TEXT NOT NULL);"
+    "CREATE TABLE org_admin_sync ("
+    "  org_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
+    "  config TEXT NOT NULL);"
+    "ALTER TABLE accounts ADD COLUMN ldap_deactivated INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

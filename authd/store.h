@@ -205,6 +205,70 @@ int store_setting_get(const char *key, char *value, size_t len);
 int store_setting_get_text(const char *key, char **value);
 int store_setting_set(const char *key, const char *value);
 
+/* ---- sync jobs (store_jobs.c) ---- */
+
+struct job {
+	char id[ID_LEN];
+	char action[32];
+	char status[16]; /* waiting, running, done, canceled, errored */
+	bool dry_run, force;
+	char target[NAME_LEN]; /* the one user of a targeted sync, else "" */
+	int64_t scheduled_at, started_at, last_updated;
+	char *summary; /* JSON text, malloc'd; NULL reads as {} */
+	char *plan;    /* JSON text of a dry run's plan, malloc'd, or NULL */
+};
+typedef int (*job_cb)(const struct job *j, void *ctx);
+
+void job_free_texts(struct job *j);
+int store_job_insert(const struct job *j);
+/* Fills *out, texts malloc'd (job_free_texts). */
+int store_job_get(const char *id, struct job *out);
+/* Newest first, from the job `start_id` ("" for the newest); action "" for every action. */
+int store_jobs(const char *action, const char *start_id, int limit, job_cb cb, void *ctx);
+/* Writes status, times, summary and plan back. */
+int store_job_update(const struct job *j);
+/* The oldest waiting job; STORE_NOT_FOUND when none waits. */
+int store_job_next(struct job *out);
+/* Jobs a stop left running become errored; *n says how many. */
+int store_jobs_interrupted(int64_t now, int *n);
+/* When the newest full (untargeted) job of the action was scheduled; STORE_NOT_FOUND before any. */
+int store_job_latest(const char *action, int64_t *scheduled_at);
+/* Whether a job of the action waits or runs. */
+int store_job_pending(const char *action, bool *pending);
+
+/* ---- what a sync reads and changes (store_sync.c) ---- */
+
+/* An imported account as a sync needs it; the strings live only during the callback. */
+struct imported_row {
+	const char *id, *name, *dn, *full_name;
+	bool is_active, is_admin, ldap_missing, ldap_deactivated;
+};
+typedef int (*imported_cb)(const struct imported_row *r, void *ctx);
+int store_imported_accounts(imported_cb cb, void *ctx);
+/* Sets what the directory says of an imported account. */
+int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
+			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);
+
+/* A team's or an org's member as a sync sees it. */
+struct member_row_sync {
+	const char *user_id;
+	bool is_imported, is_admin;
+};
+typedef int (*member_sync_cb)(const struct member_row_sync *m, void *ctx);
+int store_team_member_rows(const char *team_id, member_sync_cb cb, void *ctx);
+int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx);
+/* Makes the user a member of the org when it is not one (an org admin stays one). */
+int store_org_member_ensure(const char *org_id, const char *user_id);
+
+/* Member-sync configs as JSON text: kind "team" (memberSyncConfig) or "org"
+ * (adminMemberSyncConfig). */
+int store_member_sync_get(const char *kind, const char *owner_id, char **json);
+int store_member_sync_set(const char *kind, const char *owner_id, const char *json);
+/* Every config of a kind: owner (a team's or org's id), the team's org id ("" for orgs), JSON. */
+typedef int (*member_sync_cfg_cb)(const char *owner_id, const char *org_id, const char *json,
+				  void *ctx);
+int store_member_syncs(const char *kind, member_sync_cfg_cb cb, void *ctx);
+
 /* For the authorization snapshot: every account, membership and key, in one pass each. */
 struct member_row {
 	char user_id[ID_LEN];

@@ -161,8 +161,9 @@ struct ls_user {
 typedef int (*ls_user_fn)(void *ctx, const struct ls_user *u);
 
 struct ls_search_counts {
-	size_t found;	/* users passed to the callback */
-	size_t skipped; /* invalid usernames and duplicates */
+	size_t found;	   /* users passed to the callback */
+	size_t invalid;	   /* entries whose username breaks the name rules */
+	size_t duplicates; /* usernames an earlier search had found */
 };
 
 enum {
@@ -179,6 +180,24 @@ enum {
  */
 int ls_find_users(const struct ls_settings *s, struct ls_log *log, ls_user_fn fn, void *ctx,
 		  struct ls_search_counts *counts);
+
+/* A DN in the form two spellings of one DN share (parsed, re-written, lowercased); malloc'd. */
+char *ls_dn_key(const char *dn);
+
+/*
+ * Called once per member a member-sync config finds: by DN (dn_key, in
+ * ls_dn_key's form) or, for a memberUid group, by username; the other is
+ * NULL. A nonzero return stops.
+ */
+typedef int (*ls_member_fn)(void *ctx, const char *dn_key, const char *username);
+
+/*
+ * Who a member-sync config (adminSyncOpts, a team's memberSyncConfig) says
+ * belongs (SPEC §6.5): the values of the group's member attribute, or the
+ * entries its search finds. LS_OK only when it completed.
+ */
+int ls_member_sync_run(const struct ls_settings *s, const struct ls_member_sync *m,
+		       struct ls_log *log, ls_member_fn fn, void *ctx);
 
 enum ls_login_result {
 	LS_LOGIN_OK,

@@ -45,7 +45,15 @@ int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *f
 
 /* The text of the first value of attr in entry, malloc'd; NULL when it has none. */
 char *ls_entry_value(LDAP *ld, LDAPMessage *entry, const char *attr);
-/* A DN in a form two spellings of one DN share (parsed, re-written, lowercased); malloc'd. */
-char *ls_dn_key(const char *dn);
+
+/* A group's member values (DNs, or usernames for memberUid), malloc'd, NULL-terminated. */
+struct ls_members {
+	char **values;
+	size_t n;
+	bool by_name; /* memberUid holds usernames, not DNs */
+};
+/* Reads a group's member values; LS_OK (a group without members is fine) or LS_FAILED. */
+int ls_read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct ls_members *m);
+void ls_members_free(struct ls_members *m);
 
 #endif

@@ -59,7 +59,8 @@ static int cmd_search(const struct ls_settings *s, struct ls_log *log)
 	struct ls_search_counts counts;
 	int rc = ls_find_users(s, log, print_user, (void *)s, &counts);
 
-	fprintf(stderr, "%zu users found, %zu entries skipped%s\n", counts.found, counts.skipped,
+	fprintf(stderr, "%zu users found, %zu invalid names and %zu duplicates skipped%s\n",
+		counts.found, counts.invalid, counts.duplicates,
 		rc == LS_OK ? "" : " (incomplete: a search failed)");
 	return rc == LS_OK ? 0 : 1;
 }

@@ -12,13 +12,6 @@
 #include "conn.h"
 #include "strset.h"
 
-/* A group's member values (DNs, or usernames for memberUid), malloc'd, NULL-terminated. */
-struct members {
-	char **values;
-	size_t n;
-	bool by_name; /* memberUid holds usernames, not DNs */
-};
-
 /* One user search config while it runs. */
 struct run {
 	const struct ls_settings *s;
@@ -50,56 +43,6 @@ static char *user_filter(const struct ls_user_search *q, const char *attr, const
 	else
 		n = asprintf(&out, f[0] == '(' ? "(&(%s=%s)%s)" : "(&(%s=%s)(%s))", attr, value, f);
 	return n < 0 ? NULL : out;
-}
-
-static int on_member_entry(void *arg, LDAP *ld, LDAPMessage *entry)
-{
-	struct members *m = arg;
-	BerElement *ber = NULL;
-	/* the search asked for one attribute, so the first one is it */
-	char *name = ldap_first_attribute(ld, entry, &ber);
-
-	if (name != NULL && m->values == NULL) {
-		struct berval **vals = ldap_get_values_len(ld, entry, name);
-		size_t k = 0;
-
-		while (vals != NULL && vals[k] != NULL)
-			k++;
-		m->values = calloc(k + 1, sizeof(*m->values));
-		for (size_t i = 0; m->values != NULL && i < k; i++)
-			if (memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) == NULL)
-				m->values[m->n++] = strndup(vals[i]->bv_val, vals[i]->bv_len);
-		ldap_value_free_len(vals);
-		ldap_memfree(name);
-	}
-	ber_free(ber, 0);
-	return 0;
-}
-
-static void members_free(struct members *m)
-{
-	for (size_t i = 0; i < m->n; i++)
-		free(m->values[i]);
-	free(m->values);
-}
-
-/* Reads a group's member values; LS_OK (a group without members is fine) or LS_FAILED. */
-static int read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct members *m)
-{
-	char *attrs[] = {(char *)attr, NULL};
-	size_t count;
-	int rc;
-
-	*m = (struct members){NULL, 0, strcasecmp(attr, "memberUid") == 0};
-	rc = ls_conn_search(c, group_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, on_member_entry,
-			    m, &count);
-	if (rc == LS_OK && count == 0) {
-		ls_logf(c->log, "group %s: no such entry", group_dn);
-		rc = LS_FAILED;
-	}
-	if (rc == LS_OK)
-		ls_logf(c->log, "group %s: %zu members by %s", group_dn, m->n, attr);
-	return rc;
 }
 
 /* The key a member is known by: its username for memberUid, else its DN's key. */
@@ -143,16 +86,19 @@ static int on_user_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 	if (dn == NULL || name == NULL) {
 		ls_logf(r->c->log, "skipped %s: %s \"%s\" %s", dn ? dn : "(no DN)",
 			q->username_attr, raw ? raw : "", why);
-		r->counts->skipped++;
+		r->counts->invalid++;
 		goto out;
 	}
 	if (r->group_by_name && !in_group(r, dn, name))
 		goto out;
-	if ((added = ls_set_add(r->seen, name)) <= 0) {
-		if (added == 0)
-			ls_logf(r->c->log, "skipped %s: username %s was found by an earlier search",
-				dn, name);
-		r->counts->skipped++;
+	if ((added = ls_set_add(r->seen, name)) < 0) {
+		stop = 1; /* out of memory: a partial answer must not pass for a whole one */
+		goto out;
+	}
+	if (added == 0) {
+		ls_logf(r->c->log, "skipped %s: username %s was found by an earlier search", dn,
+			name);
+		r->counts->duplicates++;
 		goto out;
 	}
 	full = q->full_name_attr[0] ? ls_entry_value(ld, entry, q->full_name_attr) : NULL;
@@ -169,7 +115,7 @@ out:
 }
 
 /* With matchGroupIterate: one lookup per member instead of one search of everyone. */
-static int iterate_members(struct run *r, const struct members *m)
+static int iterate_members(struct run *r, const struct ls_members *m)
 {
 	const struct ls_user_search *q = run_search(r);
 	char *attrs[] = {q->username_attr, q->full_name_attr[0] ? q->full_name_attr : NULL, NULL};
@@ -199,7 +145,7 @@ static int iterate_members(struct run *r, const struct members *m)
 	return rc;
 }
 
-static int select_members(struct run *r, const struct members *m, struct ls_set *group)
+static int select_members(struct run *r, const struct ls_members *m, struct ls_set *group)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		char *key = member_key(m->by_name, m->values[i]);
@@ -218,14 +164,14 @@ static int run_one_search(struct run *r)
 {
 	const struct ls_user_search *q = run_search(r);
 	char *attrs[] = {q->username_attr, q->full_name_attr[0] ? q->full_name_attr : NULL, NULL};
-	struct members m = {NULL, 0, false};
+	struct ls_members m = {NULL, 0, false};
 	struct ls_set group = {NULL, 0, 0};
 	char *filter = user_filter(q, q->username_attr, "*");
 	size_t count = 0;
 	int rc = filter ? LS_OK : LS_FAILED;
 
 	if (rc == LS_OK && q->match_group)
-		rc = read_group(r->c, q->match_group_dn, q->match_group_member_attr, &m);
+		rc = ls_read_group(r->c, q->match_group_dn, q->match_group_member_attr, &m);
 	if (rc == LS_OK && q->match_group && q->match_group_iterate) {
 		rc = iterate_members(r, &m);
 	} else if (rc == LS_OK) {
@@ -242,7 +188,7 @@ static int run_one_search(struct run *r)
 			r->users);
 	r->group = NULL;
 	ls_set_free(&group);
-	members_free(&m);
+	ls_members_free(&m);
 	free(filter);
 	return rc;
 }
@@ -253,7 +199,7 @@ int ls_find_users(const struct ls_settings *s, struct ls_log *log, ls_user_fn fn
 	struct ls_set seen = {NULL, 0, 0};
 	int rc = LS_OK;
 
-	*counts = (struct ls_search_counts){0, 0};
+	*counts = (struct ls_search_counts){0, 0, 0};
 	for (size_t i = 0; rc == LS_OK && i < s->nsearches; i++) {
 		const struct ls_user_search *q = &s->searches[i];
 		struct ls_conn c;

@@ -204,7 +204,7 @@ static int collect_user(void *ctx, const struct ls_user *u)
 
 static struct found find_users(json_t *settings)
 {
-	struct found f = {keep_json(json_object()), keep_json(json_array()), {0, 0}, 0};
+	struct found f = {keep_json(json_object()), keep_json(json_array()), {0, 0, 0}, 0};
 	struct ls_log log = {collect_line, f.log};
 	struct ls_settings s;
 
@@ -274,7 +274,8 @@ START_TEST(test_names_are_checked_and_first_search_wins)
 	expect_has(log_text(f.log), "uid \"bad name\" must not contain whitespace", "log");
 	expect_has(log_text(f.log), "uid \"semi;colon\" must not contain", "log");
 	expect_has(log_text(f.log), "skipped uid=toolong", "log");
-	ck_assert_uint_eq(f.counts.skipped, 4);
+	ck_assert_uint_eq(f.counts.invalid, 3);
+	ck_assert_uint_eq(f.counts.duplicates, 1);
 	ck_assert_str_eq(jstr(f.users, "user005.fullName"), "Person user005");
 }
 END_TEST

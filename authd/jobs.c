@@ -1,0 +1,505 @@
+/*
+ * The job queue: one worker thread runs LDAP syncs one at a time, oldest
+ * first, and a scheduler queues one per syncSchedule. Jobs live in the store
+ * and their logs in <dataDir>/jobs/<id>.log, so both survive restarts; a job
+ * a stop left running is marked errored at the next start.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "jobs.h"
+
+#define IDLE_CHECK_SECONDS 60
+#define LOG_FLUSH_LINES 256
+
+struct jobs {
+	struct server *srv;
+	char dir[4096]; /* <dataDir>/jobs */
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards the fields below and the waiting → running step */
+	pthread_cond_t wake;
+	bool stopping;
+	char running[ID_LEN]; /* "" when idle */
+	atomic_bool cancel;
+	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- what a running sync sees ---- */
+
+void sync_log(struct sync_job *j, const char *fmt, ...)
+{
+	char when[32];
+	va_list ap;
+
+	if (j->log == NULL)
+		return;
+	format_time(now_seconds(), when, sizeof(when));
+	fprintf(j->log, "%s ", when);
+	va_start(ap, fmt);
+	vfprintf(j->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', j->log);
+	/* a reader of a running job's log sees it within a few hundred lines */
+	if (++j->lines % LOG_FLUSH_LINES == 0)
+		fflush(j->log);
+}
+
+static void ldap_line(void *ctx, const char *text)
+{
+	sync_log(ctx, "%s", text);
+}
+
+void sync_plan(struct sync_job *j, json_t *change)
+{
+	const char *key;
+	json_t *v;
+	char line[1024];
+	size_t n = 0;
+
+	if (change == NULL)
+		return;
+	line[0] = '\0';
+	json_object_foreach(change, key, v)
+	{
+		if (json_is_string(v) && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", n ? " " : "",
+					      json_string_value(v));
+	}
+	sync_log(j, "%s: %s", j->job.dry_run ? "would" : "change", line);
+	if (j->plan != NULL)
+		json_array_append(j->plan, change);
+	json_decref(change);
+}
+
+bool sync_job_canceled(struct sync_job *j)
+{
+	return atomic_load(&j->jobs->cancel);
+}
+
+struct ls_log *sync_job_ldap_log(struct sync_job *j)
+{
+	return &j->ldap_log;
+}
+
+const struct member_sync_cfg *sync_job_team_configs(struct sync_job *j, size_t *n)
+{
+	*n = j->nteams;
+	return j->teams;
+}
+
+const struct member_sync_cfg *sync_job_org_configs(struct sync_job *j, size_t *n)
+{
+	*n = j->norgs;
+	return j->orgs;
+}
+
+/* ---- group configs, read before the sync starts ---- */
+
+struct cfg_list {
+	struct member_sync_cfg *items;
+	size_t n;
+	bool teams;
+	int rc;
+};
+
+/* "org/team" for a team, the org's name for an org. */
+static void config_name(const char *owner_id, const char *org_id, bool team, char *buf, size_t len)
+{
+	struct account org;
+	struct team t;
+
+	if (store_account_get(team ? org_id : owner_id, &org) != STORE_OK)
+		snprintf(org.name, sizeof(org.name), "%s", team ? org_id : owner_id);
+	if (team && store_team_get(org.id, owner_id, &t) == STORE_OK)
+		snprintf(buf, len, "%s/%s", org.name, t.name);
+	else
+		snprintf(buf, len, "%s", org.name);
+}
+
+static int add_config(const char *owner_id, const char *org_id, const char *text, void *ctx)
+{
+	struct cfg_list *l = ctx;
+	json_t *j = json_loads(text, 0, NULL);
+	struct member_sync_cfg c;
+	struct ls_error err;
+	void *bigger;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.owner_id, sizeof(c.owner_id), "%s", owner_id);
+	snprintf(c.org_id, sizeof(c.org_id), "%s", l->teams ? org_id : owner_id);
+	if (j == NULL || ls_member_sync_from_json(j, "", &c.sync, &err) != 0) {
+		json_decref(j);
+		l->rc = -1; /* it was checked when saved: a bad one now means a damaged store */
+		return 1;
+	}
+	json_decref(j);
+	if (!c.sync.enable_sync) {
+		ls_member_sync_free(&c.sync);
+		return 0;
+	}
+	bigger = realloc(l->items, (l->n + 1) * sizeof(*l->items));
+	if (bigger == NULL) {
+		ls_member_sync_free(&c.sync);
+		l->rc = -1;
+		return 1;
+	}
+	l->items = bigger;
+	l->items[l->n++] = c;
+	return 0;
+}
+
+static void free_configs(struct member_sync_cfg *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ls_member_sync_free(&items[i].sync);
+	free(items);
+}
+
+static int load_configs(struct sync_job *sj)
+{
+	struct cfg_list teams = {NULL, 0, true, 0}, orgs = {NULL, 0, false, 0};
+
+	if (store_member_syncs("team", add_config, &teams) != STORE_OK || teams.rc != 0 ||
+	    store_member_syncs("org", add_config, &orgs) != STORE_OK || orgs.rc != 0) {
+		free_configs(teams.items, teams.n);
+		free_configs(orgs.items, orgs.n);
+		return -1;
+	}
+	/* names are looked up once the configs are read, outside the configs' query */
+	for (size_t i = 0; i < teams.n; i++)
+		config_name(teams.items[i].owner_id, teams.items[i].org_id, true,
+			    teams.items[i].name, sizeof(teams.items[i].name));
+	for (size_t i = 0; i < orgs.n; i++)
+		config_name(orgs.items[i].owner_id, orgs.items[i].org_id, false, orgs.items[i].name,
+			    sizeof(orgs.items[i].name));
+	sj->teams = teams.items;
+	sj->nteams = teams.n;
+	sj->orgs = orgs.items;
+	sj->norgs = orgs.n;
+	return 0;
+}
+
+/* ---- running one job ---- */
+
+static json_t *summary_json(const struct sync_summary *s, int64_t ms)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "usersFound", (json_int_t)s->users_found, "created",
+			 (json_int_t)s->created, "updated", (json_int_t)s->updated, "deactivated",
+			 (json_int_t)s->deactivated, "reactivated", (json_int_t)s->reactivated,
+			 "markedMissing", (json_int_t)s->marked_missing, "skippedInvalid",
+			 (json_int_t)s->skipped, "teamsSynced", (json_int_t)s->teams_synced,
+			 "membersAdded", (json_int_t)s->members_added, "membersRemoved",
+			 (json_int_t)s->members_removed, "adminsChanged",
+			 (json_int_t)s->admins_changed, "durationMs", (json_int_t)ms);
+}
+
+static int run_sync(struct jobs *js, struct sync_job *sj, struct sync_summary *sum)
+{
+	struct ldap_config *cfg = ldap_config_get(js->srv);
+	int rc = -1;
+
+	memset(sum, 0, sizeof(*sum));
+	if (cfg == NULL || !cfg->configured)
+		sync_log(sj, "refused: LDAP is not configured");
+	else if (load_configs(sj) != 0)
+		sync_log(sj, "the team and organization sync settings cannot be read");
+	else
+		rc = ldap_sync_run(sj, &cfg->s, sum);
+	ldap_config_put(cfg);
+	return rc;
+}
+
+static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sync_summary *sum,
+		   int64_t ms)
+{
+	struct job *job = &sj->job;
+	const char *status = rc == 0 ? "done" : rc == SYNC_CANCELED ? "canceled" : "errored";
+	json_t *summary = summary_json(sum, ms);
+
+	snprintf(job->status, sizeof(job->status), "%s", status);
+	job->last_updated = now_seconds();
+	free(job->summary);
+	job->summary = json_dumps(summary, JSON_COMPACT);
+	if (rc == 0 && sj->plan != NULL)
+		job->plan = json_dumps(sj->plan, JSON_COMPACT);
+	sync_log(sj, "%s in %lld ms: %s", status, (long long)ms, job->summary);
+	if (store_job_update(job) != STORE_OK)
+		log_msg(LOG_ERROR, "job %s: its end could not be recorded", job->id);
+	audit_log(js->srv->audit, "ldap.sync", NULL, "",
+		  json_pack("{s:s, s:s, s:b, s:o}", "job", job->id, "status", status, "dryRun",
+			    job->dry_run, "summary", summary));
+	if (rc == 0 && !job->dry_run)
+		server_changed(js->srv);
+}
+
+static void run_job(struct jobs *js, struct job *job)
+{
+	struct sync_job sj = {.job = *job, .jobs = js};
+	struct sync_summary sum;
+	char path[4200];
+	int64_t start = now_ms();
+	int rc;
+
+	jobs_log_path(js, job->id, path, sizeof(path));
+	sj.log = fopen(path, "a");
+	sj.ldap_log = (struct ls_log){ldap_line, &sj};
+	if (job->dry_run)
+		sj.plan = json_array();
+	sync_log(&sj, "%s%s%s%s%s", job->action, job->target[0] ? " of " : "", job->target,
+		 job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "");
+	rc = run_sync(js, &sj, &sum);
+	if (rc != 0 && rc != SYNC_CANCELED && atomic_load(&js->cancel))
+		rc = SYNC_CANCELED;
+	finish(js, &sj, rc, &sum, now_ms() - start);
+	free_configs(sj.teams, sj.nteams);
+	free_configs(sj.orgs, sj.norgs);
+	json_decref(sj.plan);
+	if (sj.log != NULL)
+		fclose(sj.log);
+	*job = sj.job; /* the caller frees the texts */
+}
+
+/* ---- the scheduler ---- */
+
+static int insert_job(bool dry_run, bool force, const char *target, struct job *out)
+{
+	struct job j;
+
+	memset(&j, 0, sizeof(j));
+	if (new_uuid(j.id) != 0)
+		return STORE_ERROR;
+	snprintf(j.action, sizeof(j.action), JOB_ACTION_LDAP_SYNC);
+	snprintf(j.status, sizeof(j.status), "waiting");
+	snprintf(j.target, sizeof(j.target), "%s", target ? target : "");
+	j.dry_run = dry_run;
+	j.force = force;
+	j.scheduled_at = j.last_updated = now_seconds();
+	if (out != NULL)
+		*out = j;
+	return store_job_insert(&j);
+}
+
+/* Queues a sync when the schedule says one is due; the seconds until it next should look. */
+static int64_t schedule(struct jobs *js)
+{
+	struct ldap_config *cfg = ldap_config_get(js->srv);
+	int64_t now = now_seconds(), last, due;
+	long period;
+	bool pending = true;
+
+	if (cfg == NULL || !cfg->configured || !cfg->backend_ldap) {
+		ldap_config_put(cfg);
+		js->first_seen = 0;
+		return IDLE_CHECK_SECONDS;
+	}
+	period = ls_schedule_seconds(cfg->s.sync_schedule);
+	ldap_config_put(cfg);
+	if (js->first_seen == 0)
+		js->first_seen = now;
+	if (store_job_latest(JOB_ACTION_LDAP_SYNC, &last) != STORE_OK || last < js->first_seen)
+		last = js->first_seen;
+	due = last + period;
+	if (now < due)
+		return due - now < IDLE_CHECK_SECONDS ? due - now : IDLE_CHECK_SECONDS;
+	if (store_job_pending(JOB_ACTION_LDAP_SYNC, &pending) == STORE_OK && !pending &&
+	    insert_job(false, false, "", NULL) == STORE_OK)
+		return 0;
+	return IDLE_CHECK_SECONDS;
+}
+
+static void *worker(void *arg)
+{
+	struct jobs *js = arg;
+
+	pthread_mutex_lock(&js->lock);
+	while (!js->stopping) {
+		struct job job;
+		int64_t wait;
+
+		if (store_job_next(&job) == STORE_OK) {
+			snprintf(js->running, sizeof(js->running), "%s", job.id);
+			atomic_store(&js->cancel, false);
+			snprintf(job.status, sizeof(job.status), "running");
+			job.started_at = job.last_updated = now_seconds();
+			store_job_update(&job);
+			pthread_mutex_unlock(&js->lock);
+			run_job(js, &job);
+			job_free_texts(&job);
+			pthread_mutex_lock(&js->lock);
+			js->running[0] = '\0';
+			continue;
+		}
+		wait = schedule(js);
+		if (wait > 0) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += wait;
+			pthread_cond_timedwait(&js->wake, &js->lock, &until);
+		}
+	}
+	pthread_mutex_unlock(&js->lock);
+	store_close();
+	return NULL;
+}
+
+/* ---- the interface ---- */
+
+void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.log", js->dir, id);
+}
+
+struct jobs *jobs_start(struct server *srv, char *err, size_t errlen)
+{
+	struct jobs *js = calloc(1, sizeof(*js));
+	int interrupted = 0;
+
+	if (js == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	js->srv = srv;
+	snprintf(js->dir, sizeof(js->dir), "%s/jobs", srv->cfg->data_dir);
+	if (mkdir(js->dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", js->dir, strerror(errno));
+		free(js);
+		return NULL;
+	}
+	if (store_jobs_interrupted(now_seconds(), &interrupted) != STORE_OK) {
+		snprintf(err, errlen, "cannot mark interrupted jobs");
+		free(js);
+		return NULL;
+	}
+	if (interrupted > 0)
+		log_msg(LOG_WARN,
+			"%d sync job(s) left running by the last stop are now errored; "
+			"they changed nothing",
+			interrupted);
+	pthread_mutex_init(&js->lock, NULL);
+	pthread_cond_init(&js->wake, NULL);
+	atomic_init(&js->cancel, false);
+	if (pthread_create(&js->thread, NULL, worker, js) != 0) {
+		snprintf(err, errlen, "cannot start the job worker");
+		free(js);
+		return NULL;
+	}
+	return js;
+}
+
+void jobs_stop(struct jobs *js)
+{
+	if (js == NULL)
+		return;
+	pthread_mutex_lock(&js->lock);
+	js->stopping = true;
+	atomic_store(&js->cancel, true);
+	pthread_cond_signal(&js->wake);
+	pthread_mutex_unlock(&js->lock);
+	pthread_join(js->thread, NULL);
+	pthread_cond_destroy(&js->wake);
+	pthread_mutex_destroy(&js->lock);
+	free(js);
+}
+
+int jobs_submit(struct jobs *js, bool dry_run, bool force, const char *target, struct job *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&js->lock);
+	rc = insert_job(dry_run, force, target, out);
+	if (rc == STORE_OK)
+		pthread_cond_signal(&js->wake);
+	pthread_mutex_unlock(&js->lock);
+	return rc;
+}
+
+static int any_enabled(const char *owner_id, const char *org_id, const char *text, void *ctx)
+{
+	(void)owner_id;
+	(void)org_id;
+	/* a cheap look: the JSON was written by ls_member_sync_to_json */
+	if (strstr(text, "\"enableSync\":true") != NULL || strstr(text, "\"enableSync\": true"))
+		*(bool *)ctx = true;
+	return *(bool *)ctx;
+}
+
+void jobs_submit_for_user(struct jobs *js, const struct ls_settings *s, const char *name)
+{
+	bool any = s->admin_sync.enable_sync;
+
+	if (!any)
+		store_member_syncs("team", any_enabled, &any);
+	if (!any)
+		store_member_syncs("org", any_enabled, &any);
+	if (any && jobs_submit(js, false, false, name, NULL) != STORE_OK)
+		log_msg(LOG_WARN, "the sync of %s's teams could not be queued", name);
+}
+
+int jobs_cancel(struct jobs *js, const char *id)
+{
+	struct job j;
+	int rc;
+
+	pthread_mutex_lock(&js->lock);
+	rc = store_job_get(id, &j);
+	if (rc != STORE_OK) {
+		pthread_mutex_unlock(&js->lock);
+		return rc;
+	}
+	if (strcmp(j.status, "waiting") == 0) {
+		snprintf(j.status, sizeof(j.status), "canceled");
+		j.last_updated = now_seconds();
+		rc = store_job_update(&j);
+	} else if (strcmp(js->running, id) == 0) {
+		/* the sync looks at the flag between entries and before it applies anything */
+		atomic_store(&js->cancel, true);
+	} else {
+		rc = STORE_CONFLICT;
+	}
+	job_free_texts(&j);
+	pthread_mutex_unlock(&js->lock);
+	return rc;
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	format_time(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *job_json(const struct job *j)
+{
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:o}", "id", j->id, "action", j->action,
+		      "status", j->status, "dryRun", j->dry_run, "force", j->force, "scheduledAt",
+		      time_or_null(j->scheduled_at), "startedAt", time_or_null(j->started_at),
+		      "lastUpdated", time_or_null(j->last_updated));
+	json_t *summary = json_loads(j->summary ? j->summary : "{}", 0, NULL);
+
+	if (o == NULL)
+		return NULL;
+	if (j->target[0] != '\0')
+		json_object_set_new(o, "target", json_string(j->target));
+	json_object_set_new(o, "summary", summary ? summary : json_object());
+	if (j->plan != NULL)
+		json_object_set_new(o, "plan", json_loads(j->plan, 0, NULL));
+	return o;
+}

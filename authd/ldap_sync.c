@@ -1,0 +1,686 @@
+/*
+ * One LDAP sync (SPEC §6.5): read what the directory says, compare it with
+ * the store, and apply the difference in one transaction.
+ *
+ * The model, with A the imported accounts and B the users the searches find:
+ *   A∩B   updated (DN, full name); re-activated when sync had deactivated them;
+ *   B−A   created, only with JIT off (with JIT on, users arrive at first login);
+ *   A−B   JIT off: deactivated. JIT on: marked missing (no login, no bundle).
+ * Team members follow each team's memberSyncConfig, system admins follow
+ * adminSyncOpts and org admins their org's adminMemberSyncConfig; only
+ * imported accounts are ever promoted or demoted, so the local admins stay.
+ *
+ * Safety comes first, because other products have deactivated whole
+ * companies after a directory outage: the plan is complete before anything
+ * is written; any failed search, a cancel, or a plan that deactivates more
+ * than maxDeactivationPercent of the active imported users (and more than
+ * five) ends the job with nothing changed. A dry run stops before applying.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs.h"
+
+#define MIN_GUARDED 5
+
+/* A user as the directory has it (B). */
+struct dir_user {
+	char *name, *dn, *dn_key, *full_name;
+	bool known; /* an imported account has the name */
+};
+
+/* An imported account (A), and what the plan makes of it. */
+struct acct {
+	char *id, *name, *dn, *dn_key, *full_name;
+	bool active, admin, missing, deactivated;	  /* as stored */
+	bool n_active, n_admin, n_missing, n_deactivated; /* as planned */
+	char *n_dn, *n_full_name;			  /* NULL: unchanged */
+	bool created;					  /* B−A, made by this sync */
+	bool in_dir;
+};
+
+/* A membership change of a team (org_id set) or of an org's admins. */
+struct member_change {
+	const char *team_id; /* NULL for an org admin change */
+	const char *org_id;
+	const char *group; /* the team's or org's name, for the log */
+	const struct acct *who;
+	enum { ADD, REMOVE, PROMOTE, DEMOTE } what;
+};
+
+struct sync {
+	struct sync_job *job;
+	const struct ls_settings *s;
+	struct dir_user *users; /* B, sorted by name */
+	size_t nusers, capusers;
+	struct acct *accts; /* A and the accounts B−A makes, sorted by name */
+	size_t naccts, capaccts;
+	struct acct **by_dn;  /* accts sorted by DN key */
+	struct acct **by_id;  /* and by id */
+	struct acct **locals; /* local accounts a team sync removes, each malloc'd */
+	size_t nlocals, caplocals;
+	struct member_change *changes;
+	size_t nchanges, capchanges;
+	struct sync_summary sum;
+};
+
+/* ---- growing arrays ---- */
+
+static int grow(void **items, size_t *cap, size_t n, size_t size)
+{
+	void *bigger;
+	size_t want = *cap ? *cap * 2 : 256;
+
+	if (n < *cap)
+		return 0;
+	bigger = realloc(*items, want * size);
+	if (bigger == NULL)
+		return -1;
+	*items = bigger;
+	*cap = want;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct acct *)a)->name, ((const struct acct *)b)->name);
+}
+
+static int user_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_user *)a)->name, ((const struct dir_user *)b)->name);
+}
+
+static int acct_by_dn(const void *a, const void *b)
+{
+	return strcmp((*(struct acct *const *)a)->dn_key, (*(struct acct *const *)b)->dn_key);
+}
+
+static struct acct *find_acct(struct sync *y, const char *name)
+{
+	struct acct key = {.name = (char *)name};
+
+	return bsearch(&key, y->accts, y->naccts, sizeof(*y->accts), by_name);
+}
+
+static int acct_id_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct acct *const *)a)->id, (*(struct acct *const *)b)->id);
+}
+
+static struct acct *find_acct_by_dn(struct sync *y, const char *dn_key)
+{
+	struct acct key = {.dn_key = (char *)dn_key}, *k = &key, **hit;
+
+	hit = bsearch(&k, y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
+	return hit ? *hit : NULL;
+}
+
+/* ---- reading the directory and the store ---- */
+
+static int collect_user(void *ctx, const struct ls_user *u)
+{
+	struct sync *y = ctx;
+	struct dir_user *d;
+
+	if (sync_job_canceled(y->job))
+		return 1;
+	if (grow((void **)&y->users, &y->capusers, y->nusers, sizeof(*y->users)) != 0)
+		return 1;
+	d = &y->users[y->nusers++];
+	*d = (struct dir_user){strdup(u->username), strdup(u->dn), ls_dn_key(u->dn),
+			       strdup(u->full_name), false};
+	if (!d->name || !d->dn || !d->dn_key || !d->full_name) {
+		sync_log(y->job, "out of memory while reading users");
+		return 1;
+	}
+	return 0;
+}
+
+static int collect_acct(const struct imported_row *r, void *ctx)
+{
+	struct sync *y = ctx;
+	struct acct *a;
+
+	if (grow((void **)&y->accts, &y->capaccts, y->naccts, sizeof(*y->accts)) != 0)
+		return 1;
+	a = &y->accts[y->naccts++];
+	*a = (struct acct){.id = strdup(r->id),
+			   .name = strdup(r->name),
+			   .dn = strdup(r->dn),
+			   .dn_key = r->dn[0] ? ls_dn_key(r->dn) : strdup(""),
+			   .full_name = strdup(r->full_name),
+			   .active = r->is_active,
+			   .admin = r->is_admin,
+			   .missing = r->ldap_missing,
+			   .deactivated = r->ldap_deactivated};
+	if (a->dn_key == NULL) /* a DN that no longer parses matches nothing */
+		a->dn_key = strdup("");
+	a->n_active = a->active;
+	a->n_admin = a->admin;
+	a->n_missing = a->missing;
+	a->n_deactivated = a->deactivated;
+	return !a->id || !a->name || !a->dn || !a->dn_key || !a->full_name;
+}
+
+/* ---- the user plan ---- */
+
+/* Whether an account of that name exists that sync must not touch (managed, or an org). */
+static bool name_taken(const char *name)
+{
+	struct account a;
+
+	return store_account_get(name, &a) != STORE_NOT_FOUND;
+}
+
+static int plan_created(struct sync *y, const struct dir_user *d)
+{
+	struct acct *a;
+
+	if (name_taken(d->name)) {
+		sync_log(y->job, "skipped %s: a managed account or an organization has the name %s",
+			 d->dn, d->name);
+		y->sum.skipped++;
+		return 0;
+	}
+	if (grow((void **)&y->accts, &y->capaccts, y->naccts, sizeof(*y->accts)) != 0)
+		return -1;
+	a = &y->accts[y->naccts++];
+	*a = (struct acct){.id = malloc(ID_LEN),
+			   .name = strdup(d->name),
+			   .dn = strdup(d->dn),
+			   .dn_key = strdup(d->dn_key),
+			   .full_name = strdup(d->full_name),
+			   .n_active = true,
+			   .created = true,
+			   .in_dir = true};
+	if (!a->id || new_uuid(a->id) != 0 || !a->name || !a->dn || !a->dn_key || !a->full_name)
+		return -1;
+	y->sum.created++;
+	sync_plan(y->job, json_pack("{s:s, s:s, s:s}", "action", "create", "account", a->name, "dn",
+				    a->dn));
+	return 0;
+}
+
+static void plan_existing(struct sync *y, struct acct *a, const struct dir_user *d)
+{
+	bool jit = y->s->jit;
+
+	if (d == NULL) {
+		if (jit && !a->missing) {
+			a->n_missing = true;
+			y->sum.marked_missing++;
+			sync_plan(y->job, json_pack("{s:s, s:s}", "action", "markMissing",
+						    "account", a->name));
+		} else if (!jit && a->active) {
+			a->n_active = false;
+			a->n_deactivated = true;
+			y->sum.deactivated++;
+			sync_plan(y->job, json_pack("{s:s, s:s}", "action", "deactivate", "account",
+						    a->name));
+		}
+		return;
+	}
+	a->in_dir = true;
+	if (strcmp(a->dn, d->dn) != 0 || strcmp(a->full_name, d->full_name) != 0) {
+		a->n_dn = d->dn;
+		a->n_full_name = d->full_name;
+		y->sum.updated++;
+		sync_plan(y->job, json_pack("{s:s, s:s, s:s, s:s}", "action", "update", "account",
+					    a->name, "dn", d->dn, "fullName", d->full_name));
+	}
+	if (a->missing)
+		a->n_missing = false;
+	if (a->deactivated && !a->active) {
+		a->n_active = true;
+		a->n_deactivated = false;
+		y->sum.reactivated++;
+		sync_plan(y->job,
+			  json_pack("{s:s, s:s}", "action", "reactivate", "account", a->name));
+	}
+}
+
+static int plan_users(struct sync *y)
+{
+	size_t nexisting = y->naccts;
+
+	qsort(y->users, y->nusers, sizeof(*y->users), user_by_name);
+	for (size_t i = 0; i < nexisting; i++) {
+		struct dir_user key = {.name = y->accts[i].name};
+		struct dir_user *d =
+		    bsearch(&key, y->users, y->nusers, sizeof(*y->users), user_by_name);
+
+		plan_existing(y, &y->accts[i], d);
+		if (d != NULL)
+			d->known = true;
+	}
+	/* B−A: with JIT on users arrive at their first login instead */
+	for (size_t i = 0; !y->s->jit && i < y->nusers; i++)
+		if (!y->users[i].known && plan_created(y, &y->users[i]) != 0)
+			return -1;
+	return 0;
+}
+
+/* The deactivation guard: too many at once is more likely an outage than a reorganisation. */
+static int check_guard(struct sync *y)
+{
+	size_t active = 0, removed = y->sum.deactivated + y->sum.marked_missing;
+	int pct = y->s->max_deactivation_percent;
+
+	for (size_t i = 0; i < y->naccts; i++)
+		active += !y->accts[i].created && y->accts[i].active && !y->accts[i].missing;
+	if (removed <= MIN_GUARDED || removed * 100 <= (size_t)pct * active)
+		return 0;
+	if (y->job->job.force) {
+		sync_log(y->job, "%zu of %zu active imported users would go; force is set", removed,
+			 active);
+		return 0;
+	}
+	sync_log(
+	    y->job,
+	    "refused: %zu of %zu active imported users would be deactivated or marked missing, "
+	    "more than maxDeactivationPercent (%d%%); nothing was changed. If the directory "
+	    "is right, start the job again with \"force\":true",
+	    removed, active, pct);
+	return -1;
+}
+
+/* ---- groups: teams, system admins, org admins ---- */
+
+/* Who a member-sync config names, as a sorted list of accounts. */
+struct wanted {
+	struct sync *y;
+	const struct acct **who;
+	size_t n, cap;
+};
+
+static int add_wanted(void *ctx, const char *dn_key, const char *username)
+{
+	struct wanted *w = ctx;
+	struct acct *a = dn_key ? find_acct_by_dn(w->y, dn_key) : find_acct(w->y, username);
+
+	/* only known accounts, and only imported ones: a group never reaches a local account */
+	if (a == NULL || !(a->in_dir || a->created))
+		return 0;
+	if (grow((void **)&w->who, &w->cap, w->n, sizeof(*w->who)) != 0)
+		return 1;
+	w->who[w->n++] = a;
+	return 0;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	const void *x = *(const void *const *)a, *y = *(const void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool is_wanted(const struct wanted *w, const struct acct *a)
+{
+	return bsearch(&a, w->who, w->n, sizeof(*w->who), ptr_cmp) != NULL;
+}
+
+static int run_member_sync(struct sync *y, const struct ls_member_sync *m, struct wanted *w)
+{
+	*w = (struct wanted){y, NULL, 0, 0};
+	if (ls_member_sync_run(y->s, m, sync_job_ldap_log(y->job), add_wanted, w) != LS_OK)
+		return -1;
+	qsort(w->who, w->n, sizeof(*w->who), ptr_cmp);
+	return 0;
+}
+
+static int add_change(struct sync *y, struct member_change c)
+{
+	if (grow((void **)&y->changes, &y->capchanges, y->nchanges, sizeof(*y->changes)) != 0)
+		return -1;
+	y->changes[y->nchanges++] = c;
+	return 0;
+}
+
+static struct acct *acct_by_id(struct sync *y, const char *id)
+{
+	struct acct key = {.id = (char *)id}, *k = &key, **hit;
+
+	hit = bsearch(&k, y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
+	return hit ? *hit : NULL;
+}
+
+/* A local account that a team sync removes: only its id and name are needed. */
+static struct acct *local_acct(struct sync *y, const char *id)
+{
+	struct account row;
+	struct acct *a;
+
+	if (store_account_get(id, &row) != STORE_OK ||
+	    grow((void **)&y->locals, &y->caplocals, y->nlocals, sizeof(*y->locals)) != 0 ||
+	    (a = calloc(1, sizeof(*a))) == NULL)
+		return NULL;
+	y->locals[y->nlocals++] = a;
+	a->id = strdup(row.id);
+	a->name = strdup(row.name);
+	return a->id && a->name ? a : NULL;
+}
+
+/* Walks the current members of a team or org against who the config wants. */
+struct current {
+	struct sync *y;
+	const struct wanted *w;
+	const struct member_sync_cfg *cfg;
+	bool *flag; /* per wanted account: a member (teams) or an admin (orgs) already */
+	int rc;
+};
+
+static bool targeted_away(const struct sync *y, const struct acct *a)
+{
+	const char *only = y->job->job.target;
+
+	return only[0] != '\0' && strcmp(a->name, only) != 0;
+}
+
+/* The index of a in the wanted list, or -1. */
+static long wanted_index(const struct wanted *w, const struct acct *a)
+{
+	const struct acct **hit = bsearch(&a, w->who, w->n, sizeof(*w->who), ptr_cmp);
+
+	return hit ? hit - w->who : -1;
+}
+
+static int team_member_seen(const struct member_row_sync *m, void *ctx)
+{
+	struct current *c = ctx;
+	const struct member_sync_cfg *cfg = c->cfg;
+	struct acct *a;
+	long at;
+
+	if (!m->is_imported && cfg->sync.allow_non_ldap_members)
+		return 0; /* the team allows members from outside the directory */
+	a = m->is_imported ? acct_by_id(c->y, m->user_id) : local_acct(c->y, m->user_id);
+	if (a == NULL) {
+		c->rc = -1;
+		return 1;
+	}
+	if ((at = wanted_index(c->w, a)) >= 0) {
+		c->flag[at] = true;
+		return 0;
+	}
+	if (!targeted_away(c->y, a) &&
+	    add_change(c->y, (struct member_change){cfg->owner_id, cfg->org_id, cfg->name, a,
+						    REMOVE}) != 0)
+		c->rc = -1;
+	return 0;
+}
+
+static int plan_team(struct sync *y, const struct member_sync_cfg *cfg)
+{
+	struct current c = {y, NULL, cfg, NULL, 0};
+	struct wanted w;
+
+	sync_log(y->job, "team %s: members from %s", cfg->name,
+		 cfg->sync.select_group_members ? cfg->sync.group_dn : cfg->sync.search_base_dn);
+	if (run_member_sync(y, &cfg->sync, &w) != 0)
+		return -1;
+	c.w = &w;
+	c.flag = calloc(w.n + 1, sizeof(*c.flag));
+	if (c.flag == NULL || store_team_member_rows(cfg->owner_id, team_member_seen, &c) != 0)
+		c.rc = -1;
+	for (size_t i = 0; c.rc == 0 && i < w.n; i++)
+		if (!c.flag[i] && !targeted_away(y, w.who[i]))
+			c.rc = add_change(y, (struct member_change){cfg->owner_id, cfg->org_id,
+								    cfg->name, w.who[i], ADD});
+	y->sum.teams_synced++;
+	free(c.flag);
+	free(w.who);
+	return c.rc;
+}
+
+/* System admins: imported accounts are admins exactly when adminSyncOpts names them. */
+static int plan_admins(struct sync *y)
+{
+	struct wanted w;
+
+	if (!y->s->admin_sync.enable_sync)
+		return 0;
+	sync_log(y->job, "system admins: from %s",
+		 y->s->admin_sync.select_group_members ? y->s->admin_sync.group_dn
+						       : y->s->admin_sync.search_base_dn);
+	if (run_member_sync(y, &y->s->admin_sync, &w) != 0)
+		return -1;
+	for (size_t i = 0; i < y->naccts; i++) {
+		struct acct *a = &y->accts[i];
+		bool want = is_wanted(&w, a);
+
+		if (want == a->admin || targeted_away(y, a) || !(a->in_dir || a->created))
+			continue;
+		a->n_admin = want;
+		y->sum.admins_changed++;
+		sync_plan(y->job, json_pack("{s:s, s:s}", "action", want ? "promote" : "demote",
+					    "account", a->name));
+	}
+	free(w.who);
+	return 0;
+}
+
+static int org_member_seen(const struct member_row_sync *m, void *ctx)
+{
+	struct current *c = ctx;
+	struct acct *a = m->is_imported ? acct_by_id(c->y, m->user_id) : NULL;
+	long at;
+
+	if (a == NULL || targeted_away(c->y, a))
+		return 0; /* local members are never promoted or demoted by sync */
+	if ((at = wanted_index(c->w, a)) >= 0)
+		c->flag[at] = m->is_admin;
+	else if (m->is_admin &&
+		 add_change(c->y, (struct member_change){NULL, c->cfg->owner_id, c->cfg->name, a,
+							 DEMOTE}) != 0)
+		c->rc = -1;
+	return 0;
+}
+
+/* An org's admins: imported members are its admins exactly when the config names them. */
+static int plan_org_admins(struct sync *y, const struct member_sync_cfg *cfg)
+{
+	struct current c = {y, NULL, cfg, NULL, 0};
+	struct wanted w;
+
+	sync_log(y->job, "organization %s: admins from %s", cfg->name,
+		 cfg->sync.select_group_members ? cfg->sync.group_dn : cfg->sync.search_base_dn);
+	if (run_member_sync(y, &cfg->sync, &w) != 0)
+		return -1;
+	c.w = &w;
+	c.flag = calloc(w.n + 1, sizeof(*c.flag));
+	if (c.flag == NULL || store_org_member_rows(cfg->owner_id, org_member_seen, &c) != 0)
+		c.rc = -1;
+	for (size_t i = 0; c.rc == 0 && i < w.n; i++)
+		if (!c.flag[i] && !targeted_away(y, w.who[i]))
+			c.rc = add_change(y, (struct member_change){NULL, cfg->owner_id, cfg->name,
+								    w.who[i], PROMOTE});
+	free(c.flag);
+	free(w.who);
+	return c.rc;
+}
+
+static int plan_groups(struct sync *y)
+{
+	const struct member_sync_cfg *cfgs;
+	size_t n;
+
+	if (plan_admins(y) != 0)
+		return -1;
+	cfgs = sync_job_team_configs(y->job, &n);
+	for (size_t i = 0; i < n; i++)
+		if (sync_job_canceled(y->job) || plan_team(y, &cfgs[i]) != 0)
+			return -1;
+	cfgs = sync_job_org_configs(y->job, &n);
+	for (size_t i = 0; i < n; i++)
+		if (sync_job_canceled(y->job) || plan_org_admins(y, &cfgs[i]) != 0)
+			return -1;
+	for (size_t i = 0; i < y->nchanges; i++) {
+		const struct member_change *c = &y->changes[i];
+		static const char *const names[] = {"addMember", "removeMember", "promoteOrgAdmin",
+						    "demoteOrgAdmin"};
+
+		if (c->what == ADD)
+			y->sum.members_added++;
+		else if (c->what == REMOVE)
+			y->sum.members_removed++;
+		else
+			y->sum.admins_changed++;
+		sync_plan(y->job,
+			  json_pack("{s:s, s:s, s:s}", "action", names[c->what], "account",
+				    c->who->name, c->team_id ? "team" : "organization", c->group));
+	}
+	return 0;
+}
+
+/* ---- applying ---- */
+
+static int apply_acct(struct acct *a, int64_t now)
+{
+	struct account row;
+
+	if (a->created) {
+		memset(&row, 0, sizeof(row));
+		snprintf(row.id, sizeof(row.id), "%s", a->id);
+		snprintf(row.name, sizeof(row.name), "%s", a->name);
+		snprintf(row.full_name, sizeof(row.full_name), "%s", a->full_name);
+		snprintf(row.ldap_dn, sizeof(row.ldap_dn), "%s", a->dn);
+		row.is_active = row.is_imported = true;
+		row.is_admin = a->n_admin;
+		row.created_at = row.updated_at = now;
+		if (store_account_insert(&row, NULL) != STORE_OK ||
+		    store_ensure_private_collection(&row) == STORE_ERROR)
+			return -1;
+		return 0;
+	}
+	if (!a->n_dn && a->n_active == a->active && a->n_admin == a->admin &&
+	    a->n_missing == a->missing && a->n_deactivated == a->deactivated)
+		return 0;
+	return store_imported_update(a->id, a->n_dn ? a->n_dn : a->dn,
+				     a->n_full_name ? a->n_full_name : a->full_name, a->n_active,
+				     a->n_admin, a->n_missing, a->n_deactivated, now) == STORE_OK
+		   ? 0
+		   : -1;
+}
+
+static int apply_change(const struct member_change *c)
+{
+	switch (c->what) {
+	case ADD:
+		return store_org_member_ensure(c->org_id, c->who->id) != STORE_OK ||
+		       store_team_member_put(c->team_id, c->who->id, false) != STORE_OK;
+	case REMOVE:
+		return store_team_member_delete(c->team_id, c->who->id) == STORE_ERROR;
+	case PROMOTE:
+		return store_org_member_put(c->org_id, c->who->id, true) != STORE_OK;
+	case DEMOTE:
+		return store_org_member_put(c->org_id, c->who->id, false) != STORE_OK;
+	}
+	return -1;
+}
+
+/* Every change in one transaction: all of them, or none. */
+static int apply(struct sync *y)
+{
+	int64_t now = now_seconds();
+	int rc = store_begin() == STORE_OK ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < y->naccts; i++)
+		rc = apply_acct(&y->accts[i], now);
+	for (size_t i = 0; rc == 0 && i < y->nchanges; i++)
+		rc = apply_change(&y->changes[i]);
+	if (rc == 0 && store_commit() != STORE_OK)
+		rc = -1;
+	if (rc != 0) {
+		store_rollback();
+		sync_log(y->job, "the store refused a change: nothing was changed");
+	}
+	return rc;
+}
+
+/* ---- the job ---- */
+
+static void sync_free(struct sync *y)
+{
+	for (size_t i = 0; i < y->nusers; i++) {
+		free(y->users[i].name);
+		free(y->users[i].dn);
+		free(y->users[i].dn_key);
+		free(y->users[i].full_name);
+	}
+	for (size_t i = 0; i < y->naccts; i++) {
+		free(y->accts[i].id);
+		free(y->accts[i].name);
+		free(y->accts[i].dn);
+		free(y->accts[i].dn_key);
+		free(y->accts[i].full_name);
+	}
+	for (size_t i = 0; i < y->nlocals; i++) {
+		free(y->locals[i]->id);
+		free(y->locals[i]->name);
+		free(y->locals[i]);
+	}
+	free(y->users);
+	free(y->accts);
+	free(y->by_dn);
+	free(y->by_id);
+	free(y->locals);
+	free(y->changes);
+}
+
+/* Reads both sides and makes the whole plan; 0, or -1 with the reason in the log. */
+static int make_plan(struct sync *y)
+{
+	struct ls_search_counts counts;
+	bool targeted = y->job->job.target[0] != '\0';
+
+	if (!targeted) {
+		if (ls_find_users(y->s, sync_job_ldap_log(y->job), collect_user, y, &counts) !=
+		    LS_OK) {
+			sync_log(y->job, "a search failed or was stopped: nothing was changed");
+			return -1;
+		}
+		y->sum.users_found = counts.found;
+		y->sum.skipped = counts.invalid;
+	}
+	if (store_imported_accounts(collect_acct, y) != STORE_OK)
+		return -1;
+	qsort(y->accts, y->naccts, sizeof(*y->accts), by_name);
+	if (targeted) {
+		/* a targeted sync trusts the login that just found the user */
+		for (size_t i = 0; i < y->naccts; i++)
+			y->accts[i].in_dir = true;
+	} else if (plan_users(y) != 0 || check_guard(y) != 0) {
+		return -1;
+	}
+	qsort(y->accts, y->naccts, sizeof(*y->accts), by_name);
+	y->by_dn = malloc((y->naccts + 1) * sizeof(*y->by_dn));
+	if (y->by_dn == NULL)
+		return -1;
+	y->by_id = malloc((y->naccts + 1) * sizeof(*y->by_id));
+	if (y->by_id == NULL)
+		return -1;
+	for (size_t i = 0; i < y->naccts; i++)
+		y->by_dn[i] = y->by_id[i] = &y->accts[i];
+	qsort(y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
+	qsort(y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
+	return plan_groups(y);
+}
+
+int ldap_sync_run(struct sync_job *job, const struct ls_settings *s, struct sync_summary *sum)
+{
+	struct sync y = {.job = job, .s = s};
+	int rc;
+
+	memset(sum, 0, sizeof(*sum));
+	rc = make_plan(&y);
+	if (rc == 0 && sync_job_canceled(job))
+		rc = SYNC_CANCELED;
+	if (rc == 0 && !job->job.dry_run)
+		rc = apply(&y);
+	*sum = y.sum;
+	sync_free(&y);
+	return rc;
+}
