@@ -61,26 +61,24 @@ static void ldap_line(void *ctx, const char *text)
 	sync_log(ctx, "%s", text);
 }
 
-void sync_plan(struct sync_job *j, json_t *change)
+void sync_change(struct sync_job *j, const char *action, const char *account, const char *k1,
+		 const char *v1, const char *k2, const char *v2)
 {
-	const char *key;
-	json_t *v;
-	char line[1024];
-	size_t n = 0;
+	json_t *change;
 
-	if (change == NULL)
+	sync_log(j, "%s: %s %s%s%s%s%s%s%s%s%s", j->job.dry_run ? "would" : "change", action,
+		 account, k1 ? " " : "", k1 ? k1 : "", k1 ? "=" : "", k1 ? v1 : "", k2 ? " " : "",
+		 k2 ? k2 : "", k2 ? "=" : "", k2 ? v2 : "");
+	/* a real run keeps only its log: a plan of every change is for dry runs */
+	if (j->plan == NULL)
 		return;
-	line[0] = '\0';
-	json_object_foreach(change, key, v)
-	{
-		if (json_is_string(v) && n < sizeof(line))
-			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", n ? " " : "",
-					      json_string_value(v));
-	}
-	sync_log(j, "%s: %s", j->job.dry_run ? "would" : "change", line);
-	if (j->plan != NULL)
-		json_array_append(j->plan, change);
-	json_decref(change);
+	change = json_pack("{s:s, s:s}", "action", action, "account", account);
+	if (change != NULL && k1 != NULL)
+		json_object_set_new(change, k1, json_string(v1));
+	if (change != NULL && k2 != NULL)
+		json_object_set_new(change, k2, json_string(v2));
+	if (change != NULL)
+		json_array_append_new(j->plan, change);
 }
 
 bool sync_job_canceled(struct sync_job *j)
@@ -223,12 +221,18 @@ static int run_sync(struct jobs *js, struct sync_job *sj, struct sync_summary *s
 }
 
 static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sync_summary *sum,
-		   int64_t ms)
+		   int64_t start)
 {
 	struct job *job = &sj->job;
 	const char *status = rc == 0 ? "done" : rc == SYNC_CANCELED ? "canceled" : "errored";
-	json_t *summary = summary_json(sum, ms);
+	json_t *summary;
+	int64_t ms;
 
+	/* the new snapshot is part of the job: decisions see the change when it is done */
+	if (rc == 0 && !job->dry_run)
+		server_changed(js->srv);
+	ms = now_ms() - start;
+	summary = summary_json(sum, ms);
 	snprintf(job->status, sizeof(job->status), "%s", status);
 	job->last_updated = now_seconds();
 	free(job->summary);
@@ -241,8 +245,6 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 	audit_log(js->srv->audit, "ldap.sync", NULL, "",
 		  json_pack("{s:s, s:s, s:b, s:o}", "job", job->id, "status", status, "dryRun",
 			    job->dry_run, "summary", summary));
-	if (rc == 0 && !job->dry_run)
-		server_changed(js->srv);
 }
 
 static void run_job(struct jobs *js, struct job *job)
@@ -263,7 +265,7 @@ static void run_job(struct jobs *js, struct job *job)
 	rc = run_sync(js, &sj, &sum);
 	if (rc != 0 && rc != SYNC_CANCELED && atomic_load(&js->cancel))
 		rc = SYNC_CANCELED;
-	finish(js, &sj, rc, &sum, now_ms() - start);
+	finish(js, &sj, rc, &sum, start);
 	free_configs(sj.teams, sj.nteams);
 	free_configs(sj.orgs, sj.norgs);
 	json_decref(sj.plan);

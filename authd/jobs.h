@@ -42,8 +42,12 @@ enum { SYNC_CANCELED = -2 };
 
 /* A line in the job's log (never a secret: nothing here formats one). */
 void sync_log(struct sync_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A planned change: logged, and kept for the job's plan on a dry run. Takes `change`. */
-void sync_plan(struct sync_job *j, json_t *change);
+/*
+ * A planned change to an account: logged, and kept for the job's plan on a
+ * dry run. k1/v1 and k2/v2 are optional details ("dn", "team", ...).
+ */
+void sync_change(struct sync_job *j, const char *action, const char *account, const char *k1,
+		 const char *v1, const char *k2, const char *v2);
 bool sync_job_canceled(struct sync_job *j);
 struct ls_log *sync_job_ldap_log(struct sync_job *j);
 const struct member_sync_cfg *sync_job_team_configs(struct sync_job *j, size_t *n);

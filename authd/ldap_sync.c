@@ -24,10 +24,12 @@
 #include "jobs.h"
 
 #define MIN_GUARDED 5
+#define APPLY_CACHE_MB 32
+#define DEFAULT_CACHE_MB 2
 
 /* A user as the directory has it (B). */
 struct dir_user {
-	char *name, *dn, *dn_key, *full_name;
+	char *name, *dn, *full_name;
 	bool known; /* an imported account has the name */
 };
 
@@ -63,6 +65,9 @@ struct sync {
 	size_t nlocals, caplocals;
 	struct member_change *changes;
 	size_t nchanges, capchanges;
+	char **local_names; /* accounts a sync never makes or touches, sorted */
+	size_t nlocal_names, caplocal_names;
+	struct ls_session *sess; /* the directory connections of the group syncs */
 	struct sync_summary sum;
 };
 
@@ -130,9 +135,8 @@ static int collect_user(void *ctx, const struct ls_user *u)
 	if (grow((void **)&y->users, &y->capusers, y->nusers, sizeof(*y->users)) != 0)
 		return 1;
 	d = &y->users[y->nusers++];
-	*d = (struct dir_user){strdup(u->username), strdup(u->dn), ls_dn_key(u->dn),
-			       strdup(u->full_name), false};
-	if (!d->name || !d->dn || !d->dn_key || !d->full_name) {
+	*d = (struct dir_user){strdup(u->username), strdup(u->dn), strdup(u->full_name), false};
+	if (!d->name || !d->dn || !d->full_name) {
 		sync_log(y->job, "out of memory while reading users");
 		return 1;
 	}
@@ -150,36 +154,49 @@ static int collect_acct(const struct imported_row *r, void *ctx)
 	*a = (struct acct){.id = strdup(r->id),
 			   .name = strdup(r->name),
 			   .dn = strdup(r->dn),
-			   .dn_key = r->dn[0] ? ls_dn_key(r->dn) : strdup(""),
 			   .full_name = strdup(r->full_name),
 			   .active = r->is_active,
 			   .admin = r->is_admin,
 			   .missing = r->ldap_missing,
 			   .deactivated = r->ldap_deactivated};
-	if (a->dn_key == NULL) /* a DN that no longer parses matches nothing */
-		a->dn_key = strdup("");
 	a->n_active = a->active;
 	a->n_admin = a->admin;
 	a->n_missing = a->missing;
 	a->n_deactivated = a->deactivated;
-	return !a->id || !a->name || !a->dn || !a->dn_key || !a->full_name;
+	return !a->id || !a->name || !a->dn || !a->full_name;
 }
 
 /* ---- the user plan ---- */
 
-/* Whether an account of that name exists that sync must not touch (managed, or an org). */
-static bool name_taken(const char *name)
+static int str_cmp(const void *a, const void *b)
 {
-	struct account a;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-	return store_account_get(name, &a) != STORE_NOT_FOUND;
+static int collect_local(const char *name, void *ctx)
+{
+	struct sync *y = ctx;
+
+	if (grow((void **)&y->local_names, &y->caplocal_names, y->nlocal_names,
+		 sizeof(*y->local_names)) != 0 ||
+	    (y->local_names[y->nlocal_names] = strdup(name)) == NULL)
+		return 1;
+	y->nlocal_names++;
+	return 0;
+}
+
+/* Whether an account of that name exists that sync must not touch (managed, or an org). */
+static bool name_taken(struct sync *y, const char *name)
+{
+	return bsearch(&name, y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp) !=
+	       NULL;
 }
 
 static int plan_created(struct sync *y, const struct dir_user *d)
 {
 	struct acct *a;
 
-	if (name_taken(d->name)) {
+	if (name_taken(y, d->name)) {
 		sync_log(y->job, "skipped %s: a managed account or an organization has the name %s",
 			 d->dn, d->name);
 		y->sum.skipped++;
@@ -191,7 +208,7 @@ static int plan_created(struct sync *y, const struct dir_user *d)
 	*a = (struct acct){.id = malloc(ID_LEN),
 			   .name = strdup(d->name),
 			   .dn = strdup(d->dn),
-			   .dn_key = strdup(d->dn_key),
+			   .dn_key = ls_dn_key(d->dn),
 			   .full_name = strdup(d->full_name),
 			   .n_active = true,
 			   .created = true,
@@ -199,8 +216,7 @@ static int plan_created(struct sync *y, const struct dir_user *d)
 	if (!a->id || new_uuid(a->id) != 0 || !a->name || !a->dn || !a->dn_key || !a->full_name)
 		return -1;
 	y->sum.created++;
-	sync_plan(y->job, json_pack("{s:s, s:s, s:s}", "action", "create", "account", a->name, "dn",
-				    a->dn));
+	sync_change(y->job, "create", a->name, "dn", a->dn, NULL, NULL);
 	return 0;
 }
 
@@ -212,14 +228,12 @@ static void plan_existing(struct sync *y, struct acct *a, const struct dir_user 
 		if (jit && !a->missing) {
 			a->n_missing = true;
 			y->sum.marked_missing++;
-			sync_plan(y->job, json_pack("{s:s, s:s}", "action", "markMissing",
-						    "account", a->name));
+			sync_change(y->job, "markMissing", a->name, NULL, NULL, NULL, NULL);
 		} else if (!jit && a->active) {
 			a->n_active = false;
 			a->n_deactivated = true;
 			y->sum.deactivated++;
-			sync_plan(y->job, json_pack("{s:s, s:s}", "action", "deactivate", "account",
-						    a->name));
+			sync_change(y->job, "deactivate", a->name, NULL, NULL, NULL, NULL);
 		}
 		return;
 	}
@@ -228,8 +242,7 @@ static void plan_existing(struct sync *y, struct acct *a, const struct dir_user 
 		a->n_dn = d->dn;
 		a->n_full_name = d->full_name;
 		y->sum.updated++;
-		sync_plan(y->job, json_pack("{s:s, s:s, s:s, s:s}", "action", "update", "account",
-					    a->name, "dn", d->dn, "fullName", d->full_name));
+		sync_change(y->job, "update", a->name, "dn", d->dn, "fullName", d->full_name);
 	}
 	if (a->missing)
 		a->n_missing = false;
@@ -237,8 +250,7 @@ static void plan_existing(struct sync *y, struct acct *a, const struct dir_user 
 		a->n_active = true;
 		a->n_deactivated = false;
 		y->sum.reactivated++;
-		sync_plan(y->job,
-			  json_pack("{s:s, s:s}", "action", "reactivate", "account", a->name));
+		sync_change(y->job, "reactivate", a->name, NULL, NULL, NULL, NULL);
 	}
 }
 
@@ -325,7 +337,9 @@ static bool is_wanted(const struct wanted *w, const struct acct *a)
 static int run_member_sync(struct sync *y, const struct ls_member_sync *m, struct wanted *w)
 {
 	*w = (struct wanted){y, NULL, 0, 0};
-	if (ls_member_sync_run(y->s, m, sync_job_ldap_log(y->job), add_wanted, w) != LS_OK)
+	if (y->sess == NULL)
+		y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job));
+	if (y->sess == NULL || ls_member_sync_run(y->sess, m, add_wanted, w) != LS_OK)
 		return -1;
 	qsort(w->who, w->n, sizeof(*w->who), ptr_cmp);
 	return 0;
@@ -455,8 +469,7 @@ static int plan_admins(struct sync *y)
 			continue;
 		a->n_admin = want;
 		y->sum.admins_changed++;
-		sync_plan(y->job, json_pack("{s:s, s:s}", "action", want ? "promote" : "demote",
-					    "account", a->name));
+		sync_change(y->job, want ? "promote" : "demote", a->name, NULL, NULL, NULL, NULL);
 	}
 	free(w.who);
 	return 0;
@@ -528,9 +541,8 @@ static int plan_groups(struct sync *y)
 			y->sum.members_removed++;
 		else
 			y->sum.admins_changed++;
-		sync_plan(y->job,
-			  json_pack("{s:s, s:s, s:s}", "action", names[c->what], "account",
-				    c->who->name, c->team_id ? "team" : "organization", c->group));
+		sync_change(y->job, names[c->what], c->who->name,
+			    c->team_id ? "team" : "organization", c->group, NULL, NULL);
 	}
 	return 0;
 }
@@ -550,10 +562,7 @@ static int apply_acct(struct acct *a, int64_t now)
 		row.is_active = row.is_imported = true;
 		row.is_admin = a->n_admin;
 		row.created_at = row.updated_at = now;
-		if (store_account_insert(&row, NULL) != STORE_OK ||
-		    store_ensure_private_collection(&row) == STORE_ERROR)
-			return -1;
-		return 0;
+		return store_imported_insert(&row, now) == STORE_OK ? 0 : -1;
 	}
 	if (!a->n_dn && a->n_active == a->active && a->n_admin == a->admin &&
 	    a->n_missing == a->missing && a->n_deactivated == a->deactivated)
@@ -585,7 +594,12 @@ static int apply_change(const struct member_change *c)
 static int apply(struct sync *y)
 {
 	int64_t now = now_seconds();
-	int rc = store_begin() == STORE_OK ? 0 : -1;
+	int rc;
+
+	/* a large first sync writes more pages than SQLite's default cache holds, and would
+	 * spill them to the WAL one by one */
+	store_cache_size_mb(APPLY_CACHE_MB);
+	rc = store_begin() == STORE_OK ? 0 : -1;
 
 	for (size_t i = 0; rc == 0 && i < y->naccts; i++)
 		rc = apply_acct(&y->accts[i], now);
@@ -597,6 +611,7 @@ static int apply(struct sync *y)
 		store_rollback();
 		sync_log(y->job, "the store refused a change: nothing was changed");
 	}
+	store_cache_size_mb(DEFAULT_CACHE_MB);
 	return rc;
 }
 
@@ -607,7 +622,6 @@ static void sync_free(struct sync *y)
 	for (size_t i = 0; i < y->nusers; i++) {
 		free(y->users[i].name);
 		free(y->users[i].dn);
-		free(y->users[i].dn_key);
 		free(y->users[i].full_name);
 	}
 	for (size_t i = 0; i < y->naccts; i++) {
@@ -622,6 +636,10 @@ static void sync_free(struct sync *y)
 		free(y->locals[i]->name);
 		free(y->locals[i]);
 	}
+	for (size_t i = 0; i < y->nlocal_names; i++)
+		free(y->local_names[i]);
+	free(y->local_names);
+	ls_session_free(y->sess);
 	free(y->users);
 	free(y->accts);
 	free(y->by_dn);
@@ -645,8 +663,10 @@ static int make_plan(struct sync *y)
 		y->sum.users_found = counts.found;
 		y->sum.skipped = counts.invalid;
 	}
-	if (store_imported_accounts(collect_acct, y) != STORE_OK)
+	if (store_imported_accounts(collect_acct, y) != STORE_OK ||
+	    store_local_names(collect_local, y) != STORE_OK)
 		return -1;
+	qsort(y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp);
 	qsort(y->accts, y->naccts, sizeof(*y->accts), by_name);
 	if (targeted) {
 		/* a targeted sync trusts the login that just found the user */
@@ -659,6 +679,13 @@ static int make_plan(struct sync *y)
 	y->by_dn = malloc((y->naccts + 1) * sizeof(*y->by_dn));
 	if (y->by_dn == NULL)
 		return -1;
+	/* DN keys only matter to group syncs, which name members by DN */
+	for (size_t i = 0; i < y->naccts; i++)
+		if (y->accts[i].dn_key == NULL &&
+		    (y->accts[i].dn_key = y->accts[i].dn[0] ? ls_dn_key(y->accts[i].dn) : NULL) ==
+			NULL &&
+		    (y->accts[i].dn_key = strdup("")) == NULL) /* matches nothing */
+			return -1;
 	y->by_id = malloc((y->naccts + 1) * sizeof(*y->by_id));
 	if (y->by_id == NULL)
 		return -1;

@@ -245,6 +245,12 @@ struct imported_row {
 };
 typedef int (*imported_cb)(const struct imported_row *r, void *ctx);
 int store_imported_accounts(imported_cb cb, void *ctx);
+/* The names of the accounts a sync must leave alone: managed users and orgs. */
+int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx);
+/* A new imported account with its private collection and default grant. */
+int store_imported_insert(const struct account *a, int64_t now);
+/* The calling thread's page cache, in MB; SQLite's default is 2. */
+int store_cache_size_mb(int mb);
 /* Sets what the directory says of an imported account. */
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
 			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);

@@ -3,6 +3,7 @@
  * compact form (a sync of a large directory holds them all), team and org
  * member rows, and the member-sync configs of teams and orgs.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store.h"
@@ -41,6 +42,59 @@ int store_imported_accounts(imported_cb cb, void *ctx)
 		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
+}
+
+int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx)
+{
+	static const char sql[] = "SELECT name FROM accounts WHERE NOT is_imported OR is_org";
+	sqlite3_stmt *st = store_stmt(sql);
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(text(st, 0), ctx) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_failed(st);
+	sqlite3_reset(st);
+	return STORE_OK;
+}
+
+int store_imported_insert(const struct account *a, int64_t now)
+{
+	/* the private collection and its default grant come with the account, as in the API,
+	 * without the lookup and savepoint that a login's check needs: a sync owns its
+	 * transaction, and OR IGNORE keeps a collection that is there already */
+	static const char collection[] =
+	    "INSERT OR IGNORE INTO collections (id, name, parent_id, path, created_at)"
+	    " VALUES (?1, ?2, 'private', '/Shared/Private/' || ?2, ?4)";
+	static const char grant[] =
+	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
+	    " SELECT ?1, c.id, s.value FROM collections c, settings s"
+	    " WHERE c.path = '/Shared/Private/' || ?2 AND s.key = 'defaultNewUserRole'";
+	char collection_id[ID_LEN];
+	sqlite3_stmt *st;
+
+	if (store_account_insert(a, NULL) != STORE_OK || new_uuid(collection_id) != 0)
+		return STORE_ERROR;
+	st = store_bound(collection, collection_id, a->name, NULL);
+	if (st == NULL)
+		return STORE_ERROR;
+	sqlite3_bind_int64(st, 4, now);
+	if (store_finish(st, false) != STORE_OK)
+		return STORE_ERROR;
+	st = store_bound(grant, a->id, a->name, NULL);
+	return st ? store_finish(st, false) : STORE_ERROR;
+}
+
+int store_cache_size_mb(int mb)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", mb * 1024);
+	return sqlite3_exec(store_db(), sql, NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
+									    : STORE_ERROR;
 }
 
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,

@@ -192,12 +192,21 @@ char *ls_dn_key(const char *dn);
 typedef int (*ls_member_fn)(void *ctx, const char *dn_key, const char *username);
 
 /*
+ * Connections kept open across many member syncs of one job, one per server
+ * as it is first needed, bound as that server's reader. Free with
+ * ls_session_free; the settings and log outlive it.
+ */
+struct ls_session;
+struct ls_session *ls_session_new(const struct ls_settings *s, struct ls_log *log);
+void ls_session_free(struct ls_session *sess);
+
+/*
  * Who a member-sync config (adminSyncOpts, a team's memberSyncConfig) says
  * belongs (SPEC §6.5): the values of the group's member attribute, or the
  * entries its search finds. LS_OK only when it completed.
  */
-int ls_member_sync_run(const struct ls_settings *s, const struct ls_member_sync *m,
-		       struct ls_log *log, ls_member_fn fn, void *ctx);
+int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, ls_member_fn fn,
+		       void *ctx);
 
 enum ls_login_result {
 	LS_LOGIN_OK,

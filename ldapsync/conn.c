@@ -310,9 +310,28 @@ char *ls_entry_value(LDAP *ld, LDAPMessage *entry, const char *attr)
 	return s;
 }
 
+/* Plain ASCII names and values, no spaces, escapes, quotes or multi-valued RDNs. */
+static bool is_simple_dn(const char *dn)
+{
+	if (*dn == '\0')
+		return false;
+	for (const char *p = dn; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr("=,-._", *p) == NULL)
+			return false;
+	return true;
+}
+
 char *ls_dn_key(const char *dn)
 {
 	char *norm = NULL, *key;
+
+	/* most DNs are already in the form the slow path would give: lowercase is enough */
+	if (is_simple_dn(dn)) {
+		key = strdup(dn);
+		for (char *p = key; p != NULL && *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		return key;
+	}
 
 	if (ldap_dn_normalize(dn, LDAP_DN_FORMAT_LDAPV3, &norm, LDAP_DN_FORMAT_LDAPV3) !=
 	    LDAP_SUCCESS)

@@ -121,24 +121,61 @@ static int by_search(struct ls_conn *c, const struct ls_member_sync *m, ls_membe
 	return rc;
 }
 
-int ls_member_sync_run(const struct ls_settings *s, const struct ls_member_sync *m,
-		       struct ls_log *log, ls_member_fn fn, void *ctx)
+struct ls_session {
+	const struct ls_settings *s;
+	struct ls_log *log;
+	struct ls_conn *conns; /* one per server; ld is NULL until first used */
+};
+
+struct ls_session *ls_session_new(const struct ls_settings *s, struct ls_log *log)
+{
+	struct ls_session *sess = calloc(1, sizeof(*sess));
+
+	if (sess == NULL || (sess->conns = calloc(s->nservers, sizeof(*sess->conns))) == NULL) {
+		free(sess);
+		return NULL;
+	}
+	sess->s = s;
+	sess->log = log;
+	return sess;
+}
+
+void ls_session_free(struct ls_session *sess)
+{
+	if (sess == NULL)
+		return;
+	for (size_t i = 0; i < sess->s->nservers; i++)
+		ls_conn_close(&sess->conns[i]);
+	free(sess->conns);
+	free(sess);
+}
+
+/* The session's connection to the server for a DN, opened and bound on first use. */
+static struct ls_conn *session_conn(struct ls_session *sess, const char *dn)
+{
+	size_t i = ls_server_for_dn(sess->s, dn);
+	struct ls_conn *c = &sess->conns[i];
+
+	if (c->ld == NULL && ls_conn_open(c, sess->s, i, true, sess->log) != 0)
+		return NULL;
+	return c;
+}
+
+int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, ls_member_fn fn,
+		       void *ctx)
 {
 	const char *base = m->select_group_members ? m->group_dn : m->search_base_dn;
 	struct ls_members values = {NULL, 0, false};
-	struct ls_conn c;
+	struct ls_conn *c = session_conn(sess, base);
 	int rc;
 
-	if (ls_conn_open(&c, s, ls_server_for_dn(s, base), true, log) != 0)
+	if (c == NULL)
 		return LS_FAILED;
-	if (!m->select_group_members) {
-		rc = by_search(&c, m, fn, ctx);
-	} else {
-		rc = ls_read_group(&c, m->group_dn, m->group_member_attr, &values);
-		if (rc == LS_OK)
-			rc = each_value(&values, log, fn, ctx);
-		ls_members_free(&values);
-	}
-	ls_conn_close(&c);
+	if (!m->select_group_members)
+		return by_search(c, m, fn, ctx);
+	rc = ls_read_group(c, m->group_dn, m->group_member_attr, &values);
+	if (rc == LS_OK)
+		rc = each_value(&values, sess->log, fn, ctx);
+	ls_members_free(&values);
 	return rc;
 }
