@@ -26,6 +26,7 @@ struct jobs {
 	char running[ID_LEN]; /* "" when idle */
 	atomic_bool cancel;
 	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
+	struct jobs_metrics metrics;
 };
 
 static int64_t now_ms(void)
@@ -240,6 +241,12 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 	if (rc == 0 && sj->plan != NULL)
 		job->plan = json_dumps(sj->plan, JSON_COMPACT);
 	sync_log(sj, "%s in %lld ms: %s", status, (long long)ms, job->summary);
+	pthread_mutex_lock(&js->lock);
+	js->metrics.done += rc == 0;
+	js->metrics.errored += rc != 0 && rc != SYNC_CANCELED;
+	js->metrics.canceled += rc == SYNC_CANCELED;
+	js->metrics.seconds_sum += (double)ms / 1000;
+	pthread_mutex_unlock(&js->lock);
 	if (store_job_update(job) != STORE_OK)
 		log_msg(LOG_ERROR, "job %s: its end could not be recorded", job->id);
 	audit_log(js->srv->audit, "ldap.sync", NULL, "",
@@ -504,4 +511,11 @@ json_t *job_json(const struct job *j)
 	if (j->plan != NULL)
 		json_object_set_new(o, "plan", json_loads(j->plan, 0, NULL));
 	return o;
+}
+
+void jobs_metrics(struct jobs *js, struct jobs_metrics *out)
+{
+	pthread_mutex_lock(&js->lock);
+	*out = js->metrics;
+	pthread_mutex_unlock(&js->lock);
 }

@@ -72,4 +72,11 @@ int jobs_cancel(struct jobs *js, const char *id);
 void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len);
 json_t *job_json(const struct job *j);
 
+/* Finished syncs since start, by outcome, and the time they took, for /metrics. */
+struct jobs_metrics {
+	long done, errored, canceled;
+	double seconds_sum;
+};
+void jobs_metrics(struct jobs *js, struct jobs_metrics *out);
+
 #endif
