@@ -221,6 +221,14 @@ static int run_sync(struct jobs *js, struct sync_job *sj, struct sync_summary *s
 	return rc;
 }
 
+/* Whether the sync wrote anything: a no-change sync leaves the snapshot as it is. */
+static bool changed(const struct sync_summary *s)
+{
+	return s->created + s->updated + s->deactivated + s->reactivated + s->marked_missing +
+		   s->members_added + s->members_removed + s->admins_changed >
+	       0;
+}
+
 static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sync_summary *sum,
 		   int64_t start)
 {
@@ -230,7 +238,7 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 	int64_t ms;
 
 	/* the new snapshot is part of the job: decisions see the change when it is done */
-	if (rc == 0 && !job->dry_run)
+	if (rc == 0 && !job->dry_run && changed(sum))
 		server_changed(js->srv);
 	ms = now_ms() - start;
 	summary = summary_json(sum, ms);
