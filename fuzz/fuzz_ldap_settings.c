@@ -1,0 +1,118 @@
+/*
+ * Fuzz target for LDAP settings (ls_settings_from_json) and member-sync
+ * configs: a refusal names a field and says why; accepted settings written
+ * out (with their passwords, as they are stored) read back to the same
+ * settings, and written out without them hold no password at all.
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldapsync.h"
+
+static void check_refusal(const struct ls_error *err)
+{
+	if (err->field[0] == '\0' || strncmp(err->message, err->field, strlen(err->field)) != 0)
+		abort();
+}
+
+static char *dump(const json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+
+	if (text == NULL)
+		abort();
+	return text;
+}
+
+/* The same, for a value made only to be dumped. */
+static char *dump_new(json_t *j)
+{
+	char *text = dump(j);
+
+	json_decref(j);
+	return text;
+}
+
+/* Every reader password of s appears nowhere in the public form. */
+static void check_no_passwords(const struct ls_settings *s)
+{
+	char *public = dump_new(ls_settings_to_json(s, false));
+
+	for (size_t i = 0; i < s->nservers; i++) {
+		const char *pw = s->servers[i].reader_password;
+
+		if (pw != NULL && strlen(pw) >= 4 && strstr(public, pw) != NULL)
+			abort();
+	}
+	free(public);
+}
+
+static void check_settings(const json_t *in)
+{
+	struct ls_settings s, again;
+	struct ls_error err;
+	json_t *stored, *restored;
+	char *a, *b;
+
+	if (ls_settings_from_json(in, NULL, &s, &err) != 0) {
+		check_refusal(&err);
+		return;
+	}
+	check_no_passwords(&s);
+	stored = ls_settings_to_json(&s, true);
+	if (stored == NULL || ls_settings_from_json(stored, NULL, &again, &err) != 0)
+		abort();
+	restored = ls_settings_to_json(&again, true);
+	a = dump(stored);
+	b = dump(restored);
+	if (strcmp(a, b) != 0)
+		abort();
+	/* a PUT of the public form keeps the stored passwords: nothing changed */
+	json_decref(restored);
+	restored = ls_settings_to_json(&s, false);
+	ls_settings_free(&again);
+	if (ls_settings_from_json(restored, &s, &again, &err) != 0)
+		abort();
+	free(b);
+	b = dump_new(ls_settings_to_json(&again, true));
+	if (strcmp(a, b) != 0)
+		abort();
+	free(a);
+	free(b);
+	json_decref(stored);
+	json_decref(restored);
+	ls_settings_free(&again);
+	ls_settings_free(&s);
+}
+
+static void check_member_sync(const json_t *in)
+{
+	struct ls_member_sync m, again;
+	struct ls_error err;
+	json_t *out;
+
+	if (ls_member_sync_from_json(in, "x.", &m, &err) != 0) {
+		check_refusal(&err);
+		return;
+	}
+	out = ls_member_sync_to_json(&m);
+	if (out == NULL || ls_member_sync_from_json(out, "", &again, &err) != 0)
+		abort();
+	json_decref(out);
+	ls_member_sync_free(&again);
+	ls_member_sync_free(&m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_t *in = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+
+	if (in == NULL)
+		return 0;
+	check_settings(in);
+	check_member_sync(in);
+	json_decref(in);
+	return 0;
+}
