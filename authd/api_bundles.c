@@ -202,7 +202,7 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 			       const char **scope)
 {
 	const struct tls_material *tls = r->srv->tls;
-	char cn[NAME_LEN], err[BDL_ERRLEN];
+	char cn[NAME_LEN], err[BDL_ERRLEN], shown[101];
 
 	if (bdl_verify_client_cert(tls->client_trust, cert, cn, sizeof(cn), err) != 0) {
 		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
@@ -210,7 +210,8 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 	}
 	if (strcmp(cn, a->name) != 0) {
 		resp_error(out, 400, "INVALID_FORM", "certificate",
-			   "certificate: its CN \"%.100s\" is not the account's name", cn);
+			   "certificate: its CN \"%s\" is not the account's name",
+			   utf8_clean(shown, sizeof(shown), cn));
 		return -1;
 	}
 	*scope = X509_check_issued(tls->cluster.cert, cert) == X509_V_OK ? "admin" : "user";

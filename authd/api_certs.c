@@ -40,12 +40,15 @@ static json_t *sans_json(X509 *cert)
 
 	for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
 		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
-		char ip[INET6_ADDRSTRLEN];
+		char ip[INET6_ADDRSTRLEN], dns[256];
 		int len;
 
+		/* an uploaded certificate's names are not checked to be text */
 		if (n->type == GEN_DNS) {
 			json_array_append_new(
-			    list, json_string((const char *)ASN1_STRING_get0_data(n->d.dNSName)));
+			    list, json_string(utf8_clean(
+				      dns, sizeof(dns),
+				      (const char *)ASN1_STRING_get0_data(n->d.dNSName))));
 		} else if (n->type == GEN_IPADD) {
 			len = ASN1_STRING_length(n->d.iPAddress);
 			if ((len == 4 || len == 16) &&

@@ -13,6 +13,7 @@ int form_check(json_t *body, const struct field *fields, struct resp *out)
 {
 	const struct field *f;
 	const char *key;
+	char shown[101];
 	json_t *v;
 
 	json_object_foreach(body, key, v)
@@ -21,7 +22,8 @@ int form_check(json_t *body, const struct field *fields, struct resp *out)
 			if (strcmp(f->name, key) == 0)
 				break;
 		if (f->name == NULL) {
-			resp_error(out, 400, "INVALID_FORM", key, "%.100s: unknown field", key);
+			resp_error(out, 400, "INVALID_FORM", key, "%s: unknown field",
+				   utf8_clean(shown, sizeof(shown), key));
 			return -1;
 		}
 		if (f->type == F_STRING && !json_is_string(v)) {

@@ -249,9 +249,12 @@ void api_ldap_put(struct req *r, struct resp *out)
 	ls_settings_free(&s);
 }
 
+/* Lines quote the directory's own messages and values, which need not be UTF-8. */
 static void log_to_array(void *ctx, const char *line)
 {
-	json_array_append_new(ctx, json_string(line));
+	char shown[1024];
+
+	json_array_append_new(ctx, json_string(utf8_clean(shown, sizeof(shown), line)));
 }
 
 /* The account a successful login would give: the stored one, or the one JIT would make. */

@@ -493,8 +493,11 @@ void api_auth_config_put(struct req *r, struct resp *out)
 		found = roles ? find_role(roles, role) : NULL;
 		json_decref(roles);
 		if (found == NULL) {
+			char shown[101];
+
 			resp_error(out, 400, "INVALID_FORM", "defaultNewUserRole",
-				   "defaultNewUserRole: no role \"%.100s\"", role);
+				   "defaultNewUserRole: no role \"%s\"",
+				   utf8_clean(shown, sizeof(shown), role));
 			return;
 		}
 		role = json_string_value(json_object_get(found, "id"));

@@ -77,6 +77,12 @@ void format_time(int64_t t, char *buf, size_t len);
 int new_uuid(char out[ID_LEN]);
 /* Number of UTF-8 characters in s (s is valid UTF-8: jansson checked it). */
 size_t utf8_chars(const char *s);
+/*
+ * src as text JSON accepts, in dst (size bytes with the NUL): each invalid or
+ * incomplete UTF-8 sequence becomes U+FFFD, and when src does not fit it is
+ * cut before the first character that does not, never inside one. Returns dst.
+ */
+char *utf8_clean(char *dst, size_t size, const char *src);
 bool is_blank(const char *s);
 
 /* ---- password.c ---- */

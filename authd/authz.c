@@ -18,6 +18,8 @@
 #include "engine_labels.h"
 
 #define PLUGIN_TYPE "application/vnd.docker.plugins.v1.2+json"
+/* Bytes of a request's own text (URI, label) that a message or an audit line quotes. */
+#define SHOWN_MAX 200
 
 /* Decodes base64 into a malloc'd, NUL-terminated buffer; NULL when it is not base64. */
 static unsigned char *b64_decode(const char *in, size_t *outlen)
@@ -45,10 +47,13 @@ static unsigned char *b64_decode(const char *in, size_t *outlen)
 	return out;
 }
 
+/* Denies with fmt's one %s: arg, cut to SHOWN_MAX bytes between characters. */
 static void deny(struct authz_outcome *o, const char *fmt, const char *arg)
 {
+	char shown[SHOWN_MAX + 1];
+
 	o->allow = false;
-	snprintf(o->msg, sizeof(o->msg), fmt, arg);
+	snprintf(o->msg, sizeof(o->msg), fmt, utf8_clean(shown, sizeof(shown), arg));
 }
 
 /* The collection a request acts in; NULL for lists and system calls. */
@@ -70,17 +75,27 @@ static const char *target_collection(struct server *srv, const struct authz_call
 	return NULL;
 }
 
-/* Counts and audits a decision; `who` is NULL when the sender was not identified. */
+/*
+ * Counts and audits a decision; `who` is NULL when the sender was not
+ * identified. The method and path are the request's own bytes, and the
+ * collection and reason may quote them: one string jansson refuses would
+ * leave the line with nothing of the decision, so all of them are cleaned.
+ */
 static void record(struct server *srv, const struct rbac_subject *who, const char *method,
 		   const char *path, const struct authz_outcome *o)
 {
+	char m[128], p[4096], coll[sizeof(o->collection)], msg[sizeof(o->msg)];
+
+	utf8_clean(m, sizeof(m), method ? method : "");
+	utf8_clean(p, sizeof(p), path ? path : "");
+	utf8_clean(coll, sizeof(coll), o->collection);
+	utf8_clean(msg, sizeof(msg), o->msg);
 	atomic_fetch_add(o->allow ? &srv->decisions_allowed : &srv->decisions_denied, 1);
 	audit_decision(srv->audit, who ? who->account : "",
 		       json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
-				 who ? who->key_id : "", "method", method ? method : "", "path",
-				 path ? path : "", "operation", o->operation, "collection",
-				 o->collection, "allow", o->allow, "role", o->role, "reason",
-				 o->msg));
+				 who ? who->key_id : "", "method", m, "path", p, "operation",
+				 o->operation, "collection", coll, "allow", o->allow, "role",
+				 o->role, "reason", msg));
 }
 
 static void decide(struct server *srv, const struct authz_call *c, const char *path,
@@ -100,7 +115,7 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 				 "allowed (admin; route not in authd's table)");
 			return;
 		}
-		deny(o, "authd does not know this request (%.200s); only admins may make it", path);
+		deny(o, "authd does not know this request (%s); only admins may make it", path);
 		return;
 	}
 	snprintf(o->operation, sizeof(o->operation), "%s", op.operation);
@@ -124,8 +139,7 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 		return;
 	}
 	if (label[0] != '\0' && label[0] != '/') {
-		deny(o, "the access label \"%.200s\" must be a collection path such as /Shared",
-		     label);
+		deny(o, "the access label \"%s\" must be a collection path such as /Shared", label);
 		return;
 	}
 	target = target_collection(srv, c, &op, label, coll, sizeof(coll));
@@ -147,7 +161,7 @@ void authz_decide(struct server *srv, const struct authz_call *c, struct authz_o
 	memset(o, 0, sizeof(*o));
 	if (dk_normalize(c->uri, path, sizeof(path), query, sizeof(query), &why) != 0) {
 		deny(o, "the request URI is not acceptable: %s", why);
-		snprintf(path, sizeof(path), "%.200s", c->uri);
+		utf8_clean(path, SHOWN_MAX + 1, c->uri);
 	} else {
 		decide(srv, c, path, o);
 	}
@@ -158,7 +172,11 @@ void authz_decide(struct server *srv, const struct authz_call *c, struct authz_o
 
 static void plugin_answer(struct resp *out, bool allow, const char *msg)
 {
-	resp_json(out, 200, json_pack("{s:b, s:s, s:s}", "Allow", allow, "Msg", msg, "Err", ""));
+	char shown[512]; /* the size of authz_outcome's msg */
+
+	resp_json(out, 200,
+		  json_pack("{s:b, s:s, s:s}", "Allow", allow, "Msg",
+			    utf8_clean(shown, sizeof(shown), msg), "Err", ""));
 	out->type = PLUGIN_TYPE;
 }
 
@@ -168,10 +186,10 @@ static void plugin_verdict(struct req *r, struct resp *out, bool allow, const ch
 	struct authz_outcome o = {.allow = allow};
 	const char *method = json_string_value(json_object_get(r->body, "RequestMethod"));
 	const char *uri = json_string_value(json_object_get(r->body, "RequestUri"));
-	char path[256];
+	char path[SHOWN_MAX + 1];
 
 	snprintf(o.msg, sizeof(o.msg), "%s", msg);
-	snprintf(path, sizeof(path), "%.200s", uri ? uri : "");
+	utf8_clean(path, sizeof(path), uri ? uri : "");
 	record(r->srv, NULL, method, path, &o);
 	plugin_answer(out, allow, msg);
 }
@@ -305,7 +323,7 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 {
 	const char *pem = form_string(r->body, "certificate", NULL);
 	const char *account = form_string(r->body, "account", NULL);
-	char why[256];
+	char why[256], shown[sizeof(why)];
 	unsigned char *der;
 	size_t len = 0;
 	int rc;
@@ -326,7 +344,9 @@ static int api_identity(struct req *r, struct resp *out, struct rbac_subject *wh
 		OPENSSL_free(der);
 	}
 	if (rc != 0)
-		resp_json(out, 200, json_pack("{s:b, s:s}", "allow", 0, "msg", why));
+		resp_json(out, 200,
+			  json_pack("{s:b, s:s}", "allow", 0, "msg",
+				    utf8_clean(shown, sizeof(shown), why)));
 	return rc;
 }
 
@@ -340,6 +360,7 @@ void api_authz(struct req *r, struct resp *out)
 	struct authz_call c = {.method = form_string(r->body, "method", ""),
 			       .uri = form_string(r->body, "uri", "")};
 	struct authz_outcome o;
+	char msg[sizeof(o.msg)], coll[sizeof(o.collection)];
 	struct rbac_subject who;
 
 	if (!r->who.is_admin) {
@@ -356,7 +377,8 @@ void api_authz(struct req *r, struct resp *out)
 	authz_decide(r->srv, &c, &o);
 	free((void *)c.body);
 	resp_json(out, 200,
-		  json_pack("{s:b, s:s, s:s, s:s, s:s, s:s}", "allow", o.allow, "msg", o.msg,
-			    "account", who.account, "operation", o.operation, "collection",
-			    o.collection, "role", o.role));
+		  json_pack("{s:b, s:s, s:s, s:s, s:s, s:s}", "allow", o.allow, "msg",
+			    utf8_clean(msg, sizeof(msg), o.msg), "account", who.account,
+			    "operation", o.operation, "collection",
+			    utf8_clean(coll, sizeof(coll), o.collection), "role", o.role));
 }

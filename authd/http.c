@@ -148,21 +148,35 @@ void resp_json(struct resp *out, unsigned status, json_t *body)
 	json_decref(out->json);
 	out->json = body;
 	out->status = status;
+	if (body != NULL)
+		return;
+	/* json_pack refused a value, or memory ran out: say so rather than answer without a body */
+	log_msg(LOG_ERROR, "http: the JSON of a %u answer could not be built; answering 500",
+		status);
+	out->json = json_pack("{s:[{s:s, s:s}]}", "errors", "code", "INTERNAL", "message",
+			      "internal error: the answer could not be built");
+	out->status = 500;
 }
 
 void resp_error(struct resp *out, unsigned status, const char *code, const char *field,
 		const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], shown[256], *text;
 	json_t *err;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
+	/* messages and fields quote what the client sent, which need not be UTF-8 */
+	utf8_clean(msg, sizeof(msg), text ? text : code);
+	free(text);
 	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (err != NULL && field != NULL)
-		json_object_set_new(err, "detail", json_pack("{s:s}", "field", field));
+		json_object_set_new(
+		    err, "detail",
+		    json_pack("{s:s}", "field", utf8_clean(shown, sizeof(shown), field)));
 	resp_json(out, status, json_pack("{s:[o]}", "errors", err));
 }
 
@@ -209,7 +223,10 @@ void resp_internal(struct resp *out)
 
 void resp_not_found(struct resp *out, const char *what, const char *key)
 {
-	resp_error(out, 404, "NOT_FOUND", NULL, "no %s \"%.200s\"", what, key);
+	char shown[201];
+
+	resp_error(out, 404, "NOT_FOUND", NULL, "no %s \"%s\"", what,
+		   utf8_clean(shown, sizeof(shown), key));
 }
 
 static void resp_clear(struct resp *out)
@@ -517,11 +534,13 @@ static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *
 static int refuse_nul_in_query(struct MHD_Connection *c, struct resp *out)
 {
 	const char *bad = NULL;
+	char shown[101];
 
 	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, find_nul, &bad);
 	if (bad == NULL)
 		return 0;
-	resp_error(out, 400, "INVALID_FORM", bad, "%.100s: must not contain NUL bytes", bad);
+	resp_error(out, 400, "INVALID_FORM", bad, "%s: must not contain NUL bytes",
+		   utf8_clean(shown, sizeof(shown), bad));
 	return -1;
 }
 
@@ -539,7 +558,7 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		     const char *method, struct resp *out)
 {
 	struct req *r = &call->req;
-	char allow[64], buf[2100];
+	char allow[64], buf[2100], shown[201];
 	const struct route *route;
 
 	if (strlen(url) > 2000) {
@@ -555,7 +574,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		return;
 	}
 	if (route == NULL) {
-		resp_error(out, 404, "NOT_FOUND", NULL, "no such endpoint: %s %.200s", method, url);
+		resp_error(out, 404, "NOT_FOUND", NULL, "no such endpoint: %s %s", method,
+			   utf8_clean(shown, sizeof(shown), url));
 		return;
 	}
 	if (call->too_large) {

@@ -292,18 +292,31 @@ static unsigned suboption_bit(const char *name)
 	return 0;
 }
 
+/* The keys a refusal quotes: at most 60 and 80 bytes, cut between characters. */
+struct shown_keys {
+	char res[61], op[81];
+};
+
+static void show_keys(struct shown_keys *shown, const char *res, const char *op)
+{
+	utf8_clean(shown->res, sizeof(shown->res), res);
+	utf8_clean(shown->op, sizeof(shown->op), op);
+}
+
 const char *rbac_check_operations(json_t *ops, char *buf, size_t len)
 {
 	const char *res, *op;
 	json_t *group, *subs;
+	struct shown_keys shown;
 
 	if (!json_is_object(ops))
 		return "operations: must be an object of resource types";
 	json_object_foreach(ops, res, group)
 	{
 		if (!json_is_object(group)) {
-			snprintf(buf, len, "operations.%.60s: must be an object of operations",
-				 res);
+			show_keys(&shown, res, "");
+			snprintf(buf, len, "operations.%s: must be an object of operations",
+				 shown.res);
 			return buf;
 		}
 		json_object_foreach(group, op, subs)
@@ -313,23 +326,23 @@ const char *rbac_check_operations(json_t *ops, char *buf, size_t len)
 			json_t *s;
 
 			dk_each_operation(find_op, &k);
+			show_keys(&shown, res, op);
 			if (!k.found) {
-				snprintf(buf, len, "operations.%.60s: no operation \"%.80s\"", res,
-					 op);
+				snprintf(buf, len, "operations.%s: no operation \"%s\"", shown.res,
+					 shown.op);
 				return buf;
 			}
 			if (!json_is_array(subs)) {
-				snprintf(buf, len, "operations.%.60s.%.80s: must be a list", res,
-					 op);
+				snprintf(buf, len, "operations.%s.%s: must be a list", shown.res,
+					 shown.op);
 				return buf;
 			}
 			json_array_foreach(subs, i, s)
 			{
 				if (!json_is_string(s) || json_string_length(s) > 100) {
-					snprintf(
-					    buf, len,
-					    "operations.%.60s.%.80s: sub-options are short strings",
-					    res, op);
+					snprintf(buf, len,
+						 "operations.%s.%s: sub-options are short strings",
+						 shown.res, shown.op);
 					return buf;
 				}
 			}
@@ -833,7 +846,9 @@ int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject 
 	hit = s->naccounts ? bsearch(&kp, s->by_name, s->naccounts, sizeof(*s->by_name), cmp_name)
 			   : NULL;
 	if (hit == NULL) {
-		snprintf(why, whylen, "no account \"%.100s\"", name);
+		char shown[101];
+
+		snprintf(why, whylen, "no account \"%s\"", utf8_clean(shown, sizeof(shown), name));
 		return -1;
 	}
 	if (usable(*hit, why, whylen) != 0)
@@ -973,8 +988,10 @@ void rbac_decide(struct rbac *r, const struct rbac_subject *who, const struct rb
 					  cmp_path)
 				: NULL;
 		if (hit == NULL) {
-			snprintf(v->msg, sizeof(v->msg), "there is no collection %.200s",
-				 req->collection);
+			char shown[201];
+
+			snprintf(v->msg, sizeof(v->msg), "there is no collection %s",
+				 utf8_clean(shown, sizeof(shown), req->collection));
 			return;
 		}
 		sc.target = *hit - s->colls;

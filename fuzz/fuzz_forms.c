@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "api.h"
-#include "json_utf8.h"
 #include "ldapsync.h"
 #include "rbac.h"
 
@@ -42,21 +41,14 @@ static void resp_free(struct resp *out)
 	memset(out, 0, sizeof(*out));
 }
 
-/*
- * A refusal is a 400 INVALID_FORM with a message; anything else is a bug,
- * but for the known finding of json_utf8.h: a message refused as invalid
- * UTF-8 leaves the 400 without a body.
- */
+/* A refusal is a 400 INVALID_FORM with a message, whatever the input quoted in it. */
 static void check_refusal(struct resp *out)
 {
 	json_t *e = json_array_get(json_object_get(out->json, "errors"), 0);
 	const char *code = json_string_value(json_object_get(e, "code"));
 
-	if (out->status != 400)
-		abort();
-	if (!(out->json == NULL && json_utf8_refused()) &&
-	    (!json_is_string(json_object_get(e, "message")) || code == NULL ||
-	     strcmp(code, "INVALID_FORM") != 0))
+	if (out->status != 400 || !json_is_string(json_object_get(e, "message")) || code == NULL ||
+	    strcmp(code, "INVALID_FORM") != 0)
 		abort();
 	resp_free(out);
 }
@@ -92,7 +84,6 @@ static void check_string(const char *s)
 	struct page p;
 	char *name;
 
-	json_utf8_reset();
 	name = form_name(s, "name", &out);
 
 	if (name == NULL) {
@@ -106,7 +97,6 @@ static void check_string(const char *s)
 		free(again);
 		free(name);
 	}
-	json_utf8_reset();
 	if (form_label(s, "label", &out) != 0)
 		check_refusal(&out);
 	else if (utf8_chars(s) > LABEL_MAX_CHARS || out.json != NULL)
@@ -129,7 +119,6 @@ static void check_body(json_t *body)
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		struct resp out = {0};
 
-		json_utf8_reset();
 		if (form_check(body, forms[i], &out) != 0)
 			check_refusal(&out);
 		else if (out.json != NULL)

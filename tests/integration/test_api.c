@@ -1852,6 +1852,51 @@ START_TEST(test_long_path)
 }
 END_TEST
 
+#define FFFD "\xef\xbf\xbd" /* U+FFFD, the replacement character */
+
+/* s followed by n é (two bytes each). */
+static const char *with_e_acute(const char *s, int n)
+{
+	size_t len = strlen(s);
+	char *text = malloc(len + 2 * (size_t)n + 1);
+
+	ck_assert_ptr_nonnull(text);
+	memcpy(text, s, len);
+	for (int i = 0; i < n; i++)
+		memcpy(text + len + 2 * (size_t)i, "\xc3\xa9", 2);
+	text[len + 2 * (size_t)n] = '\0';
+	return keep(text);
+}
+
+/*
+ * Errors quote what the client sent: bytes that are not UTF-8 (percent-
+ * decoded from the URL) and text cut to a bound still give a JSON error.
+ */
+START_TEST(test_errors_quote_text_that_is_not_utf8)
+{
+	const char *key = with_e_acute("a", 60);
+	struct reply *r;
+
+	/* an unknown key is quoted up to 100 bytes, which end inside its 50th é */
+	r = call("POST", admin, jbody("{s:s, s:i}", "name", "nu-org", key, 1), ACCOUNTS);
+	expect_error(r, 400, "INVALID_FORM", key);
+	ck_assert_str_eq(jstr(r->json, "errors.0.message"),
+			 fmt("%s: unknown field", with_e_acute("a", 49)));
+	expect_absent("nu-org");
+	r = call("GET", admin, NULL, ACCOUNTS "/%ff");
+	expect_error(r, 404, "NOT_FOUND", NULL);
+	ck_assert_str_eq(jstr(r->json, "errors.0.message"), "no account \"" FFFD "\"");
+	r = call("GET", admin, NULL, "/nope%ff");
+	expect_error(r, 404, "NOT_FOUND", NULL);
+	ck_assert_str_eq(jstr(r->json, "errors.0.message"), "no such endpoint: GET /nope" FFFD);
+	expect_error(call("GET", admin, NULL, "/roles/%c0%af"), 404, "NOT_FOUND", NULL);
+	r = call("GET", NULL, NULL, "/_ping?%ff=a%00b");
+	expect_error(r, 400, "INVALID_FORM", FFFD);
+	ck_assert_str_eq(jstr(r->json, "errors.0.message"), FFFD ": must not contain NUL bytes");
+	expect_alive();
+}
+END_TEST
+
 /* ---- secrets (SPEC §3, DESIGN "Secrets") ---- */
 
 #define AUDIT_PW "Audit-Secret-Pw-1"
@@ -2498,6 +2543,7 @@ static Suite *input_suite(void)
 	tcase_add_test(tc, test_unsupported_media_type);
 	tcase_add_test(tc, test_unknown_routes_and_methods);
 	tcase_add_test(tc, test_long_path);
+	tcase_add_test(tc, test_errors_quote_text_that_is_not_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }

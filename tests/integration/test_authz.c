@@ -1432,6 +1432,98 @@ START_TEST(test_decision_api_refusals)
 }
 END_TEST
 
+#define FFFD "\xef\xbf\xbd" /* U+FFFD, the replacement character */
+
+/* s followed by n é (two bytes each). */
+static const char *with_e_acute(const char *s, int n)
+{
+	size_t len = strlen(s);
+	char *text = malloc(len + 2 * (size_t)n + 1);
+
+	ck_assert_ptr_nonnull(text);
+	memcpy(text, s, len);
+	for (int i = 0; i < n; i++)
+		memcpy(text + len + 2 * (size_t)i, "\xc3\xa9", 2);
+	text[len + 2 * (size_t)n] = '\0';
+	return keep(text);
+}
+
+/* The audit line of the decision on path, waiting for the log's next flush; NULL when none. */
+static json_t *audit_decision_on(const char *path)
+{
+	const char *log = fmt("%s/audit.log", srv->dir);
+	json_t *found = NULL;
+
+	for (int tries = 0; tries < 30 && found == NULL; tries++) {
+		char *text = it_read_file(log, NULL), *save = NULL;
+
+		ck_assert_msg(text != NULL, "cannot read %s", log);
+		for (char *l = strtok_r(text, "\n", &save); l && !found;
+		     l = strtok_r(NULL, "\n", &save)) {
+			json_t *o = json_loads(l, 0, NULL);
+
+			if (jstr(o, "event") && strcmp(jstr(o, "event"), "authz") == 0 &&
+			    jstr(o, "path") && strcmp(jstr(o, "path"), path) == 0)
+				found = keep_json(o);
+			else
+				json_decref(o);
+		}
+		free(text);
+		if (found == NULL)
+			sleep_ms(100);
+	}
+	return found;
+}
+
+/*
+ * A URI's percent-decoded bytes need not be UTF-8, and a long label is
+ * quoted cut: the engine still gets a whole answer, and the audit log a
+ * whole line, allowed or denied.
+ */
+START_TEST(test_plugin_text_that_is_not_utf8)
+{
+	struct reply *r;
+	json_t *line;
+
+	r = as_rc("GET", "/v1.41/utf8-denied/%ff", NULL);
+	expect_allow(r, false);
+	expect_msg(r, "(/utf8-denied/" FFFD ")");
+	/* a label of 150 é is quoted up to 200 bytes, which end inside the 100th */
+	r = as_rc("POST", "/v1.41/volumes/create",
+		  base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "x", "Labels", LABEL,
+				       with_e_acute("/", 150))));
+	expect_allow(r, false);
+	ck_assert_str_eq(jstr(r->json, "Msg"),
+			 fmt("there is no collection %s", with_e_acute("/", 99)));
+	r = as_rc("POST", "/v1.41/volumes/create",
+		  base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "x", "Labels", LABEL,
+				       with_e_acute("x", 150))));
+	expect_allow(r, false);
+	expect_msg(r, fmt("\"%s\" must be a collection path", with_e_acute("x", 99)));
+	/* the decision API answers the same */
+	r = decide(admin, jbody("{s:s, s:s, s:s}", "account", "pa-rc", "method", "GET", "uri",
+				"/v1.41/utf8-denied/%ff"));
+	expect_status(r, 200);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	expect_has(jstr(r->json, "msg"), "(/utf8-denied/" FFFD ")", "the decision's msg");
+	/* admins may make unknown requests: allowed, and audited in full too */
+	expect_allow(plugin_post("/AuthZPlugin.AuthZReq",
+				 authz_req("admin", "GET", "/v1.41/utf8-allowed/%ff", NULL,
+					   cert_list(admin_cert_b64))),
+		     true);
+	line = audit_decision_on("/utf8-denied/" FFFD);
+	ck_assert_msg(line != NULL, "no whole audit line for the denied request");
+	ck_assert_int_eq(jbool(line, "allow"), 0);
+	ck_assert_str_eq(jstr(line, "method"), "GET");
+	expect_has(jstr(line, "reason"), "only admins", "the audit line's reason");
+	line = audit_decision_on("/utf8-allowed/" FFFD);
+	ck_assert_msg(line != NULL, "no whole audit line for the allowed request");
+	ck_assert_int_eq(jbool(line, "allow"), 1);
+	ck_assert_str_eq(jstr(line, "actor"), "admin");
+	expect_still_answers();
+}
+END_TEST
+
 /* authd_authz_decisions_total{outcome="..."} from GET /metrics. */
 static long decisions(const char *outcome)
 {
@@ -1523,6 +1615,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_plugin_local_refused);
 	tcase_add_test(tc, test_decision_api);
 	tcase_add_test(tc, test_decision_api_refusals);
+	tcase_add_test(tc, test_plugin_text_that_is_not_utf8);
 	tcase_add_test(tc, test_metrics_count_decisions);
 	tcase_add_test(tc, test_identity_denials_counted);
 	suite_add_tcase(s, tc);

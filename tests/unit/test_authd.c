@@ -1,6 +1,7 @@
 /*
  * Unit tests of the server's pure parts: config, tokens, paging cursors,
- * migrations, throttling, passwords and form validation.
+ * migrations, throttling, passwords, form validation, and outside text made
+ * fit for JSON.
  */
 #include <check.h>
 #include <stdio.h>
@@ -457,6 +458,189 @@ START_TEST(forms_name_the_bad_field)
 }
 END_TEST
 
+/* ---- outside text on its way to JSON ---- */
+
+#define FFFD "\xef\xbf\xbd"
+
+/* utf8_clean into a buffer of `size` bytes, kept in a static buffer for the assertion. */
+static const char *cleaned(const char *src, size_t size)
+{
+	static char buf[1024];
+
+	ck_assert_uint_le(size, sizeof(buf));
+	memset(buf, 'X', sizeof(buf));
+	ck_assert_ptr_eq(utf8_clean(buf, size, src), buf);
+	ck_assert_uint_lt(strlen(buf), size);
+	return buf;
+}
+
+/* Whether jansson takes s as a string: what the cleaning is for. */
+static bool json_takes(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
+START_TEST(utf8_clean_keeps_valid_text)
+{
+	static const char *const valid[] = {
+	    "",
+	    "plain ASCII, with \"quotes\" and \x01 control bytes",
+	    "h\xc3\xa9llo",			      /* é: two bytes */
+	    "\xe2\x82\xac 10",			      /* €: three */
+	    "\xf0\x9d\x84\x9e clef",		      /* U+1D11E: four */
+	    "\xef\xbf\xbd already a replacement",     /* U+FFFD itself */
+	    "\xf4\x8f\xbf\xbf last code point",	      /* U+10FFFF */
+	    "\xed\x9f\xbf just below the surrogates", /* U+D7FF */
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xe4\xbd\xa0\xe5\xa5\xbd",
+	};
+
+	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
+		ck_assert_str_eq(cleaned(valid[i], 200), valid[i]);
+}
+END_TEST
+
+START_TEST(utf8_clean_replaces_invalid_sequences)
+{
+	/* stray bytes: continuation bytes without a start, bytes UTF-8 never uses */
+	ck_assert_str_eq(cleaned("a\xff-", 64), "a" FFFD "-");
+	ck_assert_str_eq(cleaned("\x80\xbf", 64), FFFD FFFD);
+	ck_assert_str_eq(cleaned("\xf5\xf8\xfe", 64), FFFD FFFD FFFD);
+	/* a percent-decoded byte of an engine URI */
+	ck_assert_str_eq(cleaned("/v1.41/x/\xff", 64), "/v1.41/x/" FFFD);
+	/* truncated sequences, in the middle and at the end: one replacement each */
+	ck_assert_str_eq(cleaned("\xe2\x82x", 64), FFFD "x");
+	ck_assert_str_eq(cleaned("x\xe2\x82", 64), "x" FFFD);
+	ck_assert_str_eq(cleaned("\xf0\x9d\x84", 64), FFFD);
+	ck_assert_str_eq(cleaned("\xc3", 64), FFFD);
+	ck_assert_str_eq(cleaned("\xc3\xc3\xa9", 64), FFFD "\xc3\xa9");
+	/* overlong encodings of '/' and NUL */
+	ck_assert_str_eq(cleaned("\xc0\xaf", 64), FFFD FFFD);
+	ck_assert_str_eq(cleaned("\xc0\x80", 64), FFFD FFFD);
+	ck_assert_str_eq(cleaned("\xe0\x80\xaf", 64), FFFD FFFD FFFD);
+	ck_assert_str_eq(cleaned("\xf0\x80\x80\xaf", 64), FFFD FFFD FFFD FFFD);
+	/* surrogates and code points past U+10FFFF */
+	ck_assert_str_eq(cleaned("\xed\xa0\x80", 64), FFFD FFFD FFFD);
+	ck_assert_str_eq(cleaned("\xf4\x90\x80\x80", 64), FFFD FFFD FFFD FFFD);
+	/* valid text around the bad bytes stays as it is */
+	ck_assert_str_eq(cleaned("\xc3\xa9\xff\xe2\x82\xac", 64), "\xc3\xa9" FFFD "\xe2\x82\xac");
+}
+END_TEST
+
+START_TEST(utf8_clean_cuts_between_characters)
+{
+	/* "aé€": 1 + 2 + 3 bytes */
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 7), "a\xc3\xa9\xe2\x82\xac");
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 6), "a\xc3\xa9");
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 4), "a\xc3\xa9");
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 3), "a");
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 2), "a");
+	ck_assert_str_eq(cleaned("a\xc3\xa9\xe2\x82\xac", 1), "");
+	/* a replacement is a character too: it fits whole or not at all */
+	ck_assert_str_eq(cleaned("ab\xff", 5), "ab");
+	ck_assert_str_eq(cleaned("ab\xff", 6), "ab" FFFD);
+	ck_assert_str_eq(cleaned("\xff\xff\xff", 7), FFFD FFFD);
+	/* plain ASCII is cut at the byte bound */
+	ck_assert_str_eq(cleaned("abcdef", 4), "abc");
+	{
+		/* the "%.200s" of a long label would have cut its 100th é in half */
+		char label[302] = "/", want[201] = "/";
+
+		for (int i = 0; i < 150; i++)
+			strcat(label, "\xc3\xa9");
+		for (int i = 0; i < 99; i++)
+			strcat(want, "\xc3\xa9");
+		ck_assert_str_eq(cleaned(label, 201), want);
+	}
+	{
+		char dst[4] = "xyz";
+
+		/* no room at all: nothing is written */
+		utf8_clean(dst, 0, "abc");
+		ck_assert_str_eq(dst, "xyz");
+	}
+}
+END_TEST
+
+/*
+ * Every string of up to three bytes comes out as text jansson takes, and a
+ * valid one unchanged. (Check asserts cost a write each: failures are noted
+ * in the loop and asserted once.)
+ */
+START_TEST(utf8_clean_output_is_always_json_text)
+{
+	static const unsigned char thirds[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0,
+					       0xbf, 0xc0, 0xc2, 0xe0, 0xed, 0xf4, 0xff};
+	char in[4] = "", out[16], first_bad[16] = "";
+
+	for (unsigned a = 1; a < 256; a++) {
+		for (unsigned b = 0; b < 256; b++) {
+			for (size_t c = 0; c < sizeof(thirds); c++) {
+				bool valid;
+
+				in[0] = (char)a;
+				in[1] = (char)b;
+				in[2] = (char)thirds[c];
+				valid = json_takes(in);
+				utf8_clean(out, sizeof(out), in);
+				if (first_bad[0] == '\0' &&
+				    (!json_takes(out) || (valid && strcmp(out, in) != 0) ||
+				     (!valid && strstr(out, FFFD) == NULL)))
+					snprintf(first_bad, sizeof(first_bad), "%02x %02x %02x", a,
+						 b, thirds[c]);
+			}
+		}
+	}
+	ck_assert_msg(first_bad[0] == '\0', "%s: not cleaned as it should be", first_bad);
+}
+END_TEST
+
+/* The error's message (or, with detail, its detail.field); NULL when the answer has none. */
+static const char *error_text(const struct resp *out, bool detail)
+{
+	json_t *e = json_array_get(json_object_get(out->json, "errors"), 0);
+
+	if (detail)
+		return json_string_value(json_object_get(json_object_get(e, "detail"), "field"));
+	return json_string_value(json_object_get(e, "message"));
+}
+
+START_TEST(errors_quoting_bad_text_keep_their_body)
+{
+	char key[200] = "a", want[200] = "a";
+	struct resp out;
+	json_t *body;
+
+	memset(&out, 0, sizeof(out));
+	resp_error(&out, 404, "NOT_FOUND", "id\xff", "no account \"%s\"", "\xff");
+	ck_assert_uint_eq(out.status, 404);
+	ck_assert_str_eq(error_text(&out, false), "no account \"" FFFD "\"");
+	ck_assert_str_eq(error_text(&out, true), "id" FFFD);
+	json_decref(out.json);
+	/* an unknown key whose 100th byte falls inside a character */
+	for (int i = 0; i < 60; i++)
+		strcat(key, "\xc3\xa9");
+	for (int i = 0; i < 49; i++)
+		strcat(want, "\xc3\xa9");
+	strcat(want, ": unknown field");
+	body = json_pack("{s:s, s:i}", "name", "x", key, 1);
+	memset(&out, 0, sizeof(out));
+	ck_assert_int_eq(form_check(body, form, &out), -1);
+	ck_assert_uint_eq(out.status, 400);
+	ck_assert_str_eq(error_text(&out, false), want);
+	json_decref(out.json);
+	json_decref(body);
+	/* a body that could not be built is a 500 with one, not an empty answer */
+	memset(&out, 0, sizeof(out));
+	resp_json(&out, 200, json_pack("{s:s}", "msg", "\xff"));
+	ck_assert_uint_eq(out.status, 500);
+	ck_assert_ptr_nonnull(error_text(&out, false));
+	json_decref(out.json);
+}
+END_TEST
+
 /* ---- authorization model ---- */
 
 static struct rbac *rbac;
@@ -600,6 +784,52 @@ START_TEST(lists_admins_and_bad_targets)
 }
 END_TEST
 
+/* buf: s followed by n é (two bytes each). */
+static char *with_e_acute(char *buf, size_t len, const char *s, int n)
+{
+	snprintf(buf, len, "%s", s);
+	for (int i = 0; i < n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "\xc3\xa9");
+	return buf;
+}
+
+/* Denials quote names, labels and keys cut to a bound, never inside a character. */
+START_TEST(denials_cut_quoted_text_between_characters)
+{
+	char user[ID_LEN], long_text[512], want[512], msg[512], why[256], buf[256];
+	struct rbac_subject who;
+	json_t *ops;
+
+	rbac_setup();
+	add_account("dot", false, false, true, user);
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	/* "n" and 120 é: 100 bytes end inside the 50th é */
+	with_e_acute(long_text, sizeof(long_text), "n", 120);
+	ck_assert_int_eq(rbac_identify_account(rbac, long_text, &who, why, sizeof(why)), -1);
+	strcat(with_e_acute(want, sizeof(want), "no account \"n", 49), "\"");
+	ck_assert_str_eq(why, want);
+	/* an access label of 150 é: 200 bytes end inside the 100th */
+	with_e_acute(long_text, sizeof(long_text), "/", 150);
+	ck_assert(!allowed("dot", "GET", "/volumes/v", 0, long_text, msg, sizeof(msg)));
+	ck_assert_str_eq(msg, with_e_acute(want, sizeof(want), "there is no collection /", 99));
+	/* a custom role's keys: 60 bytes of a resource type, 80 of an operation */
+	ops = json_pack("{s:b}", with_e_acute(long_text, sizeof(long_text), "R", 40), 1);
+	ck_assert_ptr_nonnull(rbac_check_operations(ops, buf, sizeof(buf)));
+	strcat(with_e_acute(want, sizeof(want), "operations.R", 29),
+	       ": must be an object of operations");
+	ck_assert_str_eq(buf, want);
+	json_decref(ops);
+	ops =
+	    json_pack("{s:{s:[]}}", "Volume", with_e_acute(long_text, sizeof(long_text), "O", 50));
+	ck_assert_ptr_nonnull(rbac_check_operations(ops, buf, sizeof(buf)));
+	strcat(with_e_acute(want, sizeof(want), "operations.Volume: no operation \"O", 39), "\"");
+	ck_assert_str_eq(buf, want);
+	json_decref(ops);
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
 START_TEST(builtin_roles_have_their_operations)
 {
 	json_t *full = rbac_builtin_operations("fullcontrol");
@@ -731,11 +961,17 @@ int main(void)
 	add(s, "passwords",
 	    (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
 	add(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});
+	add(s, "json-text",
+	    (const TTest *const[]){
+		utf8_clean_keeps_valid_text, utf8_clean_replaces_invalid_sequences,
+		utf8_clean_cuts_between_characters, utf8_clean_output_is_always_json_text,
+		errors_quoting_bad_text_keep_their_body, NULL});
 	add(s, "secrets", (const TTest *const[]){secrets_seal_and_open_only_with_their_key, NULL});
 	add(s, "rbac",
 	    (const TTest *const[]){
 		grants_inherit_down_the_tree_and_through_teams, lists_admins_and_bad_targets,
-		builtin_roles_have_their_operations, custom_role_maps_are_checked, NULL});
+		builtin_roles_have_their_operations, custom_role_maps_are_checked,
+		denials_cut_quoted_text_between_characters, NULL});
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
