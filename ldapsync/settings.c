@@ -35,6 +35,11 @@ static int fail(struct ls_error *err, const char *prefix, const char *field, con
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(err->field, sizeof(err->field), "%s%s", prefix, field);
+	/* the object itself ("additionalDomains[0]"), or a key that is the empty string */
+	if (field[0] == '\0' && err->field[0] != '\0')
+		err->field[strlen(err->field) - 1] = '\0';
+	if (err->field[0] == '\0')
+		snprintf(err->field, sizeof(err->field), "\"\"");
 	snprintf(err->message, sizeof(err->message), "%s: %s", err->field, msg);
 	return -1;
 }
