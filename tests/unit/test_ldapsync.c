@@ -349,6 +349,10 @@ START_TEST(settings_refuse_each_bad_field)
 	    "\"searchBaseDN\":\"dc=a\",\"searchFilter\":\"(x\"}}",
 	    "adminSyncOpts.searchFilter");
 	expect_settings_refused("{\"readerPasword\":\"typo\"}", "readerPasword");
+	/* the fuzz target found these naming no field */
+	expect_settings_refused("{\"\":1}", "\"\"");
+	expect_settings_refused("{\"additionalDomains\":[1]}", "additionalDomains[0]");
+	expect_settings_refused("{\"userSearchConfigs\":[[]]}", "userSearchConfigs[0]");
 }
 END_TEST
 
