@@ -3,7 +3,8 @@
  * the store, and apply the difference in one transaction.
  *
  * The model, with A the imported accounts and B the users the searches find:
- *   A∩B   updated (DN, full name); re-activated when sync had deactivated them;
+ *   A∩B   updated (DN, full name); re-activated when sync had deactivated them or
+ *         marked them missing;
  *   B−A   created, only with JIT off (with JIT on, users arrive at first login);
  *   A−B   JIT off: deactivated. JIT on: marked missing (no login, no bundle).
  * Team members follow each team's memberSyncConfig, system admins follow
@@ -73,6 +74,22 @@ struct sync {
 
 /* ---- growing arrays ---- */
 
+/*
+ * qsort and bsearch for arrays that may be empty, and then NULL (nothing
+ * read yet): the C library's must not be given a NULL array even of length 0.
+ */
+static void sort_items(void *items, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(items, n, size, cmp);
+}
+
+static void *find_item(const void *key, const void *items, size_t n, size_t size,
+		       int (*cmp)(const void *, const void *))
+{
+	return n > 0 ? bsearch(key, items, n, size, cmp) : NULL;
+}
+
 static int grow(void **items, size_t *cap, size_t n, size_t size)
 {
 	void *bigger;
@@ -107,7 +124,7 @@ static struct acct *find_acct(struct sync *y, const char *name)
 {
 	struct acct key = {.name = (char *)name};
 
-	return bsearch(&key, y->accts, y->naccts, sizeof(*y->accts), by_name);
+	return find_item(&key, y->accts, y->naccts, sizeof(*y->accts), by_name);
 }
 
 static int acct_id_cmp(const void *a, const void *b)
@@ -119,7 +136,7 @@ static struct acct *find_acct_by_dn(struct sync *y, const char *dn_key)
 {
 	struct acct key = {.dn_key = (char *)dn_key}, *k = &key, **hit;
 
-	hit = bsearch(&k, y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
+	hit = find_item(&k, y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
 	return hit ? *hit : NULL;
 }
 
@@ -188,8 +205,8 @@ static int collect_local(const char *name, void *ctx)
 /* Whether an account of that name exists that sync must not touch (managed, or an org). */
 static bool name_taken(struct sync *y, const char *name)
 {
-	return bsearch(&name, y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp) !=
-	       NULL;
+	return find_item(&name, y->local_names, y->nlocal_names, sizeof(*y->local_names),
+			 str_cmp) != NULL;
 }
 
 static int plan_created(struct sync *y, const struct dir_user *d)
@@ -244,25 +261,27 @@ static void plan_existing(struct sync *y, struct acct *a, const struct dir_user 
 		y->sum.updated++;
 		sync_change(y->job, "update", a->name, "dn", d->dn, "fullName", d->full_name);
 	}
-	if (a->missing)
-		a->n_missing = false;
+	/* back in the directory: sync gives back what sync took, and says so like any change */
+	if (!a->missing && !(a->deactivated && !a->active))
+		return;
+	a->n_missing = false;
 	if (a->deactivated && !a->active) {
 		a->n_active = true;
 		a->n_deactivated = false;
-		y->sum.reactivated++;
-		sync_change(y->job, "reactivate", a->name, NULL, NULL, NULL, NULL);
 	}
+	y->sum.reactivated++;
+	sync_change(y->job, "reactivate", a->name, NULL, NULL, NULL, NULL);
 }
 
 static int plan_users(struct sync *y)
 {
 	size_t nexisting = y->naccts;
 
-	qsort(y->users, y->nusers, sizeof(*y->users), user_by_name);
+	sort_items(y->users, y->nusers, sizeof(*y->users), user_by_name);
 	for (size_t i = 0; i < nexisting; i++) {
 		struct dir_user key = {.name = y->accts[i].name};
 		struct dir_user *d =
-		    bsearch(&key, y->users, y->nusers, sizeof(*y->users), user_by_name);
+		    find_item(&key, y->users, y->nusers, sizeof(*y->users), user_by_name);
 
 		plan_existing(y, &y->accts[i], d);
 		if (d != NULL)
@@ -331,7 +350,7 @@ static int ptr_cmp(const void *a, const void *b)
 
 static bool is_wanted(const struct wanted *w, const struct acct *a)
 {
-	return bsearch(&a, w->who, w->n, sizeof(*w->who), ptr_cmp) != NULL;
+	return find_item(&a, w->who, w->n, sizeof(*w->who), ptr_cmp) != NULL;
 }
 
 static int run_member_sync(struct sync *y, const struct ls_member_sync *m, struct wanted *w)
@@ -341,7 +360,7 @@ static int run_member_sync(struct sync *y, const struct ls_member_sync *m, struc
 		y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job));
 	if (y->sess == NULL || ls_member_sync_run(y->sess, m, add_wanted, w) != LS_OK)
 		return -1;
-	qsort(w->who, w->n, sizeof(*w->who), ptr_cmp);
+	sort_items(w->who, w->n, sizeof(*w->who), ptr_cmp);
 	return 0;
 }
 
@@ -357,7 +376,7 @@ static struct acct *acct_by_id(struct sync *y, const char *id)
 {
 	struct acct key = {.id = (char *)id}, *k = &key, **hit;
 
-	hit = bsearch(&k, y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
+	hit = find_item(&k, y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
 	return hit ? *hit : NULL;
 }
 
@@ -396,7 +415,7 @@ static bool targeted_away(const struct sync *y, const struct acct *a)
 /* The index of a in the wanted list, or -1. */
 static long wanted_index(const struct wanted *w, const struct acct *a)
 {
-	const struct acct **hit = bsearch(&a, w->who, w->n, sizeof(*w->who), ptr_cmp);
+	const struct acct **hit = find_item(&a, w->who, w->n, sizeof(*w->who), ptr_cmp);
 
 	return hit ? hit - w->who : -1;
 }
@@ -547,6 +566,35 @@ static int plan_groups(struct sync *y)
 	return 0;
 }
 
+/*
+ * Nobody could administer authd any more if a sync demoted, deactivated or
+ * marked missing every admin left (SPEC §4: never the last active admin),
+ * so such a plan is refused whatever force says.
+ */
+static int check_admins_left(struct sync *y)
+{
+	size_t imported = 0, usable_now = 0, usable_after = 0;
+	int64_t all = 0, locals;
+
+	if (store_count_active_admins(NULL, &all) != STORE_OK)
+		return -1;
+	for (size_t i = 0; i < y->naccts; i++) {
+		const struct acct *a = &y->accts[i];
+
+		imported += !a->created && a->active && a->admin;
+		usable_now += !a->created && a->active && a->admin && !a->missing;
+		usable_after += a->n_active && a->n_admin && !a->n_missing;
+	}
+	/* the store counts the imported admins too, missing ones included */
+	locals = all - (int64_t)imported;
+	if (locals + (int64_t)usable_after > 0 || locals + (int64_t)usable_now == 0)
+		return 0;
+	sync_log(y->job, "refused: this sync would leave no active admin (it demotes, deactivates "
+			 "or marks missing every one left); nothing was changed. Make another "
+			 "account an admin first");
+	return -1;
+}
+
 /* ---- applying ---- */
 
 static int apply_acct(struct acct *a, int64_t now)
@@ -666,8 +714,8 @@ static int make_plan(struct sync *y)
 	if (store_imported_accounts(collect_acct, y) != STORE_OK ||
 	    store_local_names(collect_local, y) != STORE_OK)
 		return -1;
-	qsort(y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp);
-	qsort(y->accts, y->naccts, sizeof(*y->accts), by_name);
+	sort_items(y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp);
+	sort_items(y->accts, y->naccts, sizeof(*y->accts), by_name);
 	if (targeted) {
 		/* a targeted sync trusts the login that just found the user */
 		for (size_t i = 0; i < y->naccts; i++)
@@ -675,7 +723,7 @@ static int make_plan(struct sync *y)
 	} else if (plan_users(y) != 0 || check_guard(y) != 0) {
 		return -1;
 	}
-	qsort(y->accts, y->naccts, sizeof(*y->accts), by_name);
+	sort_items(y->accts, y->naccts, sizeof(*y->accts), by_name);
 	y->by_dn = malloc((y->naccts + 1) * sizeof(*y->by_dn));
 	if (y->by_dn == NULL)
 		return -1;
@@ -691,9 +739,9 @@ static int make_plan(struct sync *y)
 		return -1;
 	for (size_t i = 0; i < y->naccts; i++)
 		y->by_dn[i] = y->by_id[i] = &y->accts[i];
-	qsort(y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
-	qsort(y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
-	return plan_groups(y);
+	sort_items(y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
+	sort_items(y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
+	return plan_groups(y) == 0 && check_admins_left(y) == 0 ? 0 : -1;
 }
 
 int ldap_sync_run(struct sync_job *job, const struct ls_settings *s, struct sync_summary *sum)
@@ -707,7 +755,10 @@ int ldap_sync_run(struct sync_job *job, const struct ls_settings *s, struct sync
 		rc = SYNC_CANCELED;
 	if (rc == 0 && !job->job.dry_run)
 		rc = apply(&y);
-	*sum = y.sum;
+	/* a job that did not complete changed nothing, and its summary says so (the log has why) */
+	*sum = rc == 0 ? y.sum
+		       : (struct sync_summary){.users_found = y.sum.users_found,
+					       .skipped = y.sum.skipped};
 	sync_free(&y);
 	return rc;
 }
