@@ -165,6 +165,12 @@ void api_clientbundle(struct req *r, struct resp *out)
 		resp_error(out, 409, "CONFLICT", "account", "account: \"%s\" is inactive", a.name);
 		return;
 	}
+	/* its certificates would be refused anyway (SPEC §6.5): say so now */
+	if (a.ldap_missing) {
+		resp_error(out, 409, "CONFLICT", "account",
+			   "account: \"%s\" is missing from the directory", a.name);
+		return;
+	}
 	if (make_bundle(r, out, &a, label, &out->bytes, &out->nbytes) != 0)
 		return;
 	out->status = 200;

@@ -188,7 +188,9 @@ static int load_principal(struct entry *e, unsigned long gen)
 {
 	struct account a;
 
-	if (store_account_get(e->row.account_id, &a) != STORE_OK || !a.is_active || a.is_org)
+	/* an account marked missing by an LDAP sync may not act until it is back (SPEC §6.5) */
+	if (store_account_get(e->row.account_id, &a) != STORE_OK || !a.is_active || a.is_org ||
+	    a.ldap_missing)
 		return -1;
 	snprintf(e->who.id, sizeof(e->who.id), "%s", a.id);
 	snprintf(e->who.name, sizeof(e->who.name), "%s", a.name);
