@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "jobs.h"
+#include "rbac.h"
 #include "tls.h"
 #include "ldapsync.h"
 
@@ -82,11 +83,19 @@ static int check_throttle(struct req *r, struct resp *out, const char *user_key,
 static void grant_login(struct req *r, struct resp *out, const struct account *a,
 			const char *user_key)
 {
-	char token[TOKEN_LEN + 1];
+	char token[TOKEN_LEN + 1], path[NAME_LEN + 32];
+	int made = STORE_OK;
 
 	throttle_clear(r->srv->throttle, user_key);
-	/* the private collection is made at first login (SPEC §4), if not before */
-	switch (store_ensure_private_collection(a)) {
+	/*
+	 * The private collection is made at first login (SPEC §4), if not before.
+	 * The snapshot holds every collection, so only a login that does not find
+	 * it there asks the store (which makes it, unless it was made meanwhile).
+	 */
+	rbac_private_collection(a->name, path, sizeof(path));
+	if (!rbac_has_collection(r->srv->rbac, path))
+		made = store_ensure_private_collection(a);
+	switch (made) {
 	case STORE_CREATED:
 		server_changed(r->srv);
 		break;
@@ -215,6 +224,22 @@ static void login_managed(struct req *r, struct resp *out, struct account *a, co
 	grant_login(r, out, a, user_key);
 }
 
+/*
+ * The account, read on the shared connection. A login holds that for tens of
+ * microseconds; a holder that keeps it for milliseconds is waiting for
+ * another connection's write (a sync, an admin's change), and a read need not
+ * wait for that: after 2 ms it runs on the thread's own connection.
+ */
+static int account_for_login(const char *name, struct account *a)
+{
+	bool shared = store_shared_begin(2000);
+	int rc = store_account_get(name, a);
+
+	if (shared)
+		store_shared_end();
+	return rc;
+}
+
 void api_login(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
@@ -244,7 +269,7 @@ void api_login(struct req *r, struct resp *out)
 	snprintf(ip_key, sizeof(ip_key), "ip:%s", r->client);
 	if (check_throttle(r, out, user_key, ip_key) != 0)
 		goto done;
-	found = name ? store_account_get(name, &a) : STORE_NOT_FOUND;
+	found = name ? account_for_login(name, &a) : STORE_NOT_FOUND;
 	cfg = ldap_config_get(r->srv);
 	if (found == STORE_ERROR || cfg == NULL) {
 		resp_internal(out);

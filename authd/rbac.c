@@ -862,6 +862,17 @@ void rbac_private_collection(const char *account, char *out, size_t len)
 	snprintf(out, len, "/Shared/Private/%s", account);
 }
 
+bool rbac_has_collection(struct rbac *r, const char *path)
+{
+	const struct snapshot *s = atomic_load(&r->current);
+	struct s_coll key, *kp = &key;
+
+	if (s == NULL || s->ncolls == 0)
+		return false;
+	key.path = (char *)path;
+	return bsearch(&kp, s->coll_by_path, s->ncolls, sizeof(*s->coll_by_path), cmp_path) != NULL;
+}
+
 static const struct s_op *role_op(const struct s_role *role, const char *key)
 {
 	return role->nops ? bsearch(key, role->ops, role->nops, sizeof(*role->ops), cmp_str) : NULL;

@@ -75,5 +75,7 @@ void rbac_decide(struct rbac *r, const struct rbac_subject *who, const struct rb
 		 struct rbac_verdict *v);
 /* The private collection path of an account, "/Shared/Private/<name>". */
 void rbac_private_collection(const char *account, char *out, size_t len);
+/* Whether the current snapshot has a collection at `path`; false while there is none. */
+bool rbac_has_collection(struct rbac *r, const char *path);
 
 #endif

@@ -168,6 +168,8 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 {
 	struct session_row row;
 	int64_t now = now_seconds();
+	bool shared;
+	int rc;
 
 	if (token_generate(token_out) != 0)
 		return -1;
@@ -176,7 +178,12 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 	row.created_at = now;
 	row.last_used = now;
 	row.expires_at = now + s->absolute;
-	if (store_session_insert(&row) != STORE_OK) {
+	/* writers take turns anyway: waiting for the shared connection costs no concurrency */
+	shared = store_shared_begin(-1);
+	rc = store_session_insert(&row);
+	if (shared)
+		store_shared_end();
+	if (rc != STORE_OK) {
 		OPENSSL_cleanse(token_out, TOKEN_LEN);
 		return -1;
 	}

@@ -1,6 +1,7 @@
 /*
- * SQLite plumbing: the per-thread connections, the statement cache, the
- * migrations and transactions. The queries themselves are in store_*.c.
+ * SQLite plumbing: the per-thread connections and the shared one, the
+ * statement cache, the migrations and transactions. The queries themselves
+ * are in store_*.c.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -140,7 +141,7 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define STMT_CACHE 96
 
-/* One per thread: its connection and the statements prepared on it. */
+/* One per thread, and the shared one: a connection and the statements prepared on it. */
 struct conn {
 	sqlite3 *db;
 	struct {
@@ -153,6 +154,15 @@ struct conn {
 /* Set once by store_open before any other thread exists; read-only after. */
 static char *db_path;
 static pthread_key_t conn_key;
+
+/*
+ * The shared connection of store_shared_begin: opened on first use, closed by
+ * store_close, held by one thread at a time. `lent` is that thread's pointer
+ * to it while it holds it, and NULL in every other thread.
+ */
+static struct conn *shared;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local struct conn *lent;
 
 static void conn_free(void *p)
 {
@@ -211,14 +221,11 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 	return db;
 }
 
-sqlite3 *store_db(void)
+static struct conn *conn_new(void)
 {
-	struct conn *c = pthread_getspecific(conn_key);
+	struct conn *c = calloc(1, sizeof(*c));
 	char err[ERRLEN];
 
-	if (c != NULL)
-		return c->db;
-	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	c->db = open_db(db_path, err, sizeof(err));
@@ -227,8 +234,77 @@ sqlite3 *store_db(void)
 		free(c);
 		return NULL;
 	}
+	return c;
+}
+
+/* The connection this thread's statements run on: the shared one while it holds it. */
+static struct conn *conn_current(void)
+{
+	return lent != NULL ? lent : pthread_getspecific(conn_key);
+}
+
+sqlite3 *store_db(void)
+{
+	struct conn *c = conn_current();
+
+	if (c != NULL)
+		return c->db;
+	c = conn_new();
+	if (c == NULL)
+		return NULL;
 	pthread_setspecific(conn_key, c);
 	return c->db;
+}
+
+/* Takes shared_lock, waiting at most wait_us microseconds (forever if negative); 0 when taken. */
+static int take_shared(long wait_us)
+{
+	struct timespec until;
+
+	if (wait_us < 0)
+		return pthread_mutex_lock(&shared_lock);
+	if (pthread_mutex_trylock(&shared_lock) == 0)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += wait_us * 1000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	return pthread_mutex_timedlock(&shared_lock, &until);
+}
+
+bool store_shared_begin(long wait_us)
+{
+	struct conn *own = pthread_getspecific(conn_key);
+
+	/* in a transaction, statements must see its writes, and a write would wait for itself */
+	if (lent != NULL || (own != NULL && !sqlite3_get_autocommit(own->db)))
+		return false;
+	if (take_shared(wait_us) != 0)
+		return false;
+	if (shared == NULL)
+		shared = conn_new();
+	if (shared == NULL) {
+		pthread_mutex_unlock(&shared_lock);
+		return false;
+	}
+	lent = shared;
+	return true;
+}
+
+void store_shared_end(void)
+{
+	/* a transaction left open would hold the next holder's statements in it */
+	if (!sqlite3_get_autocommit(lent->db)) {
+		log_msg(LOG_ERROR, "store: a transaction was left open on the shared connection");
+		sqlite3_exec(lent->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	/* and a statement left mid-way would keep the next holder reading an old snapshot */
+	for (sqlite3_stmt *st = sqlite3_next_stmt(lent->db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(lent->db, st))
+		if (sqlite3_stmt_busy(st))
+			sqlite3_reset(st);
+	lent = NULL;
+	pthread_mutex_unlock(&shared_lock);
 }
 
 /*
@@ -244,7 +320,7 @@ sqlite3_stmt *store_stmt(const char *sql)
 
 	if (store_db() == NULL)
 		return NULL;
-	c = pthread_getspecific(conn_key);
+	c = conn_current();
 	for (i = 0; i < c->nstmts; i++) {
 		if (c->stmts[i].sql == sql) {
 			sqlite3_reset(c->stmts[i].stmt);
@@ -394,6 +470,8 @@ void store_close(void)
 {
 	struct conn *c = pthread_getspecific(conn_key);
 
+	conn_free(shared);
+	shared = NULL;
 	if (c != NULL) {
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		pthread_setspecific(conn_key, NULL);

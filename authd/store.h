@@ -1,6 +1,7 @@
 /*
- * The store: SQLite in WAL mode, one connection per thread, prepared
- * statements cached per connection, schema built by numbered migrations.
+ * The store: SQLite in WAL mode, one connection per thread and one that the
+ * login path shares, prepared statements cached per connection, schema built
+ * by numbered migrations.
  * Every SQL string of authd lives behind these functions.
  */
 #ifndef AUTHD_STORE_H
@@ -26,6 +27,21 @@ void store_checkpoint(void);
 void store_close(void);
 /* The calling thread's connection, opened on first use; NULL on failure. */
 sqlite3 *store_db(void);
+/*
+ * The shared connection. A commit on one connection empties the page cache of
+ * every other, so while logins write a session each, every statement on a
+ * thread's own connection reads its pages again, one pread each. The login
+ * path's statements run instead on one connection that all threads share, one
+ * at a time, whose cache survives its own commits. Between store_shared_begin
+ * and store_shared_end, the calling thread's statements run on it. It is not
+ * lent while the thread's own connection is in a transaction (whose writes
+ * its statements must see), nor when another thread has held it for wait_us
+ * microseconds (negative: no limit): begin then returns false, and statements
+ * stay on the own connection. Call store_shared_end only after a true, and
+ * leave no transaction open.
+ */
+bool store_shared_begin(long wait_us);
+void store_shared_end(void);
 /* Brings a database to the newest schema; refuses one newer than this build. */
 int store_migrate(sqlite3 *db, char *err, size_t errlen);
 /* The same, stopping at schema version `target`: for tests of upgrades. */

@@ -299,6 +299,27 @@ START_TEST(test_logout)
 }
 END_TEST
 
+/*
+ * Logins skip the store when the authorization snapshot shows the private
+ * collection; one deleted since must still be made again at the next login.
+ */
+START_TEST(test_private_collection_remade_at_login)
+{
+	const char *path = "/collectionByPath?path=/Shared/Private/pc-user";
+	struct reply *r;
+
+	create_user("pc-user");
+	login_as("pc-user", USER_PW);
+	r = call("GET", admin, NULL, path);
+	expect_status(r, 200);
+	expect_status(call("DELETE", admin, NULL, fmt("/collections/%s", jstr(r->json, "id"))),
+		      204);
+	expect_error(call("GET", admin, NULL, path), 404, "NOT_FOUND", NULL);
+	login_as("pc-user", USER_PW);
+	expect_status(call("GET", admin, NULL, path), 200);
+}
+END_TEST
+
 START_TEST(test_bad_tokens)
 {
 	static const char *const basic[] = {"Authorization: Basic YWRtaW46eA==", NULL};
@@ -2454,6 +2475,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_login_refusals_look_alike);
 	tcase_add_test(tc, test_login_blank_password);
 	tcase_add_test(tc, test_logout);
+	tcase_add_test(tc, test_private_collection_remade_at_login);
 	tcase_add_test(tc, test_bad_tokens);
 	suite_add_tcase(s, tc);
 	tc = server_case("throttle", setup_throttle, teardown_server, TEST_TIMEOUT);

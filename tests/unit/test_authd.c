@@ -4,10 +4,12 @@
  * fit for JSON.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -830,6 +832,25 @@ START_TEST(denials_cut_quoted_text_between_characters)
 }
 END_TEST
 
+START_TEST(snapshot_knows_which_collections_exist)
+{
+	rbac_setup();
+	add_collection("apps", "apps", "shared", "/Shared/apps");
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	ck_assert(rbac_has_collection(rbac, "/Shared/apps"));
+	ck_assert(rbac_has_collection(rbac, "/Shared/Private"));
+	ck_assert(!rbac_has_collection(rbac, "/Shared/app"));
+	ck_assert(!rbac_has_collection(rbac, "/Shared/apps/"));
+	/* what the store gained since the last refresh, the snapshot does not know yet */
+	add_collection("web", "web", "apps", "/Shared/apps/web");
+	ck_assert(!rbac_has_collection(rbac, "/Shared/apps/web"));
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	ck_assert(rbac_has_collection(rbac, "/Shared/apps/web"));
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
 START_TEST(builtin_roles_have_their_operations)
 {
 	json_t *full = rbac_builtin_operations("fullcontrol");
@@ -920,6 +941,120 @@ START_TEST(secrets_seal_and_open_only_with_their_key)
 }
 END_TEST
 
+/* ---- the shared connection ---- */
+
+static bool account_exists(const char *name)
+{
+	struct account a;
+
+	return store_account_get(name, &a) == STORE_OK;
+}
+
+START_TEST(shared_connection_reads_and_writes_what_the_own_one_does)
+{
+	char id[ID_LEN];
+
+	rbac_setup();
+	ck_assert(store_shared_begin(-1));
+	/* a second begin on the same thread does not lend it twice */
+	ck_assert(!store_shared_begin(-1));
+	add_account("sam", false, false, true, id);
+	store_shared_end();
+	ck_assert(account_exists("sam"));
+	add_account("sue", false, false, true, id);
+	ck_assert(store_shared_begin(0));
+	ck_assert(account_exists("sue"));
+	store_shared_end();
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
+START_TEST(shared_connection_is_not_lent_inside_a_transaction)
+{
+	char id[ID_LEN];
+
+	rbac_setup();
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("tx", false, false, true, id);
+	/* its statements would not see "tx", and a write would wait for this transaction */
+	ck_assert(!store_shared_begin(-1));
+	ck_assert(account_exists("tx"));
+	store_rollback();
+	ck_assert(!account_exists("tx"));
+	ck_assert(store_shared_begin(-1));
+	store_shared_end();
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
+START_TEST(shared_connection_takes_back_a_transaction_left_open)
+{
+	char id[ID_LEN];
+
+	rbac_setup();
+	ck_assert(store_shared_begin(-1));
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("left", false, false, true, id);
+	store_shared_end();
+	ck_assert(!account_exists("left"));
+	ck_assert(store_shared_begin(-1));
+	ck_assert(!account_exists("left"));
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	store_shared_end();
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
+struct holder {
+	pthread_barrier_t taken, done;
+};
+
+static void *hold_shared(void *arg)
+{
+	struct holder *h = arg;
+
+	ck_assert(store_shared_begin(-1));
+	pthread_barrier_wait(&h->taken);
+	pthread_barrier_wait(&h->done);
+	store_shared_end();
+	return NULL;
+}
+
+START_TEST(shared_connection_waits_no_longer_than_asked)
+{
+	struct holder h;
+	struct timespec t0, t1;
+	pthread_t t;
+	double waited;
+
+	rbac_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_shared, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	ck_assert(!store_shared_begin(0));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(!store_shared_begin(20 * 1000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(waited >= 0.015 && waited < 2, "waited %.3f s for 20 ms", waited);
+	/* refused, the statements run on the own connection */
+	ck_assert(!account_exists("nobody"));
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	ck_assert(store_shared_begin(0));
+	store_shared_end();
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	rbac_free(rbac);
+	store_close();
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *const *tests)
 {
 	TCase *tc = tcase_create(name);
@@ -971,7 +1106,13 @@ int main(void)
 	    (const TTest *const[]){
 		grants_inherit_down_the_tree_and_through_teams, lists_admins_and_bad_targets,
 		builtin_roles_have_their_operations, custom_role_maps_are_checked,
-		denials_cut_quoted_text_between_characters, NULL});
+		denials_cut_quoted_text_between_characters, snapshot_knows_which_collections_exist,
+		NULL});
+	add(s, "shared-connection",
+	    (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
+				   shared_connection_is_not_lent_inside_a_transaction,
+				   shared_connection_takes_back_a_transaction_left_open,
+				   shared_connection_waits_no_longer_than_asked, NULL});
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
