@@ -713,6 +713,10 @@ START_TEST(test_jit_on_marks_missing_users)
 	expect_flag("user07", "isActive", 1);
 	expect_error(login("user07", "pw-user07"), 401, "UNAUTHORIZED", NULL);
 	expect_bundle_refused(&b, "user07", "missing from LDAP");
+	/* a token from before the mark no longer acts, and no new bundle is made */
+	expect_error(call("GET", token, NULL, ACCOUNTS "/user07"), 401, "UNAUTHORIZED", NULL);
+	expect_error(call("POST", admin, NULL, "/api/clientbundle?label=x&account=user07"), 409,
+		     "CONFLICT", "account");
 	/* marked once: the next run has nothing to do */
 	expect_summary(sync_now("done"), "usersFound=39");
 
