@@ -270,8 +270,9 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 
 void session_revoke(struct sessions *s, const unsigned char hash[32])
 {
-	uncache(s, hash);
+	/* the store first: a request racing us then finds no row to cache again */
 	store_session_delete(hash);
+	uncache(s, hash);
 }
 
 void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep)
