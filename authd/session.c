@@ -132,12 +132,11 @@ static bool expired(const struct sessions *s, const struct session_row *r, int64
 }
 
 /* Unlinks and frees the entry for `hash`, if cached. */
-static void uncache(struct sessions *s, const unsigned char hash[32])
+/* Removes the token's entry; the caller holds its bucket's lock. */
+static void uncache_locked(struct sessions *s, unsigned b, const unsigned char hash[32])
 {
-	unsigned b = bucket_of(hash);
 	struct entry **pp;
 
-	pthread_mutex_lock(lock_of(s, b));
 	for (pp = &s->buckets[b]; *pp != NULL; pp = &(*pp)->next) {
 		if (memcmp((*pp)->row.hash, hash, 32) == 0) {
 			struct entry *dead = *pp;
@@ -147,21 +146,18 @@ static void uncache(struct sessions *s, const unsigned char hash[32])
 			break;
 		}
 	}
-	pthread_mutex_unlock(lock_of(s, b));
 }
 
-static void cache(struct sessions *s, const struct entry *src)
+/* Adds a copy of src; the caller holds its bucket's lock. */
+static void cache_locked(struct sessions *s, unsigned b, const struct entry *src)
 {
-	unsigned b = bucket_of(src->row.hash);
 	struct entry *e = malloc(sizeof(*e));
 
 	if (e == NULL)
 		return; /* the store still has it; the next request reads it again */
 	*e = *src;
-	pthread_mutex_lock(lock_of(s, b));
 	e->next = s->buckets[b];
 	s->buckets[b] = e;
-	pthread_mutex_unlock(lock_of(s, b));
 }
 
 int session_create(struct sessions *s, const char *account_id, char token_out[TOKEN_LEN + 1])
@@ -230,6 +226,36 @@ static bool cached(struct sessions *s, const unsigned char hash[32], int64_t now
 	return hit;
 }
 
+/*
+ * The slow path: the row read again from the store and the account with it.
+ * It runs under the bucket's lock, as revocation does, so a token revoked
+ * while a request is reading it can never be cached again after.
+ */
+static int reload(struct sessions *s, const unsigned char hash[32], unsigned long gen,
+		  int64_t now, struct entry *e)
+{
+	unsigned b = bucket_of(hash);
+	int rc = -1;
+
+	pthread_mutex_lock(lock_of(s, b));
+	uncache_locked(s, b, hash);
+	if (store_session_get(hash, &e->row) != STORE_OK)
+		goto out;
+	if (expired(s, &e->row, now)) {
+		store_session_delete(hash);
+		goto out;
+	}
+	if (load_principal(e, gen) != 0)
+		goto out;
+	e->row.last_used = now;
+	e->persisted_last_used = now;
+	cache_locked(s, b, e);
+	rc = 0;
+out:
+	pthread_mutex_unlock(lock_of(s, b));
+	return rc;
+}
+
 int session_check(struct sessions *s, const char *token, struct principal *who,
 		  unsigned char hash_out[32])
 {
@@ -242,25 +268,10 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 		return -1;
 	token_hash(token, hash_out);
 	memset(&e, 0, sizeof(e));
-	if (!cached(s, hash_out, now, &e, &touch)) {
-		uncache(s, hash_out); /* an expired entry, if any */
-		if (store_session_get(hash_out, &e.row) != STORE_OK)
+	if (!cached(s, hash_out, now, &e, &touch) || e.gen != gen) {
+		if (reload(s, hash_out, gen, now, &e) != 0)
 			return -1;
-		if (expired(s, &e.row, now)) {
-			store_session_delete(hash_out);
-			return -1;
-		}
-		if (load_principal(&e, gen) != 0)
-			return -1;
-		e.row.last_used = now;
-		e.persisted_last_used = now;
 		touch = true;
-		cache(s, &e);
-	} else if (e.gen != gen) {
-		uncache(s, hash_out);
-		if (load_principal(&e, gen) != 0)
-			return -1;
-		cache(s, &e);
 	}
 	if (touch)
 		store_session_touch(hash_out, now);
@@ -270,9 +281,13 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 
 void session_revoke(struct sessions *s, const unsigned char hash[32])
 {
-	/* the store first: a request racing us then finds no row to cache again */
+	unsigned b = bucket_of(hash);
+
+	/* under the bucket's lock, so no request can be between reading the row and caching it */
+	pthread_mutex_lock(lock_of(s, b));
 	store_session_delete(hash);
-	uncache(s, hash);
+	uncache_locked(s, b, hash);
+	pthread_mutex_unlock(lock_of(s, b));
 }
 
 void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep)
