@@ -279,6 +279,12 @@ export default {
     $('#jobs-refresh').addEventListener('click', loadJobs);
   },
   async show() {
-    await Promise.all([loadBackend(), loadLdap(), loadJobs()]);
+    const panel = $('#panel-auth');
+    try {
+      await Promise.all([loadBackend(), loadLdap(), loadJobs()]);
+    } finally {
+      // counts finished loads, so that whoever edits the forms can wait until they hold the stored values
+      panel.dataset.loads = String(Number(panel.dataset.loads || 0) + 1);
+    }
   },
 };

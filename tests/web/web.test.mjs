@@ -236,6 +236,14 @@ async function openPanel(ctx, title) {
   await ctx.page.locator('#nav').getByRole('button', { name: title, exact: true }).click();
 }
 
+// The panel reloads its forms from the API each time it opens: edits made
+// before that load ends would be overwritten, so wait for it.
+async function openAuthPanel(ctx) {
+  const before = Number(await panel(ctx, 'auth').getAttribute('data-loads'));
+  await openPanel(ctx, 'Authentication & Authorization');
+  await ctx.page.waitForFunction((n) => Number(document.querySelector('#panel-auth').dataset.loads) > n, before);
+}
+
 function panel(ctx, id) {
   return ctx.page.locator(`#panel-${id}`);
 }
@@ -413,7 +421,7 @@ async function grantsPanel(t, ctx) {
 // What this page can show before a directory is involved: every field of
 // SPEC §6.1 with its label, and the ordered lists' add, move and remove.
 async function authPanelForm(t, ctx) {
-  await openPanel(ctx, 'Authentication & Authorization');
+  await openAuthPanel(ctx);
   const form = panel(ctx, 'auth').locator('#ldap-form');
   const labels = ['LDAP Server URL', 'Reader DN', 'Reader Password', 'Use Start TLS', 'Skip TLS Verification',
     'No Simple Pagination (RFC 2696)', 'Root Certificates', 'Just-In-Time User Provisioning', 'Base DN',
@@ -458,7 +466,7 @@ async function ldapFillForm(t, ctx) {
   await startSlapd(ctx);
   // opening the panel again reloads the stored settings, dropping the list checks' edits
   await openPanel(ctx, 'Users');
-  await openPanel(ctx, 'Authentication & Authorization');
+  await openAuthPanel(ctx);
   const p = panel(ctx, 'auth');
   const form = p.locator('#ldap-form');
   await p.locator('#auth-backend').getByLabel('Authentication backend').selectOption('ldap');
@@ -517,7 +525,7 @@ async function ldapSave(t, ctx) {
   await p.locator('#ldap-form').getByText('LDAP settings saved.').waitFor();
   // back from the API: the values stay and the password is only said to be set
   await openPanel(ctx, 'Users');
-  await openPanel(ctx, 'Authentication & Authorization');
+  await openAuthPanel(ctx);
   const form = p.locator('#ldap-form');
   t.equal(await form.getByLabel('LDAP Server URL', { exact: true }).first().inputValue(), `ldap://127.0.0.1:${ctx.ldapPort}`, 'the URL was stored');
   const pw = form.getByLabel('Reader Password', { exact: true }).first();
@@ -550,7 +558,7 @@ async function ldapUserSignsIn(t, ctx) {
  */
 async function ldapSyncNow(t, ctx) {
   await openPanel(ctx, 'Users');
-  await openPanel(ctx, 'Authentication & Authorization');
+  await openAuthPanel(ctx);
   const p = panel(ctx, 'auth');
   const form = p.locator('#ldap-form');
   await form.getByLabel('Just-In-Time User Provisioning').uncheck();
