@@ -38,14 +38,6 @@ struct client {
 	long ok, failed;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* What authd does with the directory for one login of a known user: connect, bind, unbind. */
 static bool bind_directly(const struct slapd *dir, int user)
 {
@@ -111,8 +103,8 @@ static void *run_client(void *arg)
 	double end;
 
 	pthread_barrier_wait(&ph->start);
-	end = now() + ph->seconds;
-	for (int k = 0; now() < end; k++) {
+	end = it_now() + ph->seconds;
+	for (int k = 0; it_now() < end; k++) {
 		int user = (cl->id + k * CLIENTS) % USERS;
 		bool ok = ph->authd ? c != NULL && login_through_authd(c, user)
 				    : bind_directly(ph->dir, user);
@@ -138,7 +130,7 @@ static double run_phase(struct phase *ph, long *failed)
 		pthread_create(&t[i], NULL, run_client, &cl[i]);
 	}
 	pthread_barrier_wait(&ph->start);
-	start = now();
+	start = it_now();
 	*failed = 0;
 	for (int i = 0; i < CLIENTS; i++) {
 		pthread_join(t[i], NULL);
@@ -146,7 +138,7 @@ static double run_phase(struct phase *ph, long *failed)
 		*failed += cl[i].failed;
 	}
 	pthread_barrier_destroy(&ph->start);
-	return (double)ok / (now() - start);
+	return (double)ok / (it_now() - start);
 }
 
 static char *people_ldif(void)

@@ -24,14 +24,6 @@
 #define TARGET_NOCHANGE 1.3
 #define TARGET_RSS_MB 150
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Users u0..uN-1; group g holds MEMBERS users spread over the directory. */
 static char *directory_ldif(int users, int groups)
 {
@@ -196,12 +188,12 @@ static double ldapsearch_ms(const struct slapd *dir)
 				"(objectClass=groupOfNames)",
 				"member",
 				NULL};
-	double start = now();
+	double start = it_now();
 
 	if (cmd_run(users, env, NULL, "/dev/null", 600) != 0 ||
 	    cmd_run(groups, env, NULL, "/dev/null", 600) != 0)
 		return -1;
-	return (now() - start) * 1000;
+	return (it_now() - start) * 1000;
 }
 
 int main(int argc, char **argv)

@@ -28,22 +28,6 @@
 static struct engine pool[POOL_SIZE];
 static bool exit_hook_installed;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- commands ---- */
 
 bool cmd_find(const char *name, char *buf, size_t len)
@@ -111,7 +95,7 @@ static int exit_code(int status)
 int cmd_run(const char *const argv[], const char *const envp[], const char *cwd,
 	    const char *out_path, int timeout_s)
 {
-	double deadline = now_s() + timeout_s;
+	double deadline = it_now() + timeout_s;
 	pid_t pid = cmd_spawn(argv, envp, cwd, out_path);
 	int status;
 	long pause_ms = 2;
@@ -119,14 +103,14 @@ int cmd_run(const char *const argv[], const char *const envp[], const char *cwd,
 	if (pid <= 0)
 		return -1;
 	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (now_s() > deadline) {
+		if (it_now() > deadline) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return CMD_TIMEOUT;
 		}
 		/* short commands are the rule: poll fast first, then back off */
-		sleep_ms(pause_ms);
+		it_sleep_ms(pause_ms);
 		if (pause_ms < 50)
 			pause_ms *= 2;
 	}
@@ -275,15 +259,15 @@ static bool reaped(struct engine *e, int *status, int options)
 /* 0 when it answers; -2 when it exited; -1 on timeout. */
 static int wait_ready(struct engine *e)
 {
-	double deadline = now_s() + READY_SECONDS;
+	double deadline = it_now() + READY_SECONDS;
 	int status;
 
-	while (now_s() < deadline) {
+	while (it_now() < deadline) {
 		if (reaped(e, &status, WNOHANG))
 			return -2;
 		if (engine_answers(e))
 			return 0;
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 	return -1;
 }
@@ -348,7 +332,7 @@ int engine_start(struct engine *e, const char *tls_dir)
 
 int engine_stop(struct engine *e)
 {
-	double deadline = now_s() + STOP_SECONDS;
+	double deadline = it_now() + STOP_SECONDS;
 	int status = -1;
 
 	if (e->pid <= 0 || e->owner != getpid())
@@ -356,7 +340,7 @@ int engine_stop(struct engine *e)
 	/* SIGTERM lets dockerd stop its containerd and remove its sockets */
 	kill(e->pid, SIGTERM);
 	while (!reaped(e, &status, WNOHANG)) {
-		if (now_s() > deadline) {
+		if (it_now() > deadline) {
 			fprintf(stderr, "dockerd %d ignored SIGTERM for %d s; killing it\n",
 				(int)e->pid, STOP_SECONDS);
 			kill(-e->pid, SIGKILL);
@@ -364,7 +348,7 @@ int engine_stop(struct engine *e)
 			reaped(e, &status, 0);
 			break;
 		}
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	release_root(e);
 	return status;

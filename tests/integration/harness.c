@@ -39,7 +39,7 @@ static bool exit_hook_installed;
 static char workdir[IT_PATH_LEN];
 static pid_t workdir_owner;
 
-static void sleep_ms(long ms)
+void it_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -47,7 +47,7 @@ static void sleep_ms(long ms)
 		;
 }
 
-static double now_s(void)
+double it_now(void)
 {
 	struct timespec ts;
 
@@ -273,7 +273,7 @@ int authd_run_once(const char *const *args, const char *admin_password, const ch
 {
 	char *argv[32];
 	int argc = 0, status = -1;
-	double deadline = now_s() + READY_SECONDS;
+	double deadline = it_now() + READY_SECONDS;
 	pid_t pid;
 
 	argv[argc++] = (char *)AUTHD_BIN;
@@ -284,13 +284,13 @@ int authd_run_once(const char *const *args, const char *admin_password, const ch
 	if (pid <= 0)
 		return -1;
 	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (now_s() > deadline) {
+		if (it_now() > deadline) {
 			/* it started serving instead of refusing: stop it and say so */
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return -1;
 		}
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	return status;
 }
@@ -324,14 +324,14 @@ static bool ping_ok(const struct authd *s)
 /* 0 when /_ping answers; -2 when the process exited; -1 on timeout. */
 static int wait_ready(struct authd *s)
 {
-	double deadline = now_s() + READY_SECONDS;
+	double deadline = it_now() + READY_SECONDS;
 
-	while (now_s() < deadline) {
+	while (it_now() < deadline) {
 		if (reaped(s, WNOHANG))
 			return -2;
 		if (ping_ok(s))
 			return 0;
-		sleep_ms(50);
+		it_sleep_ms(50);
 	}
 	return -1;
 }
@@ -387,7 +387,7 @@ int authd_stop(struct authd *s)
 
 int authd_stop_with(struct authd *s, int sig)
 {
-	double deadline = now_s() + STOP_SECONDS;
+	double deadline = it_now() + STOP_SECONDS;
 
 	if (s->pid <= 0 || s->owner != getpid()) {
 		http_close();
@@ -396,14 +396,14 @@ int authd_stop_with(struct authd *s, int sig)
 	/* open keep-alive connections stay open: authd must stop despite them */
 	kill(s->pid, sig);
 	while (!reaped(s, WNOHANG)) {
-		if (now_s() > deadline) {
+		if (it_now() > deadline) {
 			fprintf(stderr, "authd %d ignored signal %d for %d s; killing it\n",
 				(int)s->pid, sig, STOP_SECONDS);
 			kill(s->pid, SIGKILL);
 			reaped(s, 0);
 			break;
 		}
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	http_close(); /* its connections died with it */
 	return s->last_status;

@@ -69,6 +69,10 @@ char *it_read_file(const char *path, size_t *len);
 int it_write_file(const char *path, const char *text);
 /* A 127.0.0.1 TCP port that was free a moment ago (bind to 0, read it back, close). */
 int it_free_port(void);
+/* Sleeps ms milliseconds, through signals. */
+void it_sleep_ms(long ms);
+/* Seconds on the monotonic clock, for deadlines. */
+double it_now(void);
 
 /* ---- HTTP ---- */
 

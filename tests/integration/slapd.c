@@ -39,22 +39,6 @@ static bool exit_hook_installed;
  */
 static const char *const tool_env[] = {"PATH=" CMD_PATH, "LC_ALL=C", "LDAPNOINIT=1", NULL};
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void print_file_tail(const char *path, const char *what)
 {
 	size_t len = 0;
@@ -523,14 +507,14 @@ static int spawn(struct slapd *s)
 /* 0 when it answers; -2 when it exited; -1 on timeout (it is killed then). */
 static int wait_ready(struct slapd *s)
 {
-	double deadline = now_s() + READY_SECONDS;
+	double deadline = it_now() + READY_SECONDS;
 
-	while (now_s() < deadline) {
+	while (it_now() < deadline) {
 		if (reaped(s, WNOHANG))
 			return -2;
 		if (answers(s))
 			return 0;
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	slapd_kill(s);
 	return -1;
@@ -664,18 +648,18 @@ static bool owned_and_running(const struct slapd *s, const char *what)
 
 int slapd_stop(struct slapd *s)
 {
-	double deadline = now_s() + STOP_SECONDS;
+	double deadline = it_now() + STOP_SECONDS;
 
 	if (!owned_and_running(s, "slapd_stop"))
 		return -1;
 	kill(s->pid, SIGTERM);
 	while (!reaped(s, WNOHANG)) {
-		if (now_s() > deadline) {
+		if (it_now() > deadline) {
 			fprintf(stderr, "slapd %d ignored SIGTERM for %d s; killing it\n",
 				(int)s->pid, STOP_SECONDS);
 			return slapd_kill(s);
 		}
-		sleep_ms(10);
+		it_sleep_ms(10);
 	}
 	return s->last_status;
 }

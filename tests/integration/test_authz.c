@@ -50,24 +50,6 @@ enum { P_ADMIN, P_RC, P_VO, P_NONE, P_MEMBER, P_GONE, P_OFF, N_PRINCIPALS };
 static struct principal people[N_PRINCIPALS];
 static char team_id[80]; /* the team whose grant the member case gives and takes */
 
-/* ---- time ---- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* ---- authd's API over the harness ---- */
 
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
@@ -243,14 +225,14 @@ static bool engine_answers(const struct engine *e)
 
 static void start_engine(struct engine *e, const char *tls)
 {
-	double deadline = now_s() + ENGINE_READY_SECONDS;
+	double deadline = it_now() + ENGINE_READY_SECONDS;
 	int status;
 
 	spawn_dockerd(e, tls);
 	while (!engine_answers(e)) {
 		if (waitpid(e->pid, &status, WNOHANG) == e->pid)
 			e->pid = 0;
-		if (e->pid == 0 || now_s() > deadline) {
+		if (e->pid == 0 || it_now() > deadline) {
 			char *text = it_read_file(e->log, NULL);
 			const char *log = text ? keep(text) : "";
 			size_t n = strlen(log);
@@ -258,7 +240,7 @@ static void start_engine(struct engine *e, const char *tls)
 			ck_abort_msg("dockerd did not start (log %s):\n%s", e->log,
 				     log + (n > 4000 ? n - 4000 : 0));
 		}
-		sleep_ms(100);
+		it_sleep_ms(100);
 	}
 }
 
@@ -551,9 +533,9 @@ START_TEST(test_team_grant)
 	rc = run_matrix_at(__LINE__, &people[P_RC], "az-rc-again", RC_ROW);
 	ck_assert_str_eq(member, rc);
 	grant(team_id, "shared", "restrictedcontrol", false);
-	changed = now_s();
+	changed = it_now();
 	r = docker_as(p, "volume create --label " LABEL "=/Shared after-az-member");
-	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	ck_assert_msg(it_now() - changed < 1.0, "the denial took %.2f s", it_now() - changed);
 	expect_ran(r, 1);
 	expect_has(r.out, denied_by_plugin(), "the CLI's error after the team grant went");
 }
@@ -568,9 +550,9 @@ START_TEST(test_key_deleted)
 	expect_ran(docker_as(p, "volume ls"), 0);
 	expect_status(call("DELETE", admin, NULL, ACCOUNTS "/%s/publicKeys/%s", p->name, p->key_id),
 		      204);
-	changed = now_s();
+	changed = it_now();
 	r = docker_as(p, "volume ls");
-	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	ck_assert_msg(it_now() - changed < 1.0, "the denial took %.2f s", it_now() - changed);
 	expect_ran(r, 1);
 	expect_has(r.out, denied_by_plugin(), "the CLI's error");
 	expect_has(r.out, "revoked", "the denial's reason");
@@ -604,9 +586,9 @@ START_TEST(test_grant_removed)
 	grant(p->id, "shared", "viewonly", false);
 	/* its private collection's grant still lets it list: take that one too */
 	grant(p->id, collection_id("/Shared/Private/az-vo"), "restrictedcontrol", false);
-	changed = now_s();
+	changed = it_now();
 	r = docker_as(p, "volume ls");
-	ck_assert_msg(now_s() - changed < 1.0, "the denial took %.2f s", now_s() - changed);
+	ck_assert_msg(it_now() - changed < 1.0, "the denial took %.2f s", it_now() - changed);
 	expect_ran(r, 1);
 	expect_has(r.out, "az-vo has no grant for Volume View", "the denial's reason");
 	grant(p->id, "shared", "viewonly", true);
@@ -735,8 +717,8 @@ START_TEST(test_fail_closed_and_restart)
 
 	expect_ran(docker_as(rc, "volume ls"), 0);
 	ck_assert_int_eq(kill(srv->pid, SIGTERM), 0);
-	for (deadline = now_s() + 20; !process_gone(srv->pid); sleep_ms(20))
-		ck_assert_msg(now_s() < deadline, "authd %d did not stop on SIGTERM",
+	for (deadline = it_now() + 20; !process_gone(srv->pid); it_sleep_ms(20))
+		ck_assert_msg(it_now() < deadline, "authd %d did not stop on SIGTERM",
 			      (int)srv->pid);
 	ck_assert_msg(access(plugin_sock, F_OK) != 0, "authd left %s behind", plugin_sock);
 	expect_fail_closed();
@@ -745,9 +727,9 @@ START_TEST(test_fail_closed_and_restart)
 	srv->pid = 0;
 	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start again; log above");
 	/* dockerd dials the plugin's socket anew: no engine restart */
-	for (deadline = now_s() + 10;; sleep_ms(200)) {
+	for (deadline = it_now() + 10;; it_sleep_ms(200)) {
 		r = docker_as(rc, "volume ls");
-		if (r.code == 0 || now_s() > deadline)
+		if (r.code == 0 || it_now() > deadline)
 			break;
 	}
 	expect_ran(r, 0);
@@ -1319,10 +1301,10 @@ START_TEST(test_plugin_key_revoked)
 				 authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list(b64))),
 		     true);
 	expect_status(call("DELETE", admin, NULL, ACCOUNTS "/pa-rc/publicKeys/%s", p.key_id), 204);
-	changed = now_s();
+	changed = it_now();
 	r = plugin_post("/AuthZPlugin.AuthZReq",
 			authz_req("pa-rc", "GET", "/v1.41/volumes", NULL, cert_list(b64)));
-	ck_assert_msg(now_s() - changed < 1.0, "the answer took %.2f s", now_s() - changed);
+	ck_assert_msg(it_now() - changed < 1.0, "the answer took %.2f s", it_now() - changed);
 	expect_refused(r);
 	expect_msg(r, "revoked");
 	/* the account's other bundle is untouched */
@@ -1470,7 +1452,7 @@ static json_t *audit_decision_on(const char *path)
 		}
 		free(text);
 		if (found == NULL)
-			sleep_ms(100);
+			it_sleep_ms(100);
 	}
 	return found;
 }

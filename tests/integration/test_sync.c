@@ -52,22 +52,6 @@ static struct slapd *corp, *big;
 static const char *const tools[] = {"slapd",   "slapadd", "ldapmodify", "ldapsearch",
 				    "sqlite3", "curl",	  "unzip",	NULL};
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- the directories ---- */
 
 static void person(FILE *f, const char *uid, const char *parent, const char *extra)
@@ -482,7 +466,7 @@ static bool has_ended(json_t *job)
 /* Polls until the job has this status (bounded); the job then. Replies are not kept. */
 static json_t *await_status_at(int line, const char *id, const char *status)
 {
-	double deadline = now_s() + JOB_SECONDS;
+	double deadline = it_now() + JOB_SECONDS;
 
 	for (;;) {
 		json_t *j = job_fetch(id);
@@ -490,10 +474,10 @@ static json_t *await_status_at(int line, const char *id, const char *status)
 
 		if (strcmp(now, status) == 0 || (strcmp(status, "ended") == 0 && has_ended(j)))
 			return keep_json(j);
-		ck_assert_msg(now_s() < deadline, "line %d: job %s is still %s after %d s", line,
+		ck_assert_msg(it_now() < deadline, "line %d: job %s is still %s after %d s", line,
 			      id, now, JOB_SECONDS);
 		json_decref(j);
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 }
 
@@ -937,13 +921,13 @@ static void prepare_big(void)
 /* Starts a sync and waits until big has served two pages of it; the job's id. */
 static const char *sync_until_paging(long *log_from)
 {
-	double deadline = now_s() + JOB_SECONDS;
+	double deadline = it_now() + JOB_SECONDS;
 	const char *id;
 
 	*log_from = file_size(big->log);
 	id = start_job(SYNC);
 	for (long polls = 1; pages_served(big, *log_from) < 2; polls++) {
-		ck_assert_msg(now_s() < deadline, "big was not paged within %d s", JOB_SECONDS);
+		ck_assert_msg(it_now() < deadline, "big was not paged within %d s", JOB_SECONDS);
 		if (polls % 100 == 0) {
 			json_t *j = job_fetch(id);
 			bool ended = has_ended(j);
@@ -951,7 +935,7 @@ static const char *sync_until_paging(long *log_from)
 			json_decref(j);
 			ck_assert_msg(!ended, "the job ended before big paged: %s", job_log(id));
 		}
-		sleep_ms(1);
+		it_sleep_ms(1);
 	}
 	return id;
 }
@@ -1288,7 +1272,7 @@ static int count_of(const char *text, const char *needle)
 START_TEST(test_authd_killed_during_a_job)
 {
 	const char *first_id, *first, *first_log, *before, *id, *after;
-	double deadline = now_s() + JOB_SECONDS;
+	double deadline = it_now() + JOB_SECONDS;
 	long from, offset = 0, lines = 0;
 	struct reply *r;
 	json_t *j;
@@ -1333,9 +1317,9 @@ START_TEST(test_authd_killed_during_a_job)
 	 */
 	id = start_job(SYNC);
 	while ((lines += new_lines(fmt("%s/jobs/%s.log", srv->dir, id), &offset)) < NBIG) {
-		ck_assert_msg(now_s() < deadline, "the plan was not logged within %d s",
+		ck_assert_msg(it_now() < deadline, "the plan was not logged within %d s",
 			      JOB_SECONDS);
-		sleep_ms(2);
+		it_sleep_ms(2);
 	}
 	after = kill_authd();
 	restart_authd();
@@ -1374,7 +1358,7 @@ START_TEST(test_second_job_waits_and_cancel)
 	await_status_at(__LINE__, a, "running");
 	b = start_job(SYNC);
 	c = start_job(SYNC);
-	sleep_ms(300);
+	it_sleep_ms(300);
 	ck_assert_str_eq(jstr(job_now(a), "status"), "running");
 	ck_assert_str_eq(jstr(job_now(b), "status"), "waiting");
 	ck_assert_str_eq(jstr(job_now(c), "status"), "waiting");
