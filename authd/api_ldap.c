@@ -12,8 +12,11 @@
 
 #define SETTINGS_KEY "ldapSettings"
 
-/* Seals (or unseals) one server object's readerPassword in place; 0, or -1 when it cannot. */
-static int map_password(json_t *server, const unsigned char *key, bool seal)
+/* What is done to each reader password of a settings JSON value, in place. */
+enum password_op { PW_SEAL, PW_UNSEAL, PW_WIPE };
+
+/* One server object's readerPassword; 0, or -1 when a seal cannot be made or opened. */
+static int password_apply(json_t *server, enum password_op op, const unsigned char *key)
 {
 	json_t *v = json_object_get(server, "readerPassword");
 	char *in, *out;
@@ -21,46 +24,42 @@ static int map_password(json_t *server, const unsigned char *key, bool seal)
 	if (!json_is_string(v) || json_string_length(v) == 0)
 		return 0;
 	in = (char *)json_string_value(v);
-	out = seal ? secret_seal(key, in) : secret_unseal(key, in);
+	if (op == PW_WIPE) {
+		OPENSSL_cleanse(in, json_string_length(v));
+		return 0;
+	}
+	out = op == PW_SEAL ? secret_seal(key, in) : secret_unseal(key, in);
 	if (out == NULL)
 		return -1;
-	if (seal)
+	if (op == PW_SEAL)
 		OPENSSL_cleanse(in, strlen(in));
 	json_object_set_new(server, "readerPassword", json_string(out));
-	if (!seal)
+	if (op == PW_UNSEAL)
 		OPENSSL_cleanse(out, strlen(out));
 	free(out);
 	return 0;
 }
 
 /* The top level is the default server; each of additionalDomains is another. */
-static int map_passwords(json_t *settings, const unsigned char *key, bool seal)
+static int each_password(json_t *settings, enum password_op op, const unsigned char *key)
 {
 	json_t *server;
 	size_t i;
 
-	if (map_password(settings, key, seal) != 0)
+	if (password_apply(settings, op, key) != 0)
 		return -1;
-	json_array_foreach(json_object_get(settings, "additionalDomains"), i,
-			   server) if (map_password(server, key, seal) != 0) return -1;
+	json_array_foreach(json_object_get(settings, "additionalDomains"), i, server)
+	{
+		if (password_apply(server, op, key) != 0)
+			return -1;
+	}
 	return 0;
 }
 
-/* Wipes the clear passwords a JSON value holds before it is freed. */
+/* Wipes the clear passwords a JSON value holds, then frees it. */
 static void drop_clear_settings(json_t *settings)
 {
-	json_t *server;
-	size_t i;
-	json_t *v = json_object_get(settings, "readerPassword");
-
-	if (json_is_string(v))
-		OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-	json_array_foreach(json_object_get(settings, "additionalDomains"), i, server)
-	{
-		v = json_object_get(server, "readerPassword");
-		if (json_is_string(v))
-			OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
-	}
+	each_password(settings, PW_WIPE, NULL);
 	json_decref(settings);
 }
 
@@ -76,7 +75,7 @@ static int ldap_settings_load(struct server *srv, struct ls_settings *out)
 		return rc;
 	j = json_loads(text, 0, NULL);
 	free(text);
-	if (j == NULL || map_passwords(j, srv->secret_key, false) != 0) {
+	if (j == NULL || each_password(j, PW_UNSEAL, srv->secret_key) != 0) {
 		log_msg(LOG_ERROR,
 			"stored LDAP settings cannot be read (is secret.key the one they "
 			"were sealed with?)");
@@ -145,27 +144,6 @@ void ldap_config_changed(struct server *srv)
 	ldap_config_put(old);
 }
 
-/* What GET shows before anything was saved: the defaults, and no server. */
-static json_t *unset_settings(void)
-{
-	struct ls_member_sync admin;
-	struct ls_error err;
-	json_t *j;
-
-	if (ls_member_sync_from_json(NULL, "", &admin, &err) != 0)
-		return NULL;
-	j = json_pack("{s:s, s:b, s:s, s:b, s:b, s:s, s:b, s:[], s:[], s:o, s:s, s:b, s:b, s:i, "
-		      "s:i}",
-		      "serverURL", "", "startTLS", 0, "rootCerts", "", "tlsSkipVerify", 0,
-		      "noSimplePagination", 0, "readerDN", "", "readerPasswordSet", 0,
-		      "additionalDomains", "userSearchConfigs", "adminSyncOpts",
-		      ls_member_sync_to_json(&admin), "syncSchedule", "@hourly",
-		      "jitUserProvisioning", 1, "followReferrals", 0, "timeoutSeconds", 10,
-		      "maxDeactivationPercent", 10);
-	ls_member_sync_free(&admin);
-	return j;
-}
-
 void api_ldap_get(struct req *r, struct resp *out)
 {
 	struct ls_settings s;
@@ -177,7 +155,7 @@ void api_ldap_get(struct req *r, struct resp *out)
 	}
 	rc = ldap_settings_load(r->srv, &s);
 	if (rc == STORE_NOT_FOUND) {
-		resp_json(out, 200, unset_settings());
+		resp_json(out, 200, ls_settings_unset_json());
 		return;
 	}
 	if (rc != STORE_OK) {
@@ -218,7 +196,7 @@ static int save_settings(struct server *srv, const struct ls_settings *s)
 	char *text = NULL;
 	int rc = STORE_ERROR;
 
-	if (j != NULL && map_passwords(j, srv->secret_key, true) == 0 &&
+	if (j != NULL && each_password(j, PW_SEAL, srv->secret_key) == 0 &&
 	    (text = json_dumps(j, JSON_COMPACT)) != NULL)
 		rc = store_setting_set(SETTINGS_KEY, text);
 	free(text);

@@ -446,11 +446,13 @@ int jobs_submit(struct jobs *js, bool dry_run, bool force, const char *target, s
 
 static int any_enabled(const char *owner_id, const char *org_id, const char *text, void *ctx)
 {
+	json_t *j = json_loads(text, 0, NULL);
+
 	(void)owner_id;
 	(void)org_id;
-	/* a cheap look: the JSON was written by ls_member_sync_to_json */
-	if (strstr(text, "\"enableSync\":true") != NULL || strstr(text, "\"enableSync\": true"))
+	if (json_is_true(json_object_get(j, "enableSync")))
 		*(bool *)ctx = true;
+	json_decref(j);
 	return *(bool *)ctx;
 }
 

@@ -122,6 +122,8 @@ int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
  * (for a caller that seals it before storing). NULL when out of memory.
  */
 json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords);
+/* What settings look like before any are saved: every default, no server, no search. */
+json_t *ls_settings_unset_json(void);
 /* Clears the passwords (OPENSSL_cleanse) and frees everything *s holds. */
 void ls_settings_free(struct ls_settings *s);
 /* Reads a member-sync object ({} gives the defaults); 0, or -1 with *err naming prefix.field. */

@@ -19,6 +19,7 @@
 #define DEFAULT_TIMEOUT 10
 #define MAX_TIMEOUT 300
 #define DEFAULT_MAX_DEACTIVATION 10
+#define DEFAULT_SCHEDULE "@hourly"
 #define MAX_SERVERS 64
 #define MAX_SEARCHES 64
 
@@ -530,7 +531,7 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 	    read_searches(in, out, err) ||
 	    ls_member_sync_from_json(json_object_get(in, "adminSyncOpts"), "adminSyncOpts.",
 				     &out->admin_sync, err) ||
-	    get_string(in, "syncSchedule", "@hourly", "", &out->sync_schedule, err) ||
+	    get_string(in, "syncSchedule", DEFAULT_SCHEDULE, "", &out->sync_schedule, err) ||
 	    get_bool(in, "jitUserProvisioning", true, "", &out->jit, err) ||
 	    get_bool(in, "followReferrals", false, "", &out->follow_referrals, err) ||
 	    get_int(in, "timeoutSeconds", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT, "",
@@ -543,7 +544,7 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 			    "must be @hourly, @daily, @weekly or @every Nh (N from 1 to 720)");
 	if (out->sync_schedule[0] == '\0') {
 		free(out->sync_schedule);
-		if ((out->sync_schedule = strdup("@hourly")) == NULL)
+		if ((out->sync_schedule = strdup(DEFAULT_SCHEDULE)) == NULL)
 			return fail(err, "", "syncSchedule", "out of memory");
 	}
 	for (size_t i = 0; i < out->nservers; i++) {
@@ -625,6 +626,30 @@ json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords)
 		return NULL;
 	}
 	return out;
+}
+
+json_t *ls_settings_unset_json(void)
+{
+	struct ls_server none = {(char *)"", (char *)"", false,	     (char *)"",
+				 false,	     false,	 (char *)"", NULL};
+	struct ls_settings s = {&none,
+				1,
+				NULL,
+				0,
+				{0},
+				(char *)DEFAULT_SCHEDULE,
+				true,
+				false,
+				DEFAULT_TIMEOUT,
+				DEFAULT_MAX_DEACTIVATION};
+	struct ls_error err;
+	json_t *j;
+
+	if (ls_member_sync_from_json(NULL, "", &s.admin_sync, &err) != 0)
+		return NULL;
+	j = ls_settings_to_json(&s, false);
+	ls_member_sync_free(&s.admin_sync);
+	return j;
 }
 
 static void free_secret(char *s)
