@@ -505,6 +505,11 @@ static void parse_body(struct MHD_Connection *c, struct call *call, bool optiona
 	}
 	call->req.body = json_loadb(call->body, call->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (call->req.body == NULL) {
+		/* jansson quotes the text near the fault, which may be a password: not that */
+		char *near = strstr(jerr.text, " near '");
+
+		if (near != NULL)
+			*near = '\0';
 		resp_error(out, 400, "INVALID_JSON", NULL, "invalid JSON at line %d, column %d: %s",
 			   jerr.line, jerr.column, jerr.text);
 		return;
