@@ -112,6 +112,12 @@ static const struct route api_routes[] = {
 };
 #undef A
 
+void http_routes_print(FILE *f)
+{
+	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
+		fprintf(f, "%s %s\n", api_routes[i].method, api_routes[i].pattern);
+}
+
 /* The engine authorization plugin protocol, on authz.socket (SPEC §8.1). */
 static const struct route plugin_routes[] = {
     {"POST", "/Plugin.Activate", api_plugin_activate, 0},

@@ -5,6 +5,8 @@
 #ifndef AUTHD_HTTP_H
 #define AUTHD_HTTP_H
 
+#include <stdio.h>
+
 #include "authd.h"
 #include "session.h"
 
@@ -66,5 +68,7 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen);
 struct http_server *http_start_plugin(struct server *srv, char *err, size_t errlen);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
+/* Writes the HTTPS API's routing table to f, one "METHOD PATTERN" a line ("{}": one segment). */
+void http_routes_print(FILE *f);
 
 #endif
