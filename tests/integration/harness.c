@@ -143,6 +143,11 @@ const char *it_workdir_remove(void)
 
 struct authd *authd_new(const char *config_json)
 {
+	return authd_new_in(NULL, config_json);
+}
+
+struct authd *authd_new_in(const char *parent, const char *config_json)
+{
 	const char *tmp = getenv("TMPDIR");
 	struct authd *s = NULL;
 
@@ -152,7 +157,9 @@ struct authd *authd_new(const char *config_json)
 	if (s == NULL)
 		return NULL;
 	memset(s, 0, sizeof(*s));
-	if (workdir[0] != '\0')
+	if (parent != NULL)
+		snprintf(s->dir, sizeof(s->dir), "%s/authd-XXXXXX", parent);
+	else if (workdir[0] != '\0')
 		snprintf(s->dir, sizeof(s->dir), "%s/authd-XXXXXX", workdir);
 	else
 		snprintf(s->dir, sizeof(s->dir), "%s/authd-it-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -197,14 +204,31 @@ int it_free_port(void)
 	return port;
 }
 
-/* This process's environment, with AUTHD_ADMIN_PASSWORD replaced (or removed). */
-static void build_env(char **envp, char *admin_var, size_t admin_len, const char *admin_password)
+/* Whether one of the extra lines (see struct authd's env) sets the name that line e sets. */
+static bool overridden(const char *e, const char (*extra)[IT_PATH_LEN])
+{
+	size_t n = strcspn(e, "=");
+
+	for (int i = 0; extra != NULL && i < IT_ENV_MAX && extra[i][0] != '\0'; i++)
+		if (strncmp(extra[i], e, n + 1) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * This process's environment, with AUTHD_ADMIN_PASSWORD replaced (or
+ * removed) and the extra lines (NULL: none) added.
+ */
+static void build_env(char **envp, char *admin_var, size_t admin_len, const char *admin_password,
+		      const char (*extra)[IT_PATH_LEN])
 {
 	int n = 0;
 
-	for (char **e = environ; *e != NULL && n < MAX_ENV - 2; e++)
-		if (strncmp(*e, "AUTHD_ADMIN_PASSWORD=", 21) != 0)
+	for (char **e = environ; *e != NULL && n < MAX_ENV - 2 - IT_ENV_MAX; e++)
+		if (strncmp(*e, "AUTHD_ADMIN_PASSWORD=", 21) != 0 && !overridden(*e, extra))
 			envp[n++] = *e;
+	for (int i = 0; extra != NULL && i < IT_ENV_MAX && extra[i][0] != '\0'; i++)
+		envp[n++] = (char *)extra[i];
 	if (admin_password != NULL) {
 		snprintf(admin_var, admin_len, "AUTHD_ADMIN_PASSWORD=%s", admin_password);
 		envp[n++] = admin_var;
@@ -216,14 +240,15 @@ static void build_env(char **envp, char *admin_var, size_t admin_len, const char
  * Forks and execs authd with argv, its output to log_path; the pid, or -1.
  * Everything the child needs is prepared before the fork.
  */
-static pid_t launch(char *const argv[], const char *admin_password, const char *log_path)
+static pid_t launch(char *const argv[], const char *admin_password,
+		    const char (*extra)[IT_PATH_LEN], const char *log_path)
 {
 	char admin_var[1200];
 	char *envp[MAX_ENV];
 	pid_t parent = getpid(), pid;
 	int fd;
 
-	build_env(envp, admin_var, sizeof(admin_var), admin_password);
+	build_env(envp, admin_var, sizeof(admin_var), admin_password, extra);
 	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -265,7 +290,7 @@ static int spawn(struct authd *s, const char *admin_password)
 		argv[argc++] = s->config;
 	}
 	argv[argc] = NULL;
-	s->pid = launch(argv, admin_password, s->log);
+	s->pid = launch(argv, admin_password, s->env, s->log);
 	return s->pid > 0 ? 0 : -1;
 }
 
@@ -280,7 +305,7 @@ int authd_run_once(const char *const *args, const char *admin_password, const ch
 	for (; *args != NULL && argc < 31; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
-	pid = launch(argv, admin_password, log_path);
+	pid = launch(argv, admin_password, NULL, log_path);
 	if (pid <= 0)
 		return -1;
 	while (waitpid(pid, &status, WNOHANG) != pid) {

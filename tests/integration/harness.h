@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #define IT_PATH_LEN 512
+#define IT_ENV_MAX 6
 
 /* One authd process and the files it keeps; pid is 0 while it is not running. */
 struct authd {
@@ -26,6 +27,11 @@ struct authd {
 	char log[IT_PATH_LEN];	  /* stdout and stderr of the latest start */
 	char cainfo[IT_PATH_LEN]; /* <dir>/ca/cluster-ca.pem */
 	char base[64];		  /* https://127.0.0.1:PORT */
+	/*
+	 * "NAME=value" lines added to the server's environment at each start,
+	 * replacing what this process has under the same name; "" ends the list.
+	 */
+	char env[IT_ENV_MAX][IT_PATH_LEN];
 };
 
 /*
@@ -43,6 +49,8 @@ const char *it_workdir_remove(void);
  * whatever a test process left running; NULL when the dir cannot be made.
  */
 struct authd *authd_new(const char *config_json);
+/* The same with the data dir made in `parent` (a file system of the test's own) instead. */
+struct authd *authd_new_in(const char *parent, const char *config_json);
 /*
  * Starts authd and waits until GET /_ping answers (bounded). admin_password
  * becomes AUTHD_ADMIN_PASSWORD; NULL leaves it unset. 0 on success; on
