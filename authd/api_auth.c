@@ -293,7 +293,11 @@ done:
 
 void api_logout(struct req *r, struct resp *out)
 {
-	session_revoke(r->srv->sessions, r->token_hash);
+	/* the row is still there (a full disk): the next request reads it back, so say so */
+	if (session_revoke(r->srv->sessions, r->token_hash) != 0) {
+		resp_internal(out);
+		return;
+	}
 	audit_log(r->srv->audit, "logout", r->who.name, r->client, NULL);
 	out->status = 204;
 }

@@ -279,15 +279,17 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 	return 0;
 }
 
-void session_revoke(struct sessions *s, const unsigned char hash[32])
+int session_revoke(struct sessions *s, const unsigned char hash[32])
 {
 	unsigned b = bucket_of(hash);
+	int rc;
 
 	/* under the bucket's lock, so no request can be between reading the row and caching it */
 	pthread_mutex_lock(lock_of(s, b));
-	store_session_delete(hash);
+	rc = store_session_delete(hash);
 	uncache_locked(s, b, hash);
 	pthread_mutex_unlock(lock_of(s, b));
+	return rc == STORE_ERROR ? -1 : 0;
 }
 
 void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep)

@@ -26,7 +26,8 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 /* 0 and the caller when the token is live and its account active; -1 otherwise. */
 int session_check(struct sessions *s, const char *token, struct principal *who,
 		  unsigned char hash_out[32]);
-void session_revoke(struct sessions *s, const unsigned char hash[32]);
+/* 0 once the token is gone; -1 when the store could not delete it, and it stays valid. */
+int session_revoke(struct sessions *s, const unsigned char hash[32]);
 /* Drops every session of an account but `keep` (NULL: all), as when it is
  * deleted, deactivated or given a new password. */
 void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep);

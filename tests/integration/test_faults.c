@@ -1,0 +1,714 @@
+/*
+ * Fault injection against the real authd binary: SIGKILL in the middle of a
+ * burst of concurrent writes, a disk that fills up under the data dir (a
+ * small tmpfs), and a wall clock that jumps under the running server
+ * (libfaketime). Each server is the test's own and is stopped by its pid.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <semaphore.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checks.h"
+
+#define ADMIN_PW "Faults-Admin-Pw-1"
+#define USER_PW "Faults-User-Pw-1"
+#define ACCOUNTS "/enzi/v0/accounts"
+#define TEST_TIMEOUT 100
+
+#define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
+
+/* What a write answers while the disk under the data dir is full (README, "The API"). */
+#define FULL_STATUS 500
+#define FULL_CODE "INTERNAL"
+
+/* ---- shared checks ---- */
+
+/* A server of the test's own, not started yet; the exit hook stops it if the test fails. */
+static void new_server(const char *parent, const char *config)
+{
+	srv = authd_new_in(parent, config);
+	ck_assert_msg(srv != NULL, "cannot make a data dir under %s",
+		      parent ? parent : "the suite");
+}
+
+/* SIGTERM: authd must exit 0 (SPEC §1), whatever it went through. */
+static void expect_clean_stop(void)
+{
+	int status = authd_stop(srv);
+
+	ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "authd did not exit 0 on SIGTERM (wait status %d); its log is %s", status,
+		      srv->log);
+}
+
+/* SQLite's own checks of the database in dir: every page and index whole, no dangling row. */
+static void expect_store_whole(const char *dir)
+{
+	static const char *const tools[] = {"sqlite3", NULL};
+	struct ran r;
+
+	require_tools(tools);
+	r = sh(NULL,
+	       "sqlite3 -batch '%s/authd.db' 'PRAGMA integrity_check; PRAGMA foreign_key_check'",
+	       dir);
+	expect_ran(r, 0);
+	ck_assert_msg(strcmp(chomp(r.out), "ok") == 0, "the store in %s is damaged:\n%.1500s", dir,
+		      r.out);
+}
+
+static struct reply *login(const char *name, const char *password)
+{
+	return call("POST", NULL, jbody("{s:s, s:s}", "username", name, "password", password),
+		    "/auth/login");
+}
+
+static const char *login_ok(const char *name, const char *password)
+{
+	struct reply *r = login(name, password);
+
+	expect_status(r, 200);
+	ck_assert_msg(jstr(r->json, "auth_token") != NULL, "a login without auth_token");
+	return jstr(r->json, "auth_token");
+}
+
+/* ---- authd killed in the middle of a burst of writes ---- */
+
+#define WRITERS 4
+#define KILL_AFTER 80	     /* writes answered before the kill */
+#define WRITER_ROUNDS 100000 /* a bound only: the kill comes long before */
+
+/* How a writer ended: its exit code. */
+enum { WRITER_CUT = 0, WRITER_REFUSED = 1, WRITER_DONE = 2, WRITER_BROKEN = 3 };
+
+/* Appends a line to the writer's log in one write(2), so that a reader never sees half of it. */
+__attribute__((format(printf, 2, 3))) static void note(int fd, const char *f, ...)
+{
+	char line[640];
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(line, sizeof(line) - 1, f, ap);
+	va_end(ap);
+	if (n < 0 || n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(fd, line, (size_t)n) != n)
+		_exit(WRITER_BROKEN);
+}
+
+/*
+ * One write of a writer, as admin. Returns -1 when authd answered 2xx (with
+ * the new object's id in id, when there is one); otherwise the writer's
+ * exit code: the connection was cut (the kill), or authd refused.
+ */
+static int write_one(int fd, const char *method, const char *path, const char *body, char *id,
+		     size_t idlen)
+{
+	struct reply r;
+	int rc = -1;
+
+	http_call(srv, method, path, admin, body, NULL, &r);
+	if (r.status == 0) {
+		rc = WRITER_CUT;
+	} else if (r.status / 100 != 2) {
+		note(fd, "refused %ld %s %.300s", r.status, r.what, r.body);
+		rc = WRITER_REFUSED;
+	} else if (id != NULL) {
+		snprintf(id, idlen, "%s", jstr(r.json, "id") ? jstr(r.json, "id") : "");
+	}
+	reply_free(&r);
+	return rc;
+}
+
+/*
+ * A writer: an org, a team in it and a grant to that team each round, a
+ * user every fourth, each noted in its log once authd answered 2xx, until
+ * the connection is cut. Runs in a child process and never returns.
+ */
+static void writer(int w, const char *log)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600), rc;
+	char org[32], path[160], body[160], team_id[64];
+
+	if (fd < 0)
+		_exit(WRITER_BROKEN);
+	for (int i = 0; i < WRITER_ROUNDS; i++) {
+		snprintf(org, sizeof(org), "kw%d-%d", w, i);
+		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"isOrg\":true}", org);
+		if ((rc = write_one(fd, "POST", ACCOUNTS, body, NULL, 0)) >= 0)
+			_exit(rc);
+		note(fd, "org %s", org);
+		snprintf(path, sizeof(path), ACCOUNTS "/%s/teams", org);
+		if ((rc = write_one(fd, "POST", path, "{\"name\":\"t\",\"description\":\"burst\"}",
+				    team_id, sizeof(team_id))) >= 0)
+			_exit(rc);
+		note(fd, "team %s t", org);
+		snprintf(path, sizeof(path), "/collectionGrants/%s/shared/viewonly", team_id);
+		if ((rc = write_one(fd, "PUT", path, NULL, NULL, 0)) >= 0)
+			_exit(rc);
+		note(fd, "grant %s", team_id);
+		if (i % 4 != 0)
+			continue;
+		snprintf(body, sizeof(body), "{\"name\":\"ku%d-%d\",\"password\":\"" USER_PW "\"}",
+			 w, i);
+		if ((rc = write_one(fd, "POST", ACCOUNTS, body, NULL, 0)) >= 0)
+			_exit(rc);
+		note(fd, "user ku%d-%d", w, i);
+	}
+	_exit(WRITER_DONE);
+}
+
+static pid_t start_writer(int w, const char *log)
+{
+	pid_t parent = getpid(), pid;
+
+	http_close(); /* the child must make its own connection, not share ours */
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* a failing test exits at once: its writers go with it */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(WRITER_BROKEN);
+		writer(w, log);
+	}
+	return pid;
+}
+
+static long lines_in(const char *path)
+{
+	char *text = it_read_file(path, NULL);
+	long n = 0;
+
+	for (const char *p = text; p != NULL && *p != '\0'; p++)
+		n += *p == '\n';
+	free(text);
+	return n;
+}
+
+static bool has_grant(json_t *grants, const char *subject)
+{
+	for (size_t i = 0; i < json_array_size(grants); i++) {
+		json_t *g = json_array_get(grants, i);
+
+		if (strcmp(jstr(g, "subjectID"), subject) == 0 &&
+		    strcmp(jstr(g, "objectID"), "shared") == 0 &&
+		    strcmp(jstr(g, "roleID"), "viewonly") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Every write of a writer's log is in the store; how many there were. */
+static int expect_logged_writes(const char *log, json_t *grants)
+{
+	char *text = (char *)read_text(log), *save = NULL, a[128], b[128];
+	int n = 0;
+
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		if (sscanf(line, "org %127s", a) == 1 || sscanf(line, "user %127s", a) == 1)
+			expect_status(call("GET", admin, NULL, ACCOUNTS "/%s", a), 200);
+		else if (sscanf(line, "team %127s %127s", a, b) == 2)
+			expect_status(call("GET", admin, NULL, ACCOUNTS "/%s/teams/%s", a, b), 200);
+		else if (sscanf(line, "grant %127s", a) == 1)
+			ck_assert_msg(has_grant(grants, a),
+				      "%s: the grant to %s was answered 2xx, and is gone", log, a);
+		else
+			ck_abort_msg("%s: a write was not answered 2xx: %s", log, line);
+	}
+	return n;
+}
+
+/* Every user has its private collection: no account was written without it. */
+static void expect_private_collections(void)
+{
+	struct reply *r = call("GET", admin, NULL, ACCOUNTS "?filter=users&limit=1000");
+	json_t *users = jpath(r->json, "accounts");
+
+	expect_status(r, 200);
+	for (size_t i = 0; i < json_array_size(users); i++)
+		expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/%s",
+				   jstr(json_array_get(users, i), "name")),
+			      200);
+}
+
+START_TEST(test_killed_during_a_burst_of_writes)
+{
+	pid_t pids[WRITERS];
+	const char *logs[WRITERS];
+	double deadline = it_now() + 60;
+	long answered = 0;
+	int checked = 0;
+	json_t *grants;
+
+	new_server(NULL, NULL);
+	start_srv(ADMIN_PW);
+	for (int w = 0; w < WRITERS; w++) {
+		logs[w] = fmt("%s/writer-%d.log", wd, w);
+		pids[w] = start_writer(w, logs[w]);
+	}
+	while (answered < KILL_AFTER && it_now() < deadline) {
+		it_sleep_ms(10);
+		answered = 0;
+		for (int w = 0; w < WRITERS; w++)
+			answered += lines_in(logs[w]);
+	}
+	ck_assert_msg(answered >= KILL_AFTER, "the writers made %ld writes in 60 s", answered);
+	authd_stop_with(srv, SIGKILL);
+	ck_assert_msg(WIFSIGNALED(srv->last_status) && WTERMSIG(srv->last_status) == SIGKILL,
+		      "authd ended with wait status %d, not by the SIGKILL", srv->last_status);
+	/* every writer was still writing: its connection was cut, nothing was refused */
+	for (int w = 0; w < WRITERS; w++) {
+		int status = 0;
+
+		ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == WRITER_CUT,
+			      "writer %d ended with wait status %d; its log:\n%.1500s", w, status,
+			      read_text(logs[w]));
+	}
+
+	free(admin);
+	admin = NULL;
+	start_srv(ADMIN_PW);
+	expect_store_whole(srv->dir);
+	grants = jpath(call("GET", admin, NULL, "/collectionGrants")->json, "grants");
+	ck_assert_msg(json_is_array(grants), "GET /collectionGrants without grants");
+	for (int w = 0; w < WRITERS; w++)
+		checked += expect_logged_writes(logs[w], grants);
+	ck_assert_int_ge(checked, KILL_AFTER);
+	expect_private_collections();
+	/* the passwords written in the burst still work */
+	login_ok("ku0-0", USER_PW);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
+/* ---- the disk under the data dir fills up ---- */
+
+#define SPILL_MAX 1000
+#define SETTLE_SECONDS 2.5 /* over two of authd's checkpoints, one a second */
+
+static char small_disk[IT_PATH_LEN];
+static int small_disk_errno = -1; /* 0 while the tmpfs is mounted */
+
+/*
+ * The unchecked setup, in the process that runs the suite: a failing test
+ * exits at once, and the teardown here unmounts after it all the same.
+ */
+static void mount_small_disk(void)
+{
+	snprintf(small_disk, sizeof(small_disk), "%s/small-disk", suite_dir);
+	if (mkdir(small_disk, 0700) != 0) {
+		small_disk_errno = errno;
+		return;
+	}
+	small_disk_errno = mount("authd-faults", small_disk, "tmpfs", MS_NOSUID | MS_NODEV,
+				 "size=8m,mode=0700") == 0
+			       ? 0
+			       : errno;
+}
+
+static void unmount_small_disk(void)
+{
+	int tries = 0;
+
+	/* a failed test's server dies by its parent-death signal, maybe not quite yet */
+	while (small_disk_errno == 0 && umount2(small_disk, 0) != 0 && ++tries < 40)
+		it_sleep_ms(50);
+	/* still busy: detached now, and freed once its last user is gone */
+	if (tries == 40 && umount2(small_disk, MNT_DETACH) != 0)
+		fprintf(stderr, "cannot unmount %s: %s\n", small_disk, strerror(errno));
+	rmdir(small_disk);
+	small_disk_errno = -1;
+}
+
+/* Fills what the small disk has left with one file; its path. */
+static const char *fill_disk(void)
+{
+	static const char block[1 << 16];
+	const char *path = fmt("%s/filler", small_disk);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct statvfs st;
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "cannot make %s: %s", path, strerror(errno));
+	while ((n = write(fd, block, sizeof(block))) > 0)
+		;
+	ck_assert_msg(n < 0 && errno == ENOSPC, "filling %s stopped with: %s", path,
+		      strerror(errno));
+	close(fd);
+	ck_assert_msg(statvfs(small_disk, &st) == 0 && st.f_bavail == 0, "%s is not full",
+		      small_disk);
+	return path;
+}
+
+static void expect_full(const struct reply *r)
+{
+	expect_error(r, FULL_STATUS, FULL_CODE, NULL);
+}
+
+/*
+ * Creates orgs df-spill-N until the store refuses them for good, and marks
+ * in made[] which were answered 201; how many it tried. The write-ahead log
+ * may have room left after the disk is full, and a checkpoint may free
+ * some, so the refusals must hold past a few checkpoints.
+ */
+static int spill(bool made[SPILL_MAX])
+{
+	double since = 0;
+
+	for (int i = 0; i < SPILL_MAX; i++) {
+		char body[96];
+		struct reply r;
+
+		snprintf(body, sizeof(body), "{\"name\":\"df-spill-%d\",\"isOrg\":true}", i);
+		http_call(srv, "POST", ACCOUNTS, admin, body, NULL, &r);
+		made[i] = r.status == 201;
+		if (!made[i])
+			expect_full(&r);
+		reply_free(&r);
+		if (made[i]) {
+			since = 0;
+			continue;
+		}
+		if (since == 0)
+			since = it_now();
+		else if (it_now() - since > SETTLE_SECONDS)
+			return i + 1;
+		it_sleep_ms(100);
+	}
+	ck_abort_msg("%d orgs were created on a full disk, and the store never refused for good",
+		     SPILL_MAX);
+	return SPILL_MAX;
+}
+
+/* Each org df-spill-N of the n tried is there exactly when it was answered 201. */
+static void expect_spilled(const bool made[SPILL_MAX], int n)
+{
+	for (int i = 0; i < n; i++) {
+		char path[96];
+		struct reply r;
+
+		snprintf(path, sizeof(path), ACCOUNTS "/df-spill-%d", i);
+		http_call(srv, "GET", path, admin, NULL, NULL, &r);
+		ck_assert_msg(r.status == (made[i] ? 200 : 404), "%s: %ld after a %s create", path,
+			      r.status, made[i] ? "201" : "refused");
+		reply_free(&r);
+	}
+}
+
+/*
+ * The smallest write, one page: a PATCH of an org's full name. Past the
+ * refusals of larger writes, the room left in the log's last page may still
+ * take one; they go on until one is refused too, and then nothing fits.
+ */
+static void exhaust_with_patches(void)
+{
+	const char *last = "";
+
+	for (int i = 0; i < 50; i++) {
+		const char *name = fmt("pad-%d", i);
+		struct reply *r =
+		    call("PATCH", admin, jbody("{s:s}", "fullName", name), ACCOUNTS "/df-pad");
+
+		if (r->status != 200) {
+			expect_full(r);
+			ck_assert_str_eq(
+			    jstr(call("GET", admin, NULL, ACCOUNTS "/df-pad")->json, "fullName"),
+			    last);
+			return;
+		}
+		last = name;
+	}
+	ck_abort_msg("50 changes were answered 200 on a full disk");
+}
+
+/* While the disk is full, every write is refused and changes nothing. */
+static void expect_writes_refused(const char *user_token, const char *user_id)
+{
+	const char *grant = fmt("/collectionGrants/%s/shared/viewonly", user_id);
+
+	expect_full(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS));
+	expect_full(call("POST", admin,
+			 jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS));
+	expect_full(
+	    call("PATCH", admin, jbody("{s:s}", "fullName", "Changed"), ACCOUNTS "/df-user"));
+	expect_full(
+	    call("POST", admin, jbody("{s:s}", "name", "df-team2"), ACCOUNTS "/df-org/teams"));
+	expect_full(call("PUT", admin, NULL, "%s", grant));
+	expect_full(login("df-user", USER_PW));
+	/* a token the store could not forget still works: the logout must not say otherwise */
+	expect_full(call("POST", user_token, NULL, "/auth/logout"));
+	expect_status(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 200);
+	/* a wrong password writes nothing and is answered as usual */
+	expect_error(login("df-user", "Wrong-Passw0rd-1"), 401, "UNAUTHORIZED", NULL);
+
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-org2"), 404);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-user2"), 404);
+	expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/df-user2"),
+		      404);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, ACCOUNTS "/df-user")->json, "fullName"),
+			 "Before");
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-org/teams/df-team2"), 404);
+	ck_assert_msg(
+	    !has_grant(jpath(call("GET", admin, NULL, "/collectionGrants")->json, "grants"),
+		       user_id),
+	    "a refused grant was stored");
+}
+
+/* Reads need no room: they are served while the disk is full. */
+static void expect_reads_served(const char *user_token)
+{
+	struct reply *r = call("GET", NULL, NULL, "/_ping");
+
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, "OK");
+	expect_status(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 200);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "?filter=orgs&limit=1000"), 200);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-org/teams/df-team"), 200);
+	expect_status(call("GET", admin, NULL, "/collectionGrants"), 200);
+	ck_assert_msg(kill(srv->pid, 0) == 0, "authd %d is gone", (int)srv->pid);
+}
+
+/* Once there is room again, the same writes succeed, without a restart. */
+static void expect_writes_again(const char *user_token, const char *user_id)
+{
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(call("POST", admin,
+			   jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS),
+		      201);
+	expect_status(
+	    call("PATCH", admin, jbody("{s:s}", "fullName", "Changed"), ACCOUNTS "/df-user"), 200);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, ACCOUNTS "/df-user")->json, "fullName"),
+			 "Changed");
+	expect_status(
+	    call("POST", admin, jbody("{s:s}", "name", "df-team2"), ACCOUNTS "/df-org/teams"), 201);
+	expect_status(call("PUT", admin, NULL, "/collectionGrants/%s/shared/viewonly", user_id),
+		      201);
+	login_ok("df-user2", USER_PW);
+	expect_status(call("POST", user_token, NULL, "/auth/logout"), 204);
+	expect_error(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 401, "UNAUTHORIZED", NULL);
+}
+
+START_TEST(test_disk_full)
+{
+	static bool made[SPILL_MAX];
+	const char *user_id, *user_token, *filler;
+	int spilled;
+
+	if (small_disk_errno == EPERM) {
+		printf("test_disk_full skipped: mounting a tmpfs at %s is not permitted (%s); "
+		       "it needs root, as CI has\n",
+		       small_disk, strerror(small_disk_errno));
+		return;
+	}
+	ck_assert_msg(small_disk_errno == 0, "cannot mount a tmpfs at %s: %s", small_disk,
+		      strerror(small_disk_errno));
+	new_server(small_disk, NULL);
+	start_srv(ADMIN_PW);
+	user_id = jstr(call("POST", admin,
+			    jbody("{s:s, s:s, s:s}", "name", "df-user", "password", USER_PW,
+				  "fullName", "Before"),
+			    ACCOUNTS)
+			   ->json,
+		       "id");
+	ck_assert_msg(user_id != NULL, "df-user was not created");
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s}", "name", "df-team"), ACCOUNTS "/df-org/teams"), 201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-pad", "isOrg", 1), ACCOUNTS), 201);
+	user_token = login_ok("df-user", USER_PW);
+
+	filler = fill_disk();
+	spilled = spill(made);
+	exhaust_with_patches();
+	expect_writes_refused(user_token, user_id);
+	expect_reads_served(user_token);
+	expect_spilled(made, spilled);
+
+	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
+	expect_writes_again(user_token, user_id);
+	expect_clean_stop();
+	expect_store_whole(srv->dir);
+	teardown_server();
+}
+END_TEST
+
+/* ---- the wall clock jumps under the running server ---- */
+
+/*
+ * libfaketime makes a semaphore and a shared memory object named after the
+ * process, and removes them only when the process exits normally. The test
+ * leaves its server's pid here; the unchecked teardown, which runs even
+ * when the test failed and its server was killed, removes what is left.
+ */
+static char faketime_pid_file[IT_PATH_LEN];
+
+static void setup_clock_case(void)
+{
+	snprintf(faketime_pid_file, sizeof(faketime_pid_file), "%s/faketime-server.pid", suite_dir);
+}
+
+static void remove_faketime_leftovers(void)
+{
+	char *text = it_read_file(faketime_pid_file, NULL), name[64];
+	long pid = text != NULL ? strtol(text, NULL, 10) : 0;
+
+	free(text);
+	unlink(faketime_pid_file);
+	if (pid <= 0)
+		return;
+	snprintf(name, sizeof(name), "/faketime_shm_%ld", pid);
+	shm_unlink(name);
+	snprintf(name, sizeof(name), "/faketime_sem_%ld", pid);
+	sem_unlink(name);
+}
+
+/* Debian's libfaketime for this machine's architecture, or NULL. */
+static const char *faketime_lib(void)
+{
+	const char *found = NULL;
+	glob_t g;
+
+	if (glob("/usr/lib/*/faketime/libfaketimeMT.so.1", 0, NULL, &g) == 0 && g.gl_pathc > 0)
+		found = fmt("%s", g.gl_pathv[0]);
+	globfree(&g);
+	return found;
+}
+
+/*
+ * The server reads its wall clock through libfaketime, which reads `file`
+ * at each clock call: an offset from the real time ("+6m", "-1h"). Its
+ * monotonic clock stays real, as when an administrator or NTP steps the
+ * wall clock.
+ */
+static void fake_clock(const char *lib, const char *file)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	const char *const env[] = {
+	    fmt("LD_PRELOAD=%s", lib),
+	    fmt("FAKETIME_TIMESTAMP_FILE=%s", file),
+	    "FAKETIME_NO_CACHE=1",
+	    "FAKETIME_DONT_FAKE_MONOTONIC=1",
+	    /* ASan wants its runtime first in the list; the preload comes first instead */
+	    fmt("ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan ? asan : "",
+		asan && *asan ? ":" : ""),
+	};
+
+	ck_assert_uint_le(sizeof(env) / sizeof(env[0]), IT_ENV_MAX);
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
+		snprintf(srv->env[i], sizeof(srv->env[i]), "%s", env[i]);
+}
+
+/* Moves the server's wall clock; the file is renamed into place, never seen half-written. */
+static void set_clock(const char *file, const char *offset)
+{
+	const char *next = fmt("%s.next", file);
+
+	ck_assert_msg(it_write_file(next, offset) == 0 && rename(next, file) == 0,
+		      "cannot write %s", file);
+}
+
+/* The token is honoured (200) or refused (401) with the clock at `offset`. */
+static void expect_token(const char *token, long status, const char *offset)
+{
+	struct reply *r = call("GET", token, NULL, ACCOUNTS "/admin");
+
+	ck_assert_msg(r->status == status, "clock %s: a token was answered %ld, expected %ld: %s",
+		      offset, r->status, status, r->body);
+	if (status == 401)
+		expect_error(r, 401, "UNAUTHORIZED", NULL);
+}
+
+START_TEST(test_clock_jumps)
+{
+	static const char *const used[] = {"+14m", "+18m", "+22m", "+26m", "+29m"};
+	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd);
+	const char *first, *second, *third;
+
+	ck_assert_msg(lib != NULL,
+		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
+	/* idle expiry after 5 minutes unused, absolute 20 minutes after the login */
+	new_server(NULL, "{\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":20}}");
+	fake_clock(lib, clock);
+	set_clock(clock, "+0");
+	start_srv(ADMIN_PW);
+	ck_assert_int_eq(it_write_file(faketime_pid_file, fmt("%d", (int)srv->pid)), 0);
+	first = admin;
+	expect_token(first, 200, "+0");
+	set_clock(clock, "+4m");
+	expect_token(first, 200, "+4m");
+
+	/* unused for 6 minutes: idle expiry; a new login works */
+	set_clock(clock, "+10m");
+	expect_token(first, 401, "+10m");
+	second = login_ok("admin", ADMIN_PW);
+	expect_token(second, 200, "+10m");
+
+	/* used every few minutes, it still ends 20 minutes after its login */
+	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+		set_clock(clock, used[i]);
+		expect_token(second, 200, used[i]);
+	}
+	set_clock(clock, "+31m");
+	expect_token(second, 401, "+31m");
+	third = login_ok("admin", ADMIN_PW);
+	expect_token(third, 200, "+31m");
+
+	/* back before all of it: what expired stays expired, and the server carries on */
+	set_clock(clock, "-1h");
+	expect_token(first, 401, "-1h");
+	expect_token(second, 401, "-1h");
+	expect_token(third, 200, "-1h");
+	expect_token(login_ok("admin", ADMIN_PW), 200, "-1h");
+	expect_status(call("GET", NULL, NULL, "/_ping"), 200);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
+static Suite *faults_suite(void)
+{
+	Suite *s = suite_create("faults");
+	TCase *kill = server_case("kill", NULL, NULL, TEST_TIMEOUT);
+	TCase *full = server_case("disk-full", mount_small_disk, unmount_small_disk, TEST_TIMEOUT);
+	TCase *clock =
+	    server_case("clock", setup_clock_case, remove_faketime_leftovers, TEST_TIMEOUT);
+
+	tcase_add_test(kill, test_killed_during_a_burst_of_writes);
+	tcase_add_test(full, test_disk_full);
+	tcase_add_test(clock, test_clock_jumps);
+	suite_add_tcase(s, kill);
+	suite_add_tcase(s, full);
+	suite_add_tcase(s, clock);
+	return s;
+}
+
+int main(void)
+{
+	static Suite *(*const suites[])(void) = {faults_suite, NULL};
+
+	return run_suites("authd-faults", suites, NULL);
+}
