@@ -70,7 +70,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 
 /* ---- util.c ---- */
 
+/* Wall-clock seconds: for what is stored or shown, and for expiry the spec states in time. */
 int64_t now_seconds(void);
+/* Monotonic milliseconds: for durations and grace periods, which a clock step must not bend. */
+int64_t monotonic_ms(void);
 /* RFC 3339 UTC, e.g. 2026-11-23T15:05:00Z; buf holds at least 21 bytes. */
 void format_time(int64_t t, char *buf, size_t len);
 /* A random version 4 UUID, 36 characters and a NUL. */

@@ -5,6 +5,9 @@
  * a stop left running is marked errored at the next start.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +31,6 @@ struct jobs {
 	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
 	struct jobs_metrics metrics;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- what a running sync sees ---- */
 
@@ -113,21 +108,8 @@ struct cfg_list {
 	int rc;
 };
 
-/* "org/team" for a team, the org's name for an org. */
-static void config_name(const char *owner_id, const char *org_id, bool team, char *buf, size_t len)
-{
-	struct account org;
-	struct team t;
-
-	if (store_account_get(team ? org_id : owner_id, &org) != STORE_OK)
-		snprintf(org.name, sizeof(org.name), "%s", team ? org_id : owner_id);
-	if (team && store_team_get(org.id, owner_id, &t) == STORE_OK)
-		snprintf(buf, len, "%s/%s", org.name, t.name);
-	else
-		snprintf(buf, len, "%s", org.name);
-}
-
-static int add_config(const char *owner_id, const char *org_id, const char *text, void *ctx)
+static int add_config(const char *owner_id, const char *org_id, const char *name, const char *text,
+		      void *ctx)
 {
 	struct cfg_list *l = ctx;
 	json_t *j = json_loads(text, 0, NULL);
@@ -138,6 +120,7 @@ static int add_config(const char *owner_id, const char *org_id, const char *text
 	memset(&c, 0, sizeof(c));
 	snprintf(c.owner_id, sizeof(c.owner_id), "%s", owner_id);
 	snprintf(c.org_id, sizeof(c.org_id), "%s", l->teams ? org_id : owner_id);
+	snprintf(c.name, sizeof(c.name), "%s", name);
 	if (j == NULL || ls_member_sync_from_json(j, "", &c.sync, &err) != 0) {
 		json_decref(j);
 		l->rc = -1; /* it was checked when saved: a bad one now means a damaged store */
@@ -176,13 +159,6 @@ static int load_configs(struct sync_job *sj)
 		free_configs(orgs.items, orgs.n);
 		return -1;
 	}
-	/* names are looked up once the configs are read, outside the configs' query */
-	for (size_t i = 0; i < teams.n; i++)
-		config_name(teams.items[i].owner_id, teams.items[i].org_id, true,
-			    teams.items[i].name, sizeof(teams.items[i].name));
-	for (size_t i = 0; i < orgs.n; i++)
-		config_name(orgs.items[i].owner_id, orgs.items[i].org_id, false, orgs.items[i].name,
-			    sizeof(orgs.items[i].name));
 	sj->teams = teams.items;
 	sj->nteams = teams.n;
 	sj->orgs = orgs.items;
@@ -240,7 +216,7 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 	/* the new snapshot is part of the job: decisions see the change when it is done */
 	if (rc == 0 && !job->dry_run && changed(sum))
 		server_changed(js->srv);
-	ms = now_ms() - start;
+	ms = monotonic_ms() - start;
 	summary = summary_json(sum, ms);
 	snprintf(job->status, sizeof(job->status), "%s", status);
 	job->last_updated = now_seconds();
@@ -267,7 +243,7 @@ static void run_job(struct jobs *js, struct job *job)
 	struct sync_job sj = {.job = *job, .jobs = js};
 	struct sync_summary sum;
 	char path[4200];
-	int64_t start = now_ms();
+	int64_t start = monotonic_ms();
 	int rc;
 
 	jobs_log_path(js, job->id, path, sizeof(path));
@@ -286,6 +262,11 @@ static void run_job(struct jobs *js, struct job *job)
 	json_decref(sj.plan);
 	if (sj.log != NULL)
 		fclose(sj.log);
+#ifdef __GLIBC__
+	/* a large sync's plan is freed all at once: hand the pages back instead of keeping
+	 * a directory's worth of free heap in this thread's arena until the next sync */
+	malloc_trim(0);
+#endif
 	*job = sj.job; /* the caller frees the texts */
 }
 
@@ -444,12 +425,14 @@ int jobs_submit(struct jobs *js, bool dry_run, bool force, const char *target, s
 	return rc;
 }
 
-static int any_enabled(const char *owner_id, const char *org_id, const char *text, void *ctx)
+static int any_enabled(const char *owner_id, const char *org_id, const char *name, const char *text,
+		       void *ctx)
 {
 	json_t *j = json_loads(text, 0, NULL);
 
 	(void)owner_id;
 	(void)org_id;
+	(void)name;
 	if (json_is_true(json_object_get(j, "enableSync")))
 		*(bool *)ctx = true;
 	json_decref(j);

@@ -25,13 +25,13 @@
 #include "jobs.h"
 
 #define MIN_GUARDED 5
+
 #define APPLY_CACHE_MB 32
 #define DEFAULT_CACHE_MB 2
 
-/* A user as the directory has it (B). */
+/* A user the directory has and the store does not (B−A). */
 struct dir_user {
 	char *name, *dn, *full_name;
-	bool known; /* an imported account has the name */
 };
 
 /* An imported account (A), and what the plan makes of it. */
@@ -39,7 +39,7 @@ struct acct {
 	char *id, *name, *dn, *dn_key, *full_name;
 	bool active, admin, missing, deactivated;	  /* as stored */
 	bool n_active, n_admin, n_missing, n_deactivated; /* as planned */
-	char *n_dn, *n_full_name;			  /* NULL: unchanged */
+	char *n_dn, *n_full_name;			  /* owned; NULL: unchanged */
 	bool created;					  /* B−A, made by this sync */
 	bool in_dir;
 };
@@ -53,16 +53,27 @@ struct member_change {
 	enum { ADD, REMOVE, PROMOTE, DEMOTE } what;
 };
 
+/*
+ * Accounts by a string key, hashed: a group sync looks up every member of
+ * every group, and a sorted array's binary search compares long shared
+ * prefixes (UUIDv7 ids start with the time, DNs with "uid=") many times each.
+ */
+struct acct_index {
+	struct acct **slots; /* open addressing, at most half full */
+	size_t mask;
+	const char *(*key)(const struct acct *);
+};
+
 struct sync {
 	struct sync_job *job;
 	const struct ls_settings *s;
-	struct dir_user *users; /* B, sorted by name */
+	struct dir_user *users; /* B−A, sorted by name once the search is done */
 	size_t nusers, capusers;
 	struct acct *accts; /* A and the accounts B−A makes, sorted by name */
 	size_t naccts, capaccts;
-	struct acct **by_dn;  /* accts sorted by DN key */
-	struct acct **by_id;  /* and by id */
-	struct acct **locals; /* local accounts a team sync removes, each malloc'd */
+	struct acct_index by_dn; /* accts by DN key, for group members named by DN */
+	struct acct_index by_id; /* and by id, for the store's member rows */
+	struct acct **locals;	 /* local accounts a team sync removes, each malloc'd */
 	size_t nlocals, caplocals;
 	struct member_change *changes;
 	size_t nchanges, capchanges;
@@ -115,11 +126,6 @@ static int user_by_name(const void *a, const void *b)
 	return strcmp(((const struct dir_user *)a)->name, ((const struct dir_user *)b)->name);
 }
 
-static int acct_by_dn(const void *a, const void *b)
-{
-	return strcmp((*(struct acct *const *)a)->dn_key, (*(struct acct *const *)b)->dn_key);
-}
-
 static struct acct *find_acct(struct sync *y, const char *name)
 {
 	struct acct key = {.name = (char *)name};
@@ -127,37 +133,97 @@ static struct acct *find_acct(struct sync *y, const char *name)
 	return find_item(&key, y->accts, y->naccts, sizeof(*y->accts), by_name);
 }
 
-static int acct_id_cmp(const void *a, const void *b)
+/* FNV-1a: the keys come from the store and the directory, not from an adversary */
+static size_t str_hash(const char *s)
 {
-	return strcmp((*(struct acct *const *)a)->id, (*(struct acct *const *)b)->id);
+	size_t h = (size_t)14695981039346656037ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * (size_t)1099511628211ULL;
+	return h;
 }
 
-static struct acct *find_acct_by_dn(struct sync *y, const char *dn_key)
+static const char *id_of(const struct acct *a)
 {
-	struct acct key = {.dn_key = (char *)dn_key}, *k = &key, **hit;
+	return a->id;
+}
 
-	hit = find_item(&k, y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
-	return hit ? *hit : NULL;
+static const char *dn_key_of(const struct acct *a)
+{
+	return a->dn_key;
+}
+
+/* Indexes every account that has the key; 0, or -1 out of memory. */
+static int index_build(struct acct_index *x, struct acct *accts, size_t n,
+		       const char *(*key)(const struct acct *))
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	x->slots = calloc(cap, sizeof(*x->slots));
+	x->mask = cap - 1;
+	x->key = key;
+	for (size_t i = 0; x->slots != NULL && i < n; i++) {
+		size_t at;
+
+		if (key(&accts[i]) == NULL)
+			continue;
+		for (at = str_hash(key(&accts[i])) & x->mask; x->slots[at]; at = (at + 1) & x->mask)
+			;
+		x->slots[at] = &accts[i];
+	}
+	return x->slots ? 0 : -1;
+}
+
+static struct acct *index_find(const struct acct_index *x, const char *k)
+{
+	size_t at = str_hash(k) & x->mask;
+
+	for (; x->slots[at] != NULL; at = (at + 1) & x->mask)
+		if (strcmp(x->key(x->slots[at]), k) == 0)
+			return x->slots[at];
+	return NULL;
 }
 
 /* ---- reading the directory and the store ---- */
 
+/* A∩B: only what differs is kept, so a directory of unchanged users costs no copies. */
+static int match_user(struct acct *a, const struct ls_user *u)
+{
+	a->in_dir = true;
+	if (strcmp(a->dn, u->dn) == 0 && strcmp(a->full_name, u->full_name) == 0)
+		return 0;
+	a->n_dn = strdup(u->dn);
+	a->n_full_name = strdup(u->full_name);
+	return !a->n_dn || !a->n_full_name;
+}
+
+/*
+ * Each user the search finds is matched against the imported accounts as it
+ * arrives (they are read and sorted before the search), and only the users
+ * the store lacks are kept: memory follows the change, not the directory.
+ */
 static int collect_user(void *ctx, const struct ls_user *u)
 {
 	struct sync *y = ctx;
+	struct acct *a = find_acct(y, u->username);
 	struct dir_user *d;
 
 	if (sync_job_canceled(y->job))
 		return 1;
-	if (grow((void **)&y->users, &y->capusers, y->nusers, sizeof(*y->users)) != 0)
-		return 1;
+	if (a != NULL && match_user(a, u) == 0)
+		return 0;
+	if (a != NULL || grow((void **)&y->users, &y->capusers, y->nusers, sizeof(*y->users)) != 0)
+		goto out_of_memory;
 	d = &y->users[y->nusers++];
-	*d = (struct dir_user){strdup(u->username), strdup(u->dn), strdup(u->full_name), false};
-	if (!d->name || !d->dn || !d->full_name) {
-		sync_log(y->job, "out of memory while reading users");
-		return 1;
-	}
+	*d = (struct dir_user){strdup(u->username), strdup(u->dn), strdup(u->full_name)};
+	if (!d->name || !d->dn || !d->full_name)
+		goto out_of_memory;
 	return 0;
+out_of_memory:
+	sync_log(y->job, "out of memory while reading users");
+	return 1;
 }
 
 static int collect_acct(const struct imported_row *r, void *ctx)
@@ -209,7 +275,8 @@ static bool name_taken(struct sync *y, const char *name)
 			 str_cmp) != NULL;
 }
 
-static int plan_created(struct sync *y, const struct dir_user *d)
+/* The new account takes the directory user's strings: a first sync holds each once. */
+static int plan_created(struct sync *y, struct dir_user *d)
 {
 	struct acct *a;
 
@@ -223,25 +290,26 @@ static int plan_created(struct sync *y, const struct dir_user *d)
 		return -1;
 	a = &y->accts[y->naccts++];
 	*a = (struct acct){.id = malloc(ID_LEN),
-			   .name = strdup(d->name),
-			   .dn = strdup(d->dn),
+			   .name = d->name,
+			   .dn = d->dn,
 			   .dn_key = ls_dn_key(d->dn),
-			   .full_name = strdup(d->full_name),
+			   .full_name = d->full_name,
 			   .n_active = true,
 			   .created = true,
 			   .in_dir = true};
-	if (!a->id || new_uuid(a->id) != 0 || !a->name || !a->dn || !a->dn_key || !a->full_name)
+	*d = (struct dir_user){NULL, NULL, NULL};
+	if (!a->id || new_uuid(a->id) != 0 || !a->dn_key)
 		return -1;
 	y->sum.created++;
 	sync_change(y->job, "create", a->name, "dn", a->dn, NULL, NULL);
 	return 0;
 }
 
-static void plan_existing(struct sync *y, struct acct *a, const struct dir_user *d)
+static void plan_existing(struct sync *y, struct acct *a)
 {
 	bool jit = y->s->jit;
 
-	if (d == NULL) {
+	if (!a->in_dir) {
 		if (jit && !a->missing) {
 			a->n_missing = true;
 			y->sum.marked_missing++;
@@ -254,12 +322,9 @@ static void plan_existing(struct sync *y, struct acct *a, const struct dir_user 
 		}
 		return;
 	}
-	a->in_dir = true;
-	if (strcmp(a->dn, d->dn) != 0 || strcmp(a->full_name, d->full_name) != 0) {
-		a->n_dn = d->dn;
-		a->n_full_name = d->full_name;
+	if (a->n_dn != NULL) {
 		y->sum.updated++;
-		sync_change(y->job, "update", a->name, "dn", d->dn, "fullName", d->full_name);
+		sync_change(y->job, "update", a->name, "dn", a->n_dn, "fullName", a->n_full_name);
 	}
 	/* back in the directory: sync gives back what sync took, and says so like any change */
 	if (!a->missing && !(a->deactivated && !a->active))
@@ -277,19 +342,12 @@ static int plan_users(struct sync *y)
 {
 	size_t nexisting = y->naccts;
 
-	sort_items(y->users, y->nusers, sizeof(*y->users), user_by_name);
-	for (size_t i = 0; i < nexisting; i++) {
-		struct dir_user key = {.name = y->accts[i].name};
-		struct dir_user *d =
-		    find_item(&key, y->users, y->nusers, sizeof(*y->users), user_by_name);
-
-		plan_existing(y, &y->accts[i], d);
-		if (d != NULL)
-			d->known = true;
-	}
+	for (size_t i = 0; i < nexisting; i++)
+		plan_existing(y, &y->accts[i]);
 	/* B−A: with JIT on users arrive at their first login instead */
+	sort_items(y->users, y->nusers, sizeof(*y->users), user_by_name);
 	for (size_t i = 0; !y->s->jit && i < y->nusers; i++)
-		if (!y->users[i].known && plan_created(y, &y->users[i]) != 0)
+		if (plan_created(y, &y->users[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -330,7 +388,7 @@ struct wanted {
 static int add_wanted(void *ctx, const char *dn_key, const char *username)
 {
 	struct wanted *w = ctx;
-	struct acct *a = dn_key ? find_acct_by_dn(w->y, dn_key) : find_acct(w->y, username);
+	struct acct *a = dn_key ? index_find(&w->y->by_dn, dn_key) : find_acct(w->y, username);
 
 	/* only known accounts, and only imported ones: a group never reaches a local account */
 	if (a == NULL || !(a->in_dir || a->created))
@@ -370,14 +428,6 @@ static int add_change(struct sync *y, struct member_change c)
 		return -1;
 	y->changes[y->nchanges++] = c;
 	return 0;
-}
-
-static struct acct *acct_by_id(struct sync *y, const char *id)
-{
-	struct acct key = {.id = (char *)id}, *k = &key, **hit;
-
-	hit = find_item(&k, y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
-	return hit ? *hit : NULL;
 }
 
 /* A local account that a team sync removes: only its id and name are needed. */
@@ -420,17 +470,17 @@ static long wanted_index(const struct wanted *w, const struct acct *a)
 	return hit ? hit - w->who : -1;
 }
 
-static int team_member_seen(const struct member_row_sync *m, void *ctx)
+static int team_member_seen(const char *user_id, void *ctx)
 {
 	struct current *c = ctx;
 	const struct member_sync_cfg *cfg = c->cfg;
-	struct acct *a;
+	/* every imported account is in the plan: one that is not there is a local one */
+	struct acct *a = index_find(&c->y->by_id, user_id);
 	long at;
 
-	if (!m->is_imported && cfg->sync.allow_non_ldap_members)
+	if (a == NULL && cfg->sync.allow_non_ldap_members)
 		return 0; /* the team allows members from outside the directory */
-	a = m->is_imported ? acct_by_id(c->y, m->user_id) : local_acct(c->y, m->user_id);
-	if (a == NULL) {
+	if (a == NULL && (a = local_acct(c->y, user_id)) == NULL) {
 		c->rc = -1;
 		return 1;
 	}
@@ -456,7 +506,7 @@ static int plan_team(struct sync *y, const struct member_sync_cfg *cfg)
 		return -1;
 	c.w = &w;
 	c.flag = calloc(w.n + 1, sizeof(*c.flag));
-	if (c.flag == NULL || store_team_member_rows(cfg->owner_id, team_member_seen, &c) != 0)
+	if (c.flag == NULL || store_team_member_ids(cfg->owner_id, team_member_seen, &c) != 0)
 		c.rc = -1;
 	for (size_t i = 0; c.rc == 0 && i < w.n; i++)
 		if (!c.flag[i] && !targeted_away(y, w.who[i]))
@@ -497,7 +547,7 @@ static int plan_admins(struct sync *y)
 static int org_member_seen(const struct member_row_sync *m, void *ctx)
 {
 	struct current *c = ctx;
-	struct acct *a = m->is_imported ? acct_by_id(c->y, m->user_id) : NULL;
+	struct acct *a = m->is_imported ? index_find(&c->y->by_id, m->user_id) : NULL;
 	long at;
 
 	if (a == NULL || targeted_away(c->y, a))
@@ -534,12 +584,42 @@ static int plan_org_admins(struct sync *y, const struct member_sync_cfg *cfg)
 	return c.rc;
 }
 
+/*
+ * Reads every group the configs name before any is planned, in the order
+ * they will be planned: the directory answers many requests at once far
+ * sooner than one round trip per team.
+ */
+static int read_groups_ahead(struct sync *y)
+{
+	size_t nteams, norgs, n = 0;
+	const struct member_sync_cfg *teams = sync_job_team_configs(y->job, &nteams);
+	const struct member_sync_cfg *orgs = sync_job_org_configs(y->job, &norgs);
+	/* the teams', the orgs', the system admins' and the terminating NULL */
+	const struct ls_member_sync **m = calloc(nteams + norgs + 2, sizeof(*m));
+	int rc;
+
+	if (m == NULL || (y->sess == NULL &&
+			  (y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job))) == NULL)) {
+		free(m);
+		return -1;
+	}
+	if (y->s->admin_sync.enable_sync)
+		m[n++] = &y->s->admin_sync;
+	for (size_t i = 0; i < nteams; i++)
+		m[n++] = &teams[i].sync;
+	for (size_t i = 0; i < norgs; i++)
+		m[n++] = &orgs[i].sync;
+	rc = ls_session_read_groups(y->sess, m, n);
+	free(m);
+	return rc == LS_OK ? 0 : -1;
+}
+
 static int plan_groups(struct sync *y)
 {
 	const struct member_sync_cfg *cfgs;
 	size_t n;
 
-	if (plan_admins(y) != 0)
+	if (read_groups_ahead(y) != 0 || plan_admins(y) != 0)
 		return -1;
 	cfgs = sync_job_team_configs(y->job, &n);
 	for (size_t i = 0; i < n; i++)
@@ -678,6 +758,8 @@ static void sync_free(struct sync *y)
 		free(y->accts[i].dn);
 		free(y->accts[i].dn_key);
 		free(y->accts[i].full_name);
+		free(y->accts[i].n_dn);
+		free(y->accts[i].n_full_name);
 	}
 	for (size_t i = 0; i < y->nlocals; i++) {
 		free(y->locals[i]->id);
@@ -690,8 +772,8 @@ static void sync_free(struct sync *y)
 	ls_session_free(y->sess);
 	free(y->users);
 	free(y->accts);
-	free(y->by_dn);
-	free(y->by_id);
+	free(y->by_dn.slots);
+	free(y->by_id.slots);
 	free(y->locals);
 	free(y->changes);
 }
@@ -702,6 +784,12 @@ static int make_plan(struct sync *y)
 	struct ls_search_counts counts;
 	bool targeted = y->job->job.target[0] != '\0';
 
+	/* the store's side first: the search matches each user against it as it arrives */
+	if (store_imported_accounts(collect_acct, y) != STORE_OK ||
+	    store_local_names(collect_local, y) != STORE_OK)
+		return -1;
+	sort_items(y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp);
+	sort_items(y->accts, y->naccts, sizeof(*y->accts), by_name);
 	if (!targeted) {
 		if (ls_find_users(y->s, sync_job_ldap_log(y->job), collect_user, y, &counts) !=
 		    LS_OK) {
@@ -711,11 +799,6 @@ static int make_plan(struct sync *y)
 		y->sum.users_found = counts.found;
 		y->sum.skipped = counts.invalid;
 	}
-	if (store_imported_accounts(collect_acct, y) != STORE_OK ||
-	    store_local_names(collect_local, y) != STORE_OK)
-		return -1;
-	sort_items(y->local_names, y->nlocal_names, sizeof(*y->local_names), str_cmp);
-	sort_items(y->accts, y->naccts, sizeof(*y->accts), by_name);
 	if (targeted) {
 		/* a targeted sync trusts the login that just found the user */
 		for (size_t i = 0; i < y->naccts; i++)
@@ -724,23 +807,18 @@ static int make_plan(struct sync *y)
 		return -1;
 	}
 	sort_items(y->accts, y->naccts, sizeof(*y->accts), by_name);
-	y->by_dn = malloc((y->naccts + 1) * sizeof(*y->by_dn));
-	if (y->by_dn == NULL)
+	/* DN keys only matter to group syncs, which name members by DN: the DN this sync sets */
+	for (size_t i = 0; i < y->naccts; i++) {
+		struct acct *a = &y->accts[i];
+		const char *dn = a->n_dn ? a->n_dn : a->dn;
+
+		if (a->dn_key == NULL && dn[0] != '\0' && (a->dn_key = ls_dn_key(dn)) == NULL)
+			sync_log(y->job, "%s: the DN \"%s\" cannot be read; groups cannot name it",
+				 a->name, dn);
+	}
+	if (index_build(&y->by_dn, y->accts, y->naccts, dn_key_of) != 0 ||
+	    index_build(&y->by_id, y->accts, y->naccts, id_of) != 0)
 		return -1;
-	/* DN keys only matter to group syncs, which name members by DN */
-	for (size_t i = 0; i < y->naccts; i++)
-		if (y->accts[i].dn_key == NULL &&
-		    (y->accts[i].dn_key = y->accts[i].dn[0] ? ls_dn_key(y->accts[i].dn) : NULL) ==
-			NULL &&
-		    (y->accts[i].dn_key = strdup("")) == NULL) /* matches nothing */
-			return -1;
-	y->by_id = malloc((y->naccts + 1) * sizeof(*y->by_id));
-	if (y->by_id == NULL)
-		return -1;
-	for (size_t i = 0; i < y->naccts; i++)
-		y->by_dn[i] = y->by_id[i] = &y->accts[i];
-	sort_items(y->by_dn, y->naccts, sizeof(*y->by_dn), acct_by_dn);
-	sort_items(y->by_id, y->naccts, sizeof(*y->by_id), acct_id_cmp);
 	return plan_groups(y) == 0 && check_admins_left(y) == 0 ? 0 : -1;
 }
 

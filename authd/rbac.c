@@ -42,7 +42,7 @@
 
 struct s_account {
 	char id[ID_LEN];
-	char name[NAME_LEN];
+	char *name; /* owned; names are short but may be NAME_LEN long, and there are many */
 	bool active, admin, missing, org;
 };
 
@@ -102,7 +102,7 @@ struct snapshot {
 	struct s_grant *grants; /* by subject */
 	size_t ngrants;
 	struct snapshot *retired_next;
-	int64_t retired_at;
+	int64_t retired_at; /* monotonic_ms() */
 };
 
 struct rbac {
@@ -373,6 +373,14 @@ static void *vec_push(struct vec *v)
 	return memset((char *)v->items + v->n++ * v->size, 0, v->size);
 }
 
+/* The items, trimmed to their count: a snapshot lives long, and doubling leaves much unused. */
+static void *vec_trimmed(struct vec *v)
+{
+	void *trimmed = v->n ? realloc(v->items, v->n * v->size) : NULL;
+
+	return trimmed ? trimmed : v->items;
+}
+
 static int add_account(const struct account *a, void *ctx)
 {
 	struct s_account *s = vec_push(ctx);
@@ -380,7 +388,8 @@ static int add_account(const struct account *a, void *ctx)
 	if (s == NULL)
 		return 1;
 	memcpy(s->id, a->id, sizeof(s->id));
-	memcpy(s->name, a->name, sizeof(s->name));
+	if ((s->name = strdup(a->name)) == NULL)
+		return 1;
 	s->active = a->is_active;
 	s->admin = a->is_admin;
 	s->missing = a->ldap_missing;
@@ -528,6 +537,8 @@ static void snapshot_free(struct snapshot *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->naccounts; i++)
+		free(s->accounts[i].name);
 	for (size_t i = 0; i < s->ncolls; i++)
 		free(s->colls[i].path);
 	for (size_t i = 0; i < s->nroles; i++)
@@ -604,16 +615,16 @@ static struct snapshot *build(void)
 	rc = store_each_account(add_account, &accounts) |
 	     store_each_membership(add_member, &members) | store_collections(add_coll, &colls) |
 	     builtin_roles(&roles) | store_roles(add_role, &roles);
-	s->accounts = accounts.items, s->naccounts = accounts.n;
-	s->members = members.items, s->nmembers = members.n;
-	s->colls = colls.items, s->ncolls = colls.n;
-	s->roles = roles.items, s->nroles = roles.n;
+	s->accounts = vec_trimmed(&accounts), s->naccounts = accounts.n;
+	s->members = vec_trimmed(&members), s->nmembers = members.n;
+	s->colls = vec_trimmed(&colls), s->ncolls = colls.n;
+	s->roles = vec_trimmed(&roles), s->nroles = roles.n;
 	if (rc != 0 || index_snapshot(s) != 0 || store_grants(add_grant, &gc) != STORE_OK) {
 		s->grants = grants.items;
 		snapshot_free(s);
 		return NULL;
 	}
-	s->grants = grants.items;
+	s->grants = vec_trimmed(&grants);
 	s->ngrants = grants.n;
 	sort(s->grants, s->ngrants, sizeof(*s->grants), cmp_str);
 	return s;
@@ -699,7 +710,8 @@ static void retire(struct rbac *r, struct snapshot *old)
 {
 	if (old == NULL)
 		return;
-	old->retired_at = now_seconds();
+	/* the grace period is a duration: a wall-clock step must not end it early */
+	old->retired_at = monotonic_ms();
 	old->retired_next = r->retired;
 	r->retired = old;
 }
@@ -736,7 +748,7 @@ static void free_retired(struct rbac *r, int64_t older_than)
 void rbac_reap(struct rbac *r)
 {
 	pthread_mutex_lock(&r->lock);
-	free_retired(r, now_seconds() - GRACE_SECONDS);
+	free_retired(r, monotonic_ms() - GRACE_SECONDS * 1000);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -836,13 +848,12 @@ int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject 
 			  size_t whylen)
 {
 	const struct snapshot *s = atomic_load(&r->current);
-	struct s_account key, *kp = &key, **hit;
+	struct s_account key = {.name = (char *)name}, *kp = &key, **hit;
 
 	if (s == NULL) {
 		snprintf(why, whylen, "authorization data is unavailable; try again shortly");
 		return -1;
 	}
-	snprintf(key.name, sizeof(key.name), "%s", name);
 	hit = s->naccounts ? bsearch(&kp, s->by_name, s->naccounts, sizeof(*s->by_name), cmp_name)
 			   : NULL;
 	if (hit == NULL) {

@@ -271,13 +271,18 @@ int store_cache_size_mb(int mb);
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
 			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);
 
-/* A team's or an org's member as a sync sees it. */
+/*
+ * A team's members by id alone: a sync knows every imported account already,
+ * and the team's key index holds the ids, so no row of accounts is read.
+ */
+typedef int (*member_id_cb)(const char *user_id, void *ctx);
+int store_team_member_ids(const char *team_id, member_id_cb cb, void *ctx);
+/* An org's member as a sync sees it. */
 struct member_row_sync {
 	const char *user_id;
 	bool is_imported, is_admin;
 };
 typedef int (*member_sync_cb)(const struct member_row_sync *m, void *ctx);
-int store_team_member_rows(const char *team_id, member_sync_cb cb, void *ctx);
 int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx);
 /* Makes the user a member of the org when it is not one (an org admin stays one). */
 int store_org_member_ensure(const char *org_id, const char *user_id);
@@ -286,9 +291,12 @@ int store_org_member_ensure(const char *org_id, const char *user_id);
  * (adminMemberSyncConfig). */
 int store_member_sync_get(const char *kind, const char *owner_id, char **json);
 int store_member_sync_set(const char *kind, const char *owner_id, const char *json);
-/* Every config of a kind: owner (a team's or org's id), the team's org id ("" for orgs), JSON. */
-typedef int (*member_sync_cfg_cb)(const char *owner_id, const char *org_id, const char *json,
-				  void *ctx);
+/*
+ * Every config of a kind: owner (a team's or org's id), the team's org id ("" for orgs),
+ * the name the log shows ("org/team", or the org's), and the JSON.
+ */
+typedef int (*member_sync_cfg_cb)(const char *owner_id, const char *org_id, const char *name,
+				  const char *json, void *ctx);
 int store_member_syncs(const char *kind, member_sync_cfg_cb cb, void *ctx);
 
 /* For the authorization snapshot: every account, membership and key, in one pass each. */

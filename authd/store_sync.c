@@ -44,10 +44,9 @@ int store_imported_accounts(imported_cb cb, void *ctx)
 	return STORE_OK;
 }
 
-int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx)
+/* Hands the first column of each row to cb, until it returns nonzero. */
+static int each_text(sqlite3_stmt *st, int (*cb)(const char *text, void *ctx), void *ctx)
 {
-	static const char sql[] = "SELECT name FROM accounts WHERE NOT is_imported OR is_org";
-	sqlite3_stmt *st = store_stmt(sql);
 	int rc;
 
 	if (st == NULL)
@@ -59,6 +58,13 @@ int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx)
 		return store_failed(st);
 	sqlite3_reset(st);
 	return STORE_OK;
+}
+
+int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx)
+{
+	static const char sql[] = "SELECT name FROM accounts WHERE NOT is_imported OR is_org";
+
+	return each_text(store_stmt(sql), cb, ctx);
 }
 
 int store_imported_insert(const struct account *a, int64_t now)
@@ -136,12 +142,11 @@ static int member_rows(const char *sql, const char *owner, member_sync_cb cb, vo
 	return STORE_OK;
 }
 
-int store_team_member_rows(const char *team_id, member_sync_cb cb, void *ctx)
+int store_team_member_ids(const char *team_id, member_id_cb cb, void *ctx)
 {
-	static const char sql[] = "SELECT a.id, a.is_imported, m.is_admin FROM team_members m"
-				  " JOIN accounts a ON a.id = m.user_id WHERE m.team_id = ?1";
+	static const char sql[] = "SELECT user_id FROM team_members WHERE team_id = ?1";
 
-	return member_rows(sql, team_id, cb, ctx);
+	return each_text(store_bound(sql, team_id, NULL, NULL), cb, ctx);
 }
 
 int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx)
@@ -208,10 +213,13 @@ int store_member_sync_set(const char *kind, const char *owner_id, const char *js
 
 int store_member_syncs(const char *kind, member_sync_cfg_cb cb, void *ctx)
 {
+	/* the names come with the configs: an org's account row would count its members */
 	static const char team_sql[] =
-	    "SELECT s.team_id, t.org_id, s.config FROM team_sync s"
-	    " JOIN teams t ON t.id = s.team_id ORDER BY t.org_id, t.name";
-	static const char org_sql[] = "SELECT org_id, '', config FROM org_admin_sync";
+	    "SELECT s.team_id, t.org_id, o.name || '/' || t.name, s.config FROM team_sync s"
+	    " JOIN teams t ON t.id = s.team_id JOIN accounts o ON o.id = t.org_id"
+	    " ORDER BY t.org_id, t.name";
+	static const char org_sql[] = "SELECT s.org_id, '', o.name, s.config FROM org_admin_sync s"
+				      " JOIN accounts o ON o.id = s.org_id";
 	const char *t = sync_table(kind);
 	sqlite3_stmt *st;
 	int rc;
@@ -222,7 +230,7 @@ int store_member_syncs(const char *kind, member_sync_cfg_cb cb, void *ctx)
 	if (st == NULL)
 		return STORE_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (cb(text(st, 0), text(st, 1), text(st, 2), ctx) != 0)
+		if (cb(text(st, 0), text(st, 1), text(st, 2), text(st, 3), ctx) != 0)
 			break;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_failed(st);

@@ -148,6 +148,31 @@ START_TEST(tokens_are_random_and_well_formed)
 }
 END_TEST
 
+/* Ids are UUIDv7 (RFC 9562): time-ordered, with the random part drawn a batch at a time. */
+START_TEST(ids_are_uuid7_and_distinct)
+{
+	char prev[ID_LEN] = "", id[ID_LEN];
+
+	for (int n = 0; n < 500; n++) { /* several batches of the random pool */
+		ck_assert_int_eq(new_uuid(id), 0);
+		ck_assert_uint_eq(strlen(id), 36);
+		for (int i = 0; i < 36; i++) {
+			bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+			ck_assert_msg(dash ? id[i] == '-'
+					   : strchr("0123456789abcdef", id[i]) != NULL,
+				      "%s: bad character at %d", id, i);
+		}
+		ck_assert_int_eq(id[14], '7');
+		ck_assert_ptr_nonnull(strchr("89ab", id[19]));
+		/* the time comes first: an id never sorts before an earlier one's millisecond */
+		ck_assert_int_ge(strncmp(id, prev, 13), 0);
+		ck_assert_str_ne(id, prev);
+		memcpy(prev, id, sizeof(prev));
+	}
+}
+END_TEST
+
 START_TEST(malformed_tokens_are_refused_before_lookup)
 {
 	char t[TOKEN_LEN + 2];
@@ -1079,7 +1104,7 @@ int main(void)
 	    (const TTest *const[]){config_defaults_match_the_spec, config_reads_every_section,
 				   config_refuses_bad_files, NULL});
 	add(s, "tokens",
-	    (const TTest *const[]){tokens_are_random_and_well_formed,
+	    (const TTest *const[]){tokens_are_random_and_well_formed, ids_are_uuid7_and_distinct,
 				   malformed_tokens_are_refused_before_lookup, NULL});
 	add(s, "paging",
 	    (const TTest *const[]){paging_reads_start_and_limit,
