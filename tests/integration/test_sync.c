@@ -755,6 +755,37 @@ START_TEST(test_team_follows_its_group)
 	j = sync_now("done");
 	expect_summary(j, "usersFound=39 deactivated=1 teamsSynced=1 membersRemoved=1");
 	ck_assert_str_eq(team_members("eng", "devs"), "user02 user04 user05 user08");
+
+	/* a member moved in the directory, and named by the new DN, stays in the same sync */
+	change("dn: uid=user04,%s\nchangetype: modrdn\nnewrdn: uid=user04\ndeleteoldrdn: 1\n"
+	       "newsuperior: %s\n\n"
+	       "dn: %s\nchangetype: modify\nadd: member\nmember: uid=user04,%s\n-\n"
+	       "delete: member\nmember: uid=user04,%s\n-\n\n",
+	       PEOPLE, MOVED, DEVS, MOVED, PEOPLE);
+	j = sync_now("done");
+	expect_summary(j, "usersFound=39 updated=1 teamsSynced=1");
+	ck_assert_str_eq(team_members("eng", "devs"), "user02 user04 user05 user08");
+}
+END_TEST
+
+/* The groups are read ahead of planning: one that is gone still fails the whole job. */
+START_TEST(test_missing_group_changes_nothing)
+{
+	const char *before;
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	make_team("eng", "devs");
+	make_team("eng", "ghosts");
+	set_team_sync("eng", "devs", group_sync(DEVS, "member", false));
+	set_team_sync("eng", "ghosts", group_sync("cn=ghosts," GROUPS, "member", false));
+	change("%s", deletions(30, 30));
+	before = store_state();
+	j = sync_now("errored");
+	expect_same_store(before, store_state());
+	expect_has(job_log(jstr(j, "id")), "group cn=ghosts," GROUPS ": no such entry", "log");
+	ck_assert_str_eq(team_members("eng", "devs"), "");
 }
 END_TEST
 
@@ -1549,6 +1580,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_deleted_user_is_deactivated_and_bundle_refused);
 	tcase_add_test(tc, test_jit_on_marks_missing_users);
 	tcase_add_test(tc, test_team_follows_its_group);
+	tcase_add_test(tc, test_missing_group_changes_nothing);
 	tcase_add_test(tc, test_member_uid_and_search_member_sync);
 	tcase_add_test(tc, test_admin_sync_promotes_and_demotes);
 	tcase_add_test(tc, test_admin_sync_keeps_an_active_admin);
