@@ -97,11 +97,12 @@ static int parse_args(int argc, char **argv, struct config *cfg, char *err, size
 			exit(2);
 		}
 	}
+	/* before any refusal: the caller frees cfg whichever way this returns */
+	config_defaults(cfg);
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", argv[optind]);
 		return -1;
 	}
-	config_defaults(cfg);
 	if (config != NULL && config_load_file(cfg, config, err, errlen) != 0)
 		return -1;
 	if (listen != NULL && config_set_listen(cfg, listen, err, errlen) != 0)
