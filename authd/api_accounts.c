@@ -365,6 +365,26 @@ static int check_old_password(struct req *r, struct resp *out, const struct acco
 	return 0;
 }
 
+/*
+ * The new hash and the end of the account's other sessions, in one
+ * transaction: a store failing between two writes would otherwise leave the
+ * new password with the old sessions alive. The cache follows the commit.
+ */
+static int save_password(struct req *r, const char *account_id, const char *hash,
+			 const unsigned char *keep)
+{
+	if (store_begin() != STORE_OK)
+		return STORE_ERROR;
+	if (store_account_set_password(account_id, hash) != STORE_OK ||
+	    store_sessions_delete_account(account_id, keep) != STORE_OK ||
+	    store_commit() != STORE_OK) {
+		store_rollback();
+		return STORE_ERROR;
+	}
+	session_uncache_account(r->srv->sessions, account_id, keep);
+	return STORE_OK;
+}
+
 void api_account_change_password(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
@@ -393,14 +413,14 @@ void api_account_change_password(struct req *r, struct resp *out)
 		return;
 	}
 	hash = password_hash(form_string(r->body, "newPassword", ""));
-	if (hash == NULL || store_account_set_password(a.id, hash) != STORE_OK) {
+	/* other sessions end; the caller's own stays when it changed its own password */
+	if (hash == NULL ||
+	    save_password(r, a.id, hash, is_self(r, &a) ? r->token_hash : NULL) != STORE_OK) {
 		free(hash);
 		resp_internal(out);
 		return;
 	}
 	free(hash);
-	/* other sessions end; the caller's own stays when it changed its own password */
-	session_revoke_account(r->srv->sessions, a.id, is_self(r, &a) ? r->token_hash : NULL);
 	audit_log(r->srv->audit, "account.password", r->who.name, r->client,
 		  json_pack("{s:s}", "account", a.name));
 	resp_json(out, 200, account_json(&a));

@@ -224,6 +224,12 @@ void resp_forbidden(struct resp *out)
 
 void resp_internal(struct resp *out)
 {
+	/* not a fault of the server's to hide: the operator can act on it, and the client retry */
+	if (store_last_failure_was_full()) {
+		resp_error(out, 507, "STORAGE_FULL", NULL,
+			   "the server's data dir is out of space; nothing was changed");
+		return;
+	}
 	resp_error(out, 500, "INTERNAL", NULL, "internal error; the server log has details");
 }
 
@@ -608,6 +614,11 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		if (out->status != 0)
 			return;
 	}
+	/*
+	 * A full disk met before (by an earlier request on this thread, or by the
+	 * token's last-used mark, whose failure is let pass) is not the handler's.
+	 */
+	store_failure_forget();
 	route->fn(r, out);
 }
 

@@ -59,6 +59,7 @@ void resp_header(struct resp *out, const char *name, const char *fmt, ...)
 
 /* Shorthands for the common refusals. */
 void resp_forbidden(struct resp *out);
+/* 500 INTERNAL; 507 STORAGE_FULL when the store's last failure in this request was a full disk. */
 void resp_internal(struct resp *out);
 void resp_not_found(struct resp *out, const char *what, const char *key);
 

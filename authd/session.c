@@ -296,6 +296,11 @@ void session_revoke_account(struct sessions *s, const char *account_id, const un
 {
 	/* the store first: a request racing us then finds no row to re-cache */
 	store_sessions_delete_account(account_id, keep);
+	session_uncache_account(s, account_id, keep);
+}
+
+void session_uncache_account(struct sessions *s, const char *account_id, const unsigned char *keep)
+{
 	for (unsigned b = 0; b < BUCKETS; b++) {
 		struct entry **pp;
 

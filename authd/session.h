@@ -31,6 +31,9 @@ int session_revoke(struct sessions *s, const unsigned char hash[32]);
 /* Drops every session of an account but `keep` (NULL: all), as when it is
  * deleted, deactivated or given a new password. */
 void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep);
+/* The same for a caller that deleted the rows itself, in a transaction of its
+ * own (store_sessions_delete_account): drops them from the cache once it committed. */
+void session_uncache_account(struct sessions *s, const char *account_id, const unsigned char *keep);
 /* Tells the cache that some account changed, so cached callers are re-read. */
 void sessions_accounts_changed(struct sessions *s);
 /* Drops expired sessions from memory and the store. */

@@ -164,6 +164,13 @@ static struct conn *shared;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local struct conn *lent;
 
+/*
+ * Whether this thread's last store failure was a full disk. Per thread, as a
+ * request runs on one; each failure overwrites it, so an older full disk never
+ * speaks for a later failure of another kind.
+ */
+static _Thread_local bool last_failure_full;
+
 static void conn_free(void *p)
 {
 	struct conn *c = p;
@@ -175,6 +182,17 @@ static void conn_free(void *p)
 		sqlite3_finalize(c->stmts[i].stmt);
 	sqlite3_close(c->db);
 	free(c);
+}
+
+/*
+ * Notes what the failure on db was. Only SQLITE_FULL says "no room": SQLite
+ * turns a write's ENOSPC into it, and it has no extended codes. The I/O
+ * errors (SQLITE_IOERR_WRITE and the rest) can have other causes, so they
+ * stay plain failures.
+ */
+static void note_failure(sqlite3 *db)
+{
+	last_failure_full = (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL;
 }
 
 /*
@@ -213,6 +231,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 			 /* checkpoints run from store_checkpoint, off the request path */
 			 "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
+		note_failure(db);
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : "cannot set pragmas");
 		sqlite3_free(msg);
 		sqlite3_close(db);
@@ -256,7 +275,11 @@ sqlite3 *store_db(void)
 	return c->db;
 }
 
-/* Takes shared_lock, waiting at most wait_us microseconds (forever if negative); 0 when taken. */
+/*
+ * Takes shared_lock, waiting at most wait_us microseconds (forever if negative); 0 when taken.
+ * The deadline is on the monotonic clock: a step of the wall clock (NTP, an admin) would
+ * otherwise stretch the wait by the step, or end it at once.
+ */
 static int take_shared(long wait_us)
 {
 	struct timespec until;
@@ -265,11 +288,12 @@ static int take_shared(long wait_us)
 		return pthread_mutex_lock(&shared_lock);
 	if (pthread_mutex_trylock(&shared_lock) == 0)
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += wait_us * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_us / 1000000;
+	until.tv_nsec += wait_us % 1000000 * 1000;
 	until.tv_sec += until.tv_nsec / 1000000000;
 	until.tv_nsec %= 1000000000;
-	return pthread_mutex_timedlock(&shared_lock, &until);
+	return pthread_mutex_clocklock(&shared_lock, CLOCK_MONOTONIC, &until);
 }
 
 bool store_shared_begin(long wait_us)
@@ -330,6 +354,7 @@ sqlite3_stmt *store_stmt(const char *sql)
 	}
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
 	    SQLITE_OK) {
+		note_failure(c->db);
 		log_msg(LOG_ERROR, "store: preparing a statement: %s", sqlite3_errmsg(c->db));
 		return NULL;
 	}
@@ -362,9 +387,22 @@ void store_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 	snprintf(dst, len, "%s", s ? (const char *)s : "");
 }
 
+bool store_last_failure_was_full(void)
+{
+	return last_failure_full;
+}
+
+void store_failure_forget(void)
+{
+	last_failure_full = false;
+}
+
 int store_failed(sqlite3_stmt *st)
 {
-	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	sqlite3 *db = sqlite3_db_handle(st);
+
+	note_failure(db);
+	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(db));
 	return STORE_ERROR;
 }
 
@@ -488,6 +526,7 @@ static int exec_simple(const char *sql)
 	if (db == NULL)
 		return STORE_ERROR;
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		note_failure(db);
 		log_msg(LOG_ERROR, "store: %s: %s", sql, sqlite3_errmsg(db));
 		return STORE_ERROR;
 	}

@@ -60,6 +60,14 @@ int store_failed(sqlite3_stmt *st);
 /* For store_*.c only: runs a bound write; a uniqueness refusal is STORE_CONFLICT,
  * and with need_row, changing nothing is STORE_NOT_FOUND. */
 int store_finish(sqlite3_stmt *st, bool need_row);
+/*
+ * Whether the calling thread's last store failure was a full disk
+ * (SQLITE_FULL), which the client is told apart from other failures.
+ * http.c calls store_failure_forget before each handler, so that a full disk
+ * met by an earlier request never speaks for a later one.
+ */
+bool store_last_failure_was_full(void);
+void store_failure_forget(void);
 
 int store_begin(void);
 int store_commit(void);

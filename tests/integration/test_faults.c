@@ -26,14 +26,15 @@
 
 #define ADMIN_PW "Faults-Admin-Pw-1"
 #define USER_PW "Faults-User-Pw-1"
+#define NEW_PW "Faults-New-Pw-2"
 #define ACCOUNTS "/enzi/v0/accounts"
 #define TEST_TIMEOUT 100
 
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
 
 /* What a write answers while the disk under the data dir is full (README, "The API"). */
-#define FULL_STATUS 500
-#define FULL_CODE "INTERNAL"
+#define FULL_STATUS 507
+#define FULL_CODE "STORAGE_FULL"
 
 /* ---- shared checks ---- */
 
@@ -362,7 +363,14 @@ static const char *fill_disk(void)
 
 static void expect_full(const struct reply *r)
 {
+	const char *msg;
+
 	expect_error(r, FULL_STATUS, FULL_CODE, NULL);
+	/* the client learns what happened, and that it need not undo anything */
+	msg = jstr(r->json, "errors.0.message");
+	ck_assert_msg(strstr(msg, "out of space") != NULL &&
+			  strstr(msg, "nothing was changed") != NULL,
+		      "%s: a full disk's message says neither what nor what not: %s", r->what, msg);
 }
 
 /*
@@ -475,6 +483,47 @@ static void expect_writes_refused(const char *user_token, const char *user_id)
 	    "a refused grant was stored");
 }
 
+/*
+ * changePassword writes the new hash and ends the account's other sessions
+ * in one transaction: on a full disk neither happens, whoever asks. The old
+ * password is let in as far as the session's write (507), the new one not.
+ */
+static void expect_password_kept(const char *user_token, const char *other_token)
+{
+	expect_full(call("POST", user_token,
+			 jbody("{s:s, s:s}", "oldPassword", USER_PW, "newPassword", NEW_PW),
+			 ACCOUNTS "/df-user/changePassword"));
+	expect_full(call("POST", admin, jbody("{s:s}", "newPassword", NEW_PW),
+			 ACCOUNTS "/df-user/changePassword"));
+	expect_full(login("df-user", USER_PW));
+	expect_error(login("df-user", NEW_PW), 401, "UNAUTHORIZED", NULL);
+	expect_status(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 200);
+	expect_status(call("GET", other_token, NULL, ACCOUNTS "/df-user"), 200);
+}
+
+/*
+ * With room again, the old password and session were kept in the store (a
+ * write since made every token be read from it again); a change of its own
+ * password ends the user's other sessions and keeps the caller's (README).
+ */
+static void expect_password_changes(const char *user_token, const char *other_token)
+{
+	const char *third;
+
+	expect_status(call("GET", other_token, NULL, ACCOUNTS "/df-user"), 200);
+	third = login_ok("df-user", USER_PW);
+	expect_status(call("POST", user_token,
+			   jbody("{s:s, s:s}", "oldPassword", USER_PW, "newPassword", NEW_PW),
+			   ACCOUNTS "/df-user/changePassword"),
+		      200);
+	expect_error(call("GET", other_token, NULL, ACCOUNTS "/df-user"), 401, "UNAUTHORIZED",
+		     NULL);
+	expect_error(call("GET", third, NULL, ACCOUNTS "/df-user"), 401, "UNAUTHORIZED", NULL);
+	expect_status(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 200);
+	expect_error(login("df-user", USER_PW), 401, "UNAUTHORIZED", NULL);
+	login_ok("df-user", NEW_PW);
+}
+
 /* Reads need no room: they are served while the disk is full. */
 static void expect_reads_served(const char *user_token)
 {
@@ -490,7 +539,8 @@ static void expect_reads_served(const char *user_token)
 }
 
 /* Once there is room again, the same writes succeed, without a restart. */
-static void expect_writes_again(const char *user_token, const char *user_id)
+static void expect_writes_again(const char *user_token, const char *other_token,
+				const char *user_id)
 {
 	expect_status(
 	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS), 201);
@@ -506,6 +556,7 @@ static void expect_writes_again(const char *user_token, const char *user_id)
 	expect_status(call("PUT", admin, NULL, "/collectionGrants/%s/shared/viewonly", user_id),
 		      201);
 	login_ok("df-user2", USER_PW);
+	expect_password_changes(user_token, other_token);
 	expect_status(call("POST", user_token, NULL, "/auth/logout"), 204);
 	expect_error(call("GET", user_token, NULL, ACCOUNTS "/df-user"), 401, "UNAUTHORIZED", NULL);
 }
@@ -513,7 +564,7 @@ static void expect_writes_again(const char *user_token, const char *user_id)
 START_TEST(test_disk_full)
 {
 	static bool made[SPILL_MAX];
-	const char *user_id, *user_token, *filler;
+	const char *user_id, *user_token, *other_token, *filler;
 	int spilled;
 
 	if (small_disk_errno == EPERM) {
@@ -540,16 +591,18 @@ START_TEST(test_disk_full)
 	expect_status(
 	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-pad", "isOrg", 1), ACCOUNTS), 201);
 	user_token = login_ok("df-user", USER_PW);
+	other_token = login_ok("df-user", USER_PW);
 
 	filler = fill_disk();
 	spilled = spill(made);
 	exhaust_with_patches();
 	expect_writes_refused(user_token, user_id);
+	expect_password_kept(user_token, other_token);
 	expect_reads_served(user_token);
 	expect_spilled(made, spilled);
 
 	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
-	expect_writes_again(user_token, user_id);
+	expect_writes_again(user_token, other_token, user_id);
 	expect_clean_stop();
 	expect_store_whole(srv->dir);
 	teardown_server();
