@@ -254,6 +254,11 @@ static void run_job(struct jobs *js, struct job *job)
 	sync_log(&sj, "%s%s%s%s%s", job->action, job->target[0] ? " of " : "", job->target,
 		 job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "");
 	rc = run_sync(js, &sj, &sum);
+#ifdef __GLIBC__
+	/* a large sync's plan was just freed all at once: hand the pages back before the
+	 * snapshot is rebuilt, rather than keep a directory's worth of free heap beside it */
+	malloc_trim(0);
+#endif
 	if (rc != 0 && rc != SYNC_CANCELED && atomic_load(&js->cancel))
 		rc = SYNC_CANCELED;
 	finish(js, &sj, rc, &sum, start);
@@ -262,11 +267,6 @@ static void run_job(struct jobs *js, struct job *job)
 	json_decref(sj.plan);
 	if (sj.log != NULL)
 		fclose(sj.log);
-#ifdef __GLIBC__
-	/* a large sync's plan is freed all at once: hand the pages back instead of keeping
-	 * a directory's worth of free heap in this thread's arena until the next sync */
-	malloc_trim(0);
-#endif
 	*job = sj.job; /* the caller frees the texts */
 }
 

@@ -745,18 +745,44 @@ static int apply(struct sync *y)
 
 /* ---- the job ---- */
 
-static void sync_free(struct sync *y)
+/*
+ * Frees what only planning needs (the directory connections and the groups
+ * read ahead, the indexes, the DN keys, the names) before the apply's page
+ * cache grows: a first sync of a large directory peaks there.
+ */
+static void planning_done(struct sync *y)
 {
 	for (size_t i = 0; i < y->nusers; i++) {
 		free(y->users[i].name);
 		free(y->users[i].dn);
 		free(y->users[i].full_name);
 	}
+	free(y->users);
+	y->users = NULL;
+	y->nusers = y->capusers = 0;
+	for (size_t i = 0; i < y->naccts; i++) {
+		free(y->accts[i].dn_key);
+		y->accts[i].dn_key = NULL;
+	}
+	for (size_t i = 0; i < y->nlocal_names; i++)
+		free(y->local_names[i]);
+	free(y->local_names);
+	y->local_names = NULL;
+	y->nlocal_names = y->caplocal_names = 0;
+	ls_session_free(y->sess);
+	y->sess = NULL;
+	free(y->by_dn.slots);
+	free(y->by_id.slots);
+	y->by_dn = y->by_id = (struct acct_index){NULL, 0, NULL};
+}
+
+static void sync_free(struct sync *y)
+{
+	planning_done(y);
 	for (size_t i = 0; i < y->naccts; i++) {
 		free(y->accts[i].id);
 		free(y->accts[i].name);
 		free(y->accts[i].dn);
-		free(y->accts[i].dn_key);
 		free(y->accts[i].full_name);
 		free(y->accts[i].n_dn);
 		free(y->accts[i].n_full_name);
@@ -766,14 +792,7 @@ static void sync_free(struct sync *y)
 		free(y->locals[i]->name);
 		free(y->locals[i]);
 	}
-	for (size_t i = 0; i < y->nlocal_names; i++)
-		free(y->local_names[i]);
-	free(y->local_names);
-	ls_session_free(y->sess);
-	free(y->users);
 	free(y->accts);
-	free(y->by_dn.slots);
-	free(y->by_id.slots);
 	free(y->locals);
 	free(y->changes);
 }
@@ -829,6 +848,7 @@ int ldap_sync_run(struct sync_job *job, const struct ls_settings *s, struct sync
 
 	memset(sum, 0, sizeof(*sum));
 	rc = make_plan(&y);
+	planning_done(&y);
 	if (rc == 0 && sync_job_canceled(job))
 		rc = SYNC_CANCELED;
 	if (rc == 0 && !job->job.dry_run)
