@@ -751,9 +751,13 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			     MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	/*
+	 * A thread per connection: a handler may wait (a password hashing in turn, an
+	 * LDAP round trip, SQLite's write lock), and in a pool that wait would stall
+	 * every other connection its thread serves, reads and decisions included.
+	 */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			     MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	int family;
 
 	if (h == NULL) {
@@ -769,16 +773,12 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 		flags |= MHD_USE_IPv6;
 	h->daemon = MHD_start_daemon(
 	    flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss,
-	    /* eight per core: handlers block on LDAP round trips, SQLite's write lock and the disk
-	     */
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 8 * cores : 8),
-	    MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
+	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
 	    /* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)1024,
+	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {

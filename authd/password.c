@@ -2,8 +2,10 @@
  * Managed passwords: argon2id with its parameters inside the encoded hash,
  * so they can be raised later without breaking stored hashes.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <argon2.h>
 #include <openssl/rand.h>
 
@@ -16,6 +18,42 @@
 #define SALT_LEN 16
 #define HASH_LEN 32
 
+/*
+ * At most one hashing per CPU at a time. Each one holds 19 MiB and a CPU for
+ * about a tenth of a second; sixteen HTTP threads hashing at once took 300 MB
+ * and made every one of them, and the requests queued behind them, sixteen
+ * times slower, until clients timed out. Waiting here instead costs the same
+ * CPU, in turn.
+ */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slot_freed = PTHREAD_COND_INITIALIZER;
+/* Tickets, served in order, so that no login waits while later ones go ahead of it. */
+static unsigned long next_ticket, released, slots;
+
+static void slot_take(void)
+{
+	unsigned long mine;
+
+	pthread_mutex_lock(&slots_lock);
+	if (slots == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		slots = cpus > 0 ? (unsigned long)cpus : 1;
+	}
+	mine = next_ticket++;
+	while (mine >= released + slots)
+		pthread_cond_wait(&slot_freed, &slots_lock);
+	pthread_mutex_unlock(&slots_lock);
+}
+
+static void slot_give(void)
+{
+	pthread_mutex_lock(&slots_lock);
+	released++;
+	pthread_cond_broadcast(&slot_freed);
+	pthread_mutex_unlock(&slots_lock);
+}
+
 char *password_hash(const char *password)
 {
 	unsigned char salt[SALT_LEN];
@@ -23,9 +61,17 @@ char *password_hash(const char *password)
 	    argon2_encodedlen(T_COST, M_COST_KIB, PARALLELISM, SALT_LEN, HASH_LEN, Argon2_id);
 	char *out = malloc(len);
 
-	if (out == NULL || RAND_bytes(salt, sizeof(salt)) != 1 ||
-	    argon2id_hash_encoded(T_COST, M_COST_KIB, PARALLELISM, password, strlen(password), salt,
-				  sizeof(salt), HASH_LEN, out, len) != ARGON2_OK) {
+	int rc;
+
+	if (out == NULL || RAND_bytes(salt, sizeof(salt)) != 1) {
+		free(out);
+		return NULL;
+	}
+	slot_take();
+	rc = argon2id_hash_encoded(T_COST, M_COST_KIB, PARALLELISM, password, strlen(password),
+				   salt, sizeof(salt), HASH_LEN, out, len);
+	slot_give();
+	if (rc != ARGON2_OK) {
 		free(out);
 		return NULL;
 	}
@@ -34,7 +80,12 @@ char *password_hash(const char *password)
 
 bool password_verify(const char *encoded, const char *password)
 {
-	return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
+	int rc;
+
+	slot_take();
+	rc = argon2id_verify(encoded, password, strlen(password));
+	slot_give();
+	return rc == ARGON2_OK;
 }
 
 void password_verify_dummy(const char *password)
