@@ -213,8 +213,8 @@ int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, 
  * Reads the groups of many configs ahead, with the requests to each server
  * sent a window at a time instead of one round trip each; ls_member_sync_run
  * then answers those configs (by pointer) from what was read. Configs that
- * select by search are left to ls_member_sync_run. LS_OK, or LS_FAILED when
- * any group could not be read (the log says which).
+ * select by search are left to ls_member_sync_run. Once per session. LS_OK,
+ * or LS_FAILED when any group could not be read (the log says which).
  */
 int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync *const *m,
 			   size_t n);

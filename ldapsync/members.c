@@ -333,6 +333,10 @@ int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync 
 	struct read_ahead **todo = calloc(n + 1, sizeof(*todo));
 	int rc = LS_OK;
 
+	if (sess->ahead != NULL) { /* a second call would lose the first one's groups */
+		free(todo);
+		return LS_FAILED;
+	}
 	if (todo == NULL || (sess->ahead = calloc(n + 1, sizeof(*sess->ahead))) == NULL) {
 		free(todo);
 		return LS_FAILED;
