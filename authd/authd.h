@@ -76,7 +76,7 @@ int64_t now_seconds(void);
 int64_t monotonic_ms(void);
 /* RFC 3339 UTC, e.g. 2026-11-23T15:05:00Z; buf holds at least 21 bytes. */
 void format_time(int64_t t, char *buf, size_t len);
-/* A random version 4 UUID, 36 characters and a NUL. */
+/* A version 7 UUID (time-ordered, 74 random bits), 36 characters and a NUL. */
 int new_uuid(char out[ID_LEN]);
 /* Number of UTF-8 characters in s (s is valid UTF-8: jansson checked it). */
 size_t utf8_chars(const char *s);

@@ -25,7 +25,6 @@
 #include "jobs.h"
 
 #define MIN_GUARDED 5
-
 #define APPLY_CACHE_MB 32
 #define DEFAULT_CACHE_MB 2
 
@@ -413,10 +412,9 @@ static bool is_wanted(const struct wanted *w, const struct acct *a)
 
 static int run_member_sync(struct sync *y, const struct ls_member_sync *m, struct wanted *w)
 {
+	/* the session is read_groups_ahead's, which every group sync follows */
 	*w = (struct wanted){y, NULL, 0, 0};
-	if (y->sess == NULL)
-		y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job));
-	if (y->sess == NULL || ls_member_sync_run(y->sess, m, add_wanted, w) != LS_OK)
+	if (ls_member_sync_run(y->sess, m, add_wanted, w) != LS_OK)
 		return -1;
 	sort_items(w->who, w->n, sizeof(*w->who), ptr_cmp);
 	return 0;
@@ -594,12 +592,12 @@ static int read_groups_ahead(struct sync *y)
 	size_t nteams, norgs, n = 0;
 	const struct member_sync_cfg *teams = sync_job_team_configs(y->job, &nteams);
 	const struct member_sync_cfg *orgs = sync_job_org_configs(y->job, &norgs);
-	/* the teams', the orgs', the system admins' and the terminating NULL */
-	const struct ls_member_sync **m = calloc(nteams + norgs + 2, sizeof(*m));
+	/* the teams', the orgs' and the system admins' */
+	const struct ls_member_sync **m = calloc(nteams + norgs + 1, sizeof(*m));
 	int rc;
 
-	if (m == NULL || (y->sess == NULL &&
-			  (y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job))) == NULL)) {
+	y->sess = ls_session_new(y->s, sync_job_ldap_log(y->job));
+	if (m == NULL || y->sess == NULL) {
 		free(m);
 		return -1;
 	}

@@ -48,21 +48,135 @@ static struct ls_members no_members(const char *attr)
 	return (struct ls_members){NULL, 0, strcasecmp(attr, "memberUid") == 0};
 }
 
+/* ---- reading groups, many at once ---- */
+
+/* One group's read: a config's read ahead of its turn (m), or one on its own (m NULL). */
+struct read_ahead {
+	const struct ls_member_sync *m;
+	const char *dn, *attr;
+	struct ls_members values;
+	size_t entries;
+	int msgid; /* while its request is out */
+	bool failed;
+};
+
+/* Requests out at once on one connection: enough to hide the round trips, few enough to bound
+ * what the server queues for one client. */
+#define READ_WINDOW 64
+
+static int send_group_read(struct ls_conn *c, struct read_ahead *r)
+{
+	char *attrs[] = {(char *)r->attr, NULL};
+	struct timeval limit = {c->s->timeout_seconds, 0};
+	/* a base search answers one entry at most: no paging */
+	int rc = ldap_search_ext(c->ld, r->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
+				 NULL, &limit, 0, &r->msgid);
+
+	if (rc != LDAP_SUCCESS) {
+		ls_logf(c->log, "group %s: the search could not be sent: %s", r->dn,
+			ldap_err2string(rc));
+		return LS_FAILED;
+	}
+	return LS_OK;
+}
+
+/* A group's final result: LS_OK with its members logged, else LS_FAILED with why. */
+static int group_read_done(struct ls_conn *c, struct read_ahead *r, LDAPMessage *msg)
+{
+	char *diag = NULL;
+	int err = LDAP_OTHER;
+
+	if (ldap_parse_result(c->ld, msg, &err, NULL, &diag, NULL, NULL, 0) != LDAP_SUCCESS)
+		err = LDAP_OTHER;
+	if (err == LDAP_SUCCESS && r->entries > 0) {
+		ls_logf(c->log, "group %s: %zu members by %s", r->dn, r->values.n, r->attr);
+	} else if (err == LDAP_SUCCESS || err == LDAP_NO_SUCH_OBJECT) {
+		ls_logf(c->log, "group %s: no such entry", r->dn);
+		r->failed = true;
+	} else {
+		ls_logf(c->log, "group %s: search failed: %s (LDAP %d)%s%s", r->dn,
+			ldap_err2string(err), err, diag && *diag ? ": " : "", diag ? diag : "");
+		r->failed = true;
+	}
+	ldap_memfree(diag);
+	return r->failed ? LS_FAILED : LS_OK;
+}
+
+/* The requests of one connection that are out, waiting for their answers. */
+struct window {
+	struct read_ahead *out[READ_WINDOW];
+	size_t n;
+};
+
+/* The outstanding read a message answers (taken out of the window when it is the last
+ * answer), or NULL. */
+static struct read_ahead *answered(struct window *w, LDAPMessage *msg, int type)
+{
+	int msgid = ldap_msgid(msg);
+
+	for (size_t i = 0; i < w->n; i++) {
+		struct read_ahead *r = w->out[i];
+
+		if (r->msgid != msgid)
+			continue;
+		if (type == LDAP_RES_SEARCH_RESULT)
+			w->out[i] = w->out[--w->n];
+		return r;
+	}
+	return NULL;
+}
+
+/* Takes one answer off the connection and hands it to its read. */
+static int take_answer(struct ls_conn *c, struct window *w)
+{
+	struct timeval wait = {c->s->timeout_seconds, 0};
+	struct read_ahead *r;
+	LDAPMessage *msg;
+	int type = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &wait, &msg);
+	int rc = LS_OK;
+
+	if (type <= 0) {
+		ls_logf(c->log, "group search failed: %s",
+			type == 0 ? "no answer in time" : ldap_err2string(type));
+		return LS_FAILED;
+	}
+	r = answered(w, msg, type);
+	if (r != NULL && type == LDAP_RES_SEARCH_ENTRY) {
+		r->entries++;
+		on_member_entry(&r->values, c->ld, msg);
+	} else if (r != NULL && type == LDAP_RES_SEARCH_RESULT) {
+		rc = group_read_done(c, r, msg);
+	}
+	ldap_msgfree(msg);
+	return rc;
+}
+
+/* Reads groups through one connection, a window of requests at a time. */
+static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
+{
+	struct window w = {.n = 0};
+	size_t sent = 0;
+	int rc = LS_OK;
+
+	while (rc == LS_OK && (sent < n || w.n > 0)) {
+		while (rc == LS_OK && sent < n && w.n < READ_WINDOW)
+			if ((rc = send_group_read(c, todo[sent])) == LS_OK)
+				w.out[w.n++] = todo[sent++];
+		if (rc == LS_OK)
+			rc = take_answer(c, &w);
+	}
+	/* after a failure the rest are not wanted: the server need not answer them */
+	for (size_t i = 0; i < w.n; i++)
+		ldap_abandon_ext(c->ld, w.out[i]->msgid, NULL, NULL);
+	return rc;
+}
+
 int ls_read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct ls_members *m)
 {
-	char *attrs[] = {(char *)attr, NULL};
-	size_t count;
-	int rc;
+	struct read_ahead r = {NULL, group_dn, attr, no_members(attr), 0, -1, false}, *one = &r;
+	int rc = read_groups_on(c, &one, 1);
 
-	*m = no_members(attr);
-	rc = ls_conn_search(c, group_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, on_member_entry,
-			    m, &count);
-	if (rc == LS_OK && count == 0) {
-		ls_logf(c->log, "group %s: no such entry", group_dn);
-		rc = LS_FAILED;
-	}
-	if (rc == LS_OK)
-		ls_logf(c->log, "group %s: %zu members by %s", group_dn, m->n, attr);
+	*m = r.values;
 	return rc;
 }
 
@@ -126,15 +240,6 @@ static int by_search(struct ls_conn *c, const struct ls_member_sync *m, ls_membe
 	free(filter);
 	return rc;
 }
-
-/* A group read ahead of its config's turn. */
-struct read_ahead {
-	const struct ls_member_sync *m;
-	struct ls_members values;
-	size_t entries;
-	int msgid; /* while its request is out */
-	bool failed;
-};
 
 struct ls_session {
 	const struct ls_settings *s;
@@ -214,146 +319,38 @@ int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, 
 	return rc;
 }
 
-/* ---- reading many groups at once ---- */
-
-/* Requests out at once on one connection: enough to hide the round trips, few enough to bound
- * what the server queues for one client. */
-#define READ_WINDOW 64
-
-static int send_group_read(struct ls_conn *c, struct read_ahead *r)
-{
-	char *attrs[] = {(char *)r->m->group_member_attr, NULL};
-	struct timeval limit = {c->s->timeout_seconds, 0};
-	/* a base search answers one entry at most: no paging */
-	int rc = ldap_search_ext(c->ld, r->m->group_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
-				 0, NULL, NULL, &limit, 0, &r->msgid);
-
-	if (rc != LDAP_SUCCESS) {
-		ls_logf(c->log, "group %s: the search could not be sent: %s", r->m->group_dn,
-			ldap_err2string(rc));
-		return LS_FAILED;
-	}
-	return LS_OK;
-}
-
-/* A group's final result: LS_OK with its members logged, else LS_FAILED with why. */
-static int group_read_done(struct ls_conn *c, struct read_ahead *r, LDAPMessage *msg)
-{
-	char *diag = NULL;
-	int err = LDAP_OTHER;
-
-	if (ldap_parse_result(c->ld, msg, &err, NULL, &diag, NULL, NULL, 0) != LDAP_SUCCESS)
-		err = LDAP_OTHER;
-	if (err == LDAP_SUCCESS && r->entries > 0) {
-		ls_logf(c->log, "group %s: %zu members by %s", r->m->group_dn, r->values.n,
-			r->m->group_member_attr);
-	} else if (err == LDAP_SUCCESS || err == LDAP_NO_SUCH_OBJECT) {
-		ls_logf(c->log, "group %s: no such entry", r->m->group_dn);
-		r->failed = true;
-	} else {
-		ls_logf(c->log, "group %s: search failed: %s (LDAP %d)%s%s", r->m->group_dn,
-			ldap_err2string(err), err, diag && *diag ? ": " : "", diag ? diag : "");
-		r->failed = true;
-	}
-	ldap_memfree(diag);
-	return r->failed ? LS_FAILED : LS_OK;
-}
-
-/* The requests of one connection that are out, waiting for their answers. */
-struct window {
-	struct read_ahead *out[READ_WINDOW];
-	size_t n;
-};
-
-/* The outstanding read a message answers (taken out of the window when it is the last
- * answer), or NULL. */
-static struct read_ahead *answered(struct window *w, LDAPMessage *msg, int type)
-{
-	int msgid = ldap_msgid(msg);
-
-	for (size_t i = 0; i < w->n; i++) {
-		struct read_ahead *r = w->out[i];
-
-		if (r->msgid != msgid)
-			continue;
-		if (type == LDAP_RES_SEARCH_RESULT)
-			w->out[i] = w->out[--w->n];
-		return r;
-	}
-	return NULL;
-}
-
-/* Takes one answer off the connection and hands it to its read. */
-static int take_answer(struct ls_conn *c, struct window *w)
-{
-	struct timeval wait = {c->s->timeout_seconds, 0};
-	struct read_ahead *r;
-	LDAPMessage *msg;
-	int type = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &wait, &msg);
-	int rc = LS_OK;
-
-	if (type <= 0) {
-		ls_logf(c->log, "group search failed: %s",
-			type == 0 ? "no answer in time" : ldap_err2string(type));
-		return LS_FAILED;
-	}
-	r = answered(w, msg, type);
-	if (r != NULL && type == LDAP_RES_SEARCH_ENTRY) {
-		r->entries++;
-		on_member_entry(&r->values, c->ld, msg);
-	} else if (r != NULL && type == LDAP_RES_SEARCH_RESULT) {
-		rc = group_read_done(c, r, msg);
-	}
-	ldap_msgfree(msg);
-	return rc;
-}
-
-/* Reads the groups of one server's configs through its connection, a window at a time. */
-static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
-{
-	struct window w = {.n = 0};
-	size_t sent = 0;
-	int rc = LS_OK;
-
-	while (rc == LS_OK && (sent < n || w.n > 0)) {
-		while (rc == LS_OK && sent < n && w.n < READ_WINDOW)
-			if ((rc = send_group_read(c, todo[sent])) == LS_OK)
-				w.out[w.n++] = todo[sent++];
-		if (rc == LS_OK)
-			rc = take_answer(c, &w);
-	}
-	/* after a failure the rest are not wanted: the server need not answer them */
-	for (size_t i = 0; i < w.n; i++)
-		ldap_abandon_ext(c->ld, w.out[i]->msgid, NULL, NULL);
-	return rc;
-}
-
 int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync *const *m, size_t n)
 {
-	struct read_ahead **todo = calloc(n + 1, sizeof(*todo));
+	struct read_ahead **todo;
 	int rc = LS_OK;
 
-	if (sess->ahead != NULL) { /* a second call would lose the first one's groups */
-		free(todo);
+	if (sess->ahead != NULL) /* a second call would lose the first one's groups */
 		return LS_FAILED;
-	}
-	if (todo == NULL || (sess->ahead = calloc(n + 1, sizeof(*sess->ahead))) == NULL) {
+	todo = calloc(n + 1, sizeof(*todo));
+	sess->ahead = calloc(n + 1, sizeof(*sess->ahead));
+	if (todo == NULL || sess->ahead == NULL) {
 		free(todo);
 		return LS_FAILED;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (m[i]->select_group_members)
-			sess->ahead[sess->nahead++] = (struct read_ahead){
-			    m[i], no_members(m[i]->group_member_attr), 0, -1, false};
+			sess->ahead[sess->nahead++] =
+			    (struct read_ahead){m[i],
+						m[i]->group_dn,
+						m[i]->group_member_attr,
+						no_members(m[i]->group_member_attr),
+						0,
+						-1,
+						false};
 	/* one server at a time, each through its own connection */
 	for (size_t server = 0; rc == LS_OK && server < sess->s->nservers; server++) {
 		struct ls_conn *c = NULL;
 		size_t k = 0;
 
 		for (size_t i = 0; i < sess->nahead; i++)
-			if (ls_server_for_dn(sess->s, sess->ahead[i].m->group_dn) == server)
+			if (ls_server_for_dn(sess->s, sess->ahead[i].dn) == server)
 				todo[k++] = &sess->ahead[i];
-		if (k > 0 && (c = session_conn(sess, todo[0]->m->group_dn)) == NULL)
+		if (k > 0 && (c = session_conn(sess, todo[0]->dn)) == NULL)
 			rc = LS_FAILED;
 		if (c != NULL)
 			rc = read_groups_on(c, todo, k);
