@@ -19,17 +19,17 @@ struct audit {
 	pthread_mutex_t lock;
 };
 
-struct audit *audit_open(const char *path, char *err, size_t errlen)
+struct audit *audit_open(const char *path, struct failure *err)
 {
 	struct audit *a = calloc(1, sizeof(*a));
 
 	if (a == NULL) {
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		return NULL;
 	}
 	a->f = fopen(path, "ae");
 	if (a->f == NULL) {
-		snprintf(err, errlen, "audit log %s: %s", path, strerror(errno));
+		failure_set(err, "audit log %s: %s", path, strerror(errno));
 		free(a);
 		return NULL;
 	}

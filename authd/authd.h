@@ -13,9 +13,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "common.h"
+
 #define AUTHD_VERSION "0.1.0"
 #define MAX_BODY (1024 * 1024)
-#define ERRLEN 256
 
 /* Sizes of stored strings: names are at most 100 characters of at most 4 bytes. */
 #define ID_LEN 40
@@ -54,10 +55,10 @@ struct config {
 };
 
 void config_defaults(struct config *cfg);
-/* Reads `path` over the defaults; on error nothing of it is applied. */
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
-int config_set_listen(struct config *cfg, const char *value, char *err, size_t errlen);
-int config_set_log_level(struct config *cfg, const char *value, char *err, size_t errlen);
+/* Reads `path` over the defaults; on refusal nothing of it is applied, and why names the key. */
+int config_load_file(struct config *cfg, const char *path, struct refusal *why);
+int config_set_listen(struct config *cfg, const char *value, struct refusal *why);
+int config_set_log_level(struct config *cfg, const char *value, struct refusal *why);
 int config_set_string(char **field, const char *value);
 void config_free(struct config *cfg);
 
@@ -78,15 +79,6 @@ int64_t monotonic_ms(void);
 void format_time(int64_t t, char *buf, size_t len);
 /* A version 7 UUID (time-ordered, 74 random bits), 36 characters and a NUL. */
 int new_uuid(char out[ID_LEN]);
-/* Number of UTF-8 characters in s (s is valid UTF-8: jansson checked it). */
-size_t utf8_chars(const char *s);
-/*
- * src as text JSON accepts, in dst (size bytes with the NUL): each invalid or
- * incomplete UTF-8 sequence becomes U+FFFD, and when src does not fit it is
- * cut before the first character that does not, never inside one. Returns dst.
- */
-char *utf8_clean(char *dst, size_t size, const char *src);
-bool is_blank(const char *s);
 
 /* ---- password.c ---- */
 
@@ -103,8 +95,7 @@ const char *password_problem(const char *password);
 #define SECRET_KEY_LEN 32
 
 /* Reads <dataDir>/secret.key, or makes it (0600) on first start; 0 or -1 with err. */
-int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], char *err,
-		    size_t errlen);
+int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], struct failure *err);
 /* "v1:" and the hex of nonce, ciphertext and tag; malloc'd, NULL on failure. */
 char *secret_seal(const unsigned char key[SECRET_KEY_LEN], const char *plain);
 /* The plain text, malloc'd (the caller cleanses it); NULL when the seal does not open. */
@@ -113,7 +104,7 @@ char *secret_unseal(const unsigned char key[SECRET_KEY_LEN], const char *sealed)
 /* ---- audit.c ---- */
 
 struct audit;
-struct audit *audit_open(const char *path, char *err, size_t errlen);
+struct audit *audit_open(const char *path, struct failure *err);
 void audit_close(struct audit *a);
 /* Writes one JSON line and flushes it; takes ownership of `fields` (may be NULL). */
 void audit_log(struct audit *a, const char *event, const char *actor, const char *client,

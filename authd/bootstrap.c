@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "bootstrap.h"
-#include "bundles.h"
-#include "store.h"
+#include "store/store.h"
 
 #define GENERATED_LEN 24
 
@@ -32,35 +31,30 @@ static int generate_password(char out[GENERATED_LEN + 1])
 
 /* Where the password came from, for the start-up message. */
 static int choose_password(const char *data_dir, char *password, size_t len, char *where,
-			   size_t wherelen, char *err, size_t errlen)
+			   size_t wherelen, struct failure *err)
 {
 	const char *env = getenv("AUTHD_ADMIN_PASSWORD");
 	const char *why;
-	char path[4096], e[BDL_ERRLEN];
+	struct failure e;
+	char path[4096];
 
 	if (env != NULL) {
-		if ((why = password_problem(env)) != NULL) {
-			snprintf(err, errlen, "AUTHD_ADMIN_PASSWORD: %s", why);
-			return -1;
-		}
+		if ((why = password_problem(env)) != NULL)
+			return failure_set(err, "AUTHD_ADMIN_PASSWORD: %s", why);
 		snprintf(password, len, "%s", env);
 		snprintf(where, wherelen, "AUTHD_ADMIN_PASSWORD");
 		return 0;
 	}
-	if (len <= GENERATED_LEN || generate_password(password) != 0) {
-		snprintf(err, errlen, "cannot generate a password");
-		return -1;
-	}
+	if (len <= GENERATED_LEN || generate_password(password) != 0)
+		return failure_set(err, "cannot generate a password");
 	snprintf(path, sizeof(path), "%s/initial-admin-password", data_dir);
-	if (bdl_write_file(path, password, strlen(password), 0600, e) != 0) {
-		snprintf(err, errlen, "%s", e);
-		return -1;
-	}
+	if (file_write(path, password, strlen(password), 0600, &e) != 0)
+		return failure_set(err, "%s", e.message);
 	snprintf(where, wherelen, "%s", path);
 	return 0;
 }
 
-int bootstrap_admin(const char *data_dir, char *err, size_t errlen)
+int bootstrap_admin(const char *data_dir, struct failure *err)
 {
 	int64_t users = 0, orgs = 0;
 	char password[PASSWORD_MAX_BYTES + 1], where[4096];
@@ -68,14 +62,11 @@ int bootstrap_admin(const char *data_dir, char *err, size_t errlen)
 	char *hash;
 	int rc;
 
-	if (store_account_counts(&users, &orgs) != STORE_OK) {
-		snprintf(err, errlen, "cannot read the accounts");
-		return -1;
-	}
+	if (store_account_counts(&users, &orgs) != STORE_OK)
+		return failure_set(err, "cannot read the accounts");
 	if (users + orgs > 0)
 		return 0;
-	if (choose_password(data_dir, password, sizeof(password), where, sizeof(where), err,
-			    errlen) != 0)
+	if (choose_password(data_dir, password, sizeof(password), where, sizeof(where), err) != 0)
 		return -1;
 	hash = password_hash(password);
 	OPENSSL_cleanse(password, sizeof(password));
@@ -86,10 +77,8 @@ int bootstrap_admin(const char *data_dir, char *err, size_t errlen)
 	a.created_at = a.updated_at = now_seconds();
 	rc = hash != NULL && new_uuid(a.id) == 0 ? store_account_insert(&a, hash) : STORE_ERROR;
 	free(hash);
-	if (rc != STORE_OK) {
-		snprintf(err, errlen, "cannot create the first admin");
-		return -1;
-	}
+	if (rc != STORE_OK)
+		return failure_set(err, "cannot create the first admin");
 	printf("authd: created the first admin \"admin\"; its password is in %s\n", where);
 	fflush(stdout);
 	return 0;

@@ -2,8 +2,8 @@
 #ifndef AUTHD_BOOTSTRAP_H
 #define AUTHD_BOOTSTRAP_H
 
-#include <stddef.h>
+#include "common.h"
 
-int bootstrap_admin(const char *data_dir, char *err, size_t errlen);
+int bootstrap_admin(const char *data_dir, struct failure *err);
 
 #endif

@@ -144,7 +144,7 @@ void config_free(struct config *cfg)
 	free_strings(&cfg->bundle_engine_hosts, &cfg->bundle_n_engine_hosts);
 }
 
-int config_set_listen(struct config *cfg, const char *value, char *err, size_t errlen)
+int config_set_listen(struct config *cfg, const char *value, struct refusal *why)
 {
 	const char *colon = strrchr(value, ':');
 	char host[256];
@@ -153,12 +153,12 @@ int config_set_listen(struct config *cfg, const char *value, char *err, size_t e
 	size_t hlen;
 
 	if (colon == NULL || colon == value) {
-		snprintf(err, errlen, "listen: \"%s\" is not ADDRESS:PORT", value);
+		refusal_set(why, "listen", "listen: \"%s\" is not ADDRESS:PORT", value);
 		return -1;
 	}
 	port = strtol(colon + 1, &end, 10);
 	if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535) {
-		snprintf(err, errlen, "listen: port of \"%s\" must be 1-65535", value);
+		refusal_set(why, "listen", "listen: port of \"%s\" must be 1-65535", value);
 		return -1;
 	}
 	hlen = (size_t)(colon - value);
@@ -167,7 +167,7 @@ int config_set_listen(struct config *cfg, const char *value, char *err, size_t e
 		hlen -= 2;
 	}
 	if (hlen >= sizeof(host)) {
-		snprintf(err, errlen, "listen: address too long");
+		refusal_set(why, "listen", "listen: address too long");
 		return -1;
 	}
 	memcpy(host, value, hlen);
@@ -176,7 +176,7 @@ int config_set_listen(struct config *cfg, const char *value, char *err, size_t e
 		unsigned char buf[16];
 
 		if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
-			snprintf(err, errlen, "listen: \"%s\" is not an IP address", host);
+			refusal_set(why, "listen", "listen: \"%s\" is not an IP address", host);
 			return -1;
 		}
 	}
@@ -184,19 +184,20 @@ int config_set_listen(struct config *cfg, const char *value, char *err, size_t e
 	return config_set_string(&cfg->listen_host, host);
 }
 
-int config_set_log_level(struct config *cfg, const char *value, char *err, size_t errlen)
+int config_set_log_level(struct config *cfg, const char *value, struct refusal *why)
 {
 	enum log_level l;
 
 	if (log_level_parse(value, &l) != 0) {
-		snprintf(err, errlen, "log level \"%s\" must be debug, info, warn or error", value);
+		refusal_set(why, "log.level", "log level \"%s\" must be debug, info, warn or error",
+			    value);
 		return -1;
 	}
 	return config_set_string(&cfg->log_level, value);
 }
 
-static int set_strings(struct config *cfg, size_t offset, json_t *v, const char *where, char *err,
-		       size_t errlen)
+static int set_strings(struct config *cfg, size_t offset, json_t *v, const char *where,
+		       struct refusal *why)
 {
 	char ***list = (char ***)((char *)cfg + offset);
 	size_t n = json_array_size(v), i;
@@ -209,7 +210,7 @@ static int set_strings(struct config *cfg, size_t offset, json_t *v, const char 
 		json_t *e = json_array_get(v, i);
 
 		if (!json_is_string(e) || (out[i] = strdup(json_string_value(e))) == NULL) {
-			snprintf(err, errlen, "%s[%zu]: must be a string", where, i);
+			refusal_set(why, where, "%s[%zu]: must be a string", where, i);
 			free_strings(&out, &i);
 			return -1;
 		}
@@ -221,10 +222,10 @@ static int set_strings(struct config *cfg, size_t offset, json_t *v, const char 
 }
 
 static int apply_object(struct config *cfg, const struct key *keys, json_t *obj, const char *prefix,
-			char *err, size_t errlen);
+			struct refusal *why);
 
 static int apply_key(struct config *cfg, const struct key *k, json_t *v, const char *where,
-		     char *err, size_t errlen)
+		     struct refusal *why)
 {
 	void *field = (char *)cfg + k->offset;
 
@@ -233,7 +234,7 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 		if (!json_is_string(v))
 			break;
 		if (k->offset == 0)
-			return config_set_listen(cfg, json_string_value(v), err, errlen);
+			return config_set_listen(cfg, json_string_value(v), why);
 		return config_set_string(field, json_string_value(v));
 	case K_BOOL:
 		if (!json_is_boolean(v))
@@ -244,8 +245,8 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 		if (!json_is_integer(v))
 			break;
 		if (json_integer_value(v) < k->min || json_integer_value(v) > k->max) {
-			snprintf(err, errlen, "%s: must be between %d and %d", where, k->min,
-				 k->max);
+			refusal_set(why, where, "%s: must be between %d and %d", where, k->min,
+				    k->max);
 			return -1;
 		}
 		*(int *)field = (int)json_integer_value(v);
@@ -253,20 +254,20 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 	case K_STRINGS:
 		if (!json_is_array(v))
 			break;
-		return set_strings(cfg, k->offset, v, where, err, errlen);
+		return set_strings(cfg, k->offset, v, where, why);
 	case K_OBJECT:
 		if (!json_is_object(v))
 			break;
-		return apply_object(cfg, k->fields, v, where, err, errlen);
+		return apply_object(cfg, k->fields, v, where, why);
 	}
 	static const char *const kinds[] = {"a string", "true or false", "an integer",
 					    "an array of strings", "an object"};
-	snprintf(err, errlen, "%s: must be %s", where, kinds[k->kind]);
+	refusal_set(why, where, "%s: must be %s", where, kinds[k->kind]);
 	return -1;
 }
 
 static int apply_object(struct config *cfg, const struct key *keys, json_t *obj, const char *prefix,
-			char *err, size_t errlen)
+			struct refusal *why)
 {
 	const char *name;
 	json_t *v;
@@ -283,40 +284,42 @@ static int apply_object(struct config *cfg, const struct key *keys, json_t *obj,
 			if (strcmp(k->name, name) == 0)
 				break;
 		if (k->name == NULL) {
-			snprintf(err, errlen, "unknown key \"%s\"", where);
+			refusal_set(why, where, "unknown key \"%s\"", where);
 			return -1;
 		}
-		if (apply_key(cfg, k, v, where, err, errlen) != 0)
+		if (apply_key(cfg, k, v, where, why) != 0)
 			return -1;
 	}
 	return 0;
 }
 
 /* Cross-field checks the per-key table cannot express. */
-static int check_config(struct config *cfg, char *err, size_t errlen)
+static int check_config(struct config *cfg, struct refusal *why)
 {
 	static const char *const key_types[] = {"ecdsa-p256", "rsa-2048", "rsa-4096"};
 	size_t i;
 
-	if (config_set_log_level(cfg, cfg->log_level, err, errlen) != 0)
+	if (config_set_log_level(cfg, cfg->log_level, why) != 0)
 		return -1;
 	for (i = 0; i < 3; i++)
 		if (strcmp(cfg->bundle_key_type, key_types[i]) == 0)
 			break;
 	if (i == 3) {
-		snprintf(err, errlen, "bundle.keyType: must be ecdsa-p256, rsa-2048 or rsa-4096");
+		refusal_set(why, "bundle.keyType",
+			    "bundle.keyType: must be ecdsa-p256, rsa-2048 or rsa-4096");
 		return -1;
 	}
 	if (cfg->data_dir[0] == '\0') {
-		snprintf(err, errlen, "dataDir: must not be empty");
+		refusal_set(why, "dataDir", "dataDir: must not be empty");
 		return -1;
 	}
 	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
-		snprintf(err, errlen, "tls: cert and key must be given together");
+		refusal_set(why, "tls", "tls: cert and key must be given together");
 		return -1;
 	}
 	if (cfg->session_absolute_minutes < cfg->session_idle_minutes) {
-		snprintf(err, errlen, "session.absoluteMinutes: must not be less than idleMinutes");
+		refusal_set(why, "session.absoluteMinutes",
+			    "session.absoluteMinutes: must not be less than idleMinutes");
 		return -1;
 	}
 	return 0;
@@ -348,38 +351,33 @@ static int config_copy(struct config *dst, const struct config *src)
 	return failed ? -1 : 0;
 }
 
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_load_file(struct config *cfg, const char *path, struct refusal *why)
 {
+	struct refusal inner = {"", "out of memory"};
 	struct config next;
 	json_error_t jerr;
 	json_t *root;
-	char msg[ERRLEN];
 	int rc;
 
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
-		return -1;
-	}
+	if (root == NULL)
+		return refusal_set(why, "", "%s:%d: %s", path, jerr.line, jerr.text);
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s: must hold a JSON object", path);
 		json_decref(root);
-		return -1;
+		return refusal_set(why, "", "%s: must hold a JSON object", path);
 	}
+	/* the messages name the key; the file is named once, in front */
 	rc = config_copy(&next, cfg);
 	if (rc == 0)
-		rc = apply_object(&next, top_keys, root, "", msg, sizeof(msg));
-	else
-		snprintf(msg, sizeof(msg), "out of memory");
+		rc = apply_object(&next, top_keys, root, "", &inner);
 	if (rc == 0)
-		rc = check_config(&next, msg, sizeof(msg));
+		rc = check_config(&next, &inner);
 	if (rc == 0)
 		rc = config_set_string(&next.path, path);
 	json_decref(root);
 	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", path, msg);
 		config_free(&next);
-		return -1;
+		return refusal_set(why, inner.field, "%s: %s", path, inner.message);
 	}
 	config_free(cfg);
 	*cfg = next;

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "engine_tls.h"
-#include "tls.h"
+#include "http/tls.h"
 
 #define ENGINE_DAYS 825
 #define MAX_SANS 32
@@ -33,7 +33,7 @@ static void engine_usage(FILE *f)
 		   "Writes server-cert.pem, server-key.pem and ca.pem for a Docker engine.\n");
 }
 
-static int parse(int argc, char **argv, struct engine_args *a, char *err, size_t errlen)
+static int parse(int argc, char **argv, struct engine_args *a, struct refusal *why)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'}, {"data-dir", required_argument, NULL, 'd'},
@@ -62,63 +62,55 @@ static int parse(int argc, char **argv, struct engine_args *a, char *err, size_t
 			a->out = optarg;
 			break;
 		case 's':
-			if (a->nsans == MAX_SANS) {
-				snprintf(err, errlen, "at most %d --san", MAX_SANS);
-				return -1;
-			}
+			if (a->nsans == MAX_SANS)
+				return refusal_set(why, "san", "at most %d --san", MAX_SANS);
 			a->sans[a->nsans++] = optarg;
 			break;
 		case 'h':
 			engine_usage(stdout);
 			exit(0);
 		default:
-			return -1;
+			/* getopt said which */
+			return refusal_set(why, "", "unknown or incomplete option");
 		}
 	}
-	if (a->name == NULL || a->mode == NULL || a->out == NULL || a->nsans == 0) {
-		snprintf(err, errlen, "--name, --san, --mode and --out are required");
-		return -1;
-	}
-	if (strcmp(a->mode, "controller") != 0 && strcmp(a->mode, "direct") != 0) {
-		snprintf(err, errlen, "--mode must be controller or direct");
-		return -1;
-	}
+	if (a->name == NULL || a->mode == NULL || a->out == NULL || a->nsans == 0)
+		return refusal_set(why, "", "--name, --san, --mode and --out are required");
+	if (strcmp(a->mode, "controller") != 0 && strcmp(a->mode, "direct") != 0)
+		return refusal_set(why, "mode", "--mode must be controller or direct");
 	return 0;
 }
 
-static int write_out(const char *dir, const char *name, const char *data, int mode, char *err,
-		     size_t errlen)
+static int write_out(const char *dir, const char *name, const char *data, int mode,
+		     struct failure *err)
 {
-	char path[4096], e[BDL_ERRLEN];
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (bdl_write_file(path, data, strlen(data), mode, e) != 0) {
-		snprintf(err, errlen, "%s", e);
+	if (file_write(path, data, strlen(data), mode, err) != 0)
 		return -1;
-	}
 	printf("wrote %s\n", path);
 	return 0;
 }
 
-static int issue(const struct engine_args *a, const struct tls_material *m, char *err,
-		 size_t errlen)
+static int issue(const struct engine_args *a, const struct tls_material *m, struct failure *err)
 {
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
-	char e[BDL_ERRLEN];
 	X509 *cert = key ? bdl_issue_server_cert(&m->cluster, key, a->name, a->sans, a->nsans,
-						 ENGINE_DAYS, e)
+						 ENGINE_DAYS, err)
 			 : NULL;
 	char *cert_pem = cert ? bdl_cert_pem(cert) : NULL, *key_pem = key ? bdl_key_pem(key) : NULL;
 	const char *ca = strcmp(a->mode, "controller") == 0 ? m->cas_pem : m->cluster_pem;
 	int rc = -1;
 
 	if (cert_pem == NULL || key_pem == NULL)
-		snprintf(err, errlen, "issuing the engine certificate failed");
+		failure_set(err, "issuing the engine certificate failed%s%s", cert ? "" : ": ",
+			    cert ? "" : err->message);
 	else if (mkdir(a->out, 0700) != 0 && access(a->out, W_OK) != 0)
-		snprintf(err, errlen, "%s: cannot create or write", a->out);
-	else if (write_out(a->out, "server-key.pem", key_pem, 0600, err, errlen) == 0 &&
-		 write_out(a->out, "server-cert.pem", cert_pem, 0644, err, errlen) == 0 &&
-		 write_out(a->out, "ca.pem", ca, 0644, err, errlen) == 0)
+		failure_set(err, "%s: cannot create or write", a->out);
+	else if (write_out(a->out, "server-key.pem", key_pem, 0600, err) == 0 &&
+		 write_out(a->out, "server-cert.pem", cert_pem, 0644, err) == 0 &&
+		 write_out(a->out, "ca.pem", ca, 0644, err) == 0)
 		rc = 0;
 	free(cert_pem);
 	bdl_free_secret(key_pem);
@@ -132,25 +124,25 @@ int engine_tls_main(int argc, char **argv)
 	struct engine_args a;
 	struct config cfg;
 	struct tls_material m;
-	char err[ERRLEN];
+	struct refusal why;
+	struct failure err = {"out of memory"};
 	int rc = 1;
 
 	config_defaults(&cfg);
-	if (parse(argc, argv, &a, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authd engine-tls: %s\n", err);
+	if (parse(argc, argv, &a, &why) != 0 ||
+	    (a.config != NULL && config_load_file(&cfg, a.config, &why) != 0)) {
+		fprintf(stderr, "authd engine-tls: %s\n", why.message);
 		engine_usage(stderr);
 		config_free(&cfg);
 		return 2;
 	}
-	if ((a.config == NULL || config_load_file(&cfg, a.config, err, sizeof(err)) == 0) &&
-	    (a.data_dir == NULL || config_set_string(&cfg.data_dir, a.data_dir) == 0) &&
-	    tls_make_dirs(cfg.data_dir, err, sizeof(err)) == 0 &&
-	    tls_load_cas(cfg.data_dir, &m, err, sizeof(err)) == 0) {
-		rc = issue(&a, &m, err, sizeof(err)) == 0 ? 0 : 1;
+	if ((a.data_dir == NULL || config_set_string(&cfg.data_dir, a.data_dir) == 0) &&
+	    tls_make_dirs(cfg.data_dir, &err) == 0 && tls_load_cas(cfg.data_dir, &m, &err) == 0) {
+		rc = issue(&a, &m, &err) == 0 ? 0 : 1;
 		tls_free(&m);
 	}
 	if (rc != 0)
-		fprintf(stderr, "authd engine-tls: %s\n", err);
+		fprintf(stderr, "authd engine-tls: %s\n", err.message);
 	config_free(&cfg);
 	return rc;
 }

@@ -12,17 +12,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "bootstrap.h"
-#include "engine_labels.h"
+#include "authz/engine_labels.h"
 #include "engine_tls.h"
-#include "http.h"
-#include "jobs.h"
-#include "rbac.h"
-#include "servercert.h"
+#include "http/http.h"
+#include "sync/jobs.h"
+#include "authz/rbac.h"
+#include "http/servercert.h"
 #include "session.h"
-#include "store.h"
-#include "tls.h"
+#include "store/store.h"
+#include "http/tls.h"
 
 #define TICK_SECONDS 1
 #define IP_FAILURE_FACTOR 4
@@ -60,7 +60,7 @@ static int routes_main(int argc, char **argv)
 }
 
 /* Defaults, then the config file, then flags; exits on --help and --version. */
-static int parse_args(int argc, char **argv, struct config *cfg, char *err, size_t errlen)
+static int parse_args(int argc, char **argv, struct config *cfg, struct refusal *why)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"listen", required_argument, NULL, 'l'},
@@ -99,23 +99,22 @@ static int parse_args(int argc, char **argv, struct config *cfg, char *err, size
 	}
 	/* before any refusal: the caller frees cfg whichever way this returns */
 	config_defaults(cfg);
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument \"%s\" (see --help)", argv[optind]);
+	if (optind < argc)
+		return refusal_set(why, "", "unexpected argument \"%s\" (see --help)",
+				   argv[optind]);
+	if (config != NULL && config_load_file(cfg, config, why) != 0)
 		return -1;
-	}
-	if (config != NULL && config_load_file(cfg, config, err, errlen) != 0)
+	if (listen != NULL && config_set_listen(cfg, listen, why) != 0)
 		return -1;
-	if (listen != NULL && config_set_listen(cfg, listen, err, errlen) != 0)
-		return -1;
-	if (level != NULL && config_set_log_level(cfg, level, err, errlen) != 0)
+	if (level != NULL && config_set_log_level(cfg, level, why) != 0)
 		return -1;
 	if (data_dir != NULL && config_set_string(&cfg->data_dir, data_dir) != 0)
-		return -1;
+		return refusal_set(why, "", "out of memory");
 	return 0;
 }
 
 /* Opens the audit log at its configured path, or <dataDir>/audit.log. */
-static struct audit *open_audit(const struct config *cfg, char *err, size_t errlen)
+static struct audit *open_audit(const struct config *cfg, struct failure *err)
 {
 	char path[4096];
 
@@ -123,7 +122,7 @@ static struct audit *open_audit(const struct config *cfg, char *err, size_t errl
 		snprintf(path, sizeof(path), "%s", cfg->log_audit);
 	else
 		snprintf(path, sizeof(path), "%s/audit.log", cfg->data_dir);
-	return audit_open(path, err, errlen);
+	return audit_open(path, err);
 }
 
 /* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile. */
@@ -151,7 +150,7 @@ static int run(struct config *cfg)
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
 	struct http_server *http = NULL, *plugin = NULL;
-	char err[ERRLEN];
+	struct failure err;
 	enum log_level level;
 	sigset_t stop;
 	int rc = 1;
@@ -168,12 +167,11 @@ static int run(struct config *cfg)
 	umask(077);
 
 	/* the first admin comes last, so a start that fails leaves no password behind */
-	if (tls_make_dirs(cfg->data_dir, err, sizeof(err)) != 0 ||
-	    store_open(cfg->data_dir, err, sizeof(err)) != 0 ||
-	    tls_load(cfg, &tls, err, sizeof(err)) != 0 ||
-	    secret_key_load(cfg->data_dir, srv.secret_key, err, sizeof(err)) != 0 ||
-	    bootstrap_admin(cfg->data_dir, err, sizeof(err)) != 0 ||
-	    (srv.audit = open_audit(cfg, err, sizeof(err))) == NULL)
+	if (tls_make_dirs(cfg->data_dir, &err) != 0 || store_open(cfg->data_dir, &err) != 0 ||
+	    tls_load(cfg, &tls, &err) != 0 ||
+	    secret_key_load(cfg->data_dir, srv.secret_key, &err) != 0 ||
+	    bootstrap_admin(cfg->data_dir, &err) != 0 ||
+	    (srv.audit = open_audit(cfg, &err)) == NULL)
 		goto out;
 	srv.tls = &tls;
 	pthread_mutex_init(&srv.ldap_lock, NULL);
@@ -185,29 +183,28 @@ static int run(struct config *cfg)
 	srv.ip_throttle = throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
 				       cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
 	if (srv.sessions == NULL || srv.throttle == NULL || srv.ip_throttle == NULL) {
-		snprintf(err, sizeof(err), "out of memory");
+		failure_set(&err, "out of memory");
 		goto out;
 	}
 	srv.rbac = rbac_new();
 	if (srv.rbac == NULL || rbac_refresh(srv.rbac) != 0) {
-		snprintf(err, sizeof(err), "cannot load the authorization data");
+		failure_set(&err, "cannot load the authorization data");
 		goto out;
 	}
-	if (servercert_set(tls.cert_pem, tls.key_pem, err, sizeof(err)) != 0)
+	if (servercert_set(tls.cert_pem, tls.key_pem, &err) != 0)
 		goto out;
 	srv.labels = engine_labels_new(cfg->authz_engine_socket);
 	if (srv.labels == NULL) {
-		snprintf(err, sizeof(err), "out of memory");
+		failure_set(&err, "out of memory");
 		goto out;
 	}
-	srv.jobs = jobs_start(&srv, err, sizeof(err));
+	srv.jobs = jobs_start(&srv, &err);
 	if (srv.jobs == NULL)
 		goto out;
-	http = http_start(&srv, err, sizeof(err));
+	http = http_start(&srv, &err);
 	if (http == NULL)
 		goto out;
-	if (cfg->authz_socket != NULL &&
-	    (plugin = http_start_plugin(&srv, err, sizeof(err))) == NULL)
+	if (cfg->authz_socket != NULL && (plugin = http_start_plugin(&srv, &err)) == NULL)
 		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
 	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
@@ -222,7 +219,7 @@ out:
 	http_stop(http, GRACE_SECONDS);
 	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
 	if (rc != 0)
-		fprintf(stderr, "authd: %s\n", err);
+		fprintf(stderr, "authd: %s\n", err.message);
 	sessions_free(srv.sessions);
 	throttle_free(srv.throttle);
 	throttle_free(srv.ip_throttle);
@@ -240,7 +237,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct config cfg;
-	char err[ERRLEN];
+	struct refusal why;
 	int rc;
 
 	/*
@@ -254,8 +251,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "routes") == 0)
 		return routes_main(argc - 1, argv + 1);
 
-	if (parse_args(argc, argv, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authd: %s\n", err);
+	if (parse_args(argc, argv, &cfg, &why) != 0) {
+		fprintf(stderr, "authd: %s\n", why.message);
 		config_free(&cfg);
 		return 2;
 	}

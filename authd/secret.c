@@ -19,15 +19,15 @@
 #define TAG_LEN 16
 #define PREFIX "v1:"
 
-int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], char *err,
-		    size_t errlen)
+int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], struct failure *err)
 {
-	char path[4096], e[BDL_ERRLEN] = "";
+	struct failure e;
+	char path[4096];
 	size_t len = 0;
 	char *data;
 
 	snprintf(path, sizeof(path), "%s/secret.key", data_dir);
-	data = bdl_read_file(path, SECRET_KEY_LEN + 1, &len, e);
+	data = file_read(path, SECRET_KEY_LEN + 1, &len, &e);
 	if (data != NULL && len == SECRET_KEY_LEN) {
 		memcpy(key, data, SECRET_KEY_LEN);
 		bdl_free_secret(data);
@@ -36,17 +36,14 @@ int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], cha
 	bdl_free_secret(data);
 	if (data != NULL || errno != ENOENT) {
 		/* a wrong key would make every sealed secret unreadable: refuse to guess */
-		snprintf(err, errlen,
-			 "%s: not a %d-byte key; restore it or remove it together with "
-			 "the LDAP settings",
-			 path, SECRET_KEY_LEN);
-		return -1;
+		return failure_set(err,
+				   "%s: not a %d-byte key; restore it or remove it together with "
+				   "the LDAP settings",
+				   path, SECRET_KEY_LEN);
 	}
 	if (RAND_bytes(key, SECRET_KEY_LEN) != 1 ||
-	    bdl_write_file(path, (const char *)key, SECRET_KEY_LEN, 0600, e) != 0) {
-		snprintf(err, errlen, "%s: cannot be made: %s", path, e);
-		return -1;
-	}
+	    file_write(path, (const char *)key, SECRET_KEY_LEN, 0600, &e) != 0)
+		return failure_set(err, "%s: cannot be made: %s", path, e.message);
 	return 0;
 }
 

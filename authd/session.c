@@ -17,7 +17,7 @@
 #include <openssl/sha.h>
 
 #include "session.h"
-#include "store.h"
+#include "store/store.h"
 
 #define BUCKETS 4096
 #define STRIPES 16
@@ -231,8 +231,8 @@ static bool cached(struct sessions *s, const unsigned char hash[32], int64_t now
  * It runs under the bucket's lock, as revocation does, so a token revoked
  * while a request is reading it can never be cached again after.
  */
-static int reload(struct sessions *s, const unsigned char hash[32], unsigned long gen,
-		  int64_t now, struct entry *e)
+static int reload(struct sessions *s, const unsigned char hash[32], unsigned long gen, int64_t now,
+		  struct entry *e)
 {
 	unsigned b = bucket_of(hash);
 	int rc = -1;

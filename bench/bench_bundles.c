@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 {
 	struct job j = {0};
 	pthread_t t[THREADS];
-	char err[BDL_ERRLEN];
+	struct failure err;
 	double start;
 
 	if (argc < 3)
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	j.mode = argv[1];
 	if (strcmp(j.mode, "--raw") == 0 && argc == 3) {
 		j.seconds = atof(argv[2]);
-		if (bdl_ca_generate("bench CA", 30, &j.ca, err) != 0)
+		if (bdl_ca_generate("bench CA", 30, &j.ca, &err) != 0)
 			return 1;
 	} else if (strcmp(j.mode, "--https") == 0 && argc == 6) {
 		j.url = argv[2];

@@ -15,13 +15,13 @@
 
 #define MAX_PEM_FILE (1 << 20)
 
-static void ssl_error(char *err, const char *what)
+static void ssl_error(struct failure *err, const char *what)
 {
 	unsigned long e = ERR_get_error();
 	char buf[160];
 
 	ERR_error_string_n(e, buf, sizeof(buf));
-	snprintf(err, BDL_ERRLEN, "%s: %s", what, e ? buf : "failed");
+	failure_set(err, "%s: %s", what, e ? buf : "failed");
 	ERR_clear_error();
 }
 
@@ -120,7 +120,7 @@ static X509 *new_cert(EVP_PKEY *key, const char *unit, const char *cn, int days)
 	return cert;
 }
 
-int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, char *err)
+int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, struct failure *err)
 {
 	out->cert = NULL;
 	out->key = bdl_key_generate(BDL_KEY_ECDSA_P256);
@@ -142,14 +142,15 @@ int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, char 
 	return 0;
 }
 
-int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out, char *err)
+int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out,
+		struct failure *err)
 {
 	char *pem;
 	BIO *bio;
 
 	out->cert = NULL;
 	out->key = NULL;
-	pem = bdl_read_file(cert_path, MAX_PEM_FILE, NULL, err);
+	pem = file_read(cert_path, MAX_PEM_FILE, NULL, err);
 	if (pem == NULL)
 		return -1;
 	bio = BIO_new_mem_buf(pem, -1);
@@ -160,7 +161,7 @@ int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out,
 		ssl_error(err, cert_path);
 		return -1;
 	}
-	pem = bdl_read_file(key_path, MAX_PEM_FILE, NULL, err);
+	pem = file_read(key_path, MAX_PEM_FILE, NULL, err);
 	if (pem == NULL) {
 		bdl_ca_free(out);
 		return -1;
@@ -176,7 +177,7 @@ int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out,
 		return -1;
 	}
 	if (X509_check_private_key(out->cert, out->key) != 1) {
-		snprintf(err, BDL_ERRLEN, "%s does not match %s", key_path, cert_path);
+		failure_set(err, "%s does not match %s", key_path, cert_path);
 		ERR_clear_error();
 		bdl_ca_free(out);
 		return -1;
@@ -184,16 +185,17 @@ int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out,
 	return 0;
 }
 
-int bdl_ca_save(const struct bdl_ca *ca, const char *cert_path, const char *key_path, char *err)
+int bdl_ca_save(const struct bdl_ca *ca, const char *cert_path, const char *key_path,
+		struct failure *err)
 {
 	char *cert = bdl_cert_pem(ca->cert);
 	char *key = bdl_key_pem(ca->key);
 	int rc = -1;
 
 	if (cert == NULL || key == NULL)
-		snprintf(err, BDL_ERRLEN, "encoding CA: out of memory");
-	else if (bdl_write_file(key_path, key, strlen(key), 0600, err) == 0 &&
-		 bdl_write_file(cert_path, cert, strlen(cert), 0644, err) == 0)
+		failure_set(err, "encoding CA: out of memory");
+	else if (file_write(key_path, key, strlen(key), 0600, err) == 0 &&
+		 file_write(cert_path, cert, strlen(cert), 0644, err) == 0)
 		rc = 0;
 	free(cert);
 	bdl_free_secret(key);
@@ -233,7 +235,7 @@ static char *san_list(const char *const *sans, size_t nsans)
 }
 
 X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
-			    const char *const *sans, size_t nsans, int days, char *err)
+			    const char *const *sans, size_t nsans, int days, struct failure *err)
 {
 	X509 *cert = new_cert(key, NULL, common_name, days);
 	char *alt = san_list(sans, nsans);
@@ -256,7 +258,7 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
 }
 
 X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
-			    const char *unit, int days, char *err)
+			    const char *unit, int days, struct failure *err)
 {
 	X509 *cert = new_cert(NULL, unit, common_name, days);
 

@@ -13,7 +13,7 @@
 
 #include "bundles.h"
 
-X509 *bdl_cert_from_pem(const char *pem, char *err)
+X509 *bdl_cert_from_pem(const char *pem, struct refusal *why)
 {
 	BIO *bio = BIO_new_mem_buf(pem, -1);
 	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
@@ -21,7 +21,7 @@ X509 *bdl_cert_from_pem(const char *pem, char *err)
 	BIO_free(bio);
 	ERR_clear_error();
 	if (cert == NULL)
-		snprintf(err, BDL_ERRLEN, "not a PEM certificate");
+		refusal_set(why, "", "not a PEM certificate");
 	return cert;
 }
 
@@ -40,14 +40,15 @@ X509_STORE *bdl_trust_new(X509 *const *cas, size_t n)
 	return store;
 }
 
-int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen, char *err)
+int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen,
+			   struct refusal *why)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int ok, code;
 
 	if (ctx == NULL || !X509_STORE_CTX_init(ctx, trust, cert, NULL)) {
 		X509_STORE_CTX_free(ctx);
-		snprintf(err, BDL_ERRLEN, "out of memory");
+		refusal_set(why, "", "out of memory");
 		return -1;
 	}
 	/* the purpose makes OpenSSL insist on extendedKeyUsage clientAuth */
@@ -58,21 +59,20 @@ int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen
 	ERR_clear_error();
 	if (ok != 1) {
 		if (code == X509_V_ERR_CERT_HAS_EXPIRED)
-			snprintf(err, BDL_ERRLEN, "the certificate has expired");
+			refusal_set(why, "", "the certificate has expired");
 		else if (code == X509_V_ERR_CERT_NOT_YET_VALID)
-			snprintf(err, BDL_ERRLEN, "the certificate is not valid yet");
+			refusal_set(why, "", "the certificate is not valid yet");
 		else if (code == X509_V_ERR_INVALID_PURPOSE)
-			snprintf(err, BDL_ERRLEN,
-				 "the certificate is not for client authentication");
+			refusal_set(why, "", "the certificate is not for client authentication");
 		else
-			snprintf(err, BDL_ERRLEN,
-				 "the certificate was not issued by this authd's CAs (%s)",
-				 X509_verify_cert_error_string(code));
+			refusal_set(why, "",
+				    "the certificate was not issued by this authd's CAs (%s)",
+				    X509_verify_cert_error_string(code));
 		return -1;
 	}
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
 				      (int)cnlen) <= 0) {
-		snprintf(err, BDL_ERRLEN, "the certificate has no common name");
+		refusal_set(why, "", "the certificate has no common name");
 		return -1;
 	}
 	return 0;
@@ -117,7 +117,7 @@ static EVP_PKEY *key_from_pem(const char *pem)
 }
 
 /* Verifies leaf (with the intermediates of chain) to the CAs, for TLS servers. */
-static int verify_server_chain(STACK_OF(X509) * cas, STACK_OF(X509) * chain, char *err)
+static int verify_server_chain(STACK_OF(X509) * cas, STACK_OF(X509) * chain, struct refusal *why)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -135,38 +135,32 @@ static int verify_server_chain(STACK_OF(X509) * cas, STACK_OF(X509) * chain, cha
 	X509_STORE_free(store);
 	ERR_clear_error();
 	if (!ok)
-		snprintf(err, BDL_ERRLEN, "the certificate does not verify to the CA (%s)",
-			 X509_verify_cert_error_string(code));
+		refusal_set(why, "cert", "cert: the certificate does not verify to the CA (%s)",
+			    X509_verify_cert_error_string(code));
 	return ok ? 0 : -1;
 }
 
 int bdl_check_server_material(const char *ca_pem, const char *cert_pem, const char *key_pem,
-			      const char **field, char *err)
+			      struct refusal *why)
 {
 	STACK_OF(X509) *cas = NULL, *chain = NULL;
 	EVP_PKEY *key = NULL;
 	int rc = -1;
 
 	if (strstr(key_pem, "ENCRYPTED") != NULL) {
-		*field = "key";
-		snprintf(err, BDL_ERRLEN, "the key is encrypted; send it without a passphrase");
+		refusal_set(why, "key", "key: the key is encrypted; send it without a passphrase");
 	} else if ((cas = certs_from_pem(ca_pem)) == NULL) {
-		*field = "ca";
-		snprintf(err, BDL_ERRLEN, "not a PEM certificate");
+		refusal_set(why, "ca", "ca: not a PEM certificate");
 	} else if ((chain = certs_from_pem(cert_pem)) == NULL) {
-		*field = "cert";
-		snprintf(err, BDL_ERRLEN, "not a PEM certificate");
+		refusal_set(why, "cert", "cert: not a PEM certificate");
 	} else if ((key = key_from_pem(key_pem)) == NULL) {
-		*field = "key";
-		snprintf(err, BDL_ERRLEN, "not an unencrypted PEM private key");
+		refusal_set(why, "key", "key: not an unencrypted PEM private key");
 	} else if (X509_check_private_key(sk_X509_value(chain, 0), key) != 1) {
-		*field = "key";
-		snprintf(err, BDL_ERRLEN, "the key does not match the certificate");
+		refusal_set(why, "key", "key: the key does not match the certificate");
 	} else if (X509_cmp_current_time(X509_get0_notAfter(sk_X509_value(chain, 0))) < 0) {
-		*field = "cert";
-		snprintf(err, BDL_ERRLEN, "the certificate has expired");
-	} else if (verify_server_chain(cas, chain, err) != 0) {
-		*field = "cert";
+		refusal_set(why, "cert", "cert: the certificate has expired");
+	} else if (verify_server_chain(cas, chain, why) != 0) {
+		/* it said why */
 	} else {
 		rc = 0;
 	}

@@ -70,7 +70,7 @@ static int add_entries(zip_t *za, const struct entry *e, size_t n)
 
 /* A zip of `n` entries with `comment` (may be NULL), in malloc'd memory. */
 static int build_zip(const struct entry *e, size_t n, const char *comment, unsigned char **out,
-		     size_t *len, char *err)
+		     size_t *len, struct failure *err)
 {
 	zip_error_t ze;
 	zip_source_t *src;
@@ -97,7 +97,7 @@ static int build_zip(const struct entry *e, size_t n, const char *comment, unsig
 	rc = read_source(src, out, len);
 out:
 	if (rc != 0)
-		snprintf(err, BDL_ERRLEN, "writing the bundle zip failed");
+		failure_set(err, "writing the bundle zip failed");
 	zip_source_free(src);
 	zip_error_fini(&ze);
 	return rc;
@@ -249,7 +249,8 @@ static char *context_meta(const struct bdl_bundle *b)
 	return s;
 }
 
-static int context_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, char *err)
+static int context_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len,
+		       struct failure *err)
 {
 	char *meta = context_meta(b);
 	int rc = -1;
@@ -263,13 +264,13 @@ static int context_zip(const struct bdl_bundle *b, unsigned char **out, size_t *
 		};
 		rc = build_zip(e, sizeof(e) / sizeof(e[0]), NULL, out, len, err);
 	} else {
-		snprintf(err, BDL_ERRLEN, "out of memory");
+		failure_set(err, "out of memory");
 	}
 	free(meta);
 	return rc;
 }
 
-int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, char *err)
+int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, struct failure *err)
 {
 	char *sh = env_sh(b), *ps1 = env_ps1(b), *cmd = env_cmd(b), *meta = meta_json(b);
 	unsigned char *ctx = NULL;
@@ -278,7 +279,7 @@ int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, c
 
 	*out = NULL;
 	if (sh == NULL || ps1 == NULL || cmd == NULL || meta == NULL)
-		snprintf(err, BDL_ERRLEN, "out of memory");
+		failure_set(err, "out of memory");
 	else if (context_zip(b, &ctx, &ctx_len, err) == 0) {
 		const struct entry e[] = {
 		    {"ca.pem", b->ca_pem, strlen(b->ca_pem), 0644},

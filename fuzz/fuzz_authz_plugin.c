@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "authz.h"
+#include "api/api.h"
+#include "authz/authz.h"
 #include "bundles.h"
-#include "engine_labels.h"
-#include "rbac.h"
+#include "authz/engine_labels.h"
+#include "authz/rbac.h"
 
 #include "fixtures.h"
 
@@ -73,7 +73,7 @@ static void add_alice(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[ERRLEN];
+	struct failure err;
 
 	(void)argc;
 	(void)argv;
@@ -83,12 +83,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mkdtemp(data_dir) == NULL)
 		die("mkdtemp", "cannot make a data dir");
 	atexit(cleanup);
-	if (store_open(data_dir, err, sizeof(err)) != 0)
-		die("store", err);
+	if (store_open(data_dir, &err) != 0)
+		die("store", err.message);
 	config_defaults(&cfg);
 	srv.cfg = &cfg;
 	/* decisions are audited as in the server: the JSON is built, then thrown away */
-	srv.audit = audit_open("/dev/null", err, sizeof(err));
+	srv.audit = audit_open("/dev/null", &err);
 	srv.labels = engine_labels_new(NULL);
 	srv.rbac = rbac_new();
 	if (srv.audit == NULL || srv.labels == NULL || srv.rbac == NULL)

@@ -24,11 +24,11 @@ static X509_STORE *trust;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char err[BDL_ERRLEN];
+	struct refusal why;
 
 	(void)argc;
 	(void)argv;
-	ca = bdl_cert_from_pem(fixture_ca_pem, err);
+	ca = bdl_cert_from_pem(fixture_ca_pem, &why);
 	trust = ca ? bdl_trust_new(&ca, 1) : NULL;
 	if (trust == NULL)
 		abort();
@@ -65,14 +65,15 @@ static void peer_cert(const char *pem)
 /* The keys API's path: parse, verify to the CA, and read what gets stored. */
 static void added_cert(const char *pem)
 {
-	char err[BDL_ERRLEN], cn[NAME_LEN], fp[65];
+	char cn[NAME_LEN], fp[65];
+	struct refusal why;
 	X509 *cert;
 	char *s;
 
-	if (strlen(pem) >= PEM_MAX || (cert = bdl_cert_from_pem(pem, err)) == NULL)
+	if (strlen(pem) >= PEM_MAX || (cert = bdl_cert_from_pem(pem, &why)) == NULL)
 		return;
 	memset(cn, 'x', sizeof(cn));
-	if (bdl_verify_client_cert(trust, cert, cn, sizeof(cn), err) == 0 &&
+	if (bdl_verify_client_cert(trust, cert, cn, sizeof(cn), &why) == 0 &&
 	    (memchr(cn, '\0', sizeof(cn)) == NULL || cn[0] == '\0'))
 		abort();
 	(void)X509_check_issued(ca, cert);
@@ -89,17 +90,17 @@ static void added_cert(const char *pem)
 /* PUT /api/config/certs: a refusal names the part at fault and says why. */
 static void upload(const char *ca_pem, const char *cert_pem, const char *key_pem)
 {
-	const char *field = NULL;
-	char err[BDL_ERRLEN] = "";
+	struct refusal why = {"", ""};
 
 	if (strlen(ca_pem) > UPLOAD_MAX || strlen(cert_pem) > UPLOAD_MAX ||
 	    strlen(key_pem) > UPLOAD_MAX)
 		return;
-	if (bdl_check_server_material(ca_pem, cert_pem, key_pem, &field, err) == 0)
+	if (bdl_check_server_material(ca_pem, cert_pem, key_pem, &why) == 0)
 		return;
-	if (field == NULL || err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL)
+	if (why.message[0] == '\0' || memchr(why.message, '\0', sizeof(why.message)) == NULL)
 		abort();
-	if (strcmp(field, "ca") != 0 && strcmp(field, "cert") != 0 && strcmp(field, "key") != 0)
+	if (strcmp(why.field, "ca") != 0 && strcmp(why.field, "cert") != 0 &&
+	    strcmp(why.field, "key") != 0)
 		abort();
 }
 

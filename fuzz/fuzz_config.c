@@ -83,24 +83,22 @@ static void check_accepted(const struct config *c)
 static void load_file(const uint8_t *data, size_t size)
 {
 	struct config cfg, defaults, again;
-	char err[ERRLEN];
+	struct refusal err;
 
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
 	config_defaults(&cfg);
 	config_defaults(&defaults);
-	err[0] = '\0';
-	if (config_load_file(&cfg, path, err, sizeof(err)) != 0) {
+	if (config_load_file(&cfg, path, &err) != 0) {
 		/* a refused file leaves nothing of itself behind, and says where it failed */
-		if (!same_config(&cfg, &defaults) || strncmp(err, path, strlen(path)) != 0)
+		if (!same_config(&cfg, &defaults) || strncmp(err.message, path, strlen(path)) != 0)
 			abort();
 	} else {
 		check_accepted(&cfg);
 		/* loading the same file over its own result changes nothing */
 		config_defaults(&again);
-		if (config_load_file(&again, path, err, sizeof(err)) != 0 ||
-		    config_load_file(&again, path, err, sizeof(err)) != 0 ||
-		    !same_config(&cfg, &again))
+		if (config_load_file(&again, path, &err) != 0 ||
+		    config_load_file(&again, path, &err) != 0 || !same_config(&cfg, &again))
 			abort();
 		config_free(&again);
 	}
@@ -111,7 +109,8 @@ static void load_file(const uint8_t *data, size_t size)
 /* The same input as the value of --listen and --log-level. */
 static void set_flags(const uint8_t *data, size_t size)
 {
-	char *s = malloc(size + 1), err[ERRLEN];
+	char *s = malloc(size + 1);
+	struct refusal err;
 	struct config cfg;
 
 	if (s == NULL)
@@ -120,11 +119,11 @@ static void set_flags(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	config_defaults(&cfg);
 	/* an accepted address is an IPv4 or IPv6 address and a port */
-	if (config_set_listen(&cfg, s, err, sizeof(err)) == 0 &&
+	if (config_set_listen(&cfg, s, &err) == 0 &&
 	    (cfg.listen_port < 1 || cfg.listen_port > 65535 ||
 	     (strchr(cfg.listen_host, '.') == NULL && strchr(cfg.listen_host, ':') == NULL)))
 		abort();
-	config_set_log_level(&cfg, s, err, sizeof(err));
+	config_set_log_level(&cfg, s, &err);
 	config_free(&cfg);
 	free(s);
 }

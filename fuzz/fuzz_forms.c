@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "ldapsync.h"
-#include "rbac.h"
+#include "authz/rbac.h"
 
 /* The shapes of the handlers' forms: required strings, optional booleans, anything. */
 static const struct field account_form[] = {{"name", F_STRING, true},

@@ -1,7 +1,8 @@
 /*
  * libbundles: keys, certificate authorities and certificates for authd, its
  * engines and its client bundles. Knows OpenSSL; knows nothing of HTTP or the
- * store. Every function reports failure with a short reason in err[].
+ * store. A failed operation says why in a struct failure, a refused
+ * certificate in a struct refusal (common.h).
  */
 #ifndef AUTHD_BUNDLES_H
 #define AUTHD_BUNDLES_H
@@ -10,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define BDL_ERRLEN 256
+#include "common.h"
 
 enum bdl_key_type {
 	BDL_KEY_ECDSA_P256,
@@ -30,10 +31,12 @@ int bdl_key_type_parse(const char *name, enum bdl_key_type *out);
 EVP_PKEY *bdl_key_generate(enum bdl_key_type type);
 
 /* A new self-signed CA with an ECDSA P-256 key. */
-int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, char *err);
-int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out, char *err);
+int bdl_ca_generate(const char *common_name, int days, struct bdl_ca *out, struct failure *err);
+int bdl_ca_load(const char *cert_path, const char *key_path, struct bdl_ca *out,
+		struct failure *err);
 /* Writes the certificate (0644) and key (0600), each atomically. */
-int bdl_ca_save(const struct bdl_ca *ca, const char *cert_path, const char *key_path, char *err);
+int bdl_ca_save(const struct bdl_ca *ca, const char *cert_path, const char *key_path,
+		struct failure *err);
 void bdl_ca_free(struct bdl_ca *ca);
 
 /*
@@ -42,7 +45,7 @@ void bdl_ca_free(struct bdl_ca *ca);
  * extendedKeyUsage serverAuth, random 128-bit serial.
  */
 X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
-			    const char *const *sans, size_t nsans, int days, char *err);
+			    const char *const *sans, size_t nsans, int days, struct failure *err);
 
 /*
  * A client certificate for `key`, signed by `ca`: subject CN=common_name,
@@ -52,7 +55,7 @@ X509 *bdl_issue_server_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *
  * parsed copy, as any relying party does.
  */
 X509 *bdl_issue_client_cert(const struct bdl_ca *ca, EVP_PKEY *key, const char *common_name,
-			    const char *unit, int days, char *err);
+			    const char *unit, int days, struct failure *err);
 
 /* What goes into a client bundle (SPEC §7.2); every string is borrowed. */
 struct bdl_bundle {
@@ -72,7 +75,7 @@ struct bdl_bundle {
  * comment. *out is malloc'd; the caller frees it with bdl_free_bytes
  * (it holds the private key).
  */
-int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, char *err);
+int bdl_make_zip(const struct bdl_bundle *b, unsigned char **out, size_t *len, struct failure *err);
 void bdl_free_bytes(unsigned char *p, size_t len);
 
 /* The certificate's public key, as PEM; the caller frees it. */
@@ -88,24 +91,25 @@ int bdl_der_fingerprint(const unsigned char *der, size_t len, char out[65]);
 unsigned char *bdl_pem_to_der(const char *pem, size_t *len);
 
 /* The first certificate of a PEM text; NULL with a reason when there is none. */
-X509 *bdl_cert_from_pem(const char *pem, char *err);
+X509 *bdl_cert_from_pem(const char *pem, struct refusal *why);
 /* The CAs a client certificate may chain to; the caller frees it with X509_STORE_free. */
 X509_STORE *bdl_trust_new(X509 *const *cas, size_t n);
 /*
  * Checks a client certificate: it chains to `trust`, is valid now and is
  * meant for client authentication. Its subject's CN goes to `cn`.
  */
-int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen, char *err);
+int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen,
+			   struct refusal *why);
 
 /*
  * Checks HTTPS material an admin uploads (SPEC §7.5): every PEM parses, the
  * key is not encrypted and matches the certificate, the certificate (with
  * the intermediates after it in cert_pem) verifies to a CA in ca_pem for
- * TLS servers, and it has not expired. On refusal *field names the part at
- * fault ("ca", "cert" or "key").
+ * TLS servers, and it has not expired. A refusal names the part at fault
+ * ("ca", "cert" or "key").
  */
 int bdl_check_server_material(const char *ca_pem, const char *cert_pem, const char *key_pem,
-			      const char **field, char *err);
+			      struct refusal *why);
 
 /* The certificate's notAfter as seconds since the epoch; -1 when unreadable. */
 long long bdl_cert_not_after(X509 *cert);
@@ -115,10 +119,5 @@ char *bdl_cert_pem(X509 *cert);
 char *bdl_key_pem(EVP_PKEY *key);
 /* Zeroes and frees a secret string. */
 void bdl_free_secret(char *s);
-
-/* Reads a whole file into a NUL-terminated buffer of at most `max` bytes. */
-char *bdl_read_file(const char *path, size_t max, size_t *len, char *err);
-/* Writes through a temporary file and rename(), so readers never see half a file. */
-int bdl_write_file(const char *path, const char *data, size_t len, int mode, char *err);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common.h"
+
 #define LS_NAME_MAX_CHARS 100
 
 /*

@@ -3,7 +3,6 @@
  * search configs run in order on the server each one's base DN picks, with
  * group selection, username rules and first-search-wins de-duplication.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,13 +228,6 @@ void ls_found_free(struct ls_found *f)
 	free(f->dn);
 	free(f->full_name);
 	*f = (struct ls_found){NULL, NULL, NULL};
-}
-
-static bool is_blank(const char *s)
-{
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	return *s == '\0';
 }
 
 /* What one login search found: the first entry, and whether there was more than one. */

@@ -59,16 +59,16 @@ static bool has_file(const char *dir, const char *name)
 	return access(path, R_OK) == 0;
 }
 
-static int write_pem(const char *dir, const char *name, char *pem, bool secret, char *err)
+static int write_pem(const char *dir, const char *name, char *pem, bool secret, struct failure *err)
 {
 	char path[IT_PATH_LEN + 32];
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (pem == NULL)
-		snprintf(err, BDL_ERRLEN, "encoding %s: out of memory", name);
+		failure_set(err, "encoding %s: out of memory", name);
 	else
-		rc = bdl_write_file(path, pem, strlen(pem), secret ? 0600 : 0644, err);
+		rc = file_write(path, pem, strlen(pem), secret ? 0600 : 0644, err);
 	if (secret)
 		bdl_free_secret(pem);
 	else
@@ -101,8 +101,8 @@ static size_t host_names(char host[256], char canon[256], const char *sans[], si
 
 int slapd_test_ca(const char *dir)
 {
-	char err[BDL_ERRLEN] = "", host[256], canon[256], ca_path[IT_PATH_LEN + 32],
-	     ca_key_path[IT_PATH_LEN + 32];
+	char host[256], canon[256], ca_path[IT_PATH_LEN + 32], ca_key_path[IT_PATH_LEN + 32];
+	struct failure err = {""};
 	const char *sans[4] = {"127.0.0.1", "localhost"};
 	size_t nsans = host_names(host, canon, sans, 2);
 	struct bdl_ca ca = {0}, other = {0};
@@ -115,27 +115,27 @@ int slapd_test_ca(const char *dir)
 		return 0;
 	snprintf(ca_path, sizeof(ca_path), "%s/%s", dir, SLAPD_CA_FILE);
 	snprintf(ca_key_path, sizeof(ca_key_path), "%s/ca-key.pem", dir);
-	if (bdl_ca_generate("authd test LDAP CA", CERT_DAYS, &ca, err) != 0 ||
-	    bdl_ca_generate("authd unrelated CA", CERT_DAYS, &other, err) != 0)
+	if (bdl_ca_generate("authd test LDAP CA", CERT_DAYS, &ca, &err) != 0 ||
+	    bdl_ca_generate("authd unrelated CA", CERT_DAYS, &other, &err) != 0)
 		goto out;
 	key = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	if (key == NULL) {
-		snprintf(err, sizeof(err), "generating the server key failed");
+		failure_set(&err, "generating the server key failed");
 		goto out;
 	}
-	cert = bdl_issue_server_cert(&ca, key, "localhost", sans, nsans, CERT_DAYS, err);
+	cert = bdl_issue_server_cert(&ca, key, "localhost", sans, nsans, CERT_DAYS, &err);
 	if (cert == NULL)
 		goto out;
 	/* ca.pem last: the others must exist whenever it does */
-	if (write_pem(dir, SLAPD_KEY_FILE, bdl_key_pem(key), true, err) != 0 ||
-	    write_pem(dir, SLAPD_CERT_FILE, bdl_cert_pem(cert), false, err) != 0 ||
-	    write_pem(dir, SLAPD_OTHER_CA_FILE, bdl_cert_pem(other.cert), false, err) != 0 ||
-	    bdl_ca_save(&ca, ca_path, ca_key_path, err) != 0)
+	if (write_pem(dir, SLAPD_KEY_FILE, bdl_key_pem(key), true, &err) != 0 ||
+	    write_pem(dir, SLAPD_CERT_FILE, bdl_cert_pem(cert), false, &err) != 0 ||
+	    write_pem(dir, SLAPD_OTHER_CA_FILE, bdl_cert_pem(other.cert), false, &err) != 0 ||
+	    bdl_ca_save(&ca, ca_path, ca_key_path, &err) != 0)
 		goto out;
 	rc = 0;
 out:
 	if (rc != 0)
-		fprintf(stderr, "cannot make the test LDAP CA in %s: %s\n", dir, err);
+		fprintf(stderr, "cannot make the test LDAP CA in %s: %s\n", dir, err.message);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	bdl_ca_free(&ca);
@@ -555,7 +555,8 @@ static int pick_ports(struct slapd *s, bool tls)
 /* Names, config, password file and database of a first start. */
 static int prepare(struct slapd *s, const struct slapd_opts *o, int *ngroups)
 {
-	char path[IT_PATH_LEN + 32], err[BDL_ERRLEN];
+	char path[IT_PATH_LEN + 32];
+	struct failure err;
 
 	if (o->suffix == NULL || strlen(o->suffix) >= sizeof(s->suffix) ||
 	    strpbrk(o->suffix, "\"\\\n") != NULL) {
@@ -575,8 +576,8 @@ static int prepare(struct slapd *s, const struct slapd_opts *o, int *ngroups)
 		snprintf(s->ca, sizeof(s->ca), "%s/%s", o->tls_dir, SLAPD_CA_FILE);
 	/* ldapmodify -y warns about a password file others can read */
 	if (mkdir(in_dir(s, "db", path, sizeof(path)), 0700) != 0 || write_conf(s, o) != 0 ||
-	    bdl_write_file(in_dir(s, "root.pw", path, sizeof(path)), s->root_pw, strlen(s->root_pw),
-			   0600, err) != 0 ||
+	    file_write(in_dir(s, "root.pw", path, sizeof(path)), s->root_pw, strlen(s->root_pw),
+		       0600, &err) != 0 ||
 	    write_ldif(s, o->ldif, ngroups) != 0) {
 		fprintf(stderr, "slapd fixture: cannot write the files in %s\n", s->dir);
 		return -1;

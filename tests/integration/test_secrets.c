@@ -647,13 +647,13 @@ static void upload_server_cert(const char *token)
 	const char *sans[] = {"127.0.0.1", "localhost"}, *ca_path = fmt("%s/upload-ca.pem", wd);
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	struct bdl_ca ca = {NULL, NULL};
-	char err[BDL_ERRLEN];
+	struct failure err;
 	X509 *cert;
 
-	ck_assert_msg(key != NULL && bdl_ca_generate("secrets audit CA", 30, &ca, err) == 0,
-		      "a CA for the upload: %s", err);
-	cert = bdl_issue_server_cert(&ca, key, "localhost", sans, 2, 30, err);
-	ck_assert_msg(cert != NULL, "a certificate for the upload: %s", err);
+	ck_assert_msg(key != NULL && bdl_ca_generate("secrets audit CA", 30, &ca, &err) == 0,
+		      "a CA for the upload: %s", err.message);
+	cert = bdl_issue_server_cert(&ca, key, "localhost", sans, 2, 30, &err);
+	ck_assert_msg(cert != NULL, "a certificate for the upload: %s", err.message);
 	const char *ca_pem = keep(bdl_cert_pem(ca.cert)), *key_pem = keep(bdl_key_pem(key));
 	struct reply *r = call("PUT", token,
 			       jbody("{s:s, s:s, s:s}", "ca", ca_pem, "cert",

@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "rbac.h"
+#include "api/api.h"
+#include "authz/rbac.h"
 #include "session.h"
-#include "store.h"
+#include "store/store.h"
 
 static char dir[] = "/tmp/test_authd.XXXXXX";
 
@@ -49,7 +49,8 @@ END_TEST
 
 START_TEST(config_reads_every_section)
 {
-	char path[512], err[ERRLEN];
+	char path[512];
+	struct refusal err;
 	struct config c;
 
 	write_text("full.json",
@@ -63,7 +64,7 @@ START_TEST(config_reads_every_section)
 		   "\"//\":\"x\"}}",
 		   path, sizeof(path));
 	config_defaults(&c);
-	ck_assert_msg(config_load_file(&c, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
 	ck_assert_str_eq(c.listen_host, "::1");
 	ck_assert_int_eq(c.listen_port, 9443);
 	ck_assert_str_eq(c.data_dir, "/var/lib/authd");
@@ -82,14 +83,17 @@ END_TEST
 /* Loads `text` over the defaults; it must fail with an error holding `want`. */
 static void expect_config_error(const char *text, const char *want)
 {
-	char path[512], err[ERRLEN];
+	char path[512];
+	struct refusal err;
 	struct config c;
 
 	write_text("bad.json", text, path, sizeof(path));
 	config_defaults(&c);
-	ck_assert_int_eq(config_load_file(&c, path, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
-	ck_assert_msg(strstr(err, path) != NULL, "error \"%s\" does not name the file", err);
+	ck_assert_int_eq(config_load_file(&c, path, &err), -1);
+	ck_assert_msg(strstr(err.message, want) != NULL, "error \"%s\" lacks \"%s\"", err.message,
+		      want);
+	ck_assert_msg(strstr(err.message, path) != NULL, "error \"%s\" does not name the file",
+		      err.message);
 	/* nothing half-applied */
 	ck_assert_str_eq(c.data_dir, "./authd-data");
 	ck_assert_int_eq(c.listen_port, 8443);
@@ -98,7 +102,7 @@ static void expect_config_error(const char *text, const char *want)
 
 START_TEST(config_refuses_bad_files)
 {
-	char err[ERRLEN];
+	struct refusal err;
 	struct config c;
 
 	expect_config_error("{\"dataDir\":\"/x\",\"listn\":\"1.2.3.4:1\"}",
@@ -122,8 +126,8 @@ START_TEST(config_refuses_bad_files)
 	expect_config_error("[1,2]", "must hold a JSON object");
 	expect_config_error("{\"dataDir\":\"/x\",\"dataDir\":\"/y\"}", "duplicate");
 	config_defaults(&c);
-	ck_assert_int_eq(config_load_file(&c, "/nonexistent.json", err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.json"));
+	ck_assert_int_eq(config_load_file(&c, "/nonexistent.json", &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent.json"));
 	config_free(&c);
 }
 END_TEST
@@ -279,19 +283,19 @@ static int version_of(sqlite3 *db)
 
 START_TEST(migrations_build_and_keep_the_schema)
 {
-	char err[ERRLEN];
+	struct failure err;
 	sqlite3 *db;
 	int tables;
 
 	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
-	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_migrate(db, &err), 0);
 	ck_assert_int_eq(version_of(db), store_schema_version());
 	tables = table_count(db);
 	ck_assert_int_gt(tables, 5);
 	/* a second start changes nothing and keeps rows */
 	ck_assert_int_eq(
 	    sqlite3_exec(db, "INSERT INTO settings VALUES ('k','v')", NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_migrate(db, &err), 0);
 	ck_assert_int_eq(table_count(db), tables);
 	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM settings WHERE key='k'", NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -301,19 +305,19 @@ END_TEST
 
 START_TEST(migrations_upgrade_an_older_database_in_place)
 {
-	char err[ERRLEN];
+	struct failure err;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
 	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
-	ck_assert_int_eq(store_migrate_to(db, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_migrate_to(db, 1, &err), 0);
 	ck_assert_int_eq(version_of(db), 1);
 	ck_assert_int_eq(sqlite3_exec(db,
 				      "INSERT INTO accounts (id, name, created_at, updated_at)"
 				      " VALUES ('id1', 'old', 1, 1)",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
-	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_migrate(db, &err), 0);
 	ck_assert_int_eq(version_of(db), store_schema_version());
 	ck_assert_int_eq(
 	    sqlite3_prepare_v2(db, "SELECT name, ldap_missing FROM accounts", -1, &st, NULL),
@@ -328,14 +332,15 @@ END_TEST
 
 START_TEST(migrations_refuse_a_newer_database)
 {
-	char err[ERRLEN], sql[64];
+	char sql[64];
+	struct failure err;
 	sqlite3 *db;
 
 	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
 	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_version() + 1);
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "newer authd"));
+	ck_assert_int_eq(store_migrate(db, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "newer authd"));
 	/* and nothing was created */
 	ck_assert_int_eq(table_count(db), 0);
 	sqlite3_close(db);
@@ -344,14 +349,14 @@ END_TEST
 
 START_TEST(migrations_roll_back_a_failed_step)
 {
-	char err[ERRLEN];
+	struct failure err;
 	sqlite3 *db;
 
 	/* a table in the way makes step 1 fail half-way */
 	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE teams (x)", NULL, NULL, NULL), SQLITE_OK);
-	ck_assert_int_eq(store_migrate(db, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "migration 1"));
+	ck_assert_int_eq(store_migrate(db, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "migration 1"));
 	ck_assert_int_eq(version_of(db), 0);
 	ck_assert_int_eq(table_count(db), 1);
 	sqlite3_close(db);
@@ -732,11 +737,12 @@ static bool allowed(const char *who_name, const char *method, const char *path, 
 
 static void rbac_setup(void)
 {
-	char err[ERRLEN], d[256];
+	char d[256];
+	struct failure err;
 
 	snprintf(d, sizeof(d), "%s/rbacXXXXXX", dir);
 	ck_assert_ptr_nonnull(mkdtemp(d));
-	ck_assert_int_eq(store_open(d, err, sizeof(err)), 0);
+	ck_assert_int_eq(store_open(d, &err), 0);
 	rbac = rbac_new();
 }
 
@@ -931,14 +937,15 @@ END_TEST
 START_TEST(secrets_seal_and_open_only_with_their_key)
 {
 	unsigned char key[SECRET_KEY_LEN], other[SECRET_KEY_LEN];
-	char err[ERRLEN], *sealed, *again, *plain;
+	char *sealed, *again, *plain;
+	struct failure err;
 	char sub[4096];
 
 	snprintf(sub, sizeof(sub), "%s/secret", dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	ck_assert_int_eq(secret_key_load(sub, key, err, sizeof(err)), 0);
+	ck_assert_int_eq(secret_key_load(sub, key, &err), 0);
 	/* a second start reads the same key back */
-	ck_assert_int_eq(secret_key_load(sub, other, err, sizeof(err)), 0);
+	ck_assert_int_eq(secret_key_load(sub, other, &err), 0);
 	ck_assert_mem_eq(key, other, SECRET_KEY_LEN);
 	sealed = secret_seal(key, "reader-pw");
 	again = secret_seal(key, "reader-pw");
@@ -961,8 +968,8 @@ START_TEST(secrets_seal_and_open_only_with_their_key)
 	snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub), "/secret.key");
 	ck_assert_int_eq(truncate(sub, 5), 0);
 	sub[strlen(sub) - strlen("/secret.key")] = '\0';
-	ck_assert_int_eq(secret_key_load(sub, key, err, sizeof(err)), -1);
-	ck_assert_ptr_nonnull(strstr(err, "secret.key"));
+	ck_assert_int_eq(secret_key_load(sub, key, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "secret.key"));
 }
 END_TEST
 

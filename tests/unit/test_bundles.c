@@ -53,9 +53,9 @@ END_TEST
 START_TEST(makes_a_self_signed_ca)
 {
 	struct bdl_ca ca;
-	char err[BDL_ERRLEN];
+	struct failure err;
 
-	ck_assert_int_eq(bdl_ca_generate("test CA", 3650, &ca, err), 0);
+	ck_assert_int_eq(bdl_ca_generate("test CA", 3650, &ca, &err), 0);
 	ck_assert_int_eq(X509_check_ca(ca.cert), 1);
 	ck_assert_int_eq(X509_verify(ca.cert, ca.key), 1);
 	ck_assert_int_eq(
@@ -67,17 +67,18 @@ END_TEST
 
 START_TEST(saves_and_loads_a_ca)
 {
-	char cert[512], key[512], err[BDL_ERRLEN];
+	char cert[512], key[512];
+	struct failure err;
 	struct bdl_ca ca, back;
 	struct stat st;
 
 	path_in(cert, sizeof(cert), "ca.pem");
 	path_in(key, sizeof(key), "ca-key.pem");
-	ck_assert_int_eq(bdl_ca_generate("test CA", 30, &ca, err), 0);
-	ck_assert_int_eq(bdl_ca_save(&ca, cert, key, err), 0);
+	ck_assert_int_eq(bdl_ca_generate("test CA", 30, &ca, &err), 0);
+	ck_assert_int_eq(bdl_ca_save(&ca, cert, key, &err), 0);
 	ck_assert_int_eq(stat(key, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	ck_assert_int_eq(bdl_ca_load(cert, key, &back, err), 0);
+	ck_assert_int_eq(bdl_ca_load(cert, key, &back, &err), 0);
 	ck_assert_int_eq(X509_cmp(ca.cert, back.cert), 0);
 	ck_assert_int_eq(EVP_PKEY_eq(ca.key, back.key), 1);
 	bdl_ca_free(&ca);
@@ -87,23 +88,24 @@ END_TEST
 
 START_TEST(refuses_a_ca_whose_key_does_not_match)
 {
-	char cert[512], key[512], key2[512], err[BDL_ERRLEN];
+	char cert[512], key[512], key2[512];
+	struct failure err;
 	struct bdl_ca a, b, back;
 
 	path_in(cert, sizeof(cert), "a.pem");
 	path_in(key, sizeof(key), "a-key.pem");
 	path_in(key2, sizeof(key2), "b-key.pem");
-	ck_assert_int_eq(bdl_ca_generate("A", 30, &a, err), 0);
-	ck_assert_int_eq(bdl_ca_generate("B", 30, &b, err), 0);
-	ck_assert_int_eq(bdl_ca_save(&a, cert, key, err), 0);
+	ck_assert_int_eq(bdl_ca_generate("A", 30, &a, &err), 0);
+	ck_assert_int_eq(bdl_ca_generate("B", 30, &b, &err), 0);
+	ck_assert_int_eq(bdl_ca_save(&a, cert, key, &err), 0);
 	{
 		char *pem = bdl_key_pem(b.key);
 
-		ck_assert_int_eq(bdl_write_file(key2, pem, strlen(pem), 0600, err), 0);
+		ck_assert_int_eq(file_write(key2, pem, strlen(pem), 0600, &err), 0);
 		bdl_free_secret(pem);
 	}
-	ck_assert_int_eq(bdl_ca_load(cert, key2, &back, err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "does not match"));
+	ck_assert_int_eq(bdl_ca_load(cert, key2, &back, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "does not match"));
 	ck_assert_ptr_null(back.cert);
 	bdl_ca_free(&a);
 	bdl_ca_free(&b);
@@ -112,14 +114,15 @@ END_TEST
 
 START_TEST(refuses_garbage_and_missing_files)
 {
-	char cert[512], err[BDL_ERRLEN];
+	char cert[512];
+	struct failure err;
 	struct bdl_ca back;
 
 	path_in(cert, sizeof(cert), "garbage.pem");
-	ck_assert_int_eq(bdl_write_file(cert, "not a certificate", 17, 0644, err), 0);
-	ck_assert_int_eq(bdl_ca_load(cert, cert, &back, err), -1);
-	ck_assert_int_eq(bdl_ca_load("/nonexistent/ca.pem", cert, &back, err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/ca.pem"));
+	ck_assert_int_eq(file_write(cert, "not a certificate", 17, 0644, &err), 0);
+	ck_assert_int_eq(bdl_ca_load(cert, cert, &back, &err), -1);
+	ck_assert_int_eq(bdl_ca_load("/nonexistent/ca.pem", cert, &back, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent/ca.pem"));
 }
 END_TEST
 
@@ -148,13 +151,13 @@ START_TEST(issues_server_certificates)
 {
 	const char *sans[] = {"localhost", "127.0.0.1", "engine.example.com"};
 	struct bdl_ca ca;
-	char err[BDL_ERRLEN];
+	struct failure err;
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	X509 *cert;
 	const ASN1_INTEGER *serial;
 
-	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
-	cert = bdl_issue_server_cert(&ca, key, "engine", sans, 3, 90, err);
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, &err), 0);
+	cert = bdl_issue_server_cert(&ca, key, "engine", sans, 3, 90, &err);
 	ck_assert_ptr_nonnull(cert);
 	ck_assert_int_eq(X509_verify(cert, ca.key), 1);
 	ck_assert_int_eq(X509_check_issued(ca.cert, cert), X509_V_OK);
@@ -175,36 +178,38 @@ END_TEST
 
 START_TEST(writes_files_whole_with_their_mode)
 {
-	char path[512], err[BDL_ERRLEN];
+	char path[512];
+	struct failure err;
 	struct stat st;
 	size_t len;
 	char *back;
 
 	path_in(path, sizeof(path), "secret");
-	ck_assert_int_eq(bdl_write_file(path, "abc", 3, 0600, err), 0);
-	ck_assert_int_eq(bdl_write_file(path, "defg", 4, 0600, err), 0);
+	ck_assert_int_eq(file_write(path, "abc", 3, 0600, &err), 0);
+	ck_assert_int_eq(file_write(path, "defg", 4, 0600, &err), 0);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	back = bdl_read_file(path, 100, &len, err);
+	back = file_read(path, 100, &len, &err);
 	ck_assert_str_eq(back, "defg");
 	ck_assert_uint_eq(len, 4);
 	free(back);
-	ck_assert_ptr_null(bdl_read_file(path, 3, &len, err));
-	ck_assert_ptr_nonnull(strstr(err, "too large"));
-	ck_assert_int_eq(bdl_write_file("/nonexistent/dir/x", "a", 1, 0600, err), -1);
+	ck_assert_ptr_null(file_read(path, 3, &len, &err));
+	ck_assert_ptr_nonnull(strstr(err.message, "too large"));
+	ck_assert_int_eq(file_write("/nonexistent/dir/x", "a", 1, 0600, &err), -1);
 }
 END_TEST
 
 START_TEST(issues_client_certificates)
 {
 	struct bdl_ca ca;
-	char err[BDL_ERRLEN], fp[65], fp2[65], cn[128], ou[128];
+	char fp[65], fp2[65], cn[128], ou[128];
+	struct failure err;
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_RSA_2048);
 	X509 *cert;
 	char *pub;
 
-	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
-	cert = bdl_issue_client_cert(&ca, key, "alice", "user", 365, err);
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, &err), 0);
+	cert = bdl_issue_client_cert(&ca, key, "alice", "user", 365, &err);
 	ck_assert_ptr_nonnull(cert);
 	ck_assert_int_eq(X509_verify(cert, ca.key), 1);
 	ck_assert(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT);
@@ -231,11 +236,12 @@ END_TEST
 static void unzip_to(const unsigned char *zip, size_t len, const char *name, char *out,
 		     size_t outlen)
 {
-	char path[512], cmd[1200], err[BDL_ERRLEN];
+	char path[512], cmd[1200];
+	struct failure err;
 
 	snprintf(path, sizeof(path), "%s/%s.zip", dir, name);
 	snprintf(out, outlen, "%s/%s", dir, name);
-	ck_assert_int_eq(bdl_write_file(path, (const char *)zip, len, 0600, err), 0);
+	ck_assert_int_eq(file_write(path, (const char *)zip, len, 0600, &err), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s' && cd '%s' && unzip -q '%s'", out,
 		 out, out, path);
 	ck_assert_int_eq(system(cmd), 0);
@@ -243,10 +249,11 @@ static void unzip_to(const unsigned char *zip, size_t len, const char *name, cha
 
 static char *read_in(const char *folder, const char *file)
 {
-	char path[1024], err[BDL_ERRLEN];
+	char path[1024];
+	struct failure err;
 
 	snprintf(path, sizeof(path), "%s/%s", folder, file);
-	return bdl_read_file(path, 1 << 20, NULL, err);
+	return file_read(path, 1 << 20, NULL, &err);
 }
 
 START_TEST(makes_the_bundle_zip)
@@ -264,7 +271,8 @@ START_TEST(makes_the_bundle_zip)
 			       .docker_host = "tcp://127.0.0.1:2376",
 			       .engine_hosts = engines,
 			       .n_engine_hosts = 2};
-	char err[BDL_ERRLEN], folder[600], ctx[700], cmd[800];
+	char folder[600], ctx[700], cmd[800];
+	struct failure err;
 	const char *files[] = {"ca.pem",   "cert.pem", "key.pem", "cert.pub",
 			       "env.sh",   "env.ps1",  "env.cmd", "docker-context.zip",
 			       "meta.json"};
@@ -273,7 +281,7 @@ START_TEST(makes_the_bundle_zip)
 	char *s;
 	struct stat st;
 
-	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, err), 0);
+	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, &err), 0);
 	unzip_to(zip, len, "bundle", folder, sizeof(folder));
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *f = read_in(folder, files[i]);
@@ -348,12 +356,13 @@ START_TEST(user_bundles_list_no_engines_and_may_lack_a_host)
 			       .docker_host = "",
 			       .engine_hosts = engines,
 			       .n_engine_hosts = 1};
-	char err[BDL_ERRLEN], folder[600];
+	char folder[600];
+	struct failure err;
 	unsigned char *zip;
 	size_t len;
 	char *s;
 
-	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, err), 0);
+	ck_assert_int_eq(bdl_make_zip(&b, &zip, &len, &err), 0);
 	unzip_to(zip, len, "userbundle", folder, sizeof(folder));
 	bdl_free_bytes(zip, len);
 	s = read_in(folder, "env.sh");
@@ -373,13 +382,13 @@ static void make_material(struct material *m, int days)
 {
 	const char *sans[] = {"127.0.0.1"};
 	struct bdl_ca ca;
-	char err[BDL_ERRLEN];
+	struct failure err;
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	EVP_PKEY *other = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	X509 *cert;
 
-	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
-	cert = bdl_issue_server_cert(&ca, key, "srv", sans, 1, days, err);
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, &err), 0);
+	cert = bdl_issue_server_cert(&ca, key, "srv", sans, 1, days, &err);
 	ck_assert_ptr_nonnull(cert);
 	m->ca = bdl_cert_pem(ca.cert);
 	m->cert = bdl_cert_pem(cert);
@@ -400,25 +409,24 @@ static void free_material(struct material *m)
 }
 
 static void expect_refusal(const char *ca, const char *cert, const char *key, const char *field,
-			   const char *why)
+			   const char *message)
 {
-	const char *f = NULL;
-	char err[BDL_ERRLEN];
+	struct refusal why;
 
-	ck_assert_int_eq(bdl_check_server_material(ca, cert, key, &f, err), -1);
-	ck_assert_str_eq(f, field);
-	ck_assert_msg(strstr(err, why) != NULL, "\"%s\" lacks \"%s\"", err, why);
+	ck_assert_int_eq(bdl_check_server_material(ca, cert, key, &why), -1);
+	ck_assert_str_eq(why.field, field);
+	ck_assert_msg(strstr(why.message, message) != NULL, "\"%s\" lacks \"%s\"", why.message,
+		      message);
 }
 
 START_TEST(accepts_good_server_material)
 {
 	struct material m, other;
-	const char *f = NULL;
-	char err[BDL_ERRLEN];
+	struct refusal why;
 
 	make_material(&m, 30);
 	make_material(&other, 30);
-	ck_assert_int_eq(bdl_check_server_material(m.ca, m.cert, m.key, &f, err), 0);
+	ck_assert_int_eq(bdl_check_server_material(m.ca, m.cert, m.key, &why), 0);
 	expect_refusal("garbage", m.cert, m.key, "ca", "not a PEM certificate");
 	expect_refusal(m.ca, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 		       m.key, "cert", "not a PEM certificate");
@@ -450,41 +458,43 @@ END_TEST
 START_TEST(verifies_client_certificates)
 {
 	struct bdl_ca ca, other;
-	char err[BDL_ERRLEN], cn[64];
+	struct failure err;
+	struct refusal why;
+	char cn[64];
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
 	const char *sans[] = {"localhost"};
 	X509 *client, *server, *foreign;
 	X509_STORE *trust;
 
-	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, err), 0);
-	ck_assert_int_eq(bdl_ca_generate("Other", 30, &other, err), 0);
+	ck_assert_int_eq(bdl_ca_generate("CA", 30, &ca, &err), 0);
+	ck_assert_int_eq(bdl_ca_generate("Other", 30, &other, &err), 0);
 	trust = bdl_trust_new(&ca.cert, 1);
-	client = bdl_issue_client_cert(&ca, key, "bob", "user", 30, err);
+	client = bdl_issue_client_cert(&ca, key, "bob", "user", 30, &err);
 	/* as a relying party sees it: parsed from its encoding */
 	{
 		char *pem = bdl_cert_pem(client);
 
 		X509_free(client);
-		client = bdl_cert_from_pem(pem, err);
+		client = bdl_cert_from_pem(pem, &why);
 		free(pem);
 	}
-	server = bdl_issue_server_cert(&ca, key, "srv", sans, 1, 30, err);
-	foreign = bdl_issue_client_cert(&other, key, "bob", "user", 30, err);
+	server = bdl_issue_server_cert(&ca, key, "srv", sans, 1, 30, &err);
+	foreign = bdl_issue_client_cert(&other, key, "bob", "user", 30, &err);
 	{
 		char *pem = bdl_cert_pem(foreign);
 
 		X509_free(foreign);
-		foreign = bdl_cert_from_pem(pem, err);
+		foreign = bdl_cert_from_pem(pem, &why);
 		free(pem);
 	}
-	ck_assert_int_eq(bdl_verify_client_cert(trust, client, cn, sizeof(cn), err), 0);
+	ck_assert_int_eq(bdl_verify_client_cert(trust, client, cn, sizeof(cn), &why), 0);
 	ck_assert_str_eq(cn, "bob");
-	ck_assert_int_eq(bdl_verify_client_cert(trust, server, cn, sizeof(cn), err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "not for client authentication"));
-	ck_assert_int_eq(bdl_verify_client_cert(trust, foreign, cn, sizeof(cn), err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "not issued by this authd"));
-	ck_assert_ptr_null(bdl_cert_from_pem("garbage", err));
-	ck_assert_ptr_null(bdl_cert_from_pem("", err));
+	ck_assert_int_eq(bdl_verify_client_cert(trust, server, cn, sizeof(cn), &why), -1);
+	ck_assert_ptr_nonnull(strstr(why.message, "not for client authentication"));
+	ck_assert_int_eq(bdl_verify_client_cert(trust, foreign, cn, sizeof(cn), &why), -1);
+	ck_assert_ptr_nonnull(strstr(why.message, "not issued by this authd"));
+	ck_assert_ptr_null(bdl_cert_from_pem("garbage", &why));
+	ck_assert_ptr_null(bdl_cert_from_pem("", &why));
 	X509_free(client);
 	X509_free(server);
 	X509_free(foreign);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store.h"
+#include "store/store.h"
 
 /*
  * The schema, one step per entry. A database records how many steps it has
@@ -213,7 +213,7 @@ static int on_busy(void *ctx, int tries)
 	return 1;
 }
 
-static sqlite3 *open_db(const char *path, char *err, size_t errlen)
+static sqlite3 *open_db(const char *path, struct failure *err)
 {
 	sqlite3 *db = NULL;
 	char *msg = NULL;
@@ -221,7 +221,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 	if (sqlite3_open_v2(path, &db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		failure_set(err, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -232,7 +232,7 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 			 "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		note_failure(db);
-		snprintf(err, errlen, "%s: %s", path, msg ? msg : "cannot set pragmas");
+		failure_set(err, "%s: %s", path, msg ? msg : "cannot set pragmas");
 		sqlite3_free(msg);
 		sqlite3_close(db);
 		return NULL;
@@ -243,13 +243,13 @@ static sqlite3 *open_db(const char *path, char *err, size_t errlen)
 static struct conn *conn_new(void)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	char err[ERRLEN];
+	struct failure err;
 
 	if (c == NULL)
 		return NULL;
-	c->db = open_db(db_path, err, sizeof(err));
+	c->db = open_db(db_path, &err);
 	if (c->db == NULL) {
-		log_msg(LOG_ERROR, "store: %s", err);
+		log_msg(LOG_ERROR, "store: %s", err.message);
 		free(c);
 		return NULL;
 	}
@@ -437,24 +437,25 @@ int store_schema_version(void)
 	return N_MIGRATIONS;
 }
 
-int store_migrate(sqlite3 *db, char *err, size_t errlen)
+int store_migrate(sqlite3 *db, struct failure *err)
 {
-	return store_migrate_to(db, N_MIGRATIONS, err, errlen);
+	return store_migrate_to(db, N_MIGRATIONS, err);
 }
 
-int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen)
+int store_migrate_to(sqlite3 *db, int target, struct failure *err)
 {
 	int v = user_version(db);
 
 	if (v < 0) {
-		snprintf(err, errlen, "cannot read the schema version: %s", sqlite3_errmsg(db));
+		failure_set(err, "cannot read the schema version: %s", sqlite3_errmsg(db));
 		return -1;
 	}
 	if (v > N_MIGRATIONS) {
-		snprintf(err, errlen,
-			 "the database has schema version %d but this authd knows only up to %d; "
-			 "run a newer authd (refusing to touch it)",
-			 v, N_MIGRATIONS);
+		failure_set(
+		    err,
+		    "the database has schema version %d but this authd knows only up to %d; "
+		    "run a newer authd (refusing to touch it)",
+		    v, N_MIGRATIONS);
 		return -1;
 	}
 	for (; v < target && v < N_MIGRATIONS; v++) {
@@ -466,7 +467,7 @@ int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen)
 		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-			snprintf(err, errlen, "migration %d: %s", v + 1, msg ? msg : "failed");
+			failure_set(err, "migration %d: %s", v + 1, msg ? msg : "failed");
 			sqlite3_free(msg);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
@@ -475,24 +476,24 @@ int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen)
 	return 0;
 }
 
-int store_open(const char *data_dir, char *err, size_t errlen)
+int store_open(const char *data_dir, struct failure *err)
 {
 	sqlite3 *db;
 
 	if (asprintf(&db_path, "%s/authd.db", data_dir) < 0) {
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		return -1;
 	}
 	if (pthread_key_create(&conn_key, conn_free) != 0) {
-		snprintf(err, errlen, "cannot create a thread key");
+		failure_set(err, "cannot create a thread key");
 		return -1;
 	}
 	db = store_db();
 	if (db == NULL) {
-		snprintf(err, errlen, "cannot open %s", db_path);
+		failure_set(err, "cannot open %s", db_path);
 		return -1;
 	}
-	return store_migrate(db, err, errlen);
+	return store_migrate(db, err);
 }
 
 void store_checkpoint(void)

@@ -13,7 +13,7 @@
 
 #include "api.h"
 #include "bundles.h"
-#include "servercert.h"
+#include "http/servercert.h"
 
 #define UPLOAD_MAX (64 * 1024)
 
@@ -83,7 +83,7 @@ static const char *source_of(const struct config *cfg)
 
 void api_certs_get(struct req *r, struct resp *out)
 {
-	char err[BDL_ERRLEN];
+	struct refusal why;
 	char *pem;
 	X509 *cert;
 
@@ -92,7 +92,7 @@ void api_certs_get(struct req *r, struct resp *out)
 		return;
 	}
 	pem = servercert_pem();
-	cert = pem ? bdl_cert_from_pem(pem, err) : NULL;
+	cert = pem ? bdl_cert_from_pem(pem, &why) : NULL;
 	free(pem);
 	if (cert == NULL) {
 		resp_internal(out);
@@ -111,13 +111,14 @@ static int persist(const char *data_dir, const char *ca, const char *cert, const
 	} files[] = {{"server-ca.pem", ca, 0644},
 		     {"server-key.pem", key, 0600},
 		     {"server-cert.pem", cert, 0644}};
-	char path[4096], err[BDL_ERRLEN];
+	struct failure err;
+	char path[4096];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/tls/%s", data_dir, files[i].name);
-		if (bdl_write_file(path, files[i].data, strlen(files[i].data), files[i].mode,
-				   err) != 0) {
-			log_msg(LOG_ERROR, "certs: %s", err);
+		if (file_write(path, files[i].data, strlen(files[i].data), files[i].mode, &err) !=
+		    0) {
+			log_msg(LOG_ERROR, "certs: %s", err.message);
 			return -1;
 		}
 	}
@@ -131,8 +132,9 @@ void api_certs_put(struct req *r, struct resp *out)
 					    {"key", F_STRING, true},
 					    {NULL, 0, false}};
 	const char *ca = form_string(r->body, "ca", ""), *cert = form_string(r->body, "cert", "");
-	const char *key = form_string(r->body, "key", ""), *field = NULL;
-	char err[BDL_ERRLEN], e[ERRLEN];
+	const char *key = form_string(r->body, "key", "");
+	struct refusal why;
+	struct failure e;
 
 	if (!r->who.is_admin) {
 		resp_forbidden(out);
@@ -151,13 +153,13 @@ void api_certs_put(struct req *r, struct resp *out)
 		resp_error(out, 400, "INVALID_FORM", NULL, "each PEM must be at most 64 KiB");
 		return;
 	}
-	if (bdl_check_server_material(ca, cert, key, &field, err) != 0) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s: %s", field, err);
+	if (bdl_check_server_material(ca, cert, key, &why) != 0) {
+		resp_error(out, 400, "INVALID_FORM", why.field, "%s", why.message);
 		return;
 	}
 	/* live first: if GnuTLS cannot use it, nothing was written */
-	if (servercert_set(cert, key, e, sizeof(e)) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "cert", "cert: %s", e);
+	if (servercert_set(cert, key, &e) != 0) {
+		resp_error(out, 400, "INVALID_FORM", "cert", "cert: %s", e.message);
 		return;
 	}
 	if (persist(r->srv->cfg->data_dir, ca, cert, key) != 0) {

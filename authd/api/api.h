@@ -5,9 +5,9 @@
 #ifndef AUTHD_API_H
 #define AUTHD_API_H
 
-#include "http.h"
+#include "http/http.h"
 #include "ldapsync.h"
-#include "store.h"
+#include "store/store.h"
 
 /* ---- api_form.c: request validation ---- */
 

@@ -20,11 +20,11 @@ struct tls_material {
 	char *key_pem;
 };
 
-int tls_make_dirs(const char *data_dir, char *err, size_t errlen);
+int tls_make_dirs(const char *data_dir, struct failure *err);
 /* Loads both CAs, making them at first start. */
-int tls_load_cas(const char *data_dir, struct tls_material *m, char *err, size_t errlen);
+int tls_load_cas(const char *data_dir, struct tls_material *m, struct failure *err);
 /* Loads both CAs, then the server certificate (making it at first start). */
-int tls_load(const struct config *cfg, struct tls_material *m, char *err, size_t errlen);
+int tls_load(const struct config *cfg, struct tls_material *m, struct failure *err);
 void tls_free(struct tls_material *m);
 
 #endif

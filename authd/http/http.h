@@ -64,9 +64,9 @@ void resp_internal(struct resp *out);
 void resp_not_found(struct resp *out, const char *what, const char *key);
 
 /* Serves HTTPS with the certificate of servercert.c; set one before starting. */
-struct http_server *http_start(struct server *srv, char *err, size_t errlen);
+struct http_server *http_start(struct server *srv, struct failure *err);
 /* Serves the engine plugin protocol on the unix socket authz.socket. */
-struct http_server *http_start_plugin(struct server *srv, char *err, size_t errlen);
+struct http_server *http_start_plugin(struct server *srv, struct failure *err);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
 /* Writes the HTTPS API's routing table to f, one "METHOD PATTERN" a line ("{}": one segment). */

@@ -20,7 +20,7 @@ enum {
 	STORE_ERROR = -1,
 };
 
-int store_open(const char *data_dir, char *err, size_t errlen);
+int store_open(const char *data_dir, struct failure *err);
 /* Copies the WAL into the database; main.c calls it every second. */
 void store_checkpoint(void);
 /* Checkpoints the WAL and closes the calling thread's connection. */
@@ -43,9 +43,9 @@ sqlite3 *store_db(void);
 bool store_shared_begin(long wait_us);
 void store_shared_end(void);
 /* Brings a database to the newest schema; refuses one newer than this build. */
-int store_migrate(sqlite3 *db, char *err, size_t errlen);
+int store_migrate(sqlite3 *db, struct failure *err);
 /* The same, stopping at schema version `target`: for tests of upgrades. */
-int store_migrate_to(sqlite3 *db, int target, char *err, size_t errlen);
+int store_migrate_to(sqlite3 *db, int target, struct failure *err);
 int store_schema_version(void);
 
 /* BEGIN IMMEDIATE: a writer takes the write lock up front, so it never fails half-way. */

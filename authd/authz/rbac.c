@@ -35,7 +35,7 @@
 #include "bundles.h"
 #include "rbac.h"
 #include "session.h"
-#include "store.h"
+#include "store/store.h"
 
 #define GRACE_SECONDS 5
 #define OPKEY_LEN 160

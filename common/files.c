@@ -1,5 +1,6 @@
 /*
- * Whole-file reads and atomic writes for certificates and keys.
+ * Whole-file reads, and writes that readers never see half done: for
+ * certificates, keys, secrets and logs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,28 +10,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundles.h"
+#include "common.h"
 
-char *bdl_read_file(const char *path, size_t max, size_t *len, char *err)
+char *file_read(const char *path, size_t max, size_t *len, struct failure *err)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf;
 	size_t n;
 
 	if (f == NULL) {
-		snprintf(err, BDL_ERRLEN, "%s: %s", path, strerror(errno));
+		failure_set(err, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	buf = malloc(max + 1);
 	if (buf == NULL) {
 		fclose(f);
-		snprintf(err, BDL_ERRLEN, "%s: out of memory", path);
+		failure_set(err, "%s: out of memory", path);
 		return NULL;
 	}
 	n = fread(buf, 1, max + 1, f);
 	if (ferror(f) || n > max) {
-		snprintf(err, BDL_ERRLEN, "%s: %s", path,
-			 n > max ? "file too large" : "read error");
+		failure_set(err, "%s: %s", path, n > max ? "file too large" : "read error");
 		fclose(f);
 		free(buf);
 		return NULL;
@@ -42,31 +42,31 @@ char *bdl_read_file(const char *path, size_t max, size_t *len, char *err)
 	return buf;
 }
 
-int bdl_write_file(const char *path, const char *data, size_t len, int mode, char *err)
+int file_write(const char *path, const char *data, size_t len, int mode, struct failure *err)
 {
 	char tmp[4096];
 	int fd;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
-		snprintf(err, BDL_ERRLEN, "path too long");
+		failure_set(err, "path too long");
 		return -1;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
-		snprintf(err, BDL_ERRLEN, "%s: %s", tmp, strerror(errno));
+		failure_set(err, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
 	/* open() applies the umask; the mode asked for is the mode we want. */
 	if (fchmod(fd, (mode_t)mode) != 0 || write(fd, data, len) != (ssize_t)len ||
 	    fsync(fd) != 0) {
-		snprintf(err, BDL_ERRLEN, "%s: %s", tmp, strerror(errno));
+		failure_set(err, "%s: %s", tmp, strerror(errno));
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	close(fd);
 	if (rename(tmp, path) != 0) {
-		snprintf(err, BDL_ERRLEN, "%s: %s", path, strerror(errno));
+		failure_set(err, "%s: %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;
 	}

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "api.h"
+#include "api/api.h"
 
 #define JOB_ACTION_LDAP_SYNC "ldap-sync"
 
@@ -58,7 +58,7 @@ const struct member_sync_cfg *sync_job_org_configs(struct sync_job *j, size_t *n
 int ldap_sync_run(struct sync_job *job, const struct ls_settings *s, struct sync_summary *sum);
 
 /* Marks jobs a stop left running as errored, then starts the worker and the scheduler. */
-struct jobs *jobs_start(struct server *srv, char *err, size_t errlen);
+struct jobs *jobs_start(struct server *srv, struct failure *err);
 /* Asks a running job to stop (it changes nothing then) and joins the worker. */
 void jobs_stop(struct jobs *js);
 /* Queues a sync (waiting) and wakes the worker; target "" for a full sync. */

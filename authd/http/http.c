@@ -17,10 +17,10 @@
 
 #include <gnutls/gnutls.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "bundles.h"
-#include "authz.h"
-#include "rbac.h"
+#include "authz/authz.h"
+#include "authz/rbac.h"
 #include "servercert.h"
 #include "tls.h"
 #include "web.h"
@@ -747,7 +747,7 @@ static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 	return -1;
 }
 
-struct http_server *http_start(struct server *srv, char *err, size_t errlen)
+struct http_server *http_start(struct server *srv, struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -761,7 +761,7 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	int family;
 
 	if (h == NULL) {
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		return NULL;
 	}
 	h->srv = srv;
@@ -782,9 +782,9 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
 	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
-		snprintf(err, errlen, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
-			 srv->cfg->listen_port,
-			 errno ? strerror(errno) : "TLS or socket setup failed");
+		failure_set(err, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
+			    srv->cfg->listen_port,
+			    errno ? strerror(errno) : "TLS or socket setup failed");
 		free(h);
 		return NULL;
 	}
@@ -792,14 +792,14 @@ struct http_server *http_start(struct server *srv, char *err, size_t errlen)
 }
 
 /* A listening unix socket at path, replacing a stale one; -1 with err set. */
-static int unix_listener(const char *path, char *err, size_t errlen)
+static int unix_listener(const char *path, struct failure *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "authz.socket: path too long");
+		failure_set(err, "authz.socket: path too long");
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
@@ -809,7 +809,7 @@ static int unix_listener(const char *path, char *err, size_t errlen)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0660) != 0 ||
 	    listen(fd, 128) != 0) {
-		snprintf(err, errlen, "authz.socket %s: %s", path, strerror(errno));
+		failure_set(err, "authz.socket %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -817,7 +817,7 @@ static int unix_listener(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-struct http_server *http_start_plugin(struct server *srv, char *err, size_t errlen)
+struct http_server *http_start_plugin(struct server *srv, struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -825,14 +825,14 @@ struct http_server *http_start_plugin(struct server *srv, char *err, size_t errl
 
 	if (h == NULL || (h->socket_path = strdup(srv->cfg->authz_socket)) == NULL) {
 		free(h);
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		return NULL;
 	}
 	h->srv = srv;
 	h->routes = plugin_routes;
 	h->nroutes = sizeof(plugin_routes) / sizeof(plugin_routes[0]);
 	h->max_body = PLUGIN_MAX_BODY;
-	fd = unix_listener(h->socket_path, err, errlen);
+	fd = unix_listener(h->socket_path, err);
 	if (fd >= 0)
 		h->daemon = MHD_start_daemon(
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
@@ -845,7 +845,7 @@ struct http_server *http_start_plugin(struct server *srv, char *err, size_t errl
 		    on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		if (fd >= 0) {
-			snprintf(err, errlen, "cannot serve %s", h->socket_path);
+			failure_set(err, "cannot serve %s", h->socket_path);
 			close(fd);
 			unlink(h->socket_path);
 		}

@@ -11,7 +11,7 @@
 
 #include "authd.h"
 
-int servercert_set(const char *cert_pem, const char *key_pem, char *err, size_t errlen);
+int servercert_set(const char *cert_pem, const char *key_pem, struct failure *err);
 /* The current certificate chain's PEM, malloc'd; the caller frees it. */
 char *servercert_pem(void);
 /* For libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK. */

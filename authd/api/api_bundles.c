@@ -15,8 +15,8 @@
 
 #include "api.h"
 #include "bundles.h"
-#include "rbac.h"
-#include "tls.h"
+#include "authz/rbac.h"
+#include "http/tls.h"
 
 /* The user a bundle or key call is about: params[0] or ?account=, else the caller. */
 static int load_owner(struct req *r, struct resp *out, const char *key, struct account *a)
@@ -100,7 +100,8 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	const struct tls_material *tls = r->srv->tls;
 	const char *scope = a->is_admin ? "admin" : "user";
 	enum bdl_key_type type = BDL_KEY_ECDSA_P256;
-	char err[BDL_ERRLEN], not_after[32];
+	struct failure err;
+	char not_after[32];
 	char *key_pem = NULL;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
@@ -111,7 +112,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 	key = bdl_key_generate(type);
 	if (key != NULL)
 		cert = bdl_issue_client_cert(a->is_admin ? &tls->cluster : &tls->client, key,
-					     a->name, scope, cfg->bundle_validity_days, err);
+					     a->name, scope, cfg->bundle_validity_days, &err);
 	if (cert == NULL || (key_pem = bdl_key_pem(key)) == NULL) {
 		resp_internal(out);
 		goto done;
@@ -132,7 +133,7 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 				   cfg->bundle_docker_host ? cfg->bundle_docker_host : "",
 			       .engine_hosts = (const char *const *)cfg->bundle_engine_hosts,
 			       .n_engine_hosts = cfg->bundle_n_engine_hosts};
-	if (bdl_make_zip(&b, zip, len, err) != 0) {
+	if (bdl_make_zip(&b, zip, len, &err) != 0) {
 		/* nobody will ever hold this key: forget it */
 		store_key_delete(a->id, k.id);
 		rbac_key_removed(r->srv->rbac, k.fingerprint);
@@ -208,10 +209,11 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 			       const char **scope)
 {
 	const struct tls_material *tls = r->srv->tls;
-	char cn[NAME_LEN], err[BDL_ERRLEN], shown[101];
+	char cn[NAME_LEN], shown[101];
+	struct refusal why;
 
-	if (bdl_verify_client_cert(tls->client_trust, cert, cn, sizeof(cn), err) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
+	if (bdl_verify_client_cert(tls->client_trust, cert, cn, sizeof(cn), &why) != 0) {
+		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", why.message);
 		return -1;
 	}
 	if (strcmp(cn, a->name) != 0) {
@@ -235,7 +237,7 @@ void api_key_add(struct req *r, struct resp *out)
 	    {"label", F_STRING, false}, {"certificate", F_STRING, true}, {NULL, 0, false}};
 	const char *label = form_string(r->body, "label", "");
 	const char *pem = form_string(r->body, "certificate", "");
-	char err[BDL_ERRLEN];
+	struct refusal why;
 	const char *scope;
 	struct account a;
 	struct pubkey k;
@@ -248,9 +250,9 @@ void api_key_add(struct req *r, struct resp *out)
 		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: too long");
 		return;
 	}
-	cert = bdl_cert_from_pem(pem, err);
+	cert = bdl_cert_from_pem(pem, &why);
 	if (cert == NULL) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", err);
+		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", why.message);
 		return;
 	}
 	if (check_external_cert(r, out, &a, cert, &scope) == 0 &&

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "rbac.h"
+#include "authz/rbac.h"
 
 static int admin_only(struct req *r, struct resp *out)
 {

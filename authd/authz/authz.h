@@ -5,7 +5,7 @@
 #ifndef AUTHD_AUTHZ_H
 #define AUTHD_AUTHZ_H
 
-#include "http.h"
+#include "http/http.h"
 #include "rbac.h"
 
 struct authz_call {

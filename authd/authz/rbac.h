@@ -7,7 +7,7 @@
 
 #include "authd.h"
 #include "dockerapi.h"
-#include "store.h"
+#include "store/store.h"
 
 struct rbac;
 

@@ -15,9 +15,9 @@
 #include <time.h>
 
 #include "api.h"
-#include "jobs.h"
-#include "rbac.h"
-#include "tls.h"
+#include "sync/jobs.h"
+#include "authz/rbac.h"
+#include "http/tls.h"
 #include "ldapsync.h"
 
 void api_ping(struct req *r, struct resp *out)

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundles.h"
-#include "jobs.h"
+#include "sync/jobs.h"
 
 #define JOBS_PAGE_MAX 100
 #define LOG_MAX (256u << 20)
@@ -123,7 +122,8 @@ void api_job_get(struct req *r, struct resp *out)
 
 void api_job_logs(struct req *r, struct resp *out)
 {
-	char path[4200], err[BDL_ERRLEN];
+	struct failure err;
+	char path[4200];
 	struct job j;
 	size_t len = 0;
 	char *text;
@@ -132,7 +132,7 @@ void api_job_logs(struct req *r, struct resp *out)
 		return;
 	job_free_texts(&j);
 	jobs_log_path(r->srv->jobs, j.id, path, sizeof(path));
-	text = bdl_read_file(path, LOG_MAX, &len, err);
+	text = file_read(path, LOG_MAX, &len, &err);
 	out->status = 200;
 	out->text = text ? text : strdup(""); /* a job that has not started has no log yet */
 	out->type = "text/plain; charset=utf-8";

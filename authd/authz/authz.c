@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "authz.h"
 #include "bundles.h"
 #include "engine_labels.h"

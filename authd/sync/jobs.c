@@ -361,24 +361,24 @@ void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.log", js->dir, id);
 }
 
-struct jobs *jobs_start(struct server *srv, char *err, size_t errlen)
+struct jobs *jobs_start(struct server *srv, struct failure *err)
 {
 	struct jobs *js = calloc(1, sizeof(*js));
 	int interrupted = 0;
 
 	if (js == NULL) {
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		return NULL;
 	}
 	js->srv = srv;
 	snprintf(js->dir, sizeof(js->dir), "%s/jobs", srv->cfg->data_dir);
 	if (mkdir(js->dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", js->dir, strerror(errno));
+		failure_set(err, "%s: %s", js->dir, strerror(errno));
 		free(js);
 		return NULL;
 	}
 	if (store_jobs_interrupted(now_seconds(), &interrupted) != STORE_OK) {
-		snprintf(err, errlen, "cannot mark interrupted jobs");
+		failure_set(err, "cannot mark interrupted jobs");
 		free(js);
 		return NULL;
 	}
@@ -391,7 +391,7 @@ struct jobs *jobs_start(struct server *srv, char *err, size_t errlen)
 	pthread_cond_init(&js->wake, NULL);
 	atomic_init(&js->cancel, false);
 	if (pthread_create(&js->thread, NULL, worker, js) != 0) {
-		snprintf(err, errlen, "cannot start the job worker");
+		failure_set(err, "cannot start the job worker");
 		free(js);
 		return NULL;
 	}

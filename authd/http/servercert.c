@@ -36,8 +36,7 @@ static void certset_free(struct certset *s)
 	free(s);
 }
 
-static struct certset *certset_new(const char *cert_pem, const char *key_pem, char *err,
-				   size_t errlen)
+static struct certset *certset_new(const char *cert_pem, const char *key_pem, struct failure *err)
 {
 	struct certset *s = calloc(1, sizeof(*s));
 	gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned int)strlen(cert_pem)};
@@ -45,7 +44,7 @@ static struct certset *certset_new(const char *cert_pem, const char *key_pem, ch
 	int rc;
 
 	if (s == NULL || (s->pem = strdup(cert_pem)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		failure_set(err, "out of memory");
 		goto fail;
 	}
 	s->npcerts = MAX_CHAIN;
@@ -53,12 +52,12 @@ static struct certset *certset_new(const char *cert_pem, const char *key_pem, ch
 					       0);
 	if (rc < 0) {
 		s->npcerts = 0;
-		snprintf(err, errlen, "server certificate: %s", gnutls_strerror(rc));
+		failure_set(err, "server certificate: %s", gnutls_strerror(rc));
 		goto fail;
 	}
 	if ((rc = gnutls_privkey_init(&s->key)) < 0 ||
 	    (rc = gnutls_privkey_import_x509_raw(s->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-		snprintf(err, errlen, "server key: %s", gnutls_strerror(rc));
+		failure_set(err, "server key: %s", gnutls_strerror(rc));
 		goto fail;
 	}
 	return s;
@@ -68,9 +67,9 @@ fail:
 	return NULL;
 }
 
-int servercert_set(const char *cert_pem, const char *key_pem, char *err, size_t errlen)
+int servercert_set(const char *cert_pem, const char *key_pem, struct failure *err)
 {
-	struct certset *s = certset_new(cert_pem, key_pem, err, errlen);
+	struct certset *s = certset_new(cert_pem, key_pem, err);
 
 	if (s == NULL)
 		return -1;
