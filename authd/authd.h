@@ -87,8 +87,8 @@ char *password_hash(const char *password);
 bool password_verify(const char *encoded, const char *password);
 /* Spends the same time as a verify against a real hash, for unknown users. */
 void password_verify_dummy(const char *password);
-/* NULL when the password is acceptable for a managed account, else why not. */
-const char *password_problem(const char *password);
+/* 0 when the password is acceptable for a managed account, else -1 with why (no field). */
+int password_check(const char *password, struct refusal *why);
 
 /* ---- secret.c ---- */
 
@@ -131,7 +131,7 @@ struct http_server;
 struct tls_material;
 struct rbac;
 struct engine_labels;
-struct ldap_config;
+struct ldap_cache;
 struct jobs;
 
 struct server {
@@ -144,15 +144,10 @@ struct server {
 	struct rbac *rbac;
 	struct engine_labels *labels;
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
-	pthread_mutex_t ldap_lock;
-	struct ldap_config *ldap; /* parsed once per change (api_ldap.c); NULL until asked */
-	struct jobs *jobs;	  /* the sync worker and scheduler (jobs.c) */
+	struct ldap_cache *ldap; /* the settings, parsed once per change (ldap_config.c) */
+	struct jobs *jobs;	 /* the sync worker and scheduler (sync/jobs.c) */
 	atomic_int inflight;
 	atomic_long decisions_allowed, decisions_denied, login_failures;
 };
-
-/* After any change to accounts, memberships, keys, roles, collections or
- * grants: cached callers are re-read and the authorization snapshot rebuilt. */
-void server_changed(struct server *srv);
 
 #endif

@@ -34,13 +34,13 @@ static int choose_password(const char *data_dir, char *password, size_t len, cha
 			   size_t wherelen, struct failure *err)
 {
 	const char *env = getenv("AUTHD_ADMIN_PASSWORD");
-	const char *why;
+	struct refusal why;
 	struct failure e;
 	char path[4096];
 
 	if (env != NULL) {
-		if ((why = password_problem(env)) != NULL)
-			return failure_set(err, "AUTHD_ADMIN_PASSWORD: %s", why);
+		if (password_check(env, &why) != 0)
+			return failure_set(err, "AUTHD_ADMIN_PASSWORD: %s", why.message);
 		snprintf(password, len, "%s", env);
 		snprintf(where, wherelen, "AUTHD_ADMIN_PASSWORD");
 		return 0;

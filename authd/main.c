@@ -13,16 +13,17 @@
 #include <time.h>
 
 #include "api/api.h"
-#include "bootstrap.h"
 #include "authz/engine_labels.h"
+#include "authz/rbac.h"
+#include "bootstrap.h"
 #include "engine_tls.h"
 #include "http/http.h"
-#include "sync/jobs.h"
-#include "authz/rbac.h"
 #include "http/servercert.h"
+#include "http/tls.h"
+#include "ldap_config.h"
 #include "session.h"
 #include "store/store.h"
-#include "http/tls.h"
+#include "sync/jobs.h"
 
 #define TICK_SECONDS 1
 #define IP_FAILURE_FACTOR 4
@@ -54,7 +55,7 @@ static int routes_main(int argc, char **argv)
 		fprintf(stderr, "authd routes: unexpected argument \"%s\" (see --help)\n", argv[1]);
 		return 2;
 	}
-	http_routes_print(stdout);
+	api_routes_print(stdout);
 	/* a listing cut short by a full disk or a closed pipe must not pass for a whole one */
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
@@ -139,7 +140,6 @@ static void wait_for_stop(struct server *srv, sigset_t *stop)
 		}
 		store_checkpoint();
 		audit_flush(srv->audit);
-		rbac_reap(srv->rbac);
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
 	}
@@ -174,7 +174,7 @@ static int run(struct config *cfg)
 	    (srv.audit = open_audit(cfg, &err)) == NULL)
 		goto out;
 	srv.tls = &tls;
-	pthread_mutex_init(&srv.ldap_lock, NULL);
+	srv.ldap = ldap_cache_new();
 	srv.sessions =
 	    sessions_new(cfg->session_idle_minutes * 60, cfg->session_absolute_minutes * 60);
 	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
@@ -182,7 +182,8 @@ static int run(struct config *cfg)
 	/* one address may be many users (a NAT, a bastion): it gets more room */
 	srv.ip_throttle = throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
 				       cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
-	if (srv.sessions == NULL || srv.throttle == NULL || srv.ip_throttle == NULL) {
+	if (srv.ldap == NULL || srv.sessions == NULL || srv.throttle == NULL ||
+	    srv.ip_throttle == NULL) {
 		failure_set(&err, "out of memory");
 		goto out;
 	}
@@ -201,10 +202,11 @@ static int run(struct config *cfg)
 	srv.jobs = jobs_start(&srv, &err);
 	if (srv.jobs == NULL)
 		goto out;
-	http = http_start(&srv, &err);
+	http = http_start(&srv, api_routes, api_nroutes, &err);
 	if (http == NULL)
 		goto out;
-	if (cfg->authz_socket != NULL && (plugin = http_start_plugin(&srv, &err)) == NULL)
+	if (cfg->authz_socket != NULL &&
+	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, &err)) == NULL)
 		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
 	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
@@ -227,9 +229,9 @@ out:
 	engine_labels_free(srv.labels);
 	audit_close(srv.audit);
 	store_close();
-	servercert_free_all();
+	servercert_clear();
 	tls_free(&tls);
-	ldap_config_changed(&srv); /* frees the cached settings */
+	ldap_cache_free(srv.ldap);
 	OPENSSL_cleanse(srv.secret_key, sizeof(srv.secret_key));
 	return rc;
 }

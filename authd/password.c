@@ -98,13 +98,13 @@ void password_verify_dummy(const char *password)
 	(void)password_verify(dummy, password);
 }
 
-const char *password_problem(const char *password)
+int password_check(const char *password, struct refusal *why)
 {
 	if (is_blank(password))
-		return "must not be empty";
+		return refusal_set(why, "", "must not be empty");
 	if (strlen(password) > PASSWORD_MAX_BYTES)
-		return "must be at most 1024 bytes";
+		return refusal_set(why, "", "must be at most 1024 bytes");
 	if (utf8_chars(password) < PASSWORD_MIN_CHARS)
-		return "must be at least 8 characters";
-	return NULL;
+		return refusal_set(why, "", "must be at least 8 characters");
+	return 0;
 }

@@ -131,8 +131,7 @@ static bool expired(const struct sessions *s, const struct session_row *r, int64
 	return now >= r->expires_at || now >= r->last_used + s->idle;
 }
 
-/* Unlinks and frees the entry for `hash`, if cached. */
-/* Removes the token's entry; the caller holds its bucket's lock. */
+/* Removes the token's entry, if cached; the caller holds its bucket's lock. */
 static void uncache_locked(struct sessions *s, unsigned b, const unsigned char hash[32])
 {
 	struct entry **pp;
@@ -168,7 +167,7 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 	int rc;
 
 	if (token_generate(token_out) != 0)
-		return -1;
+		return STORE_ERROR;
 	token_hash(token_out, row.hash);
 	snprintf(row.account_id, sizeof(row.account_id), "%s", account_id);
 	row.created_at = now;
@@ -179,11 +178,9 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 	rc = store_session_insert(&row);
 	if (shared)
 		store_shared_end();
-	if (rc != STORE_OK) {
+	if (rc != STORE_OK)
 		OPENSSL_cleanse(token_out, TOKEN_LEN);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 /* Reads the entry's account; -1 when it may no longer act. */
@@ -279,27 +276,21 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 	return 0;
 }
 
-int session_revoke(struct sessions *s, const unsigned char hash[32])
+/*
+ * After the row is gone: a request that read it before is caching it under
+ * the bucket's lock (reload), which this waits for, so its entry is the one
+ * removed; one that reads after finds no row. Either way the token is dead.
+ */
+void session_forget(struct sessions *s, const unsigned char hash[32])
 {
 	unsigned b = bucket_of(hash);
-	int rc;
 
-	/* under the bucket's lock, so no request can be between reading the row and caching it */
 	pthread_mutex_lock(lock_of(s, b));
-	rc = store_session_delete(hash);
 	uncache_locked(s, b, hash);
 	pthread_mutex_unlock(lock_of(s, b));
-	return rc == STORE_ERROR ? -1 : 0;
 }
 
-void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep)
-{
-	/* the store first: a request racing us then finds no row to re-cache */
-	store_sessions_delete_account(account_id, keep);
-	session_uncache_account(s, account_id, keep);
-}
-
-void session_uncache_account(struct sessions *s, const char *account_id, const unsigned char *keep)
+void session_forget_account(struct sessions *s, const char *account_id, const unsigned char *keep)
 {
 	for (unsigned b = 0; b < BUCKETS; b++) {
 		struct entry **pp;
@@ -318,7 +309,6 @@ void session_uncache_account(struct sessions *s, const char *account_id, const u
 		}
 		pthread_mutex_unlock(lock_of(s, b));
 	}
-	sessions_accounts_changed(s);
 }
 
 void sessions_accounts_changed(struct sessions *s)

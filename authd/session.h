@@ -21,20 +21,19 @@ struct sessions;
 struct sessions *sessions_new(int idle_seconds, int absolute_seconds);
 void sessions_free(struct sessions *s);
 
-/* Makes a token for the account; token_out gets TOKEN_LEN chars and a NUL. */
+/* Makes a token for the account; token_out gets TOKEN_LEN chars and a NUL. STORE_OK, or the
+ * store's failure (then there is no token). */
 int session_create(struct sessions *s, const char *account_id, char token_out[TOKEN_LEN + 1]);
 /* 0 and the caller when the token is live and its account active; -1 otherwise. */
 int session_check(struct sessions *s, const char *token, struct principal *who,
 		  unsigned char hash_out[32]);
-/* 0 once the token is gone; -1 when the store could not delete it, and it stays valid. */
-int session_revoke(struct sessions *s, const unsigned char hash[32]);
-/* Drops every session of an account but `keep` (NULL: all), as when it is
- * deleted, deactivated or given a new password. */
-void session_revoke_account(struct sessions *s, const char *account_id, const unsigned char *keep);
-/* The same for a caller that deleted the rows itself, in a transaction of its
- * own (store_sessions_delete_account): drops them from the cache once it committed. */
-void session_uncache_account(struct sessions *s, const char *account_id, const unsigned char *keep);
-/* Tells the cache that some account changed, so cached callers are re-read. */
+/*
+ * For changes.c only: the cache forgets a session whose row is gone
+ * (store_session_delete), or an account's but keep (NULL: all), and re-reads
+ * the account of every cached caller.
+ */
+void session_forget(struct sessions *s, const unsigned char hash[32]);
+void session_forget_account(struct sessions *s, const char *account_id, const unsigned char *keep);
 void sessions_accounts_changed(struct sessions *s);
 /* Drops expired sessions from memory and the store. */
 void sessions_sweep(struct sessions *s);

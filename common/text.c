@@ -96,6 +96,14 @@ int refusal_set(struct refusal *r, const char *field, const char *fmt, ...)
 	return -1;
 }
 
+int refusal_in(struct refusal *r, const char *field)
+{
+	char message[sizeof(r->message)];
+
+	snprintf(message, sizeof(message), "%s", r->message);
+	return refusal_set(r, field, "%s: %s", field, message);
+}
+
 int failure_set(struct failure *f, const char *fmt, ...)
 {
 	va_list ap;

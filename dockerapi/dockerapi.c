@@ -17,10 +17,11 @@
 /* More segments than any real route or image name has. */
 #define MAX_SEGS 128
 
-static int refuse(const char **why, const char *msg)
+/* Every refusal here is of the request as a whole: it names no field. */
+static int refuse(struct refusal *why, const char *msg)
 {
 	if (why != NULL)
-		*why = msg;
+		refusal_set(why, "", "%s", msg);
 	return -1;
 }
 
@@ -66,7 +67,7 @@ const char *dk_suboption_name(unsigned bit)
  */
 
 /* Bytes that no well-formed request target carries raw. */
-static int check_raw(const char *uri, const char **why)
+static int check_raw(const char *uri, struct refusal *why)
 {
 	for (const unsigned char *p = (const unsigned char *)uri; *p; p++) {
 		if (*p <= 0x20 || *p == 0x7f)
@@ -127,7 +128,7 @@ static int hex_value(char c)
 }
 
 static int percent_decode(const char *s, const char *end, char *out, size_t outlen,
-			  const char **why)
+			  struct refusal *why)
 {
 	size_t n = 0;
 
@@ -156,7 +157,7 @@ static int percent_decode(const char *s, const char *end, char *out, size_t outl
 }
 
 /* Drops one trailing "/", then refuses empty, "." and ".." segments. */
-static int check_segments(char *path, const char **why)
+static int check_segments(char *path, struct refusal *why)
 {
 	size_t len = strlen(path);
 	const char *seg = path + 1;
@@ -181,7 +182,7 @@ static int check_segments(char *path, const char **why)
 }
 
 static int split_query(const char *p, const char **path_end, char *query, size_t querylen,
-		       const char **why)
+		       struct refusal *why)
 {
 	const char *q = strchr(p, '?');
 
@@ -195,7 +196,7 @@ static int split_query(const char *p, const char **path_end, char *query, size_t
 }
 
 int dk_normalize(const char *uri, char *path, size_t pathlen, char *query, size_t querylen,
-		 const char **why)
+		 struct refusal *why)
 {
 	const char *p, *end;
 
@@ -568,7 +569,7 @@ static bool key_is(const char *key, const char *name)
 }
 
 /* The value of obj's field `name`, NULL when absent or null. */
-static int field(json_t *obj, const char *name, json_t **out, const char **why)
+static int field(json_t *obj, const char *name, json_t **out, struct refusal *why)
 {
 	const char *k;
 	json_t *v, *found = NULL;
@@ -588,7 +589,7 @@ static int field(json_t *obj, const char *name, json_t **out, const char **why)
 
 /* An object field: NULL when absent, -1 with `msg` when it is something else. */
 static int object_field(json_t *obj, const char *name, json_t **out, const char *msg,
-			const char **why)
+			struct refusal *why)
 {
 	if (field(obj, name, out, why) != 0)
 		return -1;
@@ -599,7 +600,7 @@ static int object_field(json_t *obj, const char *name, json_t **out, const char 
 
 /* true asks for `bit`; false and absent do not. */
 static int flag_field(json_t *obj, const char *name, unsigned bit, unsigned *needs, const char *msg,
-		      const char **why)
+		      struct refusal *why)
 {
 	json_t *v;
 
@@ -618,7 +619,7 @@ static int flag_field(json_t *obj, const char *name, unsigned bit, unsigned *nee
  * and for the rest a wrong type costs the request nothing it should have.
  */
 static int list_field(json_t *obj, const char *name, unsigned bit, unsigned *needs,
-		      const char **why)
+		      struct refusal *why)
 {
 	json_t *v;
 
@@ -631,7 +632,7 @@ static int list_field(json_t *obj, const char *name, unsigned bit, unsigned *nee
 
 /* "host", or "container:<id>" (joining another container's namespace). */
 static int mode_field(json_t *obj, const char *name, unsigned bit, unsigned *needs, const char *msg,
-		      const char **why)
+		      struct refusal *why)
 {
 	json_t *v;
 	const char *s;
@@ -669,7 +670,7 @@ static bool bind_is_host(const char *spec)
 	return !is_volume_name(spec, (size_t)(colon - spec));
 }
 
-static int scan_binds(json_t *obj, unsigned *needs, const char **why)
+static int scan_binds(json_t *obj, unsigned *needs, struct refusal *why)
 {
 	json_t *binds, *b;
 	size_t i;
@@ -694,7 +695,7 @@ static int scan_binds(json_t *obj, unsigned *needs, const char **why)
  * The local volume driver mounts its "device" option: a volume made with
  * {"type":"none","o":"bind","device":"/etc"} is a host bind by another name.
  */
-static int scan_driver_opts(json_t *opts, unsigned *needs, const char **why)
+static int scan_driver_opts(json_t *opts, unsigned *needs, struct refusal *why)
 {
 	json_t *device;
 
@@ -711,7 +712,7 @@ static int scan_driver_opts(json_t *opts, unsigned *needs, const char **why)
 }
 
 /* A volume mount's inline driver options (Mounts[].VolumeOptions.DriverConfig.Options). */
-static int scan_volume_options(json_t *mount, unsigned *needs, const char **why)
+static int scan_volume_options(json_t *mount, unsigned *needs, struct refusal *why)
 {
 	json_t *vo, *dc, *opts;
 
@@ -741,7 +742,7 @@ static bool mount_type_is_safe(const char *type)
 	return false;
 }
 
-static int scan_mount(json_t *m, unsigned *needs, const char **why)
+static int scan_mount(json_t *m, unsigned *needs, struct refusal *why)
 {
 	json_t *type;
 
@@ -758,7 +759,7 @@ static int scan_mount(json_t *m, unsigned *needs, const char **why)
 	return scan_volume_options(m, needs, why);
 }
 
-static int scan_mounts(json_t *obj, unsigned *needs, const char **why)
+static int scan_mounts(json_t *obj, unsigned *needs, struct refusal *why)
 {
 	json_t *mounts, *m;
 	size_t i;
@@ -778,7 +779,7 @@ static int scan_mounts(json_t *obj, unsigned *needs, const char **why)
 }
 
 /* The fields of a container's HostConfig that need a Container Create sub-option. */
-static int scan_host_config(json_t *hc, unsigned *needs, const char **why)
+static int scan_host_config(json_t *hc, unsigned *needs, struct refusal *why)
 {
 	if (flag_field(hc, "Privileged", DK_PRIVILEGED, needs,
 		       "HostConfig.Privileged must be true or false", why) != 0 ||
@@ -808,7 +809,7 @@ static int scan_host_config(json_t *hc, unsigned *needs, const char **why)
  * level of the body when "HostConfig" is absent (a relic of old API
  * versions), so both places are scanned and their needs added together.
  */
-static int scan_container(json_t *root, unsigned *needs, const char **why)
+static int scan_container(json_t *root, unsigned *needs, struct refusal *why)
 {
 	json_t *hc;
 
@@ -819,7 +820,7 @@ static int scan_container(json_t *root, unsigned *needs, const char **why)
 }
 
 /* Exec create: a privileged exec gets every capability even in an unprivileged container. */
-static int scan_exec(json_t *root, unsigned *needs, const char **why)
+static int scan_exec(json_t *root, unsigned *needs, struct refusal *why)
 {
 	return flag_field(root, "Privileged", DK_PRIVILEGED, needs,
 			  "Privileged must be true or false", why);
@@ -830,7 +831,7 @@ static int scan_exec(json_t *root, unsigned *needs, const char **why)
  * are described by TaskTemplate.ContainerSpec; a task template that runs a
  * plugin instead installs it, with its privileges, on every node.
  */
-static int scan_service(json_t *root, unsigned *needs, const char **why)
+static int scan_service(json_t *root, unsigned *needs, struct refusal *why)
 {
 	json_t *tt, *cs, *plugin, *runtime;
 
@@ -857,7 +858,7 @@ static int scan_service(json_t *root, unsigned *needs, const char **why)
 	return 0;
 }
 
-static int scan_volume(json_t *root, unsigned *needs, const char **why)
+static int scan_volume(json_t *root, unsigned *needs, struct refusal *why)
 {
 	json_t *opts;
 
@@ -866,7 +867,7 @@ static int scan_volume(json_t *root, unsigned *needs, const char **why)
 	return scan_driver_opts(opts, needs, why);
 }
 
-static int read_label(json_t *root, char *label, size_t labellen, const char **why)
+static int read_label(json_t *root, char *label, size_t labellen, struct refusal *why)
 {
 	json_t *labels, *v;
 
@@ -918,7 +919,7 @@ static enum body_kind body_kind(const struct dk_op *op)
 	return BODY_LABELS;
 }
 
-static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, const char **why)
+static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, struct refusal *why)
 {
 	switch (kind) {
 	case BODY_CONTAINER:
@@ -935,7 +936,7 @@ static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, const c
 }
 
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
-		    char *label, size_t labellen, const char **why)
+		    char *label, size_t labellen, struct refusal *why)
 {
 	enum body_kind kind;
 	json_error_t err;

@@ -63,14 +63,14 @@ static void check_op(const struct dk_op *op, const char *path)
 static void inspect(const struct dk_op *op, const char *body, size_t len)
 {
 	char label[512];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs = 0xffffffffu;
 	int rc = dk_inspect_body(op, body, len, &needs, label, sizeof(label), &why);
 
 	if (needs >= 1u << DK_N_SUBOPTIONS || strlen(label) >= sizeof(label))
 		abort();
 	/* a refused body must leave nothing behind that a caller could act on */
-	if (rc != 0 && (why == NULL || needs != 0 || label[0] != '\0'))
+	if (rc != 0 && (why.message[0] == '\0' || needs != 0 || label[0] != '\0'))
 		abort();
 	for (unsigned bit = 1; bit < 1u << DK_N_SUBOPTIONS; bit <<= 1)
 		if ((needs & bit) && dk_suboption_name(bit) == NULL)
@@ -84,14 +84,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *method = take_line(&p, &n);
 	char *uri = take_line(&p, &n);
 	char path[4096], query[4096];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	struct dk_op op;
 
 	/* a path that was never normalised must be refused or matched, never crash */
 	if (dk_lookup(method, uri, &op) == 0)
 		check_op(&op, uri);
 	if (dk_normalize(uri, path, sizeof(path), query, sizeof(query), &why) != 0) {
-		if (why == NULL || path[0] != '\0')
+		if (why.message[0] == '\0' || path[0] != '\0')
 			abort();
 	} else {
 		check_canonical(path, sizeof(path));

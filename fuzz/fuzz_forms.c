@@ -9,7 +9,7 @@
 
 #include "api/api.h"
 #include "ldapsync.h"
-#include "authz/rbac.h"
+#include "authz/roles.h"
 
 /* The shapes of the handlers' forms: required strings, optional booleans, anything. */
 static const struct field account_form[] = {{"name", F_STRING, true},
@@ -80,7 +80,7 @@ static void check_passed(json_t *body, const struct field *form)
 static void check_string(const char *s)
 {
 	struct resp out = {0};
-	const char *why = NULL, *field = NULL;
+	struct refusal why = {"", ""};
 	struct page p;
 	char *name;
 
@@ -90,7 +90,7 @@ static void check_string(const char *s)
 		check_refusal(&out);
 	} else {
 		/* what form_name gives back is what the name rules give back */
-		char *again = ls_name_normalize(s, strlen(s), &why);
+		char *again = ls_name_normalize(s, strlen(s), NULL);
 
 		if (again == NULL || strcmp(again, name) != 0 || out.json != NULL)
 			abort();
@@ -101,11 +101,13 @@ static void check_string(const char *s)
 		check_refusal(&out);
 	else if (utf8_chars(s) > LABEL_MAX_CHARS || out.json != NULL)
 		abort();
-	password_problem(s);
-	if (page_parse(s, s, &p, &field, &why) == 0) {
+	if (password_check(s, &why) != 0 && why.message[0] == '\0')
+		abort();
+	why = (struct refusal){"", ""};
+	if (page_parse(s, s, &p, &why) == 0) {
 		if (p.limit < 1 || p.limit > PAGE_MAX || strlen(p.start) >= sizeof(p.start))
 			abort();
-	} else if (field == NULL || why == NULL) {
+	} else if (why.field[0] == '\0' || why.message[0] == '\0') {
 		abort();
 	}
 }
@@ -113,7 +115,6 @@ static void check_string(const char *s)
 static void check_body(json_t *body)
 {
 	const char *key;
-	char buf[256];
 	json_t *v;
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
@@ -135,9 +136,11 @@ static void check_body(json_t *body)
 	/* a custom role's operations map: refused with a message, or accepted */
 	v = json_object_get(body, "operations");
 	if (v != NULL) {
-		const char *why = rbac_check_operations(v, buf, sizeof(buf));
+		struct refusal why = {"", ""};
 
-		if (why != NULL && strlen(why) >= sizeof(buf))
+		if (roles_check_operations(v, &why) != 0 &&
+		    (strcmp(why.field, "operations") != 0 ||
+		     strncmp(why.message, "operations", 10) != 0))
 			abort();
 	}
 }

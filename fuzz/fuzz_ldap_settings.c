@@ -11,7 +11,7 @@
 
 #include "ldapsync.h"
 
-static void check_refusal(const struct ls_error *err)
+static void check_refusal(const struct refusal *err)
 {
 	if (err->field[0] == '\0' || strncmp(err->message, err->field, strlen(err->field)) != 0)
 		abort();
@@ -52,7 +52,7 @@ static void check_no_passwords(const struct ls_settings *s)
 static void check_settings(const json_t *in)
 {
 	struct ls_settings s, again;
-	struct ls_error err;
+	struct refusal err;
 	json_t *stored, *restored;
 	char *a, *b;
 
@@ -90,7 +90,7 @@ static void check_settings(const json_t *in)
 static void check_member_sync(const json_t *in)
 {
 	struct ls_member_sync m, again;
-	struct ls_error err;
+	struct refusal err;
 	json_t *out;
 
 	if (ls_member_sync_from_json(in, "x.", &m, &err) != 0) {

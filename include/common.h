@@ -18,13 +18,19 @@
  * message for the person who sent it, which starts with the field.
  */
 struct refusal {
-	char field[96];
-	char message[320];
+	char field[256];
+	char message[512]; /* as much as an API error's message shows */
 };
 
 /* Fills *r (the message cut between characters); returns -1, for `return refusal_set(...)`. */
 int refusal_set(struct refusal *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Names the field of a refusal made without one, by a check of a single
+ * value: "must be at most 100 characters" becomes "name: must be at most
+ * 100 characters". Returns -1.
+ */
+int refusal_in(struct refusal *r, const char *field);
 
 /* Why an operation failed, in words for the log or the operator; never a secret. */
 #define FAILURE_LEN 256

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common.h"
+
 enum dk_resource {
 	DK_CONTAINER,
 	DK_IMAGE,
@@ -64,10 +66,10 @@ const char *dk_suboption_name(unsigned bit);
  * Makes RequestUri canonical: strips scheme and host (absolute form), splits
  * off the query string, removes a /vX.Y version prefix, percent-decodes, and
  * refuses "." and ".." segments, empty segments, NUL bytes, bad escapes and
- * anything longer than the buffers. 0 on success; -1 with *why set.
+ * anything longer than the buffers. 0 on success; -1 with why filled (when not NULL).
  */
 int dk_normalize(const char *uri, char *path, size_t pathlen, char *query, size_t querylen,
-		 const char **why);
+		 struct refusal *why);
 
 /* The operation of a canonical path; -1 when no route matches (deny for non-admins). */
 int dk_lookup(const char *method, const char *path, struct dk_op *op);
@@ -85,10 +87,10 @@ void dk_each_operation(void (*fn)(enum dk_resource res, const char *operation, v
  * enum dk_suboption) and the com.docker.ucp.access.label it asks for ("" when
  * none). Exec create can need only Privileged, for a privileged exec; its
  * operation, Container Exec, is the main check. Other JSON bodies give just
- * their label. -1 with *why set when the body is not a JSON object, is
+ * their label. -1 with why filled when the body is not a JSON object, is
  * missing where required, or has a value of the wrong type.
  */
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
-		    char *label, size_t labellen, const char **why);
+		    char *label, size_t labellen, struct refusal *why);
 
 #endif

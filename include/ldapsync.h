@@ -18,10 +18,10 @@
  * Normalises an account or team name the way SPEC §4 and §6.3 want it:
  * NFC, lowercased (Unicode-aware), 1..100 characters, no control or
  * whitespace characters and none of / \ [ ] : ; | = , + * ? < > ' ".
- * Returns a malloc'd string the caller frees, or NULL with *why set to a
- * static message that completes "name: ...".
+ * Returns a malloc'd string the caller frees, or NULL with why (unless NULL)
+ * filled without a field: its message completes "name: ..." (refusal_in).
  */
-char *ls_name_normalize(const char *in, size_t len, const char **why);
+char *ls_name_normalize(const char *in, size_t len, struct refusal *why);
 
 /*
  * A value put into a search filter, escaped per RFC 4515 (*, (, ), \ and NUL
@@ -102,12 +102,6 @@ struct ls_settings {
 	int max_deactivation_percent;
 };
 
-/* Why some input was refused: the field's JSON path and a message starting with it. */
-struct ls_error {
-	char field[96];
-	char message[320];
-};
-
 /*
  * Reads and validates settings as PUT (or a settings file) gives them.
  * A server without "readerPassword" keeps the one in `stored` (may be NULL)
@@ -117,7 +111,7 @@ struct ls_error {
  * ls_settings_free), or -1 with *err set and nothing to free.
  */
 int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
-			  struct ls_settings *out, struct ls_error *err);
+			  struct ls_settings *out, struct refusal *err);
 /*
  * The settings as JSON. Without with_passwords every server says only
  * "readerPasswordSet"; with it, "readerPassword" holds the secret in clear
@@ -130,7 +124,7 @@ json_t *ls_settings_unset_json(void);
 void ls_settings_free(struct ls_settings *s);
 /* Reads a member-sync object ({} gives the defaults); 0, or -1 with *err naming prefix.field. */
 int ls_member_sync_from_json(const json_t *in, const char *prefix, struct ls_member_sync *out,
-			     struct ls_error *err);
+			     struct refusal *err);
 json_t *ls_member_sync_to_json(const struct ls_member_sync *m);
 void ls_member_sync_free(struct ls_member_sync *m);
 /*

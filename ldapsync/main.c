@@ -39,7 +39,7 @@ static int print_user(void *ctx, const struct ls_user *u)
 static int load_settings(const char *path, struct ls_settings *s)
 {
 	json_error_t jerr;
-	struct ls_error err;
+	struct refusal err;
 	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	int rc;
 

@@ -200,14 +200,13 @@ static int on_found_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 static int each_value(const struct ls_members *m, struct ls_log *log, ls_member_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < m->n; i++) {
-		const char *why = NULL;
+		struct refusal why = {"", "not a DN"};
 		char *key = m->by_name ? ls_name_normalize(m->values[i], strlen(m->values[i]), &why)
 				       : ls_dn_key(m->values[i]);
 		int stop;
 
 		if (key == NULL) {
-			ls_logf(log, "skipped member \"%s\": %s", m->values[i],
-				why ? why : "not a DN");
+			ls_logf(log, "skipped member \"%s\": %s", m->values[i], why.message);
 			continue;
 		}
 		stop = m->by_name ? fn(ctx, NULL, key) : fn(ctx, key, NULL);

@@ -45,41 +45,37 @@ static const char *name_problem(const uint8_t *s, size_t len)
 	return NULL;
 }
 
-char *ls_name_normalize(const char *in, size_t len, const char **why)
+/* Refuses with msg, when the caller wants to know why; always NULL. */
+static char *refuse_name(struct refusal *why, const char *msg)
+{
+	if (why != NULL)
+		refusal_set(why, "", "%s", msg);
+	return NULL;
+}
+
+char *ls_name_normalize(const char *in, size_t len, struct refusal *why)
 {
 	const uint8_t *src = (const uint8_t *)in;
+	const char *problem;
 	uint8_t *low;
 	size_t outlen = 0;
 	char *out;
 
-	if (len == 0) {
-		*why = "must not be empty";
-		return NULL;
-	}
+	if (len == 0)
+		return refuse_name(why, "must not be empty");
 	/* a bound before the work: 100 characters are at most 400 bytes */
-	if (len > 4 * LS_NAME_MAX_CHARS * 2) {
-		*why = "must be at most 100 characters";
-		return NULL;
-	}
-	if (u8_check(src, len) != NULL || memchr(in, '\0', len) != NULL) {
-		*why = "must be valid UTF-8";
-		return NULL;
-	}
+	if (len > 4 * LS_NAME_MAX_CHARS * 2)
+		return refuse_name(why, "must be at most 100 characters");
+	if (u8_check(src, len) != NULL || memchr(in, '\0', len) != NULL)
+		return refuse_name(why, "must be valid UTF-8");
 	low = u8_tolower(src, len, NULL, UNINORM_NFC, NULL, &outlen);
-	if (low == NULL) {
-		*why = "could not be normalised";
-		return NULL;
-	}
-	*why = name_problem(low, outlen);
-	if (*why != NULL) {
-		free(low);
-		return NULL;
-	}
-	out = malloc(outlen + 1);
+	if (low == NULL)
+		return refuse_name(why, "could not be normalised");
+	problem = name_problem(low, outlen);
+	out = problem ? NULL : malloc(outlen + 1);
 	if (out == NULL) {
-		*why = "could not be normalised";
 		free(low);
-		return NULL;
+		return refuse_name(why, problem ? problem : "could not be normalised");
 	}
 	memcpy(out, low, outlen);
 	out[outlen] = '\0';

@@ -23,11 +23,11 @@
 #define MAX_SERVERS 64
 #define MAX_SEARCHES 64
 
-static int fail(struct ls_error *err, const char *prefix, const char *field, const char *fmt, ...)
+static int refuse(struct refusal *err, const char *prefix, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Fills *err with "<prefix><field>: <message>"; always -1, for `return fail(...)`. */
-static int fail(struct ls_error *err, const char *prefix, const char *field, const char *fmt, ...)
+/* Fills *err with "<prefix><field>: <message>"; always -1, for `return refuse(...)`. */
+static int refuse(struct refusal *err, const char *prefix, const char *field, const char *fmt, ...)
 {
 	char msg[224];
 	va_list ap;
@@ -47,7 +47,7 @@ static int fail(struct ls_error *err, const char *prefix, const char *field, con
 
 /* Refuses keys the object should not have, naming the first one. */
 static int check_keys(const json_t *obj, const char *const *known, const char *prefix,
-		      struct ls_error *err)
+		      struct refusal *err)
 {
 	const char *key;
 	json_t *v;
@@ -59,34 +59,34 @@ static int check_keys(const json_t *obj, const char *const *known, const char *p
 		while (known[i] != NULL && strcmp(known[i], key) != 0)
 			i++;
 		if (known[i] == NULL)
-			return fail(err, prefix, key, "unknown field");
+			return refuse(err, prefix, key, "unknown field");
 	}
 	return 0;
 }
 
 /* A string field: missing or null gives def (may be NULL); *out is malloc'd. */
 static int get_string(const json_t *obj, const char *key, const char *def, const char *prefix,
-		      char **out, struct ls_error *err)
+		      char **out, struct refusal *err)
 {
 	const json_t *v = json_object_get(obj, key);
 
 	*out = NULL;
 	if (v == NULL || json_is_null(v)) {
 		if (def != NULL && (*out = strdup(def)) == NULL)
-			return fail(err, prefix, key, "out of memory");
+			return refuse(err, prefix, key, "out of memory");
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, prefix, key, "must be a string");
+		return refuse(err, prefix, key, "must be a string");
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, prefix, key, "must not contain NUL characters");
+		return refuse(err, prefix, key, "must not contain NUL characters");
 	if ((*out = strdup(json_string_value(v))) == NULL)
-		return fail(err, prefix, key, "out of memory");
+		return refuse(err, prefix, key, "out of memory");
 	return 0;
 }
 
 static int get_bool(const json_t *obj, const char *key, bool def, const char *prefix, bool *out,
-		    struct ls_error *err)
+		    struct refusal *err)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -94,13 +94,13 @@ static int get_bool(const json_t *obj, const char *key, bool def, const char *pr
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return fail(err, prefix, key, "must be true or false");
+		return refuse(err, prefix, key, "must be true or false");
 	*out = json_is_true(v);
 	return 0;
 }
 
 static int get_int(const json_t *obj, const char *key, int def, int min, int max,
-		   const char *prefix, int *out, struct ls_error *err)
+		   const char *prefix, int *out, struct refusal *err)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -108,7 +108,7 @@ static int get_int(const json_t *obj, const char *key, int def, int min, int max
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, prefix, key, "must be a whole number from %d to %d", min, max);
+		return refuse(err, prefix, key, "must be a whole number from %d to %d", min, max);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -180,7 +180,7 @@ static bool is_filter(const char *filter)
 
 /* A user-written filter may omit its outer parentheses; "(x=*)" is checked whole. */
 static int check_filter(const char *filter, const char *prefix, const char *field,
-			struct ls_error *err)
+			struct refusal *err)
 {
 	char *wrapped;
 	bool ok;
@@ -188,10 +188,10 @@ static int check_filter(const char *filter, const char *prefix, const char *fiel
 	if (filter[0] == '\0')
 		return 0;
 	if (asprintf(&wrapped, filter[0] == '(' ? "%s" : "(%s)", filter) < 0)
-		return fail(err, prefix, field, "out of memory");
+		return refuse(err, prefix, field, "out of memory");
 	ok = is_filter(wrapped);
 	free(wrapped);
-	return ok ? 0 : fail(err, prefix, field, "is not a valid LDAP filter (RFC 4515)");
+	return ok ? 0 : refuse(err, prefix, field, "is not a valid LDAP filter (RFC 4515)");
 }
 
 /* rootCerts: "" or one or more PEM certificates and nothing else. */
@@ -216,27 +216,27 @@ static bool is_pem_certs(const char *pem)
 	return n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
 }
 
-static int check_url(const char *url, bool start_tls, const char *prefix, struct ls_error *err)
+static int check_url(const char *url, bool start_tls, const char *prefix, struct refusal *err)
 {
 	LDAPURLDesc *lud = NULL;
 	bool ldaps;
 
 	if (url[0] == '\0')
-		return fail(err, prefix, "serverURL", "must be set");
+		return refuse(err, prefix, "serverURL", "must be set");
 	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
-		return fail(err, prefix, "serverURL", "must be an ldap:// or ldaps:// URL");
+		return refuse(err, prefix, "serverURL", "must be an ldap:// or ldaps:// URL");
 	ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
 	if (!ldaps && strcasecmp(lud->lud_scheme, "ldap") != 0) {
 		ldap_free_urldesc(lud);
-		return fail(err, prefix, "serverURL", "scheme must be ldap or ldaps");
+		return refuse(err, prefix, "serverURL", "scheme must be ldap or ldaps");
 	}
 	if (lud->lud_host == NULL || lud->lud_host[0] == '\0') {
 		ldap_free_urldesc(lud);
-		return fail(err, prefix, "serverURL", "must name a host");
+		return refuse(err, prefix, "serverURL", "must name a host");
 	}
 	ldap_free_urldesc(lud);
 	if (ldaps && start_tls)
-		return fail(err, prefix, "startTLS", "cannot be used with an ldaps:// URL");
+		return refuse(err, prefix, "startTLS", "cannot be used with an ldaps:// URL");
 	return 0;
 }
 
@@ -248,10 +248,10 @@ static const char *const server_keys[] = {"domain",    "serverURL",	 "startTLS",
 					  NULL};
 
 static int read_server(const json_t *obj, bool additional, const char *prefix,
-		       struct ls_server *out, struct ls_error *err)
+		       struct ls_server *out, struct refusal *err)
 {
 	if (!json_is_object(obj))
-		return fail(err, prefix, "", "must be an object");
+		return refuse(err, prefix, "", "must be an object");
 	if (check_keys(obj, server_keys, prefix, err) ||
 	    get_string(obj, "domain", "", prefix, &out->domain, err) ||
 	    get_string(obj, "serverURL", "", prefix, &out->url, err) ||
@@ -263,13 +263,13 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 	    get_string(obj, "readerPassword", NULL, prefix, &out->reader_password, err))
 		return -1;
 	if (additional && !is_dns_name(out->domain))
-		return fail(err, prefix, "domain", "must be a DNS name such as eu.example.com");
+		return refuse(err, prefix, "domain", "must be a DNS name such as eu.example.com");
 	if (check_url(out->url, out->start_tls, prefix, err))
 		return -1;
 	if (out->root_certs[0] != '\0' && !is_pem_certs(out->root_certs))
-		return fail(err, prefix, "rootCerts", "must be one or more PEM certificates");
+		return refuse(err, prefix, "rootCerts", "must be one or more PEM certificates");
 	if (out->reader_dn[0] != '\0' && !is_dn(out->reader_dn))
-		return fail(err, prefix, "readerDN", "is not a valid DN (RFC 4514)");
+		return refuse(err, prefix, "readerDN", "is not a valid DN (RFC 4514)");
 	return 0;
 }
 
@@ -278,10 +278,10 @@ static const char *const search_keys[] = {
     "matchGroup", "matchGroupDN", "matchGroupMemberAttr", "matchGroupIterate", NULL};
 
 static int read_search(const json_t *obj, const char *prefix, struct ls_user_search *out,
-		       struct ls_error *err)
+		       struct refusal *err)
 {
 	if (!json_is_object(obj))
-		return fail(err, prefix, "", "must be an object");
+		return refuse(err, prefix, "", "must be an object");
 	if (check_keys(obj, search_keys, prefix, err) ||
 	    get_string(obj, "baseDN", "", prefix, &out->base_dn, err) ||
 	    get_bool(obj, "scopeSubtree", false, prefix, &out->scope_subtree, err) ||
@@ -295,19 +295,19 @@ static int read_search(const json_t *obj, const char *prefix, struct ls_user_sea
 	    get_bool(obj, "matchGroupIterate", false, prefix, &out->match_group_iterate, err))
 		return -1;
 	if (!is_dn(out->base_dn))
-		return fail(err, prefix, "baseDN", "must be a DN (RFC 4514)");
+		return refuse(err, prefix, "baseDN", "must be a DN (RFC 4514)");
 	if (!is_attr(out->username_attr))
-		return fail(err, prefix, "usernameAttr", "must be an attribute name such as uid");
+		return refuse(err, prefix, "usernameAttr", "must be an attribute name such as uid");
 	if (out->full_name_attr[0] != '\0' && !is_attr(out->full_name_attr))
-		return fail(err, prefix, "fullNameAttr", "must be an attribute name such as cn");
+		return refuse(err, prefix, "fullNameAttr", "must be an attribute name such as cn");
 	if (check_filter(out->filter, prefix, "filter", err))
 		return -1;
 	if (!out->match_group)
 		return 0;
 	if (!is_dn(out->match_group_dn))
-		return fail(err, prefix, "matchGroupDN", "must be a DN when matchGroup is on");
+		return refuse(err, prefix, "matchGroupDN", "must be a DN when matchGroup is on");
 	if (!is_attr(out->match_group_member_attr))
-		return fail(err, prefix, "matchGroupMemberAttr", "must be an attribute name");
+		return refuse(err, prefix, "matchGroupMemberAttr", "must be an attribute name");
 	return 0;
 }
 
@@ -317,7 +317,7 @@ static const char *const member_sync_keys[] = {
     "searchFilter",    "allowNonLDAPMembers", NULL};
 
 int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_member_sync *out,
-			     struct ls_error *err)
+			     struct refusal *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (obj == NULL || json_is_null(obj))
@@ -326,7 +326,7 @@ int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_me
 		json_incref((json_t *)obj);
 	if (!json_is_object(obj)) {
 		json_decref((json_t *)obj);
-		return fail(err, prefix, "", "must be an object");
+		return refuse(err, prefix, "", "must be an object");
 	}
 	int rc =
 	    check_keys(obj, member_sync_keys, prefix, err) ||
@@ -346,11 +346,11 @@ int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_me
 		return 0;
 	if (out->select_group_members) {
 		if (!is_dn(out->group_dn))
-			rc = fail(err, prefix, "groupDN", "must be a DN (RFC 4514)");
+			rc = refuse(err, prefix, "groupDN", "must be a DN (RFC 4514)");
 		else if (!is_attr(out->group_member_attr))
-			rc = fail(err, prefix, "groupMemberAttr", "must be an attribute name");
+			rc = refuse(err, prefix, "groupMemberAttr", "must be an attribute name");
 	} else if (!is_dn(out->search_base_dn)) {
-		rc = fail(err, prefix, "searchBaseDN", "must be a DN (RFC 4514)");
+		rc = refuse(err, prefix, "searchBaseDN", "must be a DN (RFC 4514)");
 	} else {
 		rc = check_filter(out->search_filter, prefix, "searchFilter", err);
 	}
@@ -407,7 +407,7 @@ long ls_schedule_seconds(const char *s)
  * follow a changed URL to another server (SPEC §6.1).
  */
 static int settle_password(struct ls_server *srv, const struct ls_settings *stored,
-			   const char *prefix, struct ls_error *err)
+			   const char *prefix, struct refusal *err)
 {
 	if (srv->reader_password == NULL) {
 		for (size_t i = 0; stored != NULL && i < stored->nservers; i++) {
@@ -422,15 +422,15 @@ static int settle_password(struct ls_server *srv, const struct ls_settings *stor
 			break;
 		}
 		if (srv->reader_password == NULL && srv->reader_dn[0] != '\0')
-			return fail(err, prefix, "readerPassword",
-				    "must be given again when serverURL or readerDN change");
+			return refuse(err, prefix, "readerPassword",
+				      "must be given again when serverURL or readerDN change");
 		if (srv->reader_password == NULL && (srv->reader_password = strdup("")) == NULL)
-			return fail(err, prefix, "readerPassword", "out of memory");
+			return refuse(err, prefix, "readerPassword", "out of memory");
 	}
 	if (srv->reader_dn[0] == '\0' && srv->reader_password[0] != '\0')
-		return fail(err, prefix, "readerDN", "must be set when readerPassword is");
+		return refuse(err, prefix, "readerDN", "must be set when readerPassword is");
 	if (srv->reader_dn[0] != '\0' && srv->reader_password[0] == '\0')
-		return fail(err, prefix, "readerPassword", "must be set when readerDN is");
+		return refuse(err, prefix, "readerPassword", "must be set when readerDN is");
 	return 0;
 }
 
@@ -453,7 +453,7 @@ static const char *const settings_keys[] = {"serverURL",
 					    NULL};
 
 /* The default server's fields sit at the top level, beside the others (the key check ran first). */
-static int read_default_server(const json_t *in, struct ls_settings *out, struct ls_error *err)
+static int read_default_server(const json_t *in, struct ls_settings *out, struct refusal *err)
 {
 	json_t *srv = json_object();
 	int rc;
@@ -469,21 +469,21 @@ static int read_default_server(const json_t *in, struct ls_settings *out, struct
 	return rc;
 }
 
-static int read_servers(const json_t *in, struct ls_settings *out, struct ls_error *err)
+static int read_servers(const json_t *in, struct ls_settings *out, struct refusal *err)
 {
 	const json_t *extra = json_object_get(in, "additionalDomains");
 	size_t n = 0;
 	char prefix[48];
 
 	if (extra != NULL && !json_is_null(extra) && !json_is_array(extra))
-		return fail(err, "", "additionalDomains", "must be a list");
+		return refuse(err, "", "additionalDomains", "must be a list");
 	n = extra ? json_array_size(extra) : 0;
 	if (n >= MAX_SERVERS)
-		return fail(err, "", "additionalDomains", "must hold fewer than %d domains",
-			    MAX_SERVERS);
+		return refuse(err, "", "additionalDomains", "must hold fewer than %d domains",
+			      MAX_SERVERS);
 	out->servers = calloc(n + 1, sizeof(*out->servers));
 	if (out->servers == NULL)
-		return fail(err, "", "additionalDomains", "out of memory");
+		return refuse(err, "", "additionalDomains", "out of memory");
 	out->nservers = n + 1;
 	if (read_default_server(in, out, err))
 		return -1;
@@ -493,26 +493,26 @@ static int read_servers(const json_t *in, struct ls_settings *out, struct ls_err
 			return -1;
 		for (size_t j = 1; j <= i; j++)
 			if (strcasecmp(out->servers[j].domain, out->servers[i + 1].domain) == 0)
-				return fail(err, prefix, "domain", "is listed twice");
+				return refuse(err, prefix, "domain", "is listed twice");
 	}
 	return 0;
 }
 
-static int read_searches(const json_t *in, struct ls_settings *out, struct ls_error *err)
+static int read_searches(const json_t *in, struct ls_settings *out, struct refusal *err)
 {
 	const json_t *list = json_object_get(in, "userSearchConfigs");
 	char prefix[48];
 	size_t n;
 
 	if (!json_is_array(list) || json_array_size(list) == 0)
-		return fail(err, "", "userSearchConfigs", "must list at least one user search");
+		return refuse(err, "", "userSearchConfigs", "must list at least one user search");
 	n = json_array_size(list);
 	if (n > MAX_SEARCHES)
-		return fail(err, "", "userSearchConfigs", "must hold at most %d searches",
-			    MAX_SEARCHES);
+		return refuse(err, "", "userSearchConfigs", "must hold at most %d searches",
+			      MAX_SEARCHES);
 	out->searches = calloc(n, sizeof(*out->searches));
 	if (out->searches == NULL)
-		return fail(err, "", "userSearchConfigs", "out of memory");
+		return refuse(err, "", "userSearchConfigs", "out of memory");
 	out->nsearches = n;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(prefix, sizeof(prefix), "userSearchConfigs[%zu].", i);
@@ -523,10 +523,10 @@ static int read_searches(const json_t *in, struct ls_settings *out, struct ls_er
 }
 
 static int read_settings(const json_t *in, const struct ls_settings *stored,
-			 struct ls_settings *out, struct ls_error *err)
+			 struct ls_settings *out, struct refusal *err)
 {
 	if (!json_is_object(in))
-		return fail(err, "", "settings", "must be a JSON object");
+		return refuse(err, "", "settings", "must be a JSON object");
 	if (check_keys(in, settings_keys, "", err) || read_servers(in, out, err) ||
 	    read_searches(in, out, err) ||
 	    ls_member_sync_from_json(json_object_get(in, "adminSyncOpts"), "adminSyncOpts.",
@@ -540,12 +540,12 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 		    &out->max_deactivation_percent, err))
 		return -1;
 	if (ls_schedule_seconds(out->sync_schedule) < 0)
-		return fail(err, "", "syncSchedule",
-			    "must be @hourly, @daily, @weekly or @every Nh (N from 1 to 720)");
+		return refuse(err, "", "syncSchedule",
+			      "must be @hourly, @daily, @weekly or @every Nh (N from 1 to 720)");
 	if (out->sync_schedule[0] == '\0') {
 		free(out->sync_schedule);
 		if ((out->sync_schedule = strdup(DEFAULT_SCHEDULE)) == NULL)
-			return fail(err, "", "syncSchedule", "out of memory");
+			return refuse(err, "", "syncSchedule", "out of memory");
 	}
 	for (size_t i = 0; i < out->nservers; i++) {
 		char prefix[48] = "";
@@ -559,7 +559,7 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 }
 
 int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
-			  struct ls_settings *out, struct ls_error *err)
+			  struct ls_settings *out, struct refusal *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (read_settings(in, stored, out, err) == 0)
@@ -642,7 +642,7 @@ json_t *ls_settings_unset_json(void)
 				false,
 				DEFAULT_TIMEOUT,
 				DEFAULT_MAX_DEACTIVATION};
-	struct ls_error err;
+	struct refusal err;
 	json_t *j;
 
 	if (ls_member_sync_from_json(NULL, "", &s.admin_sync, &err) != 0)

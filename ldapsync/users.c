@@ -47,9 +47,7 @@ static char *user_filter(const struct ls_user_search *q, const char *attr, const
 /* The key a member is known by: its username for memberUid, else its DN's key. */
 static char *member_key(bool by_name, const char *value)
 {
-	const char *why;
-
-	return by_name ? ls_name_normalize(value, strlen(value), &why) : ls_dn_key(value);
+	return by_name ? ls_name_normalize(value, strlen(value), NULL) : ls_dn_key(value);
 }
 
 static bool in_group(const struct run *r, const char *dn, const char *username)
@@ -74,7 +72,7 @@ static int on_user_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 	const struct ls_user_search *q = run_search(r);
 	char *dn = ldap_get_dn(ld, entry), *raw = ls_entry_value(ld, entry, q->username_attr);
 	char *name = NULL, *full = NULL;
-	const char *why = "has no value";
+	struct refusal why = {"", "has no value"};
 	int stop = 0, added;
 
 	/* a group of DNs selects before the name rules, so outsiders are not reported */
@@ -84,7 +82,7 @@ static int on_user_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 		name = ls_name_normalize(raw, strlen(raw), &why);
 	if (dn == NULL || name == NULL) {
 		ls_logf(r->c->log, "skipped %s: %s \"%s\" %s", dn ? dn : "(no DN)",
-			q->username_attr, raw ? raw : "", why);
+			q->username_attr, raw ? raw : "", why.message);
 		r->counts->invalid++;
 		goto out;
 	}
@@ -242,11 +240,10 @@ static int on_login_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 {
 	struct lookup *l = arg;
 	char *raw = ls_entry_value(ld, entry, l->q->username_attr), *name = NULL, *dn;
-	const char *why;
 
 	/* the server's matching rules are looser than ours: keep only an exact match */
 	if (raw != NULL)
-		name = ls_name_normalize(raw, strlen(raw), &why);
+		name = ls_name_normalize(raw, strlen(raw), NULL);
 	free(raw);
 	if (name == NULL || strcmp(name, l->username) != 0) {
 		free(name);
@@ -379,7 +376,7 @@ enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 {
 	struct ls_found found = {NULL, NULL, NULL};
 	enum ls_login_result rc;
-	const char *why;
+	struct refusal why;
 	char *name;
 
 	if (password == NULL || is_blank(password)) {
@@ -388,7 +385,7 @@ enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 		return LS_LOGIN_DENIED;
 	}
 	if ((name = ls_name_normalize(username, strlen(username), &why)) == NULL) {
-		ls_logf(log, "refused: username %s", why);
+		ls_logf(log, "refused: username %s", why.message);
 		return LS_LOGIN_DENIED;
 	}
 	if (dn != NULL) {

@@ -9,6 +9,16 @@
 #include "ldapsync.h"
 #include "store/store.h"
 
+/* ---- api_answers.c: how a handler says no ---- */
+
+/* 400 INVALID_FORM naming why->field (none when it is ""), with why->message. */
+void resp_refused(struct resp *out, const struct refusal *why);
+/* The same from a field and a message, which should start with the field. */
+void resp_refuse(struct resp *out, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The store failed with rc (< 0): 507 STORAGE_FULL for STORE_FULL, else 500 INTERNAL. */
+void resp_store_failed(struct resp *out, int rc);
+
 /* ---- api_form.c: request validation ---- */
 
 enum field_type { F_STRING, F_BOOL, F_ANY };
@@ -47,9 +57,9 @@ struct page {
 	int seen;
 };
 
-/* Reads ?start= and ?limit=; on failure fills `out` and returns -1. */
-int page_parse(const char *start, const char *limit, struct page *p, const char **field,
-	       const char **why);
+/* Reads a start cursor and a limit (either may be NULL); 0, or -1 with why naming the field. */
+int page_parse(const char *start, const char *limit, struct page *p, struct refusal *why);
+/* The same from ?start= and ?limit=; on refusal fills `out` and returns -1. */
 int page_from_query(struct req *r, struct page *p, struct resp *out);
 /* Collects one item (taking ownership); returns 1 once the page is full. */
 int page_add(struct page *p, const char *name, json_t *item);
@@ -117,18 +127,6 @@ void api_auth_config_put(struct req *r, struct resp *out);
 
 /* ---- api_ldap.c ---- */
 
-/* What a login needs of LDAP, read from the store once per change and shared. */
-struct ldap_config {
-	atomic_int refs;
-	bool backend_ldap; /* /enzi/v0/config/auth's backend is "ldap" */
-	bool configured;   /* settings were saved; s is filled only then */
-	struct ls_settings s;
-};
-/* The current one, with a reference for the caller (ldap_config_put); NULL when the store fails. */
-struct ldap_config *ldap_config_get(struct server *srv);
-void ldap_config_put(struct ldap_config *c);
-/* After a change to the backend or the settings: the next ldap_config_get reads them again. */
-void ldap_config_changed(struct server *srv);
 void api_team_sync_get(struct req *r, struct resp *out);
 void api_team_sync_put(struct req *r, struct resp *out);
 void api_org_admin_sync_get(struct req *r, struct resp *out);
@@ -148,5 +146,22 @@ void api_metrics(struct req *r, struct resp *out);
 
 void api_certs_get(struct req *r, struct resp *out);
 void api_certs_put(struct req *r, struct resp *out);
+
+/* api_web.c: GET / (the page) and GET /web/{file}; both answer without authentication. */
+void api_web_index(struct req *r, struct resp *out);
+void api_web_file(struct req *r, struct resp *out);
+
+/* authz/authz.c: the engine plugin protocol, and POST /api/authz. */
+void api_plugin_activate(struct req *r, struct resp *out);
+void api_plugin_authz_req(struct req *r, struct resp *out);
+void api_plugin_authz_res(struct req *r, struct resp *out);
+void api_authz(struct req *r, struct resp *out);
+
+/* ---- routes.c: the routing tables http.c serves ---- */
+
+extern const struct route api_routes[], plugin_routes[];
+extern const size_t api_nroutes, plugin_nroutes;
+/* Writes the HTTPS API's routing table to f, one "METHOD PATTERN" a line ("{}": one segment). */
+void api_routes_print(FILE *f);
 
 #endif

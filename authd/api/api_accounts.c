@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "changes.h"
 
 static const struct {
 	const char *name;
@@ -39,8 +40,8 @@ static int load_account(struct req *r, struct resp *out, struct account *a)
 	int rc = store_account_get(r->params[0], a);
 	bool member = false;
 
-	if (rc == STORE_ERROR) {
-		resp_internal(out);
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (r->who.is_admin) {
@@ -61,11 +62,13 @@ static int load_account(struct req *r, struct resp *out, struct account *a)
 static int refuse_if_last_admin(struct resp *out, const struct account *a)
 {
 	int64_t others = 0;
+	int rc;
 
 	if (!a->is_admin || !a->is_active)
 		return 0;
-	if (store_count_active_admins(a->id, &others) != STORE_OK) {
-		resp_internal(out);
+	rc = store_count_active_admins(a->id, &others);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (others > 0)
@@ -79,14 +82,13 @@ static int check_full_name(const char *full_name, struct resp *out)
 {
 	for (const unsigned char *p = (const unsigned char *)full_name; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			resp_error(out, 400, "INVALID_FORM", "fullName",
-				   "fullName: must not contain control characters");
+			resp_refuse(out, "fullName",
+				    "fullName: must not contain control characters");
 			return -1;
 		}
 	}
 	if (utf8_chars(full_name) > FULLNAME_MAX_CHARS) {
-		resp_error(out, 400, "INVALID_FORM", "fullName",
-			   "fullName: must be at most 200 characters");
+		resp_refuse(out, "fullName", "fullName: must be at most 200 characters");
 		return -1;
 	}
 	return 0;
@@ -104,6 +106,7 @@ void api_accounts_list(struct req *r, struct resp *out)
 	int64_t users = 0, orgs = 0;
 	struct page p;
 	size_t i;
+	int rc;
 
 	if (!r->who.is_admin) {
 		resp_forbidden(out);
@@ -113,19 +116,21 @@ void api_accounts_list(struct req *r, struct resp *out)
 		if (strcmp(filters[i].name, fname) == 0)
 			break;
 	if (fname != NULL && i == sizeof(filters) / sizeof(filters[0])) {
-		resp_error(out, 400, "INVALID_FORM", "filter",
-			   "filter: must be users, orgs, admins, non-admins, active-users, "
-			   "inactive-users or all");
+		resp_refuse(out, "filter",
+			    "filter: must be users, orgs, admins, non-admins, active-users, "
+			    "inactive-users or all");
 		return;
 	}
 	if (fname != NULL)
 		f = filters[i].f;
 	if (page_from_query(r, &p, out) != 0)
 		return;
-	if (store_account_list(f, p.start, p.limit + 1, collect_account, &p) != STORE_OK ||
-	    store_account_counts(&users, &orgs) != STORE_OK) {
+	rc = store_account_list(f, p.start, p.limit + 1, collect_account, &p);
+	if (rc == STORE_OK)
+		rc = store_account_counts(&users, &orgs);
+	if (rc != STORE_OK) {
 		json_decref(p.items);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	json_t *body = json_pack("{s:o, s:I, s:I}", "accounts", p.items, "usersCount",
@@ -145,7 +150,7 @@ static int create_form(struct req *r, struct resp *out, struct account *a, char 
 					    {"password", F_STRING, false},
 					    {NULL, 0, false}};
 	const char *password = form_string(r->body, "password", NULL);
-	const char *why;
+	struct refusal why;
 	char *name;
 
 	if (form_check(r->body, form, out) != 0)
@@ -163,23 +168,22 @@ static int create_form(struct req *r, struct resp *out, struct account *a, char 
 	a->is_admin = form_bool(r->body, "isAdmin", false);
 	a->is_active = form_bool(r->body, "isActive", true);
 	if (a->is_org && password != NULL) {
-		resp_error(out, 400, "INVALID_FORM", "password",
-			   "password: organizations do not have passwords");
+		resp_refuse(out, "password", "password: organizations do not have passwords");
 		return -1;
 	}
 	if (a->is_org && a->is_admin) {
-		resp_error(out, 400, "INVALID_FORM", "isAdmin",
-			   "isAdmin: organizations cannot be admins");
+		resp_refuse(out, "isAdmin", "isAdmin: organizations cannot be admins");
 		return -1;
 	}
 	if (a->is_org)
 		return 0;
 	if (password == NULL) {
-		resp_error(out, 400, "INVALID_FORM", "password", "password: is required for users");
+		resp_refuse(out, "password", "password: is required for users");
 		return -1;
 	}
-	if ((why = password_problem(password)) != NULL) {
-		resp_error(out, 400, "INVALID_FORM", "password", "password: %s", why);
+	if (password_check(password, &why) != 0) {
+		refusal_in(&why, "password");
+		resp_refused(out, &why);
 		return -1;
 	}
 	*hash = password_hash(password);
@@ -194,7 +198,7 @@ void api_account_create(struct req *r, struct resp *out)
 {
 	struct account a;
 	char *hash = NULL;
-	int rc;
+	int rc, made;
 
 	if (!r->who.is_admin) {
 		resp_forbidden(out);
@@ -211,10 +215,10 @@ void api_account_create(struct req *r, struct resp *out)
 	rc = store_begin();
 	if (rc == STORE_OK)
 		rc = store_account_insert(&a, hash);
-	if (rc == STORE_OK && !a.is_org && store_ensure_private_collection(&a) == STORE_ERROR)
-		rc = STORE_ERROR;
-	if (rc == STORE_OK && store_commit() != STORE_OK)
-		rc = STORE_ERROR;
+	if (rc == STORE_OK && !a.is_org && (made = store_ensure_private_collection(&a)) < 0)
+		rc = made;
+	if (rc == STORE_OK)
+		rc = store_commit();
 	if (rc != STORE_OK)
 		store_rollback();
 	if (rc == STORE_CONFLICT) {
@@ -223,10 +227,11 @@ void api_account_create(struct req *r, struct resp *out)
 		goto done;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		goto done;
 	}
-	server_changed(r->srv);
+	changes_announce(
+	    r->srv, &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	audit_log(r->srv->audit, "account.create", r->who.name, r->client,
 		  json_pack("{s:s, s:b, s:b}", "account", a.name, "isOrg", a.is_org, "isAdmin",
 			    a.is_admin));
@@ -266,8 +271,7 @@ static int patch_form(struct req *r, struct resp *out, struct account *a)
 		snprintf(a->full_name, sizeof(a->full_name), "%s", full_name);
 	}
 	if (a->is_org && form_bool(r->body, "isAdmin", false)) {
-		resp_error(out, 400, "INVALID_FORM", "isAdmin",
-			   "isAdmin: organizations cannot be admins");
+		resp_refuse(out, "isAdmin", "isAdmin: organizations cannot be admins");
 		return -1;
 	}
 	if ((!form_bool(r->body, "isAdmin", true) || !form_bool(r->body, "isActive", true)) &&
@@ -279,41 +283,78 @@ static int patch_form(struct req *r, struct resp *out, struct account *a)
 	return 0;
 }
 
+/*
+ * The update, and for a deactivation the end of the account's sessions, in one
+ * transaction: re-read inside it, so the last-admin check sees the truth.
+ */
+static int update_account(struct req *r, struct resp *out, struct account *a, bool *deactivated)
+{
+	int rc = store_begin();
+	bool was_active;
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_account_get(a->id, a);
+	was_active = a->is_active;
+	if (rc == STORE_OK && patch_form(r, out, a) != 0)
+		rc = STORE_ERROR; /* refused: out says why */
+	*deactivated = was_active && !a->is_active;
+	if (rc == STORE_OK)
+		rc = store_account_update(a);
+	if (rc == STORE_OK && *deactivated)
+		rc = store_sessions_delete_account(a->id, NULL);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK)
+		store_rollback();
+	return rc;
+}
+
 void api_account_patch(struct req *r, struct resp *out)
 {
 	struct account a;
-	bool was_active;
+	bool deactivated = false;
+	int rc;
 
 	if (load_account(r, out, &a) != 0)
 		return;
-	if (store_begin() != STORE_OK) {
-		resp_internal(out);
-		return;
-	}
-	/* re-read inside the transaction: the last-admin check must see the truth */
-	was_active = a.is_active;
-	if (store_account_get(a.id, &a) != STORE_OK || patch_form(r, out, &a) != 0) {
-		store_rollback();
+	rc = update_account(r, out, &a, &deactivated);
+	if (rc != STORE_OK) {
 		if (out->status == 0)
-			resp_internal(out);
+			resp_store_failed(out, rc);
 		return;
 	}
-	if (store_account_update(&a) != STORE_OK || store_commit() != STORE_OK) {
-		store_rollback();
-		resp_internal(out);
-		return;
-	}
-	if (was_active && !a.is_active)
-		session_revoke_account(r->srv->sessions, a.id, NULL);
-	server_changed(r->srv);
+	changes_announce(
+	    r->srv, &(struct change){.what = CHANGE_ACCOUNTS | (deactivated ? CHANGE_SESSIONS : 0),
+				     .account = deactivated ? a.id : NULL});
 	audit_log(r->srv->audit, "account.update", r->who.name, r->client,
 		  json_pack("{s:s, s:O}", "account", a.name, "changes", r->body));
 	resp_json(out, 200, account_json(&a));
 }
 
+/* Deletes the account, re-read in the transaction for the last-admin check. */
+static int delete_account(struct resp *out, struct account *a)
+{
+	int rc = store_begin();
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = store_account_get(a->id, a);
+	if (rc == STORE_OK && refuse_if_last_admin(out, a) != 0)
+		rc = STORE_ERROR; /* refused: out says why */
+	if (rc == STORE_OK)
+		rc = store_account_delete(a->id);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK)
+		store_rollback();
+	return rc;
+}
+
 void api_account_delete(struct req *r, struct resp *out)
 {
 	struct account a;
+	int rc;
 
 	if (!r->who.is_admin) {
 		resp_forbidden(out);
@@ -321,19 +362,17 @@ void api_account_delete(struct req *r, struct resp *out)
 	}
 	if (load_account(r, out, &a) != 0)
 		return;
-	if (store_begin() != STORE_OK) {
-		resp_internal(out);
-		return;
-	}
-	if (store_account_get(a.id, &a) != STORE_OK || refuse_if_last_admin(out, &a) != 0 ||
-	    store_account_delete(a.id) != STORE_OK || store_commit() != STORE_OK) {
-		store_rollback();
+	rc = delete_account(out, &a);
+	if (rc != STORE_OK) {
 		if (out->status == 0)
-			resp_internal(out);
+			resp_store_failed(out, rc);
 		return;
 	}
-	session_revoke_account(r->srv->sessions, a.id, NULL);
-	server_changed(r->srv);
+	/* its memberships, keys, sessions and grants went with it */
+	changes_announce(r->srv, &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_MEMBERSHIPS |
+							  CHANGE_GRANTS | CHANGE_COLLECTIONS |
+							  CHANGE_SESSIONS,
+						  .account = a.id});
 	audit_log(r->srv->audit, "account.delete", r->who.name, r->client,
 		  json_pack("{s:s}", "account", a.name));
 	out->status = 204;
@@ -345,21 +384,23 @@ static int check_old_password(struct req *r, struct resp *out, const struct acco
 	const char *old = form_string(r->body, "oldPassword", NULL);
 	char *hash = NULL;
 	bool ok;
+	int rc;
 
 	if (r->who.is_admin)
 		return 0;
 	if (old == NULL || is_blank(old)) {
-		resp_error(out, 400, "INVALID_FORM", "oldPassword", "oldPassword: is required");
+		resp_refuse(out, "oldPassword", "oldPassword: is required");
 		return -1;
 	}
-	if (store_account_password(a->id, &hash) == STORE_ERROR) {
-		resp_internal(out);
+	rc = store_account_password(a->id, &hash);
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	ok = hash != NULL && password_verify(hash, old);
 	free(hash);
 	if (!ok) {
-		resp_error(out, 400, "INVALID_FORM", "oldPassword", "oldPassword: is wrong");
+		resp_refuse(out, "oldPassword", "oldPassword: is wrong");
 		return -1;
 	}
 	return 0;
@@ -373,15 +414,20 @@ static int check_old_password(struct req *r, struct resp *out, const struct acco
 static int save_password(struct req *r, const char *account_id, const char *hash,
 			 const unsigned char *keep)
 {
-	if (store_begin() != STORE_OK)
-		return STORE_ERROR;
-	if (store_account_set_password(account_id, hash) != STORE_OK ||
-	    store_sessions_delete_account(account_id, keep) != STORE_OK ||
-	    store_commit() != STORE_OK) {
+	int rc = store_begin();
+
+	if (rc == STORE_OK)
+		rc = store_account_set_password(account_id, hash);
+	if (rc == STORE_OK)
+		rc = store_sessions_delete_account(account_id, keep);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK) {
 		store_rollback();
-		return STORE_ERROR;
+		return rc;
 	}
-	session_uncache_account(r->srv->sessions, account_id, keep);
+	changes_announce(
+	    r->srv, &(struct change){.what = CHANGE_SESSIONS, .account = account_id, .keep = keep});
 	return STORE_OK;
 }
 
@@ -389,9 +435,10 @@ void api_account_change_password(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
 	    {"oldPassword", F_STRING, false}, {"newPassword", F_STRING, true}, {NULL, 0, false}};
-	const char *why;
+	struct refusal why;
 	struct account a;
 	char *hash;
+	int rc;
 
 	if (form_check(r->body, form, out) != 0 || load_account(r, out, &a) != 0)
 		return;
@@ -408,19 +455,23 @@ void api_account_change_password(struct req *r, struct resp *out)
 	}
 	if (check_old_password(r, out, &a) != 0)
 		return;
-	if ((why = password_problem(form_string(r->body, "newPassword", ""))) != NULL) {
-		resp_error(out, 400, "INVALID_FORM", "newPassword", "newPassword: %s", why);
+	if (password_check(form_string(r->body, "newPassword", ""), &why) != 0) {
+		refusal_in(&why, "newPassword");
+		resp_refused(out, &why);
 		return;
 	}
 	hash = password_hash(form_string(r->body, "newPassword", ""));
-	/* other sessions end; the caller's own stays when it changed its own password */
-	if (hash == NULL ||
-	    save_password(r, a.id, hash, is_self(r, &a) ? r->token_hash : NULL) != STORE_OK) {
-		free(hash);
+	if (hash == NULL) {
 		resp_internal(out);
 		return;
 	}
+	/* other sessions end; the caller's own stays when it changed its own password */
+	rc = save_password(r, a.id, hash, is_self(r, &a) ? r->token_hash : NULL);
 	free(hash);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
+		return;
+	}
 	audit_log(r->srv->audit, "account.password", r->who.name, r->client,
 		  json_pack("{s:s}", "account", a.name));
 	resp_json(out, 200, account_json(&a));
@@ -438,6 +489,7 @@ void api_user_orgs(struct req *r, struct resp *out)
 	struct account a;
 	struct page p;
 	json_t *body;
+	int rc;
 
 	if (load_account(r, out, &a) != 0)
 		return;
@@ -447,9 +499,10 @@ void api_user_orgs(struct req *r, struct resp *out)
 	}
 	if (page_from_query(r, &p, out) != 0)
 		return;
-	if (store_user_orgs(a.id, p.start, p.limit + 1, collect_org, &p) != STORE_OK) {
+	rc = store_user_orgs(a.id, p.start, p.limit + 1, collect_org, &p);
+	if (rc != STORE_OK) {
 		json_decref(p.items);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	body = json_pack("{s:o}", "memberOrgs", p.items);

@@ -15,10 +15,11 @@
 #include <time.h>
 
 #include "api.h"
-#include "sync/jobs.h"
 #include "authz/rbac.h"
+#include "changes.h"
 #include "http/tls.h"
-#include "ldapsync.h"
+#include "ldap_config.h"
+#include "sync/jobs.h"
 
 void api_ping(struct req *r, struct resp *out)
 {
@@ -80,11 +81,21 @@ static int check_throttle(struct req *r, struct resp *out, const char *user_key,
 	return -1;
 }
 
+/* Whether the current snapshot has the collection, so that a login asks no SQL for it. */
+static bool collection_known(struct server *srv, const char *path)
+{
+	const struct snapshot *s = rbac_hold(srv->rbac);
+	bool known = rbac_has_collection(s, path);
+
+	rbac_release(s);
+	return known;
+}
+
 static void grant_login(struct req *r, struct resp *out, const struct account *a,
 			const char *user_key)
 {
 	char token[TOKEN_LEN + 1], path[NAME_LEN + 32];
-	int made = STORE_OK;
+	int rc = STORE_OK;
 
 	throttle_clear(r->srv->throttle, user_key);
 	/*
@@ -93,20 +104,15 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 	 * it there asks the store (which makes it, unless it was made meanwhile).
 	 */
 	rbac_private_collection(a->name, path, sizeof(path));
-	if (!rbac_has_collection(r->srv->rbac, path))
-		made = store_ensure_private_collection(a);
-	switch (made) {
-	case STORE_CREATED:
-		server_changed(r->srv);
-		break;
-	case STORE_OK:
-		break;
-	default:
-		resp_internal(out);
-		return;
-	}
-	if (session_create(r->srv->sessions, a->id, token) != 0) {
-		resp_internal(out);
+	if (!collection_known(r->srv, path))
+		rc = store_ensure_private_collection(a);
+	if (rc == STORE_CREATED)
+		changes_announce(r->srv,
+				 &(struct change){.what = CHANGE_COLLECTIONS | CHANGE_GRANTS});
+	if (rc >= 0)
+		rc = session_create(r->srv->sessions, a->id, token);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
 	audit_log(r->srv->audit, "login.success", a->name, r->client, NULL);
@@ -127,7 +133,7 @@ static void log_ldap_step(void *ctx, const char *line)
  */
 static int provision(struct req *r, const struct ls_found *f, struct account *a)
 {
-	int rc;
+	int rc, made;
 
 	memset(a, 0, sizeof(*a));
 	if (new_uuid(a->id) != 0)
@@ -140,17 +146,18 @@ static int provision(struct req *r, const struct ls_found *f, struct account *a)
 	rc = store_begin();
 	if (rc == STORE_OK)
 		rc = store_account_insert(a, NULL);
-	if (rc == STORE_OK && store_ensure_private_collection(a) == STORE_ERROR)
-		rc = STORE_ERROR;
-	if (rc == STORE_OK && store_commit() != STORE_OK)
-		rc = STORE_ERROR;
+	if (rc == STORE_OK && (made = store_ensure_private_collection(a)) < 0)
+		rc = made;
+	if (rc == STORE_OK)
+		rc = store_commit();
 	if (rc != STORE_OK)
 		store_rollback();
 	if (rc == STORE_CONFLICT)
 		return store_account_get(f->username, a);
 	if (rc != STORE_OK)
 		return rc;
-	server_changed(r->srv);
+	changes_announce(
+	    r->srv, &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	audit_log(r->srv->audit, "account.create", a->name, r->client,
 		  json_pack("{s:s, s:b, s:s}", "account", a->name, "jit", 1, "ldapDN", a->ldap_dn));
 	return STORE_OK;
@@ -169,6 +176,7 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 	struct ls_found found = {NULL, NULL, NULL};
 	struct account made;
 	enum ls_login_result rc;
+	int stored;
 
 	if (!cfg->backend_ldap || !cfg->configured || (a == NULL && !cfg->s.jit)) {
 		refuse_login(r, out, user_key, ip_key, name,
@@ -188,8 +196,9 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		return;
 	}
 	if (a == NULL) {
-		if (provision(r, &found, &made) != STORE_OK) {
-			resp_internal(out);
+		stored = provision(r, &found, &made);
+		if (stored != STORE_OK) {
+			resp_store_failed(out, stored);
 			goto done;
 		}
 		/* its teams and admin rights follow in a targeted sync */
@@ -209,8 +218,13 @@ static void login_managed(struct req *r, struct resp *out, struct account *a, co
 {
 	char *hash = NULL;
 	bool ok;
+	int rc = store_account_password(a->id, &hash);
 
-	if (store_account_password(a->id, &hash) != STORE_OK) {
+	if (rc < 0) {
+		resp_store_failed(out, rc);
+		return;
+	}
+	if (rc != STORE_OK) {
 		password_verify_dummy(password);
 		refuse_login(r, out, user_key, ip_key, a->name, "no password");
 		return;
@@ -244,7 +258,7 @@ void api_login(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {
 	    {"username", F_STRING, true}, {"password", F_STRING, true}, {NULL, 0, false}};
-	const char *username, *password, *why = NULL;
+	const char *username, *password;
 	char user_key[NAME_LEN + 8], ip_key[80];
 	struct ldap_config *cfg;
 	struct account a;
@@ -257,21 +271,24 @@ void api_login(struct req *r, struct resp *out)
 	username = form_string(r->body, "username", "");
 	/* refused before any lookup or hash, as SPEC §3 and LDAP's unauthenticated bind demand */
 	if (is_blank(password)) {
-		resp_error(out, 400, "INVALID_FORM", "password", "password: must not be empty");
+		resp_refuse(out, "password", "password: must not be empty");
 		return;
 	}
 	if (is_blank(username)) {
-		resp_error(out, 400, "INVALID_FORM", "username", "username: must not be empty");
+		resp_refuse(out, "username", "username: must not be empty");
 		return;
 	}
-	name = ls_name_normalize(username, strlen(username), &why);
+	/* a name the rules refuse is no account's: it fails as an unknown user does */
+	name = ls_name_normalize(username, strlen(username), NULL);
 	snprintf(user_key, sizeof(user_key), "user:%s", name ? name : username);
 	snprintf(ip_key, sizeof(ip_key), "ip:%s", r->client);
 	if (check_throttle(r, out, user_key, ip_key) != 0)
 		goto done;
 	found = name ? account_for_login(name, &a) : STORE_NOT_FOUND;
 	cfg = ldap_config_get(r->srv);
-	if (found == STORE_ERROR || cfg == NULL) {
+	if (found < 0) {
+		resp_store_failed(out, found);
+	} else if (cfg == NULL) {
 		resp_internal(out);
 	} else if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
 		/* gone from the directory at the last sync (SPEC §6.5) */
@@ -293,11 +310,15 @@ done:
 
 void api_logout(struct req *r, struct resp *out)
 {
+	int rc = store_session_delete(r->token_hash);
+
 	/* the row is still there (a full disk): the next request reads it back, so say so */
-	if (session_revoke(r->srv->sessions, r->token_hash) != 0) {
-		resp_internal(out);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
+	changes_announce(r->srv,
+			 &(struct change){.what = CHANGE_SESSIONS, .session = r->token_hash});
 	audit_log(r->srv->audit, "logout", r->who.name, r->client, NULL);
 	out->status = 204;
 }

@@ -15,7 +15,7 @@
 
 #include "api.h"
 #include "bundles.h"
-#include "authz/rbac.h"
+#include "changes.h"
 #include "http/tls.h"
 
 /* The user a bundle or key call is about: params[0] or ?account=, else the caller. */
@@ -26,8 +26,8 @@ static int load_owner(struct req *r, struct resp *out, const char *key, struct a
 	if (key == NULL)
 		key = r->who.id;
 	rc = store_account_get(key, a);
-	if (rc == STORE_ERROR) {
-		resp_internal(out);
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (!r->who.is_admin && (rc != STORE_OK || strcmp(a->id, r->who.id) != 0)) {
@@ -82,10 +82,10 @@ static int record_key(struct req *r, struct resp *out, const struct account *a, 
 		return -1;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return -1;
 	}
-	rbac_key_added(r->srv->rbac, k);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_KEYS, .key_added = k});
 	audit_log(r->srv->audit, "key.add", r->who.name, r->client,
 		  json_pack("{s:s, s:s, s:s, s:s}", "account", a->name, "keyID", k->id, "label",
 			    label, "scope", scope));
@@ -135,8 +135,9 @@ static int make_bundle(struct req *r, struct resp *out, const struct account *a,
 			       .n_engine_hosts = cfg->bundle_n_engine_hosts};
 	if (bdl_make_zip(&b, zip, len, &err) != 0) {
 		/* nobody will ever hold this key: forget it */
-		store_key_delete(a->id, k.id);
-		rbac_key_removed(r->srv->rbac, k.fingerprint);
+		if (store_key_delete(a->id, k.id) == STORE_OK)
+			changes_announce(r->srv, &(struct change){.what = CHANGE_KEYS,
+								  .key_removed = k.fingerprint});
 		resp_internal(out);
 		goto done;
 	}
@@ -191,12 +192,14 @@ void api_keys_list(struct req *r, struct resp *out)
 	struct account a;
 	struct page p;
 	json_t *body;
+	int rc;
 
 	if (load_owner(r, out, r->params[0], &a) != 0 || page_from_query(r, &p, out) != 0)
 		return;
-	if (store_keys(a.id, p.start, p.limit + 1, collect_key, &p) != STORE_OK) {
+	rc = store_keys(a.id, p.start, p.limit + 1, collect_key, &p);
+	if (rc != STORE_OK) {
 		json_decref(p.items);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	body = json_pack("{s:o}", "accountPublicKeys", p.items);
@@ -213,19 +216,19 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 	struct refusal why;
 
 	if (bdl_verify_client_cert(tls->client_trust, cert, cn, sizeof(cn), &why) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", why.message);
+		resp_refuse(out, "certificate", "certificate: %s", why.message);
 		return -1;
 	}
 	if (strcmp(cn, a->name) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "certificate",
-			   "certificate: its CN \"%s\" is not the account's name",
-			   utf8_clean(shown, sizeof(shown), cn));
+		resp_refuse(out, "certificate",
+			    "certificate: its CN \"%s\" is not the account's name",
+			    utf8_clean(shown, sizeof(shown), cn));
 		return -1;
 	}
 	*scope = X509_check_issued(tls->cluster.cert, cert) == X509_V_OK ? "admin" : "user";
 	if (strcmp(*scope, "admin") == 0 && !a->is_admin) {
-		resp_error(out, 400, "INVALID_FORM", "certificate",
-			   "certificate: signed by the cluster CA, which signs admins' only");
+		resp_refuse(out, "certificate",
+			    "certificate: signed by the cluster CA, which signs admins' only");
 		return -1;
 	}
 	return 0;
@@ -247,12 +250,12 @@ void api_key_add(struct req *r, struct resp *out)
 	    load_owner(r, out, r->params[0], &a) != 0)
 		return;
 	if (strlen(pem) >= PEM_MAX) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: too long");
+		resp_refuse(out, "certificate", "certificate: too long");
 		return;
 	}
 	cert = bdl_cert_from_pem(pem, &why);
 	if (cert == NULL) {
-		resp_error(out, 400, "INVALID_FORM", "certificate", "certificate: %s", why.message);
+		resp_refuse(out, "certificate", "certificate: %s", why.message);
 		return;
 	}
 	if (check_external_cert(r, out, &a, cert, &scope) == 0 &&
@@ -272,7 +275,7 @@ static int load_key(struct req *r, struct resp *out, struct account *a, struct p
 	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "key", r->params[1]);
 	else if (rc != STORE_OK)
-		resp_internal(out);
+		resp_store_failed(out, rc);
 	return rc == STORE_OK ? 0 : -1;
 }
 
@@ -291,12 +294,14 @@ void api_key_patch(struct req *r, struct resp *out)
 	const char *label = form_string(r->body, "label", "");
 	struct account a;
 	struct pubkey k;
+	int rc;
 
 	if (form_check(r->body, form, out) != 0 || form_label(label, "label", out) != 0 ||
 	    load_key(r, out, &a, &k) != 0)
 		return;
-	if (store_key_set_label(k.id, label) != STORE_OK) {
-		resp_internal(out);
+	rc = store_key_set_label(k.id, label);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
 	snprintf(k.label, sizeof(k.label), "%s", label);
@@ -307,14 +312,17 @@ void api_key_delete(struct req *r, struct resp *out)
 {
 	struct account a;
 	struct pubkey k;
+	int rc;
 
 	if (load_key(r, out, &a, &k) != 0)
 		return;
-	if (store_key_delete(a.id, k.id) != STORE_OK) {
-		resp_internal(out);
+	rc = store_key_delete(a.id, k.id);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
-	rbac_key_removed(r->srv->rbac, k.fingerprint);
+	changes_announce(r->srv,
+			 &(struct change){.what = CHANGE_KEYS, .key_removed = k.fingerprint});
 	audit_log(r->srv->audit, "key.revoke", r->who.name, r->client,
 		  json_pack("{s:s, s:s}", "account", a.name, "keyID", k.id));
 	out->status = 204;

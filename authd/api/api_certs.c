@@ -150,16 +150,16 @@ void api_certs_put(struct req *r, struct resp *out)
 		return;
 	}
 	if (strlen(ca) > UPLOAD_MAX || strlen(cert) > UPLOAD_MAX || strlen(key) > UPLOAD_MAX) {
-		resp_error(out, 400, "INVALID_FORM", NULL, "each PEM must be at most 64 KiB");
+		resp_refuse(out, NULL, "each PEM must be at most 64 KiB");
 		return;
 	}
 	if (bdl_check_server_material(ca, cert, key, &why) != 0) {
-		resp_error(out, 400, "INVALID_FORM", why.field, "%s", why.message);
+		resp_refuse(out, why.field, "%s", why.message);
 		return;
 	}
 	/* live first: if GnuTLS cannot use it, nothing was written */
 	if (servercert_set(cert, key, &e) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "cert", "cert: %s", e.message);
+		resp_refuse(out, "cert", "cert: %s", e.message);
 		return;
 	}
 	if (persist(r->srv->cfg->data_dir, ca, cert, key) != 0) {

@@ -22,22 +22,22 @@ int form_check(json_t *body, const struct field *fields, struct resp *out)
 			if (strcmp(f->name, key) == 0)
 				break;
 		if (f->name == NULL) {
-			resp_error(out, 400, "INVALID_FORM", key, "%s: unknown field",
-				   utf8_clean(shown, sizeof(shown), key));
+			resp_refuse(out, key, "%s: unknown field",
+				    utf8_clean(shown, sizeof(shown), key));
 			return -1;
 		}
 		if (f->type == F_STRING && !json_is_string(v)) {
-			resp_error(out, 400, "INVALID_FORM", key, "%s: must be a string", key);
+			resp_refuse(out, key, "%s: must be a string", key);
 			return -1;
 		}
 		if (f->type == F_BOOL && !json_is_boolean(v)) {
-			resp_error(out, 400, "INVALID_FORM", key, "%s: must be true or false", key);
+			resp_refuse(out, key, "%s: must be true or false", key);
 			return -1;
 		}
 	}
 	for (f = fields; f->name != NULL; f++) {
 		if (f->required && json_object_get(body, f->name) == NULL) {
-			resp_error(out, 400, "INVALID_FORM", f->name, "%s: is required", f->name);
+			resp_refuse(out, f->name, "%s: is required", f->name);
 			return -1;
 		}
 	}
@@ -72,17 +72,17 @@ static bool looks_like_id(const char *s)
 
 char *form_name(const char *value, const char *field, struct resp *out)
 {
-	const char *why = NULL;
+	struct refusal why;
 	char *name = ls_name_normalize(value, strlen(value), &why);
 
 	if (name == NULL) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s: %s", field, why);
+		refusal_in(&why, field);
+		resp_refused(out, &why);
 		return NULL;
 	}
 	/* paths take a name or an id, so a name shaped like an id would shadow one */
 	if (looks_like_id(name)) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s: must not have the shape of an id",
-			   field);
+		resp_refuse(out, field, "%s: must not have the shape of an id", field);
 		free(name);
 		return NULL;
 	}
@@ -94,20 +94,18 @@ int form_label(const char *label, const char *field, struct resp *out)
 	json_t *utf8_check = json_string(label); /* NULL unless valid UTF-8 */
 
 	if (utf8_check == NULL) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s: must be valid UTF-8", field);
+		resp_refuse(out, field, "%s: must be valid UTF-8", field);
 		return -1;
 	}
 	json_decref(utf8_check);
 	for (const unsigned char *p = (const unsigned char *)label; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			resp_error(out, 400, "INVALID_FORM", field,
-				   "%s: must not contain control characters", field);
+			resp_refuse(out, field, "%s: must not contain control characters", field);
 			return -1;
 		}
 	}
 	if (utf8_chars(label) > LABEL_MAX_CHARS) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s: must be at most 100 characters",
-			   field);
+		resp_refuse(out, field, "%s: must be at most 100 characters", field);
 		return -1;
 	}
 	return 0;

@@ -26,17 +26,18 @@ void api_job_create(struct req *r, struct resp *out)
 					    {"force", F_BOOL, false},
 					    {NULL, 0, false}};
 	struct job j;
+	int rc;
 
 	if (!admin_only(r, out) || form_check(r->body, form, out) != 0)
 		return;
 	if (strcmp(form_string(r->body, "action", ""), JOB_ACTION_LDAP_SYNC) != 0) {
-		resp_error(out, 400, "INVALID_FORM", "action", "action: must be %s",
-			   JOB_ACTION_LDAP_SYNC);
+		resp_refuse(out, "action", "action: must be %s", JOB_ACTION_LDAP_SYNC);
 		return;
 	}
-	if (jobs_submit(r->srv->jobs, form_bool(r->body, "dryRun", false),
-			form_bool(r->body, "force", false), "", &j) != STORE_OK) {
-		resp_internal(out);
+	rc = jobs_submit(r->srv->jobs, form_bool(r->body, "dryRun", false),
+			 form_bool(r->body, "force", false), "", &j);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
 	audit_log(r->srv->audit, "ldap.sync.start", r->who.name, r->client,
@@ -68,6 +69,7 @@ void api_jobs_list(struct req *r, struct resp *out)
 	const char *limit = req_query(r, "limit");
 	struct job_page p = {json_array(), 10, 0, ""};
 	char *end = NULL;
+	int rc;
 
 	if (!admin_only(r, out))
 		goto done;
@@ -75,15 +77,14 @@ void api_jobs_list(struct req *r, struct resp *out)
 		long n = strtol(limit, &end, 10);
 
 		if (*limit == '\0' || *end != '\0' || n < 1 || n > JOBS_PAGE_MAX) {
-			resp_error(out, 400, "INVALID_FORM", "limit", "limit: must be 1 to %d",
-				   JOBS_PAGE_MAX);
+			resp_refuse(out, "limit", "limit: must be 1 to %d", JOBS_PAGE_MAX);
 			goto done;
 		}
 		p.limit = (int)n;
 	}
-	if (store_jobs(action ? action : "", start ? start : "", p.limit + 1, add_job, &p) !=
-	    STORE_OK) {
-		resp_internal(out);
+	rc = store_jobs(action ? action : "", start ? start : "", p.limit + 1, add_job, &p);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		goto done;
 	}
 	if (p.next[0] != '\0')
@@ -106,7 +107,7 @@ static int load_job(struct req *r, struct resp *out, struct job *j)
 	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "job", r->params[0]);
 	else
-		resp_internal(out);
+		resp_store_failed(out, rc);
 	return -1;
 }
 
@@ -154,8 +155,10 @@ void api_job_cancel(struct req *r, struct resp *out)
 		resp_error(out, 409, "CONFLICT", NULL, "the job has finished already");
 		return;
 	}
-	if (rc != STORE_OK || store_job_get(r->params[0], &j) != STORE_OK) {
-		resp_internal(out);
+	if (rc == STORE_OK)
+		rc = store_job_get(r->params[0], &j);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
 	audit_log(r->srv->audit, "ldap.sync.cancel", r->who.name, r->client,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "changes.h"
 
 enum org_role { ROLE_NONE, ROLE_MEMBER, ROLE_ORG_ADMIN };
 
@@ -25,16 +26,16 @@ static int load_org(struct req *r, struct resp *out, struct org_ctx *o)
 	bool is_admin = false;
 	int rc = store_account_get(r->params[0], &o->org);
 
-	if (rc == STORE_ERROR) {
-		resp_internal(out);
-		return -1;
-	}
 	o->role = ROLE_NONE;
 	if (rc == STORE_OK && o->org.is_org) {
 		if (r->who.is_admin)
 			o->role = ROLE_ORG_ADMIN;
-		else if (store_org_member_get(o->org.id, r->who.id, &is_admin) == STORE_OK)
+		else if ((rc = store_org_member_get(o->org.id, r->who.id, &is_admin)) == STORE_OK)
 			o->role = is_admin ? ROLE_ORG_ADMIN : ROLE_MEMBER;
+	}
+	if (rc < 0) {
+		resp_store_failed(out, rc);
+		return -1;
 	}
 	if (o->role != ROLE_NONE)
 		return 0;
@@ -50,8 +51,8 @@ static int load_user(struct resp *out, const char *key, struct account *u)
 {
 	int rc = store_account_get(key, u);
 
-	if (rc == STORE_ERROR) {
-		resp_internal(out);
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (rc == STORE_NOT_FOUND || u->is_org) {
@@ -65,8 +66,8 @@ static int load_team(struct resp *out, const struct org_ctx *o, const char *key,
 {
 	int rc = store_team_get(o->org.id, key, t);
 
-	if (rc == STORE_ERROR) {
-		resp_internal(out);
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (rc == STORE_NOT_FOUND) {
@@ -87,12 +88,6 @@ static int member_form(struct req *r, struct resp *out, bool *is_admin)
 	return 0;
 }
 
-static void changed(struct req *r, const char *event, json_t *fields)
-{
-	server_changed(r->srv);
-	audit_log(r->srv->audit, event, r->who.name, r->client, fields);
-}
-
 static int collect_member(const struct member *m, void *ctx)
 {
 	return page_add(ctx, m->account.name, member_json(m));
@@ -104,12 +99,14 @@ static void list_members(struct req *r, struct resp *out, members_fn fn, const c
 {
 	struct page p;
 	json_t *body;
+	int rc;
 
 	if (page_from_query(r, &p, out) != 0)
 		return;
-	if (fn(owner, p.start, p.limit + 1, collect_member, &p) != STORE_OK) {
+	rc = fn(owner, p.start, p.limit + 1, collect_member, &p);
+	if (rc != STORE_OK) {
 		json_decref(p.items);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	body = json_pack("{s:o}", "members", p.items);
@@ -131,20 +128,24 @@ void api_org_member_get(struct req *r, struct resp *out)
 {
 	struct org_ctx o;
 	struct member m;
+	int rc;
 
 	if (load_org(r, out, &o) != 0 || load_user(out, r->params[1], &m.account) != 0)
 		return;
-	if (store_org_member_get(o.org.id, m.account.id, &m.is_admin) != STORE_OK) {
+	rc = store_org_member_get(o.org.id, m.account.id, &m.is_admin);
+	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "member", r->params[1]);
-		return;
-	}
-	resp_json(out, 200, member_json(&m));
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
+	else
+		resp_json(out, 200, member_json(&m));
 }
 
 void api_org_member_put(struct req *r, struct resp *out)
 {
 	struct org_ctx o;
 	struct member m;
+	int rc;
 
 	if (load_org(r, out, &o) != 0)
 		return;
@@ -154,13 +155,15 @@ void api_org_member_put(struct req *r, struct resp *out)
 	}
 	if (member_form(r, out, &m.is_admin) != 0 || load_user(out, r->params[1], &m.account) != 0)
 		return;
-	if (store_org_member_put(o.org.id, m.account.id, m.is_admin) != STORE_OK) {
-		resp_internal(out);
+	rc = store_org_member_put(o.org.id, m.account.id, m.is_admin);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
-	changed(r, "org.member.put",
-		json_pack("{s:s, s:s, s:b}", "org", o.org.name, "user", m.account.name, "isAdmin",
-			  m.is_admin));
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS});
+	audit_log(r->srv->audit, "org.member.put", r->who.name, r->client,
+		  json_pack("{s:s, s:s, s:b}", "org", o.org.name, "user", m.account.name, "isAdmin",
+			    m.is_admin));
 	resp_json(out, 200, member_json(&m));
 }
 
@@ -176,20 +179,22 @@ void api_org_member_delete(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (store_begin() != STORE_OK) {
-		resp_internal(out);
-		return;
-	}
-	rc = store_org_member_delete(o.org.id, u.id);
-	if (rc != STORE_OK || store_commit() != STORE_OK) {
+	rc = store_begin();
+	if (rc == STORE_OK)
+		rc = store_org_member_delete(o.org.id, u.id);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK) {
 		store_rollback();
 		if (rc == STORE_NOT_FOUND)
 			resp_not_found(out, "member", r->params[1]);
 		else
-			resp_internal(out);
+			resp_store_failed(out, rc);
 		return;
 	}
-	changed(r, "org.member.delete", json_pack("{s:s, s:s}", "org", o.org.name, "user", u.name));
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS});
+	audit_log(r->srv->audit, "org.member.delete", r->who.name, r->client,
+		  json_pack("{s:s, s:s}", "org", o.org.name, "user", u.name));
 	out->status = 204;
 }
 
@@ -205,12 +210,14 @@ void api_teams_list(struct req *r, struct resp *out)
 	struct org_ctx o;
 	struct page p;
 	json_t *body;
+	int rc;
 
 	if (load_org(r, out, &o) != 0 || page_from_query(r, &p, out) != 0)
 		return;
-	if (store_teams(o.org.id, p.start, p.limit + 1, collect_team, &p) != STORE_OK) {
+	rc = store_teams(o.org.id, p.start, p.limit + 1, collect_team, &p);
+	if (rc != STORE_OK) {
 		json_decref(p.items);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	body = json_pack("{s:o}", "teams", p.items);
@@ -238,8 +245,8 @@ static int team_form(struct req *r, struct resp *out, struct team *t, bool creat
 	}
 	if (desc != NULL) {
 		if (utf8_chars(desc) > DESCRIPTION_MAX_CHARS) {
-			resp_error(out, 400, "INVALID_FORM", "description",
-				   "description: must be at most 140 characters");
+			resp_refuse(out, "description",
+				    "description: must be at most 140 characters");
 			return -1;
 		}
 		snprintf(t->description, sizeof(t->description), "%s", desc);
@@ -257,10 +264,13 @@ static void team_written(struct req *r, struct resp *out, int rc, const struct t
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	changed(r, event, json_pack("{s:s, s:s}", "org", r->params[0], "team", t->name));
+	/* a team is a grant subject: the snapshot knows the teams */
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS});
+	audit_log(r->srv->audit, event, r->who.name, r->client,
+		  json_pack("{s:s, s:s}", "org", r->params[0], "team", t->name));
 	resp_json(out, status, team_json(t));
 }
 
@@ -316,6 +326,7 @@ void api_team_delete(struct req *r, struct resp *out)
 {
 	struct org_ctx o;
 	struct team t;
+	int rc;
 
 	if (load_org(r, out, &o) != 0 || load_team(out, &o, r->params[1], &t) != 0)
 		return;
@@ -323,13 +334,19 @@ void api_team_delete(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (store_begin() != STORE_OK || store_team_delete(t.id) != STORE_OK ||
-	    store_commit() != STORE_OK) {
+	rc = store_begin();
+	if (rc == STORE_OK)
+		rc = store_team_delete(t.id);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK) {
 		store_rollback();
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	changed(r, "team.delete", json_pack("{s:s, s:s}", "org", o.org.name, "team", t.name));
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS | CHANGE_GRANTS});
+	audit_log(r->srv->audit, "team.delete", r->who.name, r->client,
+		  json_pack("{s:s, s:s}", "org", o.org.name, "team", t.name));
 	out->status = 204;
 }
 
@@ -359,15 +376,18 @@ void api_team_member_get(struct req *r, struct resp *out)
 	struct org_ctx o;
 	struct team t;
 	struct member m;
+	int rc;
 
 	if (load_org(r, out, &o) != 0 || load_team(out, &o, r->params[1], &t) != 0 ||
 	    load_user(out, r->params[2], &m.account) != 0)
 		return;
-	if (store_team_member_get(t.id, m.account.id, &m.is_admin) != STORE_OK) {
+	rc = store_team_member_get(t.id, m.account.id, &m.is_admin);
+	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "team member", r->params[2]);
-		return;
-	}
-	resp_json(out, 200, member_json(&m));
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
+	else
+		resp_json(out, 200, member_json(&m));
 }
 
 void api_team_member_put(struct req *r, struct resp *out)
@@ -375,7 +395,7 @@ void api_team_member_put(struct req *r, struct resp *out)
 	struct org_ctx o;
 	struct team t;
 	struct member m;
-	bool org_admin = false;
+	int rc;
 
 	if (load_org(r, out, &o) != 0 || load_team(out, &o, r->params[1], &t) != 0)
 		return;
@@ -385,23 +405,24 @@ void api_team_member_put(struct req *r, struct resp *out)
 	}
 	if (member_form(r, out, &m.is_admin) != 0 || load_user(out, r->params[2], &m.account) != 0)
 		return;
-	if (store_begin() != STORE_OK)
-		goto fail;
 	/* joining a team joins its org, keeping an existing org admin flag */
-	if (store_org_member_get(o.org.id, m.account.id, &org_admin) == STORE_NOT_FOUND &&
-	    store_org_member_put(o.org.id, m.account.id, false) != STORE_OK)
-		goto fail;
-	if (store_team_member_put(t.id, m.account.id, m.is_admin) != STORE_OK ||
-	    store_commit() != STORE_OK)
-		goto fail;
-	changed(r, "team.member.put",
-		json_pack("{s:s, s:s, s:s, s:b}", "org", o.org.name, "team", t.name, "user",
-			  m.account.name, "isAdmin", m.is_admin));
+	rc = store_begin();
+	if (rc == STORE_OK)
+		rc = store_org_member_ensure(o.org.id, m.account.id);
+	if (rc == STORE_OK)
+		rc = store_team_member_put(t.id, m.account.id, m.is_admin);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK) {
+		store_rollback();
+		resp_store_failed(out, rc);
+		return;
+	}
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS});
+	audit_log(r->srv->audit, "team.member.put", r->who.name, r->client,
+		  json_pack("{s:s, s:s, s:s, s:b}", "org", o.org.name, "team", t.name, "user",
+			    m.account.name, "isAdmin", m.is_admin));
 	resp_json(out, 200, member_json(&m));
-	return;
-fail:
-	store_rollback();
-	resp_internal(out);
 }
 
 void api_team_member_delete(struct req *r, struct resp *out)
@@ -424,11 +445,12 @@ void api_team_member_delete(struct req *r, struct resp *out)
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	changed(r, "team.member.delete",
-		json_pack("{s:s, s:s, s:s}", "org", o.org.name, "team", t.name, "user", u.name));
+	changes_announce(r->srv, &(struct change){.what = CHANGE_MEMBERSHIPS});
+	audit_log(r->srv->audit, "team.member.delete", r->who.name, r->client,
+		  json_pack("{s:s, s:s, s:s}", "org", o.org.name, "team", t.name, "user", u.name));
 	out->status = 204;
 }
 
@@ -437,17 +459,20 @@ void api_team_member_delete(struct req *r, struct resp *out)
 static void sync_config_get(struct resp *out, const char *kind, const char *owner_id)
 {
 	struct ls_member_sync m;
-	struct ls_error err;
+	struct refusal err;
 	char *text = NULL;
 	json_t *j = NULL;
 	int rc = store_member_sync_get(kind, owner_id, &text);
 
+	if (rc < 0) {
+		resp_store_failed(out, rc);
+		return;
+	}
 	if (rc == STORE_OK)
 		j = json_loads(text, 0, NULL);
 	free(text);
-	/* before any PUT, the defaults, with sync off */
-	if (rc == STORE_ERROR || (rc == STORE_OK && j == NULL) ||
-	    ls_member_sync_from_json(j, "", &m, &err) != 0) {
+	/* before any PUT, the defaults, with sync off; a saved one was checked when it was saved */
+	if ((rc == STORE_OK && j == NULL) || ls_member_sync_from_json(j, "", &m, &err) != 0) {
 		json_decref(j);
 		resp_internal(out);
 		return;
@@ -461,18 +486,20 @@ static void sync_config_put(struct req *r, struct resp *out, const char *kind, c
 			    const char *what)
 {
 	struct ls_member_sync m;
-	struct ls_error err;
+	struct refusal why;
 	json_t *j;
 	char *text;
+	int rc;
 
-	if (ls_member_sync_from_json(r->body, "", &m, &err) != 0) {
-		resp_error(out, 400, "INVALID_FORM", err.field, "%s", err.message);
+	if (ls_member_sync_from_json(r->body, "", &m, &why) != 0) {
+		resp_refused(out, &why);
 		return;
 	}
 	j = ls_member_sync_to_json(&m);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (text == NULL || store_member_sync_set(kind, owner_id, text) != STORE_OK) {
-		resp_internal(out);
+	rc = text ? store_member_sync_set(kind, owner_id, text) : STORE_ERROR;
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 	} else {
 		audit_log(r->srv->audit, "ldap.memberSync", r->who.name, r->client,
 			  json_pack("{s:s, s:O}", what, owner_id, "config", j));

@@ -10,8 +10,7 @@
 
 #include "api.h"
 
-int page_parse(const char *start, const char *limit, struct page *p, const char **field,
-	       const char **why)
+int page_parse(const char *start, const char *limit, struct page *p, struct refusal *why)
 {
 	memset(p, 0, sizeof(*p));
 	p->limit = PAGE_DEFAULT;
@@ -20,20 +19,15 @@ int page_parse(const char *start, const char *limit, struct page *p, const char 
 		long v = strtol(limit, &end, 10);
 
 		/* strtol would skip leading blanks and signs; a limit is digits only */
-		if (*limit < '0' || *limit > '9' || *end != '\0' || v < 1 || v > PAGE_MAX) {
-			*field = "limit";
-			*why = "limit: must be a whole number from 1 to 1000";
-			return -1;
-		}
+		if (*limit < '0' || *limit > '9' || *end != '\0' || v < 1 || v > PAGE_MAX)
+			return refusal_set(why, "limit",
+					   "limit: must be a whole number from 1 to 1000");
 		p->limit = (int)v;
 	}
 	if (start != NULL) {
 		/* a cursor is a stored name: anything longer cannot match one */
-		if (strlen(start) >= sizeof(p->start)) {
-			*field = "start";
-			*why = "start: is not a page cursor";
-			return -1;
-		}
+		if (strlen(start) >= sizeof(p->start))
+			return refusal_set(why, "start", "start: is not a page cursor");
 		snprintf(p->start, sizeof(p->start), "%s", start);
 	}
 	return 0;
@@ -41,10 +35,10 @@ int page_parse(const char *start, const char *limit, struct page *p, const char 
 
 int page_from_query(struct req *r, struct page *p, struct resp *out)
 {
-	const char *field = NULL, *why = NULL;
+	struct refusal why;
 
-	if (page_parse(req_query(r, "start"), req_query(r, "limit"), p, &field, &why) != 0) {
-		resp_error(out, 400, "INVALID_FORM", field, "%s", why);
+	if (page_parse(req_query(r, "start"), req_query(r, "limit"), p, &why) != 0) {
+		resp_refused(out, &why);
 		return -1;
 	}
 	p->items = json_array();

@@ -1,15 +1,16 @@
 /*
  * Roles, collections and grants, UCP style (SPEC §5), and the auth config.
  * Admins change them; any signed-in account may read roles and collections.
- * Every change rebuilds the authorization snapshot before it is answered,
- * so the next decision sees it.
+ * Every change is announced before it is answered, so the next decision
+ * sees it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
-#include "authz/rbac.h"
+#include "authz/roles.h"
+#include "changes.h"
 
 static int admin_only(struct req *r, struct resp *out)
 {
@@ -21,121 +22,140 @@ static int admin_only(struct req *r, struct resp *out)
 
 /* ---- roles ---- */
 
+static json_t *builtin_json(const struct builtin_role *b)
+{
+	return roles_json(b->id, b->name, true, roles_builtin_operations(b->id));
+}
+
+static json_t *custom_json(const struct role_row *row)
+{
+	return roles_json(row->id, row->name, false, json_loads(row->operations, 0, NULL));
+}
+
 static int collect_role(const struct role_row *row, void *ctx)
 {
-	json_t *ops = json_loads(row->operations, 0, NULL);
-
-	json_array_append_new(ctx, rbac_role_json(row->id, row->name, false, ops));
+	json_array_append_new(ctx, custom_json(row));
 	return 0;
 }
 
-/* Every role, built-in first; NULL on a store error. */
-static json_t *all_roles(void)
+/*
+ * The role whose id or name is key, built-in or custom, as the API shows it:
+ * STORE_OK, STORE_NOT_FOUND, or the store's failure. With id, its id.
+ */
+static int find_role(const char *key, json_t **json, char id[ID_LEN])
 {
-	json_t *list = json_array();
+	const struct builtin_role *b = roles_builtin(key);
+	struct role_row row;
+	int rc;
 
-	rbac_builtin_roles(list);
-	if (store_roles(collect_role, list) != STORE_OK) {
-		json_decref(list);
-		return NULL;
+	if (b != NULL) {
+		if (json != NULL)
+			*json = builtin_json(b);
+		if (id != NULL)
+			snprintf(id, ID_LEN, "%s", b->id);
+		return STORE_OK;
 	}
-	return list;
-}
-
-/* The role whose id or name is `key`, as JSON (a new reference), or NULL. */
-static json_t *find_role(json_t *roles, const char *key)
-{
-	size_t i;
-	json_t *role;
-
-	json_array_foreach(roles, i, role)
-	{
-		if (strcmp(json_string_value(json_object_get(role, "id")), key) == 0 ||
-		    strcasecmp(json_string_value(json_object_get(role, "name")), key) == 0)
-			return json_incref(role);
-	}
-	return NULL;
+	rc = store_role_get(key, &row);
+	if (rc != STORE_OK)
+		return rc;
+	if (json != NULL)
+		*json = custom_json(&row);
+	if (id != NULL)
+		snprintf(id, ID_LEN, "%s", row.id);
+	free(row.operations);
+	return STORE_OK;
 }
 
 void api_roles_list(struct req *r, struct resp *out)
 {
-	json_t *roles = all_roles();
+	json_t *list = json_array();
+	size_t n;
+	const struct builtin_role *b = roles_builtins(&n);
+	int rc;
 
 	(void)r;
-	if (roles == NULL)
-		resp_internal(out);
-	else
-		resp_json(out, 200, roles);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, builtin_json(&b[i]));
+	rc = store_roles(collect_role, list);
+	if (rc != STORE_OK) {
+		json_decref(list);
+		resp_store_failed(out, rc);
+		return;
+	}
+	resp_json(out, 200, list);
 }
 
 void api_role_get(struct req *r, struct resp *out)
 {
-	json_t *roles = all_roles(), *role = roles ? find_role(roles, r->params[0]) : NULL;
+	json_t *role = NULL;
+	int rc = find_role(r->params[0], &role, NULL);
 
-	if (roles == NULL)
-		resp_internal(out);
-	else if (role == NULL)
+	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "role", r->params[0]);
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
 	else
 		resp_json(out, 200, role);
-	json_decref(roles);
 }
 
-void api_role_create(struct req *r, struct resp *out)
+/* Checks the create form into row (name, operations); 0, or -1 with out filled. */
+static int role_form(struct req *r, struct resp *out, struct role_row *row)
 {
 	static const struct field form[] = {{"name", F_STRING, true},
 					    {"system_role", F_BOOL, false},
 					    {"operations", F_ANY, false},
 					    {"id", F_STRING, false},
 					    {NULL, 0, false}};
-	json_t *ops = json_object_get(r->body, "operations"), *roles = NULL, *clash = NULL;
+	json_t *ops = json_object_get(r->body, "operations");
+	const char *name = form_string(r->body, "name", "");
+	struct refusal why;
+
+	if (form_check(r->body, form, out) != 0 || form_label(name, "name", out) != 0)
+		return -1;
+	if (name[0] == '\0' || form_bool(r->body, "system_role", false)) {
+		resp_refuse(out, name[0] ? "system_role" : "name", "%s",
+			    name[0] ? "system_role: only built-in roles are system roles"
+				    : "name: is required");
+		return -1;
+	}
+	if (ops != NULL && roles_check_operations(ops, &why) != 0) {
+		resp_refused(out, &why);
+		return -1;
+	}
+	snprintf(row->name, sizeof(row->name), "%s", name);
+	row->operations = ops ? json_dumps(ops, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	row->created_at = now_seconds();
+	if (row->operations == NULL || new_uuid(row->id) != 0) {
+		resp_internal(out);
+		return -1;
+	}
+	return 0;
+}
+
+void api_role_create(struct req *r, struct resp *out)
+{
 	struct role_row row = {0};
-	const char *name = form_string(r->body, "name", ""), *why;
-	char buf[256];
 	int rc;
 
-	if (admin_only(r, out) != 0 || form_check(r->body, form, out) != 0 ||
-	    form_label(name, "name", out) != 0)
-		return;
-	if (name[0] == '\0' || form_bool(r->body, "system_role", false)) {
-		resp_error(out, 400, "INVALID_FORM", name[0] ? "system_role" : "name",
-			   name[0] ? "system_role: only built-in roles are system roles"
-				   : "name: is required");
-		return;
-	}
-	if (ops == NULL)
-		ops = json_object();
-	else
-		json_incref(ops);
-	if ((why = rbac_check_operations(ops, buf, sizeof(buf))) != NULL) {
-		resp_error(out, 400, "INVALID_FORM", "operations", "%s", why);
+	if (admin_only(r, out) != 0 || role_form(r, out, &row) != 0)
+		goto done;
+	/* a built-in name is taken too; among custom roles the store's uniqueness decides */
+	rc = roles_builtin(row.name) ? STORE_CONFLICT : store_role_insert(&row);
+	if (rc == STORE_CONFLICT) {
+		resp_error(out, 409, "CONFLICT", "name", "name: a role named \"%s\" exists",
+			   row.name);
 		goto done;
 	}
-	roles = all_roles();
-	if (roles != NULL && (clash = find_role(roles, name)) != NULL) {
-		resp_error(out, 409, "CONFLICT", "name", "name: a role named \"%s\" exists", name);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		goto done;
 	}
-	snprintf(row.name, sizeof(row.name), "%s", name);
-	row.operations = json_dumps(ops, JSON_COMPACT | JSON_SORT_KEYS);
-	row.created_at = now_seconds();
-	rc = roles && row.operations && new_uuid(row.id) == 0 ? store_role_insert(&row)
-							      : STORE_ERROR;
-	if (rc == STORE_CONFLICT)
-		resp_error(out, 409, "CONFLICT", "name", "name: a role named \"%s\" exists", name);
-	else if (rc != STORE_OK)
-		resp_internal(out);
-	else {
-		server_changed(r->srv);
-		audit_log(r->srv->audit, "role.create", r->who.name, r->client,
-			  json_pack("{s:s, s:s}", "role", row.name, "id", row.id));
-		resp_json(out, 201, rbac_role_json(row.id, row.name, false, json_incref(ops)));
-	}
-	free(row.operations);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_ROLES});
+	audit_log(r->srv->audit, "role.create", r->who.name, r->client,
+		  json_pack("{s:s, s:s}", "role", row.name, "id", row.id));
+	resp_json(out, 201, custom_json(&row));
 done:
-	json_decref(clash);
-	json_decref(roles);
-	json_decref(ops);
+	free(row.operations);
 }
 
 void api_role_delete(struct req *r, struct resp *out)
@@ -144,7 +164,7 @@ void api_role_delete(struct req *r, struct resp *out)
 
 	if (admin_only(r, out) != 0)
 		return;
-	if (rbac_builtin_role(r->params[0])) {
+	if (roles_builtin(r->params[0])) {
 		resp_error(out, 403, "FORBIDDEN", NULL, "built-in roles cannot be deleted");
 		return;
 	}
@@ -159,10 +179,10 @@ void api_role_delete(struct req *r, struct resp *out)
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	server_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_ROLES});
 	audit_log(r->srv->audit, "role.delete", r->who.name, r->client,
 		  json_pack("{s:s}", "id", r->params[0]));
 	out->status = 204;
@@ -199,10 +219,11 @@ static int collect_collection(const struct collection_row *c, void *ctx)
 static void list_collections(struct resp *out, const char *parent)
 {
 	struct children_ctx k = {parent, json_array()};
+	int rc = store_collections(collect_collection, &k);
 
-	if (store_collections(collect_collection, &k) != STORE_OK) {
+	if (rc != STORE_OK) {
 		json_decref(k.list);
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
 	resp_json(out, 200, k.list);
@@ -214,15 +235,19 @@ void api_collections_list(struct req *r, struct resp *out)
 	list_collections(out, NULL);
 }
 
+/* Answers a lookup of a collection: 0 when found, else -1 with out filled. */
+static int found_collection(struct resp *out, int rc, const char *key)
+{
+	if (rc == STORE_NOT_FOUND)
+		resp_not_found(out, "collection", key);
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
+	return rc == STORE_OK ? 0 : -1;
+}
+
 static int load_collection(struct resp *out, const char *id, struct collection_row *c)
 {
-	int rc = store_collection_get(id, c);
-
-	if (rc == STORE_NOT_FOUND)
-		resp_not_found(out, "collection", id);
-	else if (rc != STORE_OK)
-		resp_internal(out);
-	return rc == STORE_OK ? 0 : -1;
+	return found_collection(out, store_collection_get(id, c), id);
 }
 
 void api_collection_get(struct req *r, struct resp *out)
@@ -245,18 +270,12 @@ void api_collection_by_path(struct req *r, struct resp *out)
 {
 	const char *path = req_query(r, "path");
 	struct collection_row c;
-	int rc;
 
 	if (path == NULL) {
-		resp_error(out, 400, "INVALID_FORM", "path", "path: is required");
+		resp_refuse(out, "path", "path: is required");
 		return;
 	}
-	rc = store_collection_by_path(path, &c);
-	if (rc == STORE_NOT_FOUND)
-		resp_not_found(out, "collection", path);
-	else if (rc != STORE_OK)
-		resp_internal(out);
-	else
+	if (found_collection(out, store_collection_by_path(path, &c), path) == 0)
 		resp_json(out, 200, collection_json(&c));
 }
 
@@ -272,8 +291,7 @@ void api_collection_create(struct req *r, struct resp *out)
 	    form_label(name, "name", out) != 0)
 		return;
 	if (name[0] == '\0' || strchr(name, '/') != NULL) {
-		resp_error(out, 400, "INVALID_FORM", "name",
-			   "name: must be 1-100 characters without \"/\"");
+		resp_refuse(out, "name", "name: must be 1-100 characters without \"/\"");
 		return;
 	}
 	if (load_collection(out, form_string(r->body, "parent_id", ""), &parent) != 0)
@@ -283,16 +301,20 @@ void api_collection_create(struct req *r, struct resp *out)
 	snprintf(c.path, sizeof(c.path), "%s/%s", strcmp(parent.path, "/") == 0 ? "" : parent.path,
 		 name);
 	c.created_at = now_seconds();
-	rc = new_uuid(c.id) == 0 ? store_collection_insert(&c) : STORE_ERROR;
+	if (new_uuid(c.id) != 0) {
+		resp_internal(out);
+		return;
+	}
+	rc = store_collection_insert(&c);
 	if (rc == STORE_CONFLICT) {
 		resp_error(out, 409, "CONFLICT", "name", "name: %s exists", c.path);
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	server_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_COLLECTIONS});
 	audit_log(r->srv->audit, "collection.create", r->who.name, r->client,
 		  json_pack("{s:s}", "path", c.path));
 	resp_json(out, 201, collection_json(&c));
@@ -316,10 +338,10 @@ void api_collection_delete(struct req *r, struct resp *out)
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	server_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	audit_log(r->srv->audit, "collection.delete", r->who.name, r->client,
 		  json_pack("{s:s}", "path", c.path));
 	out->status = 204;
@@ -357,10 +379,11 @@ void api_grants_list(struct req *r, struct resp *out)
 	struct grants_ctx k = {json_array(), json_object()};
 	json_t *subjects = json_array(), *v;
 	const char *key;
+	int rc = admin_only(r, out) == 0 ? store_grants(collect_grant, &k) : STORE_OK;
 
-	if (admin_only(r, out) != 0 || store_grants(collect_grant, &k) != STORE_OK) {
+	if (out->status != 0 || rc != STORE_OK) {
 		if (out->status == 0)
-			resp_internal(out);
+			resp_store_failed(out, rc);
 		json_decref(k.grants);
 		json_decref(k.subjects);
 		json_decref(subjects);
@@ -371,32 +394,35 @@ void api_grants_list(struct req *r, struct resp *out)
 	resp_json(out, 200, json_pack("{s:o, s:o}", "grants", k.grants, "subjects", subjects));
 }
 
-/* Checks that the grant's subject, collection and role exist. */
-static int check_grant(struct resp *out, const struct grant_row *g)
+/*
+ * Checks that the grant's subject, collection and role exist; a role named by
+ * its name is stored by its id, which is what decisions look up.
+ */
+static int check_grant(struct resp *out, struct grant_row *g)
 {
 	struct collection_row c;
 	const char *kind;
-	json_t *roles, *role;
+	char role_id[ID_LEN];
 	int rc = store_subject_kind(g->subject_id, &kind);
 
+	if (rc == STORE_NOT_FOUND) {
+		resp_not_found(out, "subject", g->subject_id);
+		return -1;
+	}
 	if (rc != STORE_OK) {
-		if (rc == STORE_NOT_FOUND)
-			resp_not_found(out, "subject", g->subject_id);
-		else
-			resp_internal(out);
+		resp_store_failed(out, rc);
 		return -1;
 	}
 	if (load_collection(out, g->collection_id, &c) != 0)
 		return -1;
-	roles = all_roles();
-	role = roles ? find_role(roles, g->role_id) : NULL;
-	json_decref(roles);
-	if (role == NULL) {
+	rc = find_role(g->role_id, NULL, role_id);
+	if (rc == STORE_NOT_FOUND)
 		resp_not_found(out, "role", g->role_id);
-		return -1;
-	}
-	json_decref(role);
-	return 0;
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
+	else
+		snprintf(g->role_id, sizeof(g->role_id), "%s", role_id);
+	return rc == STORE_OK ? 0 : -1;
 }
 
 static void grant_from_path(struct req *r, struct grant_row *g)
@@ -409,17 +435,19 @@ static void grant_from_path(struct req *r, struct grant_row *g)
 void api_grant_put(struct req *r, struct resp *out)
 {
 	struct grant_row g;
+	int rc;
 
 	if (admin_only(r, out) != 0)
 		return;
 	grant_from_path(r, &g);
 	if (check_grant(out, &g) != 0)
 		return;
-	if (store_grant_put(&g) != STORE_OK) {
-		resp_internal(out);
+	rc = store_grant_put(&g);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
-	server_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_GRANTS});
 	audit_log(r->srv->audit, "grant.put", r->who.name, r->client,
 		  json_pack("{s:s, s:s, s:s}", "subject", g.subject_id, "collection",
 			    g.collection_id, "role", g.role_id));
@@ -442,10 +470,10 @@ void api_grant_delete(struct req *r, struct resp *out)
 		return;
 	}
 	if (rc != STORE_OK) {
-		resp_internal(out);
+		resp_store_failed(out, rc);
 		return;
 	}
-	server_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_GRANTS});
 	audit_log(r->srv->audit, "grant.delete", r->who.name, r->client,
 		  json_pack("{s:s, s:s, s:s}", "subject", g.subject_id, "collection",
 			    g.collection_id, "role", g.role_id));
@@ -457,10 +485,12 @@ void api_grant_delete(struct req *r, struct resp *out)
 static void auth_config_json(struct resp *out)
 {
 	char backend[32] = "managed", role[ID_LEN] = "restrictedcontrol";
+	int rc = store_setting_get("backend", backend, sizeof(backend));
 
-	if (store_setting_get("backend", backend, sizeof(backend)) == STORE_ERROR ||
-	    store_setting_get("defaultNewUserRole", role, sizeof(role)) == STORE_ERROR) {
-		resp_internal(out);
+	if (rc >= 0)
+		rc = store_setting_get("defaultNewUserRole", role, sizeof(role));
+	if (rc < 0) {
+		resp_store_failed(out, rc);
 		return;
 	}
 	resp_json(out, 200,
@@ -473,6 +503,21 @@ void api_auth_config_get(struct req *r, struct resp *out)
 		auth_config_json(out);
 }
 
+static int save_auth_config(const char *backend, const char *role)
+{
+	int rc = store_begin();
+
+	if (rc == STORE_OK && backend != NULL)
+		rc = store_setting_set("backend", backend);
+	if (rc == STORE_OK && role != NULL)
+		rc = store_setting_set("defaultNewUserRole", role);
+	if (rc == STORE_OK)
+		rc = store_commit();
+	if (rc != STORE_OK)
+		store_rollback();
+	return rc;
+}
+
 void api_auth_config_put(struct req *r, struct resp *out)
 {
 	static const struct field form[] = {{"backend", F_STRING, false},
@@ -480,37 +525,33 @@ void api_auth_config_put(struct req *r, struct resp *out)
 					    {NULL, 0, false}};
 	const char *backend = form_string(r->body, "backend", NULL);
 	const char *role = form_string(r->body, "defaultNewUserRole", NULL);
-	json_t *roles, *found = NULL;
+	char role_id[ID_LEN];
+	int rc;
 
 	if (admin_only(r, out) != 0 || form_check(r->body, form, out) != 0)
 		return;
 	if (backend && strcmp(backend, "managed") != 0 && strcmp(backend, "ldap") != 0) {
-		resp_error(out, 400, "INVALID_FORM", "backend", "backend: must be managed or ldap");
+		resp_refuse(out, "backend", "backend: must be managed or ldap");
 		return;
 	}
 	if (role != NULL) {
-		roles = all_roles();
-		found = roles ? find_role(roles, role) : NULL;
-		json_decref(roles);
-		if (found == NULL) {
-			char shown[101];
+		char shown[101];
 
-			resp_error(out, 400, "INVALID_FORM", "defaultNewUserRole",
-				   "defaultNewUserRole: no role \"%s\"",
-				   utf8_clean(shown, sizeof(shown), role));
+		rc = find_role(role, NULL, role_id);
+		if (rc == STORE_NOT_FOUND)
+			resp_refuse(out, "defaultNewUserRole", "defaultNewUserRole: no role \"%s\"",
+				    utf8_clean(shown, sizeof(shown), role));
+		else if (rc != STORE_OK)
+			resp_store_failed(out, rc);
+		if (rc != STORE_OK)
 			return;
-		}
-		role = json_string_value(json_object_get(found, "id"));
 	}
-	if (store_begin() != STORE_OK || (backend && store_setting_set("backend", backend)) ||
-	    (role && store_setting_set("defaultNewUserRole", role)) || store_commit() != STORE_OK) {
-		store_rollback();
-		json_decref(found);
-		resp_internal(out);
+	rc = save_auth_config(backend, role ? role_id : NULL);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
 		return;
 	}
-	json_decref(found);
-	ldap_config_changed(r->srv);
+	changes_announce(r->srv, &(struct change){.what = CHANGE_SETTINGS});
 	audit_log(r->srv->audit, "config.auth", r->who.name, r->client, json_incref(r->body));
 	auth_config_json(out);
 }

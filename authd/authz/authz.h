@@ -5,8 +5,10 @@
 #ifndef AUTHD_AUTHZ_H
 #define AUTHD_AUTHZ_H
 
-#include "http/http.h"
 #include "rbac.h"
+
+/* Bytes of a request's own text (URI, label) that a message or an audit line quotes. */
+#define AUTHZ_SHOWN_MAX 200
 
 struct authz_call {
 	const char *method;
@@ -15,6 +17,7 @@ struct authz_call {
 	size_t body_len;
 	bool body_withheld; /* the engine had a body but did not show it (over 1 MiB, not JSON) */
 	const struct rbac_subject *who;
+	const struct snapshot *snapshot; /* held by the caller for the whole decision */
 };
 
 struct authz_outcome {
@@ -25,12 +28,10 @@ struct authz_outcome {
 	char role[NAME_LEN];
 };
 
+/* Decides, counts and audits one request. */
 void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o);
-
-/* Handlers: the plugin protocol, and POST /api/authz. */
-void api_plugin_activate(struct req *r, struct resp *out);
-void api_plugin_authz_req(struct req *r, struct resp *out);
-void api_plugin_authz_res(struct req *r, struct resp *out);
-void api_authz(struct req *r, struct resp *out);
+/* Counts and audits a decision made before authz_decide could be asked; who may be NULL. */
+void authz_record(struct server *srv, const struct rbac_subject *who, const char *method,
+		  const char *path, const struct authz_outcome *o);
 
 #endif

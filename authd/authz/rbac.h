@@ -1,6 +1,8 @@
 /*
- * Who may do what: roles, collections and grants, held as an immutable
- * snapshot that authorization decisions read without SQL or locks.
+ * Who may do what (SPEC §5, §8): the authorization snapshot decisions read,
+ * the bundle keys beside it, and the decisions themselves. The model is
+ * explained in decide.c, the snapshot in snapshot.c, the built-in roles in
+ * roles.h.
  */
 #ifndef AUTHD_RBAC_H
 #define AUTHD_RBAC_H
@@ -10,31 +12,26 @@
 #include "store/store.h"
 
 struct rbac;
+struct snapshot;
 
-/* Loads the key index from the store; rbac_refresh then builds the snapshot. */
+/* Loads the key index from the store; rbac_refresh then builds the first snapshot. */
 struct rbac *rbac_new(void);
+/* At exit, once nothing holds a snapshot. */
 void rbac_free(struct rbac *r);
-/* Rebuilds the snapshot from the store and publishes it; call after every change. */
+/* For changes.c: rebuilds the snapshot from the store and publishes it; -1 (logged, and every
+ * decision denies until the next success) when it cannot. */
 int rbac_refresh(struct rbac *r);
-/* A bundle key was stored or deleted: takes effect for the next decision. */
+/* For changes.c: a bundle key was stored or deleted; it counts for the next decision. */
 void rbac_key_added(struct rbac *r, const struct pubkey *k);
 void rbac_key_removed(struct rbac *r, const char *fingerprint);
-/* Frees snapshots that no decision can still be reading; main.c calls it every tick. */
-void rbac_reap(struct rbac *r);
 
-/* The built-in roles (SPEC §5). */
-bool rbac_builtin_role(const char *id);
-/* Every role as the API shows it: built-ins first, then custom ones from the store. */
-json_t *rbac_role_json(const char *id, const char *name, bool system_role, json_t *operations);
-json_t *rbac_builtin_operations(const char *id);
-/* Appends every built-in role, as the API shows it, to `list`. */
-void rbac_builtin_roles(json_t *list);
 /*
- * Checks an operations map of a custom role: known resource types and
- * operations, and sub-options each operation has. NULL when it is fine, else
- * a message naming the bad part (valid while `ops` lives).
+ * The current snapshot, held until rbac_release however long the caller
+ * takes: a rebuild meanwhile publishes a new one and leaves this one be. NULL
+ * while there is none; every function below then denies.
  */
-const char *rbac_check_operations(json_t *ops, char *buf, size_t len);
+const struct snapshot *rbac_hold(struct rbac *r);
+void rbac_release(const struct snapshot *s);
 
 /* ---- decisions ---- */
 
@@ -49,13 +46,13 @@ struct rbac_subject {
  * Who a certificate (its DER bytes) is, per SPEC §7.3: its key exists and
  * has not expired, its account is active and not missing from LDAP. `user`,
  * unless NULL, is the name the engine saw, and must be the account's (the
- * certificate's CN). -1 with the reason otherwise.
+ * certificate's CN). -1 with why otherwise.
  */
-int rbac_identify_der(struct rbac *r, const unsigned char *der, size_t len, const char *user,
-		      struct rbac_subject *who, char *why, size_t whylen);
+int rbac_identify_der(const struct snapshot *s, const unsigned char *der, size_t len,
+		      const char *user, struct rbac_subject *who, struct refusal *why);
 /* The same for an account named directly (the decision API, by admins). */
-int rbac_identify_account(struct rbac *r, const char *name, struct rbac_subject *who, char *why,
-			  size_t whylen);
+int rbac_identify_account(const struct snapshot *s, const char *name, struct rbac_subject *who,
+			  struct refusal *why);
 
 struct rbac_request {
 	const struct dk_op *op;
@@ -71,11 +68,11 @@ struct rbac_verdict {
 };
 
 /* Decides a request for a subject. Never fails open: anything unknown denies. */
-void rbac_decide(struct rbac *r, const struct rbac_subject *who, const struct rbac_request *req,
-		 struct rbac_verdict *v);
+void rbac_decide(const struct snapshot *s, const struct rbac_subject *who,
+		 const struct rbac_request *req, struct rbac_verdict *v);
 /* The private collection path of an account, "/Shared/Private/<name>". */
 void rbac_private_collection(const char *account, char *out, size_t len);
-/* Whether the current snapshot has a collection at `path`; false while there is none. */
-bool rbac_has_collection(struct rbac *r, const char *path);
+/* Whether the snapshot has a collection at `path`. */
+bool rbac_has_collection(const struct snapshot *s, const char *path);
 
 #endif

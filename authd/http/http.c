@@ -17,113 +17,11 @@
 
 #include <gnutls/gnutls.h>
 
-#include "api/api.h"
-#include "bundles.h"
-#include "authz/authz.h"
 #include "authz/rbac.h"
+#include "bundles.h"
+#include "http.h"
 #include "servercert.h"
 #include "tls.h"
-#include "web.h"
-
-enum {
-	R_AUTH = 1,	     /* needs a bearer token */
-	R_BODY = 2,	     /* takes a JSON object body */
-	R_BODY_OPTIONAL = 4, /* ... and no body means {} */
-};
-
-struct route {
-	const char *method;
-	const char *pattern; /* segments; "{}" matches one */
-	handler_fn fn;
-	int flags;
-};
-
-#define A "/enzi/v0/accounts"
-static const struct route api_routes[] = {
-    {"GET", "/_ping", api_ping, 0},
-    {"HEAD", "/_ping", api_ping, 0},
-    {"GET", "/ca", api_ca, 0},
-    {"GET", "/", api_web_index, 0},
-    {"GET", "/web/{}", api_web_file, 0},
-    {"POST", "/auth/login", api_login, R_BODY},
-    {"POST", "/auth/logout", api_logout, R_AUTH},
-
-    {"GET", A, api_accounts_list, R_AUTH},
-    {"POST", A, api_account_create, R_AUTH | R_BODY},
-    {"GET", A "/{}", api_account_get, R_AUTH},
-    {"PATCH", A "/{}", api_account_patch, R_AUTH | R_BODY},
-    {"DELETE", A "/{}", api_account_delete, R_AUTH},
-    {"POST", A "/{}/changePassword", api_account_change_password, R_AUTH | R_BODY},
-    {"GET", A "/{}/organizations", api_user_orgs, R_AUTH},
-    {"GET", A "/{}/members", api_org_members, R_AUTH},
-    {"GET", A "/{}/members/{}", api_org_member_get, R_AUTH},
-    {"PUT", A "/{}/members/{}", api_org_member_put, R_AUTH | R_BODY | R_BODY_OPTIONAL},
-    {"DELETE", A "/{}/members/{}", api_org_member_delete, R_AUTH},
-    {"GET", A "/{}/teams", api_teams_list, R_AUTH},
-    {"POST", A "/{}/teams", api_team_create, R_AUTH | R_BODY},
-    {"GET", A "/{}/teams/{}", api_team_get, R_AUTH},
-    {"PATCH", A "/{}/teams/{}", api_team_patch, R_AUTH | R_BODY},
-    {"DELETE", A "/{}/teams/{}", api_team_delete, R_AUTH},
-    {"GET", A "/{}/teams/{}/members", api_team_members, R_AUTH},
-    {"GET", A "/{}/teams/{}/members/{}", api_team_member_get, R_AUTH},
-    {"PUT", A "/{}/teams/{}/members/{}", api_team_member_put, R_AUTH | R_BODY | R_BODY_OPTIONAL},
-    {"DELETE", A "/{}/teams/{}/members/{}", api_team_member_delete, R_AUTH},
-    {"GET", A "/{}/teams/{}/memberSyncConfig", api_team_sync_get, R_AUTH},
-    {"PUT", A "/{}/teams/{}/memberSyncConfig", api_team_sync_put, R_AUTH | R_BODY},
-    {"GET", A "/{}/adminMemberSyncConfig", api_org_admin_sync_get, R_AUTH},
-    {"PUT", A "/{}/adminMemberSyncConfig", api_org_admin_sync_put, R_AUTH | R_BODY},
-    {"GET", A "/{}/publicKeys", api_keys_list, R_AUTH},
-    {"POST", A "/{}/publicKeys", api_key_add, R_AUTH | R_BODY},
-    {"GET", A "/{}/publicKeys/{}", api_key_get, R_AUTH},
-    {"PATCH", A "/{}/publicKeys/{}", api_key_patch, R_AUTH | R_BODY},
-    {"DELETE", A "/{}/publicKeys/{}", api_key_delete, R_AUTH},
-
-    {"GET", "/api/clientbundle", api_clientbundle, R_AUTH},
-    {"POST", "/api/clientbundle", api_clientbundle, R_AUTH},
-    {"GET", "/roles", api_roles_list, R_AUTH},
-    {"POST", "/roles", api_role_create, R_AUTH | R_BODY},
-    {"GET", "/roles/{}", api_role_get, R_AUTH},
-    {"DELETE", "/roles/{}", api_role_delete, R_AUTH},
-    {"GET", "/collections", api_collections_list, R_AUTH},
-    {"POST", "/collections", api_collection_create, R_AUTH | R_BODY},
-    {"GET", "/collections/{}", api_collection_get, R_AUTH},
-    {"DELETE", "/collections/{}", api_collection_delete, R_AUTH},
-    {"GET", "/collections/{}/children", api_collection_children, R_AUTH},
-    {"GET", "/collectionByPath", api_collection_by_path, R_AUTH},
-    {"GET", "/collectionGrants", api_grants_list, R_AUTH},
-    {"PUT", "/collectionGrants/{}/{}/{}", api_grant_put, R_AUTH},
-    {"DELETE", "/collectionGrants/{}/{}/{}", api_grant_delete, R_AUTH},
-    {"GET", "/enzi/v0/config/auth", api_auth_config_get, R_AUTH},
-    {"PUT", "/enzi/v0/config/auth", api_auth_config_put, R_AUTH | R_BODY},
-    {"GET", "/enzi/v0/config/auth/ldap", api_ldap_get, R_AUTH},
-    {"PUT", "/enzi/v0/config/auth/ldap", api_ldap_put, R_AUTH | R_BODY},
-    {"POST", "/enzi/v0/config/auth/ldap/tryLogin", api_ldap_try_login, R_AUTH | R_BODY},
-    {"POST", "/enzi/v0/jobs", api_job_create, R_AUTH | R_BODY},
-    {"GET", "/enzi/v0/jobs", api_jobs_list, R_AUTH},
-    {"GET", "/enzi/v0/jobs/{}", api_job_get, R_AUTH},
-    {"GET", "/enzi/v0/jobs/{}/logs", api_job_logs, R_AUTH},
-    {"POST", "/enzi/v0/jobs/{}/cancel", api_job_cancel, R_AUTH | R_BODY | R_BODY_OPTIONAL},
-    {"GET", "/api/ucp/config/auth/ldap", api_ldap_get, R_AUTH},
-    {"PUT", "/api/ucp/config/auth/ldap", api_ldap_put, R_AUTH | R_BODY},
-    {"POST", "/api/authz", api_authz, R_AUTH | R_BODY},
-    {"GET", "/metrics", api_metrics, R_AUTH},
-    {"GET", "/api/config/certs", api_certs_get, R_AUTH},
-    {"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
-};
-#undef A
-
-void http_routes_print(FILE *f)
-{
-	for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++)
-		fprintf(f, "%s %s\n", api_routes[i].method, api_routes[i].pattern);
-}
-
-/* The engine authorization plugin protocol, on authz.socket (SPEC §8.1). */
-static const struct route plugin_routes[] = {
-    {"POST", "/Plugin.Activate", api_plugin_activate, 0},
-    {"POST", "/AuthZPlugin.AuthZReq", api_plugin_authz_req, R_BODY},
-    {"POST", "/AuthZPlugin.AuthZRes", api_plugin_authz_res, R_BODY},
-};
 
 /* Base64 inflates a 1 MiB engine request body by a third, and JSON wraps it. */
 #define PLUGIN_MAX_BODY (2 * MAX_BODY)
@@ -224,12 +122,6 @@ void resp_forbidden(struct resp *out)
 
 void resp_internal(struct resp *out)
 {
-	/* not a fault of the server's to hide: the operator can act on it, and the client retry */
-	if (store_last_failure_was_full()) {
-		resp_error(out, 507, "STORAGE_FULL", NULL,
-			   "the server's data dir is out of space; nothing was changed");
-		return;
-	}
 	resp_error(out, 500, "INTERNAL", NULL, "internal error; the server log has details");
 }
 
@@ -433,12 +325,15 @@ static const gnutls_datum_t *peer_certificate(struct MHD_Connection *c)
 /* Authenticates by the client certificate of the handshake (mutual TLS). */
 static void authenticate_cert(struct req *r, const gnutls_datum_t *cert, struct resp *out)
 {
+	const struct snapshot *s = rbac_hold(r->srv->rbac);
 	struct rbac_subject who;
-	char why[256];
+	struct refusal why;
+	int rc = rbac_identify_der(s, cert->data, cert->size, NULL, &who, &why);
 
-	if (rbac_identify_der(r->srv->rbac, cert->data, cert->size, NULL, &who, why, sizeof(why)) !=
-	    0) {
-		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s", why);
+	rbac_release(s);
+	if (rc != 0) {
+		resp_error(out, 401, "UNAUTHORIZED", NULL, "client certificate refused: %s",
+			   why.message);
 		return;
 	}
 	snprintf(r->who.id, sizeof(r->who.id), "%s", who.account_id);
@@ -614,11 +509,6 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 		if (out->status != 0)
 			return;
 	}
-	/*
-	 * A full disk met before (by an earlier request on this thread, or by the
-	 * token's last-used mark, whose failure is let pass) is not the handler's.
-	 */
-	store_failure_forget();
 	route->fn(r, out);
 }
 
@@ -718,6 +608,62 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&h->srv->inflight, 1);
 }
 
+/*
+ * A TLS connection's own state: the certificate its handshake was served,
+ * which stays alive until the connection closes however often it is
+ * replaced meanwhile (servercert.h).
+ */
+struct tls_conn {
+	struct certset *cert;
+};
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct tls_conn *t = *socket_context;
+
+	(void)cls;
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct tls_conn));
+		return;
+	}
+	/* closed: libmicrohttpd has deinitialised the TLS session already */
+	if (t != NULL)
+		servercert_put(t->cert);
+	free(t);
+	*socket_context = NULL;
+}
+
+/*
+ * libmicrohttpd's MHD_OPTION_HTTPS_CERT_CALLBACK. libmicrohttpd makes the
+ * connection the TLS session's pointer, which leads to the connection's
+ * state; a connection without it (out of memory) gets no certificate, and
+ * its handshake fails rather than serve one nobody holds.
+ */
+static int on_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+		   const gnutls_pk_algorithm_t *algos, int nalgos, gnutls_pcert_st **pcert,
+		   unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct MHD_Connection *c = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci =
+	    c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	struct tls_conn *t = ci ? ci->socket_context : NULL;
+
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)algos;
+	(void)nalgos;
+	if (t == NULL)
+		return -1;
+	if (t->cert == NULL)
+		t->cert = servercert_take();
+	if (t->cert == NULL)
+		return -1;
+	servercert_parts(t->cert, pcert, pcert_length, pkey);
+	return 0;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
@@ -747,7 +693,8 @@ static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 	return -1;
 }
 
-struct http_server *http_start(struct server *srv, struct failure *err)
+struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
+			       struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -765,22 +712,23 @@ struct http_server *http_start(struct server *srv, struct failure *err)
 		return NULL;
 	}
 	h->srv = srv;
-	h->routes = api_routes;
-	h->nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+	h->routes = routes;
+	h->nroutes = n;
 	h->max_body = MAX_BODY;
 	family = listen_addr(srv->cfg, &ss);
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h->daemon = MHD_start_daemon(
 	    flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, servercert_retrieve,
+	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, on_cert,
 	    /* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
 	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	    on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		failure_set(err, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
 			    srv->cfg->listen_port,
@@ -817,7 +765,8 @@ static int unix_listener(const char *path, struct failure *err)
 	return fd;
 }
 
-struct http_server *http_start_plugin(struct server *srv, struct failure *err)
+struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
+				      struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -829,8 +778,8 @@ struct http_server *http_start_plugin(struct server *srv, struct failure *err)
 		return NULL;
 	}
 	h->srv = srv;
-	h->routes = plugin_routes;
-	h->nroutes = sizeof(plugin_routes) / sizeof(plugin_routes[0]);
+	h->routes = routes;
+	h->nroutes = n;
 	h->max_body = PLUGIN_MAX_BODY;
 	fd = unix_listener(h->socket_path, err);
 	if (fd >= 0)

@@ -42,6 +42,19 @@ struct resp {
 
 typedef void (*handler_fn)(struct req *r, struct resp *out);
 
+enum {
+	R_AUTH = 1,	     /* needs a bearer token */
+	R_BODY = 2,	     /* takes a JSON object body */
+	R_BODY_OPTIONAL = 4, /* ... and no body means {} */
+};
+
+struct route {
+	const char *method;
+	const char *pattern; /* segments; "{}" matches one */
+	handler_fn fn;
+	int flags;
+};
+
 /* A query parameter, or NULL. */
 const char *req_query(struct req *r, const char *name);
 /* A request header, or NULL. */
@@ -59,17 +72,17 @@ void resp_header(struct resp *out, const char *name, const char *fmt, ...)
 
 /* Shorthands for the common refusals. */
 void resp_forbidden(struct resp *out);
-/* 500 INTERNAL; 507 STORAGE_FULL when the store's last failure in this request was a full disk. */
+/* 500 INTERNAL: something failed that the client cannot help (the log says what). */
 void resp_internal(struct resp *out);
 void resp_not_found(struct resp *out, const char *what, const char *key);
 
-/* Serves HTTPS with the certificate of servercert.c; set one before starting. */
-struct http_server *http_start(struct server *srv, struct failure *err);
-/* Serves the engine plugin protocol on the unix socket authz.socket. */
-struct http_server *http_start_plugin(struct server *srv, struct failure *err);
+/* Serves the routes over HTTPS with the certificate of servercert.c; set one before starting. */
+struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
+			       struct failure *err);
+/* Serves the routes (the engine plugin protocol) on the unix socket authz.socket. */
+struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
+				      struct failure *err);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
-/* Writes the HTTPS API's routing table to f, one "METHOD PATTERN" a line ("{}": one segment). */
-void http_routes_print(FILE *f);
 
 #endif

@@ -1,33 +1,32 @@
 /*
  * The served certificate. GnuTLS asks for it through a callback that has no
- * user pointer, so the current set lives in this file: an atomic pointer to
- * an immutable set. A swap publishes a new set and keeps the old ones on a
- * list until shutdown, because a handshake may still be reading them; swaps
- * are rare admin actions, so the list stays short.
+ * user pointer, so the current set lives in this file, in a slot of its own
+ * (refcount.h): http.c takes a reference for each connection at its first
+ * handshake and drops it when the connection closes.
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "refcount.h"
 #include "servercert.h"
 
 #define MAX_CHAIN 16
 
 struct certset {
-	struct certset *older; /* the set this one replaced */
+	struct ref ref; /* first: the object's address */
 	gnutls_pcert_st pcerts[MAX_CHAIN];
 	unsigned int npcerts;
 	gnutls_privkey_t key;
 	char *pem;
 };
 
-static _Atomic(struct certset *) current;
-static pthread_mutex_t swap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ref_slot current = {PTHREAD_MUTEX_INITIALIZER, NULL};
 
-static void certset_free(struct certset *s)
+static void certset_free(struct ref *r)
 {
+	struct certset *s = (struct certset *)r;
+
 	for (unsigned i = 0; i < s->npcerts; i++)
 		gnutls_pcert_deinit(&s->pcerts[i]);
 	if (s->key != NULL)
@@ -43,7 +42,12 @@ static struct certset *certset_new(const char *cert_pem, const char *key_pem, st
 	gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned int)strlen(key_pem)};
 	int rc;
 
-	if (s == NULL || (s->pem = strdup(cert_pem)) == NULL) {
+	if (s == NULL) {
+		failure_set(err, "out of memory");
+		return NULL;
+	}
+	ref_init(&s->ref, certset_free);
+	if ((s->pem = strdup(cert_pem)) == NULL) {
 		failure_set(err, "out of memory");
 		goto fail;
 	}
@@ -62,8 +66,7 @@ static struct certset *certset_new(const char *cert_pem, const char *key_pem, st
 	}
 	return s;
 fail:
-	if (s != NULL)
-		certset_free(s);
+	ref_put(&s->ref);
 	return NULL;
 }
 
@@ -73,47 +76,39 @@ int servercert_set(const char *cert_pem, const char *key_pem, struct failure *er
 
 	if (s == NULL)
 		return -1;
-	pthread_mutex_lock(&swap_lock);
-	s->older = atomic_load(&current);
-	atomic_store(&current, s);
-	pthread_mutex_unlock(&swap_lock);
+	ref_slot_publish(&current, &s->ref);
 	return 0;
+}
+
+struct certset *servercert_take(void)
+{
+	return (struct certset *)ref_slot_take(&current);
+}
+
+void servercert_put(struct certset *s)
+{
+	if (s != NULL)
+		ref_put(&s->ref);
 }
 
 char *servercert_pem(void)
 {
-	struct certset *s = atomic_load(&current);
+	struct certset *s = servercert_take();
+	char *pem = s ? strdup(s->pem) : NULL;
 
-	return s ? strdup(s->pem) : NULL;
+	servercert_put(s);
+	return pem;
 }
 
-int servercert_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
-			const gnutls_pk_algorithm_t *algos, int nalgos, gnutls_pcert_st **pcert,
-			unsigned int *pcert_length, gnutls_privkey_t *pkey)
+void servercert_parts(struct certset *s, gnutls_pcert_st **pcert, unsigned int *n,
+		      gnutls_privkey_t *key)
 {
-	struct certset *s = atomic_load(&current);
-
-	(void)session;
-	(void)req_ca_dn;
-	(void)nreqs;
-	(void)algos;
-	(void)nalgos;
-	if (s == NULL)
-		return -1;
 	*pcert = s->pcerts;
-	*pcert_length = s->npcerts;
-	*pkey = s->key;
-	return 0;
+	*n = s->npcerts;
+	*key = s->key;
 }
 
-void servercert_free_all(void)
+void servercert_clear(void)
 {
-	struct certset *s = atomic_exchange(&current, NULL);
-
-	while (s != NULL) {
-		struct certset *older = s->older;
-
-		certset_free(s);
-		s = older;
-	}
+	ref_slot_publish(&current, NULL);
 }

@@ -14,5 +14,4 @@ add_custom_command(
   DEPENDS ${AUTHD_WEB_PATHS} ${CMAKE_CURRENT_LIST_DIR}/web_embed.cmake
   COMMENT "Embedding the admin web page"
   VERBATIM)
-target_sources(authd_core PRIVATE ${CMAKE_CURRENT_LIST_DIR}/web.c
-  ${CMAKE_CURRENT_BINARY_DIR}/web_files.c)
+target_sources(authd_core PRIVATE ${CMAKE_CURRENT_BINARY_DIR}/web_files.c)

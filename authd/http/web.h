@@ -1,13 +1,11 @@
 /*
  * The admin web page (SPEC §9): its static files, compiled into the binary
- * from authd/web/ by web_embed.cmake, and the handlers that serve them.
+ * from authd/http/web/ by web_embed.cmake; api/api_web.c serves them.
  */
 #ifndef AUTHD_WEB_H
 #define AUTHD_WEB_H
 
 #include <stddef.h>
-
-#include "http.h"
 
 struct web_file {
 	const char *name; /* as in /web/<name> */
@@ -23,9 +21,5 @@ extern const size_t web_nfiles;
 
 /* The file called `name`, or NULL. */
 const struct web_file *web_find(const char *name);
-
-/* GET / (the page) and GET /web/{file}; both answer without authentication. */
-void api_web_index(struct req *r, struct resp *out);
-void api_web_file(struct req *r, struct resp *out);
 
 #endif

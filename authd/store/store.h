@@ -1,32 +1,36 @@
 /*
- * The store: SQLite in WAL mode, one connection per thread and one that the
- * login path shares, prepared statements cached per connection, schema built
- * by numbered migrations.
- * Every SQL string of authd lives behind these functions.
+ * The store: every piece of authd's state that outlives a process, behind
+ * these functions and nothing else. No caller sees a database type or SQL,
+ * nor which database runs; store/driver.h is the store's own header, and
+ * store/sqlite/ the driver (SQLite in WAL mode, the embedded default).
+ *
+ * Every function answers one of the results below. The failures are
+ * negative, so `rc < 0` asks "did the store fail?"; a failure is logged by
+ * the store, and the write that failed changed nothing. What else a result
+ * means is said at each function; where nothing is said, a function answers
+ * STORE_OK or a failure.
  */
 #ifndef AUTHD_STORE_H
 #define AUTHD_STORE_H
 
-#include <sqlite3.h>
-
 #include "authd.h"
 
-/* Results of lookups and writes. */
-enum {
+enum store_result {
 	STORE_OK = 0,
-	STORE_NOT_FOUND = 1,
-	STORE_CONFLICT = 2, /* a uniqueness rule said no */
-	STORE_CREATED = 3,  /* it was missing and is there now */
-	STORE_ERROR = -1,
+	STORE_NOT_FOUND = 1, /* no such row */
+	STORE_CONFLICT = 2,  /* a uniqueness or reference rule refused the write */
+	STORE_CREATED = 3,   /* it was missing and is there now */
+	STORE_ERROR = -1,    /* the store failed; the log says how */
+	STORE_FULL = -2,     /* the disk under the store is full: nothing was written */
 };
 
+/* Opens the store in data_dir and brings its schema up to date; 0, or -1 with err. */
 int store_open(const char *data_dir, struct failure *err);
-/* Copies the WAL into the database; main.c calls it every second. */
+/* Housekeeping off the request path (SQLite: copies the WAL into the database); main.c calls
+ * it every second. */
 void store_checkpoint(void);
-/* Checkpoints the WAL and closes the calling thread's connection. */
+/* Closes the calling thread's connection and the shared one; the last call of a process. */
 void store_close(void);
-/* The calling thread's connection, opened on first use; NULL on failure. */
-sqlite3 *store_db(void);
 /*
  * The shared connection. A commit on one connection empties the page cache of
  * every other, so while logins write a session each, every statement on a
@@ -42,35 +46,18 @@ sqlite3 *store_db(void);
  */
 bool store_shared_begin(long wait_us);
 void store_shared_end(void);
-/* Brings a database to the newest schema; refuses one newer than this build. */
-int store_migrate(sqlite3 *db, struct failure *err);
-/* The same, stopping at schema version `target`: for tests of upgrades. */
-int store_migrate_to(sqlite3 *db, int target, struct failure *err);
-int store_schema_version(void);
 
-/* BEGIN IMMEDIATE: a writer takes the write lock up front, so it never fails half-way. */
-/* For store_*.c only: the cached, reset statement for a literal SQL string. */
-sqlite3_stmt *store_stmt(const char *sql);
-/* For store_*.c only: the statement with the texts that are not NULL bound to ?1..?3. */
-sqlite3_stmt *store_bound(const char *sql, const char *a, const char *b, const char *c);
-/* For store_*.c only: a text column into a buffer ("" for NULL). */
-void store_text(char *dst, size_t len, sqlite3_stmt *st, int col);
-/* For store_*.c only: logs the connection's error; returns STORE_ERROR. */
-int store_failed(sqlite3_stmt *st);
-/* For store_*.c only: runs a bound write; a uniqueness refusal is STORE_CONFLICT,
- * and with need_row, changing nothing is STORE_NOT_FOUND. */
-int store_finish(sqlite3_stmt *st, bool need_row);
 /*
- * Whether the calling thread's last store failure was a full disk
- * (SQLITE_FULL), which the client is told apart from other failures.
- * http.c calls store_failure_forget before each handler, so that a full disk
- * met by an earlier request never speaks for a later one.
+ * Transactions, one at a time per thread. store_begin takes the write lock up
+ * front, so a transaction never fails half-way for want of it; every write
+ * answered 2xx was committed before the answer.
  */
-bool store_last_failure_was_full(void);
-void store_failure_forget(void);
-
 int store_begin(void);
+/* The same for a transaction that writes very much (a first sync of a large directory). */
+int store_begin_bulk(void);
+/* STORE_OK once committed; on a failure the transaction is still open: roll it back. */
 int store_commit(void);
+/* Ends the open transaction, if any, with nothing of it kept. */
 void store_rollback(void);
 /* A savepoint: the same inside a transaction, a transaction of its own outside one. */
 int store_begin_nested(void);
@@ -102,16 +89,26 @@ enum account_filter {
 
 typedef int (*account_cb)(const struct account *a, void *ctx);
 
-/* `key` is an id or a (normalised) name. */
+/* `key` is an id or a (normalised) name; STORE_NOT_FOUND when no account has it. */
 int store_account_get(const char *key, struct account *out);
-/* The argon2 hash of a managed user, malloc'd; NULL when there is none. */
+/* The argon2 hash of a managed user, malloc'd (the caller frees it); STORE_NOT_FOUND, with
+ * *hash_out NULL, for an unknown id and for an account without a password. */
 int store_account_password(const char *id, char **hash_out);
+/*
+ * The accounts of a filter in name order, from the name `start` on ("" for
+ * the first), at most `limit`; cb sees each until it returns nonzero.
+ */
 int store_account_list(enum account_filter f, const char *start, int limit, account_cb cb,
 		       void *ctx);
 int store_account_counts(int64_t *users, int64_t *orgs);
+/* STORE_CONFLICT when the name is taken. password_hash is NULL for orgs and imported users. */
 int store_account_insert(const struct account *a, const char *password_hash);
+/* Writes full name, admin, active, imported, DN and updated_at; STORE_NOT_FOUND for no such id. */
 int store_account_update(const struct account *a);
+/* STORE_NOT_FOUND for no such id. */
 int store_account_set_password(const char *id, const char *password_hash);
+/* With its memberships, keys, sessions, grants and (when nothing is below it) private
+ * collection; STORE_NOT_FOUND for no such id. */
 int store_account_delete(const char *id);
 /* Active admins other than `except_id` (which may be NULL). */
 int store_count_active_admins(const char *except_id, int64_t *out);
@@ -124,10 +121,14 @@ struct member {
 };
 typedef int (*member_cb)(const struct member *m, void *ctx);
 
+/* STORE_NOT_FOUND when the user is not a member. */
 int store_org_member_get(const char *org_id, const char *user_id, bool *is_admin);
+/* Members in name order from `start`, at most `limit`, as store_account_list. */
 int store_org_members(const char *org_id, const char *start, int limit, member_cb cb, void *ctx);
+/* Adds the member, or sets its admin flag. */
 int store_org_member_put(const char *org_id, const char *user_id, bool is_admin);
-/* Removes the user from the org and from all of the org's teams. */
+/* Removes the user from the org and from all of the org's teams; STORE_NOT_FOUND when the user
+ * was not a member. Two statements: call it inside a transaction. */
 int store_org_member_delete(const char *org_id, const char *user_id);
 /* The orgs a user belongs to, as members with the user's admin flag. */
 int store_user_orgs(const char *user_id, const char *start, int limit, member_cb cb, void *ctx);
@@ -142,14 +143,24 @@ struct team {
 };
 typedef int (*team_cb)(const struct team *t, void *ctx);
 
+/* `key` is the team's id or name within the org; STORE_NOT_FOUND when it has no such team. */
 int store_team_get(const char *org_id, const char *key, struct team *out);
+/* The org's teams in name order from `start`, at most `limit`. */
 int store_teams(const char *org_id, const char *start, int limit, team_cb cb, void *ctx);
+/* STORE_CONFLICT when the org has a team of that name. */
 int store_team_insert(const struct team *t);
+/* Writes name, description and updated_at; STORE_CONFLICT for a taken name, STORE_NOT_FOUND for
+ * no such team. */
 int store_team_update(const struct team *t);
+/* With its members, sync config and grants; STORE_NOT_FOUND for no such team. Two statements:
+ * call it inside a transaction. */
 int store_team_delete(const char *team_id);
+/* STORE_NOT_FOUND when the user is not a member. */
 int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin);
 int store_team_members(const char *team_id, const char *start, int limit, member_cb cb, void *ctx);
+/* Adds the member, or sets its admin flag (the caller makes it an org member first). */
 int store_team_member_put(const char *team_id, const char *user_id, bool is_admin);
+/* STORE_NOT_FOUND when the user was not a member. */
 int store_team_member_delete(const char *team_id, const char *user_id);
 
 /* ---- collections ---- */
@@ -175,10 +186,15 @@ struct pubkey {
 };
 typedef int (*pubkey_cb)(const struct pubkey *k, void *ctx);
 
+/* STORE_CONFLICT when a key of that fingerprint is stored already. */
 int store_key_insert(const struct pubkey *k);
+/* STORE_NOT_FOUND when the account has no such key. */
 int store_key_get(const char *account_id, const char *key_id, struct pubkey *out);
+/* The account's keys in id order from `start`, at most `limit`. */
 int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx);
+/* STORE_NOT_FOUND for no such key. */
 int store_key_set_label(const char *key_id, const char *label);
+/* STORE_NOT_FOUND when the account has no such key. */
 int store_key_delete(const char *account_id, const char *key_id);
 
 /* ---- roles, collections, grants (store_rbac.c) ---- */
@@ -186,7 +202,8 @@ int store_key_delete(const char *account_id, const char *key_id);
 struct role_row {
 	char id[ID_LEN];
 	char name[NAME_LEN];
-	char *operations; /* JSON text, malloc'd by the store; the callback must not keep it */
+	char *operations; /* JSON text: the store's during a callback, the caller's (to free) after
+			     store_role_get */
 	int64_t created_at;
 };
 struct collection_row {
@@ -205,25 +222,37 @@ typedef int (*role_cb)(const struct role_row *r, void *ctx);
 typedef int (*collection_cb)(const struct collection_row *c, void *ctx);
 typedef int (*grant_cb)(const struct grant_row *g, void *ctx);
 
+/* The custom roles in name order. */
 int store_roles(role_cb cb, void *ctx);
+/* The custom role whose id, or name in any case, is `key`; STORE_NOT_FOUND when none. */
+int store_role_get(const char *key, struct role_row *out);
+/* STORE_CONFLICT when a custom role has the name, in any case. */
 int store_role_insert(const struct role_row *r);
-/* STORE_CONFLICT when a grant uses it. */
+/* STORE_CONFLICT when a grant uses it; STORE_NOT_FOUND for no such role. */
 int store_role_delete(const char *id);
 
+/* Every collection, in path order. */
 int store_collections(collection_cb cb, void *ctx);
+/* STORE_NOT_FOUND for no such collection (both). */
 int store_collection_get(const char *id, struct collection_row *out);
 int store_collection_by_path(const char *path, struct collection_row *out);
+/* STORE_CONFLICT when the path exists or the parent does not. */
 int store_collection_insert(const struct collection_row *c);
-/* STORE_CONFLICT when it has children; its grants go with it. */
+/* STORE_CONFLICT when it has children; STORE_NOT_FOUND for no such collection; its grants go
+ * with it. */
 int store_collection_delete(const char *id);
 
+/* Every grant, by subject. */
 int store_grants(grant_cb cb, void *ctx);
+/* Adds the grant; one that exists already is left as it is (STORE_OK). */
 int store_grant_put(const struct grant_row *g);
+/* STORE_NOT_FOUND for no such grant. */
 int store_grant_delete(const struct grant_row *g);
 
-/* "user", "org" or "team" for a grant subject's id. */
+/* "user", "org" or "team" for a grant subject's id; STORE_NOT_FOUND when it is none of them. */
 int store_subject_kind(const char *id, const char **kind);
 
+/* A setting into a buffer (cut to len - 1 bytes); STORE_NOT_FOUND when it was never set. */
 int store_setting_get(const char *key, char *value, size_t len);
 /* The same for values of any length: *value is malloc'd (the caller frees it). */
 int store_setting_get_text(const char *key, char **value);
@@ -244,14 +273,15 @@ struct job {
 typedef int (*job_cb)(const struct job *j, void *ctx);
 
 void job_free_texts(struct job *j);
+/* STORE_CONFLICT when the id is taken. */
 int store_job_insert(const struct job *j);
-/* Fills *out, texts malloc'd (job_free_texts). */
+/* Fills *out, texts malloc'd (job_free_texts); STORE_NOT_FOUND for no such job. */
 int store_job_get(const char *id, struct job *out);
 /* Newest first, from the job `start_id` ("" for the newest); action "" for every action. */
 int store_jobs(const char *action, const char *start_id, int limit, job_cb cb, void *ctx);
-/* Writes status, times, summary and plan back. */
+/* Writes status, times, summary and plan back; STORE_NOT_FOUND for no such job. */
 int store_job_update(const struct job *j);
-/* The oldest waiting job; STORE_NOT_FOUND when none waits. */
+/* The oldest waiting job, texts malloc'd; STORE_NOT_FOUND when none waits. */
 int store_job_next(struct job *out);
 /* Jobs a stop left running become errored; *n says how many. */
 int store_jobs_interrupted(int64_t now, int *n);
@@ -271,11 +301,11 @@ typedef int (*imported_cb)(const struct imported_row *r, void *ctx);
 int store_imported_accounts(imported_cb cb, void *ctx);
 /* The names of the accounts a sync must leave alone: managed users and orgs. */
 int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx);
-/* A new imported account with its private collection and default grant. */
+/* A new imported account with its private collection and default grant, in the caller's
+ * transaction; a taken name is STORE_ERROR (the sync checked it was free). */
 int store_imported_insert(const struct account *a, int64_t now);
-/* The calling thread's page cache, in MB; SQLite's default is 2. */
-int store_cache_size_mb(int mb);
-/* Sets what the directory says of an imported account. */
+/* Sets what the directory says of an imported account; STORE_NOT_FOUND when there is no imported
+ * account of that id. */
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
 			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);
 
@@ -296,7 +326,7 @@ int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx);
 int store_org_member_ensure(const char *org_id, const char *user_id);
 
 /* Member-sync configs as JSON text: kind "team" (memberSyncConfig) or "org"
- * (adminMemberSyncConfig). */
+ * (adminMemberSyncConfig); *json malloc'd. STORE_NOT_FOUND before the first set. */
 int store_member_sync_get(const char *kind, const char *owner_id, char **json);
 int store_member_sync_set(const char *kind, const char *owner_id, const char *json);
 /*
@@ -328,7 +358,9 @@ struct session_row {
 };
 
 int store_session_insert(const struct session_row *s);
+/* STORE_NOT_FOUND for no such session. */
 int store_session_get(const unsigned char hash[32], struct session_row *out);
+/* Both leave a missing session as it is, answering STORE_OK. */
 int store_session_touch(const unsigned char hash[32], int64_t last_used);
 int store_session_delete(const unsigned char hash[32]);
 /* Deletes an account's sessions but the one whose hash is `keep` (may be NULL). */

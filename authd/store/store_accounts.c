@@ -1,12 +1,13 @@
 /*
- * Queries for accounts, organization and team membership, and the private
- * collections users get at first login.
+ * Queries for accounts, organization and team membership, the private
+ * collections users get, and the rows the authorization snapshot is built
+ * from.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "driver.h"
 
 #define ACCOUNT_COLS                                                                               \
 	"a.id, a.name, a.full_name, a.ldap_dn, a.is_org, a.is_admin, a.is_active, a.is_imported,"  \
@@ -18,87 +19,95 @@
 	" a.ldap_missing"
 
 /* Reads the ACCOUNT_COLS starting at column `c`. */
-static void read_account(sqlite3_stmt *st, int c, struct account *a)
+static void read_account(struct stmt *st, int c, struct account *a)
 {
-	store_text(a->id, sizeof(a->id), st, c + 0);
-	store_text(a->name, sizeof(a->name), st, c + 1);
-	store_text(a->full_name, sizeof(a->full_name), st, c + 2);
-	store_text(a->ldap_dn, sizeof(a->ldap_dn), st, c + 3);
-	a->is_org = sqlite3_column_int(st, c + 4);
-	a->is_admin = sqlite3_column_int(st, c + 5);
-	a->is_active = sqlite3_column_int(st, c + 6);
-	a->is_imported = sqlite3_column_int(st, c + 7);
-	a->created_at = sqlite3_column_int64(st, c + 8);
-	a->updated_at = sqlite3_column_int64(st, c + 9);
-	a->members_count = sqlite3_column_int64(st, c + 10);
-	a->teams_count = sqlite3_column_int64(st, c + 11);
-	a->ldap_missing = sqlite3_column_int(st, c + 12);
+	col_copy(st, c + 0, a->id, sizeof(a->id));
+	col_copy(st, c + 1, a->name, sizeof(a->name));
+	col_copy(st, c + 2, a->full_name, sizeof(a->full_name));
+	col_copy(st, c + 3, a->ldap_dn, sizeof(a->ldap_dn));
+	a->is_org = col_bool(st, c + 4);
+	a->is_admin = col_bool(st, c + 5);
+	a->is_active = col_bool(st, c + 6);
+	a->is_imported = col_bool(st, c + 7);
+	a->created_at = col_int(st, c + 8);
+	a->updated_at = col_int(st, c + 9);
+	a->members_count = col_int(st, c + 10);
+	a->teams_count = col_int(st, c + 11);
+	a->ldap_missing = col_bool(st, c + 12);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+static int account_row(struct stmt *st, void *ctx)
 {
-	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	read_account(st, 0, ctx);
+	return 0;
+}
+
+struct each_account {
+	account_cb cb;
+	void *ctx;
+};
+
+static int each_account_row(struct stmt *st, void *ctx)
+{
+	struct each_account *e = ctx;
+	struct account a;
+
+	read_account(st, 0, &a);
+	return e->cb(&a, e->ctx);
+}
+
+/* Hands each row of ACCOUNT_COLS to cb, until it returns nonzero. */
+static int each_account(struct stmt *st, account_cb cb, void *ctx)
+{
+	struct each_account e = {cb, ctx};
+
+	return stmt_each(st, each_account_row, &e);
+}
+
+/* The first column as a number, for counts and flags. */
+static int int_row(struct stmt *st, void *ctx)
+{
+	*(int64_t *)ctx = col_int(st, 0);
+	return 0;
 }
 
 int store_account_get(const char *key, struct account *out)
 {
 	static const char sql[] =
 	    "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1 OR a.name = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-	int rc;
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, key);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		read_account(st, 0, out);
-		sqlite3_reset(st);
-		return STORE_OK;
-	}
-	return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
+	return stmt_one(stmt_texts(sql, key, NULL, NULL), account_row, out);
+}
+
+/* The first column, malloc'd; stays NULL for SQL NULL. */
+struct text_copy {
+	char *text;
+	bool no_memory;
+};
+
+static int copy_text_row(struct stmt *st, void *ctx)
+{
+	struct text_copy *t = ctx;
+
+	if (col_null(st, 0))
+		return 0;
+	t->text = strdup(col_text(st, 0));
+	t->no_memory = t->text == NULL;
+	return 0;
 }
 
 int store_account_password(const char *id, char **hash_out)
 {
 	static const char sql[] = "SELECT password_hash FROM accounts WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-	const unsigned char *h;
-	int rc;
+	struct text_copy t = {NULL, false};
+	int rc = stmt_one(stmt_texts(sql, id, NULL, NULL), copy_text_row, &t);
 
-	*hash_out = NULL;
-	if (st == NULL)
+	*hash_out = t.text;
+	if (rc != STORE_OK)
+		return rc;
+	if (t.no_memory)
 		return STORE_ERROR;
-	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	h = sqlite3_column_text(st, 0);
-	if (h == NULL) {
-		sqlite3_reset(st);
-		return STORE_NOT_FOUND;
-	}
-	*hash_out = strdup((const char *)h);
-	sqlite3_reset(st);
-	return *hash_out ? STORE_OK : STORE_ERROR;
-}
-
-/* Steps through rows of accounts, calling cb for each. */
-static int each_account(sqlite3_stmt *st, account_cb cb, void *ctx)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct account a;
-
-		read_account(st, 0, &a);
-		if (cb(&a, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return t.text ? STORE_OK : STORE_NOT_FOUND;
 }
 
 int store_account_list(enum account_filter f, const char *start, int limit, account_cb cb,
@@ -122,13 +131,19 @@ int store_account_list(enum account_filter f, const char *start, int limit, acco
 				      " AND NOT a.is_org AND NOT a.is_active"
 				      " ORDER BY a.name LIMIT ?2",
 	};
-	sqlite3_stmt *st = store_stmt(sql[f]);
+	struct stmt *st = stmt_texts(sql[f], start, NULL, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, start);
-	sqlite3_bind_int(st, 2, limit);
+	stmt_int(st, 2, limit);
 	return each_account(st, cb, ctx);
+}
+
+static int two_counts_row(struct stmt *st, void *ctx)
+{
+	int64_t *n = ctx;
+
+	n[0] = col_int(st, 0);
+	n[1] = col_int(st, 1);
+	return 0;
 }
 
 int store_account_counts(int64_t *users, int64_t *orgs)
@@ -136,16 +151,12 @@ int store_account_counts(int64_t *users, int64_t *orgs)
 	static const char sql[] =
 	    "SELECT count(*) FILTER (WHERE NOT is_org), count(*) FILTER (WHERE is_org)"
 	    " FROM accounts";
-	sqlite3_stmt *st = store_stmt(sql);
+	int64_t n[2] = {0, 0};
+	int rc = stmt_one(stmt_get(sql), two_counts_row, n);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return store_failed(st);
-	*users = sqlite3_column_int64(st, 0);
-	*orgs = sqlite3_column_int64(st, 1);
-	sqlite3_reset(st);
-	return STORE_OK;
+	*users = n[0];
+	*orgs = n[1];
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc; /* a count always has its row */
 }
 
 int store_account_insert(const struct account *a, const char *password_hash)
@@ -154,22 +165,16 @@ int store_account_insert(const struct account *a, const char *password_hash)
 	    "INSERT INTO accounts (id, name, full_name, is_org, is_admin, is_active, is_imported,"
 	    " ldap_dn, password_hash, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, a->id, a->name, a->full_name);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, a->id);
-	bind_text(st, 2, a->name);
-	bind_text(st, 3, a->full_name);
-	sqlite3_bind_int(st, 4, a->is_org);
-	sqlite3_bind_int(st, 5, a->is_admin);
-	sqlite3_bind_int(st, 6, a->is_active);
-	sqlite3_bind_int(st, 7, a->is_imported);
-	bind_text(st, 8, a->ldap_dn);
-	if (password_hash)
-		bind_text(st, 9, password_hash);
-	sqlite3_bind_int64(st, 10, a->created_at);
-	return store_finish(st, false);
+	stmt_bool(st, 4, a->is_org);
+	stmt_bool(st, 5, a->is_admin);
+	stmt_bool(st, 6, a->is_active);
+	stmt_bool(st, 7, a->is_imported);
+	stmt_text(st, 8, a->ldap_dn);
+	stmt_text(st, 9, password_hash);
+	stmt_int(st, 10, a->created_at);
+	return stmt_exec(st, false);
 }
 
 int store_account_update(const struct account *a)
@@ -177,32 +182,24 @@ int store_account_update(const struct account *a)
 	static const char sql[] =
 	    "UPDATE accounts SET full_name = ?2, is_admin = ?3, is_active = ?4,"
 	    " is_imported = ?5, ldap_dn = ?6, updated_at = ?7 WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, a->id, a->full_name, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, a->id);
-	bind_text(st, 2, a->full_name);
-	sqlite3_bind_int(st, 3, a->is_admin);
-	sqlite3_bind_int(st, 4, a->is_active);
-	sqlite3_bind_int(st, 5, a->is_imported);
-	bind_text(st, 6, a->ldap_dn);
-	sqlite3_bind_int64(st, 7, a->updated_at);
-	return store_finish(st, true);
+	stmt_bool(st, 3, a->is_admin);
+	stmt_bool(st, 4, a->is_active);
+	stmt_bool(st, 5, a->is_imported);
+	stmt_text(st, 6, a->ldap_dn);
+	stmt_int(st, 7, a->updated_at);
+	return stmt_exec(st, true);
 }
 
 int store_account_set_password(const char *id, const char *password_hash)
 {
 	static const char sql[] =
 	    "UPDATE accounts SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, id, password_hash, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, id);
-	bind_text(st, 2, password_hash);
-	sqlite3_bind_int64(st, 3, now_seconds());
-	return store_finish(st, true);
+	stmt_int(st, 3, now_seconds());
+	return stmt_exec(st, true);
 }
 
 int store_account_delete(const char *id)
@@ -216,117 +213,74 @@ int store_account_delete(const char *id)
 	    " (SELECT name FROM accounts WHERE id = ?1)"
 	    " AND NOT EXISTS (SELECT 1 FROM collections k WHERE k.parent_id = c.id)";
 	static const char sql[] = "DELETE FROM accounts WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(grants);
-	int rc;
+	int rc = stmt_exec(stmt_texts(grants, id, NULL, NULL), false);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, id);
-	rc = store_finish(st, false);
-	if (rc != STORE_OK)
-		return rc;
-	st = store_stmt(private);
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, id);
-	rc = store_finish(st, false);
-	if (rc != STORE_OK)
-		return rc;
-	st = store_stmt(sql);
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, id);
-	return store_finish(st, true);
+	if (rc == STORE_OK)
+		rc = stmt_exec(stmt_texts(private, id, NULL, NULL), false);
+	if (rc == STORE_OK)
+		rc = stmt_exec(stmt_texts(sql, id, NULL, NULL), true);
+	return rc;
 }
 
 int store_count_active_admins(const char *except_id, int64_t *out)
 {
 	static const char sql[] = "SELECT count(*) FROM accounts WHERE is_admin AND is_active"
 				  " AND NOT is_org AND id IS NOT ?1";
-	sqlite3_stmt *st = store_stmt(sql);
+	int rc;
 
-	if (st == NULL)
-		return STORE_ERROR;
-	if (except_id)
-		bind_text(st, 1, except_id);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return store_failed(st);
-	*out = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return STORE_OK;
+	*out = 0;
+	rc = stmt_one(stmt_texts(sql, except_id, NULL, NULL), int_row, out);
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
 /* ---- membership ---- */
 
 static int put_pair(const char *sql, const char *a, const char *b, bool flag)
 {
-	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
+	struct stmt *st = stmt_texts(sql, a, b, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int(st, 3, flag);
-	return store_finish(st, false);
+	stmt_bool(st, 3, flag);
+	return stmt_exec(st, false);
 }
 
-static int delete_pair(const char *sql, const char *a, const char *b)
+static int flag_row(struct stmt *st, void *ctx)
 {
-	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
-
-	return st ? store_finish(st, true) : STORE_ERROR;
+	*(bool *)ctx = col_bool(st, 0);
+	return 0;
 }
 
-static int get_flag(const char *sql, const char *a, const char *b, bool *is_admin)
+struct each_member {
+	member_cb cb;
+	void *ctx;
+};
+
+/* A row of (is_admin, ACCOUNT_COLS...). */
+static int each_member_row(struct stmt *st, void *ctx)
 {
-	sqlite3_stmt *st = store_bound(sql, a, b, NULL);
-	int rc;
+	struct each_member *e = ctx;
+	struct member m;
 
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	*is_admin = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return STORE_OK;
-}
-
-/* Steps through rows of (is_admin, ACCOUNT_COLS...). */
-static int each_member(sqlite3_stmt *st, member_cb cb, void *ctx)
-{
-	int rc;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct member m;
-
-		m.is_admin = sqlite3_column_int(st, 0);
-		read_account(st, 1, &m.account);
-		if (cb(&m, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	m.is_admin = col_bool(st, 0);
+	read_account(st, 1, &m.account);
+	return e->cb(&m, e->ctx);
 }
 
 static int list_members(const char *sql, const char *owner, const char *start, int limit,
 			member_cb cb, void *ctx)
 {
-	sqlite3_stmt *st = store_stmt(sql);
+	struct each_member e = {cb, ctx};
+	struct stmt *st = stmt_texts(sql, owner, start, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, owner);
-	bind_text(st, 2, start);
-	sqlite3_bind_int(st, 3, limit);
-	return each_member(st, cb, ctx);
+	stmt_int(st, 3, limit);
+	return stmt_each(st, each_member_row, &e);
 }
 
 int store_org_member_get(const char *org_id, const char *user_id, bool *is_admin)
 {
 	static const char sql[] =
 	    "SELECT is_admin FROM org_members WHERE org_id = ?1 AND user_id = ?2";
-	return get_flag(sql, org_id, user_id, is_admin);
+
+	return stmt_one(stmt_texts(sql, org_id, user_id, NULL), flag_row, is_admin);
 }
 
 int store_org_members(const char *org_id, const char *start, int limit, member_cb cb, void *ctx)
@@ -334,6 +288,7 @@ int store_org_members(const char *org_id, const char *start, int limit, member_c
 	static const char sql[] = "SELECT m.is_admin, " ACCOUNT_COLS
 				  " FROM org_members m JOIN accounts a ON a.id = m.user_id"
 				  " WHERE m.org_id = ?1 AND a.name >= ?2 ORDER BY a.name LIMIT ?3";
+
 	return list_members(sql, org_id, start, limit, cb, ctx);
 }
 
@@ -342,6 +297,7 @@ int store_org_member_put(const char *org_id, const char *user_id, bool is_admin)
 	static const char sql[] = "INSERT INTO org_members (org_id, user_id, is_admin)"
 				  " VALUES (?1, ?2, ?3) ON CONFLICT (org_id, user_id)"
 				  " DO UPDATE SET is_admin = excluded.is_admin";
+
 	return put_pair(sql, org_id, user_id, is_admin);
 }
 
@@ -350,12 +306,9 @@ int store_org_member_delete(const char *org_id, const char *user_id)
 	static const char teams[] = "DELETE FROM team_members WHERE user_id = ?2"
 				    " AND team_id IN (SELECT id FROM teams WHERE org_id = ?1)";
 	static const char sql[] = "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2";
-	sqlite3_stmt *st = store_bound(teams, org_id, user_id, NULL);
-	int rc = st ? store_finish(st, false) : STORE_ERROR;
+	int rc = stmt_exec(stmt_texts(teams, org_id, user_id, NULL), false);
 
-	if (rc != STORE_OK)
-		return rc;
-	return delete_pair(sql, org_id, user_id);
+	return rc == STORE_OK ? stmt_exec(stmt_texts(sql, org_id, user_id, NULL), true) : rc;
 }
 
 int store_user_orgs(const char *user_id, const char *start, int limit, member_cb cb, void *ctx)
@@ -363,6 +316,7 @@ int store_user_orgs(const char *user_id, const char *start, int limit, member_cb
 	static const char sql[] = "SELECT m.is_admin, " ACCOUNT_COLS
 				  " FROM org_members m JOIN accounts a ON a.id = m.org_id"
 				  " WHERE m.user_id = ?1 AND a.name >= ?2 ORDER BY a.name LIMIT ?3";
+
 	return list_members(sql, user_id, start, limit, cb, ctx);
 }
 
@@ -372,117 +326,92 @@ int store_user_orgs(const char *user_id, const char *start, int limit, member_cb
 	"t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,"                       \
 	" (SELECT count(*) FROM team_members m WHERE m.team_id = t.id)"
 
-static void read_team(sqlite3_stmt *st, struct team *t)
+static void read_team(struct stmt *st, struct team *t)
 {
-	store_text(t->id, sizeof(t->id), st, 0);
-	store_text(t->org_id, sizeof(t->org_id), st, 1);
-	store_text(t->name, sizeof(t->name), st, 2);
-	store_text(t->description, sizeof(t->description), st, 3);
-	t->created_at = sqlite3_column_int64(st, 4);
-	t->updated_at = sqlite3_column_int64(st, 5);
-	t->members_count = sqlite3_column_int64(st, 6);
+	col_copy(st, 0, t->id, sizeof(t->id));
+	col_copy(st, 1, t->org_id, sizeof(t->org_id));
+	col_copy(st, 2, t->name, sizeof(t->name));
+	col_copy(st, 3, t->description, sizeof(t->description));
+	t->created_at = col_int(st, 4);
+	t->updated_at = col_int(st, 5);
+	t->members_count = col_int(st, 6);
+}
+
+static int team_row(struct stmt *st, void *ctx)
+{
+	read_team(st, ctx);
+	return 0;
+}
+
+struct each_team {
+	team_cb cb;
+	void *ctx;
+};
+
+static int each_team_row(struct stmt *st, void *ctx)
+{
+	struct each_team *e = ctx;
+	struct team t;
+
+	read_team(st, &t);
+	return e->cb(&t, e->ctx);
 }
 
 int store_team_get(const char *org_id, const char *key, struct team *out)
 {
 	static const char sql[] = "SELECT " TEAM_COLS " FROM teams t"
 				  " WHERE t.org_id = ?1 AND (t.id = ?2 OR t.name = ?2)";
-	sqlite3_stmt *st = store_stmt(sql);
-	int rc;
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, org_id);
-	bind_text(st, 2, key);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	read_team(st, out);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return stmt_one(stmt_texts(sql, org_id, key, NULL), team_row, out);
 }
 
 int store_teams(const char *org_id, const char *start, int limit, team_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT " TEAM_COLS " FROM teams t"
 				  " WHERE t.org_id = ?1 AND t.name >= ?2 ORDER BY t.name LIMIT ?3";
-	sqlite3_stmt *st = store_stmt(sql);
-	int rc;
+	struct each_team e = {cb, ctx};
+	struct stmt *st = stmt_texts(sql, org_id, start, NULL);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, org_id);
-	bind_text(st, 2, start);
-	sqlite3_bind_int(st, 3, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct team t;
-
-		read_team(st, &t);
-		if (cb(&t, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	stmt_int(st, 3, limit);
+	return stmt_each(st, each_team_row, &e);
 }
 
 int store_team_insert(const struct team *t)
 {
 	static const char sql[] = "INSERT INTO teams (id, org_id, name, description, created_at,"
 				  " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, t->id, t->org_id, t->name);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, t->id);
-	bind_text(st, 2, t->org_id);
-	bind_text(st, 3, t->name);
-	bind_text(st, 4, t->description);
-	sqlite3_bind_int64(st, 5, t->created_at);
-	return store_finish(st, false);
+	stmt_text(st, 4, t->description);
+	stmt_int(st, 5, t->created_at);
+	return stmt_exec(st, false);
 }
 
 int store_team_update(const struct team *t)
 {
 	static const char sql[] =
 	    "UPDATE teams SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, t->id, t->name, t->description);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, t->id);
-	bind_text(st, 2, t->name);
-	bind_text(st, 3, t->description);
-	sqlite3_bind_int64(st, 4, t->updated_at);
-	return store_finish(st, true);
+	stmt_int(st, 4, t->updated_at);
+	return stmt_exec(st, true);
 }
 
 int store_team_delete(const char *team_id)
 {
 	static const char grants[] = "DELETE FROM grants WHERE subject_id = ?1";
 	static const char sql[] = "DELETE FROM teams WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(grants);
-	int rc;
+	int rc = stmt_exec(stmt_texts(grants, team_id, NULL, NULL), false);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, team_id);
-	rc = store_finish(st, false);
-	if (rc != STORE_OK)
-		return rc;
-	st = store_stmt(sql);
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, team_id);
-	return store_finish(st, true);
+	return rc == STORE_OK ? stmt_exec(stmt_texts(sql, team_id, NULL, NULL), true) : rc;
 }
 
 int store_team_member_get(const char *team_id, const char *user_id, bool *is_admin)
 {
 	static const char sql[] =
 	    "SELECT is_admin FROM team_members WHERE team_id = ?1 AND user_id = ?2";
-	return get_flag(sql, team_id, user_id, is_admin);
+
+	return stmt_one(stmt_texts(sql, team_id, user_id, NULL), flag_row, is_admin);
 }
 
 int store_team_members(const char *team_id, const char *start, int limit, member_cb cb, void *ctx)
@@ -490,6 +419,7 @@ int store_team_members(const char *team_id, const char *start, int limit, member
 	static const char sql[] = "SELECT m.is_admin, " ACCOUNT_COLS
 				  " FROM team_members m JOIN accounts a ON a.id = m.user_id"
 				  " WHERE m.team_id = ?1 AND a.name >= ?2 ORDER BY a.name LIMIT ?3";
+
 	return list_members(sql, team_id, start, limit, cb, ctx);
 }
 
@@ -498,20 +428,29 @@ int store_team_member_put(const char *team_id, const char *user_id, bool is_admi
 	static const char sql[] = "INSERT INTO team_members (team_id, user_id, is_admin)"
 				  " VALUES (?1, ?2, ?3) ON CONFLICT (team_id, user_id)"
 				  " DO UPDATE SET is_admin = excluded.is_admin";
+
 	return put_pair(sql, team_id, user_id, is_admin);
 }
 
 int store_team_member_delete(const char *team_id, const char *user_id)
 {
 	static const char sql[] = "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2";
-	return delete_pair(sql, team_id, user_id);
+
+	return stmt_exec(stmt_texts(sql, team_id, user_id, NULL), true);
 }
 
 /* ---- collections ---- */
 
-int store_ensure_private_collection(const struct account *user)
+static int ignore_row(struct stmt *st, void *ctx)
 {
-	static const char find[] = "SELECT id FROM collections WHERE path = ?1";
+	(void)st;
+	(void)ctx;
+	return 0;
+}
+
+/* The collection and its grant, in the savepoint store_ensure_private_collection opened. */
+static int make_private_collection(const struct account *user, const char *path)
+{
 	/* OR IGNORE: a concurrent login of the same user may have made it meanwhile */
 	static const char add[] = "INSERT OR IGNORE INTO collections"
 				  " (id, name, parent_id, path, created_at)"
@@ -519,134 +458,46 @@ int store_ensure_private_collection(const struct account *user)
 	static const char grant[] =
 	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
 	    " SELECT ?1, ?2, value FROM settings WHERE key = 'defaultNewUserRole'";
-	char path[NAME_LEN + 32], id[ID_LEN];
-	sqlite3_stmt *st = store_stmt(find);
+	char id[ID_LEN];
+	struct stmt *st;
 	int rc;
 
-	if (st == NULL)
+	if (new_uuid(id) != 0)
 		return STORE_ERROR;
+	st = stmt_texts(add, id, user->name, path);
+	stmt_int(st, 4, now_seconds());
+	rc = stmt_exec(st, false);
+	if (rc != STORE_OK)
+		return rc;
+	if (stmt_changed() == 0)
+		return STORE_OK; /* the concurrent login made it */
+	rc = stmt_exec(stmt_texts(grant, user->id, id, NULL), false);
+	return rc == STORE_OK ? STORE_CREATED : rc;
+}
+
+int store_ensure_private_collection(const struct account *user)
+{
+	static const char find[] = "SELECT id FROM collections WHERE path = ?1";
+	char path[NAME_LEN + 32];
+	int rc;
+
 	snprintf(path, sizeof(path), "/Shared/Private/%s", user->name);
-	bind_text(st, 1, path);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return STORE_OK;
-	if (rc != SQLITE_DONE)
-		return store_failed(st);
-	if (new_uuid(id) != 0 || store_begin_nested() != STORE_OK)
-		return STORE_ERROR;
-	st = store_stmt(add);
-	if (st == NULL)
-		goto fail;
-	bind_text(st, 1, id);
-	bind_text(st, 2, user->name);
-	bind_text(st, 3, path);
-	sqlite3_bind_int64(st, 4, now_seconds());
-	if (store_finish(st, false) != STORE_OK)
-		goto fail;
-	if (sqlite3_changes(sqlite3_db_handle(st)) == 0)
-		return store_commit_nested() == STORE_OK ? STORE_OK : STORE_ERROR;
-	st = store_stmt(grant);
-	if (st == NULL)
-		goto fail;
-	bind_text(st, 1, user->id);
-	bind_text(st, 2, id);
-	if (store_finish(st, false) != STORE_OK || store_commit_nested() != STORE_OK)
-		goto fail;
-	return STORE_CREATED;
-fail:
+	rc = stmt_one(stmt_texts(find, path, NULL, NULL), ignore_row, NULL);
+	if (rc != STORE_NOT_FOUND)
+		return rc;
+	rc = store_begin_nested();
+	if (rc != STORE_OK)
+		return rc;
+	rc = make_private_collection(user, path);
+	if (rc >= 0) {
+		int committed = store_commit_nested();
+
+		if (committed == STORE_OK)
+			return rc;
+		rc = committed;
+	}
 	store_rollback_nested();
-	return STORE_ERROR;
-}
-
-/* ---- sessions ---- */
-
-int store_session_insert(const struct session_row *s)
-{
-	static const char sql[] = "INSERT INTO sessions (token_hash, account_id, created_at,"
-				  " last_used, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_blob(st, 1, s->hash, sizeof(s->hash), SQLITE_STATIC);
-	bind_text(st, 2, s->account_id);
-	sqlite3_bind_int64(st, 3, s->created_at);
-	sqlite3_bind_int64(st, 4, s->last_used);
-	sqlite3_bind_int64(st, 5, s->expires_at);
-	return store_finish(st, false);
-}
-
-int store_session_get(const unsigned char hash[32], struct session_row *out)
-{
-	static const char sql[] = "SELECT account_id, created_at, last_used, expires_at"
-				  " FROM sessions WHERE token_hash = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-	int rc;
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	memcpy(out->hash, hash, 32);
-	store_text(out->account_id, sizeof(out->account_id), st, 0);
-	out->created_at = sqlite3_column_int64(st, 1);
-	out->last_used = sqlite3_column_int64(st, 2);
-	out->expires_at = sqlite3_column_int64(st, 3);
-	sqlite3_reset(st);
-	return STORE_OK;
-}
-
-int store_session_touch(const unsigned char hash[32], int64_t last_used)
-{
-	static const char sql[] = "UPDATE sessions SET last_used = ?2 WHERE token_hash = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, last_used);
-	return store_finish(st, false);
-}
-
-int store_session_delete(const unsigned char hash[32])
-{
-	static const char sql[] = "DELETE FROM sessions WHERE token_hash = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_blob(st, 1, hash, 32, SQLITE_STATIC);
-	return store_finish(st, false);
-}
-
-int store_sessions_delete_account(const char *account_id, const unsigned char *keep)
-{
-	static const char sql[] =
-	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?2";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	bind_text(st, 1, account_id);
-	if (keep != NULL)
-		sqlite3_bind_blob(st, 2, keep, 32, SQLITE_STATIC);
-	return store_finish(st, false);
-}
-
-int store_sessions_expire(int64_t now, int64_t idle_seconds)
-{
-	static const char sql[] =
-	    "DELETE FROM sessions WHERE expires_at <= ?1 OR last_used + ?2 <= ?1";
-	sqlite3_stmt *st = store_stmt(sql);
-
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int64(st, 2, idle_seconds);
-	return store_finish(st, false);
+	return rc;
 }
 
 /* ---- for the authorization snapshot ---- */
@@ -654,9 +505,23 @@ int store_sessions_expire(int64_t now, int64_t idle_seconds)
 int store_each_account(account_row_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT " ACCOUNT_COLS " FROM accounts a";
-	sqlite3_stmt *st = store_stmt(sql);
 
-	return st ? each_account(st, cb, ctx) : STORE_ERROR;
+	return each_account(stmt_get(sql), cb, ctx);
+}
+
+struct each_membership {
+	member_row_cb cb;
+	void *ctx;
+};
+
+static int membership_row(struct stmt *st, void *ctx)
+{
+	struct each_membership *e = ctx;
+	struct member_row m;
+
+	col_copy(st, 0, m.user_id, sizeof(m.user_id));
+	col_copy(st, 1, m.group_id, sizeof(m.group_id));
+	return e->cb(&m, e->ctx);
 }
 
 int store_each_membership(member_row_cb cb, void *ctx)
@@ -664,20 +529,7 @@ int store_each_membership(member_row_cb cb, void *ctx)
 	/* org memberships, then team memberships: both make a user part of a grant subject */
 	static const char sql[] = "SELECT user_id, org_id FROM org_members"
 				  " UNION ALL SELECT user_id, team_id FROM team_members";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct member_row m;
-	int rc;
+	struct each_membership e = {cb, ctx};
 
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_text(m.user_id, sizeof(m.user_id), st, 0);
-		store_text(m.group_id, sizeof(m.group_id), st, 1);
-		if (cb(&m, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return stmt_each(stmt_get(sql), membership_row, &e);
 }

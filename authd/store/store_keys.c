@@ -6,144 +6,123 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "driver.h"
 
 #define KEY_COLS                                                                                   \
 	"id, account_id, label, fingerprint, scope, created_at, not_after, certificate, "          \
 	"public_key"
 
-static void read_key(sqlite3_stmt *st, struct pubkey *k)
+static void read_key(struct stmt *st, struct pubkey *k)
 {
-	store_text(k->id, sizeof(k->id), st, 0);
-	store_text(k->account_id, sizeof(k->account_id), st, 1);
-	store_text(k->label, sizeof(k->label), st, 2);
-	store_text(k->fingerprint, sizeof(k->fingerprint), st, 3);
-	store_text(k->scope, sizeof(k->scope), st, 4);
-	k->created_at = sqlite3_column_int64(st, 5);
-	k->not_after = sqlite3_column_int64(st, 6);
-	store_text(k->certificate, sizeof(k->certificate), st, 7);
-	store_text(k->public_key, sizeof(k->public_key), st, 8);
+	col_copy(st, 0, k->id, sizeof(k->id));
+	col_copy(st, 1, k->account_id, sizeof(k->account_id));
+	col_copy(st, 2, k->label, sizeof(k->label));
+	col_copy(st, 3, k->fingerprint, sizeof(k->fingerprint));
+	col_copy(st, 4, k->scope, sizeof(k->scope));
+	k->created_at = col_int(st, 5);
+	k->not_after = col_int(st, 6);
+	col_copy(st, 7, k->certificate, sizeof(k->certificate));
+	col_copy(st, 8, k->public_key, sizeof(k->public_key));
 }
 
-/* Steps a bound query expected to yield at most one key. */
-static int one_key(sqlite3_stmt *st, struct pubkey *out)
+static int key_row(struct stmt *st, void *ctx)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	read_key(st, out);
-	sqlite3_reset(st);
-	return STORE_OK;
+	read_key(st, ctx);
+	return 0;
 }
 
 int store_key_insert(const struct pubkey *k)
 {
 	static const char sql[] = "INSERT INTO public_keys (" KEY_COLS ")"
 				  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_texts(sql, k->id, k->account_id, k->label);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, k->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, k->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, k->label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, k->fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, k->scope, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, k->created_at);
-	sqlite3_bind_int64(st, 7, k->not_after);
-	sqlite3_bind_text(st, 8, k->certificate, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, k->public_key, -1, SQLITE_STATIC);
-	return store_finish(st, false);
+	stmt_text(st, 4, k->fingerprint);
+	stmt_text(st, 5, k->scope);
+	stmt_int(st, 6, k->created_at);
+	stmt_int(st, 7, k->not_after);
+	stmt_text(st, 8, k->certificate);
+	stmt_text(st, 9, k->public_key);
+	return stmt_exec(st, false);
 }
 
 int store_key_get(const char *account_id, const char *key_id, struct pubkey *out)
 {
 	static const char sql[] =
 	    "SELECT " KEY_COLS " FROM public_keys WHERE account_id = ?1 AND id = ?2";
-	sqlite3_stmt *st = store_stmt(sql);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-	return one_key(st, out);
+	return stmt_one(stmt_texts(sql, account_id, key_id, NULL), key_row, out);
+}
+
+/* A key read for a callback; one buffer for every row, as a key is 16 KiB of PEM. */
+struct each_key {
+	pubkey_cb cb;
+	void *ctx;
+	struct pubkey *k;
+};
+
+static int each_key_row(struct stmt *st, void *ctx)
+{
+	struct each_key *e = ctx;
+
+	read_key(st, e->k);
+	return e->cb(e->k, e->ctx);
 }
 
 int store_keys(const char *account_id, const char *start, int limit, pubkey_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT " KEY_COLS " FROM public_keys"
 				  " WHERE account_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct pubkey k;
+	struct each_key e = {cb, ctx, calloc(1, sizeof(struct pubkey))};
+	struct stmt *st;
 	int rc;
 
-	if (st == NULL)
+	if (e.k == NULL)
 		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, start, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_key(st, &k);
-		if (cb(&k, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	st = stmt_texts(sql, account_id, start, NULL);
+	stmt_int(st, 3, limit);
+	rc = stmt_each(st, each_key_row, &e);
+	free(e.k);
+	return rc;
 }
 
 int store_key_set_label(const char *key_id, const char *label)
 {
 	static const char sql[] = "UPDATE public_keys SET label = ?2 WHERE id = ?1";
-	sqlite3_stmt *st = store_stmt(sql);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-	return store_finish(st, true);
+	return stmt_exec(stmt_texts(sql, key_id, label, NULL), true);
 }
 
 int store_key_delete(const char *account_id, const char *key_id)
 {
 	static const char sql[] = "DELETE FROM public_keys WHERE account_id = ?1 AND id = ?2";
-	sqlite3_stmt *st = store_stmt(sql);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, key_id, -1, SQLITE_STATIC);
-	return store_finish(st, true);
+	return stmt_exec(stmt_texts(sql, account_id, key_id, NULL), true);
+}
+
+/* Only what authorization needs: no PEM text. */
+static int index_key_row(struct stmt *st, void *ctx)
+{
+	struct each_key *e = ctx;
+
+	col_copy(st, 0, e->k->id, sizeof(e->k->id));
+	col_copy(st, 1, e->k->account_id, sizeof(e->k->account_id));
+	col_copy(st, 2, e->k->fingerprint, sizeof(e->k->fingerprint));
+	col_copy(st, 3, e->k->scope, sizeof(e->k->scope));
+	e->k->not_after = col_int(st, 4);
+	return e->cb(e->k, e->ctx);
 }
 
 int store_each_key(key_row_cb cb, void *ctx)
 {
-	/* only what authorization needs: no PEM text */
 	static const char sql[] =
 	    "SELECT id, account_id, fingerprint, scope, not_after FROM public_keys";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct pubkey *k;
+	struct each_key e = {cb, ctx, calloc(1, sizeof(struct pubkey))};
 	int rc;
 
-	if (st == NULL)
+	if (e.k == NULL)
 		return STORE_ERROR;
-	k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_text(k->id, sizeof(k->id), st, 0);
-		store_text(k->account_id, sizeof(k->account_id), st, 1);
-		store_text(k->fingerprint, sizeof(k->fingerprint), st, 2);
-		store_text(k->scope, sizeof(k->scope), st, 3);
-		k->not_after = sqlite3_column_int64(st, 4);
-		if (cb(k, ctx) != 0)
-			break;
-	}
-	free(k);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	rc = stmt_each(stmt_get(sql), index_key_row, &e);
+	free(e.k);
+	return rc;
 }

@@ -1,148 +1,173 @@
 /*
  * Queries for custom roles, collections, grants and settings. Built-in roles
- * live in rbac.c; built-in collections are rows made by the first migration.
+ * live in authz/roles.c; built-in collections are rows made by the first
+ * migration.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "driver.h"
 
 /* ---- roles ---- */
 
+#define ROLE_COLS "id, name, operations, created_at"
+
+struct each_role {
+	role_cb cb;
+	void *ctx;
+};
+
+static void read_role(struct stmt *st, struct role_row *r)
+{
+	col_copy(st, 0, r->id, sizeof(r->id));
+	col_copy(st, 1, r->name, sizeof(r->name));
+	r->operations = (char *)col_text(st, 2);
+	r->created_at = col_int(st, 3);
+}
+
+static int each_role_row(struct stmt *st, void *ctx)
+{
+	struct each_role *e = ctx;
+	struct role_row r;
+
+	read_role(st, &r);
+	return e->cb(&r, e->ctx);
+}
+
 int store_roles(role_cb cb, void *ctx)
 {
+	static const char sql[] = "SELECT " ROLE_COLS " FROM roles ORDER BY name";
+	struct each_role e = {cb, ctx};
+
+	return stmt_each(stmt_get(sql), each_role_row, &e);
+}
+
+/* One role, its operations copied: they outlive the statement. */
+static int role_row(struct stmt *st, void *ctx)
+{
+	struct role_row *r = ctx;
+
+	read_role(st, r);
+	r->operations = strdup(r->operations);
+	return 0;
+}
+
+int store_role_get(const char *key, struct role_row *out)
+{
 	static const char sql[] =
-	    "SELECT id, name, operations, created_at FROM roles ORDER BY name";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct role_row r;
+	    "SELECT " ROLE_COLS " FROM roles WHERE id = ?1 OR name = ?1 COLLATE NOCASE";
 	int rc;
 
-	if (st == NULL)
+	out->operations = NULL;
+	rc = stmt_one(stmt_texts(sql, key, NULL, NULL), role_row, out);
+	if (rc == STORE_OK && out->operations == NULL)
 		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_text(r.id, sizeof(r.id), st, 0);
-		store_text(r.name, sizeof(r.name), st, 1);
-		r.operations = (char *)sqlite3_column_text(st, 2);
-		r.created_at = sqlite3_column_int64(st, 3);
-		if (cb(&r, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return rc;
 }
 
 int store_role_insert(const struct role_row *r)
 {
 	static const char sql[] =
 	    "INSERT INTO roles (id, name, operations, created_at) VALUES (?1, ?2, ?3, ?4)";
-	sqlite3_stmt *st = store_bound(sql, r->id, r->name, r->operations);
+	struct stmt *st = stmt_texts(sql, r->id, r->name, r->operations);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(st, 4, r->created_at);
-	return store_finish(st, false);
+	stmt_int(st, 4, r->created_at);
+	return stmt_exec(st, false);
 }
 
-static int role_in_use(const char *id, bool *used)
+static int flag_row(struct stmt *st, void *ctx)
 {
-	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM grants WHERE role_id = ?1)";
-	sqlite3_stmt *st = store_bound(sql, id, NULL, NULL);
+	*(bool *)ctx = col_bool(st, 0);
+	return 0;
+}
 
-	if (st == NULL || sqlite3_step(st) != SQLITE_ROW)
-		return st ? store_failed(st) : STORE_ERROR;
-	*used = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return STORE_OK;
+/* Whether a query of one boolean row answers true; a failure otherwise. */
+static int exists(const char *sql, const char *id, bool *yes)
+{
+	int rc = stmt_one(stmt_texts(sql, id, NULL, NULL), flag_row, yes);
+
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 
 int store_role_delete(const char *id)
 {
+	static const char used[] = "SELECT EXISTS (SELECT 1 FROM grants WHERE role_id = ?1)";
 	static const char sql[] = "DELETE FROM roles WHERE id = ?1";
-	bool used = false;
-	sqlite3_stmt *st;
-	int rc = role_in_use(id, &used);
+	bool in_use = false;
+	int rc = exists(used, id, &in_use);
 
 	if (rc != STORE_OK)
 		return rc;
-	if (used)
+	if (in_use)
 		return STORE_CONFLICT;
-	st = store_bound(sql, id, NULL, NULL);
-	return st ? store_finish(st, true) : STORE_ERROR;
+	return stmt_exec(stmt_texts(sql, id, NULL, NULL), true);
 }
 
 /* ---- collections ---- */
 
 #define COLLECTION_COLS "id, name, coalesce(parent_id, ''), path, created_at"
 
-static void read_collection(sqlite3_stmt *st, struct collection_row *c)
+static void read_collection(struct stmt *st, struct collection_row *c)
 {
-	store_text(c->id, sizeof(c->id), st, 0);
-	store_text(c->name, sizeof(c->name), st, 1);
-	store_text(c->parent_id, sizeof(c->parent_id), st, 2);
-	store_text(c->path, sizeof(c->path), st, 3);
-	c->created_at = sqlite3_column_int64(st, 4);
+	col_copy(st, 0, c->id, sizeof(c->id));
+	col_copy(st, 1, c->name, sizeof(c->name));
+	col_copy(st, 2, c->parent_id, sizeof(c->parent_id));
+	col_copy(st, 3, c->path, sizeof(c->path));
+	c->created_at = col_int(st, 4);
+}
+
+static int collection_row(struct stmt *st, void *ctx)
+{
+	read_collection(st, ctx);
+	return 0;
+}
+
+struct each_collection {
+	collection_cb cb;
+	void *ctx;
+};
+
+static int each_collection_row(struct stmt *st, void *ctx)
+{
+	struct each_collection *e = ctx;
+	struct collection_row c;
+
+	read_collection(st, &c);
+	return e->cb(&c, e->ctx);
 }
 
 int store_collections(collection_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT " COLLECTION_COLS " FROM collections ORDER BY path";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct collection_row c;
-	int rc;
+	struct each_collection e = {cb, ctx};
 
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_collection(st, &c);
-		if (cb(&c, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
-}
-
-static int one_collection(sqlite3_stmt *st, struct collection_row *out)
-{
-	int rc;
-
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	read_collection(st, out);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return stmt_each(stmt_get(sql), each_collection_row, &e);
 }
 
 int store_collection_get(const char *id, struct collection_row *out)
 {
 	static const char sql[] = "SELECT " COLLECTION_COLS " FROM collections WHERE id = ?1";
-	return one_collection(store_bound(sql, id, NULL, NULL), out);
+
+	return stmt_one(stmt_texts(sql, id, NULL, NULL), collection_row, out);
 }
 
 int store_collection_by_path(const char *path, struct collection_row *out)
 {
 	static const char sql[] = "SELECT " COLLECTION_COLS " FROM collections WHERE path = ?1";
-	return one_collection(store_bound(sql, path, NULL, NULL), out);
+
+	return stmt_one(stmt_texts(sql, path, NULL, NULL), collection_row, out);
 }
 
 int store_collection_insert(const struct collection_row *c)
 {
 	static const char sql[] = "INSERT INTO collections (id, name, parent_id, path, created_at)"
 				  " VALUES (?1, ?2, ?3, ?4, ?5)";
-	sqlite3_stmt *st = store_bound(sql, c->id, c->name, c->parent_id);
+	struct stmt *st = stmt_texts(sql, c->id, c->name, c->parent_id);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_text(st, 4, c->path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, c->created_at);
-	return store_finish(st, false);
+	stmt_text(st, 4, c->path);
+	stmt_int(st, 5, c->created_at);
+	return stmt_exec(st, false);
 }
 
 int store_collection_delete(const char *id)
@@ -150,42 +175,41 @@ int store_collection_delete(const char *id)
 	static const char children[] =
 	    "SELECT EXISTS (SELECT 1 FROM collections WHERE parent_id = ?1)";
 	static const char sql[] = "DELETE FROM collections WHERE id = ?1";
-	sqlite3_stmt *st = store_bound(children, id, NULL, NULL);
+	bool has_children = false;
+	int rc = exists(children, id, &has_children);
 
-	if (st == NULL || sqlite3_step(st) != SQLITE_ROW)
-		return st ? store_failed(st) : STORE_ERROR;
-	if (sqlite3_column_int(st, 0)) {
-		sqlite3_reset(st);
+	if (rc != STORE_OK)
+		return rc;
+	if (has_children)
 		return STORE_CONFLICT;
-	}
-	sqlite3_reset(st);
-	st = store_bound(sql, id, NULL, NULL);
-	return st ? store_finish(st, true) : STORE_ERROR;
+	return stmt_exec(stmt_texts(sql, id, NULL, NULL), true);
 }
 
 /* ---- grants ---- */
+
+struct each_grant {
+	grant_cb cb;
+	void *ctx;
+};
+
+static int each_grant_row(struct stmt *st, void *ctx)
+{
+	struct each_grant *e = ctx;
+	struct grant_row g;
+
+	col_copy(st, 0, g.subject_id, sizeof(g.subject_id));
+	col_copy(st, 1, g.collection_id, sizeof(g.collection_id));
+	col_copy(st, 2, g.role_id, sizeof(g.role_id));
+	return e->cb(&g, e->ctx);
+}
 
 int store_grants(grant_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT subject_id, collection_id, role_id FROM grants"
 				  " ORDER BY subject_id, collection_id, role_id";
-	sqlite3_stmt *st = store_stmt(sql);
-	struct grant_row g;
-	int rc;
+	struct each_grant e = {cb, ctx};
 
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		store_text(g.subject_id, sizeof(g.subject_id), st, 0);
-		store_text(g.collection_id, sizeof(g.collection_id), st, 1);
-		store_text(g.role_id, sizeof(g.role_id), st, 2);
-		if (cb(&g, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return stmt_each(stmt_get(sql), each_grant_row, &e);
 }
 
 int store_grant_put(const struct grant_row *g)
@@ -193,64 +217,27 @@ int store_grant_put(const struct grant_row *g)
 	static const char sql[] =
 	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
 	    " VALUES (?1, ?2, ?3)";
-	sqlite3_stmt *st = store_bound(sql, g->subject_id, g->collection_id, g->role_id);
 
-	return st ? store_finish(st, false) : STORE_ERROR;
+	return stmt_exec(stmt_texts(sql, g->subject_id, g->collection_id, g->role_id), false);
 }
 
 int store_grant_delete(const struct grant_row *g)
 {
 	static const char sql[] = "DELETE FROM grants WHERE subject_id = ?1 AND collection_id = ?2"
 				  " AND role_id = ?3";
-	sqlite3_stmt *st = store_bound(sql, g->subject_id, g->collection_id, g->role_id);
 
-	return st ? store_finish(st, true) : STORE_ERROR;
+	return stmt_exec(stmt_texts(sql, g->subject_id, g->collection_id, g->role_id), true);
 }
 
-/* ---- settings ---- */
-
-int store_setting_get(const char *key, char *value, size_t len)
+static int kind_row(struct stmt *st, void *ctx)
 {
-	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
-	sqlite3_stmt *st = store_bound(sql, key, NULL, NULL);
-	int rc;
+	const char *k = col_text(st, 0);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	store_text(value, len, st, 0);
-	sqlite3_reset(st);
-	return STORE_OK;
-}
-
-int store_setting_get_text(const char *key, char **value)
-{
-	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
-	sqlite3_stmt *st = store_bound(sql, key, NULL, NULL);
-	const unsigned char *v;
-	int rc;
-
-	*value = NULL;
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	v = sqlite3_column_text(st, 0);
-	*value = strdup(v ? (const char *)v : "");
-	sqlite3_reset(st);
-	return *value ? STORE_OK : STORE_ERROR;
-}
-
-int store_setting_set(const char *key, const char *value)
-{
-	static const char sql[] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
-				  " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-	sqlite3_stmt *st = store_bound(sql, key, value, NULL);
-
-	return st ? store_finish(st, false) : STORE_ERROR;
+	/* static strings, so the answer outlives the statement */
+	*(const char **)ctx = strcmp(k, "org") == 0    ? "org"
+			      : strcmp(k, "team") == 0 ? "team"
+						       : "user";
+	return 0;
 }
 
 int store_subject_kind(const char *id, const char **kind)
@@ -258,20 +245,53 @@ int store_subject_kind(const char *id, const char **kind)
 	static const char sql[] =
 	    "SELECT CASE WHEN is_org THEN 'org' ELSE 'user' END FROM accounts WHERE id = ?1"
 	    " UNION ALL SELECT 'team' FROM teams WHERE id = ?1";
-	sqlite3_stmt *st = store_bound(sql, id, NULL, NULL);
-	const unsigned char *k;
+
+	return stmt_one(stmt_texts(sql, id, NULL, NULL), kind_row, kind);
+}
+
+/* ---- settings ---- */
+
+struct text_buffer {
+	char *buf;
+	size_t len;
+};
+
+static int setting_row(struct stmt *st, void *ctx)
+{
+	struct text_buffer *b = ctx;
+
+	col_copy(st, 0, b->buf, b->len);
+	return 0;
+}
+
+int store_setting_get(const char *key, char *value, size_t len)
+{
+	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
+	struct text_buffer b = {value, len};
+
+	return stmt_one(stmt_texts(sql, key, NULL, NULL), setting_row, &b);
+}
+
+static int setting_dup_row(struct stmt *st, void *ctx)
+{
+	*(char **)ctx = strdup(col_text(st, 0));
+	return 0;
+}
+
+int store_setting_get_text(const char *key, char **value)
+{
+	static const char sql[] = "SELECT value FROM settings WHERE key = ?1";
 	int rc;
 
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	k = sqlite3_column_text(st, 0);
-	/* static strings, so the answer outlives the statement */
-	*kind = k && strcmp((const char *)k, "org") == 0    ? "org"
-		: k && strcmp((const char *)k, "team") == 0 ? "team"
-							    : "user";
-	sqlite3_reset(st);
-	return STORE_OK;
+	*value = NULL;
+	rc = stmt_one(stmt_texts(sql, key, NULL, NULL), setting_dup_row, value);
+	return rc == STORE_OK && *value == NULL ? STORE_ERROR : rc;
+}
+
+int store_setting_set(const char *key, const char *value)
+{
+	static const char sql[] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+				  " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+
+	return stmt_exec(stmt_texts(sql, key, value, NULL), false);
 }

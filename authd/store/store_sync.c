@@ -4,15 +4,24 @@
  * member rows, and the member-sync configs of teams and orgs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
+#include "driver.h"
 
-static const char *text(sqlite3_stmt *st, int col)
+struct each_imported {
+	imported_cb cb;
+	void *ctx;
+};
+
+static int imported_row(struct stmt *st, void *ctx)
 {
-	const unsigned char *v = sqlite3_column_text(st, col);
+	struct each_imported *e = ctx;
+	struct imported_row r = {col_text(st, 0), col_text(st, 1), col_text(st, 2),
+				 col_text(st, 3), col_bool(st, 4), col_bool(st, 5),
+				 col_bool(st, 6), col_bool(st, 7)};
 
-	return v ? (const char *)v : "";
+	return e->cb(&r, e->ctx);
 }
 
 int store_imported_accounts(imported_cb cb, void *ctx)
@@ -20,51 +29,30 @@ int store_imported_accounts(imported_cb cb, void *ctx)
 	static const char sql[] =
 	    "SELECT id, name, ldap_dn, full_name, is_active, is_admin, ldap_missing,"
 	    " ldap_deactivated FROM accounts WHERE is_imported AND NOT is_org";
-	sqlite3_stmt *st = store_stmt(sql);
-	int rc;
+	struct each_imported e = {cb, ctx};
 
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct imported_row r = {text(st, 0),
-					 text(st, 1),
-					 text(st, 2),
-					 text(st, 3),
-					 sqlite3_column_int(st, 4),
-					 sqlite3_column_int(st, 5),
-					 sqlite3_column_int(st, 6),
-					 sqlite3_column_int(st, 7)};
-
-		if (cb(&r, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return stmt_each(stmt_get(sql), imported_row, &e);
 }
 
-/* Hands the first column of each row to cb, until it returns nonzero. */
-static int each_text(sqlite3_stmt *st, int (*cb)(const char *text, void *ctx), void *ctx)
-{
-	int rc;
+struct each_text {
+	int (*cb)(const char *text, void *ctx);
+	void *ctx;
+};
 
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (cb(text(st, 0), ctx) != 0)
-			break;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+/* Hands the first column of each row to cb, until it returns nonzero. */
+static int text_row(struct stmt *st, void *ctx)
+{
+	struct each_text *e = ctx;
+
+	return e->cb(col_text(st, 0), e->ctx);
 }
 
 int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx)
 {
 	static const char sql[] = "SELECT name FROM accounts WHERE NOT is_imported OR is_org";
+	struct each_text e = {cb, ctx};
 
-	return each_text(store_stmt(sql), cb, ctx);
+	return stmt_each(stmt_get(sql), text_row, &e);
 }
 
 int store_imported_insert(const struct account *a, int64_t now)
@@ -80,27 +68,17 @@ int store_imported_insert(const struct account *a, int64_t now)
 	    " SELECT ?1, c.id, s.value FROM collections c, settings s"
 	    " WHERE c.path = '/Shared/Private/' || ?2 AND s.key = 'defaultNewUserRole'";
 	char collection_id[ID_LEN];
-	sqlite3_stmt *st;
+	struct stmt *st;
+	int rc = store_account_insert(a, NULL);
 
-	if (store_account_insert(a, NULL) != STORE_OK || new_uuid(collection_id) != 0)
+	if (rc != STORE_OK)
+		return rc < 0 ? rc : STORE_ERROR; /* a sync only makes names it checked are free */
+	if (new_uuid(collection_id) != 0)
 		return STORE_ERROR;
-	st = store_bound(collection, collection_id, a->name, NULL);
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int64(st, 4, now);
-	if (store_finish(st, false) != STORE_OK)
-		return STORE_ERROR;
-	st = store_bound(grant, a->id, a->name, NULL);
-	return st ? store_finish(st, false) : STORE_ERROR;
-}
-
-int store_cache_size_mb(int mb)
-{
-	char sql[64];
-
-	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", mb * 1024);
-	return sqlite3_exec(store_db(), sql, NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
-									    : STORE_ERROR;
+	st = stmt_texts(collection, collection_id, a->name, NULL);
+	stmt_int(st, 4, now);
+	rc = stmt_exec(st, false);
+	return rc == STORE_OK ? stmt_exec(stmt_texts(grant, a->id, a->name, NULL), false) : rc;
 }
 
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
@@ -110,130 +88,114 @@ int store_imported_update(const char *id, const char *dn, const char *full_name,
 	    "UPDATE accounts SET ldap_dn = ?2, full_name = ?3, is_active = ?4, is_admin = ?5,"
 	    " ldap_missing = ?6, ldap_deactivated = ?7, updated_at = ?8"
 	    " WHERE id = ?1 AND is_imported";
-	sqlite3_stmt *st = store_bound(sql, id, dn, full_name);
+	struct stmt *st = stmt_texts(sql, id, dn, full_name);
 
-	if (st == NULL)
-		return STORE_ERROR;
-	sqlite3_bind_int(st, 4, is_active);
-	sqlite3_bind_int(st, 5, is_admin);
-	sqlite3_bind_int(st, 6, ldap_missing);
-	sqlite3_bind_int(st, 7, ldap_deactivated);
-	sqlite3_bind_int64(st, 8, now);
-	return store_finish(st, true);
-}
-
-static int member_rows(const char *sql, const char *owner, member_sync_cb cb, void *ctx)
-{
-	sqlite3_stmt *st = store_bound(sql, owner, NULL, NULL);
-	int rc;
-
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct member_row_sync m = {text(st, 0), sqlite3_column_int(st, 1),
-					    sqlite3_column_int(st, 2)};
-
-		if (cb(&m, ctx) != 0)
-			break;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	stmt_bool(st, 4, is_active);
+	stmt_bool(st, 5, is_admin);
+	stmt_bool(st, 6, ldap_missing);
+	stmt_bool(st, 7, ldap_deactivated);
+	stmt_int(st, 8, now);
+	return stmt_exec(st, true);
 }
 
 int store_team_member_ids(const char *team_id, member_id_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT user_id FROM team_members WHERE team_id = ?1";
+	struct each_text e = {cb, ctx};
 
-	return each_text(store_bound(sql, team_id, NULL, NULL), cb, ctx);
+	return stmt_each(stmt_texts(sql, team_id, NULL, NULL), text_row, &e);
+}
+
+struct each_member_row {
+	member_sync_cb cb;
+	void *ctx;
+};
+
+static int member_sync_row(struct stmt *st, void *ctx)
+{
+	struct each_member_row *e = ctx;
+	struct member_row_sync m = {col_text(st, 0), col_bool(st, 1), col_bool(st, 2)};
+
+	return e->cb(&m, e->ctx);
 }
 
 int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx)
 {
 	static const char sql[] = "SELECT a.id, a.is_imported, m.is_admin FROM org_members m"
 				  " JOIN accounts a ON a.id = m.user_id WHERE m.org_id = ?1";
+	struct each_member_row e = {cb, ctx};
 
-	return member_rows(sql, org_id, cb, ctx);
+	return stmt_each(stmt_texts(sql, org_id, NULL, NULL), member_sync_row, &e);
 }
 
 int store_org_member_ensure(const char *org_id, const char *user_id)
 {
 	static const char sql[] =
 	    "INSERT OR IGNORE INTO org_members (org_id, user_id, is_admin) VALUES (?1, ?2, 0)";
-	sqlite3_stmt *st = store_bound(sql, org_id, user_id, NULL);
 
-	return st ? store_finish(st, false) : STORE_ERROR;
+	return stmt_exec(stmt_texts(sql, org_id, user_id, NULL), false);
 }
 
 /* The kind names the table; anything else is refused rather than guessed. */
-static const char *sync_table(const char *kind)
+static int sync_kind(const char *kind)
 {
-	return strcmp(kind, "team") == 0 ? "team" : strcmp(kind, "org") == 0 ? "org" : NULL;
+	return strcmp(kind, "team") == 0 ? 0 : strcmp(kind, "org") == 0 ? 1 : -1;
+}
+
+static int dup_row(struct stmt *st, void *ctx)
+{
+	*(char **)ctx = strdup(col_text(st, 0));
+	return 0;
 }
 
 int store_member_sync_get(const char *kind, const char *owner_id, char **json)
 {
-	static const char team_sql[] = "SELECT config FROM team_sync WHERE team_id = ?1";
-	static const char org_sql[] = "SELECT config FROM org_admin_sync WHERE org_id = ?1";
-	const char *t = sync_table(kind);
-	sqlite3_stmt *st;
-	int rc;
+	static const char *const sql[] = {"SELECT config FROM team_sync WHERE team_id = ?1",
+					  "SELECT config FROM org_admin_sync WHERE org_id = ?1"};
+	int k = sync_kind(kind), rc;
 
 	*json = NULL;
-	if (t == NULL)
+	if (k < 0)
 		return STORE_ERROR;
-	st = store_bound(t[0] == 't' ? team_sql : org_sql, owner_id, NULL, NULL);
-	if (st == NULL)
-		return STORE_ERROR;
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? STORE_NOT_FOUND : store_failed(st);
-	*json = strdup(text(st, 0));
-	sqlite3_reset(st);
-	return *json ? STORE_OK : STORE_ERROR;
+	rc = stmt_one(stmt_texts(sql[k], owner_id, NULL, NULL), dup_row, json);
+	return rc == STORE_OK && *json == NULL ? STORE_ERROR : rc;
 }
 
 int store_member_sync_set(const char *kind, const char *owner_id, const char *json)
 {
-	static const char team_sql[] =
+	static const char *const sql[] = {
 	    "INSERT INTO team_sync (team_id, config) VALUES (?1, ?2)"
-	    " ON CONFLICT (team_id) DO UPDATE SET config = excluded.config";
-	static const char org_sql[] =
+	    " ON CONFLICT (team_id) DO UPDATE SET config = excluded.config",
 	    "INSERT INTO org_admin_sync (org_id, config) VALUES (?1, ?2)"
-	    " ON CONFLICT (org_id) DO UPDATE SET config = excluded.config";
-	const char *t = sync_table(kind);
-	sqlite3_stmt *st;
+	    " ON CONFLICT (org_id) DO UPDATE SET config = excluded.config"};
+	int k = sync_kind(kind);
 
-	if (t == NULL)
-		return STORE_ERROR;
-	st = store_bound(t[0] == 't' ? team_sql : org_sql, owner_id, json, NULL);
-	return st ? store_finish(st, false) : STORE_ERROR;
+	return k < 0 ? STORE_ERROR : stmt_exec(stmt_texts(sql[k], owner_id, json, NULL), false);
+}
+
+struct each_config {
+	member_sync_cfg_cb cb;
+	void *ctx;
+};
+
+static int config_row(struct stmt *st, void *ctx)
+{
+	struct each_config *e = ctx;
+
+	return e->cb(col_text(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3), e->ctx);
 }
 
 int store_member_syncs(const char *kind, member_sync_cfg_cb cb, void *ctx)
 {
 	/* the names come with the configs: an org's account row would count its members */
-	static const char team_sql[] =
+	static const char *const sql[] = {
 	    "SELECT s.team_id, t.org_id, o.name || '/' || t.name, s.config FROM team_sync s"
 	    " JOIN teams t ON t.id = s.team_id JOIN accounts o ON o.id = t.org_id"
-	    " ORDER BY t.org_id, t.name";
-	static const char org_sql[] = "SELECT s.org_id, '', o.name, s.config FROM org_admin_sync s"
-				      " JOIN accounts o ON o.id = s.org_id";
-	const char *t = sync_table(kind);
-	sqlite3_stmt *st;
-	int rc;
+	    " ORDER BY t.org_id, t.name",
+	    "SELECT s.org_id, '', o.name, s.config FROM org_admin_sync s"
+	    " JOIN accounts o ON o.id = s.org_id"};
+	struct each_config e = {cb, ctx};
+	int k = sync_kind(kind);
 
-	if (t == NULL)
-		return STORE_ERROR;
-	st = store_stmt(t[0] == 't' ? team_sql : org_sql);
-	if (st == NULL)
-		return STORE_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (cb(text(st, 0), text(st, 1), text(st, 2), text(st, 3), ctx) != 0)
-			break;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_failed(st);
-	sqlite3_reset(st);
-	return STORE_OK;
+	return k < 0 ? STORE_ERROR : stmt_each(stmt_get(sql[k]), config_row, &e);
 }

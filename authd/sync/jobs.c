@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "changes.h"
 #include "jobs.h"
+#include "ldap_config.h"
 
 #define IDLE_CHECK_SECONDS 60
 #define LOG_FLUSH_LINES 256
@@ -114,7 +116,7 @@ static int add_config(const char *owner_id, const char *org_id, const char *name
 	struct cfg_list *l = ctx;
 	json_t *j = json_loads(text, 0, NULL);
 	struct member_sync_cfg c;
-	struct ls_error err;
+	struct refusal err;
 	void *bigger;
 
 	memset(&c, 0, sizeof(c));
@@ -215,7 +217,9 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 
 	/* the new snapshot is part of the job: decisions see the change when it is done */
 	if (rc == 0 && !job->dry_run && changed(sum))
-		server_changed(js->srv);
+		changes_announce(js->srv,
+				 &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_MEMBERSHIPS |
+							  CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	ms = monotonic_ms() - start;
 	summary = summary_json(sum, ms);
 	snprintf(job->status, sizeof(job->status), "%s", status);

@@ -25,8 +25,6 @@
 #include "jobs.h"
 
 #define MIN_GUARDED 5
-#define APPLY_CACHE_MB 32
-#define DEFAULT_CACHE_MB 2
 
 /* A user the directory has and the store does not (B−A). */
 struct dir_user {
@@ -722,10 +720,7 @@ static int apply(struct sync *y)
 	int64_t now = now_seconds();
 	int rc;
 
-	/* a large first sync writes more pages than SQLite's default cache holds, and would
-	 * spill them to the WAL one by one */
-	store_cache_size_mb(APPLY_CACHE_MB);
-	rc = store_begin() == STORE_OK ? 0 : -1;
+	rc = store_begin_bulk() == STORE_OK ? 0 : -1;
 
 	for (size_t i = 0; rc == 0 && i < y->naccts; i++)
 		rc = apply_acct(&y->accts[i], now);
@@ -737,7 +732,6 @@ static int apply(struct sync *y)
 		store_rollback();
 		sync_log(y->job, "the store refused a change: nothing was changed");
 	}
-	store_cache_size_mb(DEFAULT_CACHE_MB);
 	return rc;
 }
 

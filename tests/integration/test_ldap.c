@@ -173,7 +173,7 @@ static void set_searches(json_t *s, json_t *searches)
 
 static void parse_settings(json_t *j, struct ls_settings *out)
 {
-	struct ls_error err;
+	struct refusal err;
 
 	ck_assert_msg(ls_settings_from_json(j, NULL, out, &err) == 0, "settings refused: %s",
 		      err.message);

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "bundles.h"
+#include "unit.h"
 
 static char dir[] = "/tmp/test_bundles.XXXXXX";
 
@@ -509,8 +510,6 @@ int main(void)
 {
 	Suite *s = suite_create("bundles");
 	TCase *tc = tcase_create("ca");
-	SRunner *sr;
-	int failed;
 
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
@@ -531,16 +530,5 @@ int main(void)
 	tcase_add_test(tc, refuses_expired_server_certificates);
 	tcase_add_test(tc, verifies_client_certificates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	{
-		char cmd[128];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", dir);
-	}
-	return failed ? 1 : 0;
+	return unit_run(s, dir);
 }

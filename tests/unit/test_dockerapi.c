@@ -143,7 +143,7 @@ static const struct example examples[] = {
 static int route(const char *method, const char *uri, struct dk_op *op)
 {
 	char path[1024], query[1024];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 
 	if (dk_normalize(uri, path, sizeof(path), query, sizeof(query), &why) != 0)
 		return -1;
@@ -154,22 +154,23 @@ static int route(const char *method, const char *uri, struct dk_op *op)
 static void expect_refused(const char *uri, const char *want)
 {
 	char path[1024], query[1024];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 
 	ck_assert_msg(dk_normalize(uri, path, sizeof(path), query, sizeof(query), &why) == -1,
 		      "%s was accepted as %s", uri, path);
-	ck_assert_ptr_nonnull(why);
-	ck_assert_msg(strstr(why, want) != NULL, "%s: \"%s\" lacks \"%s\"", uri, why, want);
+	ck_assert(why.message[0] != '\0');
+	ck_assert_msg(strstr(why.message, want) != NULL, "%s: \"%s\" lacks \"%s\"", uri,
+		      why.message, want);
 	ck_assert_str_eq(path, "");
 }
 
 static void expect_path(const char *uri, const char *want_path, const char *want_query)
 {
 	char path[1024], query[1024];
-	const char *why = "";
+	struct refusal why = {"", ""};
 
 	ck_assert_msg(dk_normalize(uri, path, sizeof(path), query, sizeof(query), &why) == 0,
-		      "%s: %s", uri, why);
+		      "%s: %s", uri, why.message);
 	ck_assert_str_eq(path, want_path);
 	ck_assert_str_eq(query, want_query);
 }
@@ -209,7 +210,7 @@ START_TEST(each_example_is_anchored_and_method_bound)
 {
 	const struct example *e = &examples[_i];
 	char path[1024], query[1024], longer[1100];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	struct dk_op op;
 
 	ck_assert_int_eq(dk_normalize(e->uri, path, sizeof(path), query, sizeof(query), &why), 0);
@@ -376,7 +377,7 @@ START_TEST(queries_are_kept_apart_and_raw)
 {
 	struct dk_op op;
 	char path[64], query[8];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 
 	expect_path("/v1.41/containers/json?all=1&filters=%7B%22a%22%3A1%7D", "/containers/json",
 		    "all=1&filters=%7B%22a%22%3A1%7D");
@@ -387,7 +388,7 @@ START_TEST(queries_are_kept_apart_and_raw)
 	ck_assert_str_eq(op.object, "web");
 	ck_assert_int_eq(
 	    dk_normalize("/info?12345678", path, sizeof(path), query, sizeof(query), &why), -1);
-	ck_assert_str_eq(why, "the query string is too long");
+	ck_assert_str_eq(why.message, "the query string is too long");
 	ck_assert_int_eq(
 	    dk_normalize("/info?1234567", path, sizeof(path), query, sizeof(query), &why), 0);
 	ck_assert_str_eq(query, "1234567");
@@ -471,11 +472,11 @@ END_TEST
 START_TEST(long_paths_are_refused)
 {
 	char path[16], query[16], uri[64];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 
 	ck_assert_int_eq(
 	    dk_normalize("/containers/json", path, sizeof(path), query, sizeof(query), &why), -1);
-	ck_assert_str_eq(why, "the path is too long");
+	ck_assert_str_eq(why.message, "the path is too long");
 	ck_assert_str_eq(path, "");
 	ck_assert_int_eq(
 	    dk_normalize("/containers/jso", path, sizeof(path), query, sizeof(query), &why), 0);
@@ -525,12 +526,12 @@ static unsigned needs_of(const char *method, const char *path, const char *body)
 {
 	struct dk_op op = op_of(method, path);
 	char label[256];
-	const char *why = "";
+	struct refusal why = {"", ""};
 	unsigned needs = 0xffff;
 
 	ck_assert_msg(
 	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == 0,
-	    "%s: %s", body, why);
+	    "%s: %s", body, why.message);
 	return needs;
 }
 
@@ -545,14 +546,15 @@ static void expect_body_refused(const char *method, const char *path, const char
 {
 	struct dk_op op = op_of(method, path);
 	char label[256];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs = 0xffff;
 
 	ck_assert_msg(
 	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == -1,
 	    "%s was accepted", body);
-	ck_assert_ptr_nonnull(why);
-	ck_assert_msg(strstr(why, want) != NULL, "%s: \"%s\" lacks \"%s\"", body, why, want);
+	ck_assert(why.message[0] != '\0');
+	ck_assert_msg(strstr(why.message, want) != NULL, "%s: \"%s\" lacks \"%s\"", body,
+		      why.message, want);
 	ck_assert_uint_eq(needs, 0);
 	ck_assert_str_eq(label, "");
 }
@@ -754,11 +756,11 @@ START_TEST(required_bodies_may_not_be_empty)
 {
 	struct dk_op op = op_of("POST", "/containers/create");
 	char label[64] = "x";
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs = 1;
 
 	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
-	ck_assert_ptr_nonnull(strstr(why, "missing"));
+	ck_assert_ptr_nonnull(strstr(why.message, "missing"));
 	ck_assert_int_eq(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), &why), -1);
 	op = op_of("POST", "/services/create");
 	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
@@ -784,7 +786,7 @@ START_TEST(large_bodies_are_refused)
 	struct dk_op op = op_of("POST", "/containers/create");
 	size_t len = 1024 * 1024 + 1;
 	char *body = malloc(len), label[64];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs;
 
 	ck_assert_ptr_nonnull(body);
@@ -792,7 +794,7 @@ START_TEST(large_bodies_are_refused)
 	body[0] = '{';
 	body[len - 1] = '}';
 	ck_assert_int_eq(dk_inspect_body(&op, body, len, &needs, label, sizeof(label), &why), -1);
-	ck_assert_ptr_nonnull(strstr(why, "1 MiB"));
+	ck_assert_ptr_nonnull(strstr(why.message, "1 MiB"));
 	ck_assert_int_eq(dk_inspect_body(&op, body, len - 1, &needs, label, sizeof(label), &why),
 			 -1); /* the cut body is not JSON */
 	body[len - 2] = '}';
@@ -806,12 +808,12 @@ static void expect_label(const char *method, const char *path, const char *body,
 {
 	struct dk_op op = op_of(method, path);
 	char label[64];
-	const char *why = "";
+	struct refusal why = {"", ""};
 	unsigned needs;
 
 	ck_assert_msg(
 	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == 0,
-	    "%s: %s", body, why);
+	    "%s: %s", body, why.message);
 	ck_assert_str_eq(label, want);
 }
 
@@ -861,7 +863,7 @@ START_TEST(bad_labels_are_refused)
 	char body[200];
 	struct dk_op op = op_of("POST", "/containers/create");
 	char label[8];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs;
 
 	expect_create_refused("{\"Labels\":[\"com.docker.ucp.access.label=/a\"]}", "Labels");
@@ -873,7 +875,7 @@ START_TEST(bad_labels_are_refused)
 	snprintf(body, sizeof(body), "{\"Labels\":{\"com.docker.ucp.access.label\":\"/1234567\"}}");
 	ck_assert_int_eq(
 	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why), -1);
-	ck_assert_ptr_nonnull(strstr(why, "too long"));
+	ck_assert_ptr_nonnull(strstr(why.message, "too long"));
 	snprintf(body, sizeof(body), "{\"Labels\":{\"com.docker.ucp.access.label\":\"/123456\"}}");
 	ck_assert_int_eq(
 	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why), 0);
@@ -965,7 +967,7 @@ START_TEST(other_bodies_give_only_their_label)
 {
 	struct dk_op op;
 	char label[64];
-	const char *why = NULL;
+	struct refusal why = {"", ""};
 	unsigned needs = 9;
 	static const char tar[] = "ustar\0\0\0binary";
 	static const char privileges[] = "[{\"Name\":\"network\",\"Value\":[\"host\"]}]";

@@ -1,7 +1,7 @@
 /*
- * SQLite plumbing: the per-thread connections and the shared one, the
- * statement cache, the migrations and transactions. The queries themselves
- * are in store_*.c.
+ * The SQLite driver: the per-thread connections and the shared one, the
+ * statement cache, store/driver.h's statements and rows, and transactions.
+ * The schema is in schema.c, the queries in store/store_*.c.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -9,136 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/store.h"
+#include "../driver.h"
+#include "sqlite.h"
 
-/*
- * The schema, one step per entry. A database records how many steps it has
- * taken in PRAGMA user_version; start-up runs the rest in order, each in its
- * own transaction. Never edit a step that has shipped: add one.
- */
-static const char *const migrations[] = {
-    /* 1: accounts, organizations, teams, sessions, collections and grants */
-    "CREATE TABLE accounts ("
-    "  id TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  full_name TEXT NOT NULL DEFAULT '',"
-    "  is_org INTEGER NOT NULL DEFAULT 0,"
-    "  is_admin INTEGER NOT NULL DEFAULT 0,"
-    "  is_active INTEGER NOT NULL DEFAULT 1,"
-    "  is_imported INTEGER NOT NULL DEFAULT 0,"
-    "  ldap_dn TEXT NOT NULL DEFAULT '',"
-    "  password_hash TEXT,"
-    "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL);"
-    "CREATE TABLE org_members ("
-    "  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  is_admin INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY (org_id, user_id));"
-    "CREATE INDEX org_members_user ON org_members(user_id);"
-    "CREATE TABLE teams ("
-    "  id TEXT PRIMARY KEY,"
-    "  org_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  name TEXT NOT NULL,"
-    "  description TEXT NOT NULL DEFAULT '',"
-    "  created_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL,"
-    "  UNIQUE (org_id, name));"
-    "CREATE TABLE team_members ("
-    "  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
-    "  user_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  is_admin INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY (team_id, user_id));"
-    "CREATE INDEX team_members_user ON team_members(user_id);"
-    "CREATE TABLE sessions ("
-    "  token_hash BLOB PRIMARY KEY,"
-    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  created_at INTEGER NOT NULL,"
-    "  last_used INTEGER NOT NULL,"
-    "  expires_at INTEGER NOT NULL);"
-    "CREATE INDEX sessions_account ON sessions(account_id);"
-    "CREATE TABLE collections ("
-    "  id TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  parent_id TEXT REFERENCES collections(id),"
-    "  path TEXT NOT NULL UNIQUE,"
-    "  created_at INTEGER NOT NULL);"
-    "INSERT INTO collections VALUES"
-    "  ('root', '', NULL, '/', 0),"
-    "  ('system', 'System', 'root', '/System', 0),"
-    "  ('shared', 'Shared', 'root', '/Shared', 0),"
-    "  ('private', 'Private', 'shared', '/Shared/Private', 0);"
-    "CREATE TABLE grants ("
-    "  subject_id TEXT NOT NULL,"
-    "  collection_id TEXT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
-    "  role_id TEXT NOT NULL,"
-    "  PRIMARY KEY (subject_id, collection_id, role_id));"
-    "CREATE TABLE settings ("
-    "  key TEXT PRIMARY KEY,"
-    "  value TEXT NOT NULL);"
-    "INSERT INTO settings VALUES ('defaultNewUserRole', 'restrictedcontrol');",
-
-    /* 2: client-bundle keys (certificate and public key only), and LDAP's missing mark */
-    "CREATE TABLE public_keys ("
-    "  id TEXT PRIMARY KEY,"
-    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  label TEXT NOT NULL,"
-    "  fingerprint TEXT NOT NULL UNIQUE,"
-    "  certificate TEXT NOT NULL,"
-    "  public_key TEXT NOT NULL,"
-    "  scope TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL,"
-    "  not_after INTEGER NOT NULL);"
-    "CREATE INDEX public_keys_account ON public_keys(account_id);"
-    "ALTER TABLE accounts ADD COLUMN ldap_missing INTEGER NOT NULL DEFAULT 0;",
-
-    /* 3: custom roles (the built-in ones live in rbac.c) */
-    "CREATE TABLE roles ("
-    "  id TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL UNIQUE,"
-    "  operations TEXT NOT NULL,"
-    "  created_at INTEGER NOT NULL);"
-    "CREATE INDEX grants_role ON grants(role_id);"
-    "CREATE INDEX grants_collection ON grants(collection_id);",
-
-    /* 4: sessions keyed by their token hash alone, one b-tree fewer to write per login */
-    "CREATE TABLE sessions_by_hash ("
-    "  token_hash BLOB PRIMARY KEY,"
-    "  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  created_at INTEGER NOT NULL,"
-    "  last_used INTEGER NOT NULL,"
-    "  expires_at INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO sessions_by_hash SELECT token_hash, account_id, created_at, last_used,"
-    "  expires_at FROM sessions;"
-    "DROP TABLE sessions;"
-    "ALTER TABLE sessions_by_hash RENAME TO sessions;"
-    "CREATE INDEX sessions_account ON sessions(account_id);",
-
-    /* 5: LDAP sync jobs, the member-sync configs of teams and orgs, and who sync deactivated */
-    "CREATE TABLE jobs ("
-    "  seq INTEGER PRIMARY KEY,"
-    "  id TEXT NOT NULL UNIQUE,"
-    "  action TEXT NOT NULL,"
-    "  status TEXT NOT NULL,"
-    "  dry_run INTEGER NOT NULL DEFAULT 0,"
-    "  force INTEGER NOT NULL DEFAULT 0,"
-    "  target TEXT NOT NULL DEFAULT '',"
-    "  scheduled_at INTEGER NOT NULL,"
-    "  started_at INTEGER NOT NULL DEFAULT 0,"
-    "  last_updated INTEGER NOT NULL,"
-    "  summary TEXT NOT NULL DEFAULT '{}',"
-    "  plan TEXT);"
-    "CREATE INDEX jobs_status ON jobs(status);"
-    "CREATE TABLE team_sync ("
-    "  team_id TEXT PRIMARY KEY REFERENCES teams(id) ON DELETE CASCADE,"
-    "  config TEXT NOT NULL);"
-    "CREATE TABLE org_admin_sync ("
-    "  org_id TEXT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,"
-    "  config TEXT NOT NULL);"
-    "ALTER TABLE accounts ADD COLUMN ldap_deactivated INTEGER NOT NULL DEFAULT 0;",
-};
-
-#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 #define STMT_CACHE 96
 
 /* One per thread, and the shared one: a connection and the statements prepared on it. */
@@ -164,13 +37,6 @@ static struct conn *shared;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local struct conn *lent;
 
-/*
- * Whether this thread's last store failure was a full disk. Per thread, as a
- * request runs on one; each failure overwrites it, so an older full disk never
- * speaks for a later failure of another kind.
- */
-static _Thread_local bool last_failure_full;
-
 static void conn_free(void *p)
 {
 	struct conn *c = p;
@@ -185,14 +51,15 @@ static void conn_free(void *p)
 }
 
 /*
- * Notes what the failure on db was. Only SQLITE_FULL says "no room": SQLite
- * turns a write's ENOSPC into it, and it has no extended codes. The I/O
- * errors (SQLITE_IOERR_WRITE and the rest) can have other causes, so they
- * stay plain failures.
+ * What a failure on db means to the caller, logged. Only SQLITE_FULL says "no
+ * room": SQLite turns a write's ENOSPC into it, and it has no extended codes.
+ * The I/O errors (SQLITE_IOERR_WRITE and the rest) can have other causes, so
+ * they stay plain failures.
  */
-static void note_failure(sqlite3 *db)
+static int failed(sqlite3 *db, const char *what)
 {
-	last_failure_full = (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL;
+	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", sqlite3_errmsg(db));
+	return (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
 /*
@@ -231,7 +98,6 @@ static sqlite3 *open_db(const char *path, struct failure *err)
 			 /* checkpoints run from store_checkpoint, off the request path */
 			 "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
-		note_failure(db);
 		failure_set(err, "%s: %s", path, msg ? msg : "cannot set pragmas");
 		sqlite3_free(msg);
 		sqlite3_close(db);
@@ -262,7 +128,8 @@ static struct conn *conn_current(void)
 	return lent != NULL ? lent : pthread_getspecific(conn_key);
 }
 
-sqlite3 *store_db(void)
+/* The connection the calling thread's statements run on, opened on first use; NULL on failure. */
+static sqlite3 *current_db(void)
 {
 	struct conn *c = conn_current();
 
@@ -336,13 +203,13 @@ void store_shared_end(void)
  * pass string literals, so the address is the key; the cache never evicts
  * because the set of queries is fixed at compile time.
  */
-sqlite3_stmt *store_stmt(const char *sql)
+static sqlite3_stmt *prepared(const char *sql)
 {
 	struct conn *c;
 	sqlite3_stmt *stmt;
 	int i;
 
-	if (store_db() == NULL)
+	if (current_db() == NULL)
 		return NULL;
 	c = conn_current();
 	for (i = 0; i < c->nstmts; i++) {
@@ -354,8 +221,7 @@ sqlite3_stmt *store_stmt(const char *sql)
 	}
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) !=
 	    SQLITE_OK) {
-		note_failure(c->db);
-		log_msg(LOG_ERROR, "store: preparing a statement: %s", sqlite3_errmsg(c->db));
+		failed(c->db, "preparing a statement");
 		return NULL;
 	}
 	if (c->nstmts == STMT_CACHE) {
@@ -369,136 +235,164 @@ sqlite3_stmt *store_stmt(const char *sql)
 	return stmt;
 }
 
-sqlite3_stmt *store_bound(const char *sql, const char *a, const char *b, const char *c)
+/* driver.h's statement is SQLite's own: the casts cost nothing. */
+static sqlite3_stmt *raw(struct stmt *st)
+{
+	return (sqlite3_stmt *)st;
+}
+
+struct stmt *stmt_get(const char *sql)
+{
+	return (struct stmt *)prepared(sql);
+}
+
+struct stmt *stmt_texts(const char *sql, const char *a, const char *b, const char *c)
 {
 	const char *args[] = {a, b, c};
-	sqlite3_stmt *st = store_stmt(sql);
+	struct stmt *st = stmt_get(sql);
 
-	for (int i = 0; st != NULL && i < 3; i++)
+	for (int i = 0; i < 3; i++)
 		if (args[i] != NULL)
-			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+			stmt_text(st, i + 1, args[i]);
 	return st;
 }
 
-void store_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+void stmt_text(struct stmt *st, int i, const char *v)
 {
-	const unsigned char *s = sqlite3_column_text(st, col);
-
-	snprintf(dst, len, "%s", s ? (const char *)s : "");
+	if (st != NULL && v != NULL)
+		sqlite3_bind_text(raw(st), i, v, -1, SQLITE_STATIC);
 }
 
-bool store_last_failure_was_full(void)
+void stmt_int(struct stmt *st, int i, int64_t v)
 {
-	return last_failure_full;
+	if (st != NULL)
+		sqlite3_bind_int64(raw(st), i, v);
 }
 
-void store_failure_forget(void)
+void stmt_bool(struct stmt *st, int i, bool v)
 {
-	last_failure_full = false;
+	if (st != NULL)
+		sqlite3_bind_int(raw(st), i, v);
 }
 
-int store_failed(sqlite3_stmt *st)
+void stmt_blob(struct stmt *st, int i, const void *v, size_t len)
 {
-	sqlite3 *db = sqlite3_db_handle(st);
-
-	note_failure(db);
-	log_msg(LOG_ERROR, "store: %s", sqlite3_errmsg(db));
-	return STORE_ERROR;
+	if (st != NULL && v != NULL)
+		sqlite3_bind_blob(raw(st), i, v, (int)len, SQLITE_STATIC);
 }
 
-int store_finish(sqlite3_stmt *st, bool need_row)
+/* A failed step: what it means, and the statement reset for its next use. */
+static int step_failed(sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
+	int rc = failed(sqlite3_db_handle(st), "");
 
-	if (rc == SQLITE_CONSTRAINT)
+	sqlite3_reset(st);
+	return rc;
+}
+
+int stmt_exec(struct stmt *st, bool need_row)
+{
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(raw(st));
+	if (rc == SQLITE_CONSTRAINT) {
+		sqlite3_reset(raw(st));
 		return STORE_CONFLICT;
+	}
 	if (rc != SQLITE_DONE)
-		return store_failed(st);
-	if (need_row && sqlite3_changes(sqlite3_db_handle(st)) == 0)
+		return step_failed(raw(st));
+	sqlite3_reset(raw(st));
+	if (need_row && sqlite3_changes(sqlite3_db_handle(raw(st))) == 0)
 		return STORE_NOT_FOUND;
 	return STORE_OK;
 }
 
-static int user_version(sqlite3 *db)
+int64_t stmt_changed(void)
 {
-	sqlite3_stmt *stmt;
-	int v = -1;
+	sqlite3 *db = current_db();
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		v = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
-	return v;
+	return db ? sqlite3_changes64(db) : 0;
 }
 
-int store_schema_version(void)
+int stmt_each(struct stmt *st, row_fn row, void *ctx)
 {
-	return N_MIGRATIONS;
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	while ((rc = sqlite3_step(raw(st))) == SQLITE_ROW)
+		if (row(st, ctx) != 0)
+			break;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return step_failed(raw(st));
+	sqlite3_reset(raw(st));
+	return STORE_OK;
 }
 
-int store_migrate(sqlite3 *db, struct failure *err)
+int stmt_one(struct stmt *st, row_fn row, void *ctx)
 {
-	return store_migrate_to(db, N_MIGRATIONS, err);
+	int rc;
+
+	if (st == NULL)
+		return STORE_ERROR;
+	rc = sqlite3_step(raw(st));
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(raw(st));
+		return STORE_NOT_FOUND;
+	}
+	if (rc != SQLITE_ROW)
+		return step_failed(raw(st));
+	row(st, ctx);
+	sqlite3_reset(raw(st));
+	return STORE_OK;
 }
 
-int store_migrate_to(sqlite3 *db, int target, struct failure *err)
+const char *col_text(struct stmt *st, int col)
 {
-	int v = user_version(db);
+	const unsigned char *v = sqlite3_column_text(raw(st), col);
 
-	if (v < 0) {
-		failure_set(err, "cannot read the schema version: %s", sqlite3_errmsg(db));
-		return -1;
-	}
-	if (v > N_MIGRATIONS) {
-		failure_set(
-		    err,
-		    "the database has schema version %d but this authd knows only up to %d; "
-		    "run a newer authd (refusing to touch it)",
-		    v, N_MIGRATIONS);
-		return -1;
-	}
-	for (; v < target && v < N_MIGRATIONS; v++) {
-		char *msg = NULL;
-		char bump[64];
+	return v ? (const char *)v : "";
+}
 
-		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-			failure_set(err, "migration %d: %s", v + 1, msg ? msg : "failed");
-			sqlite3_free(msg);
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-	}
-	return 0;
+bool col_null(struct stmt *st, int col)
+{
+	return sqlite3_column_type(raw(st), col) == SQLITE_NULL;
+}
+
+int64_t col_int(struct stmt *st, int col)
+{
+	return sqlite3_column_int64(raw(st), col);
+}
+
+bool col_bool(struct stmt *st, int col)
+{
+	return sqlite3_column_int(raw(st), col) != 0;
+}
+
+void col_copy(struct stmt *st, int col, char *dst, size_t len)
+{
+	snprintf(dst, len, "%s", col_text(st, col));
 }
 
 int store_open(const char *data_dir, struct failure *err)
 {
 	sqlite3 *db;
 
-	if (asprintf(&db_path, "%s/authd.db", data_dir) < 0) {
-		failure_set(err, "out of memory");
-		return -1;
-	}
-	if (pthread_key_create(&conn_key, conn_free) != 0) {
-		failure_set(err, "cannot create a thread key");
-		return -1;
-	}
-	db = store_db();
-	if (db == NULL) {
-		failure_set(err, "cannot open %s", db_path);
-		return -1;
-	}
-	return store_migrate(db, err);
+	if (asprintf(&db_path, "%s/authd.db", data_dir) < 0)
+		return failure_set(err, "out of memory");
+	if (pthread_key_create(&conn_key, conn_free) != 0)
+		return failure_set(err, "cannot create a thread key");
+	db = current_db();
+	if (db == NULL)
+		return failure_set(err, "cannot open %s", db_path);
+	return sqlite_migrate(db, sqlite_schema_version(), err);
 }
 
 void store_checkpoint(void)
 {
-	sqlite3 *db = store_db();
+	sqlite3 *db = current_db();
 
 	/* PASSIVE never waits for readers or writers; what it cannot copy now waits a tick */
 	if (db != NULL)
@@ -522,16 +416,38 @@ void store_close(void)
 
 static int exec_simple(const char *sql)
 {
-	sqlite3 *db = store_db();
+	sqlite3 *db = current_db();
 
 	if (db == NULL)
 		return STORE_ERROR;
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		note_failure(db);
-		log_msg(LOG_ERROR, "store: %s: %s", sql, sqlite3_errmsg(db));
-		return STORE_ERROR;
-	}
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return failed(db, sql);
 	return STORE_OK;
+}
+
+/*
+ * A bulk transaction writes more pages than SQLite's default cache (2 MB)
+ * holds, and would spill them to the WAL one by one; it gets a larger cache
+ * until it ends. Per thread, as transactions are.
+ */
+#define BULK_CACHE_KB (32 * 1024)
+#define DEFAULT_CACHE_KB 2000
+static _Thread_local bool bulk;
+
+static void cache_kb(int kb)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", kb);
+	exec_simple(sql);
+}
+
+static void bulk_end(void)
+{
+	if (!bulk)
+		return;
+	bulk = false;
+	cache_kb(DEFAULT_CACHE_KB);
 }
 
 int store_begin(void)
@@ -539,9 +455,25 @@ int store_begin(void)
 	return exec_simple("BEGIN IMMEDIATE");
 }
 
+int store_begin_bulk(void)
+{
+	int rc;
+
+	cache_kb(BULK_CACHE_KB);
+	bulk = true;
+	rc = store_begin();
+	if (rc != STORE_OK)
+		bulk_end();
+	return rc;
+}
+
 int store_commit(void)
 {
-	return exec_simple("COMMIT");
+	int rc = exec_simple("COMMIT");
+
+	if (rc == STORE_OK)
+		bulk_end();
+	return rc;
 }
 
 int store_begin_nested(void)
@@ -556,7 +488,7 @@ int store_commit_nested(void)
 
 void store_rollback_nested(void)
 {
-	sqlite3 *db = store_db();
+	sqlite3 *db = current_db();
 
 	if (db != NULL)
 		sqlite3_exec(db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
@@ -564,8 +496,9 @@ void store_rollback_nested(void)
 
 void store_rollback(void)
 {
-	sqlite3 *db = store_db();
+	sqlite3 *db = current_db();
 
 	if (db != NULL && !sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	bulk_end();
 }

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "web.h"
+#include "api.h"
+#include "http/web.h"
 
 /*
  * The page loads nothing but its own files and talks only to this origin.

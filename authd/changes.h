@@ -1,0 +1,37 @@
+/*
+ * The one path by which a change that affects sessions or decisions reaches
+ * the caches and the authorization snapshot. Every write path announces what
+ * it changed here, once, after its transaction committed; nothing else drops
+ * cached callers, rebuilds the snapshot, touches the key index or reloads the
+ * LDAP settings.
+ */
+#ifndef AUTHD_CHANGES_H
+#define AUTHD_CHANGES_H
+
+#include "authd.h"
+#include "store/store.h"
+
+enum change_kind {
+	CHANGE_ACCOUNTS = 1 << 0,    /* an account was made, changed or deleted */
+	CHANGE_MEMBERSHIPS = 1 << 1, /* who is in which org or team */
+	CHANGE_KEYS = 1 << 2, /* a bundle key was stored or deleted (key_added, key_removed) */
+	CHANGE_GRANTS = 1 << 3,
+	CHANGE_ROLES = 1 << 4,
+	CHANGE_COLLECTIONS = 1 << 5,
+	CHANGE_SETTINGS = 1 << 6, /* the auth config or the LDAP settings */
+	CHANGE_SESSIONS = 1 << 7, /* sessions ended (session, or account's but keep) */
+};
+
+struct change {
+	unsigned what; /* CHANGE_* bits */
+	const struct pubkey *key_added;
+	const char *key_removed; /* the deleted key's fingerprint */
+	const unsigned char *session;
+	const char *account; /* whose sessions ended, all but `keep` (may be NULL) */
+	const unsigned char *keep;
+};
+
+/* Makes the change take effect for the next request and decision of this process. */
+void changes_announce(struct server *srv, const struct change *c);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Queries for sessions: a row per live token, keyed by the token's SHA-256
+ * (the token itself is never stored).
+ */
+#include <string.h>
+
+#include "driver.h"
+
+int store_session_insert(const struct session_row *s)
+{
+	static const char sql[] = "INSERT INTO sessions (token_hash, account_id, created_at,"
+				  " last_used, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+	struct stmt *st = stmt_get(sql);
+
+	stmt_blob(st, 1, s->hash, sizeof(s->hash));
+	stmt_text(st, 2, s->account_id);
+	stmt_int(st, 3, s->created_at);
+	stmt_int(st, 4, s->last_used);
+	stmt_int(st, 5, s->expires_at);
+	return stmt_exec(st, false);
+}
+
+static int session_row(struct stmt *st, void *ctx)
+{
+	struct session_row *out = ctx;
+
+	col_copy(st, 0, out->account_id, sizeof(out->account_id));
+	out->created_at = col_int(st, 1);
+	out->last_used = col_int(st, 2);
+	out->expires_at = col_int(st, 3);
+	return 0;
+}
+
+int store_session_get(const unsigned char hash[32], struct session_row *out)
+{
+	static const char sql[] = "SELECT account_id, created_at, last_used, expires_at"
+				  " FROM sessions WHERE token_hash = ?1";
+	struct stmt *st = stmt_get(sql);
+
+	stmt_blob(st, 1, hash, 32);
+	memcpy(out->hash, hash, 32);
+	return stmt_one(st, session_row, out);
+}
+
+int store_session_touch(const unsigned char hash[32], int64_t last_used)
+{
+	static const char sql[] = "UPDATE sessions SET last_used = ?2 WHERE token_hash = ?1";
+	struct stmt *st = stmt_get(sql);
+
+	stmt_blob(st, 1, hash, 32);
+	stmt_int(st, 2, last_used);
+	return stmt_exec(st, false);
+}
+
+int store_session_delete(const unsigned char hash[32])
+{
+	static const char sql[] = "DELETE FROM sessions WHERE token_hash = ?1";
+	struct stmt *st = stmt_get(sql);
+
+	stmt_blob(st, 1, hash, 32);
+	return stmt_exec(st, false);
+}
+
+int store_sessions_delete_account(const char *account_id, const unsigned char *keep)
+{
+	static const char sql[] =
+	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?2";
+	struct stmt *st = stmt_texts(sql, account_id, NULL, NULL);
+
+	stmt_blob(st, 2, keep, 32);
+	return stmt_exec(st, false);
+}
+
+int store_sessions_expire(int64_t now, int64_t idle_seconds)
+{
+	static const char sql[] =
+	    "DELETE FROM sessions WHERE expires_at <= ?1 OR last_used + ?2 <= ?1";
+	struct stmt *st = stmt_get(sql);
+
+	stmt_int(st, 1, now);
+	stmt_int(st, 2, idle_seconds);
+	return stmt_exec(st, false);
+}

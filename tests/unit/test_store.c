@@ -1,0 +1,354 @@
+/*
+ * Unit tests of the store: the SQLite driver's migrations, the result codes
+ * store.h promises, and the shared connection of the login path.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/sqlite/sqlite.h"
+#include "store/store.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/test_store.XXXXXX";
+
+static void store_setup(void)
+{
+	char d[256];
+	struct failure err;
+
+	snprintf(d, sizeof(d), "%s/storeXXXXXX", dir);
+	ck_assert_ptr_nonnull(mkdtemp(d));
+	ck_assert_msg(store_open(d, &err) == 0, "%s", err.message);
+}
+
+static void add_account(const char *name, bool org, bool admin, bool active, char id[ID_LEN])
+{
+	struct account a = {0};
+
+	ck_assert_int_eq(new_uuid(a.id), 0);
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	a.is_org = org;
+	a.is_admin = admin;
+	a.is_active = active;
+	a.created_at = a.updated_at = now_seconds();
+	ck_assert_int_eq(store_account_insert(&a, NULL), STORE_OK);
+	memcpy(id, a.id, ID_LEN);
+}
+
+/* ---- migrations ---- */
+
+static int table_count(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM sqlite_master WHERE type='table'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int version_of(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v;
+
+	sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	sqlite3_step(st);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+START_TEST(migrations_build_and_keep_the_schema)
+{
+	struct failure err;
+	sqlite3 *db;
+	int tables;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), 0);
+	ck_assert_int_eq(version_of(db), sqlite_schema_version());
+	tables = table_count(db);
+	ck_assert_int_gt(tables, 5);
+	/* a second start changes nothing and keeps rows */
+	ck_assert_int_eq(
+	    sqlite3_exec(db, "INSERT INTO settings VALUES ('k','v')", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), 0);
+	ck_assert_int_eq(table_count(db), tables);
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT 1 FROM settings WHERE key='k'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(migrations_upgrade_an_older_database_in_place)
+{
+	struct failure err;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, 1, &err), 0);
+	ck_assert_int_eq(version_of(db), 1);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "INSERT INTO accounts (id, name, created_at, updated_at)"
+				      " VALUES ('id1', 'old', 1, 1)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), 0);
+	ck_assert_int_eq(version_of(db), sqlite_schema_version());
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "SELECT name, ldap_missing FROM accounts", -1, &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "old");
+	ck_assert_int_eq(sqlite3_column_int(st, 1), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(migrations_refuse_a_newer_database)
+{
+	char sql[64];
+	struct failure err;
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", sqlite_schema_version() + 1);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "newer authd"));
+	/* and nothing was created */
+	ck_assert_int_eq(table_count(db), 0);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(migrations_roll_back_a_failed_step)
+{
+	struct failure err;
+	sqlite3 *db;
+
+	/* a table in the way makes step 1 fail half-way */
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE teams (x)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "migration 1"));
+	ck_assert_int_eq(version_of(db), 0);
+	ck_assert_int_eq(table_count(db), 1);
+	sqlite3_close(db);
+}
+END_TEST
+
+/* ---- what the results say ---- */
+
+START_TEST(results_tell_missing_taken_and_created_apart)
+{
+	char user[ID_LEN], org[ID_LEN];
+	struct account a = {0};
+	struct team t = {0};
+	struct role_row role = {0}, found;
+	char *hash = (char *)"x";
+	bool flag;
+
+	store_setup();
+	add_account("una", false, false, true, user);
+	add_account("acme", true, false, true, org);
+	ck_assert_int_eq(store_account_get("nobody", &a), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_account_get("una", &a), STORE_OK);
+	ck_assert_str_eq(a.id, user);
+	/* a name is taken whatever the id */
+	ck_assert_int_eq(new_uuid(a.id), 0);
+	ck_assert_int_eq(store_account_insert(&a, NULL), STORE_CONFLICT);
+	/* no password: not found, and nothing to free */
+	ck_assert_int_eq(store_account_password(org, &hash), STORE_NOT_FOUND);
+	ck_assert_ptr_null(hash);
+	ck_assert_int_eq(store_org_member_get(org, user, &flag), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_org_member_delete(org, user), STORE_NOT_FOUND);
+	ck_assert_int_eq(new_uuid(t.id), 0);
+	memcpy(t.org_id, org, ID_LEN);
+	snprintf(t.name, sizeof(t.name), "ops");
+	ck_assert_int_eq(store_team_insert(&t), STORE_OK);
+	ck_assert_int_eq(store_team_insert(&t), STORE_CONFLICT);
+	ck_assert_int_eq(store_team_member_delete(t.id, user), STORE_NOT_FOUND);
+	/* the private collection is made once */
+	ck_assert_int_eq(store_ensure_private_collection(&a), STORE_CREATED);
+	ck_assert_int_eq(store_ensure_private_collection(&a), STORE_OK);
+	/* role names are unique in any case, and found in any case */
+	ck_assert_int_eq(new_uuid(role.id), 0);
+	snprintf(role.name, sizeof(role.name), "Builders");
+	role.operations = (char *)"{}";
+	ck_assert_int_eq(store_role_insert(&role), STORE_OK);
+	ck_assert_int_eq(new_uuid(role.id), 0);
+	snprintf(role.name, sizeof(role.name), "BUILDERS");
+	ck_assert_int_eq(store_role_insert(&role), STORE_CONFLICT);
+	ck_assert_int_eq(store_role_get("builders", &found), STORE_OK);
+	ck_assert_str_eq(found.name, "Builders");
+	ck_assert_str_eq(found.operations, "{}");
+	free(found.operations);
+	ck_assert_int_eq(store_role_get("nope", &found), STORE_NOT_FOUND);
+	store_close();
+}
+END_TEST
+
+START_TEST(a_bulk_transaction_commits_or_rolls_back_whole)
+{
+	char id[ID_LEN];
+	struct account a;
+
+	store_setup();
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("bulk1", false, false, true, id);
+	store_rollback();
+	ck_assert_int_eq(store_account_get("bulk1", &a), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("bulk2", false, false, true, id);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert_int_eq(store_account_get("bulk2", &a), STORE_OK);
+	store_close();
+}
+END_TEST
+
+/* ---- the shared connection ---- */
+
+static bool account_exists(const char *name)
+{
+	struct account a;
+
+	return store_account_get(name, &a) == STORE_OK;
+}
+
+START_TEST(shared_connection_reads_and_writes_what_the_own_one_does)
+{
+	char id[ID_LEN];
+
+	store_setup();
+	ck_assert(store_shared_begin(-1));
+	/* a second begin on the same thread does not lend it twice */
+	ck_assert(!store_shared_begin(-1));
+	add_account("sam", false, false, true, id);
+	store_shared_end();
+	ck_assert(account_exists("sam"));
+	add_account("sue", false, false, true, id);
+	ck_assert(store_shared_begin(0));
+	ck_assert(account_exists("sue"));
+	store_shared_end();
+	store_close();
+}
+END_TEST
+
+START_TEST(shared_connection_is_not_lent_inside_a_transaction)
+{
+	char id[ID_LEN];
+
+	store_setup();
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("tx", false, false, true, id);
+	/* its statements would not see "tx", and a write would wait for this transaction */
+	ck_assert(!store_shared_begin(-1));
+	ck_assert(account_exists("tx"));
+	store_rollback();
+	ck_assert(!account_exists("tx"));
+	ck_assert(store_shared_begin(-1));
+	store_shared_end();
+	store_close();
+}
+END_TEST
+
+START_TEST(shared_connection_takes_back_a_transaction_left_open)
+{
+	char id[ID_LEN];
+
+	store_setup();
+	ck_assert(store_shared_begin(-1));
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("left", false, false, true, id);
+	store_shared_end();
+	ck_assert(!account_exists("left"));
+	ck_assert(store_shared_begin(-1));
+	ck_assert(!account_exists("left"));
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	store_shared_end();
+	store_close();
+}
+END_TEST
+
+struct holder {
+	pthread_barrier_t taken, done;
+};
+
+static void *hold_shared(void *arg)
+{
+	struct holder *h = arg;
+
+	ck_assert(store_shared_begin(-1));
+	pthread_barrier_wait(&h->taken);
+	pthread_barrier_wait(&h->done);
+	store_shared_end();
+	return NULL;
+}
+
+START_TEST(shared_connection_waits_no_longer_than_asked)
+{
+	struct holder h;
+	struct timespec t0, t1;
+	pthread_t t;
+	double waited;
+
+	store_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_shared, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	ck_assert(!store_shared_begin(0));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(!store_shared_begin(20 * 1000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(waited >= 0.015 && waited < 2, "waited %.3f s for 20 ms", waited);
+	/* refused, the statements run on the own connection */
+	ck_assert(!account_exists("nobody"));
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	ck_assert(store_shared_begin(0));
+	store_shared_end();
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	store_close();
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store");
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	unit_case(s, "migrations",
+		  (const TTest *const[]){migrations_build_and_keep_the_schema,
+					 migrations_upgrade_an_older_database_in_place,
+					 migrations_refuse_a_newer_database,
+					 migrations_roll_back_a_failed_step, NULL});
+	unit_case(s, "results",
+		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
+					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
+	unit_case(s, "shared-connection",
+		  (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
+					 shared_connection_is_not_lent_inside_a_transaction,
+					 shared_connection_takes_back_a_transaction_left_open,
+					 shared_connection_waits_no_longer_than_asked, NULL});
+	return unit_run(s, dir);
+}
