@@ -140,7 +140,7 @@ void make_wd(const char *what)
 
 void setup_test(void)
 {
-	/* a suite without a suite_dir (test_api.c) runs no commands: its tests need no dir */
+	/* a suite without a suite_dir (test_api_*.c) runs no commands: its tests need no dir */
 	if (suite_dir[0] != '\0')
 		make_wd("test");
 }

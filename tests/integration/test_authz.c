@@ -1,7 +1,17 @@
 /*
- * Integration tests of the authorization point (SPEC §5, §7.3, §8): who may do
- * what through a real dockerd behind authd's plugin, as the real docker CLI
- * shows it; revocation and fail-closed; the plugin socket under bad input; /api/authz.
+ * Integration tests of the authorization point (SPEC §5, §7.3, §8), through a
+ * real dockerd behind authd's plugin, as the real docker CLI shows it:
+ * - what each principal may do through the engine: an admin, restricted
+ *   control, view only, no grant, a team's grant (SPEC §5);
+ * - revocation: a deleted key, a deactivated account, a removed grant (SPEC §7.3);
+ * - bodies dockerd does not forward are not allowed; fail-closed while authd
+ *   is down, and back without an engine restart (SPEC §8.1);
+ * - the plugin socket under bad input: the protocol, malformed JSON, missing
+ *   fields, bad, foreign and revoked certificates, user mismatches, huge
+ *   bodies, unknown routes, path tricks, absolute URIs, local requests
+ *   (SPEC §8.1, §8.2);
+ * - the decision API /api/authz and its refusals (SPEC §8.3), text that is
+ *   not UTF-8, and the decisions counted in /metrics (SPEC §10).
  */
 #include <check.h>
 #include <curl/curl.h>

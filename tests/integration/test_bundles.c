@@ -2,6 +2,16 @@
  * Integration tests of client bundles, keys and certificates (SPEC §3, §7)
  * with the real tools a user runs: Debian's dockerd and docker CLI, curl(1),
  * openssl(1) and unzip(1). Exit codes and output of those tools are the checks.
+ * - docker(1) with a bundle against a controller and a direct engine, the
+ *   files of `authd engine-tls`, docker context import (SPEC §7.1, §7.2);
+ * - what a bundle holds, fresh keys each time, the RSA key type, whose bundle
+ *   may be had, label rules (SPEC §7.2);
+ * - mutual TLS with curl: revocation within a second and on an open
+ *   connection, inactive and deleted accounts, scope, foreign certificates
+ *   (SPEC §3, §7.3);
+ * - the keys API, and external certificates registered or refused (SPEC §7.4);
+ * - authd's own HTTPS certificate: read, refused, replaced, named by the
+ *   config file, kept across a restart (SPEC §7.5).
  */
 #include <check.h>
 #include <curl/curl.h>

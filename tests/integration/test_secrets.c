@@ -1,11 +1,13 @@
 /*
  * The secrets audit (DESIGN: passwords, tokens, private keys and reader
  * passwords never appear in clear in a log, an error message, the database
- * or an API response; the bundle download is the one exception). authd is
- * driven through everything that handles a secret, every answer is kept,
- * and then its data dir (database, WAL, sealed store, job and audit logs,
- * certificates), its own output and every answer are searched byte by byte
- * for each secret and for its base64 and hex forms.
+ * or an API response; the bundle download is the one exception).
+ * - a full run: authd is driven through everything that handles a secret,
+ *   every answer is kept, and then its data dir (database, WAL, sealed store,
+ *   job and audit logs, certificates), its own output and every answer are
+ *   searched byte by byte for each secret and for its base64 and hex forms;
+ * - the generated first admin password: in initial-admin-password, and
+ *   nowhere else (SPEC §1).
  */
 #include <check.h>
 #include <ftw.h>

@@ -1,8 +1,16 @@
 /*
  * Integration tests of LDAP sync jobs (SPEC §6.5) with real slapd instances
- * and the real authd binary: users, teams, system and org admins, the safety
- * rules (failed searches, the deactivation guard, dry runs, restarts) and the
- * jobs API.
+ * and the real authd binary:
+ * - users: created, deactivated when gone (their bundles refused); with
+ *   just-in-time provisioning on, made at first login and marked missing;
+ * - teams following their groups, by member and memberUid and by search;
+ *   a missing group changes nothing;
+ * - system and org admins, promoted and demoted; never the last active admin;
+ * - the safety rules: a directory killed while paging, a wrong base DN, the
+ *   deactivation guard, dry runs, authd killed during a job;
+ * - the queue: a second job waits, cancel; a just-in-time login syncs the new
+ *   user's groups;
+ * - the jobs API's and the member sync config's refusals.
  */
 #include <check.h>
 #include <errno.h>
