@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "sync/jobs.h"
 
 #define JOBS_PAGE_MAX 100

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "sync/jobs.h"
 
 void api_metrics(struct req *r, struct resp *out)

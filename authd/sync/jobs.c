@@ -1,8 +1,8 @@
 /*
- * The job queue: one worker thread runs LDAP syncs one at a time, oldest
- * first, and a scheduler queues one per syncSchedule. Jobs live in the store
- * and their logs in <dataDir>/jobs/<id>.log, so both survive restarts; a job
- * a stop left running is marked errored at the next start.
+ * The job queue: one worker thread runs LDAP syncs (ldap_sync.c) one at a
+ * time, oldest first, and a scheduler queues one per syncSchedule. Jobs live
+ * in the store and their logs in <dataDir>/jobs/<id>.log, so both survive
+ * restarts; a job a stop left running is marked errored at the next start.
  */
 #include <errno.h>
 #ifdef __GLIBC__
@@ -17,6 +17,7 @@
 #include "changes.h"
 #include "jobs.h"
 #include "ldap_config.h"
+#include "ldap_sync.h"
 
 #define IDLE_CHECK_SECONDS 60
 #define LOG_FLUSH_LINES 256
@@ -34,141 +35,29 @@ struct jobs {
 	struct jobs_metrics metrics;
 };
 
-/* ---- what a running sync sees ---- */
+/* ---- one run ---- */
 
-void sync_log(struct sync_job *j, const char *fmt, ...)
-{
-	char when[32];
-	va_list ap;
-
-	if (j->log == NULL)
-		return;
-	format_time(now_seconds(), when, sizeof(when));
-	fprintf(j->log, "%s ", when);
-	va_start(ap, fmt);
-	vfprintf(j->log, fmt, ap);
-	va_end(ap);
-	fputc('\n', j->log);
-	/* a reader of a running job's log sees it within a few hundred lines */
-	if (++j->lines % LOG_FLUSH_LINES == 0)
-		fflush(j->log);
-}
-
-static void ldap_line(void *ctx, const char *text)
-{
-	sync_log(ctx, "%s", text);
-}
-
-void sync_change(struct sync_job *j, const char *action, const char *account, const char *k1,
-		 const char *v1, const char *k2, const char *v2)
-{
-	json_t *change;
-
-	sync_log(j, "%s: %s %s%s%s%s%s%s%s%s%s", j->job.dry_run ? "would" : "change", action,
-		 account, k1 ? " " : "", k1 ? k1 : "", k1 ? "=" : "", k1 ? v1 : "", k2 ? " " : "",
-		 k2 ? k2 : "", k2 ? "=" : "", k2 ? v2 : "");
-	/* a real run keeps only its log: a plan of every change is for dry runs */
-	if (j->plan == NULL)
-		return;
-	change = json_pack("{s:s, s:s}", "action", action, "account", account);
-	if (change != NULL && k1 != NULL)
-		json_object_set_new(change, k1, json_string(v1));
-	if (change != NULL && k2 != NULL)
-		json_object_set_new(change, k2, json_string(v2));
-	if (change != NULL)
-		json_array_append_new(j->plan, change);
-}
-
-bool sync_job_canceled(struct sync_job *j)
-{
-	return atomic_load(&j->jobs->cancel);
-}
-
-struct ls_log *sync_job_ldap_log(struct sync_job *j)
-{
-	return &j->ldap_log;
-}
-
-const struct member_sync_cfg *sync_job_team_configs(struct sync_job *j, size_t *n)
-{
-	*n = j->nteams;
-	return j->teams;
-}
-
-const struct member_sync_cfg *sync_job_org_configs(struct sync_job *j, size_t *n)
-{
-	*n = j->norgs;
-	return j->orgs;
-}
-
-/* ---- group configs, read before the sync starts ---- */
-
-struct cfg_list {
-	struct member_sync_cfg *items;
-	size_t n;
-	bool teams;
-	int rc;
+/* A run's record while it goes: its log file, which the sync writes through `log`. */
+struct run {
+	FILE *file;
+	size_t lines;
+	struct ls_log log;
 };
 
-static int add_config(const char *owner_id, const char *org_id, const char *name, const char *text,
-		      void *ctx)
+/* A line in the job's log (never a secret: nothing here formats one). */
+static void log_line(void *ctx, const char *text)
 {
-	struct cfg_list *l = ctx;
-	json_t *j = json_loads(text, 0, NULL);
-	struct member_sync_cfg c;
-	struct refusal err;
-	void *bigger;
+	struct run *run = ctx;
+	char when[32];
 
-	memset(&c, 0, sizeof(c));
-	snprintf(c.owner_id, sizeof(c.owner_id), "%s", owner_id);
-	snprintf(c.org_id, sizeof(c.org_id), "%s", l->teams ? org_id : owner_id);
-	snprintf(c.name, sizeof(c.name), "%s", name);
-	if (j == NULL || ls_member_sync_from_json(j, "", &c.sync, &err) != 0) {
-		json_decref(j);
-		l->rc = -1; /* it was checked when saved: a bad one now means a damaged store */
-		return 1;
-	}
-	json_decref(j);
-	if (!c.sync.enable_sync) {
-		ls_member_sync_free(&c.sync);
-		return 0;
-	}
-	bigger = realloc(l->items, (l->n + 1) * sizeof(*l->items));
-	if (bigger == NULL) {
-		ls_member_sync_free(&c.sync);
-		l->rc = -1;
-		return 1;
-	}
-	l->items = bigger;
-	l->items[l->n++] = c;
-	return 0;
+	if (run->file == NULL)
+		return;
+	format_time(now_seconds(), when, sizeof(when));
+	fprintf(run->file, "%s %s\n", when, text);
+	/* a reader of a running job's log sees it within a few hundred lines */
+	if (++run->lines % LOG_FLUSH_LINES == 0)
+		fflush(run->file);
 }
-
-static void free_configs(struct member_sync_cfg *items, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		ls_member_sync_free(&items[i].sync);
-	free(items);
-}
-
-static int load_configs(struct sync_job *sj)
-{
-	struct cfg_list teams = {NULL, 0, true, 0}, orgs = {NULL, 0, false, 0};
-
-	if (store_member_syncs("team", add_config, &teams) != STORE_OK || teams.rc != 0 ||
-	    store_member_syncs("org", add_config, &orgs) != STORE_OK || orgs.rc != 0) {
-		free_configs(teams.items, teams.n);
-		free_configs(orgs.items, orgs.n);
-		return -1;
-	}
-	sj->teams = teams.items;
-	sj->nteams = teams.n;
-	sj->orgs = orgs.items;
-	sj->norgs = orgs.n;
-	return 0;
-}
-
-/* ---- running one job ---- */
 
 static json_t *summary_json(const struct sync_summary *s, int64_t ms)
 {
@@ -183,18 +72,26 @@ static json_t *summary_json(const struct sync_summary *s, int64_t ms)
 			 (json_int_t)s->admins_changed, "durationMs", (json_int_t)ms);
 }
 
-static int run_sync(struct jobs *js, struct sync_job *sj, struct sync_summary *sum)
+/* The sync of a job, given the settings and configs it needs. */
+static int run_sync(struct jobs *js, const struct job *job, struct run *run,
+		    struct sync_result *out)
 {
 	struct ldap_config *cfg = ldap_config_get(js->srv);
+	struct sync_configs configs;
 	int rc = -1;
 
-	memset(sum, 0, sizeof(*sum));
-	if (cfg == NULL || !cfg->configured)
-		sync_log(sj, "refused: LDAP is not configured");
-	else if (load_configs(sj) != 0)
-		sync_log(sj, "the team and organization sync settings cannot be read");
-	else
-		rc = ldap_sync_run(sj, &cfg->s, sum);
+	memset(out, 0, sizeof(*out));
+	if (cfg == NULL || !cfg->configured) {
+		ls_logf(&run->log, "refused: LDAP is not configured");
+	} else if (sync_configs_load(&configs) != 0) {
+		ls_logf(&run->log, "the team and organization sync settings cannot be read");
+	} else {
+		struct sync_input in = {&cfg->s,     &configs,	  job->dry_run, job->force,
+					job->target, &js->cancel, &run->log};
+
+		rc = ldap_sync_run(&in, out);
+		sync_configs_free(&configs);
+	}
 	ldap_config_put(cfg);
 	return rc;
 }
@@ -207,28 +104,28 @@ static bool changed(const struct sync_summary *s)
 	       0;
 }
 
-static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sync_summary *sum,
-		   int64_t start)
+/* Records how the run ended: the job's row, the metrics, the log and the audit line. */
+static void finish(struct jobs *js, struct job *job, struct run *run, int rc,
+		   const struct sync_result *res, int64_t start)
 {
-	struct job *job = &sj->job;
 	const char *status = rc == 0 ? "done" : rc == SYNC_CANCELED ? "canceled" : "errored";
 	json_t *summary;
 	int64_t ms;
 
 	/* the new snapshot is part of the job: decisions see the change when it is done */
-	if (rc == 0 && !job->dry_run && changed(sum))
+	if (rc == 0 && !job->dry_run && changed(&res->sum))
 		changes_announce(js->srv,
 				 &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_MEMBERSHIPS |
 							  CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	ms = monotonic_ms() - start;
-	summary = summary_json(sum, ms);
+	summary = summary_json(&res->sum, ms);
 	snprintf(job->status, sizeof(job->status), "%s", status);
 	job->last_updated = now_seconds();
 	free(job->summary);
 	job->summary = json_dumps(summary, JSON_COMPACT);
-	if (rc == 0 && sj->plan != NULL)
-		job->plan = json_dumps(sj->plan, JSON_COMPACT);
-	sync_log(sj, "%s in %lld ms: %s", status, (long long)ms, job->summary);
+	if (rc == 0 && res->plan != NULL)
+		job->plan = json_dumps(res->plan, JSON_COMPACT);
+	ls_logf(&run->log, "%s in %lld ms: %s", status, (long long)ms, job->summary);
 	pthread_mutex_lock(&js->lock);
 	js->metrics.done += rc == 0;
 	js->metrics.errored += rc != 0 && rc != SYNC_CANCELED;
@@ -244,20 +141,17 @@ static void finish(struct jobs *js, struct sync_job *sj, int rc, const struct sy
 
 static void run_job(struct jobs *js, struct job *job)
 {
-	struct sync_job sj = {.job = *job, .jobs = js};
-	struct sync_summary sum;
+	struct run run = {.log = {log_line, &run}};
+	struct sync_result res;
 	char path[4200];
 	int64_t start = monotonic_ms();
 	int rc;
 
 	jobs_log_path(js, job->id, path, sizeof(path));
-	sj.log = fopen(path, "a");
-	sj.ldap_log = (struct ls_log){ldap_line, &sj};
-	if (job->dry_run)
-		sj.plan = json_array();
-	sync_log(&sj, "%s%s%s%s%s", job->action, job->target[0] ? " of " : "", job->target,
-		 job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "");
-	rc = run_sync(js, &sj, &sum);
+	run.file = fopen(path, "a");
+	ls_logf(&run.log, "%s%s%s%s%s", job->action, job->target[0] ? " of " : "", job->target,
+		job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "");
+	rc = run_sync(js, job, &run, &res);
 #ifdef __GLIBC__
 	/* a large sync's plan was just freed all at once: hand the pages back before the
 	 * snapshot is rebuilt, rather than keep a directory's worth of free heap beside it */
@@ -265,13 +159,10 @@ static void run_job(struct jobs *js, struct job *job)
 #endif
 	if (rc != 0 && rc != SYNC_CANCELED && atomic_load(&js->cancel))
 		rc = SYNC_CANCELED;
-	finish(js, &sj, rc, &sum, start);
-	free_configs(sj.teams, sj.nteams);
-	free_configs(sj.orgs, sj.norgs);
-	json_decref(sj.plan);
-	if (sj.log != NULL)
-		fclose(sj.log);
-	*job = sj.job; /* the caller frees the texts */
+	finish(js, job, &run, rc, &res, start);
+	json_decref(res.plan);
+	if (run.file != NULL)
+		fclose(run.file);
 }
 
 /* ---- the scheduler ---- */
@@ -429,29 +320,12 @@ int jobs_submit(struct jobs *js, bool dry_run, bool force, const char *target, s
 	return rc;
 }
 
-static int any_enabled(const char *owner_id, const char *org_id, const char *name, const char *text,
-		       void *ctx)
-{
-	json_t *j = json_loads(text, 0, NULL);
-
-	(void)owner_id;
-	(void)org_id;
-	(void)name;
-	if (json_is_true(json_object_get(j, "enableSync")))
-		*(bool *)ctx = true;
-	json_decref(j);
-	return *(bool *)ctx;
-}
-
 void jobs_submit_for_user(struct jobs *js, const struct ls_settings *s, const char *name)
 {
-	bool any = s->admin_sync.enable_sync;
+	bool on = false;
 
-	if (!any)
-		store_member_syncs("team", any_enabled, &any);
-	if (!any)
-		store_member_syncs("org", any_enabled, &any);
-	if (any && jobs_submit(js, false, false, name, NULL) != STORE_OK)
+	if (sync_groups_on(s, &on) == STORE_OK && on &&
+	    jobs_submit(js, false, false, name, NULL) != STORE_OK)
 		log_msg(LOG_WARN, "the sync of %s's teams could not be queued", name);
 }
 
