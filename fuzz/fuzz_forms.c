@@ -1,7 +1,7 @@
 /*
  * Fuzz target for the validation every JSON API handler runs before it acts
- * (authd/api_form.c, api_paging.c, password rules and custom role maps):
- * the body against the handlers' forms, and its strings as names and labels.
+ * (authd/api/api_form.c, api_paging.c, password rules and custom role maps):
+ * the body against every form in api_forms, and its strings as names and labels.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,27 +10,6 @@
 #include "api/api.h"
 #include "ldapsync.h"
 #include "authz/roles.h"
-
-/* The shapes of the handlers' forms: required strings, optional booleans, anything. */
-static const struct field account_form[] = {{"name", F_STRING, true},
-					    {"fullName", F_STRING, false},
-					    {"isOrg", F_BOOL, false},
-					    {"isAdmin", F_BOOL, false},
-					    {"isActive", F_BOOL, false},
-					    {"password", F_STRING, false},
-					    {NULL, 0, false}};
-static const struct field password_form[] = {
-    {"oldPassword", F_STRING, false}, {"newPassword", F_STRING, true}, {NULL, 0, false}};
-static const struct field key_form[] = {
-    {"label", F_STRING, false}, {"certificate", F_STRING, true}, {NULL, 0, false}};
-static const struct field role_form[] = {{"name", F_STRING, true},
-					 {"system_role", F_BOOL, false},
-					 {"operations", F_ANY, false},
-					 {"id", F_STRING, false},
-					 {NULL, 0, false}};
-static const struct field member_form[] = {{"isAdmin", F_BOOL, false}, {NULL, 0, false}};
-static const struct field *const forms[] = {account_form, password_form, key_form, role_form,
-					    member_form};
 
 static void resp_free(struct resp *out)
 {
@@ -117,15 +96,16 @@ static void check_body(json_t *body)
 	const char *key;
 	json_t *v;
 
-	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+	/* the handlers' own tables, so that a form changed in a handler is the one checked */
+	for (size_t i = 0; i < api_nforms; i++) {
 		struct resp out = {0};
 
-		if (form_check(body, forms[i], &out) != 0)
+		if (form_check(body, api_forms[i].fields, &out) != 0)
 			check_refusal(&out);
 		else if (out.json != NULL)
 			abort();
 		else
-			check_passed(body, forms[i]);
+			check_passed(body, api_forms[i].fields);
 	}
 	json_object_foreach(body, key, v)
 	{

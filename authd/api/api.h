@@ -44,6 +44,22 @@ char *form_name(const char *value, const char *field, struct resp *out);
 /* Checks a key label: UTF-8, at most 100 characters, no control characters. */
 int form_label(const char *label, const char *field, struct resp *out);
 
+/* ---- api_forms.c: the form of every body a handler checks ---- */
+
+extern const struct field form_login[], form_account_create[], form_account_patch[],
+    form_account_password[], form_member_put[], form_team_create[], form_team_patch[],
+    form_key_add[], form_key_patch[], form_role_create[], form_collection_create[],
+    form_auth_config_put[], form_ldap_try_login[], form_job_create[], form_authz_request[],
+    form_certs_put[];
+
+/* Every table above with a name for messages, for the checks of the tables themselves. */
+struct api_form {
+	const char *name;
+	const struct field *fields;
+};
+extern const struct api_form api_forms[];
+extern const size_t api_nforms;
+
 /* ---- api_paging.c ---- */
 
 #define PAGE_DEFAULT 10

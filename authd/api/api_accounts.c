@@ -142,18 +142,11 @@ void api_accounts_list(struct req *r, struct resp *out)
 /* Reads and checks the create form into `a`; the password's hash goes to *hash. */
 static int create_form(struct req *r, struct resp *out, struct account *a, char **hash)
 {
-	static const struct field form[] = {{"name", F_STRING, true},
-					    {"fullName", F_STRING, false},
-					    {"isOrg", F_BOOL, false},
-					    {"isAdmin", F_BOOL, false},
-					    {"isActive", F_BOOL, false},
-					    {"password", F_STRING, false},
-					    {NULL, 0, false}};
 	const char *password = form_string(r->body, "password", NULL);
 	struct refusal why;
 	char *name;
 
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_account_create, out) != 0)
 		return -1;
 	name = form_name(form_string(r->body, "name", ""), "name", out);
 	if (name == NULL)
@@ -251,13 +244,9 @@ void api_account_get(struct req *r, struct resp *out)
 /* Applies a PATCH form to `a`; -1 with `out` filled when it is refused. */
 static int patch_form(struct req *r, struct resp *out, struct account *a)
 {
-	static const struct field form[] = {{"fullName", F_STRING, false},
-					    {"isAdmin", F_BOOL, false},
-					    {"isActive", F_BOOL, false},
-					    {NULL, 0, false}};
 	const char *full_name = form_string(r->body, "fullName", NULL);
 
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_account_patch, out) != 0)
 		return -1;
 	/* a user may change its own full name; everything else is the admins' */
 	if (!r->who.is_admin && (!is_self(r, a) || json_object_get(r->body, "isAdmin") ||
@@ -433,14 +422,12 @@ static int save_password(struct req *r, const char *account_id, const char *hash
 
 void api_account_change_password(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {
-	    {"oldPassword", F_STRING, false}, {"newPassword", F_STRING, true}, {NULL, 0, false}};
 	struct refusal why;
 	struct account a;
 	char *hash;
 	int rc;
 
-	if (form_check(r->body, form, out) != 0 || load_account(r, out, &a) != 0)
+	if (form_check(r->body, form_account_password, out) != 0 || load_account(r, out, &a) != 0)
 		return;
 	if (!r->who.is_admin && !is_self(r, &a)) {
 		resp_forbidden(out);

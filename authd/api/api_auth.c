@@ -256,8 +256,6 @@ static int account_for_login(const char *name, struct account *a)
 
 void api_login(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {
-	    {"username", F_STRING, true}, {"password", F_STRING, true}, {NULL, 0, false}};
 	const char *username, *password;
 	char user_key[NAME_LEN + 8], ip_key[80];
 	struct ldap_config *cfg;
@@ -265,7 +263,7 @@ void api_login(struct req *r, struct resp *out)
 	char *name;
 	int found;
 
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_login, out) != 0)
 		return;
 	password = form_string(r->body, "password", "");
 	username = form_string(r->body, "username", "");

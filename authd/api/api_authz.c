@@ -233,10 +233,6 @@ static int api_identity(struct req *r, struct resp *out, const struct snapshot *
 
 static void api_request(struct req *r, struct resp *out, const struct snapshot *s)
 {
-	static const struct field form[] = {
-	    {"certificate", F_STRING, false}, {"account", F_STRING, false},
-	    {"method", F_STRING, true},	      {"uri", F_STRING, true},
-	    {"body", F_STRING, false},	      {NULL, 0, false}};
 	const char *body64 = form_string(r->body, "body", NULL);
 	struct authz_call c = {.method = form_string(r->body, "method", ""),
 			       .uri = form_string(r->body, "uri", ""),
@@ -245,7 +241,7 @@ static void api_request(struct req *r, struct resp *out, const struct snapshot *
 	char msg[sizeof(o.msg)], coll[sizeof(o.collection)];
 	struct rbac_subject who;
 
-	if (form_check(r->body, form, out) != 0 || api_identity(r, out, s, &who) != 0)
+	if (form_check(r->body, form_authz_request, out) != 0 || api_identity(r, out, s, &who) != 0)
 		return;
 	if (body64 != NULL && (c.body = b64_decode(body64, &c.body_len)) == NULL) {
 		resp_refuse(out, "body", "body: must be base64");

@@ -236,8 +236,6 @@ static int check_external_cert(struct req *r, struct resp *out, const struct acc
 
 void api_key_add(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {
-	    {"label", F_STRING, false}, {"certificate", F_STRING, true}, {NULL, 0, false}};
 	const char *label = form_string(r->body, "label", "");
 	const char *pem = form_string(r->body, "certificate", "");
 	struct refusal why;
@@ -246,7 +244,7 @@ void api_key_add(struct req *r, struct resp *out)
 	struct pubkey k;
 	X509 *cert;
 
-	if (form_check(r->body, form, out) != 0 || form_label(label, "label", out) != 0 ||
+	if (form_check(r->body, form_key_add, out) != 0 || form_label(label, "label", out) != 0 ||
 	    load_owner(r, out, r->params[0], &a) != 0)
 		return;
 	if (strlen(pem) >= PEM_MAX) {
@@ -290,13 +288,12 @@ void api_key_get(struct req *r, struct resp *out)
 
 void api_key_patch(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"label", F_STRING, true}, {NULL, 0, false}};
 	const char *label = form_string(r->body, "label", "");
 	struct account a;
 	struct pubkey k;
 	int rc;
 
-	if (form_check(r->body, form, out) != 0 || form_label(label, "label", out) != 0 ||
+	if (form_check(r->body, form_key_patch, out) != 0 || form_label(label, "label", out) != 0 ||
 	    load_key(r, out, &a, &k) != 0)
 		return;
 	rc = store_key_set_label(k.id, label);

@@ -127,10 +127,6 @@ static int persist(const char *data_dir, const char *ca, const char *cert, const
 
 void api_certs_put(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"ca", F_STRING, true},
-					    {"cert", F_STRING, true},
-					    {"key", F_STRING, true},
-					    {NULL, 0, false}};
 	const char *ca = form_string(r->body, "ca", ""), *cert = form_string(r->body, "cert", "");
 	const char *key = form_string(r->body, "key", "");
 	struct refusal why;
@@ -140,7 +136,7 @@ void api_certs_put(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_certs_put, out) != 0)
 		return;
 	if (r->srv->cfg->tls_cert != NULL) {
 		resp_error(

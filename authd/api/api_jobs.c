@@ -22,14 +22,10 @@ static bool admin_only(struct req *r, struct resp *out)
 
 void api_job_create(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"action", F_STRING, true},
-					    {"dryRun", F_BOOL, false},
-					    {"force", F_BOOL, false},
-					    {NULL, 0, false}};
 	struct job j;
 	int rc;
 
-	if (!admin_only(r, out) || form_check(r->body, form, out) != 0)
+	if (!admin_only(r, out) || form_check(r->body, form_job_create, out) != 0)
 		return;
 	if (strcmp(form_string(r->body, "action", ""), JOB_ACTION_LDAP_SYNC) != 0) {
 		resp_refuse(out, "action", "action: must be %s", JOB_ACTION_LDAP_SYNC);

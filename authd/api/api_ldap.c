@@ -108,10 +108,6 @@ static json_t *account_as_it_would_be(const struct ls_found *f)
 
 void api_ldap_try_login(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"username", F_STRING, true},
-					    {"password", F_STRING, true},
-					    {"ldapSettings", F_ANY, false},
-					    {NULL, 0, false}};
 	json_t *given = json_object_get(r->body, "ldapSettings"), *lines;
 	struct ls_found found = {NULL, NULL, NULL};
 	enum ls_login_result rc;
@@ -123,7 +119,7 @@ void api_ldap_try_login(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_ldap_try_login, out) != 0)
 		return;
 	if (given != NULL && settings_from_request(r, given, &s, out) != 0)
 		return;

@@ -80,9 +80,7 @@ static int load_team(struct resp *out, const struct org_ctx *o, const char *key,
 /* An optional {"isAdmin":bool} body of a membership PUT. */
 static int member_form(struct req *r, struct resp *out, bool *is_admin)
 {
-	static const struct field form[] = {{"isAdmin", F_BOOL, false}, {NULL, 0, false}};
-
-	if (form_check(r->body, form, out) != 0)
+	if (form_check(r->body, form_member_put, out) != 0)
 		return -1;
 	*is_admin = form_bool(r->body, "isAdmin", false);
 	return 0;
@@ -225,11 +223,9 @@ void api_teams_list(struct req *r, struct resp *out)
 	resp_json(out, 200, body);
 }
 
-/* Reads name and description into t; `create` makes name required. */
-static int team_form(struct req *r, struct resp *out, struct team *t, bool create)
+/* Reads name and description into t, checking the body against form (create or patch). */
+static int team_form(struct req *r, struct resp *out, struct team *t, const struct field *form)
 {
-	const struct field form[] = {
-	    {"name", F_STRING, create}, {"description", F_STRING, false}, {NULL, 0, false}};
 	const char *desc = form_string(r->body, "description", NULL);
 	const char *name = form_string(r->body, "name", NULL);
 
@@ -286,7 +282,7 @@ void api_team_create(struct req *r, struct resp *out)
 		return;
 	}
 	memset(&t, 0, sizeof(t));
-	if (team_form(r, out, &t, true) != 0)
+	if (team_form(r, out, &t, form_team_create) != 0)
 		return;
 	if (new_uuid(t.id) != 0) {
 		resp_internal(out);
@@ -317,7 +313,7 @@ void api_team_patch(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (team_form(r, out, &t, false) != 0)
+	if (team_form(r, out, &t, form_team_patch) != 0)
 		return;
 	team_written(r, out, store_team_update(&t), &t, "team.update", 200);
 }

@@ -101,16 +101,11 @@ void api_role_get(struct req *r, struct resp *out)
 /* Checks the create form into row (name, operations); 0, or -1 with out filled. */
 static int role_form(struct req *r, struct resp *out, struct role_row *row)
 {
-	static const struct field form[] = {{"name", F_STRING, true},
-					    {"system_role", F_BOOL, false},
-					    {"operations", F_ANY, false},
-					    {"id", F_STRING, false},
-					    {NULL, 0, false}};
 	json_t *ops = json_object_get(r->body, "operations");
 	const char *name = form_string(r->body, "name", "");
 	struct refusal why;
 
-	if (form_check(r->body, form, out) != 0 || form_label(name, "name", out) != 0)
+	if (form_check(r->body, form_role_create, out) != 0 || form_label(name, "name", out) != 0)
 		return -1;
 	if (name[0] == '\0' || form_bool(r->body, "system_role", false)) {
 		resp_refuse(out, name[0] ? "system_role" : "name", "%s",
@@ -281,13 +276,11 @@ void api_collection_by_path(struct req *r, struct resp *out)
 
 void api_collection_create(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {
-	    {"name", F_STRING, true}, {"parent_id", F_STRING, true}, {NULL, 0, false}};
 	const char *name = form_string(r->body, "name", "");
 	struct collection_row parent, c = {0};
 	int rc;
 
-	if (admin_only(r, out) != 0 || form_check(r->body, form, out) != 0 ||
+	if (admin_only(r, out) != 0 || form_check(r->body, form_collection_create, out) != 0 ||
 	    form_label(name, "name", out) != 0)
 		return;
 	if (name[0] == '\0' || strchr(name, '/') != NULL) {
@@ -520,15 +513,12 @@ static int save_auth_config(const char *backend, const char *role)
 
 void api_auth_config_put(struct req *r, struct resp *out)
 {
-	static const struct field form[] = {{"backend", F_STRING, false},
-					    {"defaultNewUserRole", F_STRING, false},
-					    {NULL, 0, false}};
 	const char *backend = form_string(r->body, "backend", NULL);
 	const char *role = form_string(r->body, "defaultNewUserRole", NULL);
 	char role_id[ID_LEN];
 	int rc;
 
-	if (admin_only(r, out) != 0 || form_check(r->body, form, out) != 0)
+	if (admin_only(r, out) != 0 || form_check(r->body, form_auth_config_put, out) != 0)
 		return;
 	if (backend && strcmp(backend, "managed") != 0 && strcmp(backend, "ldap") != 0) {
 		resp_refuse(out, "backend", "backend: must be managed or ldap");

@@ -354,8 +354,8 @@ END_TEST
 static const struct field form[] = {
     {"name", F_STRING, true}, {"isOrg", F_BOOL, false}, {NULL, 0, false}};
 
-/* Checks `body` against the form; returns the error's field, or "" when it passed. */
-static const char *check_form(const char *body, char *field, size_t len)
+/* Checks `body` against fields; returns the error's field, or "" when it passed. */
+static const char *check_form(const struct field *fields, const char *body, char *field, size_t len)
 {
 	json_t *j = json_loads(body, 0, NULL);
 	struct resp out;
@@ -363,7 +363,7 @@ static const char *check_form(const char *body, char *field, size_t len)
 
 	memset(&out, 0, sizeof(out));
 	ck_assert_ptr_nonnull(j);
-	rc = form_check(j, form, &out);
+	rc = form_check(j, fields, &out);
 	field[0] = '\0';
 	if (rc != 0) {
 		json_t *e = json_array_get(json_object_get(out.json, "errors"), 0);
@@ -382,13 +382,41 @@ START_TEST(forms_name_the_bad_field)
 {
 	char f[64];
 
-	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isOrg\":true}", f, sizeof(f)), "");
-	ck_assert_str_eq(check_form("{\"name\":\"a\"}", f, sizeof(f)), "");
-	ck_assert_str_eq(check_form("{}", f, sizeof(f)), "name");
-	ck_assert_str_eq(check_form("{\"name\":1}", f, sizeof(f)), "name");
-	ck_assert_str_eq(check_form("{\"name\":null}", f, sizeof(f)), "name");
-	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isOrg\":\"true\"}", f, sizeof(f)), "isOrg");
-	ck_assert_str_eq(check_form("{\"name\":\"a\",\"isorg\":true}", f, sizeof(f)), "isorg");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"isOrg\":true}", f, sizeof(f)), "");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\"}", f, sizeof(f)), "");
+	ck_assert_str_eq(check_form(form, "{}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form(form, "{\"name\":1}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form(form, "{\"name\":null}", f, sizeof(f)), "name");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"isOrg\":\"true\"}", f, sizeof(f)),
+			 "isOrg");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"isorg\":true}", f, sizeof(f)),
+			 "isorg");
+}
+END_TEST
+
+/* The handlers' tables: each ends within a bound, names each field once, and refuses strangers. */
+START_TEST(every_form_is_well_formed)
+{
+	enum { FIELDS_MAX = 32 };
+	char f[64];
+
+	for (size_t i = 0; i < api_nforms; i++) {
+		const char *name = api_forms[i].name;
+		const struct field *fields = api_forms[i].fields;
+		size_t n;
+
+		ck_assert(name != NULL && name[0] != '\0');
+		for (n = 0; n < FIELDS_MAX && fields[n].name != NULL; n++) {
+			ck_assert_msg(fields[n].name[0] != '\0', "%s: a field has no name", name);
+			for (size_t j = 0; j < n; j++)
+				ck_assert_msg(strcmp(fields[j].name, fields[n].name) != 0,
+					      "%s: %s twice", name, fields[n].name);
+		}
+		ck_assert_msg(n < FIELDS_MAX, "%s: no end within %d fields", name, FIELDS_MAX);
+		ck_assert_msg(strcmp(check_form(fields, "{\"noSuchField\":1}", f, sizeof(f)),
+				     "noSuchField") == 0,
+			      "%s: an unknown key is not refused by name", name);
+	}
 }
 END_TEST
 
@@ -1074,7 +1102,9 @@ int main(void)
 					 throttle_stays_bounded_under_many_keys, NULL});
 	unit_case(s, "passwords",
 		  (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});
-	unit_case(s, "forms", (const TTest *const[]){forms_name_the_bad_field, NULL});
+	unit_case(
+	    s, "forms",
+	    (const TTest *const[]){forms_name_the_bad_field, every_form_is_well_formed, NULL});
 	unit_case(s, "json-text",
 		  (const TTest *const[]){
 		      utf8_clean_keeps_valid_text, utf8_clean_replaces_invalid_sequences,
