@@ -13,6 +13,8 @@ if [ "${1:-}" = "--test" ]; then
 	packages+=(libclang-rt-14-dev clang wrk procps unzip docker.io slapd ldap-utils)
 	# the fault tests step a running server's wall clock with libfaketime's preload
 	packages+=(libfaketime)
+	# the layout test reads the libraries with binutils' nm (build-essential has it)
+	packages+=(python3)
 	# the web page's browser test: Debian's Chromium, NSS's certutil to trust authd's CA,
 	# and Node.js (with its npm) for playwright-core
 	packages+=(chromium libnss3-tools nodejs)
