@@ -53,7 +53,15 @@ static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 struct vec {
 	void *items;
 	size_t n, cap, size;
+	bool short_of_memory; /* an item could not be kept: the vector is not whole */
 };
+
+/* Marks the vector as not whole, and stops the store's walk that fills it. */
+static int vec_failed(struct vec *v)
+{
+	v->short_of_memory = true;
+	return 1;
+}
 
 static void *vec_push(struct vec *v)
 {
@@ -61,8 +69,10 @@ static void *vec_push(struct vec *v)
 		size_t cap = v->cap ? 2 * v->cap : 16;
 		void *grown = realloc(v->items, cap * v->size);
 
-		if (grown == NULL)
+		if (grown == NULL) {
+			vec_failed(v);
 			return NULL;
+		}
 		v->items = grown;
 		v->cap = cap;
 	}
@@ -87,7 +97,7 @@ static int add_account(const struct account *a, void *ctx)
 		return 1;
 	memcpy(s->id, a->id, sizeof(s->id));
 	if ((s->name = strdup(a->name)) == NULL)
-		return 1;
+		return vec_failed(ctx);
 	s->active = a->is_active;
 	s->admin = a->is_admin;
 	s->missing = a->ldap_missing;
@@ -110,8 +120,10 @@ static int add_coll(const struct collection_row *c, void *ctx)
 {
 	struct s_coll *s = vec_push(ctx);
 
-	if (s == NULL || (s->path = strdup(c->path)) == NULL)
+	if (s == NULL)
 		return 1;
+	if ((s->path = strdup(c->path)) == NULL)
+		return vec_failed(ctx);
 	memcpy(s->id, c->id, sizeof(s->id));
 	memcpy(s->parent_id, c->parent_id, sizeof(s->parent_id));
 	return 0;
@@ -165,9 +177,12 @@ static int add_role(const struct role_row *r, void *ctx)
 		return 1;
 	memcpy(s->id, r->id, sizeof(s->id));
 	memcpy(s->name, r->name, sizeof(s->name));
-	if (parse_ops(r->operations, &ops) != 0)
+	if (parse_ops(r->operations, &ops) != 0) {
+		if (ops.short_of_memory)
+			vec_failed(ctx);
 		log_msg(LOG_WARN, "rbac: role %s has unreadable operations; it allows nothing",
 			r->name);
+	}
 	s->ops = ops.items;
 	s->nops = ops.n;
 	return 0;
@@ -298,14 +313,19 @@ static struct snapshot *build(const struct key_index *keys)
 		return NULL;
 	ref_init(&s->ref, snapshot_free);
 	s->keys = keys;
+	/* a walk a full vector stopped answers STORE_OK: only the vectors know they are short */
 	rc = store_each_account(add_account, &accounts) |
 	     store_each_membership(add_member, &members) | store_collections(add_coll, &colls) |
 	     builtin_roles(&roles) | store_roles(add_role, &roles);
+	if (accounts.short_of_memory || members.short_of_memory || colls.short_of_memory ||
+	    roles.short_of_memory)
+		rc = -1;
 	s->accounts = vec_trimmed(&accounts), s->naccounts = accounts.n;
 	s->members = vec_trimmed(&members), s->nmembers = members.n;
 	s->colls = vec_trimmed(&colls), s->ncolls = colls.n;
 	s->roles = vec_trimmed(&roles), s->nroles = roles.n;
-	if (rc != 0 || index_snapshot(s) != 0 || store_grants(add_grant, &gc) != STORE_OK) {
+	if (rc != 0 || index_snapshot(s) != 0 || store_grants(add_grant, &gc) != STORE_OK ||
+	    grants.short_of_memory) {
 		s->grants = grants.items;
 		snapshot_free(&s->ref);
 		return NULL;

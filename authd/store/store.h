@@ -309,13 +309,18 @@ int store_imported_insert(const struct account *a, int64_t now);
 int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
 			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);
 
-/* A team's or an org's member as a sync sees it; the strings live only during the callback. */
+/*
+ * A team's members by id alone: a sync knows every imported account already,
+ * and the team's key index holds the ids, so no row of accounts is read.
+ */
+typedef int (*member_id_cb)(const char *user_id, void *ctx);
+int store_team_member_ids(const char *team_id, member_id_cb cb, void *ctx);
+/* An org's member as a sync sees it; the id lives only during the callback. */
 struct member_row_sync {
-	const char *user_id, *name;
+	const char *user_id;
 	bool is_imported, is_admin;
 };
 typedef int (*member_sync_cb)(const struct member_row_sync *m, void *ctx);
-int store_team_member_rows(const char *team_id, member_sync_cb cb, void *ctx);
 int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx);
 /* Makes the user a member of the org when it is not one (an org admin stays one). */
 int store_org_member_ensure(const char *org_id, const char *user_id);

@@ -98,6 +98,14 @@ int store_imported_update(const char *id, const char *dn, const char *full_name,
 	return stmt_exec(st, true);
 }
 
+int store_team_member_ids(const char *team_id, member_id_cb cb, void *ctx)
+{
+	static const char sql[] = "SELECT user_id FROM team_members WHERE team_id = ?1";
+	struct each_text e = {cb, ctx};
+
+	return stmt_each(stmt_texts(sql, team_id, NULL, NULL), text_row, &e);
+}
+
 struct each_member_row {
 	member_sync_cb cb;
 	void *ctx;
@@ -106,36 +114,18 @@ struct each_member_row {
 static int member_sync_row(struct stmt *st, void *ctx)
 {
 	struct each_member_row *e = ctx;
-	struct member_row_sync m = {col_text(st, 0), col_text(st, 1), col_bool(st, 2),
-				    col_bool(st, 3)};
+	struct member_row_sync m = {col_text(st, 0), col_bool(st, 1), col_bool(st, 2)};
 
 	return e->cb(&m, e->ctx);
 }
 
-/* The member rows of one team or org, by a query of (id, name, imported, admin). */
-static int member_rows(const char *sql, const char *owner, member_sync_cb cb, void *ctx)
-{
-	struct each_member_row e = {cb, ctx};
-
-	return stmt_each(stmt_texts(sql, owner, NULL, NULL), member_sync_row, &e);
-}
-
-int store_team_member_rows(const char *team_id, member_sync_cb cb, void *ctx)
-{
-	static const char sql[] =
-	    "SELECT a.id, a.name, a.is_imported, m.is_admin FROM team_members m"
-	    " JOIN accounts a ON a.id = m.user_id WHERE m.team_id = ?1";
-
-	return member_rows(sql, team_id, cb, ctx);
-}
-
 int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx)
 {
-	static const char sql[] =
-	    "SELECT a.id, a.name, a.is_imported, m.is_admin FROM org_members m"
-	    " JOIN accounts a ON a.id = m.user_id WHERE m.org_id = ?1";
+	static const char sql[] = "SELECT a.id, a.is_imported, m.is_admin FROM org_members m"
+				  " JOIN accounts a ON a.id = m.user_id WHERE m.org_id = ?1";
+	struct each_member_row e = {cb, ctx};
 
-	return member_rows(sql, org_id, cb, ctx);
+	return stmt_each(stmt_texts(sql, org_id, NULL, NULL), member_sync_row, &e);
 }
 
 int store_org_member_ensure(const char *org_id, const char *user_id)

@@ -115,6 +115,7 @@ int sync_groups_on(const struct ls_settings *s, bool *on)
 struct sync {
 	const struct sync_input *in;
 	struct plan plan;
+	bool short_of_memory;		 /* a row could not be kept: what was read is not whole */
 	struct plan_group *teams, *orgs; /* the plan's changes point at them */
 	struct ls_session *sess;	 /* the directory connections of the group syncs */
 };
@@ -126,13 +127,20 @@ static bool canceled(const struct sync *y)
 
 static int add_imported(const struct imported_row *r, void *ctx)
 {
-	return plan_add_account(ctx, r->id, r->name, r->dn, r->full_name, r->is_active, r->is_admin,
-				r->ldap_missing, r->ldap_deactivated) != 0;
+	struct sync *y = ctx;
+
+	y->short_of_memory =
+	    plan_add_account(&y->plan, r->id, r->name, r->dn, r->full_name, r->is_active,
+			     r->is_admin, r->ldap_missing, r->ldap_deactivated) != 0;
+	return y->short_of_memory;
 }
 
 static int add_local(const char *name, void *ctx)
 {
-	return plan_add_local_name(ctx, name) != 0;
+	struct sync *y = ctx;
+
+	y->short_of_memory = plan_add_local_name(&y->plan, name) != 0;
+	return y->short_of_memory;
 }
 
 static int user_found(void *ctx, const struct ls_user *u)
@@ -152,9 +160,12 @@ static int read_users(struct sync *y)
 {
 	struct ls_search_counts counts;
 
-	if (store_imported_accounts(add_imported, &y->plan) != STORE_OK ||
-	    store_local_names(add_local, &y->plan) != STORE_OK)
+	/* a stopped walk answers STORE_OK: only the flag tells a partial read from a whole one */
+	if (store_imported_accounts(add_imported, y) != STORE_OK || y->short_of_memory ||
+	    store_local_names(add_local, y) != STORE_OK || y->short_of_memory) {
+		ls_logf(y->in->log, "the store's accounts cannot be read: nothing was changed");
 		return -1;
+	}
 	plan_accounts_done(&y->plan);
 	if (y->in->target[0] != '\0')
 		return 0;
@@ -172,6 +183,7 @@ struct members {
 	struct plan_member *wanted;
 	struct plan_current *current;
 	size_t n, cap;
+	bool failed; /* a member could not be kept: the list is not whole */
 };
 
 static int members_grow(struct members *m, size_t size, void **items)
@@ -201,17 +213,48 @@ static int add_wanted(void *ctx, const char *dn_key, const char *username)
 	return w->dn_key == NULL && w->username == NULL;
 }
 
-static int add_current(const struct member_row_sync *r, void *ctx)
+/* One more current member of the group being read. */
+static int push_current(struct members *m, const char *id, const char *name, bool imported,
+			bool admin)
 {
-	struct members *m = ctx;
 	struct plan_current *c;
 
-	if (members_grow(m, sizeof(*m->current), (void **)&m->current) != 0)
+	if (members_grow(m, sizeof(*m->current), (void **)&m->current) != 0) {
+		m->failed = true;
 		return 1;
+	}
 	c = &m->current[m->n++];
-	*c =
-	    (struct plan_current){strdup(r->user_id), strdup(r->name), r->is_imported, r->is_admin};
-	return !c->user_id || !c->name;
+	*c = (struct plan_current){strdup(id), name ? strdup(name) : NULL, imported, admin};
+	m->failed = !c->user_id || (name && !c->name);
+	return m->failed;
+}
+
+struct team_read {
+	struct sync *y;
+	struct members m;
+};
+
+/*
+ * A team member by id: an account the plan knows needs nothing more; another
+ * is a local account, whose name a removal shows.
+ */
+static int add_team_member(const char *user_id, void *ctx)
+{
+	struct team_read *t = ctx;
+	struct account a;
+
+	if (plan_knows(&t->y->plan, user_id))
+		return push_current(&t->m, user_id, NULL, true, false);
+	if (store_account_get(user_id, &a) != STORE_OK) {
+		t->m.failed = true;
+		return 1;
+	}
+	return push_current(&t->m, user_id, a.name, a.is_imported, false);
+}
+
+static int add_org_member(const struct member_row_sync *r, void *ctx)
+{
+	return push_current(ctx, r->user_id, NULL, r->is_imported, r->is_admin);
 }
 
 static void members_free(struct members *m)
@@ -222,17 +265,17 @@ static void members_free(struct members *m)
 	}
 	for (size_t i = 0; m->current != NULL && i < m->n; i++) {
 		free((char *)m->current[i].user_id);
-		free((char *)m->current[i].name);
+		free((char *)m->current[i].name); /* may be NULL */
 	}
 	free(m->wanted);
 	free(m->current);
-	*m = (struct members){NULL, NULL, 0, 0};
+	*m = (struct members){NULL, NULL, 0, 0, false};
 }
 
 /* Who a member-sync config names, from the groups read ahead (or its search). */
 static int read_wanted(struct sync *y, const struct ls_member_sync *cfg, struct members *w)
 {
-	*w = (struct members){NULL, NULL, 0, 0};
+	*w = (struct members){NULL, NULL, 0, 0, false};
 	if (ls_member_sync_run(y->sess, cfg, add_wanted, w) == LS_OK)
 		return 0;
 	members_free(w);
@@ -293,7 +336,8 @@ static int plan_system_admins(struct sync *y)
 /* A team's or an org's sync: who its config names, who it has, and the plan of the two. */
 static int plan_group(struct sync *y, const struct member_sync_cfg *cfg, const struct plan_group *g)
 {
-	struct members w, current = {NULL, NULL, 0, 0};
+	struct team_read t = {y, {NULL, NULL, 0, 0, false}};
+	struct members w;
 	int rc;
 
 	ls_logf(y->in->log,
@@ -301,14 +345,15 @@ static int plan_group(struct sync *y, const struct member_sync_cfg *cfg, const s
 		source_of(&cfg->sync));
 	if (read_wanted(y, &cfg->sync, &w) != 0)
 		return -1;
-	rc = g->team ? store_team_member_rows(cfg->owner_id, add_current, &current)
-		     : store_org_member_rows(cfg->owner_id, add_current, &current);
-	if (rc == STORE_OK)
-		rc = g->team
-			 ? plan_team(&y->plan, g, w.wanted, w.n, current.current, current.n)
-			 : plan_org_admins(&y->plan, g, w.wanted, w.n, current.current, current.n);
+	rc = g->team ? store_team_member_ids(cfg->owner_id, add_team_member, &t)
+		     : store_org_member_rows(cfg->owner_id, add_org_member, &t.m);
+	if (rc == STORE_OK && !t.m.failed)
+		rc = g->team ? plan_team(&y->plan, g, w.wanted, w.n, t.m.current, t.m.n)
+			     : plan_org_admins(&y->plan, g, w.wanted, w.n, t.m.current, t.m.n);
+	else
+		rc = -1;
 	members_free(&w);
-	members_free(&current);
+	members_free(&t.m);
 	return rc == 0 ? 0 : -1;
 }
 

@@ -401,6 +401,11 @@ int plan_index(struct plan *p)
 	return 0;
 }
 
+bool plan_knows(const struct plan *p, const char *user_id)
+{
+	return index_find(&p->by_id, BY_ID, user_id) != NULL;
+}
+
 /* ---- groups ---- */
 
 /* Who a config names, as a sorted list of the accounts the plan knows. */

@@ -79,7 +79,7 @@ struct plan_member {
 /* A member the store has in a team or an org. */
 struct plan_current {
 	const char *user_id;
-	const char *name;
+	const char *name; /* needed only when plan_knows not the id: a local account */
 	bool imported;
 	bool admin; /* an org's admin flag */
 };
@@ -154,6 +154,8 @@ int plan_user_found(struct plan *p, const char *username, const char *dn, const 
 int plan_users(struct plan *p);
 /* Makes the accounts findable by DN and id for the group syncs; after plan_users. */
 int plan_index(struct plan *p);
+/* Whether the id is an account of the plan (imported, or made by this sync); after plan_index. */
+bool plan_knows(const struct plan *p, const char *user_id);
 /* A team's members become who its config names (wanted), from who they are now (current). */
 int plan_team(struct plan *p, const struct plan_group *g, const struct plan_member *wanted,
 	      size_t nwanted, const struct plan_current *current, size_t ncurrent);
