@@ -11,7 +11,6 @@
 #define A "/enzi/v0/accounts"
 const struct route api_routes[] = {
     {"GET", "/_ping", api_ping, 0},
-    {"HEAD", "/_ping", api_ping, 0},
     {"GET", "/ca", api_ca, 0},
     {"GET", "/", api_web_index, 0},
     {"GET", "/web/{}", api_web_file, 0},

@@ -196,8 +196,10 @@ static struct MHD_Response *make_response(struct resp *out, const char **type)
 		out->text = NULL;
 		*type = out->type ? out->type : "text/plain; charset=utf-8";
 	}
-	if (body == NULL)
+	if (body == NULL) {
+		*type = out->type ? out->type : *type;
 		return MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+	}
 	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL)
 		free(body);
@@ -282,30 +284,55 @@ static bool match(const char *pattern, const char *path, const char **params, ch
 	return *pattern == '\0' && *path == '\0';
 }
 
+/* Whether a route serves a method: its own, and HEAD wherever it serves GET (RFC 9110). */
+static bool serves(const struct route *rt, const char *method)
+{
+	return strcmp(rt->method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
+/* Adds a method to an Allow list, once (the routes' methods are whole words). */
+static void allow_add(char *allow, size_t len, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *p = strstr(allow, method); p != NULL; p = strstr(p + 1, method))
+		if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+			return;
+	if (strlen(allow) + n + 3 < len)
+		snprintf(allow + strlen(allow), len - strlen(allow), "%s%s", allow[0] ? ", " : "",
+			 method);
+}
+
 /*
- * The route for method and path. When the path exists under other methods
- * only, `allow` lists them, for a 405 instead of a 404.
+ * The route for method and path. `allow` lists every method the path has
+ * (HEAD beside GET, and OPTIONS), for a 405 or an answer to OPTIONS; it is
+ * "" when no route has the path.
  */
 static const struct route *find_route(struct call *call, const char *method, const char *path,
 				      char *allow, size_t allowlen)
 {
+	const struct route *routes = call->h->routes, *found = NULL;
 	const char *params[MAX_PARAMS];
 
 	allow[0] = '\0';
-	const struct route *routes = call->h->routes;
-
 	for (size_t i = 0; i < call->h->nroutes; i++) {
 		if (!match(routes[i].pattern, path, params, call->parambuf, sizeof(call->parambuf)))
 			continue;
-		if (strcmp(routes[i].method, method) == 0) {
-			memcpy(call->req.params, params, sizeof(params));
-			return &routes[i];
-		}
-		if (strstr(allow, routes[i].method) == NULL && strlen(allow) + 10 < allowlen)
-			snprintf(allow + strlen(allow), allowlen - strlen(allow), "%s%s",
-				 allow[0] ? ", " : "", routes[i].method);
+		allow_add(allow, allowlen, routes[i].method);
+		if (strcmp(routes[i].method, "GET") == 0)
+			allow_add(allow, allowlen, "HEAD");
+		if (found == NULL && serves(&routes[i], method))
+			found = &routes[i];
 	}
-	return NULL;
+	if (allow[0] != '\0')
+		allow_add(allow, allowlen, "OPTIONS");
+	/* later patterns matched over the captures: take the found route's again */
+	if (found != NULL) {
+		match(found->pattern, path, params, call->parambuf, sizeof(call->parambuf));
+		memcpy(call->req.params, params, sizeof(params));
+	}
+	return found;
 }
 
 /* The first certificate the client showed in the handshake (DER), or NULL. */
@@ -479,6 +506,12 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 	}
 	url = canonical_path(url, buf, sizeof(buf));
 	route = find_route(call, method, url, allow, sizeof(allow));
+	/* what a path allows is no secret: OPTIONS answers it without credentials */
+	if (route == NULL && allow[0] != '\0' && strcmp(method, "OPTIONS") == 0) {
+		resp_header(out, "Allow", "%s", allow);
+		out->status = 204;
+		return;
+	}
 	if (route == NULL && allow[0] != '\0') {
 		resp_error(out, 405, "METHOD_NOT_ALLOWED", NULL,
 			   "%s is not allowed on %s (allowed: %s)", method, url, allow);

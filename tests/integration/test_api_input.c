@@ -6,8 +6,8 @@
  * - wrong types and unknown fields, on every form;
  * - names: forbidden characters, length in characters, not bytes (SPEC §4);
  * - bodies over 1 MiB, by Content-Length and chunked; media types;
- * - unknown routes and methods (Allow), long paths, errors that quote text
- *   that is not UTF-8.
+ * - unknown routes and methods (Allow), HEAD and OPTIONS (RFC 9110), long paths, errors
+ *   that quote text that is not UTF-8.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -369,6 +369,49 @@ START_TEST(test_unknown_routes_and_methods)
 }
 END_TEST
 
+/* RFC 9110: HEAD wherever GET is served, answered alike without the body; OPTIONS says Allow. */
+START_TEST(test_head_and_options)
+{
+	struct reply *get = call("GET", admin, NULL, ACCOUNTS "/admin"), *r;
+	const char *allow;
+
+	r = call("HEAD", NULL, NULL, "/_ping");
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, "");
+	ck_assert_str_eq(header(r, "Content-Length"), "2");
+	r = call("HEAD", NULL, NULL, "/");
+	expect_status(r, 200);
+	ck_assert_ptr_nonnull(strstr(header(r, "Content-Type"), "text/html"));
+	r = call("HEAD", admin, NULL, ACCOUNTS "/admin");
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, "");
+	ck_assert_str_eq(header(r, "Content-Type"), header(get, "Content-Type"));
+	ck_assert_str_eq(header(r, "Content-Length"), header(get, "Content-Length"));
+	/* the same refusals as GET: no token, no such route, no such account */
+	expect_status(call("HEAD", NULL, NULL, ACCOUNTS "/admin"), 401);
+	expect_status(call("HEAD", admin, NULL, "/nope"), 404);
+	expect_status(call("HEAD", admin, NULL, ACCOUNTS "/nobody"), 404);
+	/* a route without GET has no HEAD either */
+	r = call("HEAD", NULL, NULL, "/auth/login");
+	expect_status(r, 405);
+	ck_assert_ptr_null(strstr(header(r, "Allow"), "HEAD"));
+
+	r = call("OPTIONS", NULL, NULL, ACCOUNTS);
+	expect_status(r, 204);
+	allow = header(r, "Allow");
+	ck_assert_msg(allow != NULL && strcmp(allow, "GET, HEAD, POST, OPTIONS") == 0, "Allow: %s",
+		      allow ? allow : "absent");
+	r = call("OPTIONS", NULL, NULL, "/auth/login");
+	expect_status(r, 204);
+	ck_assert_str_eq(header(r, "Allow"), "POST, OPTIONS");
+	expect_error(call("OPTIONS", NULL, NULL, "/nope"), 404, "NOT_FOUND", NULL);
+	/* a 405 lists them too */
+	r = call("PUT", NULL, "{}", "/_ping");
+	ck_assert_str_eq(header(r, "Allow"), "GET, HEAD, OPTIONS");
+	expect_alive();
+}
+END_TEST
+
 START_TEST(test_long_path)
 {
 	char path[5001];
@@ -445,6 +488,7 @@ static Suite *input_suite(void)
 	tcase_add_test(tc, test_payload_too_large);
 	tcase_add_test(tc, test_unsupported_media_type);
 	tcase_add_test(tc, test_unknown_routes_and_methods);
+	tcase_add_test(tc, test_head_and_options);
 	tcase_add_test(tc, test_long_path);
 	tcase_add_test(tc, test_errors_quote_text_that_is_not_utf8);
 	suite_add_tcase(s, tc);
