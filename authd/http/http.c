@@ -26,6 +26,22 @@
 /* Base64 inflates a 1 MiB engine request body by a third, and JSON wraps it. */
 #define PLUGIN_MAX_BODY (2 * MAX_BODY)
 
+/*
+ * A request's head: its target (path and query, as sent), and its request
+ * line and header fields together. Over these, a request is refused with
+ * 414 or 431 in the API's JSON, before its body is read.
+ */
+#define MAX_TARGET 8192
+#define MAX_HEAD (64 * 1024)
+#define MAX_FIELDS 256
+/*
+ * libmicrohttpd's memory for a connection holds the head, an index entry per
+ * field and the answer's own head. Twice the largest head leaves room to
+ * refuse one just over the limits; what does not fit at all libmicrohttpd
+ * refuses itself (README, "The API").
+ */
+#define CONNECTION_MEMORY ((size_t)(2 * MAX_HEAD))
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct server *srv;
@@ -39,6 +55,8 @@ struct http_server {
 struct call {
 	struct http_server *h;
 	struct req req;
+	size_t target_len; /* the request target's bytes, as sent */
+	bool begun;	   /* the first callback, with the head, has been answered */
 	char *body;
 	size_t len;
 	bool too_large;
@@ -584,42 +602,118 @@ static void take_upload(struct call *call, const char *data, size_t n)
 	call->len += n;
 }
 
+static struct call *call_new(struct http_server *h, struct MHD_Connection *c)
+{
+	struct call *call = calloc(1, sizeof(*call));
+
+	if (call == NULL)
+		return NULL;
+	call->h = h;
+	atomic_fetch_add(&h->srv->inflight, 1);
+	call->req.srv = h->srv;
+	call->req.conn = c;
+	client_address(c, call->req.client, sizeof(call->req.client));
+	return call;
+}
+
+/*
+ * Only here does libmicrohttpd show the request target as sent, before it
+ * splits off the query and decodes both; the call starts with it.
+ */
+static void *on_target(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct call *call = call_new(cls, c);
+
+	if (call != NULL)
+		call->target_len = strlen(uri);
+	return call;
+}
+
+struct head_size {
+	size_t bytes, fields;
+};
+
+static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				   size_t key_size, const char *value, size_t value_size)
+{
+	struct head_size *hs = cls;
+
+	(void)kind;
+	(void)key;
+	(void)value;
+	hs->bytes += key_size + value_size + 4; /* "key: value\r\n" */
+	hs->fields++;
+	return MHD_YES;
+}
+
+/* 414 or 431 when the head is over its limits, and the connection closes after the answer. */
+static bool refuse_large_head(struct MHD_Connection *c, const struct call *call, const char *method,
+			     const char *version, struct resp *out)
+{
+	struct head_size hs = {strlen(method) + call->target_len + strlen(version) + 4, 0};
+
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, count_field, &hs);
+	if (call->target_len > MAX_TARGET)
+		resp_error(out, 414, "URI_TOO_LONG", NULL,
+			   "the request target is %zu bytes; at most %d are read", call->target_len,
+			   MAX_TARGET);
+	else if (hs.bytes > MAX_HEAD || hs.fields > MAX_FIELDS)
+		resp_error(
+		    out, 431, "HEADERS_TOO_LARGE", NULL,
+		    "the request line and header fields are %zu bytes in %zu fields; at most "
+		    "%d bytes in %d fields are read",
+		    hs.bytes, hs.fields, MAX_HEAD, MAX_FIELDS);
+	else
+		return false;
+	/* the rest of such a request is not read, so the connection cannot carry another */
+	resp_header(out, MHD_HTTP_HEADER_CONNECTION, "close");
+	return true;
+}
+
+/* The first callback, with the head: what can be refused before the body is read. */
+static enum MHD_Result begin(struct MHD_Connection *c, struct call *call, const char *method,
+			     const char *version)
+{
+	const char *cl =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct resp out;
+
+	memset(&out, 0, sizeof(out));
+	call->begun = true;
+	if (refuse_large_head(c, call, method, version, &out))
+		return send_resp(c, &out);
+	/* refuse before reading when the length is announced */
+	if (cl != NULL && strtoull(cl, NULL, 10) > call->h->max_body) {
+		resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
+			   call->h->max_body);
+		return send_resp(c, &out);
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
-	struct http_server *h = cls;
 	struct call *call = *con_cls;
 	struct resp out;
 
-	(void)version;
-	memset(&out, 0, sizeof(out));
 	if (call == NULL) {
-		const char *cl =
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-		call = calloc(1, sizeof(*call));
+		/* on_target ran short of memory */
+		call = call_new(cls, c);
 		if (call == NULL)
 			return MHD_NO;
 		*con_cls = call;
-		call->h = h;
-		atomic_fetch_add(&h->srv->inflight, 1);
-		call->req.srv = h->srv;
-		call->req.conn = c;
-		client_address(c, call->req.client, sizeof(call->req.client));
-		/* refuse before reading when the length is announced */
-		if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body) {
-			resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL,
-				   "the body is over %zu bytes", h->max_body);
-			return send_resp(c, &out);
-		}
-		return MHD_YES;
+		call->target_len = strlen(url);
 	}
+	if (!call->begun)
+		return begin(c, call, method, version);
 	if (*upload_size > 0) {
 		take_upload(call, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	memset(&out, 0, sizeof(out));
 	dispatch(c, call, url, method, &out);
 	return send_resp(c, &out);
 }
@@ -759,9 +853,10 @@ struct http_server *http_start(struct server *srv, const struct route *routes, s
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
+	    on_target, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		failure_set(err, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
 			    srv->cfg->listen_port,
@@ -822,9 +917,9 @@ struct http_server *http_start_plugin(struct server *srv, const struct route *ro
 		    0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cores > 0 ? 2 * cores : 2),
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER,
-		    on_mhd_log, NULL, MHD_OPTION_END);
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
+		    MHD_OPTION_URI_LOG_CALLBACK, on_target, h, MHD_OPTION_NOTIFY_COMPLETED,
+		    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		if (fd >= 0) {
 			failure_set(err, "cannot serve %s", h->socket_path);

@@ -1,7 +1,7 @@
 /*
  * Bad-input sweep: a seeded stream of malformed HTTPS requests against a real
  * authd (random JSON, wrong types for every route's body, invalid UTF-8 in
- * bodies, paths and headers, huge headers, bad methods and lengths, truncated
+ * bodies, paths and headers, heads over the limits, bad methods and lengths, truncated
  * bodies, chunked garbage) while slow partial requests hold connections open
  * and a probe asks /_ping all along. It fails on a 5xx, on authd dying, on a
  * /_ping that goes unanswered, and on an error answer of authd's own that is
@@ -871,6 +871,8 @@ struct request {
 	bool too_large;	  /* the server may answer before reading the body */
 	bool close_after; /* the server closes after answering */
 	bool half_close;  /* close_notify follows: the request stays incomplete */
+	int refused;	  /* authd must answer this status in JSON, and close (414, 431) */
+	bool unheld;	  /* the HTTP layer may answer 431 itself: it cannot hold the head */
 };
 
 static const char *pick_method(struct rng *r, const struct route *rt)
@@ -1022,17 +1024,38 @@ static void start_line(struct rng *r, struct buf *b, const char *method)
 	buf_free(&path);
 }
 
-static void gen_huge_header(struct rng *r, struct request *q)
+/*
+ * Heads over authd's limits (a target over 8 KiB, a head over 64 KiB or 256
+ * fields), which authd refuses in JSON and closes, and heads beyond what
+ * libmicrohttpd can hold in its 128 KiB, which it answers 431 itself.
+ */
+static void gen_large_head(struct rng *r, struct request *q)
 {
-	q->what = "huge headers";
-	start_line(r, &q->bytes, "GET");
-	if (chance(r, 50)) {
-		buf_str(&q->bytes, "X-Big: ");
-		random_text(r, &q->bytes, 60000 + rnd(r, 200000));
-		buf_str(&q->bytes, "\r\n");
+	unsigned band = rnd(r, 100);
+
+	q->what = "large head";
+	q->refused = band < 85 ? 431 : 0;
+	if (band < 15) {
+		q->refused = 414;
+		buf_fmt(&q->bytes, "GET /_ping?pad=");
+		for (unsigned i = 0, n = 8193 + rnd(r, 90000); i < n; i++)
+			buf_byte(&q->bytes, 'a' + (int)(i % 26));
+		buf_str(&q->bytes, " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
 	} else {
-		for (unsigned i = 0, n = 500 + rnd(r, 4000); i < n; i++)
+		start_line(r, &q->bytes, "GET");
+	}
+	if (band >= 15 && band < 55) {
+		buf_str(&q->bytes, "X-Big: ");
+		random_text(r, &q->bytes, 65536 + rnd(r, 50000));
+		buf_str(&q->bytes, "\r\n");
+	} else if (band >= 55 && band < 85) {
+		for (unsigned i = 0, n = 257 + rnd(r, 1100); i < n; i++)
 			buf_fmt(&q->bytes, "X-H%u: %u\r\n", i, i);
+	} else if (band >= 85) {
+		q->unheld = true;
+		buf_str(&q->bytes, "X-Big: ");
+		random_text(r, &q->bytes, 140000 + rnd(r, 120000));
+		buf_str(&q->bytes, "\r\n");
 	}
 	buf_str(&q->bytes, "\r\n");
 }
@@ -1170,7 +1193,7 @@ static void gen_pipelined(struct rng *r, struct request *q)
 static void gen_protocol(struct rng *r, struct request *q)
 {
 	static void (*const gens[])(struct rng *, struct request *) = {
-	    gen_huge_header, gen_bad_length,   gen_truncated, gen_truncated,   gen_chunked,
+	    gen_large_head,  gen_bad_length,   gen_truncated, gen_truncated,   gen_chunked,
 	    gen_chunked,     gen_bad_line,     gen_bad_line,  gen_bad_version, gen_cut_headers,
 	    gen_cut_headers, gen_random_bytes, gen_pipelined};
 
@@ -1463,11 +1486,13 @@ static void read_answer(struct conn *c, bool head_request, struct answer *a)
 static const struct {
 	const char *code;
 	int status;
-} known_codes[] = {
-    {"INVALID_JSON", 400},	{"INVALID_FORM", 400},	    {"UNAUTHORIZED", 401},
-    {"FORBIDDEN", 403},		{"NOT_FOUND", 404},	    {"METHOD_NOT_ALLOWED", 405},
-    {"CONFLICT", 409},		{"PAYLOAD_TOO_LARGE", 413}, {"UNSUPPORTED_MEDIA_TYPE", 415},
-    {"TOO_MANY_REQUESTS", 429}, {"INTERNAL", 500}};
+} known_codes[] = {{"INVALID_JSON", 400},      {"INVALID_FORM", 400},
+		   {"UNAUTHORIZED", 401},      {"FORBIDDEN", 403},
+		   {"NOT_FOUND", 404},	       {"METHOD_NOT_ALLOWED", 405},
+		   {"CONFLICT", 409},	       {"PAYLOAD_TOO_LARGE", 413},
+		   {"URI_TOO_LONG", 414},      {"UNSUPPORTED_MEDIA_TYPE", 415},
+		   {"TOO_MANY_REQUESTS", 429}, {"HEADERS_TOO_LARGE", 431},
+		   {"INTERNAL", 500}};
 
 static bool code_fits(const char *code, int status)
 {
@@ -1526,6 +1551,13 @@ static const char *judge(const struct request *q, const struct answer *a, bool s
 		return snprintf(why, len, "answered %d", a->status), why;
 	if (a->status > 0 && a->authd && a->status >= 400 && !q->head && !error_shape(a, why, len))
 		return why;
+	if (q->refused != 0 && (a->status != q->refused || !a->authd || !a->close))
+		return snprintf(why, len, "expected authd's %d, then a close; got %d%s%s",
+				q->refused, a->status, a->authd ? "" : " (not authd's)",
+				a->close ? "" : " without Connection: close"),
+		       why;
+	if (q->unheld && a->status != 431)
+		return snprintf(why, len, "expected 431; got %d", a->status), why;
 	if (q->kind == PROTOCOL)
 		return NULL;
 	/* a body over the limit may be refused, and the connection closed, before it is all sent */

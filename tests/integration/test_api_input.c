@@ -7,11 +7,14 @@
  * - names: forbidden characters, length in characters, not bytes (SPEC §4);
  * - bodies over 1 MiB, by Content-Length and chunked; media types;
  * - unknown routes and methods (Allow), HEAD and OPTIONS (RFC 9110), long paths, errors
- *   that quote text that is not UTF-8.
+ *   that quote text that is not UTF-8;
+ * - request targets over 8 KiB (414) and heads over 64 KiB or 256 fields (431), each
+ *   answered in JSON and then closed, and heads libmicrohttpd cannot hold at all.
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api_fixtures.h"
 
@@ -412,6 +415,80 @@ START_TEST(test_head_and_options)
 }
 END_TEST
 
+/* n bytes of c after a prefix, kept until the test ends. */
+static const char *filled(const char *prefix, char c, size_t n)
+{
+	size_t len = strlen(prefix);
+	char *s = malloc(len + n + 1);
+
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, prefix, len);
+	memset(s + len, c, n);
+	s[len + n] = '\0';
+	return keep(s);
+}
+
+/* The answer's Connection header says it is the connection's last. */
+static void expect_closed_after(const struct reply *r)
+{
+	const char *conn = header(r, "Connection");
+
+	ck_assert_msg(conn != NULL && strcasecmp(conn, "close") == 0,
+		      "%s: Connection: %s, not close", r->what, conn ? conn : "absent");
+}
+
+/* SPEC §2: heads over the limits are refused in JSON, before any body is read. */
+START_TEST(test_large_heads)
+{
+	const char *big[] = {NULL, NULL};
+	const char *fields[301];
+	struct reply *r;
+	char name[300][16];
+
+	/* the target as sent, path and query: 8192 bytes are read, one more is not */
+	expect_status(call("GET", NULL, NULL, filled("/_ping?q=", 'a', 8192 - 9)), 200);
+	r = call("GET", NULL, NULL, filled("/_ping?q=", 'a', 8192 - 8));
+	expect_error(r, 414, "URI_TOO_LONG", NULL);
+	ck_assert_ptr_nonnull(strstr(jstr(r->json, "errors.0.message"), "8193 bytes"));
+	expect_closed_after(r);
+	expect_error(call("POST", admin, "{}", filled(ACCOUNTS "?x=", 'a', 20000)), 414,
+		     "URI_TOO_LONG", NULL);
+
+	/* 63 KiB of header fields pass; 60 KiB and a 5 KiB path are over 64 KiB */
+	big[0] = filled("X-Big: ", 'b', 63 * 1024);
+	expect_status(call_h("GET", admin, NULL, big, ACCOUNTS "/admin"), 200);
+	big[0] = filled("X-Big: ", 'b', 60 * 1024);
+	r = call_h("GET", admin, NULL, big, filled(ACCOUNTS "/admin?q=", 'a', 5 * 1024));
+	expect_error(r, 431, "HEADERS_TOO_LARGE", NULL);
+	expect_closed_after(r);
+	/* before the body: a create refused so creates nothing */
+	r = call_h("POST", admin, jbody("{s:s, s:b}", "name", "bigheadorg", "isOrg", 1), big,
+		   filled(ACCOUNTS "?q=", 'a', 5 * 1024));
+	expect_error(r, 431, "HEADERS_TOO_LARGE", NULL);
+	expect_absent("bigheadorg");
+
+	/* 256 fields are read, with curl's own few among them; 300 are not */
+	for (int i = 0; i < 300; i++) {
+		snprintf(name[i], sizeof(name[i]), "X-F%d: %d", i, i);
+		fields[i] = name[i];
+	}
+	fields[240] = NULL;
+	expect_status(call_h("GET", admin, NULL, fields, ACCOUNTS "/admin"), 200);
+	fields[240] = name[240];
+	fields[300] = NULL;
+	r = call_h("GET", admin, NULL, fields, ACCOUNTS "/admin");
+	expect_error(r, 431, "HEADERS_TOO_LARGE", NULL);
+	ck_assert_ptr_nonnull(strstr(jstr(r->json, "errors.0.message"), "256 fields"));
+
+	/* a head beyond what the HTTP layer can hold is still answered 431, and closed */
+	big[0] = filled("X-Big: ", 'b', 200 * 1024);
+	r = call_h("GET", admin, NULL, big, "/_ping");
+	expect_status(r, 431);
+	expect_closed_after(r);
+	expect_alive();
+}
+END_TEST
+
 START_TEST(test_long_path)
 {
 	char path[5001];
@@ -489,6 +566,7 @@ static Suite *input_suite(void)
 	tcase_add_test(tc, test_unsupported_media_type);
 	tcase_add_test(tc, test_unknown_routes_and_methods);
 	tcase_add_test(tc, test_head_and_options);
+	tcase_add_test(tc, test_large_heads);
 	tcase_add_test(tc, test_long_path);
 	tcase_add_test(tc, test_errors_quote_text_that_is_not_utf8);
 	suite_add_tcase(s, tc);
