@@ -274,7 +274,7 @@ static const struct route routes[] = {
 	{"POST",   "/containers/{id}/stop",        DK_CONTAINER, "Container Stop",             T_OBJ,  false},
 	{"POST",   "/containers/{id}/restart",     DK_CONTAINER, "Container Restart",          T_OBJ,  false},
 	{"POST",   "/containers/{id}/kill",        DK_CONTAINER, "Container Kill",             T_OBJ,  false},
-	{"POST",   "/containers/{id}/update",      DK_CONTAINER, "Container Update",           T_OBJ,  false},
+	{"POST",   "/containers/{id}/update",      DK_CONTAINER, "Container Update",           T_OBJ,  true},
 	{"POST",   "/containers/{id}/rename",      DK_CONTAINER, "Container Rename",           T_OBJ,  false},
 	{"POST",   "/containers/{id}/pause",       DK_CONTAINER, "Container Pause",            T_OBJ,  false},
 	{"POST",   "/containers/{id}/unpause",     DK_CONTAINER, "Container Unpause",          T_OBJ,  false},
@@ -313,30 +313,30 @@ static const struct route routes[] = {
 	{"GET",    "/networks",                    DK_NETWORK,   "Network View",               T_NONE, false},
 	{"GET",    "/networks/{id}",               DK_NETWORK,   "Network View",               T_OBJ,  false},
 	{"DELETE", "/networks/{id}",               DK_NETWORK,   "Network Remove",             T_OBJ,  false},
-	{"POST",   "/networks/create",             DK_NETWORK,   "Network Create",             T_NEW,  false},
+	{"POST",   "/networks/create",             DK_NETWORK,   "Network Create",             T_NEW,  true},
 	{"POST",   "/networks/{id}/connect",       DK_NETWORK,   "Network Connect",            T_OBJ,  false},
 	{"POST",   "/networks/{id}/disconnect",    DK_NETWORK,   "Network Disconnect",         T_OBJ,  false},
 	{"POST",   "/networks/prune",              DK_NETWORK,   "Network Prune",              T_NONE, false},
 	/* volumes; PUT updates a cluster volume (API 1.42) */
 	{"GET",    "/volumes",                     DK_VOLUME,    "Volume View",                T_NONE, false},
 	{"GET",    "/volumes/{name}",              DK_VOLUME,    "Volume View",                T_OBJ,  false},
-	{"POST",   "/volumes/create",              DK_VOLUME,    "Volume Create/Attach",       T_NEW,  false},
+	{"POST",   "/volumes/create",              DK_VOLUME,    "Volume Create/Attach",       T_NEW,  true},
 	{"PUT",    "/volumes/{name}",              DK_VOLUME,    "Volume Create/Attach",       T_OBJ,  false},
 	{"DELETE", "/volumes/{name}",              DK_VOLUME,    "Volume Remove",              T_OBJ,  false},
 	{"POST",   "/volumes/prune",               DK_VOLUME,    "Volume Prune",               T_NONE, false},
 	/* swarm; reading the unlock key is as strong as unlocking */
 	{"GET",    "/swarm",                       DK_SWARM,     "Swarm View",                 T_NONE, false},
-	{"POST",   "/swarm/init",                  DK_SWARM,     "Swarm Init",                 T_NONE, false},
-	{"POST",   "/swarm/join",                  DK_SWARM,     "Swarm Join",                 T_NONE, false},
+	{"POST",   "/swarm/init",                  DK_SWARM,     "Swarm Init",                 T_NONE, true},
+	{"POST",   "/swarm/join",                  DK_SWARM,     "Swarm Join",                 T_NONE, true},
 	{"POST",   "/swarm/leave",                 DK_SWARM,     "Swarm Leave",                T_NONE, false},
-	{"POST",   "/swarm/update",                DK_SWARM,     "Swarm Update",               T_NONE, false},
+	{"POST",   "/swarm/update",                DK_SWARM,     "Swarm Update",               T_NONE, true},
 	{"GET",    "/swarm/unlockkey",             DK_SWARM,     "Swarm Unlock",               T_NONE, false},
 	{"POST",   "/swarm/unlock",                DK_SWARM,     "Swarm Unlock",               T_NONE, false},
 	/* nodes */
 	{"GET",    "/nodes",                       DK_NODE,      "Node View",                  T_NONE, false},
 	{"GET",    "/nodes/{id}",                  DK_NODE,      "Node View",                  T_OBJ,  false},
 	{"DELETE", "/nodes/{id}",                  DK_NODE,      "Node Remove",                T_OBJ,  false},
-	{"POST",   "/nodes/{id}/update",           DK_NODE,      "Node Update",                T_OBJ,  false},
+	{"POST",   "/nodes/{id}/update",           DK_NODE,      "Node Update",                T_OBJ,  true},
 	/* services and their tasks; logs are gated like service logs */
 	{"GET",    "/services",                    DK_SERVICE,   "Service View",               T_NONE, false},
 	{"POST",   "/services/create",             DK_SERVICE,   "Service Create",             T_NEW,  true},
@@ -349,27 +349,27 @@ static const struct route routes[] = {
 	{"GET",    "/tasks/{id}/logs",             DK_SERVICE,   "Service Logs",               T_OBJ,  false},
 	/* secrets and configs */
 	{"GET",    "/secrets",                     DK_SECRET,    "Secret View",                T_NONE, false},
-	{"POST",   "/secrets/create",              DK_SECRET,    "Secret Create",              T_NEW,  false},
+	{"POST",   "/secrets/create",              DK_SECRET,    "Secret Create",              T_NEW,  true},
 	{"GET",    "/secrets/{id}",                DK_SECRET,    "Secret View",                T_OBJ,  false},
 	{"DELETE", "/secrets/{id}",                DK_SECRET,    "Secret Delete",              T_OBJ,  false},
-	{"POST",   "/secrets/{id}/update",         DK_SECRET,    "Secret Update",              T_OBJ,  false},
+	{"POST",   "/secrets/{id}/update",         DK_SECRET,    "Secret Update",              T_OBJ,  true},
 	{"GET",    "/configs",                     DK_CONFIG,    "Config View",                T_NONE, false},
-	{"POST",   "/configs/create",              DK_CONFIG,    "Config Create",              T_NEW,  false},
+	{"POST",   "/configs/create",              DK_CONFIG,    "Config Create",              T_NEW,  true},
 	{"GET",    "/configs/{id}",                DK_CONFIG,    "Config View",                T_OBJ,  false},
 	{"DELETE", "/configs/{id}",                DK_CONFIG,    "Config Delete",              T_OBJ,  false},
-	{"POST",   "/configs/{id}/update",         DK_CONFIG,    "Config Update",              T_OBJ,  false},
+	{"POST",   "/configs/{id}/update",         DK_CONFIG,    "Config Update",              T_OBJ,  true},
 	/* plugins */
 	{"GET",    "/plugins",                     DK_PLUGIN,    "Plugin View",                T_NONE, false},
 	{"GET",    "/plugins/privileges",          DK_PLUGIN,    "Plugin View",                T_NONE, false},
-	{"POST",   "/plugins/pull",                DK_PLUGIN,    "Plugin Install",             T_NEW,  false},
-	{"POST",   "/plugins/create",              DK_PLUGIN,    "Plugin Create",              T_NEW,  false},
+	{"POST",   "/plugins/pull",                DK_PLUGIN,    "Plugin Install",             T_NEW,  true},
+	{"POST",   "/plugins/create",              DK_PLUGIN,    "Plugin Create",              T_NEW,  true},
 	{"GET",    "/plugins/{name*}/json",        DK_PLUGIN,    "Plugin View",                T_OBJ,  false},
 	{"DELETE", "/plugins/{name*}",             DK_PLUGIN,    "Plugin Remove",              T_OBJ,  false},
 	{"POST",   "/plugins/{name*}/enable",      DK_PLUGIN,    "Plugin Enable",              T_OBJ,  false},
 	{"POST",   "/plugins/{name*}/disable",     DK_PLUGIN,    "Plugin Disable",             T_OBJ,  false},
-	{"POST",   "/plugins/{name*}/upgrade",     DK_PLUGIN,    "Plugin Upgrade",             T_OBJ,  false},
+	{"POST",   "/plugins/{name*}/upgrade",     DK_PLUGIN,    "Plugin Upgrade",             T_OBJ,  true},
 	{"POST",   "/plugins/{name*}/push",        DK_PLUGIN,    "Plugin Push",                T_OBJ,  false},
-	{"POST",   "/plugins/{name*}/set",         DK_PLUGIN,    "Plugin Configure",           T_OBJ,  false},
+	{"POST",   "/plugins/{name*}/set",         DK_PLUGIN,    "Plugin Configure",           T_OBJ,  true},
 	/* the engine itself */
 	{"GET",    "/_ping",                       DK_SYSTEM,    "System Ping",                T_NONE, false},
 	{"HEAD",   "/_ping",                       DK_SYSTEM,    "System Ping",                T_NONE, false},
@@ -884,13 +884,99 @@ static int read_label(json_t *root, char *label, size_t labellen, struct refusal
 	return 0;
 }
 
+/*
+ * A plugin's privileges, as the engine lists them for `docker plugin
+ * install` and as the client grants them in the body of a pull or an
+ * upgrade: [{"Name":"network","Value":["host"]}, ...]. Each is as strong as
+ * the Container Create sub-option that gives a container the same reach; a
+ * name authd does not know counts as Privileged.
+ */
+static unsigned privilege_needs(const char *name, json_t *value)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} known[] = {
+	    {"mount", DK_HOST_BIND_MOUNTS},  {"device", DK_DEVICES},   {"allow-all-devices", DK_DEVICES},
+	    {"capabilities", DK_CAPABILITIES}, {"host pid", DK_PID_MODE}, {"host ipc", DK_IPC_MODE},
+	};
+	json_t *v;
+	size_t i;
+
+	if (strcmp(name, "network") == 0) {
+		json_array_foreach(value, i, v)
+		{
+			if (!json_is_string(v) || strcmp(json_string_value(v), "host") == 0)
+				return DK_HOST_NETWORK;
+		}
+		return 0;
+	}
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(name, known[i].name) == 0)
+			return known[i].bit;
+	return DK_PRIVILEGED;
+}
+
+static int scan_privileges(json_t *root, unsigned *needs, struct refusal *why)
+{
+	json_t *p, *name, *value;
+	size_t i;
+
+	if (!json_is_array(root))
+		return refuse(why, "the request body is not a list of plugin privileges");
+	json_array_foreach(root, i, p)
+	{
+		if (!json_is_object(p) || field(p, "Name", &name, why) != 0 ||
+		    field(p, "Value", &value, why) != 0)
+			return refuse(why, "a plugin privilege must be an object with a Name");
+		if (!json_is_string(name) || (value != NULL && !json_is_array(value)))
+			return refuse(why, "a plugin privilege has a string Name and a list Value");
+		*needs |= privilege_needs(json_string_value(name), value);
+	}
+	return 0;
+}
+
+/*
+ * `docker plugin set` sends ["key=value", ...]; "NAME.source" moves one of
+ * the plugin's mounts to a host path and "NAME.path" one of its devices.
+ */
+static int scan_plugin_settings(json_t *root, unsigned *needs, struct refusal *why)
+{
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(root))
+		return refuse(why, "the request body is not a list of plugin settings");
+	json_array_foreach(root, i, v)
+	{
+		const char *eq;
+
+		if (!json_is_string(v) || (eq = strchr(json_string_value(v), '=')) == NULL)
+			return refuse(why, "a plugin setting must be a string \"key=value\"");
+		if (eq - json_string_value(v) >= 7 && strncmp(eq - 7, ".source", 7) == 0)
+			*needs |= DK_HOST_BIND_MOUNTS;
+		if (eq - json_string_value(v) >= 5 && strncmp(eq - 5, ".path", 5) == 0)
+			*needs |= DK_DEVICES;
+	}
+	return 0;
+}
+
+/*
+ * What a route's body is to its decision. Only rows with inspect_body are
+ * read, and for each of them the body is required: an engine that leaves
+ * it out (over 1 MiB, or not sent as JSON) still acts on it.
+ */
 enum body_kind {
-	BODY_OPAQUE,	/* not a JSON object (archives, plugin privilege lists): not read */
-	BODY_LABELS,	/* an optional JSON object; only its label is read */
-	BODY_CONTAINER, /* container create */
-	BODY_EXEC,	/* exec create */
-	BODY_SERVICE,	/* service create and update */
-	BODY_VOLUME,	/* volume create */
+	BODY_IGNORED,	  /* the decision does not depend on it */
+	BODY_LABELS,	  /* a JSON object; its label names a collection */
+	BODY_CONTAINER,	  /* container create */
+	BODY_RESOURCES,	  /* container update: resources as in a HostConfig */
+	BODY_EXEC,	  /* exec create */
+	BODY_SERVICE,	  /* service create and update */
+	BODY_VOLUME,	  /* volume create */
+	BODY_PRIVILEGES,  /* plugin pull and upgrade: the privileges granted */
+	BODY_SETTINGS,	  /* plugin set */
+	BODY_ARCHIVE,	  /* plugin create: a tar the engine never shows */
 };
 
 static bool is_op(const struct dk_op *op, const char *name)
@@ -900,22 +986,22 @@ static bool is_op(const struct dk_op *op, const char *name)
 
 static enum body_kind body_kind(const struct dk_op *op)
 {
-	static const char *const opaque[] = {
-	    "Image Build",    "Image Create",  "Image Load",	 "Container Filesystem Write",
-	    "Plugin Install", "Plugin Create", "Plugin Upgrade", "Plugin Configure",
+	static const struct {
+		const char *operation;
+		enum body_kind kind;
+	} kinds[] = {
+	    {"Container Create", BODY_CONTAINER}, {"Container Update", BODY_RESOURCES},
+	    {"Container Exec", BODY_EXEC},	  {"Service Create", BODY_SERVICE},
+	    {"Service Update", BODY_SERVICE},	  {"Volume Create/Attach", BODY_VOLUME},
+	    {"Plugin Install", BODY_PRIVILEGES},  {"Plugin Upgrade", BODY_PRIVILEGES},
+	    {"Plugin Configure", BODY_SETTINGS},  {"Plugin Create", BODY_ARCHIVE},
 	};
 
-	if (is_op(op, "Container Create"))
-		return BODY_CONTAINER;
-	if (is_op(op, "Container Exec") && op->inspect_body)
-		return BODY_EXEC;
-	if (is_op(op, "Service Create") || is_op(op, "Service Update"))
-		return BODY_SERVICE;
-	if (is_op(op, "Volume Create/Attach") && op->target == DK_TARGET_NEW)
-		return BODY_VOLUME;
-	for (size_t i = 0; i < sizeof(opaque) / sizeof(opaque[0]); i++)
-		if (is_op(op, opaque[i]))
-			return BODY_OPAQUE;
+	if (!op->inspect_body)
+		return BODY_IGNORED;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (is_op(op, kinds[i].operation))
+			return kinds[i].kind;
 	return BODY_LABELS;
 }
 
@@ -924,23 +1010,51 @@ static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, struct 
 	switch (kind) {
 	case BODY_CONTAINER:
 		return scan_container(root, needs, why);
+	case BODY_RESOURCES:
+		return scan_host_config(root, needs, why);
 	case BODY_EXEC:
 		return scan_exec(root, needs, why);
 	case BODY_SERVICE:
 		return scan_service(root, needs, why);
 	case BODY_VOLUME:
 		return scan_volume(root, needs, why);
+	case BODY_PRIVILEGES:
+		return scan_privileges(root, needs, why);
+	case BODY_SETTINGS:
+		return scan_plugin_settings(root, needs, why);
 	default:
 		return 0;
 	}
+}
+
+/* The parsed body; NULL with why filled when it is missing, too large or not JSON. */
+static json_t *load_body(const char *body, size_t len, struct refusal *why)
+{
+	json_error_t err;
+	json_t *root;
+
+	if (len == 0 || body == NULL) {
+		refuse(why, "the request body is missing; send it as JSON "
+			    "(Content-Type: application/json), at most 1 MiB");
+		return NULL;
+	}
+	if (len > BODY_MAX) {
+		refuse(why, "the request body is larger than 1 MiB");
+		return NULL;
+	}
+	/* duplicate keys: Go takes the last, jansson the first; neither is safe to guess */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (root == NULL)
+		refuse(why, "the request body is not valid JSON");
+	return root;
 }
 
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
 		    char *label, size_t labellen, struct refusal *why)
 {
 	enum body_kind kind;
-	json_error_t err;
 	json_t *root;
+	bool list;
 	int rc;
 
 	if (needs == NULL || label == NULL || labellen == 0 || op == NULL || op->operation == NULL)
@@ -948,28 +1062,19 @@ int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsign
 	*needs = 0;
 	label[0] = '\0';
 	kind = body_kind(op);
-	if (kind == BODY_OPAQUE)
+	if (kind == BODY_IGNORED)
 		return 0;
-	/*
-	 * The engine leaves out bodies over 1 MiB and those not sent as JSON,
-	 * so an empty body where one is required may hide anything.
-	 */
-	if (len == 0 || body == NULL)
-		return kind == BODY_LABELS || kind == BODY_VOLUME
-			   ? 0
-			   : refuse(why, "the request body is missing; send it as JSON "
-					 "(Content-Type: application/json), at most 1 MiB");
-	if (len > BODY_MAX)
-		return refuse(why, "the request body is larger than 1 MiB");
-	/* duplicate keys: Go takes the last, jansson the first; neither is safe to guess */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-	if (root == NULL)
-		return refuse(why, "the request body is not valid JSON");
-	if (!json_is_object(root)) {
+	if (kind == BODY_ARCHIVE)
+		return refuse(why, "a plugin made from an archive cannot be checked: the engine "
+				   "does not show archives to authorization plugins; ask an admin");
+	if ((root = load_body(body, len, why)) == NULL)
+		return -1;
+	list = kind == BODY_PRIVILEGES || kind == BODY_SETTINGS;
+	if (!list && !json_is_object(root)) {
 		json_decref(root);
 		return refuse(why, "the request body is not a JSON object");
 	}
-	rc = read_label(root, label, labellen, why);
+	rc = list ? 0 : read_label(root, label, labellen, why);
 	if (rc == 0)
 		rc = scan_kind(kind, root, needs, why);
 	json_decref(root);
@@ -978,4 +1083,55 @@ int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsign
 		label[0] = '\0';
 	}
 	return rc;
+}
+
+/*
+ * The first value of `key` in a raw query string, percent-decoded, as the
+ * engine's r.FormValue reads it; 1 when found, 0 when not, -1 with why
+ * filled for a query that Go might read differently from us (a ";", a bad
+ * escape). Go also reads "+" as a space; no value compared here has either.
+ */
+static int query_value(const char *query, const char *key, char *out, size_t outlen,
+		       struct refusal *why)
+{
+	size_t keylen = strlen(key);
+	int found = 0;
+
+	if (strchr(query, ';') != NULL)
+		return refuse(why, "the query string has a \";\"");
+	for (const char *p = query; *p != '\0';) {
+		size_t n = strcspn(p, "&");
+		const char *eq = memchr(p, '=', n);
+		char name[64];
+
+		if (eq != NULL && !found && (size_t)(eq - p) < sizeof(name)) {
+			if (percent_decode(p, eq, name, sizeof(name), why) != 0)
+				return -1;
+			if (strlen(name) == keylen && strcmp(name, key) == 0) {
+				if (percent_decode(eq + 1, p + n, out, outlen, why) != 0)
+					return -1;
+				found = 1;
+			}
+		}
+		p += n + (p[n] == '&');
+	}
+	return found;
+}
+
+int dk_inspect_query(const struct dk_op *op, const char *query, unsigned *needs,
+		     struct refusal *why)
+{
+	char mode[256];
+	int rc;
+
+	*needs = 0;
+	if (op == NULL || op->operation == NULL || !is_op(op, "Image Build") || query == NULL)
+		return 0;
+	/* the build's containers run in this network mode; host reaches the node's network */
+	rc = query_value(query, "networkmode", mode, sizeof(mode), why);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && (strcasecmp(mode, "host") == 0 || strncasecmp(mode, "container:", 10) == 0))
+		*needs |= DK_HOST_NETWORK;
+	return 0;
 }

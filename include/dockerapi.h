@@ -40,7 +40,7 @@ struct dk_op {
 	const char *operation; /* MKE's name, e.g. "Container Create"; static storage */
 	enum dk_target target;
 	char object[DK_OBJECT_LEN]; /* the id or name in the path for DK_TARGET_EXISTING, else "" */
-	bool inspect_body;	    /* container create, exec create, service create and update */
+	bool inspect_body; /* the decision depends on the JSON body, which must be shown */
 	const char *pattern; /* the route that matched, e.g. "/containers/{id}/json"; static */
 };
 
@@ -83,14 +83,24 @@ void dk_each_operation(void (*fn)(enum dk_resource res, const char *operation, v
 		       void *ctx);
 
 /*
- * For ops with inspect_body: which sub-options the JSON body needs (bits of
- * enum dk_suboption) and the com.docker.ucp.access.label it asks for ("" when
- * none). Exec create can need only Privileged, for a privileged exec; its
- * operation, Container Exec, is the main check. Other JSON bodies give just
- * their label. -1 with why filled when the body is not a JSON object, is
- * missing where required, or has a value of the wrong type.
+ * For ops with inspect_body: which sub-options the body needs (bits of enum
+ * dk_suboption) and the com.docker.ucp.access.label it asks for ("" when
+ * none). Such a body is required: -1 with why filled when it is missing,
+ * over 1 MiB, not JSON, not the JSON the route takes (an object; a list for
+ * plugin privileges and settings), or has a value of the wrong type. A
+ * plugin create's body is an archive the engine never shows, so it is
+ * always refused. Ops without inspect_body give 0 and nothing.
  */
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
 		    char *label, size_t labellen, struct refusal *why);
+
+/*
+ * Sub-options a request's query string needs: an image build's
+ * "networkmode" of host or container:<id> needs Host Networking Mode. 0 for
+ * every other op; -1 with why filled for a query that cannot be read alike
+ * by authd and the engine.
+ */
+int dk_inspect_query(const struct dk_op *op, const char *query, unsigned *needs,
+		     struct refusal *why);
 
 #endif

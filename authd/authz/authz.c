@@ -63,14 +63,59 @@ void authz_record(struct server *srv, const struct rbac_subject *who, const char
 				 o->role, "reason", msg));
 }
 
+/*
+ * What the body and the query ask for: sub-options in *needs and the access
+ * label. false, with o denied, when they cannot be read; what the engine did
+ * not show cannot be checked, so it is refused like a body that is missing.
+ */
+static bool read_request(const struct authz_call *c, const struct dk_op *op, const char *query,
+			 unsigned *needs, char *label, size_t labellen, struct authz_outcome *o)
+{
+	struct refusal why;
+	unsigned from_query = 0;
+
+	if (op->inspect_body && c->body_withheld) {
+		/* dockerd does not forward bodies over 1 MiB: what is unseen is refused */
+		deny(o, "%s",
+		     "the request body was not shown to authd (over 1 MiB, or not JSON), so "
+		     "it cannot be checked; send a smaller JSON body");
+		return false;
+	}
+	if (dk_inspect_body(op, (const char *)c->body, c->body_len, needs, label, labellen,
+			    &why) != 0) {
+		deny(o, "the request body cannot be checked: %s", why.message);
+		return false;
+	}
+	if (dk_inspect_query(op, query, &from_query, &why) != 0) {
+		deny(o, "the request's query cannot be checked: %s", why.message);
+		return false;
+	}
+	*needs |= from_query;
+	if (label[0] != '\0' && label[0] != '/') {
+		deny(o, "the access label \"%s\" must be a collection path such as /Shared", label);
+		return false;
+	}
+	return true;
+}
+
+static void verdict(const struct authz_call *c, const struct dk_op *op, unsigned needs,
+		    const char *collection, struct authz_outcome *o)
+{
+	struct rbac_request req = {.op = op, .needs = needs, .collection = collection};
+	struct rbac_verdict v;
+
+	rbac_decide(c->snapshot, c->who, &req, &v);
+	o->allow = v.allow;
+	snprintf(o->msg, sizeof(o->msg), "%s", v.msg);
+	snprintf(o->role, sizeof(o->role), "%s", v.role);
+	snprintf(o->collection, sizeof(o->collection), "%s", v.collection);
+}
+
 static void decide(struct server *srv, const struct authz_call *c, const char *path,
-		   struct authz_outcome *o)
+		   const char *query, struct authz_outcome *o)
 {
 	char label[512] = "", coll[2048];
 	const char *target;
-	struct refusal why;
-	struct rbac_request req;
-	struct rbac_verdict v;
 	struct dk_op op;
 	unsigned needs = 0;
 
@@ -91,32 +136,14 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 		snprintf(o->msg, sizeof(o->msg), "allowed");
 		return;
 	}
-	if ((op.inspect_body || op.target == DK_TARGET_NEW) && c->body_withheld) {
-		/* dockerd does not forward bodies over 1 MiB: what is unseen is refused */
-		deny(o, "%s",
-		     "the request body was not shown to authd (over 1 MiB, or not JSON), so "
-		     "it cannot be checked; send a smaller JSON body");
+	if (!read_request(c, &op, query, &needs, label, sizeof(label), o))
 		return;
-	}
-	if ((op.inspect_body || op.target == DK_TARGET_NEW) &&
-	    dk_inspect_body(&op, (const char *)c->body, c->body_len, &needs, label, sizeof(label),
-			    &why) != 0) {
-		deny(o, "the request body cannot be checked: %s", why.message);
-		return;
-	}
-	if (label[0] != '\0' && label[0] != '/') {
-		deny(o, "the access label \"%s\" must be a collection path such as /Shared", label);
-		return;
-	}
 	target = target_collection(srv, c, &op, label, coll, sizeof(coll));
-	req.op = &op;
-	req.needs = needs;
-	req.collection = target;
-	rbac_decide(c->snapshot, c->who, &req, &v);
-	o->allow = v.allow;
-	snprintf(o->msg, sizeof(o->msg), "%s", v.msg);
-	snprintf(o->role, sizeof(o->role), "%s", v.role);
-	snprintf(o->collection, sizeof(o->collection), "%s", v.collection);
+	verdict(c, &op, needs, target, o);
+	/* an update that relabels its resource moves it: the operation is needed there too */
+	if (o->allow && op.target == DK_TARGET_EXISTING && label[0] != '\0' &&
+	    strcmp(label, target) != 0)
+		verdict(c, &op, needs, label, o);
 }
 
 void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o)
@@ -129,7 +156,7 @@ void authz_decide(struct server *srv, const struct authz_call *c, struct authz_o
 		deny(o, "the request URI is not acceptable: %s", why.message);
 		utf8_clean(path, AUTHZ_SHOWN_MAX + 1, c->uri);
 	} else {
-		decide(srv, c, path, o);
+		decide(srv, c, path, query, o);
 	}
 	authz_record(srv, c->who, c->method, path, o);
 }

@@ -1061,6 +1061,69 @@ START_TEST(test_plugin_body_checks)
 }
 END_TEST
 
+/*
+ * Every request whose decision reads its body is refused without one (the
+ * CVE-2024-41110 class: an engine that drops the body still acts on it),
+ * and an image build's network mode is read from its query.
+ */
+START_TEST(test_plugin_bodies_required)
+{
+	static const char *const routes[][2] = {
+	    {"POST", "/v1.41/networks/create"},	       {"POST", "/v1.41/volumes/create"},
+	    {"POST", "/v1.41/secrets/create"},	       {"POST", "/v1.41/configs/create"},
+	    {"POST", "/v1.41/plugins/pull?remote=x"},  {"POST", "/v1.41/plugins/x/set"},
+	    {"POST", "/v1.41/swarm/init"},	       {"POST", "/v1.41/swarm/join"},
+	    {"POST", "/v1.41/swarm/update?version=1"}, {"POST", "/v1.41/containers/web/update"},
+	    {"POST", "/v1.41/services/s1/update"},     {"POST", "/v1.41/nodes/n1/update"},
+	    {"POST", "/v1.41/secrets/k1/update"},      {"POST", "/v1.41/configs/c1/update"},
+	};
+	const char *list = base64_of_text("[1]");
+	struct reply *r;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		r = as_rc(routes[i][0], routes[i][1], NULL);
+		expect_refused(r);
+		expect_msg(r, "the request body is missing");
+		r = as_rc(routes[i][0], routes[i][1], base64_of_text("not json"));
+		expect_refused(r);
+		expect_msg(r, "not valid JSON");
+	}
+	r = as_rc("POST", "/v1.41/networks/create", list);
+	expect_refused(r);
+	expect_msg(r, "not a JSON object");
+	r = as_rc("POST", "/v1.41/plugins/create?name=p", base64_of_text("{}"));
+	expect_refused(r);
+	expect_msg(r, "archive");
+	/* with their bodies, the same creates are decided on their labels */
+	expect_allow(as_rc("POST", "/v1.41/networks/create",
+			   base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "n", "Labels", LABEL,
+						"/Shared"))),
+		     true);
+	r = as_rc("POST", "/v1.41/volumes/create",
+		  base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "v", "Labels", LABEL, "/prod")));
+	expect_refused(r);
+	expect_msg(r, "no collection /prod");
+	/* a relabelling update needs the operation in the new collection too */
+	r = as_rc("POST", "/v1.41/containers/web/update",
+		  base64_of_text(jbody("{s:{s:s}}", "Labels", LABEL, "/prod")));
+	expect_refused(r);
+	expect_msg(r, "no collection /prod");
+	expect_allow(as_rc("POST", "/v1.41/containers/web/update",
+			   base64_of_text(jbody("{s:i}", "Memory", 1 << 26))),
+		     true);
+	r = as_rc("POST", "/v1.41/containers/web/update",
+		  base64_of_text(jbody("{s:[{s:s}]}", "Devices", "PathOnHost", "/dev/sda")));
+	expect_refused(r);
+	expect_msg(r, "not with Devices");
+	r = as_rc("POST", "/v1.41/build?t=app&networkmode=host", NULL);
+	expect_refused(r);
+	expect_msg(r, "not with Host Networking Mode");
+	r = as_rc("POST", "/v1.41/build?networkmode=host;x", NULL);
+	expect_refused(r);
+	expect_msg(r, "query");
+}
+END_TEST
+
 START_TEST(test_plugin_bad_certificates)
 {
 	const char *der;
@@ -1594,6 +1657,7 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_plugin_malformed_json);
 	tcase_add_test(tc, test_plugin_missing_fields);
 	tcase_add_test(tc, test_plugin_body_checks);
+	tcase_add_test(tc, test_plugin_bodies_required);
 	tcase_add_test(tc, test_plugin_bad_certificates);
 	tcase_add_test(tc, test_plugin_certificates_wrong_type);
 	tcase_add_test(tc, test_plugin_foreign_certificates);
