@@ -30,6 +30,9 @@
 
 /* ---- config.c ---- */
 
+/* The most sessions per user a limit may allow (the config's and the API's). */
+#define SESSION_PER_USER_MAX 1000
+
 struct config {
 	char *path; /* the file it came from, or NULL for the embedded defaults */
 	char *listen_host;
@@ -45,8 +48,10 @@ struct config {
 	size_t bundle_n_engine_hosts;
 	int bundle_validity_days;
 	char *bundle_key_type;
-	int session_idle_minutes;
-	int session_absolute_minutes;
+	int session_idle_minutes;     /* the default session lifetime */
+	int session_absolute_minutes; /* what no renewal passes */
+	int session_renewal_minutes;  /* the default renewal threshold; -1: the whole lifetime */
+	int session_per_user_limit;   /* the default limit of sessions per user; 0: none */
 	int throttle_max_failures;
 	int throttle_window_seconds;
 	int throttle_lockout_seconds;

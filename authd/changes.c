@@ -6,6 +6,7 @@
  *   keys                 the key index, in place (one per bundle is too often to rebuild)
  *   settings             the cached LDAP settings
  *   sessions             the session cache forgets the ended ones
+ *   session settings     the session cache, which ends what they end
  * The snapshot is rebuilt once, however many of its kinds one change has.
  */
 #include "changes.h"
@@ -25,6 +26,8 @@ void changes_announce(struct server *srv, const struct change *c)
 		if (c->account != NULL)
 			session_forget_account(srv->sessions, c->account, c->keep);
 	}
+	if (c->what & CHANGE_SESSION_SETTINGS)
+		sessions_configure(srv->sessions, c->session_settings);
 	if (c->what & CHANGE_KEYS) {
 		if (c->key_added != NULL)
 			rbac_key_added(srv->rbac, c->key_added);

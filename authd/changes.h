@@ -9,6 +9,7 @@
 #define AUTHD_CHANGES_H
 
 #include "authd.h"
+#include "session_settings.h"
 #include "store/store.h"
 
 enum change_kind {
@@ -18,8 +19,9 @@ enum change_kind {
 	CHANGE_GRANTS = 1 << 3,
 	CHANGE_ROLES = 1 << 4,
 	CHANGE_COLLECTIONS = 1 << 5,
-	CHANGE_SETTINGS = 1 << 6, /* the auth config or the LDAP settings */
-	CHANGE_SESSIONS = 1 << 7, /* sessions ended (session, or account's but keep) */
+	CHANGE_SETTINGS = 1 << 6,	  /* the backend, the default role or the LDAP settings */
+	CHANGE_SESSIONS = 1 << 7,	  /* sessions ended (session, or account's but keep) */
+	CHANGE_SESSION_SETTINGS = 1 << 8, /* the session settings are session_settings */
 };
 
 struct change {
@@ -29,6 +31,7 @@ struct change {
 	const unsigned char *session;
 	const char *account; /* whose sessions ended, all but `keep` (may be NULL) */
 	const unsigned char *keep;
+	const struct session_settings *session_settings;
 };
 
 /* Makes the change take effect for the next request and decision of this process. */

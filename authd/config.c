@@ -56,7 +56,9 @@ static const struct key bundle_keys[] = {
     END};
 static const struct key session_keys[] = {
     INT("idleMinutes", session_idle_minutes, 1, 525600),
-    INT("absoluteMinutes", session_absolute_minutes, 1, 5256000), END};
+    INT("absoluteMinutes", session_absolute_minutes, 1, 5256000),
+    INT("renewalThresholdMinutes", session_renewal_minutes, 0, 525600),
+    INT("perUserLimit", session_per_user_limit, 0, SESSION_PER_USER_MAX), END};
 static const struct key throttle_keys[] = {
     INT("maxFailures", throttle_max_failures, 1, 1000),
     INT("windowSeconds", throttle_window_seconds, 1, 86400),
@@ -96,6 +98,7 @@ void config_defaults(struct config *cfg)
 	config_set_string(&cfg->bundle_key_type, "ecdsa-p256");
 	cfg->session_idle_minutes = 60;
 	cfg->session_absolute_minutes = 12 * 60;
+	cfg->session_renewal_minutes = -1;
 	cfg->throttle_max_failures = 5;
 	cfg->throttle_window_seconds = 300;
 	cfg->throttle_lockout_seconds = 60;
@@ -320,6 +323,11 @@ static int check_config(struct config *cfg, struct refusal *why)
 	if (cfg->session_absolute_minutes < cfg->session_idle_minutes) {
 		refusal_set(why, "session.absoluteMinutes",
 			    "session.absoluteMinutes: must not be less than idleMinutes");
+		return -1;
+	}
+	if (cfg->session_renewal_minutes > cfg->session_idle_minutes) {
+		refusal_set(why, "session.renewalThresholdMinutes",
+			    "session.renewalThresholdMinutes: must not be more than idleMinutes");
 		return -1;
 	}
 	return 0;

@@ -149,6 +149,7 @@ static int run(struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
+	struct session_settings session_settings;
 	struct http_server *http = NULL, *plugin = NULL;
 	struct failure err;
 	enum log_level level;
@@ -174,9 +175,12 @@ static int run(struct config *cfg)
 	    (srv.audit = open_audit(cfg, &err)) == NULL)
 		goto out;
 	srv.tls = &tls;
+	if (session_settings_load(cfg, &session_settings) != STORE_OK) {
+		failure_set(&err, "cannot read the session settings");
+		goto out;
+	}
 	srv.ldap = ldap_cache_new();
-	srv.sessions =
-	    sessions_new(cfg->session_idle_minutes * 60, cfg->session_absolute_minutes * 60);
+	srv.sessions = sessions_new(&session_settings, cfg->session_absolute_minutes * 60);
 	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
 				    cfg->throttle_lockout_seconds);
 	/* one address may be many users (a NAT, a bastion): it gets more room */

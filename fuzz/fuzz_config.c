@@ -55,6 +55,8 @@ static bool same_config(const struct config *a, const struct config *b)
 	       same_string(a->bundle_key_type, b->bundle_key_type) &&
 	       a->session_idle_minutes == b->session_idle_minutes &&
 	       a->session_absolute_minutes == b->session_absolute_minutes &&
+	       a->session_renewal_minutes == b->session_renewal_minutes &&
+	       a->session_per_user_limit == b->session_per_user_limit &&
 	       a->throttle_max_failures == b->throttle_max_failures &&
 	       a->throttle_window_seconds == b->throttle_window_seconds &&
 	       a->throttle_lockout_seconds == b->throttle_lockout_seconds &&
@@ -72,7 +74,9 @@ static void check_accepted(const struct config *c)
 	    bdl_key_type_parse(c->bundle_key_type, &kt) != 0 ||
 	    log_level_parse(c->log_level, &l) != 0 ||
 	    (c->tls_cert == NULL) != (c->tls_key == NULL) ||
-	    c->session_absolute_minutes < c->session_idle_minutes || c->bundle_validity_days < 1 ||
+	    c->session_absolute_minutes < c->session_idle_minutes ||
+	    c->session_renewal_minutes > c->session_idle_minutes || c->session_per_user_limit < 0 ||
+	    c->session_per_user_limit > SESSION_PER_USER_MAX || c->bundle_validity_days < 1 ||
 	    c->throttle_max_failures < 1 || c->authz_engine_collection == NULL)
 		abort();
 	for (size_t i = 0; i < c->bundle_n_engine_hosts; i++)

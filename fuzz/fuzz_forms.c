@@ -1,7 +1,8 @@
 /*
  * Fuzz target for the validation every JSON API handler runs before it acts
- * (authd/api/api_form.c, api_paging.c, password rules and custom role maps):
- * the body against every form in api_forms, and its strings as names and labels.
+ * (authd/api/api_form.c, api_paging.c, password rules, custom role maps and
+ * the session settings' ranges): the body against every form in api_forms,
+ * and its strings as names and labels.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "api/api.h"
 #include "ldapsync.h"
 #include "authz/roles.h"
+#include "session_settings.h"
 
 static void resp_free(struct resp *out)
 {
@@ -45,7 +47,9 @@ static void check_passed(json_t *body, const struct field *form)
 		while (f->name != NULL && strcmp(f->name, key) != 0)
 			f++;
 		if (f->name == NULL || (f->type == F_STRING && !json_is_string(v)) ||
-		    (f->type == F_BOOL && !json_is_boolean(v)))
+		    (f->type == F_BOOL && !json_is_boolean(v)) ||
+		    (f->type == F_INT && !json_is_integer(v)) ||
+		    (f->type == F_OBJECT && !json_is_object(v)))
 			abort();
 		if (f->type == F_STRING && form_string(body, key, NULL) != json_string_value(v))
 			abort();
@@ -91,6 +95,37 @@ static void check_string(const char *s)
 	}
 }
 
+/*
+ * A sessions object that passed its form, over settings of 60/20/10 under an
+ * absoluteMinutes of 720: accepted values are in their ranges, and a refusal
+ * names a sessions.<key> field and starts with it.
+ */
+static void check_sessions(json_t *obj)
+{
+	static const struct session_settings current = {60, 20, 10};
+	struct session_settings next;
+	struct refusal why = {"", ""};
+	struct resp out = {0};
+
+	if (!json_is_object(obj))
+		return;
+	if (form_check_at(obj, form_auth_sessions, "sessions", &out) != 0) {
+		check_refusal(&out);
+		return;
+	}
+	if (session_settings_from_json(obj, &current, 720, &next, &why) != 0) {
+		if (strncmp(why.field, "sessions.", 9) != 0 ||
+		    strncmp(why.message, why.field, strlen(why.field)) != 0)
+			abort();
+		return;
+	}
+	if (next.lifetime_minutes < 1 || next.lifetime_minutes > 720 ||
+	    next.renewal_threshold_minutes < 0 ||
+	    next.renewal_threshold_minutes > next.lifetime_minutes || next.per_user_limit < 0 ||
+	    next.per_user_limit > SESSION_PER_USER_MAX)
+		abort();
+}
+
 static void check_body(json_t *body)
 {
 	const char *key;
@@ -113,6 +148,9 @@ static void check_body(json_t *body)
 			check_string(json_string_value(v));
 		(void)form_bool(body, key, false);
 	}
+	/* the session settings, as the body itself and as PUT /enzi/v0/config/auth's sessions */
+	check_sessions(body);
+	check_sessions(json_object_get(body, "sessions"));
 	/* a custom role's operations map: refused with a message, or accepted */
 	v = json_object_get(body, "operations");
 	if (v != NULL) {

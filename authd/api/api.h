@@ -21,7 +21,7 @@ void resp_store_failed(struct resp *out, int rc);
 
 /* ---- api_form.c: request validation ---- */
 
-enum field_type { F_STRING, F_BOOL, F_ANY };
+enum field_type { F_STRING, F_BOOL, F_ANY, F_INT, F_OBJECT };
 
 struct field {
 	const char *name;
@@ -35,6 +35,8 @@ struct field {
  * naming the field and returns -1.
  */
 int form_check(json_t *body, const struct field *fields, struct resp *out);
+/* The same for an object inside a body, whose fields are named "prefix.name". */
+int form_check_at(json_t *body, const struct field *fields, const char *prefix, struct resp *out);
 /* The string or boolean value of a checked field, or the fallback when absent. */
 const char *form_string(json_t *body, const char *name, const char *fallback);
 bool form_bool(json_t *body, const char *name, bool fallback);
@@ -49,8 +51,8 @@ int form_label(const char *label, const char *field, struct resp *out);
 extern const struct field form_login[], form_account_create[], form_account_patch[],
     form_account_password[], form_member_put[], form_team_create[], form_team_patch[],
     form_key_add[], form_key_patch[], form_role_create[], form_collection_create[],
-    form_auth_config_put[], form_ldap_try_login[], form_job_create[], form_authz_request[],
-    form_certs_put[];
+    form_auth_config_put[], form_auth_sessions[], form_ldap_try_login[], form_job_create[],
+    form_authz_request[], form_certs_put[];
 
 /* Every table above with a name for messages, for the checks of the tables themselves. */
 struct api_form {

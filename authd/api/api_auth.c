@@ -95,6 +95,8 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 			const char *user_key)
 {
 	char token[TOKEN_LEN + 1], path[NAME_LEN + 32];
+	unsigned char hash[32];
+	int64_t ended = 0;
 	int rc = STORE_OK;
 
 	throttle_clear(r->srv->throttle, user_key);
@@ -110,12 +112,20 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 		changes_announce(r->srv,
 				 &(struct change){.what = CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	if (rc >= 0)
-		rc = session_create(r->srv->sessions, a->id, token);
+		rc = session_create(r->srv->sessions, a->id, token, &ended);
 	if (rc != STORE_OK) {
 		resp_store_failed(out, rc);
 		return;
 	}
-	audit_log(r->srv->audit, "login.success", a->name, r->client, NULL);
+	/* past the per-user limit: the oldest sessions ended with this login */
+	if (ended > 0) {
+		token_hash(token, hash);
+		changes_announce(
+		    r->srv,
+		    &(struct change){.what = CHANGE_SESSIONS, .account = a->id, .keep = hash});
+	}
+	audit_log(r->srv->audit, "login.success", a->name, r->client,
+		  ended > 0 ? json_pack("{s:I}", "sessionsEnded", (json_int_t)ended) : NULL);
 	resp_json(out, 200,
 		  json_pack("{s:s, s:o}", "auth_token", token, "account", account_json(a)));
 	OPENSSL_cleanse(token, sizeof(token));

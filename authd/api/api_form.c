@@ -9,39 +9,66 @@
 #include "api.h"
 #include "ldapsync.h"
 
-int form_check(json_t *body, const struct field *fields, struct resp *out)
+/* Whether v is of the field's type; when not, what it must be. */
+static bool of_type(const struct field *f, json_t *v, const char **must_be)
 {
+	static const char *const names[] = {"a string", "true or false", "anything", "an integer",
+					    "an object"};
+
+	*must_be = names[f->type];
+	switch (f->type) {
+	case F_STRING:
+		return json_is_string(v);
+	case F_BOOL:
+		return json_is_boolean(v);
+	case F_INT:
+		return json_is_integer(v);
+	case F_OBJECT:
+		return json_is_object(v);
+	default:
+		return true;
+	}
+}
+
+int form_check_at(json_t *body, const struct field *fields, const char *prefix, struct resp *out)
+{
+	const char *key, *must_be, *dot = prefix ? "." : "";
+	char shown[101], path[sizeof(((struct refusal *)0)->field)];
 	const struct field *f;
-	const char *key;
-	char shown[101];
 	json_t *v;
 
+	prefix = prefix ? prefix : "";
 	json_object_foreach(body, key, v)
 	{
 		for (f = fields; f->name != NULL; f++)
 			if (strcmp(f->name, key) == 0)
 				break;
 		if (f->name == NULL) {
-			resp_refuse(out, key, "%s: unknown field",
+			/* the field as sent; the message quotes it cut short and fit for JSON */
+			snprintf(path, sizeof(path), "%s%s%s", prefix, dot, key);
+			resp_refuse(out, path, "%s%s%s: unknown field", prefix, dot,
 				    utf8_clean(shown, sizeof(shown), key));
 			return -1;
 		}
-		if (f->type == F_STRING && !json_is_string(v)) {
-			resp_refuse(out, key, "%s: must be a string", key);
-			return -1;
-		}
-		if (f->type == F_BOOL && !json_is_boolean(v)) {
-			resp_refuse(out, key, "%s: must be true or false", key);
+		if (!of_type(f, v, &must_be)) {
+			snprintf(path, sizeof(path), "%s%s%s", prefix, dot, key);
+			resp_refuse(out, path, "%s: must be %s", path, must_be);
 			return -1;
 		}
 	}
 	for (f = fields; f->name != NULL; f++) {
 		if (f->required && json_object_get(body, f->name) == NULL) {
-			resp_refuse(out, f->name, "%s: is required", f->name);
+			snprintf(path, sizeof(path), "%s%s%s", prefix, dot, f->name);
+			resp_refuse(out, path, "%s: is required", path);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+int form_check(json_t *body, const struct field *fields, struct resp *out)
+{
+	return form_check_at(body, fields, NULL, out);
 }
 
 const char *form_string(json_t *body, const char *name, const char *fallback)

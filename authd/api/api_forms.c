@@ -53,9 +53,17 @@ const struct field form_role_create[] = {{"name", F_STRING, true},
 const struct field form_collection_create[] = {
     {"name", F_STRING, true}, {"parent_id", F_STRING, true}, {NULL, 0, false}};
 
-/* PUT /enzi/v0/config/auth */
-const struct field form_auth_config_put[] = {
-    {"backend", F_STRING, false}, {"defaultNewUserRole", F_STRING, false}, {NULL, 0, false}};
+/* PUT /enzi/v0/config/auth: sessions is checked against form_auth_sessions */
+const struct field form_auth_config_put[] = {{"backend", F_STRING, false},
+					     {"defaultNewUserRole", F_STRING, false},
+					     {"sessions", F_OBJECT, false},
+					     {NULL, 0, false}};
+
+/* PUT /enzi/v0/config/auth's sessions: the ranges are the session settings' own */
+const struct field form_auth_sessions[] = {{"lifetimeMinutes", F_INT, false},
+					   {"renewalThresholdMinutes", F_INT, false},
+					   {"perUserLimit", F_INT, false},
+					   {NULL, 0, false}};
 
 /* POST /enzi/v0/config/auth/ldap/tryLogin: ldapSettings is checked as the LDAP settings are */
 const struct field form_ldap_try_login[] = {{"username", F_STRING, true},
@@ -91,6 +99,7 @@ const struct api_form api_forms[] = {
     {"role create", form_role_create},
     {"collection create", form_collection_create},
     {"auth config put", form_auth_config_put},
+    {"auth config sessions", form_auth_sessions},
     {"ldap try login", form_ldap_try_login},
     {"job create", form_job_create},
     {"authz request", form_authz_request},

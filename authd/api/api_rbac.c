@@ -1,5 +1,6 @@
 /*
- * Roles, collections and grants, UCP style (SPEC §5), and the auth config.
+ * Roles, collections and grants, UCP style (SPEC §5), and the auth config
+ * (the backend, the default role and the session settings).
  * Admins change them; any signed-in account may read roles and collections.
  * Every change is announced before it is answered, so the next decision
  * sees it.
@@ -11,6 +12,7 @@
 #include "api.h"
 #include "authz/roles.h"
 #include "changes.h"
+#include "session_settings.h"
 
 static int admin_only(struct req *r, struct resp *out)
 {
@@ -475,28 +477,33 @@ void api_grant_delete(struct req *r, struct resp *out)
 
 /* ---- GET/PUT /enzi/v0/config/auth ---- */
 
-static void auth_config_json(struct resp *out)
+static void auth_config_json(struct req *r, struct resp *out)
 {
 	char backend[32] = "managed", role[ID_LEN] = "restrictedcontrol";
+	struct session_settings sessions;
 	int rc = store_setting_get("backend", backend, sizeof(backend));
 
 	if (rc >= 0)
 		rc = store_setting_get("defaultNewUserRole", role, sizeof(role));
+	if (rc >= 0)
+		rc = session_settings_load(r->srv->cfg, &sessions);
 	if (rc < 0) {
 		resp_store_failed(out, rc);
 		return;
 	}
 	resp_json(out, 200,
-		  json_pack("{s:s, s:s}", "backend", backend, "defaultNewUserRole", role));
+		  json_pack("{s:s, s:s, s:o}", "backend", backend, "defaultNewUserRole", role,
+			    "sessions", session_settings_json(&sessions)));
 }
 
 void api_auth_config_get(struct req *r, struct resp *out)
 {
 	if (admin_only(r, out) == 0)
-		auth_config_json(out);
+		auth_config_json(r, out);
 }
 
-static int save_auth_config(const char *backend, const char *role)
+static int save_auth_config(const char *backend, const char *role,
+			    const struct session_settings *sessions)
 {
 	int rc = store_begin();
 
@@ -504,6 +511,8 @@ static int save_auth_config(const char *backend, const char *role)
 		rc = store_setting_set("backend", backend);
 	if (rc == STORE_OK && role != NULL)
 		rc = store_setting_set("defaultNewUserRole", role);
+	if (rc == STORE_OK && sessions != NULL)
+		rc = session_settings_save(sessions);
 	if (rc == STORE_OK)
 		rc = store_commit();
 	if (rc != STORE_OK)
@@ -511,11 +520,51 @@ static int save_auth_config(const char *backend, const char *role)
 	return rc;
 }
 
+/* The role a PUT names, as its id; 0, or -1 with out filled. */
+static int default_role_id(const char *role, char role_id[ID_LEN], struct resp *out)
+{
+	char shown[101];
+	int rc = find_role(role, NULL, role_id);
+
+	if (rc == STORE_NOT_FOUND)
+		resp_refuse(out, "defaultNewUserRole", "defaultNewUserRole: no role \"%s\"",
+			    utf8_clean(shown, sizeof(shown), role));
+	else if (rc != STORE_OK)
+		resp_store_failed(out, rc);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+/* The session settings a PUT's "sessions" makes of the current ones; 0, or -1 with out filled. */
+static int sessions_from_body(struct req *r, json_t *obj, struct session_settings *next,
+			      struct resp *out)
+{
+	struct session_settings current;
+	struct refusal why;
+	int rc;
+
+	if (form_check_at(obj, form_auth_sessions, "sessions", out) != 0)
+		return -1;
+	rc = session_settings_load(r->srv->cfg, &current);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
+		return -1;
+	}
+	if (session_settings_from_json(obj, &current, r->srv->cfg->session_absolute_minutes, next,
+				       &why) != 0) {
+		resp_refused(out, &why);
+		return -1;
+	}
+	return 0;
+}
+
 void api_auth_config_put(struct req *r, struct resp *out)
 {
 	const char *backend = form_string(r->body, "backend", NULL);
 	const char *role = form_string(r->body, "defaultNewUserRole", NULL);
+	json_t *sessions_obj = json_object_get(r->body, "sessions");
+	struct session_settings sessions;
 	char role_id[ID_LEN];
+	unsigned what = 0;
 	int rc;
 
 	if (admin_only(r, out) != 0 || form_check(r->body, form_auth_config_put, out) != 0)
@@ -524,24 +573,20 @@ void api_auth_config_put(struct req *r, struct resp *out)
 		resp_refuse(out, "backend", "backend: must be managed or ldap");
 		return;
 	}
-	if (role != NULL) {
-		char shown[101];
-
-		rc = find_role(role, NULL, role_id);
-		if (rc == STORE_NOT_FOUND)
-			resp_refuse(out, "defaultNewUserRole", "defaultNewUserRole: no role \"%s\"",
-				    utf8_clean(shown, sizeof(shown), role));
-		else if (rc != STORE_OK)
-			resp_store_failed(out, rc);
-		if (rc != STORE_OK)
-			return;
-	}
-	rc = save_auth_config(backend, role ? role_id : NULL);
+	if (role != NULL && default_role_id(role, role_id, out) != 0)
+		return;
+	if (sessions_obj != NULL && sessions_from_body(r, sessions_obj, &sessions, out) != 0)
+		return;
+	rc = save_auth_config(backend, role ? role_id : NULL, sessions_obj ? &sessions : NULL);
 	if (rc != STORE_OK) {
 		resp_store_failed(out, rc);
 		return;
 	}
-	changes_announce(r->srv, &(struct change){.what = CHANGE_SETTINGS});
+	if (backend != NULL || role != NULL)
+		what |= CHANGE_SETTINGS;
+	if (sessions_obj != NULL)
+		what |= CHANGE_SESSION_SETTINGS;
+	changes_announce(r->srv, &(struct change){.what = what, .session_settings = &sessions});
 	audit_log(r->srv->audit, "config.auth", r->who.name, r->client, json_incref(r->body));
-	auth_config_json(out);
+	auth_config_json(r, out);
 }

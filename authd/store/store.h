@@ -351,20 +351,34 @@ int store_each_key(key_row_cb cb, void *ctx);
 
 /* ---- sessions ---- */
 
+/*
+ * A session lasts until expires_at (its login's absolute limit) or until a
+ * lifetime has passed since renewed_at (its login or its last renewal),
+ * whichever comes first; session.c says when a use renews it.
+ */
 struct session_row {
 	unsigned char hash[32];
 	char account_id[ID_LEN];
-	int64_t created_at, last_used, expires_at;
+	int64_t created_at, renewed_at, expires_at;
 };
 
 int store_session_insert(const struct session_row *s);
 /* STORE_NOT_FOUND for no such session. */
 int store_session_get(const unsigned char hash[32], struct session_row *out);
-/* Both leave a missing session as it is, answering STORE_OK. */
-int store_session_touch(const unsigned char hash[32], int64_t last_used);
+/* Both leave a missing session as it is, answering STORE_OK; a renewal older than the stored
+ * one changes nothing. */
+int store_session_renew(const unsigned char hash[32], int64_t renewed_at);
 int store_session_delete(const unsigned char hash[32]);
 /* Deletes an account's sessions but the one whose hash is `keep` (may be NULL). */
 int store_sessions_delete_account(const char *account_id, const unsigned char *keep);
-int store_sessions_expire(int64_t now, int64_t idle_seconds);
+/*
+ * Ends the account's oldest sessions (by login, the newer hash first among
+ * logins of one second) until at most `limit` are left, never the one whose
+ * hash is `keep`; *ended says how many went. limit is 1 or more.
+ */
+int store_sessions_trim_account(const char *account_id, int limit, const unsigned char keep[32],
+				int64_t *ended);
+/* Deletes the sessions past expires_at, or whose renewal is `lifetime` seconds old or more. */
+int store_sessions_expire(int64_t now, int64_t lifetime);
 
 #endif

@@ -9,13 +9,13 @@
 int store_session_insert(const struct session_row *s)
 {
 	static const char sql[] = "INSERT INTO sessions (token_hash, account_id, created_at,"
-				  " last_used, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+				  " renewed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 	struct stmt *st = stmt_get(sql);
 
 	stmt_blob(st, 1, s->hash, sizeof(s->hash));
 	stmt_text(st, 2, s->account_id);
 	stmt_int(st, 3, s->created_at);
-	stmt_int(st, 4, s->last_used);
+	stmt_int(st, 4, s->renewed_at);
 	stmt_int(st, 5, s->expires_at);
 	return stmt_exec(st, false);
 }
@@ -26,14 +26,14 @@ static int session_row(struct stmt *st, void *ctx)
 
 	col_copy(st, 0, out->account_id, sizeof(out->account_id));
 	out->created_at = col_int(st, 1);
-	out->last_used = col_int(st, 2);
+	out->renewed_at = col_int(st, 2);
 	out->expires_at = col_int(st, 3);
 	return 0;
 }
 
 int store_session_get(const unsigned char hash[32], struct session_row *out)
 {
-	static const char sql[] = "SELECT account_id, created_at, last_used, expires_at"
+	static const char sql[] = "SELECT account_id, created_at, renewed_at, expires_at"
 				  " FROM sessions WHERE token_hash = ?1";
 	struct stmt *st = stmt_get(sql);
 
@@ -42,13 +42,15 @@ int store_session_get(const unsigned char hash[32], struct session_row *out)
 	return stmt_one(st, session_row, out);
 }
 
-int store_session_touch(const unsigned char hash[32], int64_t last_used)
+int store_session_renew(const unsigned char hash[32], int64_t renewed_at)
 {
-	static const char sql[] = "UPDATE sessions SET last_used = ?2 WHERE token_hash = ?1";
+	/* a renewal never moves a session's back, whichever of two writers comes last */
+	static const char sql[] =
+	    "UPDATE sessions SET renewed_at = ?2 WHERE token_hash = ?1 AND renewed_at < ?2";
 	struct stmt *st = stmt_get(sql);
 
 	stmt_blob(st, 1, hash, 32);
-	stmt_int(st, 2, last_used);
+	stmt_int(st, 2, renewed_at);
 	return stmt_exec(st, false);
 }
 
@@ -71,13 +73,32 @@ int store_sessions_delete_account(const char *account_id, const unsigned char *k
 	return stmt_exec(st, false);
 }
 
-int store_sessions_expire(int64_t now, int64_t idle_seconds)
+int store_sessions_trim_account(const char *account_id, int limit, const unsigned char keep[32],
+				int64_t *ended)
+{
+	/* the account's index finds its sessions; `keep` counts as the newest of them */
+	static const char sql[] =
+	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?3"
+	    " AND token_hash NOT IN (SELECT token_hash FROM sessions"
+	    "  WHERE account_id = ?1 AND token_hash IS NOT ?3"
+	    "  ORDER BY created_at DESC, token_hash DESC LIMIT ?2)";
+	struct stmt *st = stmt_texts(sql, account_id, NULL, NULL);
+	int rc;
+
+	stmt_int(st, 2, limit - 1);
+	stmt_blob(st, 3, keep, 32);
+	rc = stmt_exec(st, false);
+	*ended = rc == STORE_OK ? stmt_changed() : 0;
+	return rc;
+}
+
+int store_sessions_expire(int64_t now, int64_t lifetime)
 {
 	static const char sql[] =
-	    "DELETE FROM sessions WHERE expires_at <= ?1 OR last_used + ?2 <= ?1";
+	    "DELETE FROM sessions WHERE expires_at <= ?1 OR renewed_at + ?2 <= ?1";
 	struct stmt *st = stmt_get(sql);
 
 	stmt_int(st, 1, now);
-	stmt_int(st, 2, idle_seconds);
+	stmt_int(st, 2, lifetime);
 	return stmt_exec(st, false);
 }

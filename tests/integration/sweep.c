@@ -280,6 +280,8 @@ static const struct field {
 	{"operations", J_OBJ, "/roles"}, {"system_role", J_BOOL, "/roles"},
 	{"name", J_STR, "/collections"}, {"parent_id", J_STR, "/collections"},
 	{"backend", J_STR, "/config/auth"}, {"defaultNewUserRole", J_STR, "/config/auth"},
+	{"sessions", J_OBJ, "/config/auth"}, {"lifetimeMinutes", J_NUM, "/config/auth"},
+	{"renewalThresholdMinutes", J_NUM, "/config/auth"}, {"perUserLimit", J_NUM, "/config/auth"},
 	{"serverURL", J_STR, "/auth/ldap"}, {"startTLS", J_BOOL, "/auth/ldap"},
 	{"rootCerts", J_STR, "/auth/ldap"}, {"tlsSkipVerify", J_BOOL, "/auth/ldap"},
 	{"readerDN", J_STR, "/auth/ldap"}, {"readerPassword", J_STR, "/auth/ldap"},

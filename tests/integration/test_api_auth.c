@@ -6,7 +6,11 @@
  *   private collection made again at login (SPEC §3);
  * - secrets: no password or token in the audit log, the server's log or the
  *   database, no hash in any answer (SPEC §3, DESIGN "Secrets");
- * - login throttling: lockout and recovery, per user, per address (SPEC §3).
+ * - login throttling: lockout and recovery, per user, per address (SPEC §3);
+ * - the session settings of /enzi/v0/config/auth: the config file's defaults,
+ *   changes, refusals and the per-user limit (README, "Sessions"; the
+ *   lifetime and the renewal threshold against a moving clock, and a restart,
+ *   are in test_faults.c).
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -24,6 +28,16 @@ static const char throttle_config[] =
 static void setup_throttle(void)
 {
 	start_server(throttle_config, ADMIN_PW);
+}
+
+/* The session settings' own server: defaults from its config file's session keys. */
+static const char sessions_config[] =
+    "{\"session\":{\"idleMinutes\":45,\"absoluteMinutes\":600,\"renewalThresholdMinutes\":15},"
+    "\"loginThrottle\":{\"maxFailures\":200,\"windowSeconds\":60,\"lockoutSeconds\":1}}";
+
+static void setup_sessions(void)
+{
+	start_server(sessions_config, ADMIN_PW);
 }
 
 /* ---- ping, CA, login, logout, tokens (SPEC §1, §3) ---- */
@@ -446,6 +460,173 @@ START_TEST(test_address_spray_locked)
 }
 END_TEST
 
+/* ---- session settings (README, "Sessions") ---- */
+
+#define AUTH_CONFIG "/enzi/v0/config/auth"
+
+/* Asserts the session settings an answer of GET or PUT /enzi/v0/config/auth shows. */
+static void expect_sessions_at(int line, const struct reply *r, long long lifetime,
+			       long long threshold, long long limit)
+{
+	ck_assert_msg(r->status == 200, "line %d: %s answered %ld: %s", line, r->what, r->status,
+		      r->body);
+	ck_assert_msg(jint(r->json, "sessions.lifetimeMinutes", -1) == lifetime &&
+			  jint(r->json, "sessions.renewalThresholdMinutes", -1) == threshold &&
+			  jint(r->json, "sessions.perUserLimit", -1) == limit,
+		      "line %d: %s: sessions should be %lld/%lld/%lld: %s", line, r->what, lifetime,
+		      threshold, limit, r->body);
+	ck_assert_msg(json_object_size(jpath(r->json, "sessions")) == 3,
+		      "line %d: sessions holds other keys: %s", line, r->body);
+}
+#define expect_sessions(r, lifetime, threshold, limit)                                             \
+	expect_sessions_at(__LINE__, r, lifetime, threshold, limit)
+
+static struct reply *put_auth_config(const char *body)
+{
+	return call("PUT", admin, body, AUTH_CONFIG);
+}
+
+START_TEST(test_session_settings_defaults_and_changes)
+{
+	struct reply *r = call("GET", admin, NULL, AUTH_CONFIG);
+
+	/* idleMinutes is the lifetime; the other two are the config's keys of the same names */
+	expect_sessions(r, 45, 15, 0);
+	ck_assert_str_eq(jstr(r->json, "backend"), "managed");
+	expect_sessions(
+	    put_auth_config("{\"sessions\":{\"lifetimeMinutes\":30,\"perUserLimit\":5}}"), 30, 15,
+	    5);
+	expect_sessions(call("GET", admin, NULL, AUTH_CONFIG), 30, 15, 5);
+	/* a PUT without sessions, or with an empty one, leaves them as they are */
+	expect_sessions(put_auth_config("{\"backend\":\"managed\"}"), 30, 15, 5);
+	expect_sessions(put_auth_config("{\"sessions\":{}}"), 30, 15, 5);
+	expect_sessions(put_auth_config("{}"), 30, 15, 5);
+	/* a threshold left above a lowered lifetime comes down with it */
+	expect_sessions(put_auth_config("{\"sessions\":{\"lifetimeMinutes\":10}}"), 10, 10, 5);
+	expect_sessions(
+	    put_auth_config("{\"sessions\":{\"lifetimeMinutes\":600,\"renewalThresholdMinutes\":0,"
+			    "\"perUserLimit\":1000}}"),
+	    600, 0, 1000);
+	expect_sessions(
+	    put_auth_config("{\"sessions\":{\"lifetimeMinutes\":20,\"renewalThresholdMinutes\":"
+			    "20,\"perUserLimit\":0}}"),
+	    20, 20, 0);
+	/* the shape GET answers is one PUT takes back */
+	r = call("GET", admin, NULL, AUTH_CONFIG);
+	expect_sessions(put_auth_config(r->body), 20, 20, 0);
+	expect_sessions(
+	    put_auth_config("{\"sessions\":{\"lifetimeMinutes\":45,\"renewalThresholdMinutes\":"
+			    "15,\"perUserLimit\":0}}"),
+	    45, 15, 0);
+}
+END_TEST
+
+START_TEST(test_session_settings_refused)
+{
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+	    {"{\"sessions\":5}", "sessions"},
+	    {"{\"sessions\":null}", "sessions"},
+	    {"{\"sessions\":[30]}", "sessions"},
+	    {"{\"lifetimeMinutes\":30}", "lifetimeMinutes"},
+	    {"{\"sessions\":{\"idleMinutes\":30}}", "sessions.idleMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":\"30\"}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":30.5}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":null}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":0}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":601}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":4294967341}}", "sessions.lifetimeMinutes"},
+	    {"{\"sessions\":{\"renewalThresholdMinutes\":-1}}", "sessions.renewalThresholdMinutes"},
+	    {"{\"sessions\":{\"renewalThresholdMinutes\":46}}", "sessions.renewalThresholdMinutes"},
+	    {"{\"sessions\":{\"lifetimeMinutes\":5,\"renewalThresholdMinutes\":6}}",
+	     "sessions.renewalThresholdMinutes"},
+	    {"{\"sessions\":{\"perUserLimit\":true}}", "sessions.perUserLimit"},
+	    {"{\"sessions\":{\"perUserLimit\":-1}}", "sessions.perUserLimit"},
+	    {"{\"sessions\":{\"perUserLimit\":1001}}", "sessions.perUserLimit"},
+	    /* nothing of a refused PUT is kept, the parts that would pass included */
+	    {"{\"backend\":\"ldap\",\"sessions\":{\"perUserLimit\":1,\"lifetimeMinutes\":0}}",
+	     "sessions.lifetimeMinutes"},
+	};
+	const char *user = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct reply *r = put_auth_config(bad[i].body);
+
+		expect_error(r, 400, "INVALID_FORM", bad[i].field);
+		ck_assert_msg(strncmp(jstr(r->json, "errors.0.message"), bad[i].field,
+				      strlen(bad[i].field)) == 0,
+			      "%s: the message does not start with %s: %s", bad[i].body,
+			      bad[i].field, r->body);
+	}
+	expect_sessions(call("GET", admin, NULL, AUTH_CONFIG), 45, 15, 0);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, AUTH_CONFIG)->json, "backend"), "managed");
+	/* admins only */
+	create_user("ss-user");
+	user = login_as("ss-user", USER_PW);
+	expect_error(call("GET", user, NULL, AUTH_CONFIG), 403, "FORBIDDEN", NULL);
+	expect_error(call("PUT", user, "{\"sessions\":{\"perUserLimit\":1}}", AUTH_CONFIG), 403,
+		     "FORBIDDEN", NULL);
+	expect_sessions(call("GET", admin, NULL, AUTH_CONFIG), 45, 15, 0);
+}
+END_TEST
+
+/* Whether each token is honoured (1) or refused with 401 (0), as `want` says. */
+static void expect_tokens_at(int line, const char *const *tokens, const int *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct reply *r = call("GET", tokens[i], NULL, ACCOUNTS "/sl-user");
+		long status = want[i] ? 200 : 401;
+
+		ck_assert_msg(r->status == status,
+			      "line %d: token %zu was answered %ld, not %ld: %s", line, i + 1,
+			      r->status, status, r->body);
+	}
+}
+#define expect_tokens(tokens, ...)                                                                 \
+	expect_tokens_at(__LINE__, tokens, (const int[]){__VA_ARGS__},                             \
+			 sizeof((const int[]){__VA_ARGS__}) / sizeof(int))
+
+/* Logs sl-user in a second after its last login, so that no two of its logins share a second. */
+static const char *next_login(void)
+{
+	it_sleep_ms(1100);
+	return login_as("sl-user", USER_PW);
+}
+
+START_TEST(test_session_limit_ends_the_oldest)
+{
+	const char *t[6];
+
+	create_user("sl-user");
+	expect_sessions(put_auth_config("{\"sessions\":{\"perUserLimit\":2}}"), 45, 15, 2);
+	t[0] = login_as("sl-user", USER_PW);
+	t[1] = next_login();
+	expect_tokens(t, 1, 1);
+	/* the third ends the first, the oldest */
+	t[2] = next_login();
+	expect_tokens(t, 0, 1, 1);
+	/* a used session is no younger: the next login ends the second */
+	expect_status(call("GET", t[1], NULL, ACCOUNTS "/sl-user"), 200);
+	t[3] = next_login();
+	expect_tokens(t, 0, 0, 1, 1);
+	/* a lowered limit ends nothing by itself, only at the next login, all past it at once */
+	expect_sessions(put_auth_config("{\"sessions\":{\"perUserLimit\":1}}"), 45, 15, 1);
+	expect_tokens(t, 0, 0, 1, 1);
+	t[4] = next_login();
+	expect_tokens(t, 0, 0, 0, 0, 1);
+	/* another user's sessions do not count: the admin's token works throughout */
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/admin"), 200);
+	/* no limit: every session stays */
+	expect_sessions(put_auth_config("{\"sessions\":{\"perUserLimit\":0}}"), 45, 15, 0);
+	t[5] = login_as("sl-user", USER_PW);
+	expect_tokens(t, 0, 0, 0, 0, 1, 1);
+	for (int i = 0; i < 3; i++)
+		login_as("sl-user", USER_PW);
+	expect_tokens(t, 0, 0, 0, 0, 1, 1);
+}
+END_TEST
+
 /* ---- suites ---- */
 
 static Suite *auth_suite(void)
@@ -467,6 +648,11 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc, test_lockout_and_recovery);
 	tcase_add_test(tc, test_lockout_is_per_user);
 	tcase_add_test(tc, test_address_spray_locked);
+	suite_add_tcase(s, tc);
+	tc = server_case("sessions", setup_sessions, teardown_server, TEST_TIMEOUT);
+	tcase_add_test(tc, test_session_settings_defaults_and_changes);
+	tcase_add_test(tc, test_session_settings_refused);
+	tcase_add_test(tc, test_session_limit_ends_the_oldest);
 	suite_add_tcase(s, tc);
 	tc = server_case("secrets", setup_main, teardown_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_audit_log_keeps_no_passwords);

@@ -4,7 +4,9 @@
  * - SIGKILL in the middle of a burst of concurrent writes: every write that
  *   was answered 2xx survives, and the store is whole;
  * - a wall clock that jumps under the running server (libfaketime): idle and
- *   absolute session expiry hold, forwards and back (SPEC §3);
+ *   absolute session expiry hold, forwards and back (SPEC §3); the session
+ *   settings' renewal threshold renews a session only near its end, and a
+ *   lowered lifetime ends older sessions at once (README, "Sessions");
  * - run with the argument "disk-full", alone: a disk that fills up under the
  *   data dir (a small tmpfs it mounts): writes refused with 507 change
  *   nothing, reads are served, writes succeed again once there is room
@@ -769,6 +771,87 @@ START_TEST(test_clock_jumps)
 }
 END_TEST
 
+static void put_sessions(const char *token, const char *sessions, const char *offset)
+{
+	struct reply *r =
+	    call("PUT", token, fmt("{\"sessions\":%s}", sessions), "/enzi/v0/config/auth");
+
+	ck_assert_msg(r->status == 200, "clock %s: PUT sessions %s answered %ld: %s", offset,
+		      sessions, r->status, r->body);
+}
+
+START_TEST(test_session_settings_against_the_clock)
+{
+	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd);
+	const char *renewed, *never, *old, *young, *now;
+	struct reply *r;
+
+	ck_assert_msg(lib != NULL,
+		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
+	new_server(NULL, "{\"session\":{\"idleMinutes\":30,\"absoluteMinutes\":120}}");
+	fake_clock(lib, clock);
+	set_clock(clock, "+0");
+	start_srv(ADMIN_PW);
+	ck_assert_int_eq(it_write_file(faketime_pid_file, fmt("%d", (int)srv->pid)), 0);
+
+	/* lifetime 10, threshold 3: only a use in a session's last 3 minutes renews it */
+	put_sessions(admin, "{\"lifetimeMinutes\":10,\"renewalThresholdMinutes\":3}", "+0");
+	renewed = login_ok("admin", ADMIN_PW);
+	set_clock(clock, "+5m");
+	expect_token(renewed, 200, "+5m"); /* 5 minutes left: not renewed */
+	set_clock(clock, "+9m");
+	expect_token(renewed, 200, "+9m"); /* 1 minute left: renewed until +19m */
+	set_clock(clock, "+12m");
+	expect_token(renewed, 200, "+12m"); /* alive past +10m; 7 minutes left: not renewed */
+	set_clock(clock, "+20m");
+	expect_token(renewed, 401, "+20m");
+
+	/* threshold 0: no use renews, the lifetime runs from the login */
+	now = login_ok("admin", ADMIN_PW);
+	put_sessions(now, "{\"renewalThresholdMinutes\":0}", "+20m");
+	never = login_ok("admin", ADMIN_PW);
+	set_clock(clock, "+29m");
+	expect_token(never, 200, "+29m");
+	set_clock(clock, "+31m");
+	expect_token(never, 401, "+31m");
+
+	/* a lowered lifetime ends the sessions older than it at once, and only those */
+	now = login_ok("admin", ADMIN_PW);
+	put_sessions(now, "{\"lifetimeMinutes\":30}", "+31m");
+	old = login_ok("admin", ADMIN_PW);
+	set_clock(clock, "+51m");
+	young = login_ok("admin", ADMIN_PW);
+	set_clock(clock, "+56m");
+	now = login_ok("admin", ADMIN_PW);
+	expect_token(old, 200, "+56m");
+	put_sessions(now, "{\"lifetimeMinutes\":10}", "+56m");
+	expect_token(old, 401, "+56m");
+	expect_token(young, 200, "+56m");
+	expect_token(now, 200, "+56m");
+	/* raised again, it lengthens the live sessions but brings back none that ended */
+	put_sessions(now, "{\"lifetimeMinutes\":60}", "+56m");
+	expect_token(old, 401, "+56m");
+	set_clock(clock, "+70m");
+	expect_token(young, 200, "+70m");
+
+	/* the saved settings and the sessions outlive a restart, over the config file's */
+	expect_clean_stop();
+	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start again");
+	ck_assert_int_eq(it_write_file(faketime_pid_file, fmt("%d", (int)srv->pid)), 0);
+	r = call("GET", young, NULL, "/enzi/v0/config/auth");
+	expect_status(r, 200);
+	ck_assert_msg(jint(r->json, "sessions.lifetimeMinutes", -1) == 60 &&
+			  jint(r->json, "sessions.renewalThresholdMinutes", -1) == 0,
+		      "the session settings did not survive a restart: %s", r->body);
+	expect_token(young, 200, "+70m");
+	expect_token(old, 401, "+70m");
+	set_clock(clock, "+112m");
+	expect_token(young, 401, "+112m");
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 /* CTest's SKIP_RETURN_CODE for integration_faults_disk_full: the test could not run here. */
@@ -780,11 +863,15 @@ static Suite *faults_suite(void)
 	TCase *kill = server_case("kill", NULL, NULL, TEST_TIMEOUT);
 	TCase *clock =
 	    server_case("clock", setup_clock_case, remove_faketime_leftovers, TEST_TIMEOUT);
+	TCase *session_clock =
+	    server_case("session-clock", setup_clock_case, remove_faketime_leftovers, TEST_TIMEOUT);
 
 	tcase_add_test(kill, test_killed_during_a_burst_of_writes);
 	tcase_add_test(clock, test_clock_jumps);
+	tcase_add_test(session_clock, test_session_settings_against_the_clock);
 	suite_add_tcase(s, kill);
 	suite_add_tcase(s, clock);
+	suite_add_tcase(s, session_clock);
 	return s;
 }
 

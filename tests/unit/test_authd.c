@@ -65,7 +65,8 @@ START_TEST(config_reads_every_section)
 		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false},"
 		   "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
 		   "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
-		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60},"
+		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
+		   "\"renewalThresholdMinutes\":2,\"perUserLimit\":3},"
 		   "\"loginThrottle\":{\"maxFailures\":3},\"log\":{\"level\":\"debug\","
 		   "\"//\":\"x\"}}",
 		   path, sizeof(path));
@@ -79,6 +80,8 @@ START_TEST(config_reads_every_section)
 	ck_assert_str_eq(c.bundle_engine_hosts[1], "tcp://b:2376");
 	ck_assert_str_eq(c.bundle_key_type, "rsa-2048");
 	ck_assert_int_eq(c.session_idle_minutes, 5);
+	ck_assert_int_eq(c.session_renewal_minutes, 2);
+	ck_assert_int_eq(c.session_per_user_limit, 3);
 	ck_assert_int_eq(c.throttle_max_failures, 3);
 	ck_assert_str_eq(c.log_level, "debug");
 	ck_assert_str_eq(c.path, path);
@@ -128,6 +131,11 @@ START_TEST(config_refuses_bad_files)
 	expect_config_error("{\"dataDir\":\"/x\",\"listen\":\"127.0.0.1:70000\"}", "port");
 	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"cert\":\"/c.pem\"}}",
 			    "cert and key must be given together");
+	expect_config_error("{\"dataDir\":\"/x\",\"session\":{\"idleMinutes\":10,"
+			    "\"renewalThresholdMinutes\":11}}",
+			    "session.renewalThresholdMinutes: must not be more than idleMinutes");
+	expect_config_error("{\"dataDir\":\"/x\",\"session\":{\"perUserLimit\":-1}}",
+			    "session.perUserLimit: must be between 0 and 1000");
 	expect_config_error("{\"dataDir\":\"/x\",", "");
 	expect_config_error("[1,2]", "must hold a JSON object");
 	expect_config_error("{\"dataDir\":\"/x\",\"dataDir\":\"/y\"}", "duplicate");
@@ -135,6 +143,109 @@ START_TEST(config_refuses_bad_files)
 	ck_assert_int_eq(config_load_file(&c, "/nonexistent.json", &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.message, "/nonexistent.json"));
 	config_free(&c);
+}
+END_TEST
+
+/* ---- session settings ---- */
+
+/* The config's session keys are the defaults; an unset threshold is the whole lifetime. */
+START_TEST(session_settings_default_to_the_config)
+{
+	struct session_settings set;
+	struct config c;
+
+	config_defaults(&c);
+	session_settings_defaults(&c, &set);
+	ck_assert_int_eq(set.lifetime_minutes, 60);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 60);
+	ck_assert_int_eq(set.per_user_limit, 0);
+	c.session_idle_minutes = 30;
+	c.session_renewal_minutes = 0;
+	c.session_per_user_limit = 5;
+	session_settings_defaults(&c, &set);
+	ck_assert_int_eq(set.lifetime_minutes, 30);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 0);
+	ck_assert_int_eq(set.per_user_limit, 5);
+	config_free(&c);
+}
+END_TEST
+
+/* A PUT's sessions over current (60/20/10, absoluteMinutes 720): 0, or the refused field. */
+static int sessions_put(const char *body, struct session_settings *out, struct refusal *why)
+{
+	static const struct session_settings current = {60, 20, 10};
+	json_t *j = json_loads(body, 0, NULL);
+	int rc;
+
+	ck_assert_ptr_nonnull(j);
+	*why = (struct refusal){"", ""};
+	rc = session_settings_from_json(j, &current, 720, out, why);
+	json_decref(j);
+	return rc;
+}
+
+START_TEST(session_settings_take_what_a_put_gives)
+{
+	struct session_settings set;
+	struct refusal why;
+
+	ck_assert_int_eq(sessions_put("{}", &set, &why), 0);
+	ck_assert_int_eq(set.lifetime_minutes, 60);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 20);
+	ck_assert_int_eq(set.per_user_limit, 10);
+	ck_assert_int_eq(sessions_put("{\"lifetimeMinutes\":720,\"renewalThresholdMinutes\":0,"
+				      "\"perUserLimit\":0}",
+				      &set, &why),
+			 0);
+	ck_assert_int_eq(set.lifetime_minutes, 720);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 0);
+	ck_assert_int_eq(set.per_user_limit, 0);
+	/* a threshold left above a lowered lifetime comes down with it */
+	ck_assert_int_eq(sessions_put("{\"lifetimeMinutes\":5}", &set, &why), 0);
+	ck_assert_int_eq(set.lifetime_minutes, 5);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 5);
+	ck_assert_int_eq(set.per_user_limit, 10);
+	ck_assert_int_eq(
+	    sessions_put("{\"renewalThresholdMinutes\":60,\"perUserLimit\":1000}", &set, &why), 0);
+	ck_assert_int_eq(set.renewal_threshold_minutes, 60);
+	ck_assert_int_eq(set.per_user_limit, 1000);
+}
+END_TEST
+
+START_TEST(session_settings_refuse_out_of_range)
+{
+	static const struct {
+		const char *body, *field, *message;
+	} bad[] = {
+	    {"{\"lifetimeMinutes\":0}", "sessions.lifetimeMinutes",
+	     "sessions.lifetimeMinutes: must be from 1 to 720 (session.absoluteMinutes in the "
+	     "config file)"},
+	    {"{\"lifetimeMinutes\":721}", "sessions.lifetimeMinutes", NULL},
+	    {"{\"lifetimeMinutes\":-9223372036854775807}", "sessions.lifetimeMinutes", NULL},
+	    {"{\"lifetimeMinutes\":4294967356}", "sessions.lifetimeMinutes", NULL},
+	    {"{\"renewalThresholdMinutes\":-1}", "sessions.renewalThresholdMinutes", NULL},
+	    {"{\"renewalThresholdMinutes\":61}", "sessions.renewalThresholdMinutes",
+	     "sessions.renewalThresholdMinutes: must be from 0 (no renewal) to lifetimeMinutes "
+	     "(60)"},
+	    {"{\"lifetimeMinutes\":10,\"renewalThresholdMinutes\":11}",
+	     "sessions.renewalThresholdMinutes", NULL},
+	    {"{\"perUserLimit\":-1}", "sessions.perUserLimit", NULL},
+	    {"{\"perUserLimit\":1001}", "sessions.perUserLimit",
+	     "sessions.perUserLimit: must be from 0 (no limit) to 1000"},
+	};
+	struct session_settings set;
+	struct refusal why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(sessions_put(bad[i].body, &set, &why) == -1, "%s passed",
+			      bad[i].body);
+		ck_assert_str_eq(why.field, bad[i].field);
+		ck_assert_msg(strncmp(why.message, why.field, strlen(why.field)) == 0,
+			      "%s: the message does not start with its field: %s", bad[i].body,
+			      why.message);
+		if (bad[i].message != NULL)
+			ck_assert_str_eq(why.message, bad[i].message);
+	}
 }
 END_TEST
 
@@ -351,11 +462,15 @@ END_TEST
 
 /* ---- forms ---- */
 
-static const struct field form[] = {
-    {"name", F_STRING, true}, {"isOrg", F_BOOL, false}, {NULL, 0, false}};
+static const struct field form[] = {{"name", F_STRING, true},
+				    {"isOrg", F_BOOL, false},
+				    {"count", F_INT, false},
+				    {"inner", F_OBJECT, false},
+				    {NULL, 0, false}};
 
 /* Checks `body` against fields; returns the error's field, or "" when it passed. */
-static const char *check_form(const struct field *fields, const char *body, char *field, size_t len)
+static const char *check_form_at(const struct field *fields, const char *prefix, const char *body,
+				 char *field, size_t len)
 {
 	json_t *j = json_loads(body, 0, NULL);
 	struct resp out;
@@ -363,7 +478,7 @@ static const char *check_form(const struct field *fields, const char *body, char
 
 	memset(&out, 0, sizeof(out));
 	ck_assert_ptr_nonnull(j);
-	rc = form_check(j, fields, &out);
+	rc = prefix ? form_check_at(j, fields, prefix, &out) : form_check(j, fields, &out);
 	field[0] = '\0';
 	if (rc != 0) {
 		json_t *e = json_array_get(json_object_get(out.json, "errors"), 0);
@@ -376,6 +491,11 @@ static const char *check_form(const struct field *fields, const char *body, char
 	json_decref(out.json);
 	json_decref(j);
 	return field;
+}
+
+static const char *check_form(const struct field *fields, const char *body, char *field, size_t len)
+{
+	return check_form_at(fields, NULL, body, field, len);
 }
 
 START_TEST(forms_name_the_bad_field)
@@ -391,6 +511,20 @@ START_TEST(forms_name_the_bad_field)
 			 "isOrg");
 	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"isorg\":true}", f, sizeof(f)),
 			 "isorg");
+	/* integers are whole JSON numbers; objects are objects */
+	ck_assert_str_eq(
+	    check_form(form, "{\"name\":\"a\",\"count\":-3,\"inner\":{}}", f, sizeof(f)), "");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"count\":1.5}", f, sizeof(f)), "count");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"count\":\"3\"}", f, sizeof(f)),
+			 "count");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"inner\":[]}", f, sizeof(f)), "inner");
+	ck_assert_str_eq(check_form(form, "{\"name\":\"a\",\"inner\":null}", f, sizeof(f)),
+			 "inner");
+	/* inside an object, a field is named by its path */
+	ck_assert_str_eq(check_form_at(form, "outer", "{\"count\":true}", f, sizeof(f)),
+			 "outer.count");
+	ck_assert_str_eq(check_form_at(form, "outer", "{\"nope\":1}", f, sizeof(f)), "outer.nope");
+	ck_assert_str_eq(check_form_at(form, "outer", "{}", f, sizeof(f)), "outer.name");
 }
 END_TEST
 
@@ -1088,6 +1222,10 @@ int main(void)
 	unit_case(s, "config",
 		  (const TTest *const[]){config_defaults_match_the_spec, config_reads_every_section,
 					 config_refuses_bad_files, NULL});
+	unit_case(s, "session-settings",
+		  (const TTest *const[]){session_settings_default_to_the_config,
+					 session_settings_take_what_a_put_gives,
+					 session_settings_refuse_out_of_range, NULL});
 	unit_case(s, "tokens",
 		  (const TTest *const[]){tokens_are_random_and_well_formed,
 					 ids_are_uuid7_and_distinct,

@@ -1,6 +1,7 @@
 /*
  * Unit tests of the store: the SQLite driver's migrations, the result codes
- * store.h promises, and the shared connection of the login path.
+ * store.h promises, the per-user limit's end of old sessions, and the shared
+ * connection of the login path.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -117,6 +118,36 @@ START_TEST(migrations_upgrade_an_older_database_in_place)
 }
 END_TEST
 
+/* Migration 7: under the idle expiry before it, every use renewed a session; its last use is
+ * its renewal. */
+START_TEST(migrations_keep_a_session_s_last_use_as_its_renewal)
+{
+	struct failure err;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, 6, &err), 0);
+	ck_assert_int_eq(sqlite3_exec(db,
+				      "INSERT INTO accounts (id, name, created_at, updated_at)"
+				      " VALUES ('id1', 'old', 1, 1);"
+				      "INSERT INTO sessions VALUES (x'01', 'id1', 100, 160, 900)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite_migrate(db, sqlite_schema_version(), &err), 0);
+	ck_assert_int_eq(
+	    sqlite3_prepare_v2(db, "SELECT created_at, renewed_at, expires_at FROM sessions", -1,
+			       &st, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 100);
+	ck_assert_int_eq(sqlite3_column_int(st, 1), 160);
+	ck_assert_int_eq(sqlite3_column_int(st, 2), 900);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(migrations_refuse_a_newer_database)
 {
 	char sql[64];
@@ -197,6 +228,56 @@ START_TEST(results_tell_missing_taken_and_created_apart)
 	ck_assert_str_eq(found.operations, "{}");
 	free(found.operations);
 	ck_assert_int_eq(store_role_get("nope", &found), STORE_NOT_FOUND);
+	store_close();
+}
+END_TEST
+
+static void add_session(const char *account_id, unsigned char tag, int64_t created)
+{
+	struct session_row row;
+
+	memset(&row, 0, sizeof(row));
+	row.hash[0] = tag;
+	snprintf(row.account_id, sizeof(row.account_id), "%s", account_id);
+	row.created_at = row.renewed_at = created;
+	row.expires_at = created + 3600;
+	ck_assert_int_eq(store_session_insert(&row), STORE_OK);
+}
+
+static bool session_exists(unsigned char tag)
+{
+	unsigned char hash[32] = {tag};
+	struct session_row row;
+
+	return store_session_get(hash, &row) == STORE_OK;
+}
+
+/* The per-user limit ends the oldest logins, never the one kept, and no other account's. */
+START_TEST(trimming_ends_an_account_s_oldest_sessions)
+{
+	unsigned char keep[32] = {9};
+	char una[ID_LEN], ugo[ID_LEN];
+	int64_t ended = -1;
+
+	store_setup();
+	add_account("una", false, false, true, una);
+	add_account("ugo", false, false, true, ugo);
+	add_session(una, 1, 100);
+	add_session(una, 2, 300);
+	add_session(una, 3, 200);
+	add_session(ugo, 4, 50);
+	/* the one kept is the newest even when its clock says otherwise */
+	add_session(una, 9, 10);
+	ck_assert_int_eq(store_sessions_trim_account(una, 5, keep, &ended), STORE_OK);
+	ck_assert_int_eq(ended, 0);
+	ck_assert_int_eq(store_sessions_trim_account(una, 3, keep, &ended), STORE_OK);
+	ck_assert_int_eq(ended, 1);
+	ck_assert(!session_exists(1));
+	ck_assert(session_exists(2) && session_exists(3) && session_exists(9));
+	ck_assert_int_eq(store_sessions_trim_account(una, 1, keep, &ended), STORE_OK);
+	ck_assert_int_eq(ended, 2);
+	ck_assert(!session_exists(2) && !session_exists(3));
+	ck_assert(session_exists(9) && session_exists(4));
 	store_close();
 }
 END_TEST
@@ -340,11 +421,14 @@ int main(void)
 	unit_case(s, "migrations",
 		  (const TTest *const[]){migrations_build_and_keep_the_schema,
 					 migrations_upgrade_an_older_database_in_place,
+					 migrations_keep_a_session_s_last_use_as_its_renewal,
 					 migrations_refuse_a_newer_database,
 					 migrations_roll_back_a_failed_step, NULL});
 	unit_case(s, "results",
 		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
 					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
+	unit_case(s, "sessions",
+		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions, NULL});
 	unit_case(s, "shared-connection",
 		  (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
 					 shared_connection_is_not_lent_inside_a_transaction,

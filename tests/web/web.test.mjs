@@ -460,6 +460,52 @@ async function authPanelForm(t, ctx) {
   await screenshot(ctx, '07-authentication');
 }
 
+// The session settings card: the defaults (no config file: 60, every use
+// renews, no limit), a refusal next to its field, a save that the API and a
+// reload show, and the backend's own save leaving them as they are.
+async function sessionSettings(t, ctx) {
+  await openPanel(ctx, 'Users');
+  await openAuthPanel(ctx);
+  const form = panel(ctx, 'auth').locator('#auth-sessions');
+  const lifetime = form.getByLabel('Session lifetime (minutes)');
+  const renewal = form.getByLabel('Renewal threshold (minutes)');
+  const limit = form.getByLabel('Per-user session limit');
+  t.equal(await lifetime.inputValue(), '60', 'the default lifetime');
+  t.equal(await renewal.inputValue(), '60', 'the default renewal threshold');
+  t.equal(await limit.inputValue(), '0', 'the default limit');
+
+  await lifetime.fill('0');
+  await form.getByRole('button', { name: 'Save session settings' }).click();
+  const err = lifetime.locator('xpath=ancestor::div[contains(@class,"field")]').locator('.field-error');
+  await err.waitFor();
+  t.ok((await err.textContent()).startsWith('sessions.lifetimeMinutes:'), 'the refusal sits next to the lifetime');
+  t.equal(await lifetime.getAttribute('aria-invalid'), 'true', 'the lifetime is marked invalid');
+
+  await lifetime.fill('240');
+  await renewal.fill('30');
+  await limit.fill('50');
+  await form.getByRole('button', { name: 'Save session settings' }).click();
+  await form.getByText('Session settings saved.').waitFor();
+  t.equal(await err.count(), 0, 'the refusal is gone');
+  const token = await sessionToken(ctx);
+  let stored = (await call(ctx, 'GET', '/enzi/v0/config/auth', { token })).json;
+  t.equal(JSON.stringify(stored.sessions), '{"lifetimeMinutes":240,"renewalThresholdMinutes":30,"perUserLimit":50}', 'the API has them');
+
+  // the backend's save sends no sessions: they stay
+  const p = panel(ctx, 'auth');
+  await p.getByRole('button', { name: 'Save backend' }).click();
+  await p.locator('#auth-backend').getByText('Backend saved.').waitFor();
+  stored = (await call(ctx, 'GET', '/enzi/v0/config/auth', { token })).json;
+  t.equal(stored.sessions.lifetimeMinutes, 240, 'saving the backend keeps the sessions');
+
+  await openPanel(ctx, 'Users');
+  await openAuthPanel(ctx);
+  t.equal(await lifetime.inputValue(), '240', 'the lifetime, read back');
+  t.equal(await renewal.inputValue(), '30', 'the renewal threshold, read back');
+  t.equal(await limit.inputValue(), '50', 'the limit, read back');
+  await form.locator('xpath=ancestor::div[contains(@class,"card")]').screenshot({ path: path.join(ARTIFACTS, '07b-sessions.png') });
+}
+
 /* ---- LDAP, against the test slapd ---- */
 
 async function ldapFillForm(t, ctx) {
@@ -692,6 +738,7 @@ const STEPS = [
   ['collections: create', collectionsPanel],
   ['grants: create for the team', grantsPanel],
   ['authentication: the LDAP form and its lists', authPanelForm],
+  ['authentication: the session settings', sessionSettings],
   ['LDAP: fill the form for the test directory', ldapFillForm],
   ['LDAP: test login succeeds', ldapTestLoginSucceeds],
   ['LDAP: test login with a wrong password shows the failing step', ldapTestLoginWrongPassword],

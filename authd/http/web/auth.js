@@ -1,4 +1,5 @@
-// Authentication & Authorization panel: the backend choice, every LDAP
+// Authentication & Authorization panel: the backend choice, the session
+// settings (lifetime, renewal threshold, per-user limit), every LDAP
 // setting of SPEC §6.1 (with the domain servers and user searches as ordered
 // lists), the LDAP test login with its step log (§6.4), and the sync jobs:
 // Sync now, Dry run, the job list and each job's log (§6.5).
@@ -161,15 +162,27 @@ async function loadLdap() {
   renderLdap(settings);
 }
 
-/* ---- backend ---- */
+/* ---- backend and sessions ---- */
 
-async function loadBackend() {
+const SESSION_FIELDS = [
+  { key: 'lifetimeMinutes', type: 'number', min: 1, label: 'Session lifetime (minutes)', help: 'How long a session lasts after sign-in or its last renewal. Lowering it ends older sessions at once.' },
+  { key: 'renewalThresholdMinutes', type: 'number', min: 0, label: 'Renewal threshold (minutes)', help: 'A session used within this many minutes of its end lasts a whole lifetime again. 0: never; equal to the lifetime: at every use.' },
+  { key: 'perUserLimit', type: 'number', min: 0, max: 1000, label: 'Per-user session limit', help: "Sessions one user may hold at once; a sign-in past it ends that user's oldest. 0: no limit." },
+];
+
+function renderSessions(sessions) {
+  fill($('#sessions-fields'), renderFields(SESSION_FIELDS, sessions, 'sessions'));
+}
+
+async function loadAuthConfig() {
   const form = $('#auth-backend');
   clearErrors(form);
+  clearErrors($('#auth-sessions'));
   try {
     const [config, roles] = await Promise.all([api.get('/enzi/v0/config/auth'), api.get('/roles')]);
     form.elements.namedItem('backend').value = config.backend;
     fill($('#auth-default-role'), roles.map((r) => h('option', { value: r.id, selected: r.id === config.defaultNewUserRole }, r.name)));
+    renderSessions(config.sessions || {});
   } catch (err) {
     showError(form, err);
   }
@@ -264,6 +277,11 @@ export default {
       await api.put('/enzi/v0/config/auth', { backend: value(form, 'backend'), defaultNewUserRole: value(form, 'defaultNewUserRole') });
       note(form, 'Backend saved.');
     });
+    onSubmit($('#auth-sessions'), async (form) => {
+      const saved = await api.put('/enzi/v0/config/auth', { sessions: readFields(form, SESSION_FIELDS, 'sessions') });
+      if (saved && saved.sessions) renderSessions(saved.sessions);
+      note(form, 'Session settings saved.');
+    });
     onSubmit($('#ldap-form'), async (form) => {
       const saved = await api.put('/enzi/v0/config/auth/ldap', ldapSettings());
       if (saved) renderLdap(saved);
@@ -281,7 +299,7 @@ export default {
   async show() {
     const panel = $('#panel-auth');
     try {
-      await Promise.all([loadBackend(), loadLdap(), loadJobs()]);
+      await Promise.all([loadAuthConfig(), loadLdap(), loadJobs()]);
     } finally {
       // counts finished loads, so that whoever edits the forms can wait until they hold the stored values
       panel.dataset.loads = String(Number(panel.dataset.loads || 0) + 1);

@@ -134,6 +134,12 @@ static const char *const migrations[] = {
 
     /* 6: role names unique in any case, as the API looks them up */
     "CREATE UNIQUE INDEX roles_name_nocase ON roles(name COLLATE NOCASE);",
+
+    /*
+     * 7: a session lasts from its login or its last renewal; under the idle
+     * expiry before, every use renewed it, so its last use is that renewal
+     */
+    "ALTER TABLE sessions RENAME COLUMN last_used TO renewed_at;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
