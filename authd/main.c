@@ -203,6 +203,7 @@ static int run(struct config *cfg)
 		failure_set(&err, "out of memory");
 		goto out;
 	}
+	engine_labels_check_version(srv.labels);
 	srv.jobs = jobs_start(&srv, &err);
 	if (srv.jobs == NULL)
 		goto out;

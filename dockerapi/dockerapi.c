@@ -4,6 +4,7 @@
  * reading of create bodies for sub-options and access labels.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -1133,5 +1134,26 @@ int dk_inspect_query(const struct dk_op *op, const char *query, unsigned *needs,
 		return -1;
 	if (rc == 1 && (strcasecmp(mode, "host") == 0 || strncasecmp(mode, "container:", 10) == 0))
 		*needs |= DK_HOST_NETWORK;
+	return 0;
+}
+
+/* ---- engine versions ---- */
+
+int dk_engine_version_fixed(const char *version)
+{
+	/* the first fixed patch release of each line that has one */
+	static const struct {
+		int major, minor, patch;
+	} fixed[] = {{23, 0, 15}, {25, 0, 6}, {26, 1, 5}, {27, 1, 1}};
+	int major, minor, patch;
+
+	if (version == NULL || sscanf(version, "%d.%d.%d", &major, &minor, &patch) != 3 ||
+	    major < 0 || minor < 0 || patch < 0)
+		return -1;
+	if (major > 27 || (major == 27 && minor > 1))
+		return 1;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (major == fixed[i].major && minor == fixed[i].minor)
+			return patch >= fixed[i].patch;
 	return 0;
 }

@@ -103,4 +103,13 @@ int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsign
 int dk_inspect_query(const struct dk_op *op, const char *query, unsigned *needs,
 		     struct refusal *why);
 
+/*
+ * Whether an engine version ("27.1.1", "26.1.5-ce", ...) has the fix for
+ * CVE-2024-41110, under which an engine passed authorization plugins a
+ * request without its body: 1 when it has, 0 when it predates the fix
+ * (upstream 23.0.15, 25.0.6, 26.1.5, 27.1.1), -1 when it cannot be read.
+ * A distribution may have backported the fix into an older version.
+ */
+int dk_engine_version_fixed(const char *version);
+
 #endif

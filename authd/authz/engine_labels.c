@@ -4,6 +4,7 @@
  * locks, so lookups stay bounded in memory and never serialise decisions.
  */
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #define CACHE_SECONDS 2
 #define MAX_ANSWER (1 << 20)
 #define LABEL_KEY "com.docker.ucp.access.label"
+/* An engine may be upgraded under a running authd: its version is read again after this. */
+#define VERSION_SECONDS 300
 
 struct slot {
 	int resource;
@@ -29,6 +32,7 @@ struct slot {
 
 struct engine_labels {
 	char *socket_path;
+	_Atomic int64_t version_read_at;
 	pthread_mutex_t locks[STRIPES];
 	struct slot slots[SLOTS];
 };
@@ -165,6 +169,36 @@ static int fetch(const struct engine_labels *e, enum dk_resource r, const char *
 	return rc;
 }
 
+/*
+ * Warns when the engine predates the fix for CVE-2024-41110: such an engine
+ * can pass authd a request without its body, which authd then cannot see
+ * to refuse. Read at start-up and, at most every VERSION_SECONDS, on lookups.
+ */
+void engine_labels_check_version(struct engine_labels *e)
+{
+	int64_t now = now_seconds(), last = atomic_load(&e->version_read_at);
+	json_t *v;
+	const char *version;
+
+	if (e->socket_path == NULL || (last != 0 && now - last < VERSION_SECONDS) ||
+	    !atomic_compare_exchange_strong(&e->version_read_at, &last, now))
+		return;
+	v = engine_get(e, "/version");
+	version = json_string_value(json_object_get(v, "Version"));
+	if (version == NULL) {
+		/* the engine may start after authd: the next lookup asks again */
+		log_msg(LOG_INFO, "cannot read the engine's version from %s", e->socket_path);
+		atomic_store(&e->version_read_at, 0);
+	} else if (dk_engine_version_fixed(version) != 1)
+		log_msg(LOG_WARN,
+			"the engine at %s is version %.40s, which may predate the fix for "
+			"CVE-2024-41110 (23.0.15, 25.0.6, 26.1.5, 27.1.1); unless its packager "
+			"backported the fix, upgrade it: such an engine can hide a request's body "
+			"from authd",
+			e->socket_path, version);
+	json_decref(v);
+}
+
 static unsigned slot_of(int r, const char *object)
 {
 	unsigned h = 2166136261u ^ (unsigned)r;
@@ -193,6 +227,7 @@ int engine_label(struct engine_labels *e, const struct dk_op *op, char *label, s
 		return rc;
 	}
 	pthread_mutex_unlock(lock);
+	engine_labels_check_version(e);
 	/* asked without the lock held: the engine may take its time */
 	rc = fetch(e, op->resource, op->object, label, len);
 	pthread_mutex_lock(lock);

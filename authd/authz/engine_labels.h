@@ -13,6 +13,8 @@ struct engine_labels;
 /* NULL socket_path: no engine to ask; every lookup answers "unknown". */
 struct engine_labels *engine_labels_new(const char *socket_path);
 void engine_labels_free(struct engine_labels *e);
+/* Logs a warning when the engine's version predates the fix for CVE-2024-41110. */
+void engine_labels_check_version(struct engine_labels *e);
 /*
  * The com.docker.ucp.access.label of the op's target into `label`; 0 when
  * found, -1 when the engine does not know the resource, has no label for

@@ -1051,6 +1051,25 @@ START_TEST(build_network_mode_is_read_from_the_query)
 }
 END_TEST
 
+START_TEST(engine_versions_with_the_body_fix)
+{
+	ck_assert_int_eq(dk_engine_version_fixed("27.1.1"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("27.1.0"), 0);
+	ck_assert_int_eq(dk_engine_version_fixed("27.2.0"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("28.0.4"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("26.1.5"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("26.1.4"), 0);
+	ck_assert_int_eq(dk_engine_version_fixed("26.0.9"), 0);
+	ck_assert_int_eq(dk_engine_version_fixed("25.0.6"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("24.0.9"), 0);
+	ck_assert_int_eq(dk_engine_version_fixed("23.0.15"), 1);
+	ck_assert_int_eq(dk_engine_version_fixed("20.10.24+dfsg1"), 0);
+	ck_assert_int_eq(dk_engine_version_fixed("v27"), -1);
+	ck_assert_int_eq(dk_engine_version_fixed(""), -1);
+	ck_assert_int_eq(dk_engine_version_fixed(NULL), -1);
+}
+END_TEST
+
 START_TEST(other_bodies_give_only_their_label)
 {
 	struct dk_op op;
@@ -1168,6 +1187,7 @@ int main(void)
 	tcase_add_test(bodies, plugin_privileges_need_sub_options);
 	tcase_add_test(bodies, container_update_reads_resources);
 	tcase_add_test(bodies, build_network_mode_is_read_from_the_query);
+	tcase_add_test(bodies, engine_versions_with_the_body_fix);
 	suite_add_tcase(s, bodies);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
