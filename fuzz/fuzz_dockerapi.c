@@ -77,6 +77,17 @@ static void inspect(const struct dk_op *op, const char *body, size_t len)
 			abort();
 }
 
+/* The query asks for at most the network sub-option, and a refusal says why. */
+static void inspect_query(const struct dk_op *op, const char *query)
+{
+	struct refusal why = {"", ""};
+	unsigned needs = 0xffffffffu;
+	int rc = dk_inspect_query(op, query, &needs, &why);
+
+	if ((needs & ~(unsigned)DK_HOST_NETWORK) != 0 || (rc != 0 && why.message[0] == '\0'))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *p = data;
@@ -98,8 +109,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (dk_lookup(method, path, &op) == 0) {
 			check_op(&op, path);
 			inspect(&op, (const char *)p, n);
+			inspect_query(&op, query);
 		}
 	}
+	/* an engine's answer to /version is outside input too */
+	if (dk_engine_version_fixed(uri) < -1 || dk_engine_version_fixed(uri) > 1)
+		abort();
 	free(method);
 	free(uri);
 	return 0;
