@@ -32,7 +32,7 @@ struct slot {
 
 struct engine_labels {
 	char *socket_path;
-	_Atomic int64_t version_read_at;
+	_Atomic int64_t version_due_at; /* when the engine's version is next read; 0: now */
 	pthread_mutex_t locks[STRIPES];
 	struct slot slots[SLOTS];
 };
@@ -176,19 +176,23 @@ static int fetch(const struct engine_labels *e, enum dk_resource r, const char *
  */
 void engine_labels_check_version(struct engine_labels *e)
 {
-	int64_t now = now_seconds(), last = atomic_load(&e->version_read_at);
+	int64_t now = now_seconds(), due = atomic_load(&e->version_due_at);
 	json_t *v;
 	const char *version;
 
-	if (e->socket_path == NULL || (last != 0 && now - last < VERSION_SECONDS) ||
-	    !atomic_compare_exchange_strong(&e->version_read_at, &last, now))
+	/* one caller reads it; the others go on with their lookups */
+	if (e->socket_path == NULL || now < due ||
+	    !atomic_compare_exchange_strong(&e->version_due_at, &due, now + VERSION_SECONDS))
 		return;
 	v = engine_get(e, "/version");
 	version = json_string_value(json_object_get(v, "Version"));
 	if (version == NULL) {
-		/* the engine may start after authd: the next lookup asks again */
+		/*
+		 * The engine may start after authd: asked again soon, but no more often than a
+		 * label, so that an engine that does not answer slows no lookup twice.
+		 */
 		log_msg(LOG_INFO, "cannot read the engine's version from %s", e->socket_path);
-		atomic_store(&e->version_read_at, 0);
+		atomic_store(&e->version_due_at, now + CACHE_SECONDS);
 	} else if (dk_engine_version_fixed(version) != 1)
 		log_msg(LOG_WARN,
 			"the engine at %s is version %.40s, which may predate the fix for "
