@@ -42,6 +42,8 @@ typedef int (*row_fn)(struct stmt *st, void *ctx);
 int stmt_each(struct stmt *st, row_fn row, void *ctx);
 /* The first row: STORE_OK once row has read it, STORE_NOT_FOUND when there is none. */
 int stmt_one(struct stmt *st, row_fn row, void *ctx);
+/* The same for a number, the first row's first column (a count, a flag, a time). */
+int stmt_one_int(struct stmt *st, int64_t *out);
 
 /* Columns of the current row, counted from 0; valid until the row function returns. */
 const char *col_text(struct stmt *st, int col); /* "" for NULL */

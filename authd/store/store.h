@@ -380,5 +380,7 @@ int store_sessions_trim_account(const char *account_id, int limit, const unsigne
 				int64_t *ended);
 /* Deletes the sessions past expires_at, or whose renewal is `lifetime` seconds old or more. */
 int store_sessions_expire(int64_t now, int64_t lifetime);
+/* How many sessions are live at `now`: those store_sessions_expire would leave. */
+int store_sessions_count_live(int64_t now, int64_t lifetime, int64_t *out);
 
 #endif

@@ -64,13 +64,6 @@ static int each_account(struct stmt *st, account_cb cb, void *ctx)
 	return stmt_each(st, each_account_row, &e);
 }
 
-/* The first column as a number, for counts and flags. */
-static int int_row(struct stmt *st, void *ctx)
-{
-	*(int64_t *)ctx = col_int(st, 0);
-	return 0;
-}
-
 int store_account_get(const char *key, struct account *out)
 {
 	static const char sql[] =
@@ -229,7 +222,7 @@ int store_count_active_admins(const char *except_id, int64_t *out)
 	int rc;
 
 	*out = 0;
-	rc = stmt_one(stmt_texts(sql, except_id, NULL, NULL), int_row, out);
+	rc = stmt_one_int(stmt_texts(sql, except_id, NULL, NULL), out);
 	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
 }
 

@@ -131,18 +131,12 @@ int store_jobs_interrupted(int64_t now, int *n)
 	return rc;
 }
 
-static int int_row(struct stmt *st, void *ctx)
-{
-	*(int64_t *)ctx = col_int(st, 0);
-	return 0;
-}
-
 int store_job_latest(const char *action, int64_t *scheduled_at)
 {
 	static const char sql[] = "SELECT scheduled_at FROM jobs WHERE action = ?1 AND target = ''"
 				  " ORDER BY seq DESC LIMIT 1";
 
-	return stmt_one(stmt_texts(sql, action, NULL, NULL), int_row, scheduled_at);
+	return stmt_one_int(stmt_texts(sql, action, NULL, NULL), scheduled_at);
 }
 
 int store_job_pending(const char *action, bool *pending)
@@ -150,7 +144,7 @@ int store_job_pending(const char *action, bool *pending)
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE action = ?1"
 				  " AND status IN ('waiting', 'running'))";
 	int64_t yes = 0;
-	int rc = stmt_one(stmt_texts(sql, action, NULL, NULL), int_row, &yes);
+	int rc = stmt_one_int(stmt_texts(sql, action, NULL, NULL), &yes);
 
 	*pending = yes != 0;
 	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;

@@ -92,6 +92,20 @@ int store_sessions_trim_account(const char *account_id, int limit, const unsigne
 	return rc;
 }
 
+int store_sessions_count_live(int64_t now, int64_t lifetime, int64_t *out)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM sessions WHERE expires_at > ?1 AND renewed_at + ?2 > ?1";
+	struct stmt *st = stmt_get(sql);
+	int rc;
+
+	stmt_int(st, 1, now);
+	stmt_int(st, 2, lifetime);
+	*out = 0;
+	rc = stmt_one_int(st, out);
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc; /* a count always has its row */
+}
+
 int store_sessions_expire(int64_t now, int64_t lifetime)
 {
 	static const char sql[] =

@@ -282,6 +282,38 @@ START_TEST(trimming_ends_an_account_s_oldest_sessions)
 }
 END_TEST
 
+static int64_t live_sessions(int64_t now, int64_t lifetime)
+{
+	int64_t n = -1;
+
+	ck_assert_int_eq(store_sessions_count_live(now, lifetime, &n), STORE_OK);
+	return n;
+}
+
+/* A session is live until its absolute end and until a lifetime past its renewal, both excluded. */
+START_TEST(live_sessions_are_those_expiry_leaves)
+{
+	char una[ID_LEN];
+
+	store_setup();
+	add_account("una", false, false, true, una);
+	ck_assert_int_eq(live_sessions(0, 60), 0);
+	add_session(una, 1, 100);  /* ends at 3700 */
+	add_session(una, 2, 1000); /* ends at 4600 */
+	ck_assert_int_eq(live_sessions(1099, 100), 1);
+	ck_assert_int_eq(live_sessions(1100, 100), 0);
+	ck_assert_int_eq(live_sessions(1100, 101), 1);
+	ck_assert_int_eq(live_sessions(3699, 1 << 20), 2);
+	ck_assert_int_eq(live_sessions(3700, 1 << 20), 1);
+	ck_assert_int_eq(live_sessions(4600, 1 << 20), 0);
+	/* the count and the sweep agree on which ones are live */
+	ck_assert_int_eq(store_sessions_expire(3700, 1 << 20), STORE_OK);
+	ck_assert(!session_exists(1) && session_exists(2));
+	ck_assert_int_eq(live_sessions(3700, 1 << 20), 1);
+	store_close();
+}
+END_TEST
+
 START_TEST(a_bulk_transaction_commits_or_rolls_back_whole)
 {
 	char id[ID_LEN];
@@ -428,7 +460,8 @@ int main(void)
 		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
 					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
 	unit_case(s, "sessions",
-		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions, NULL});
+		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions,
+					 live_sessions_are_those_expiry_leaves, NULL});
 	unit_case(s, "shared-connection",
 		  (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
 					 shared_connection_is_not_lent_inside_a_transaction,

@@ -349,6 +349,17 @@ int stmt_one(struct stmt *st, row_fn row, void *ctx)
 	return STORE_OK;
 }
 
+static int int_row(struct stmt *st, void *ctx)
+{
+	*(int64_t *)ctx = col_int(st, 0);
+	return 0;
+}
+
+int stmt_one_int(struct stmt *st, int64_t *out)
+{
+	return stmt_one(st, int_row, out);
+}
+
 const char *col_text(struct stmt *st, int col)
 {
 	const unsigned char *v = sqlite3_column_text(raw(st), col);
