@@ -80,6 +80,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 int64_t now_seconds(void);
 /* Monotonic milliseconds: for durations and grace periods, which a clock step must not bend. */
 int64_t monotonic_ms(void);
+/* The same in nanoseconds, for what takes less than a millisecond (a request, a rebuild). */
+int64_t monotonic_ns(void);
 /* RFC 3339 UTC, e.g. 2026-11-23T15:05:00Z; buf holds at least 21 bytes. */
 void format_time(int64_t t, char *buf, size_t len);
 /* A version 7 UUID (time-ordered, 74 random bits), 36 characters and a NUL. */
@@ -138,6 +140,19 @@ struct rbac;
 struct engine_labels;
 struct ldap_cache;
 struct jobs;
+struct http_stats;
+struct authz_stats;
+
+/* Why a login failed, as /metrics counts it (api_auth.c; api_metrics.c names them). */
+enum login_failure {
+	LOGIN_BAD_CREDENTIALS, /* unknown user, wrong password, inactive or missing account */
+	LOGIN_THROTTLED,
+	LOGIN_BLANK_PASSWORD,
+	LOGIN_BLANK_USERNAME,
+	LOGIN_LDAP_ERROR, /* the directory did not answer */
+	LOGIN_STORE_ERROR,
+	LOGIN_FAILURE_REASONS
+};
 
 struct server {
 	struct config *cfg;
@@ -151,8 +166,11 @@ struct server {
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
 	struct ldap_cache *ldap; /* the settings, parsed once per change (ldap_config.c) */
 	struct jobs *jobs;	 /* the sync worker and scheduler (sync/jobs.c) */
+	/* what GET /metrics shows, counted where it happens (README, "Metrics") */
 	atomic_int inflight;
-	atomic_long decisions_allowed, decisions_denied, login_failures;
+	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
+	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
+	atomic_long login_failures[LOGIN_FAILURE_REASONS];
 };
 
 #endif

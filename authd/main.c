@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "authz/authz.h"
 #include "authz/engine_labels.h"
 #include "authz/rbac.h"
 #include "bootstrap.h"
@@ -186,8 +187,12 @@ static int run(struct config *cfg)
 	/* one address may be many users (a NAT, a bastion): it gets more room */
 	srv.ip_throttle = throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
 				       cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
+	srv.api_stats = http_stats_new(api_routes, api_nroutes);
+	srv.plugin_stats = http_stats_new(plugin_routes, plugin_nroutes);
+	srv.decisions = authz_stats_new();
 	if (srv.ldap == NULL || srv.sessions == NULL || srv.throttle == NULL ||
-	    srv.ip_throttle == NULL) {
+	    srv.ip_throttle == NULL || srv.api_stats == NULL || srv.plugin_stats == NULL ||
+	    srv.decisions == NULL) {
 		failure_set(&err, "out of memory");
 		goto out;
 	}
@@ -207,11 +212,12 @@ static int run(struct config *cfg)
 	srv.jobs = jobs_start(&srv, &err);
 	if (srv.jobs == NULL)
 		goto out;
-	http = http_start(&srv, api_routes, api_nroutes, &err);
+	http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err);
 	if (http == NULL)
 		goto out;
 	if (cfg->authz_socket != NULL &&
-	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, &err)) == NULL)
+	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,
+					&err)) == NULL)
 		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
 	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
@@ -231,6 +237,9 @@ out:
 	throttle_free(srv.throttle);
 	throttle_free(srv.ip_throttle);
 	rbac_free(srv.rbac);
+	http_stats_free(srv.api_stats);
+	http_stats_free(srv.plugin_stats);
+	authz_stats_free(srv.decisions);
 	engine_labels_free(srv.labels);
 	audit_close(srv.audit);
 	store_close();

@@ -472,6 +472,11 @@ void sessions_sweep(struct sessions *s)
 	free(pending.v);
 }
 
+int sessions_count_live(struct sessions *s, int64_t *out)
+{
+	return store_sessions_count_live(now_seconds(), atomic_load(&s->lifetime), out);
+}
+
 void sessions_configure(struct sessions *s, const struct session_settings *set)
 {
 	/* what the old settings ended stays ended, even when the new lifetime is longer */

@@ -47,6 +47,12 @@ void sessions_accounts_changed(struct sessions *s);
 void sessions_configure(struct sessions *s, const struct session_settings *set);
 /* Drops expired sessions from memory and the store. */
 void sessions_sweep(struct sessions *s);
+/*
+ * How many sessions are live now under the current settings, as the store
+ * has them: a renewal that has not reached it yet (a minute at most) is not
+ * seen. STORE_OK, or the store's failure.
+ */
+int sessions_count_live(struct sessions *s, int64_t *out);
 
 /* Pure helpers, exposed for tests. */
 int token_generate(char out[TOKEN_LEN + 1]);

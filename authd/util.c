@@ -20,10 +20,15 @@ int64_t now_seconds(void)
 
 int64_t monotonic_ms(void)
 {
+	return monotonic_ns() / 1000000;
+}
+
+int64_t monotonic_ns(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 void format_time(int64_t t, char *buf, size_t len)

@@ -15,6 +15,8 @@ if [ "${1:-}" = "--test" ]; then
 	packages+=(libfaketime)
 	# the layout test reads the libraries with binutils' nm (build-essential has it)
 	packages+=(python3)
+	# promtool, which checks the page of GET /metrics
+	packages+=(prometheus)
 	# the web page's browser test: Debian's Chromium, NSS's certutil to trust authd's CA,
 	# and Node.js (with its npm) for playwright-core
 	packages+=(chromium libnss3-tools nodejs)

@@ -50,13 +50,19 @@ static void slow_down(int failures)
 	nanosleep(&ts, NULL);
 }
 
+/* Counts a failed login for /metrics (the audit log has the refusals' own reasons). */
+static void login_failed(struct req *r, enum login_failure why)
+{
+	atomic_fetch_add_explicit(&r->srv->login_failures[why], 1, memory_order_relaxed);
+}
+
 static void refuse_login(struct req *r, struct resp *out, const char *user_key, const char *ip_key,
 			 const char *name, const char *reason)
 {
 	int64_t now = now_seconds();
 	int n = throttle_fail(r->srv->throttle, user_key, now);
 
-	atomic_fetch_add(&r->srv->login_failures, 1);
+	login_failed(r, LOGIN_BAD_CREDENTIALS);
 	throttle_fail(r->srv->ip_throttle, ip_key, now);
 	audit_log(r->srv->audit, "login.failure", NULL, r->client,
 		  json_pack("{s:s, s:s}", "username", name, "reason", reason));
@@ -114,6 +120,7 @@ static void grant_login(struct req *r, struct resp *out, const struct account *a
 	if (rc >= 0)
 		rc = session_create(r->srv->sessions, a->id, token, &ended);
 	if (rc != STORE_OK) {
+		login_failed(r, LOGIN_STORE_ERROR);
 		resp_store_failed(out, rc);
 		return;
 	}
@@ -197,6 +204,7 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 	if (rc == LS_LOGIN_ERROR) {
 		/* not the user's failure: no throttling, and the admin learns why from the log */
 		log_msg(LOG_WARN, "LDAP login of %s: the directory could not answer", name);
+		login_failed(r, LOGIN_LDAP_ERROR);
 		resp_error(out, 503, "LDAP_ERROR", NULL,
 			   "the directory could not be reached; try again later");
 		return;
@@ -208,6 +216,7 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 	if (a == NULL) {
 		stored = provision(r, &found, &made);
 		if (stored != STORE_OK) {
+			login_failed(r, LOGIN_STORE_ERROR);
 			resp_store_failed(out, stored);
 			goto done;
 		}
@@ -231,6 +240,7 @@ static void login_managed(struct req *r, struct resp *out, struct account *a, co
 	int rc = store_account_password(a->id, &hash);
 
 	if (rc < 0) {
+		login_failed(r, LOGIN_STORE_ERROR);
 		resp_store_failed(out, rc);
 		return;
 	}
@@ -279,10 +289,12 @@ void api_login(struct req *r, struct resp *out)
 	username = form_string(r->body, "username", "");
 	/* refused before any lookup or hash, as SPEC §3 and LDAP's unauthenticated bind demand */
 	if (is_blank(password)) {
+		login_failed(r, LOGIN_BLANK_PASSWORD);
 		resp_refuse(out, "password", "password: must not be empty");
 		return;
 	}
 	if (is_blank(username)) {
+		login_failed(r, LOGIN_BLANK_USERNAME);
 		resp_refuse(out, "username", "username: must not be empty");
 		return;
 	}
@@ -290,13 +302,18 @@ void api_login(struct req *r, struct resp *out)
 	name = ls_name_normalize(username, strlen(username), NULL);
 	snprintf(user_key, sizeof(user_key), "user:%s", name ? name : username);
 	snprintf(ip_key, sizeof(ip_key), "ip:%s", r->client);
-	if (check_throttle(r, out, user_key, ip_key) != 0)
+	if (check_throttle(r, out, user_key, ip_key) != 0) {
+		login_failed(r, LOGIN_THROTTLED);
 		goto done;
+	}
 	found = name ? account_for_login(name, &a) : STORE_NOT_FOUND;
 	cfg = ldap_config_get(r->srv);
 	if (found < 0) {
+		login_failed(r, LOGIN_STORE_ERROR);
 		resp_store_failed(out, found);
 	} else if (cfg == NULL) {
+		/* the LDAP settings could not be read from the store, or memory ran out */
+		login_failed(r, LOGIN_STORE_ERROR);
 		resp_internal(out);
 	} else if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
 		/* gone from the directory at the last sync (SPEC §6.5) */

@@ -7,10 +7,119 @@
  * the requests and answers them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "authz.h"
 #include "engine_labels.h"
+#include "metrics.h"
+
+/* ---- counting decisions ---- */
+
+struct authz_stats {
+	const char **ops; /* the operations' names, sorted and distinct (dockerapi's storage) */
+	size_t nops;
+	atomic_ulong (*count)[2]; /* [operation, nops for "other"][allow] */
+};
+
+struct op_names {
+	const char **v;
+	size_t n, cap;
+};
+
+static void collect_op(enum dk_resource res, const char *operation, void *ctx)
+{
+	struct op_names *names = ctx;
+
+	(void)res;
+	if (names->n < names->cap)
+		names->v[names->n] = operation;
+	names->n++;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct authz_stats *authz_stats_new(void)
+{
+	struct authz_stats *s = calloc(1, sizeof(*s));
+	struct op_names names = {NULL, 0, 0};
+
+	if (s == NULL)
+		return NULL;
+	dk_each_operation(collect_op, &names); /* counts them */
+	names.cap = names.n;
+	names.n = 0;
+	names.v = calloc(names.cap, sizeof(*names.v));
+	s->count = calloc(names.cap + 1, sizeof(*s->count));
+	if (names.v == NULL || s->count == NULL) {
+		free(names.v);
+		free(s->count);
+		free(s);
+		return NULL;
+	}
+	dk_each_operation(collect_op, &names);
+	qsort(names.v, names.n, sizeof(*names.v), cmp_name);
+	/* two resources may name an operation alike: one label, one counter */
+	for (size_t i = 0; i < names.n; i++)
+		if (s->nops == 0 || strcmp(names.v[i], names.v[s->nops - 1]) != 0)
+			names.v[s->nops++] = names.v[i];
+	s->ops = names.v;
+	for (size_t i = 0; i <= s->nops; i++) {
+		atomic_init(&s->count[i][0], 0);
+		atomic_init(&s->count[i][1], 0);
+	}
+	return s;
+}
+
+void authz_stats_free(struct authz_stats *s)
+{
+	if (s == NULL)
+		return;
+	free(s->ops);
+	free(s->count);
+	free(s);
+}
+
+/* A binary search of the sorted names: a decision's cost stays a few comparisons. */
+static void count_decision(struct authz_stats *s, const struct authz_outcome *o)
+{
+	const char *name = o->operation;
+	const char **at;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	at = name[0] ? bsearch(&name, s->ops, s->nops, sizeof(*s->ops), cmp_name) : NULL;
+	i = at ? (size_t)(at - s->ops) : s->nops;
+	atomic_fetch_add_explicit(&s->count[i][o->allow], 1, memory_order_relaxed);
+}
+
+void authz_stats_write(FILE *f, const struct authz_stats *s)
+{
+	static const char *const outcome[2] = {"deny", "allow"};
+
+	metrics_family(f, "authd_authz_decisions_total", "counter",
+		       "Authorization decisions, by outcome and the Engine API operation.");
+	for (size_t i = 0; s != NULL && i <= s->nops; i++) {
+		for (int allow = 1; allow >= 0; allow--) {
+			unsigned long n =
+			    atomic_load_explicit(&s->count[i][allow], memory_order_relaxed);
+			char labels[256] = "";
+
+			if (n == 0)
+				continue;
+			metrics_label(labels, sizeof(labels), "outcome", outcome[allow]);
+			metrics_label(labels, sizeof(labels), "operation",
+				      i < s->nops ? s->ops[i] : "other");
+			metrics_int(f, "authd_authz_decisions_total", labels, (int64_t)n);
+		}
+	}
+}
+
+/* ---- deciding ---- */
 
 /* Denies with fmt's one %s: arg, cut to AUTHZ_SHOWN_MAX bytes between characters. */
 static void deny(struct authz_outcome *o, const char *fmt, const char *arg)
@@ -55,7 +164,7 @@ void authz_record(struct server *srv, const struct rbac_subject *who, const char
 	utf8_clean(p, sizeof(p), path ? path : "");
 	utf8_clean(coll, sizeof(coll), o->collection);
 	utf8_clean(msg, sizeof(msg), o->msg);
-	atomic_fetch_add(o->allow ? &srv->decisions_allowed : &srv->decisions_denied, 1);
+	count_decision(srv->decisions, o);
 	audit_decision(srv->audit, who ? who->account : "",
 		       json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "keyID",
 				 who ? who->key_id : "", "method", m, "path", p, "operation",

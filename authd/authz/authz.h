@@ -5,6 +5,8 @@
 #ifndef AUTHD_AUTHZ_H
 #define AUTHD_AUTHZ_H
 
+#include <stdio.h>
+
 #include "rbac.h"
 
 /* Bytes of a request's own text (URI, label) that a message or an audit line quotes. */
@@ -27,6 +29,18 @@ struct authz_outcome {
 	char collection[2048];
 	char role[NAME_LEN];
 };
+
+/*
+ * Decisions since start by outcome and operation, for GET /metrics, counted
+ * without a lock. The operations are those of the Engine API's route table
+ * (dockerapi.h); a decision that names none (a route authd does not know, a
+ * URI it refuses, a sender not identified, the local socket) is "other".
+ */
+struct authz_stats;
+struct authz_stats *authz_stats_new(void);
+void authz_stats_free(struct authz_stats *s);
+/* The family authd_authz_decisions_total, a sample per outcome and operation counted. */
+void authz_stats_write(FILE *f, const struct authz_stats *s);
 
 /* Decides, counts and audits one request. */
 void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o);

@@ -21,6 +21,14 @@ void rbac_free(struct rbac *r);
 /* For changes.c: rebuilds the snapshot from the store and publishes it; -1 (logged, and every
  * decision denies until the next success) when it cannot. */
 int rbac_refresh(struct rbac *r);
+/* For GET /metrics: how old the live snapshot is, and how its rebuilds went. */
+struct rbac_stats {
+	bool live;		    /* a snapshot is published (none after a failed rebuild) */
+	int64_t age_ns;		    /* since the live one was built */
+	int64_t rebuild_ns;	    /* how long the last rebuild took, whether it failed or not */
+	unsigned long done, failed; /* rebuilds since start, the first one included */
+};
+void rbac_stats(struct rbac *r, struct rbac_stats *out);
 /* For changes.c: a bundle key was stored or deleted; it counts for the next decision. */
 void rbac_key_added(struct rbac *r, const struct pubkey *k);
 void rbac_key_removed(struct rbac *r, const char *fingerprint);

@@ -373,14 +373,34 @@ void rbac_free(struct rbac *r)
 int rbac_refresh(struct rbac *r)
 {
 	struct snapshot *s;
+	int64_t start;
 
 	pthread_mutex_lock(&r->refresh);
+	start = monotonic_ns();
 	s = build(&r->keys);
+	if (s != NULL)
+		s->built_ns = monotonic_ns();
+	atomic_store(&r->rebuild_ns, (s ? s->built_ns : monotonic_ns()) - start);
+	atomic_fetch_add(&r->rebuilds[s != NULL], 1);
 	if (s == NULL)
 		log_msg(LOG_ERROR, "rbac: cannot rebuild the authorization snapshot; denying all");
 	ref_slot_publish(&r->current, s ? &s->ref : NULL);
 	pthread_mutex_unlock(&r->refresh);
 	return s ? 0 : -1;
+}
+
+void rbac_stats(struct rbac *r, struct rbac_stats *out)
+{
+	const struct snapshot *s = rbac_hold(r);
+
+	memset(out, 0, sizeof(*out));
+	out->live = s != NULL;
+	if (s != NULL)
+		out->age_ns = monotonic_ns() - s->built_ns;
+	rbac_release(s);
+	out->rebuild_ns = atomic_load(&r->rebuild_ns);
+	out->done = atomic_load(&r->rebuilds[1]);
+	out->failed = atomic_load(&r->rebuilds[0]);
 }
 
 const struct snapshot *rbac_hold(struct rbac *r)

@@ -94,12 +94,15 @@ struct snapshot {
 	struct s_grant *grants; /* by subject */
 	size_t ngrants;
 	const struct key_index *keys; /* the rbac's, which outlives every snapshot */
+	int64_t built_ns;	      /* when its build ended (monotonic) */
 };
 
 struct rbac {
 	struct ref_slot current;
 	pthread_mutex_t refresh; /* one rebuild at a time */
 	struct key_index keys;
+	atomic_llong rebuild_ns;  /* how long the last rebuild took */
+	atomic_ulong rebuilds[2]; /* since start: [0] failed, [1] done */
 };
 
 /* Lookups in the snapshot's sorted arrays. */

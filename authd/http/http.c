@@ -48,15 +48,18 @@ struct http_server {
 	const struct route *routes;
 	size_t nroutes;
 	size_t max_body;
-	char *socket_path; /* the unix socket to remove at stop, or NULL */
+	struct http_stats *stats; /* NULL: nothing is counted */
+	char *socket_path;	  /* the unix socket to remove at stop, or NULL */
 };
 
 /* One per request, from its first callback to its completion. */
 struct call {
 	struct http_server *h;
 	struct req req;
-	size_t target_len; /* the request target's bytes, as sent */
-	bool begun;	   /* the first callback, with the head, has been answered */
+	int64_t started_ns; /* when its head arrived (monotonic) */
+	long route;	    /* the index of the route that serves it; -1 for none */
+	size_t target_len;  /* the request target's bytes, as sent */
+	bool begun;	    /* the first callback, with the head, has been answered */
 	char *body;
 	size_t len;
 	bool too_large;
@@ -232,7 +235,9 @@ static bool has_header(const struct resp *out, const char *name)
 	return false;
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
+/* Queues the call's answer, counted in its route's statistics first. */
+static enum MHD_Result send_resp(struct MHD_Connection *c, const struct call *call,
+				 struct resp *out)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ok;
@@ -240,6 +245,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct resp *out)
 
 	if (out->status == 0)
 		resp_internal(out);
+	http_stats_count(call->h->stats, call->route, out->status,
+			 monotonic_ns() - call->started_ns);
 	r = make_response(out, &type);
 	if (r == NULL) {
 		resp_clear(out);
@@ -349,6 +356,7 @@ static const struct route *find_route(struct call *call, const char *method, con
 	if (found != NULL) {
 		match(found->pattern, path, params, call->parambuf, sizeof(call->parambuf));
 		memcpy(call->req.params, params, sizeof(params));
+		call->route = found - routes;
 	}
 	return found;
 }
@@ -609,6 +617,8 @@ static struct call *call_new(struct http_server *h, struct MHD_Connection *c)
 	if (call == NULL)
 		return NULL;
 	call->h = h;
+	call->started_ns = monotonic_ns();
+	call->route = -1;
 	atomic_fetch_add(&h->srv->inflight, 1);
 	call->req.srv = h->srv;
 	call->req.conn = c;
@@ -681,12 +691,12 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct call *call, const 
 	memset(&out, 0, sizeof(out));
 	call->begun = true;
 	if (refuse_large_head(c, call, method, version, &out))
-		return send_resp(c, &out);
+		return send_resp(c, call, &out);
 	/* refuse before reading when the length is announced */
 	if (cl != NULL && strtoull(cl, NULL, 10) > call->h->max_body) {
 		resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
 			   call->h->max_body);
-		return send_resp(c, &out);
+		return send_resp(c, call, &out);
 	}
 	return MHD_YES;
 }
@@ -715,7 +725,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	memset(&out, 0, sizeof(out));
 	dispatch(c, call, url, method, &out);
-	return send_resp(c, &out);
+	return send_resp(c, call, &out);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -821,7 +831,7 @@ static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
 }
 
 struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
-			       struct failure *err)
+			       struct http_stats *stats, struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -841,6 +851,7 @@ struct http_server *http_start(struct server *srv, const struct route *routes, s
 	h->srv = srv;
 	h->routes = routes;
 	h->nroutes = n;
+	h->stats = stats;
 	h->max_body = MAX_BODY;
 	family = listen_addr(srv->cfg, &ss);
 	if (family == AF_INET6)
@@ -894,7 +905,7 @@ static int unix_listener(const char *path, struct failure *err)
 }
 
 struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
-				      struct failure *err)
+				      struct http_stats *stats, struct failure *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -908,6 +919,7 @@ struct http_server *http_start_plugin(struct server *srv, const struct route *ro
 	h->srv = srv;
 	h->routes = routes;
 	h->nroutes = n;
+	h->stats = stats;
 	h->max_body = PLUGIN_MAX_BODY;
 	fd = unix_listener(h->socket_path, err);
 	if (fd >= 0)

@@ -76,12 +76,35 @@ void resp_forbidden(struct resp *out);
 void resp_internal(struct resp *out);
 void resp_not_found(struct resp *out, const char *what, const char *key);
 
-/* Serves the routes over HTTPS with the certificate of servercert.c; set one before starting. */
+/*
+ * What a listener answered (http_stats.c), per route of its table: how many
+ * answers of each status, and how long each request took from its head to
+ * its answer. Requests no route served (a 404, a 405, an OPTIONS, a head
+ * refused before routing) count under the one route "other", so that the
+ * labels are the table's patterns, never the paths clients send.
+ */
+struct http_stats;
+/* For a route table; NULL when memory runs out. */
+struct http_stats *http_stats_new(const struct route *routes, size_t n);
+void http_stats_free(struct http_stats *s);
+/* Counts an answer; route is its index in the table, -1 for "other". Lock-free. */
+void http_stats_count(struct http_stats *s, long route, unsigned status, int64_t ns);
+/*
+ * The families authd_http_requests_total and
+ * authd_http_request_duration_seconds over the stats of every listener (n of
+ * them, NULL for one that does not run), whose "other" routes add up.
+ */
+void http_stats_write(FILE *f, struct http_stats *const *all, size_t n);
+
+/*
+ * Serves the routes over HTTPS with the certificate of servercert.c; set one
+ * before starting. stats, made for the same table, counts its answers (NULL: nothing).
+ */
 struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
-			       struct failure *err);
+			       struct http_stats *stats, struct failure *err);
 /* Serves the routes (the engine plugin protocol) on the unix socket authz.socket. */
 struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
-				      struct failure *err);
+				      struct http_stats *stats, struct failure *err);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
 

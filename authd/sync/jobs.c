@@ -32,7 +32,8 @@ struct jobs {
 	char running[ID_LEN]; /* "" when idle */
 	atomic_bool cancel;
 	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
-	struct jobs_metrics metrics;
+	long done, errored, canceled; /* finished jobs, for /metrics */
+	struct hist seconds;	      /* and how long they took */
 };
 
 /* ---- one run ---- */
@@ -127,10 +128,10 @@ static void finish(struct jobs *js, struct job *job, struct run *run, int rc,
 		job->plan = json_dumps(res->plan, JSON_COMPACT);
 	ls_logf(&run->log, "%s in %lld ms: %s", status, (long long)ms, job->summary);
 	pthread_mutex_lock(&js->lock);
-	js->metrics.done += rc == 0;
-	js->metrics.errored += rc != 0 && rc != SYNC_CANCELED;
-	js->metrics.canceled += rc == SYNC_CANCELED;
-	js->metrics.seconds_sum += (double)ms / 1000;
+	js->done += rc == 0;
+	js->errored += rc != 0 && rc != SYNC_CANCELED;
+	js->canceled += rc == SYNC_CANCELED;
+	hist_observe(&js->seconds, ms * 1000000);
 	pthread_mutex_unlock(&js->lock);
 	if (store_job_update(job) != STORE_OK)
 		log_msg(LOG_ERROR, "job %s: its end could not be recorded", job->id);
@@ -266,6 +267,7 @@ struct jobs *jobs_start(struct server *srv, struct failure *err)
 		return NULL;
 	}
 	js->srv = srv;
+	hist_init(&js->seconds, &hist_job_buckets);
 	snprintf(js->dir, sizeof(js->dir), "%s/jobs", srv->cfg->data_dir);
 	if (mkdir(js->dir, 0700) != 0 && errno != EEXIST) {
 		failure_set(err, "%s: %s", js->dir, strerror(errno));
@@ -387,6 +389,9 @@ json_t *job_json(const struct job *j)
 void jobs_metrics(struct jobs *js, struct jobs_metrics *out)
 {
 	pthread_mutex_lock(&js->lock);
-	*out = js->metrics;
+	out->done = js->done;
+	out->errored = js->errored;
+	out->canceled = js->canceled;
+	hist_read(&js->seconds, &out->seconds);
 	pthread_mutex_unlock(&js->lock);
 }

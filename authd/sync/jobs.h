@@ -7,6 +7,7 @@
 #define AUTHD_JOBS_H
 
 #include "ldapsync.h"
+#include "metrics.h"
 #include "store/store.h"
 
 #define JOB_ACTION_LDAP_SYNC "ldap-sync"
@@ -31,7 +32,7 @@ json_t *job_json(const struct job *j);
 /* Finished syncs since start, by outcome, and the time they took, for /metrics. */
 struct jobs_metrics {
 	long done, errored, canceled;
-	double seconds_sum;
+	struct hist_counts seconds;
 };
 void jobs_metrics(struct jobs *js, struct jobs_metrics *out);
 

@@ -1585,17 +1585,18 @@ START_TEST(test_plugin_text_that_is_not_utf8)
 }
 END_TEST
 
-/* authd_authz_decisions_total{outcome="..."} from GET /metrics. */
+/* authd_authz_decisions_total{outcome="...",...} from GET /metrics, over every operation. */
 static long decisions(const char *outcome)
 {
 	struct reply *r = call("GET", admin, NULL, "/metrics");
-	const char *key = fmt("authd_authz_decisions_total{outcome=\"%s\"} ", outcome);
-	const char *at;
+	const char *key = fmt("\nauthd_authz_decisions_total{outcome=\"%s\",", outcome);
+	long n = 0;
 
 	expect_status(r, 200);
-	at = strstr(r->body, key);
-	ck_assert_msg(at != NULL, "no %s in /metrics:\n%s", key, r->body);
-	return atol(at + strlen(key));
+	expect_has(r->body, "# TYPE authd_authz_decisions_total counter\n", "/metrics");
+	for (const char *at = strstr(r->body, key); at != NULL; at = strstr(at + 1, key))
+		n += atol(strstr(at, "} ") + 2);
+	return n;
 }
 
 START_TEST(test_metrics_count_decisions)

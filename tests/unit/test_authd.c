@@ -1,9 +1,10 @@
 /*
  * Unit tests of the server's parts that need no other server: config,
  * tokens, paging cursors, throttling, passwords, form validation, outside
- * text made fit for JSON, sealed secrets, reference-counted swaps, and the
- * authorization model on a store in a temporary folder (test_store.c has
- * the store's own tests).
+ * text made fit for JSON, the text format of /metrics and its per-route
+ * counts, sealed secrets, reference-counted swaps, and the authorization
+ * model on a store in a temporary folder (test_store.c has the store's own
+ * tests).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include "api/api.h"
 #include "authz/rbac.h"
 #include "authz/roles.h"
+#include "metrics.h"
 #include "refcount.h"
 #include "session.h"
 #include "store/store.h"
@@ -1069,6 +1071,136 @@ START_TEST(custom_role_maps_are_checked)
 }
 END_TEST
 
+/* ---- metrics: the text format ---- */
+
+/* What `call` wrote into the FILE f it is given, copied into buf. */
+#define WRITTEN(buf, call)                                                                         \
+	do {                                                                                       \
+		size_t len_ = 0;                                                                   \
+		char *text_ = NULL;                                                                \
+		FILE *f = open_memstream(&text_, &len_);                                           \
+		ck_assert_ptr_nonnull(f);                                                          \
+		call;                                                                              \
+		ck_assert_int_eq(fclose(f), 0);                                                    \
+		snprintf(buf, sizeof(buf), "%s", text_);                                           \
+		free(text_);                                                                       \
+	} while (0)
+
+START_TEST(metrics_labels_are_escaped)
+{
+	char labels[64] = "";
+
+	ck_assert_int_eq(metrics_label(labels, sizeof(labels), "route", "/a/{}"), 0);
+	ck_assert_str_eq(labels, "route=\"/a/{}\"");
+	ck_assert_int_eq(metrics_label(labels, sizeof(labels), "v", "a\\b\"c\nd"), 0);
+	ck_assert_str_eq(labels, "route=\"/a/{}\",v=\"a\\\\b\\\"c\\nd\"");
+	/* what does not fit is not half-written */
+	ck_assert_int_eq(
+	    metrics_label(labels, sizeof(labels), "w", "0123456789012345678901234567890123456789"),
+	    -1);
+	ck_assert_str_eq(labels, "route=\"/a/{}\",v=\"a\\\\b\\\"c\\nd\"");
+	labels[0] = '\0';
+	ck_assert_int_eq(metrics_label(labels, 8, "k", "\"\"\""), -1);
+	ck_assert_str_eq(labels, "");
+	ck_assert_int_eq(metrics_label(labels, 7, "k", "ab"), 0);
+	ck_assert_str_eq(labels, "k=\"ab\"");
+}
+END_TEST
+
+START_TEST(metrics_samples_are_written_exactly)
+{
+	char out[512];
+
+	WRITTEN(out, metrics_family(f, "x_total", "counter", "Things."));
+	ck_assert_str_eq(out, "# HELP x_total Things.\n# TYPE x_total counter\n");
+	WRITTEN(out, metrics_int(f, "x_total", "", 42));
+	ck_assert_str_eq(out, "x_total 42\n");
+	WRITTEN(out, metrics_int(f, "x_total", "a=\"b\"", 0));
+	ck_assert_str_eq(out, "x_total{a=\"b\"} 0\n");
+	WRITTEN(out, metrics_seconds(f, "age_seconds", "", 1500000));
+	ck_assert_str_eq(out, "age_seconds 0.001500000\n");
+	WRITTEN(out, metrics_seconds(f, "age_seconds", "", 12000000007LL));
+	ck_assert_str_eq(out, "age_seconds 12.000000007\n");
+}
+END_TEST
+
+/* A bucket counts what is less than or equal to its bound; the buckets are written cumulative. */
+START_TEST(metrics_histograms_have_cumulative_buckets)
+{
+	static const struct hist_buckets b = {3, {0.001, 0.5, 2}};
+	struct hist h;
+	struct hist_counts c, twice;
+	char out[1024];
+
+	hist_init(&h, &b);
+	hist_observe(&h, -5);	      /* a clock that stepped back: 0 */
+	hist_observe(&h, 1000000);    /* exactly 1 ms */
+	hist_observe(&h, 1000001);    /* just over */
+	hist_observe(&h, 2000000000); /* exactly 2 s */
+	hist_observe(&h, 3000000000); /* past the last bound */
+	hist_read(&h, &c);
+	ck_assert_uint_eq(hist_total(&c), 5);
+	WRITTEN(out, metrics_hist(f, "d_seconds", "route=\"/x\"", &c));
+	ck_assert_str_eq(out, "d_seconds_bucket{route=\"/x\",le=\"0.001\"} 2\n"
+			      "d_seconds_bucket{route=\"/x\",le=\"0.5\"} 3\n"
+			      "d_seconds_bucket{route=\"/x\",le=\"2\"} 4\n"
+			      "d_seconds_bucket{route=\"/x\",le=\"+Inf\"} 5\n"
+			      "d_seconds_sum{route=\"/x\"} 5.002000001\n"
+			      "d_seconds_count{route=\"/x\"} 5\n");
+	twice = c;
+	hist_add(&twice, &c);
+	WRITTEN(out, metrics_hist(f, "d_seconds", "", &twice));
+	ck_assert_str_eq(out, "d_seconds_bucket{le=\"0.001\"} 4\n"
+			      "d_seconds_bucket{le=\"0.5\"} 6\n"
+			      "d_seconds_bucket{le=\"2\"} 8\n"
+			      "d_seconds_bucket{le=\"+Inf\"} 10\n"
+			      "d_seconds_sum 10.004000002\n"
+			      "d_seconds_count 10\n");
+}
+END_TEST
+
+/* Routes are labelled by their table's method and pattern; the rest of two listeners as one
+ * "other". */
+START_TEST(metrics_requests_are_labelled_by_route)
+{
+	static const struct route api[] = {{"GET", "/a/{}", NULL, 0}, {"POST", "/a", NULL, 0}};
+	static const struct route plugin[] = {{"POST", "/Plugin.Activate", NULL, 0}};
+	struct http_stats *s[3] = {http_stats_new(api, 2), NULL, http_stats_new(plugin, 1)};
+	char out[8192];
+
+	ck_assert(s[0] != NULL && s[2] != NULL);
+	http_stats_count(s[0], 0, 200, 1000);
+	http_stats_count(s[0], 0, 200, 2000);
+	http_stats_count(s[0], 0, 404, 3000);
+	http_stats_count(s[0], -1, 404, 4000);
+	http_stats_count(s[2], -1, 404, 5000);
+	http_stats_count(s[2], 0, 200, 6000);
+	http_stats_count(s[2], 7, 999, 7000); /* no such route, no such status: "other", no code */
+	WRITTEN(out, http_stats_write(f, s, 3));
+	ck_assert_msg(strstr(out, "# TYPE authd_http_requests_total counter\n"
+				  "authd_http_requests_total{method=\"GET\",route=\"/a/{}\",code="
+				  "\"200\"} 2\n"
+				  "authd_http_requests_total{method=\"GET\",route=\"/a/{}\",code="
+				  "\"404\"} 1\n"
+				  "authd_http_requests_total{method=\"POST\",route=\"/Plugin."
+				  "Activate\",code=\"200\"} 1\n"
+				  "authd_http_requests_total{method=\"other\",route=\"other\",code="
+				  "\"404\"} 2\n# HELP") != NULL,
+		      "%s", out);
+	/* POST /a answered nothing: no series of it */
+	ck_assert_ptr_null(strstr(out, "route=\"/a\""));
+	ck_assert_ptr_nonnull(strstr(
+	    out, "authd_http_request_duration_seconds_count{method=\"GET\",route=\"/a/{}\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(out, "authd_http_request_duration_seconds_sum{method=\"GET\","
+					  "route=\"/a/{}\"} 0.000006000\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    out,
+	    "authd_http_request_duration_seconds_count{method=\"other\",route=\"other\"} 3\n"));
+	http_stats_free(s[0]);
+	http_stats_free(s[2]);
+}
+END_TEST
+
 START_TEST(secrets_seal_and_open_only_with_their_key)
 {
 	unsigned char key[SECRET_KEY_LEN], other[SECRET_KEY_LEN];
@@ -1248,6 +1380,11 @@ int main(void)
 		      utf8_clean_keeps_valid_text, utf8_clean_replaces_invalid_sequences,
 		      utf8_clean_cuts_between_characters, utf8_clean_output_is_always_json_text,
 		      errors_quoting_bad_text_keep_their_body, NULL});
+	unit_case(s, "metrics",
+		  (const TTest *const[]){metrics_labels_are_escaped,
+					 metrics_samples_are_written_exactly,
+					 metrics_histograms_have_cumulative_buckets,
+					 metrics_requests_are_labelled_by_route, NULL});
 	unit_case(s, "secrets",
 		  (const TTest *const[]){secrets_seal_and_open_only_with_their_key, NULL});
 	unit_case(s, "refcount",
