@@ -81,7 +81,7 @@ static bool read_request(const struct authz_call *c, const struct dk_op *op, con
 		     "it cannot be checked; send a smaller JSON body");
 		return false;
 	}
-	if (dk_inspect_body(op, (const char *)c->body, c->body_len, needs, label, labellen,
+	if (dk_inspect_body(op, (const char *)c->body, c->body_len, needs, label, labellen, NULL,
 			    &why) != 0) {
 		deny(o, "the request body cannot be checked: %s", why.message);
 		return false;
