@@ -4,6 +4,7 @@
  * reading of create bodies for sub-options and access labels.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,8 +12,8 @@
 #include <jansson.h>
 
 #include "dockerapi.h"
+#include "internal.h"
 
-#define ACCESS_LABEL "com.docker.ucp.access.label"
 /* The engine passes authorization plugins bodies of at most 1 MiB. */
 #define BODY_MAX (1024 * 1024)
 /* More segments than any real route or image name has. */
@@ -546,8 +547,7 @@ int dk_lookup(const char *method, const char *path, struct dk_op *op)
  * Map keys (labels, driver options) are not folded by Go, nor here.
  */
 
-/* Whether a body key matches a field name the way Go's decoder folds them. */
-static bool key_is(const char *key, const char *name)
+bool dk_fold_equal(const char *key, const char *name)
 {
 	for (; *name; name++) {
 		char c;
@@ -578,7 +578,7 @@ static int field(json_t *obj, const char *name, json_t **out, struct refusal *wh
 	*out = NULL;
 	json_object_foreach(obj, k, v)
 	{
-		if (!key_is(k, name))
+		if (!dk_fold_equal(k, name))
 			continue;
 		if (found != NULL)
 			return refuse(why, "the body has two keys that differ only in case");
@@ -827,19 +827,153 @@ static int scan_exec(json_t *root, unsigned *needs, struct refusal *why)
 			  "Privileged must be true or false", why);
 }
 
-/*
- * Service create and update: the body is the service spec. Its containers
- * are described by TaskTemplate.ContainerSpec; a task template that runs a
- * plugin instead installs it, with its privileges, on every node.
- */
-static int scan_service(json_t *root, unsigned *needs, struct refusal *why)
-{
-	json_t *tt, *cs, *plugin, *runtime;
+/* ---- what a service uses: secrets, configs, placement ---- */
 
-	if (object_field(root, "TaskTemplate", &tt, "TaskTemplate must be an object", why) != 0)
+/* A refusal whose text names a field of the spec; why may be NULL. */
+__attribute__((format(printf, 2, 3))) static int refusef(struct refusal *why, const char *fmt, ...)
+{
+	char msg[sizeof(why->message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return refuse(why, msg);
+}
+
+struct ref_kind {
+	enum dk_resource resource;
+	const char *list; /* "Secrets" */
+	const char *id;	  /* "SecretID" */
+	const char *name; /* "SecretName" */
+};
+
+static const struct ref_kind secret_refs = {DK_SECRET, "Secrets", "SecretID", "SecretName"};
+static const struct ref_kind config_refs = {DK_CONFIG, "Configs", "ConfigID", "ConfigName"};
+
+/* A reference's ID or name into out ("" when absent). */
+static int ref_string(json_t *ref, const struct ref_kind *k, const char *key, char *out,
+		      size_t outlen, struct refusal *why)
+{
+	json_t *v;
+
+	out[0] = '\0';
+	if (field(ref, key, &v, why) != 0)
 		return -1;
-	if (tt == NULL)
+	if (v == NULL)
 		return 0;
+	if (!json_is_string(v))
+		return refusef(why, "TaskTemplate.ContainerSpec.%s[].%s must be a string", k->list,
+			       key);
+	if (json_string_length(v) >= outlen ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return refusef(why, "TaskTemplate.ContainerSpec.%s[].%s is too long or has a NUL",
+			       k->list, key);
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/*
+ * One reference. swarmkit finds a secret or config by its ID and refuses a
+ * spec whose name is not that one's, so the ID is what authd looks up; the
+ * name only when there is no ID (the engine will refuse that spec anyway).
+ */
+static int scan_ref(json_t *ref, const struct ref_kind *k, struct dk_ref *out, struct refusal *why)
+{
+	char id[DK_REF_LEN], name[DK_REF_LEN];
+
+	if (!json_is_object(ref))
+		return refusef(why, "TaskTemplate.ContainerSpec.%s must be a list of objects",
+			       k->list);
+	if (ref_string(ref, k, k->id, id, sizeof(id), why) != 0 ||
+	    ref_string(ref, k, k->name, name, sizeof(name), why) != 0)
+		return -1;
+	if (id[0] == '\0' && name[0] == '\0')
+		return refusef(why, "each of TaskTemplate.ContainerSpec.%s needs a %s", k->list,
+			       k->id);
+	out->resource = k->resource;
+	snprintf(out->object, sizeof(out->object), "%s", id[0] ? id : name);
+	snprintf(out->name, sizeof(out->name), "%s", name[0] ? name : id);
+	return 0;
+}
+
+/* The secrets or configs a container spec names; kept in uses unless it is NULL. */
+static int scan_refs(json_t *cs, const struct ref_kind *k, struct dk_uses *uses,
+		     struct refusal *why)
+{
+	json_t *list, *ref;
+	struct dk_ref scratch;
+	size_t i;
+
+	if (field(cs, k->list, &list, why) != 0)
+		return -1;
+	if (list == NULL)
+		return 0;
+	if (!json_is_array(list))
+		return refusef(why, "TaskTemplate.ContainerSpec.%s must be a list of objects",
+			       k->list);
+	/* each one costs the decision a lookup in the engine: a bound keeps it short */
+	if (json_array_size(list) > DK_MAX_REFS)
+		return refusef(why,
+			       "TaskTemplate.ContainerSpec.%s has %zu entries; authd checks at "
+			       "most %d",
+			       k->list, json_array_size(list), DK_MAX_REFS);
+	json_array_foreach(list, i, ref)
+	{
+		struct dk_ref *out = uses ? &uses->refs[uses->nrefs] : &scratch;
+
+		if (scan_ref(ref, k, out, why) != 0)
+			return -1;
+		if (uses != NULL)
+			uses->nrefs++;
+	}
+	return 0;
+}
+
+/* TaskTemplate.Placement.Constraints: ["node.role==worker", ...]. */
+static int scan_placement(json_t *tt, struct dk_uses *uses, struct refusal *why)
+{
+	json_t *placement, *list, *c;
+	size_t i;
+
+	if (object_field(tt, "Placement", &placement, "TaskTemplate.Placement must be an object",
+			 why) != 0)
+		return -1;
+	if (placement == NULL)
+		return 0;
+	if (field(placement, "Constraints", &list, why) != 0)
+		return -1;
+	if (list == NULL)
+		return 0;
+	if (!json_is_array(list))
+		return refuse(why, "TaskTemplate.Placement.Constraints must be a list of strings");
+	if (json_array_size(list) > DK_MAX_CONSTRAINTS)
+		return refusef(why,
+			       "TaskTemplate.Placement.Constraints has %zu entries; authd checks "
+			       "at most %d",
+			       json_array_size(list), DK_MAX_CONSTRAINTS);
+	json_array_foreach(list, i, c)
+	{
+		if (!json_is_string(c))
+			return refuse(
+			    why, "TaskTemplate.Placement.Constraints must be a list of strings");
+		if (json_string_length(c) >= DK_CONSTRAINT_LEN ||
+		    strlen(json_string_value(c)) != json_string_length(c))
+			return refusef(
+			    why, "a placement constraint is longer than %d bytes or has a NUL",
+			    DK_CONSTRAINT_LEN - 1);
+		if (uses != NULL)
+			memcpy(uses->constraints[uses->nconstraints++], json_string_value(c),
+			       json_string_length(c) + 1);
+	}
+	return 0;
+}
+
+/* A task template that runs something other than a container installs it with privileges. */
+static int scan_runtime(json_t *tt, unsigned *needs, struct refusal *why)
+{
+	json_t *plugin, *runtime;
+
 	if (field(tt, "PluginSpec", &plugin, why) != 0 || field(tt, "Runtime", &runtime, why) != 0)
 		return -1;
 	if (runtime != NULL && !json_is_string(runtime))
@@ -848,13 +982,33 @@ static int scan_service(json_t *root, unsigned *needs, struct refusal *why)
 	    (runtime != NULL && strcmp(json_string_value(runtime), "container") != 0 &&
 	     json_string_value(runtime)[0] != '\0'))
 		*needs |= DK_PRIVILEGED;
+	return 0;
+}
+
+/*
+ * Service create and update: the body is the service spec. Its containers
+ * are described by TaskTemplate.ContainerSpec; a task template that runs a
+ * plugin instead installs it, with its privileges, on every node.
+ */
+static int scan_service(json_t *root, unsigned *needs, struct dk_uses *uses, struct refusal *why)
+{
+	json_t *tt, *cs;
+
+	if (object_field(root, "TaskTemplate", &tt, "TaskTemplate must be an object", why) != 0)
+		return -1;
+	if (tt == NULL)
+		return 0;
+	if (scan_runtime(tt, needs, why) != 0 || scan_placement(tt, uses, why) != 0)
+		return -1;
 	if (object_field(tt, "ContainerSpec", &cs, "TaskTemplate.ContainerSpec must be an object",
 			 why) != 0)
 		return -1;
 	if (cs == NULL)
 		return 0;
 	if (scan_mounts(cs, needs, why) != 0 ||
-	    list_field(cs, "CapabilityAdd", DK_CAPABILITIES, needs, why) != 0)
+	    list_field(cs, "CapabilityAdd", DK_CAPABILITIES, needs, why) != 0 ||
+	    scan_refs(cs, &secret_refs, uses, why) != 0 ||
+	    scan_refs(cs, &config_refs, uses, why) != 0)
 		return -1;
 	return 0;
 }
@@ -898,8 +1052,9 @@ static unsigned privilege_needs(const char *name, json_t *value)
 		const char *name;
 		unsigned bit;
 	} known[] = {
-	    {"mount", DK_HOST_BIND_MOUNTS},  {"device", DK_DEVICES},   {"allow-all-devices", DK_DEVICES},
-	    {"capabilities", DK_CAPABILITIES}, {"host pid", DK_PID_MODE}, {"host ipc", DK_IPC_MODE},
+	    {"mount", DK_HOST_BIND_MOUNTS},    {"device", DK_DEVICES},
+	    {"allow-all-devices", DK_DEVICES}, {"capabilities", DK_CAPABILITIES},
+	    {"host pid", DK_PID_MODE},	       {"host ipc", DK_IPC_MODE},
 	};
 	json_t *v;
 	size_t i;
@@ -968,16 +1123,16 @@ static int scan_plugin_settings(json_t *root, unsigned *needs, struct refusal *w
  * it out (over 1 MiB, or not sent as JSON) still acts on it.
  */
 enum body_kind {
-	BODY_IGNORED,	  /* the decision does not depend on it */
-	BODY_LABELS,	  /* a JSON object; its label names a collection */
-	BODY_CONTAINER,	  /* container create */
-	BODY_RESOURCES,	  /* container update: resources as in a HostConfig */
-	BODY_EXEC,	  /* exec create */
-	BODY_SERVICE,	  /* service create and update */
-	BODY_VOLUME,	  /* volume create */
-	BODY_PRIVILEGES,  /* plugin pull and upgrade: the privileges granted */
-	BODY_SETTINGS,	  /* plugin set */
-	BODY_ARCHIVE,	  /* plugin create: a tar the engine never shows */
+	BODY_IGNORED,	 /* the decision does not depend on it */
+	BODY_LABELS,	 /* a JSON object; its label names a collection */
+	BODY_CONTAINER,	 /* container create */
+	BODY_RESOURCES,	 /* container update: resources as in a HostConfig */
+	BODY_EXEC,	 /* exec create */
+	BODY_SERVICE,	 /* service create and update */
+	BODY_VOLUME,	 /* volume create */
+	BODY_PRIVILEGES, /* plugin pull and upgrade: the privileges granted */
+	BODY_SETTINGS,	 /* plugin set */
+	BODY_ARCHIVE,	 /* plugin create: a tar the engine never shows */
 };
 
 static bool is_op(const struct dk_op *op, const char *name)
@@ -1006,7 +1161,8 @@ static enum body_kind body_kind(const struct dk_op *op)
 	return BODY_LABELS;
 }
 
-static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, struct refusal *why)
+static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, struct dk_uses *uses,
+		     struct refusal *why)
 {
 	switch (kind) {
 	case BODY_CONTAINER:
@@ -1016,7 +1172,7 @@ static int scan_kind(enum body_kind kind, json_t *root, unsigned *needs, struct 
 	case BODY_EXEC:
 		return scan_exec(root, needs, why);
 	case BODY_SERVICE:
-		return scan_service(root, needs, why);
+		return scan_service(root, needs, uses, why);
 	case BODY_VOLUME:
 		return scan_volume(root, needs, why);
 	case BODY_PRIVILEGES:
@@ -1050,14 +1206,21 @@ static json_t *load_body(const char *body, size_t len, struct refusal *why)
 	return root;
 }
 
+static void uses_clear(struct dk_uses *uses)
+{
+	if (uses != NULL)
+		uses->nrefs = uses->nconstraints = 0;
+}
+
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
-		    char *label, size_t labellen, struct refusal *why)
+		    char *label, size_t labellen, struct dk_uses *uses, struct refusal *why)
 {
 	enum body_kind kind;
 	json_t *root;
 	bool list;
 	int rc;
 
+	uses_clear(uses);
 	if (needs == NULL || label == NULL || labellen == 0 || op == NULL || op->operation == NULL)
 		return refuse(why, "internal error: no operation to read the body for");
 	*needs = 0;
@@ -1077,11 +1240,12 @@ int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsign
 	}
 	rc = list ? 0 : read_label(root, label, labellen, why);
 	if (rc == 0)
-		rc = scan_kind(kind, root, needs, why);
+		rc = scan_kind(kind, root, needs, uses, why);
 	json_decref(root);
 	if (rc != 0) {
 		*needs = 0;
 		label[0] = '\0';
+		uses_clear(uses);
 	}
 	return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * Fuzz target for the Docker Engine API as authorization reads it
- * (authd/dockerapi.c): RequestUri normalisation, the route table and the
- * inspection of create bodies. Input: "METHOD\nURI\nBODY".
+ * (dockerapi/): RequestUri normalisation, the route table, the inspection
+ * of create bodies, and a service's placement on the nodes an engine lists.
+ * Input: "METHOD\nURI\nBODY", where BODY may be followed by a NUL byte and
+ * an engine's answer to GET /nodes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,21 +62,93 @@ static void check_op(const struct dk_op *op, const char *path)
 		abort();
 }
 
+/* A service spec's uses, the only body that has any, each whole and terminated. */
+static void check_uses(const struct dk_op *op, const struct dk_uses *u)
+{
+	bool service = op->resource == DK_SERVICE && op->inspect_body;
+
+	if (u->nrefs > 2 * DK_MAX_REFS || u->nconstraints > DK_MAX_CONSTRAINTS)
+		abort();
+	if (!service && (u->nrefs != 0 || u->nconstraints != 0))
+		abort();
+	for (size_t i = 0; i < u->nrefs; i++) {
+		const struct dk_ref *r = &u->refs[i];
+
+		if (r->resource != DK_SECRET && r->resource != DK_CONFIG)
+			abort();
+		if (memchr(r->object, '\0', sizeof(r->object)) == NULL || r->object[0] == '\0' ||
+		    memchr(r->name, '\0', sizeof(r->name)) == NULL || r->name[0] == '\0')
+			abort();
+	}
+	for (size_t i = 0; i < u->nconstraints; i++)
+		if (memchr(u->constraints[i], '\0', DK_CONSTRAINT_LEN) == NULL)
+			abort();
+}
+
+/*
+ * Every node a list has is named, the list is labelled when a node is, a
+ * spec without constraints may run on every node, and a constraint only
+ * ever takes nodes away.
+ */
+static void place(struct dk_uses *u, const char *json, size_t len)
+{
+	struct refusal why = {"", ""};
+	struct dk_nodes *n = dk_nodes_read(json, len, &why);
+	size_t all = u->nconstraints;
+	bool labelled = false;
+
+	if (n == NULL) {
+		if (why.message[0] == '\0')
+			abort();
+		return;
+	}
+	if (dk_nodes_count(n) > DK_MAX_NODES)
+		abort();
+	for (size_t i = 0; i < dk_nodes_count(n); i++) {
+		bool may = true;
+
+		if (dk_node_name(n, i) == NULL || !dk_node_may_run(n, i, NULL))
+			abort();
+		labelled = labelled || dk_node_label(n, i) != NULL;
+		for (u->nconstraints = 0; u->nconstraints <= all; u->nconstraints++) {
+			bool now = dk_node_may_run(n, i, u);
+
+			if (now && !may)
+				abort();
+			may = now;
+		}
+		u->nconstraints = all;
+	}
+	if (labelled != dk_nodes_labelled(n))
+		abort();
+	dk_nodes_free(n);
+}
+
+static struct dk_uses uses; /* tens of KiB: not on the stack */
+
 static void inspect(const struct dk_op *op, const char *body, size_t len)
 {
+	const char *nul = memchr(body, '\0', len);
+	size_t body_len = nul ? (size_t)(nul - body) : len;
 	char label[512];
 	struct refusal why = {"", ""};
 	unsigned needs = 0xffffffffu;
-	int rc = dk_inspect_body(op, body, len, &needs, label, sizeof(label), &why);
+	int rc;
 
+	uses.nrefs = uses.nconstraints = 99999;
+	rc = dk_inspect_body(op, body, body_len, &needs, label, sizeof(label), &uses, &why);
 	if (needs >= 1u << DK_N_SUBOPTIONS || strlen(label) >= sizeof(label))
 		abort();
 	/* a refused body must leave nothing behind that a caller could act on */
-	if (rc != 0 && (why.message[0] == '\0' || needs != 0 || label[0] != '\0'))
+	if (rc != 0 && (why.message[0] == '\0' || needs != 0 || label[0] != '\0' ||
+			uses.nrefs != 0 || uses.nconstraints != 0))
 		abort();
 	for (unsigned bit = 1; bit < 1u << DK_N_SUBOPTIONS; bit <<= 1)
 		if ((needs & bit) && dk_suboption_name(bit) == NULL)
 			abort();
+	check_uses(op, &uses);
+	if (nul != NULL)
+		place(&uses, nul + 1, len - body_len - 1);
 }
 
 /* The query asks for at most the network sub-option, and a refusal says why. */

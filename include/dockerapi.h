@@ -40,7 +40,7 @@ struct dk_op {
 	const char *operation; /* MKE's name, e.g. "Container Create"; static storage */
 	enum dk_target target;
 	char object[DK_OBJECT_LEN]; /* the id or name in the path for DK_TARGET_EXISTING, else "" */
-	bool inspect_body; /* the decision depends on the JSON body, which must be shown */
+	bool inspect_body;	    /* the decision depends on the JSON body, which must be shown */
 	const char *pattern; /* the route that matched, e.g. "/containers/{id}/json"; static */
 };
 
@@ -83,6 +83,30 @@ void dk_each_operation(void (*fn)(enum dk_resource res, const char *operation, v
 		       void *ctx);
 
 /*
+ * What a service spec uses besides its own collection (SPEC §5): the secrets
+ * and configs it names, each of which needs Secret Use or Config Use in its
+ * own collection, and the placement constraints that say on which nodes it
+ * may run, which need Node Schedule there.
+ */
+#define DK_MAX_REFS 64	      /* secrets a spec may name, and as many configs */
+#define DK_MAX_CONSTRAINTS 32 /* placement constraints a spec may have */
+#define DK_REF_LEN 128	      /* an ID or a name (the engine allows names of 64) */
+#define DK_CONSTRAINT_LEN 512
+
+struct dk_ref {
+	enum dk_resource resource; /* DK_SECRET or DK_CONFIG */
+	char object[DK_REF_LEN];   /* what the engine finds it by: its ID, else its name */
+	char name[DK_REF_LEN];	   /* what a message calls it: its name, else its ID */
+};
+
+struct dk_uses {
+	size_t nrefs;
+	struct dk_ref refs[2 * DK_MAX_REFS];
+	size_t nconstraints;
+	char constraints[DK_MAX_CONSTRAINTS][DK_CONSTRAINT_LEN];
+};
+
+/*
  * For ops with inspect_body: which sub-options the body needs (bits of enum
  * dk_suboption) and the com.docker.ucp.access.label it asks for ("" when
  * none). Such a body is required: -1 with why filled when it is missing,
@@ -90,9 +114,39 @@ void dk_each_operation(void (*fn)(enum dk_resource res, const char *operation, v
  * plugin privileges and settings), or has a value of the wrong type. A
  * plugin create's body is an archive the engine never shows, so it is
  * always refused. Ops without inspect_body give 0 and nothing.
+ *
+ * uses, unless NULL, gets what a service create or update's spec uses
+ * (TaskTemplate.ContainerSpec.Secrets and .Configs, TaskTemplate.Placement.
+ * Constraints), and is emptied for every other body and on a refusal. A
+ * spec naming more than DK_MAX_REFS secrets or configs, or having more than
+ * DK_MAX_CONSTRAINTS constraints, is refused.
  */
 int dk_inspect_body(const struct dk_op *op, const char *body, size_t len, unsigned *needs,
-		    char *label, size_t labellen, struct refusal *why);
+		    char *label, size_t labellen, struct dk_uses *uses, struct refusal *why);
+
+/*
+ * The swarm's nodes as the engine lists them (GET /nodes), read for Node
+ * Schedule; immutable once read, so threads may share one. At most
+ * DK_MAX_NODES: a larger answer is refused (and the decision denied).
+ */
+#define DK_MAX_NODES 5000
+struct dk_nodes;
+
+/* NULL with why filled when json is not a list of node objects, or too long a one. */
+struct dk_nodes *dk_nodes_read(const char *json, size_t len, struct refusal *why);
+void dk_nodes_free(struct dk_nodes *n);
+size_t dk_nodes_count(const struct dk_nodes *n);
+/* Whether any node has a com.docker.ucp.access.label: node collections are in use. */
+bool dk_nodes_labelled(const struct dk_nodes *n);
+/* Node i's hostname, or its ID when it has none; valid while n is. */
+const char *dk_node_name(const struct dk_nodes *n, size_t i);
+/* Node i's com.docker.ucp.access.label; NULL when it has none. */
+const char *dk_node_label(const struct dk_nodes *n, size_t i);
+/*
+ * Whether the spec's placement constraints may let a task run on node i, as
+ * swarmkit evaluates them; true whenever authd cannot be sure it may not.
+ */
+bool dk_node_may_run(const struct dk_nodes *n, size_t i, const struct dk_uses *uses);
 
 /*
  * Sub-options a request's query string needs: an image build's

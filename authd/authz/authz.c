@@ -178,7 +178,8 @@ void authz_record(struct server *srv, const struct rbac_subject *who, const char
  * not show cannot be checked, so it is refused like a body that is missing.
  */
 static bool read_request(const struct authz_call *c, const struct dk_op *op, const char *query,
-			 unsigned *needs, char *label, size_t labellen, struct authz_outcome *o)
+			 unsigned *needs, char *label, size_t labellen, struct dk_uses *uses,
+			 struct authz_outcome *o)
 {
 	struct refusal why;
 	unsigned from_query = 0;
@@ -190,7 +191,7 @@ static bool read_request(const struct authz_call *c, const struct dk_op *op, con
 		     "it cannot be checked; send a smaller JSON body");
 		return false;
 	}
-	if (dk_inspect_body(op, (const char *)c->body, c->body_len, needs, label, labellen,
+	if (dk_inspect_body(op, (const char *)c->body, c->body_len, needs, label, labellen, uses,
 			    &why) != 0) {
 		deny(o, "the request body cannot be checked: %s", why.message);
 		return false;
@@ -220,13 +221,150 @@ static void verdict(const struct authz_call *c, const struct dk_op *op, unsigned
 	snprintf(o->collection, sizeof(o->collection), "%s", v.collection);
 }
 
-static void decide(struct server *srv, const struct authz_call *c, const char *path,
-		   const char *query, struct authz_outcome *o)
+/*
+ * Whether the subject may also do `op` in `collection`, which the request
+ * needs besides its own operation; when not, o is denied with the reason,
+ * after `context` (which names what needed it), and names that operation.
+ */
+static bool may_also(const struct authz_call *c, const struct dk_op *op, const char *collection,
+		     const char *context, const char *hint, struct authz_outcome *o)
+{
+	struct authz_outcome also = {0};
+
+	verdict(c, op, 0, collection, &also);
+	if (also.allow)
+		return true;
+	o->allow = false;
+	snprintf(o->operation, sizeof(o->operation), "%s", op->operation);
+	snprintf(o->collection, sizeof(o->collection), "%s", also.collection);
+	snprintf(o->role, sizeof(o->role), "%s", also.role);
+	snprintf(o->msg, sizeof(o->msg), "%s: %s%s", context, also.msg, hint);
+	return false;
+}
+
+/*
+ * Secret Use and Config Use: each secret and config the spec names, in its
+ * own collection, read from the engine as any existing resource's is.
+ */
+static bool may_use_refs(struct server *srv, const struct authz_call *c, const struct dk_uses *u,
+			 struct authz_outcome *o)
+{
+	for (size_t i = 0; i < u->nrefs; i++) {
+		const struct dk_ref *r = &u->refs[i];
+		bool secret = r->resource == DK_SECRET;
+		struct dk_op use = {.resource = r->resource,
+				    .operation = secret ? "Secret Use" : "Config Use",
+				    .target = DK_TARGET_EXISTING};
+		char coll[2048], name[AUTHZ_SHOWN_MAX + 1], context[AUTHZ_SHOWN_MAX + 64];
+		const char *where = srv->cfg->authz_engine_collection;
+
+		snprintf(use.object, sizeof(use.object), "%s", r->object);
+		if (engine_label(srv->labels, &use, coll, sizeof(coll)) == 0)
+			where = coll;
+		snprintf(context, sizeof(context), "the service uses the %s %s",
+			 secret ? "secret" : "config", utf8_clean(name, sizeof(name), r->name));
+		if (!may_also(c, &use, where, context, "", o))
+			return false;
+	}
+	return true;
+}
+
+#define DISTINCT_MAX 32 /* collections of nodes remembered as allowed; more are checked again */
+
+/*
+ * Node Schedule on every node the service may be placed on, once node
+ * collections are in use, that is once some node has an access label (an
+ * unlabelled node is then in the engine's collection). MKE adds placement
+ * constraints that keep a service on the nodes its author may schedule on;
+ * an authorization plugin can only allow or deny, so authd requires Node
+ * Schedule on each node the spec's constraints leave open (dk_node_may_run),
+ * and the author narrows them ("node.labels.com.docker.ucp.access.label==
+ * /Shared") where needed. Nodes are those of the moment: one that joins or is
+ * relabelled later is not checked until the service is next updated.
+ */
+static bool may_schedule(struct server *srv, const struct authz_call *c,
+			 const struct dk_nodes *nodes, const struct dk_uses *u,
+			 struct authz_outcome *o)
+{
+	struct dk_op schedule = {
+	    .resource = DK_NODE, .operation = "Node Schedule", .target = DK_TARGET_EXISTING};
+	const char *allowed[DISTINCT_MAX];
+	size_t nallowed = 0;
+
+	for (size_t i = 0; i < dk_nodes_count(nodes); i++) {
+		const char *coll = dk_node_label(nodes, i);
+		char name[AUTHZ_SHOWN_MAX + 1], context[AUTHZ_SHOWN_MAX + 64];
+		bool seen = false;
+
+		if (!dk_node_may_run(nodes, i, u))
+			continue;
+		coll = coll ? coll : srv->cfg->authz_engine_collection;
+		for (size_t j = 0; j < nallowed && !seen; j++)
+			seen = strcmp(allowed[j], coll) == 0;
+		if (seen)
+			continue;
+		snprintf(context, sizeof(context), "the service may be placed on node %s",
+			 utf8_clean(name, sizeof(name), dk_node_name(nodes, i)));
+		if (!may_also(c, &schedule, coll, context,
+			      " (a placement constraint can keep it off that node)", o))
+			return false;
+		if (nallowed < DISTINCT_MAX)
+			allowed[nallowed++] = coll;
+	}
+	return true;
+}
+
+/* What a service create or update needs besides Service Create or Update. */
+static void check_service_uses(struct server *srv, const struct authz_call *c,
+			       const struct dk_uses *u, struct authz_outcome *o)
+{
+	struct engine_nodes *en;
+
+	if (!may_use_refs(srv, c, u, o))
+		return;
+	if ((en = engine_nodes_get(srv->labels)) == NULL) {
+		deny(o, "%s", "internal error: out of memory reading the swarm's nodes");
+		return;
+	}
+	if (en->state == NODES_UNREADABLE)
+		deny(o,
+		     "the swarm's nodes cannot be read from the engine (%s), so Node Schedule "
+		     "cannot be checked; try again",
+		     en->why);
+	else if (en->state == NODES_READ && dk_nodes_labelled(en->nodes))
+		may_schedule(srv, c, en->nodes, u, o);
+	engine_nodes_put(en);
+}
+
+static bool is_service_spec(const struct dk_op *op)
+{
+	return op->resource == DK_SERVICE && op->inspect_body;
+}
+
+static void decide_op(struct server *srv, const struct authz_call *c, const struct dk_op *op,
+		      const char *query, struct dk_uses *uses, struct authz_outcome *o)
 {
 	char label[512] = "", coll[2048];
 	const char *target;
-	struct dk_op op;
 	unsigned needs = 0;
+
+	if (!read_request(c, op, query, &needs, label, sizeof(label), uses, o))
+		return;
+	target = target_collection(srv, c, op, label, coll, sizeof(coll));
+	verdict(c, op, needs, target, o);
+	/* an update that relabels its resource moves it: the operation is needed there too */
+	if (o->allow && op->target == DK_TARGET_EXISTING && label[0] != '\0' &&
+	    strcmp(label, target) != 0)
+		verdict(c, op, needs, label, o);
+	if (o->allow && uses != NULL)
+		check_service_uses(srv, c, uses, o);
+}
+
+static void decide(struct server *srv, const struct authz_call *c, const char *path,
+		   const char *query, struct authz_outcome *o)
+{
+	struct dk_uses *uses = NULL;
+	struct dk_op op;
 
 	if (dk_lookup(c->method, path, &op) != 0) {
 		if (c->who->is_admin) {
@@ -245,14 +383,13 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 		snprintf(o->msg, sizeof(o->msg), "allowed");
 		return;
 	}
-	if (!read_request(c, &op, query, &needs, label, sizeof(label), o))
+	/* a spec's secrets, configs and constraints take tens of KiB: not on a handler's stack */
+	if (is_service_spec(&op) && (uses = malloc(sizeof(*uses))) == NULL) {
+		deny(o, "%s", "internal error: out of memory");
 		return;
-	target = target_collection(srv, c, &op, label, coll, sizeof(coll));
-	verdict(c, &op, needs, target, o);
-	/* an update that relabels its resource moves it: the operation is needed there too */
-	if (o->allow && op.target == DK_TARGET_EXISTING && label[0] != '\0' &&
-	    strcmp(label, target) != 0)
-		verdict(c, &op, needs, label, o);
+	}
+	decide_op(srv, c, &op, query, uses, o);
+	free(uses);
 }
 
 void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o)

@@ -1,7 +1,8 @@
 /*
- * Reads resource labels from the engine's API socket with libcurl. Answers
- * (found or not) are cached for CACHE_SECONDS in a fixed table with striped
- * locks, so lookups stay bounded in memory and never serialise decisions.
+ * Reads resource labels, and the swarm's nodes, from the engine's API socket
+ * with libcurl. Label answers (found or not) are cached for CACHE_SECONDS in
+ * a fixed table with striped locks, so lookups stay bounded in memory and
+ * never serialise decisions; the node list is cached as long, whole.
  */
 #include <curl/curl.h>
 #include <stdatomic.h>
@@ -18,6 +19,8 @@
 #define STRIPES 16
 #define CACHE_SECONDS 2
 #define MAX_ANSWER (1 << 20)
+/* A node is a few KiB in GET /nodes: room for DK_MAX_NODES of them. */
+#define MAX_NODES_ANSWER (16 << 20)
 #define LABEL_KEY "com.docker.ucp.access.label"
 /* An engine may be upgraded under a running authd: its version is read again after this. */
 #define VERSION_SECONDS 300
@@ -33,6 +36,7 @@ struct slot {
 struct engine_labels {
 	char *socket_path;
 	_Atomic int64_t version_due_at; /* when the engine's version is next read; 0: now */
+	struct ref_slot nodes;		/* the last struct engine_nodes read */
 	pthread_mutex_t locks[STRIPES];
 	struct slot slots[SLOTS];
 };
@@ -49,6 +53,7 @@ struct engine_labels *engine_labels_new(const char *socket_path)
 	}
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_init(&e->locks[i], NULL);
+	ref_slot_init(&e->nodes);
 	return e;
 }
 
@@ -58,6 +63,7 @@ void engine_labels_free(struct engine_labels *e)
 		return;
 	for (int i = 0; i < STRIPES; i++)
 		pthread_mutex_destroy(&e->locks[i]);
+	ref_slot_destroy(&e->nodes);
 	free(e->socket_path);
 	free(e);
 }
@@ -95,6 +101,7 @@ static const char *inspect_path(enum dk_resource r, const char **labels_in)
 struct buf {
 	char *data;
 	size_t len;
+	size_t max;
 };
 
 static size_t collect(char *p, size_t size, size_t n, void *ctx)
@@ -103,7 +110,7 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
 	size_t add = size * n;
 	char *grown;
 
-	if (b->len + add > MAX_ANSWER)
+	if (b->len + add > b->max)
 		return 0; /* aborts the transfer */
 	grown = realloc(b->data, b->len + add + 1);
 	if (grown == NULL)
@@ -115,28 +122,37 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
 	return add;
 }
 
-/* GETs an engine path; the parsed JSON answer, or NULL. */
-static json_t *engine_get(const struct engine_labels *e, const char *path)
+/* GETs an engine path into b (at most b->max bytes); the HTTP status, or 0 when none came. */
+static long engine_call(const struct engine_labels *e, const char *path, struct buf *b)
 {
 	CURL *c = curl_easy_init();
-	struct buf b = {0};
 	char url[2048];
 	long status = 0;
-	json_t *j = NULL;
 
 	if (c == NULL)
-		return NULL;
+		return 0;
 	snprintf(url, sizeof(url), "http://engine%s", path);
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(c) == CURLE_OK &&
-	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
-		j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+		status = 0;
 	curl_easy_cleanup(c);
+	return status;
+}
+
+/* GETs an engine path; the parsed JSON answer, or NULL. */
+static json_t *engine_get(const struct engine_labels *e, const char *path)
+{
+	struct buf b = {.max = MAX_ANSWER};
+	json_t *j = NULL;
+
+	if (engine_call(e, path, &b) == 200)
+		j = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
 	free(b.data);
 	return j;
 }
@@ -242,4 +258,68 @@ int engine_label(struct engine_labels *e, const struct dk_op *op, char *label, s
 	s->fetched_at = now;
 	pthread_mutex_unlock(lock);
 	return rc;
+}
+
+/* ---- the swarm's nodes ---- */
+
+static void nodes_free(struct ref *r)
+{
+	struct engine_nodes *n = (struct engine_nodes *)r;
+
+	dk_nodes_free(n->nodes);
+	free(n);
+}
+
+/* Asks the engine for its nodes; a new struct engine_nodes, NULL when out of memory. */
+static struct engine_nodes *read_nodes(const struct engine_labels *e)
+{
+	struct engine_nodes *n = calloc(1, sizeof(*n));
+	struct buf b = {.max = MAX_NODES_ANSWER};
+	struct refusal why;
+	long status;
+
+	if (n == NULL)
+		return NULL;
+	ref_init(&n->ref, nodes_free);
+	n->fetched_at = now_seconds();
+	if (e->socket_path == NULL)
+		return n; /* NODES_NONE: no engine to ask */
+	status = engine_call(e, "/nodes", &b);
+	if (status == 200 && (n->nodes = dk_nodes_read(b.data, b.len, &why)) != NULL) {
+		n->state = NODES_READ;
+	} else if (status == 503) {
+		/* not a swarm manager: it places no service, and refuses to make one */
+		n->state = NODES_NONE;
+	} else {
+		n->state = NODES_UNREADABLE;
+		if (status == 200)
+			snprintf(n->why, sizeof(n->why), "%s", why.message);
+		else if (status != 0)
+			snprintf(n->why, sizeof(n->why), "it answered HTTP %ld", status);
+		else
+			snprintf(n->why, sizeof(n->why), "it did not answer");
+	}
+	free(b.data);
+	return n;
+}
+
+struct engine_nodes *engine_nodes_get(struct engine_labels *e)
+{
+	struct engine_nodes *n = (struct engine_nodes *)ref_slot_take(&e->nodes);
+
+	if (n != NULL && now_seconds() - n->fetched_at < CACHE_SECONDS)
+		return n;
+	engine_nodes_put(n);
+	/* asked without a lock held; two decisions at once may both ask, and the last one stays */
+	if ((n = read_nodes(e)) == NULL)
+		return NULL;
+	ref_get(&n->ref);
+	ref_slot_publish(&e->nodes, &n->ref);
+	return n;
+}
+
+void engine_nodes_put(struct engine_nodes *n)
+{
+	if (n != NULL)
+		ref_put(&n->ref);
 }

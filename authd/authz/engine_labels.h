@@ -1,12 +1,15 @@
 /*
- * The access label of resources that already exist, read from the engine's
- * own API socket (SPEC §8.2) and kept for a moment, since one `docker`
- * command often touches the same resource several times.
+ * The access label of resources that already exist, and the swarm's nodes,
+ * read from the engine's own API socket (SPEC §8.2) and kept for a moment,
+ * since one `docker` command often touches the same resource several times.
  */
 #ifndef AUTHD_ENGINE_LABELS_H
 #define AUTHD_ENGINE_LABELS_H
 
+#include <stdint.h>
+
 #include "dockerapi.h"
+#include "refcount.h"
 
 struct engine_labels;
 
@@ -21,5 +24,25 @@ void engine_labels_check_version(struct engine_labels *e);
  * it, or cannot be asked.
  */
 int engine_label(struct engine_labels *e, const struct dk_op *op, char *label, size_t len);
+
+enum nodes_state {
+	NODES_NONE,	  /* no engine to ask, or it is not a swarm manager: no nodes */
+	NODES_READ,	  /* nodes holds them */
+	NODES_UNREADABLE, /* the engine was asked and gave no list; why says what happened */
+};
+
+/* What the engine said of its nodes, immutable; shared, so held and put back. */
+struct engine_nodes {
+	struct ref ref; /* first: refcount.h */
+	enum nodes_state state;
+	struct dk_nodes *nodes;
+	int64_t fetched_at;
+	char why[256];
+};
+
+/* The swarm's nodes as read at most a few seconds ago, held for the caller; NULL when out of
+ * memory. */
+struct engine_nodes *engine_nodes_get(struct engine_labels *e);
+void engine_nodes_put(struct engine_nodes *n);
 
 #endif

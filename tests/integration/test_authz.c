@@ -6,6 +6,8 @@
  * - revocation: a deleted key, a deactivated account, a removed grant (SPEC §7.3);
  * - bodies dockerd does not forward are not allowed; fail-closed while authd
  *   is down, and back without an engine restart (SPEC §8.1);
+ * - services on a single-node swarm: Secret Use and Config Use on what they
+ *   reference, Node Schedule once nodes have labels (SPEC §5, §8.2);
  * - the plugin socket under bad input: the protocol, malformed JSON, missing
  *   fields, bad, foreign and revoked certificates, user mismatches, huge
  *   bodies, unknown routes, path tricks, absolute URIs, local requests
@@ -56,7 +58,7 @@ struct principal {
 	char key_id[80];
 };
 
-enum { P_ADMIN, P_RC, P_VO, P_NONE, P_MEMBER, P_GONE, P_OFF, N_PRINCIPALS };
+enum { P_ADMIN, P_RC, P_VO, P_NONE, P_MEMBER, P_GONE, P_OFF, P_DEP, N_PRINCIPALS };
 static struct principal people[N_PRINCIPALS];
 static char team_id[80]; /* the team whose grant the member case gives and takes */
 
@@ -305,10 +307,10 @@ static void add_people(void)
 
 /*
  * authd first (dockerd asks the plugin on its first request), then a
- * controller engine with --tlsverify and --authorization-plugin, a local
- * image for container creates (there is no network), and the accounts.
+ * controller engine with --tlsverify and --authorization-plugin, and a
+ * local image for container and service creates (there is no network).
  */
-static void setup_docker(void)
+static void start_controller(void)
 {
 	const char *tls;
 
@@ -331,6 +333,11 @@ static void setup_docker(void)
 		      "tar cf - --files-from /dev/null | docker -H 'unix://%s' import - " IMAGE,
 		      eng->sock),
 		   0);
+}
+
+static void setup_docker(void)
+{
+	start_controller();
 	add_people();
 	http_close(); /* forked tests must not share this process's connection */
 	teardown_test();
@@ -341,10 +348,16 @@ static void setup_docker(void)
  * stops; left behind, a few runs exhaust the address pools of every later
  * engine on this machine. Prune them while the engine still answers.
  */
+static bool in_swarm; /* the engine is a swarm manager: leave it before pruning */
+
 static void prune_networks(void)
 {
-	if (eng != NULL)
-		(void)local_docker("network prune -f");
+	if (eng == NULL)
+		return;
+	/* a swarm holds its ingress network and docker_gwbridge until the engine leaves it */
+	if (in_swarm && local_docker("swarm leave --force").code == 0)
+		in_swarm = false;
+	(void)local_docker("network prune -f");
 }
 
 static void teardown_docker(void)
@@ -495,7 +508,8 @@ START_TEST(test_restricted_control)
 	int major = 0;
 
 	run_matrix(p, RC_ROW);
-	/* the lookups have read the engine's version: one before 23 has no fix for the body bypass */
+	/* the lookups have read the engine's version: one before 23 has no fix for the body bypass
+	 */
 	expect_ran(v, 0);
 	if (sscanf(v.out, "%d.", &major) == 1 && major < 23)
 		expect_has(read_text(srv->log), "CVE-2024-41110", "authd's log");
@@ -1075,13 +1089,20 @@ END_TEST
 START_TEST(test_plugin_bodies_required)
 {
 	static const char *const routes[][2] = {
-	    {"POST", "/v1.41/networks/create"},	       {"POST", "/v1.41/volumes/create"},
-	    {"POST", "/v1.41/secrets/create"},	       {"POST", "/v1.41/configs/create"},
-	    {"POST", "/v1.41/plugins/pull?remote=x"},  {"POST", "/v1.41/plugins/x/set"},
-	    {"POST", "/v1.41/swarm/init"},	       {"POST", "/v1.41/swarm/join"},
-	    {"POST", "/v1.41/swarm/update?version=1"}, {"POST", "/v1.41/containers/web/update"},
-	    {"POST", "/v1.41/services/s1/update"},     {"POST", "/v1.41/nodes/n1/update"},
-	    {"POST", "/v1.41/secrets/k1/update"},      {"POST", "/v1.41/configs/c1/update"},
+	    {"POST", "/v1.41/networks/create"},
+	    {"POST", "/v1.41/volumes/create"},
+	    {"POST", "/v1.41/secrets/create"},
+	    {"POST", "/v1.41/configs/create"},
+	    {"POST", "/v1.41/plugins/pull?remote=x"},
+	    {"POST", "/v1.41/plugins/x/set"},
+	    {"POST", "/v1.41/swarm/init"},
+	    {"POST", "/v1.41/swarm/join"},
+	    {"POST", "/v1.41/swarm/update?version=1"},
+	    {"POST", "/v1.41/containers/web/update"},
+	    {"POST", "/v1.41/services/s1/update"},
+	    {"POST", "/v1.41/nodes/n1/update"},
+	    {"POST", "/v1.41/secrets/k1/update"},
+	    {"POST", "/v1.41/configs/c1/update"},
 	};
 	const char *list = base64_of_text("[1]");
 	struct reply *r;
@@ -1101,10 +1122,10 @@ START_TEST(test_plugin_bodies_required)
 	expect_refused(r);
 	expect_msg(r, "archive");
 	/* with their bodies, the same creates are decided on their labels */
-	expect_allow(as_rc("POST", "/v1.41/networks/create",
-			   base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "n", "Labels", LABEL,
-						"/Shared"))),
-		     true);
+	expect_allow(
+	    as_rc("POST", "/v1.41/networks/create",
+		  base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "n", "Labels", LABEL, "/Shared"))),
+	    true);
 	r = as_rc("POST", "/v1.41/volumes/create",
 		  base64_of_text(jbody("{s:s, s:{s:s}}", "Name", "v", "Labels", LABEL, "/prod")));
 	expect_refused(r);
@@ -1641,6 +1662,329 @@ START_TEST(test_identity_denials_counted)
 }
 END_TEST
 
+/* ---- services: Secret Use, Config Use, Node Schedule, on a single-node swarm ---- */
+
+#define SERVICE "service create --detach --no-resolve-image --replicas 0 "
+
+static char node_id[64], node_host[256];
+
+/* `docker service create` of an idle service named name, with more flags. */
+static const char *service(const char *name, const char *flags)
+{
+	return fmt(SERVICE "--name %s %s " IMAGE " true", name, flags);
+}
+
+static bool service_exists(const char *name)
+{
+	return local_docker("service inspect %s", name).code == 0;
+}
+
+/* swarm's VXLAN port must be in 1024-49151; a free one keeps this swarm off others'. */
+static int data_path_port(void)
+{
+	for (int i = 0; i < 200; i++) {
+		int port = it_free_port();
+
+		if (port > 1024 && port <= 49151)
+			return port;
+	}
+	return -1;
+}
+
+/*
+ * The controller engine made a single-node swarm manager. Its
+ * docker_gwbridge gets a bridge name of its own and its ports are free
+ * ones, so that engines of other tests on this machine may be swarms too.
+ */
+static void init_swarm(void)
+{
+	int port = it_free_port(), data = data_path_port();
+	struct ran r;
+
+	ck_assert_msg(port > 0 && data > 0, "no free port for the swarm");
+	expect_ran(local_docker("network create --opt com.docker.network.bridge.name=azgw%d "
+				"--opt com.docker.network.bridge.enable_icc=false "
+				"--opt com.docker.network.bridge.enable_ip_masquerade=false "
+				"docker_gwbridge",
+				(int)getpid()),
+		   0);
+	in_swarm = true;
+	expect_ran(local_docker("swarm init --advertise-addr 127.0.0.1:%d --listen-addr "
+				"127.0.0.1:%d --data-path-port %d",
+				port, port, data),
+		   0);
+	r = local_docker("node inspect self --format '{{.ID}} {{.Description.Hostname}}'");
+	expect_ran(r, 0);
+	ck_assert_int_eq(sscanf(r.out, "%63s %255s", node_id, node_host), 2);
+}
+
+/* Secrets and configs in /Shared, in /prod, and with no label (the engine's collection). */
+static void add_secrets(void)
+{
+	const char *data = fmt("%s/secret.txt", wd);
+
+	ck_assert_int_eq(it_write_file(data, "not really secret\n"), 0);
+	expect_ran(local_docker("secret create --label " LABEL "=/Shared s-shared '%s'", data), 0);
+	expect_ran(local_docker("secret create --label " LABEL "=/prod s-prod '%s'", data), 0);
+	expect_ran(local_docker("secret create s-plain '%s'", data), 0);
+	expect_ran(local_docker("config create --label " LABEL "=/Shared c-shared '%s'", data), 0);
+	expect_ran(local_docker("config create --label " LABEL "=/prod c-prod '%s'", data), 0);
+}
+
+/*
+ * az-rc: Restricted Control on /Shared (Secret Use and Config Use, no Node
+ * Schedule); az-dep: a custom role on /Shared that may create services but
+ * use no secret.
+ */
+static void add_swarm_people(void)
+{
+	struct reply *r;
+
+	add_admin(&people[P_ADMIN]);
+	add_user(&people[P_RC], "az-rc", "restrictedcontrol");
+	add_user(&people[P_DEP], "az-dep", NULL);
+	r = call("POST", admin,
+		 "{\"name\":\"deployer\",\"operations\":{\"Service\":{\"Service Create\":[],"
+		 "\"Service View\":[]},\"Secret\":{\"Secret View\":[]}}}",
+		 "/roles");
+	expect_status(r, 201);
+	grant(people[P_DEP].id, "shared", jstr(r->json, "id"), true);
+	expect_status(call("POST", admin, jbody("{s:s, s:s}", "name", "prod", "parent_id", "root"),
+			   "/collections"),
+		      201);
+}
+
+static void setup_swarm(void)
+{
+	start_controller();
+	init_swarm();
+	add_secrets();
+	add_swarm_people();
+	http_close();
+	teardown_test();
+}
+
+START_TEST(test_service_secret_and_config_use)
+{
+	const struct principal *rc = &people[P_RC], *dep = &people[P_DEP];
+
+	/* in /Shared, or with no label (the engine's collection, /Shared): az-rc may use them */
+	expect_ran(docker_as(rc, service("sv-ok", "--secret s-shared --secret s-plain "
+						  "--config c-shared")),
+		   0);
+	ck_assert(service_exists("sv-ok"));
+	expect_denied(rc, service("sv-sp", "--secret s-prod"),
+		      "the service uses the secret s-prod: az-rc has no grant for Secret Use in "
+		      "/prod");
+	expect_denied(rc, service("sv-cp", "--secret s-shared --config c-prod"),
+		      "the service uses the config c-prod: az-rc has no grant for Config Use in "
+		      "/prod");
+	ck_assert(!service_exists("sv-sp") && !service_exists("sv-cp"));
+	/* an update sends the whole spec: what it adds is checked like a create's */
+	expect_denied(rc, "service update --detach --secret-add s-prod sv-ok",
+		      "az-rc has no grant for Secret Use in /prod");
+	expect_lacks(local_docker("service inspect sv-ok --format "
+				  "'{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}'")
+			 .out,
+		     "s-prod", "sv-ok's secrets");
+	expect_ran(docker_as(rc, "service update --detach --secret-rm s-plain sv-ok"), 0);
+	/* Secret Use is an operation of its own: Service Create is not enough */
+	expect_ran(docker_as(dep, service("sv-dep", "")), 0);
+	expect_denied(dep, service("sv-dep2", "--secret s-shared"),
+		      "the service uses the secret s-shared: az-dep has no grant for Secret Use in "
+		      "/Shared");
+	/* a grant in the secret's collection is */
+	grant(rc->id, collection_id("/prod"), "restrictedcontrol", true);
+	expect_ran(docker_as(rc, service("sv-sp", "--secret s-prod --config c-prod")), 0);
+	grant(rc->id, collection_id("/prod"), "restrictedcontrol", false);
+	expect_ran(docker_as(&people[P_ADMIN], service("sv-adm", "--secret s-prod")), 0);
+}
+END_TEST
+
+/* A spec as JSON, named name, whose ContainerSpec has the members `more`. */
+static const char *spec(const char *name, const char *more)
+{
+	return fmt("{\"Name\":\"%s\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"" IMAGE
+		   "\"%s%s}}}",
+		   name, more[0] ? "," : "", more);
+}
+
+/* Specs the CLI never sends, through the engine as any client may send them. */
+START_TEST(test_service_uses_read_strictly)
+{
+	const struct principal *rc = &people[P_RC];
+	static const char *const bad[][2] = {
+	    {"\"Secrets\":\"s-shared\"",
+	     "TaskTemplate.ContainerSpec.Secrets must be a list of objects"},
+	    {"\"Secrets\":[{\"SecretID\":7}]",
+	     "TaskTemplate.ContainerSpec.Secrets[].SecretID must be a string"},
+	    {"\"Configs\":[{\"File\":{\"Name\":\"x\"}}]",
+	     "each of TaskTemplate.ContainerSpec.Configs needs a ConfigID"},
+	    {"\"Secrets\":[{\"SecretID\":\"a\",\"secretID\":\"b\"}]", "differ only in case"},
+	};
+	const char *many = "\"Secrets\":[", *out, *body;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		body = spec(fmt("bad-%zu", i), bad[i][0]);
+		out = engine_post(rc, "/services/create", padded_file(body, strlen(body) + 1));
+		expect_has(out, denied_by_plugin(), body);
+		expect_has(out, bad[i][1], body);
+		ck_assert(!service_exists(fmt("bad-%zu", i)));
+	}
+	body = fmt("{\"Name\":\"bad-c\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"" IMAGE
+		   "\"},\"Placement\":{\"Constraints\":[\"node.role==worker\",1]}}}");
+	expect_has(engine_post(rc, "/services/create", padded_file(body, strlen(body) + 1)),
+		   "TaskTemplate.Placement.Constraints must be a list of strings", body);
+	/* past the bound: a refusal that says so, not 65 lookups */
+	for (int i = 0; i < 65; i++)
+		many = fmt("%s%s{\"SecretName\":\"s-shared\",\"SecretID\":\"x%d\"}", many,
+			   i ? "," : "", i);
+	body = spec("bad-many", fmt("%s]", many));
+	expect_has(engine_post(rc, "/services/create", padded_file(body, strlen(body) + 1)),
+		   "TaskTemplate.ContainerSpec.Secrets has 65 entries; authd checks at most 64",
+		   "65 secrets");
+	ck_assert(!service_exists("bad-many"));
+}
+END_TEST
+
+/* The decision API of s on account's service create of spec (JSON text), answered 200. */
+static struct reply *decide_service(struct authd *s, const char *token, const char *account,
+				    const char *spec_json)
+{
+	struct reply *r =
+	    call_to(s, "POST", token,
+		    jbody("{s:s, s:s, s:s, s:s}", "account", account, "method", "POST", "uri",
+			  "/v1.41/services/create", "body", base64_of_text(spec_json)),
+		    "/api/authz");
+
+	expect_status(r, 200);
+	return r;
+}
+
+/* The decision API names the operation and the collection that refused. */
+START_TEST(test_service_uses_in_the_decision_api)
+{
+	struct ran id = local_docker("secret inspect s-prod --format '{{.ID}}'");
+	const char *body;
+	struct reply *r;
+
+	expect_ran(id, 0);
+	body = spec("d1", fmt("\"Secrets\":[{\"SecretID\":\"%s\",\"SecretName\":\"s-prod\"}]",
+			      chomp(id.out)));
+	r = decide_service(srv, admin, "az-rc", body);
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	ck_assert_str_eq(jstr(r->json, "operation"), "Secret Use");
+	ck_assert_str_eq(jstr(r->json, "collection"), "/prod");
+	expect_has(jstr(r->json, "msg"), "the service uses the secret s-prod",
+		   "the decision's msg");
+	/* the same spec by an account with Secret Use in /prod */
+	ck_assert_int_eq(jbool(decide_service(srv, admin, "admin", body)->json, "allow"), 1);
+}
+END_TEST
+
+/*
+ * An engine authd cannot ask: a secret's collection is then the engine's
+ * (authz.engineCollection), and a service is refused, since the nodes it
+ * may be placed on cannot be known.
+ */
+START_TEST(test_service_without_an_engine_to_ask)
+{
+	const char *sock = fmt("%s/noengine.sock", wd);
+	struct authd *s = authd_new(fmt("{\"authz\":{\"socket\":\"%s\",\"engineSocket\":\"%s/"
+					"gone.sock\"}}",
+					sock, wd));
+	const char *token;
+	struct reply *r;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(authd_start(s, ADMIN_PW) == 0, "authd did not start; its log is above");
+	token = keep(authd_login(s, "admin", ADMIN_PW));
+	expect_status(call_to(s, "POST", token,
+			      jbody("{s:s, s:s, s:b, s:b}", "name", "nu", "password", USER_PW,
+				    "isAdmin", 0, "isActive", 1),
+			      ACCOUNTS),
+		      201);
+	r = decide_service(
+	    s, token, "nu",
+	    spec("web", "\"Secrets\":[{\"SecretID\":\"k1\",\"SecretName\":\"db\"}]"));
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	expect_has(jstr(r->json, "msg"),
+		   "the service uses the secret db: nu has no grant for Secret Use in /Shared",
+		   "the decision's msg");
+	r = decide_service(s, token, "nu", spec("web", ""));
+	ck_assert_int_eq(jbool(r->json, "allow"), 0);
+	expect_has(jstr(r->json, "msg"),
+		   "the swarm's nodes cannot be read from the engine (it did not answer), so Node "
+		   "Schedule cannot be checked",
+		   "the decision's msg");
+	ck_assert_int_eq(authd_stop(s), 0);
+	authd_free(s);
+}
+END_TEST
+
+/* Labels the node with collection (NULL: takes the label away) and waits out authd's cache. */
+static void label_node(const char *collection)
+{
+	double deadline = it_now() + 10;
+
+	if (collection != NULL)
+		expect_ran(
+		    local_docker("node update --label-add " LABEL "=%s %s", collection, node_id),
+		    0);
+	else
+		expect_ran(local_docker("node update --label-rm " LABEL " %s", node_id), 0);
+	/* the node list is cached for 2 s: ask until az-rc's plain service is decided anew */
+	for (;; it_sleep_ms(200)) {
+		struct reply *r = decide_service(srv, admin, "az-rc", spec("probe", ""));
+
+		/* denied, it names the node's collection (az-rc has no Node Schedule anywhere) */
+		if (collection == NULL ? jbool(r->json, "allow") == 1
+				       : jstr(r->json, "collection") &&
+					     strcmp(jstr(r->json, "collection"), collection) == 0)
+			return;
+		ck_assert_msg(it_now() < deadline, "authd still decides on the old node label");
+	}
+}
+
+/* Last in its case: it labels the node, which every later service create would need. */
+START_TEST(test_node_schedule)
+{
+	const struct principal *rc = &people[P_RC];
+
+	/* no node has a label: node collections are not in use, and nothing more is needed */
+	expect_ran(docker_as(rc, service("ns-free", "")), 0);
+	label_node("/prod");
+	expect_denied(rc, service("ns-prod", ""),
+		      fmt("the service may be placed on node %s: az-rc has no grant for Node "
+			  "Schedule in /prod",
+			  node_host));
+	ck_assert(!service_exists("ns-prod"));
+	/* constraints that keep it off the node need nothing there */
+	expect_ran(docker_as(rc, service("ns-off1", "--constraint node.labels.zone==nowhere")), 0);
+	expect_ran(docker_as(rc, service("ns-off2", fmt("--constraint 'node.id!=%s'", node_id))),
+		   0);
+	expect_denied(rc, service("ns-on", fmt("--constraint node.hostname==%s", node_host)),
+		      "Node Schedule in /prod");
+	/* and an update that lets the service onto it is refused */
+	expect_denied(rc,
+		      "service update --detach --constraint-rm node.labels.zone==nowhere ns-off1",
+		      "keep it off that node");
+	/* Scheduler in the node's collection */
+	grant(rc->id, collection_id("/prod"), "scheduler", true);
+	expect_ran(docker_as(rc, service("ns-prod", "")), 0);
+	grant(rc->id, collection_id("/prod"), "scheduler", false);
+	/* in /Shared, Restricted Control is not enough: it has no Node Schedule */
+	label_node("/Shared");
+	expect_denied(rc, service("ns-shared", ""),
+		      "az-rc has no grant for Node Schedule in /Shared");
+	grant(rc->id, "shared", "scheduler", true);
+	expect_ran(docker_as(rc, service("ns-shared", "")), 0);
+	grant(rc->id, "shared", "scheduler", false);
+	label_node(NULL);
+	expect_ran(docker_as(rc, service("ns-free2", "")), 0);
+}
+END_TEST
+
 /* ---- suites ---- */
 
 static Suite *authz_suite(void)
@@ -1658,6 +2002,13 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_grant_removed);
 	tcase_add_test(tc, test_unforwarded_body);
 	tcase_add_test(tc, test_fail_closed_and_restart); /* last: it stops authd */
+	suite_add_tcase(s, tc);
+	tc = server_case("swarm", setup_swarm, teardown_docker, TEST_TIMEOUT);
+	tcase_add_test(tc, test_service_secret_and_config_use);
+	tcase_add_test(tc, test_service_uses_read_strictly);
+	tcase_add_test(tc, test_service_uses_in_the_decision_api);
+	tcase_add_test(tc, test_service_without_an_engine_to_ask);
+	tcase_add_test(tc, test_node_schedule); /* last: it labels the node */
 	suite_add_tcase(s, tc);
 	tc = server_case("plugin", setup_plugin, stop_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_plugin_protocol);

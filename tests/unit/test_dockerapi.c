@@ -530,7 +530,7 @@ static unsigned needs_of(const char *method, const char *path, const char *body)
 	unsigned needs = 0xffff;
 
 	ck_assert_msg(
-	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == 0,
+	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), NULL, &why) == 0,
 	    "%s: %s", body, why.message);
 	return needs;
 }
@@ -549,9 +549,9 @@ static void expect_body_refused(const char *method, const char *path, const char
 	struct refusal why = {"", ""};
 	unsigned needs = 0xffff;
 
-	ck_assert_msg(
-	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == -1,
-	    "%s was accepted", body);
+	ck_assert_msg(dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), NULL,
+				      &why) == -1,
+		      "%s was accepted", body);
 	ck_assert(why.message[0] != '\0');
 	ck_assert_msg(strstr(why.message, want) != NULL, "%s: \"%s\" lacks \"%s\"", body,
 		      why.message, want);
@@ -759,40 +759,44 @@ START_TEST(required_bodies_may_not_be_empty)
 	struct refusal why = {"", ""};
 	unsigned needs = 1;
 
-	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), NULL, &why), -1);
 	ck_assert_ptr_nonnull(strstr(why.message, "missing"));
-	ck_assert_int_eq(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), NULL, &why),
+			 -1);
 	op = op_of("POST", "/services/create");
-	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), NULL, &why), -1);
 	op = op_of("POST", "/services/s1/update");
-	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), NULL, &why), -1);
 	op = op_of("POST", "/containers/web/exec");
-	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), NULL, &why), -1);
 	/* every body a decision depends on is required, the engine having withheld it or not */
 	static const char *const required[][2] = {
-	    {"POST", "/networks/create"},     {"POST", "/volumes/create"},
-	    {"POST", "/secrets/create"},      {"POST", "/configs/create"},
-	    {"POST", "/plugins/pull"},	      {"POST", "/plugins/p/upgrade"},
-	    {"POST", "/plugins/p/set"},	      {"POST", "/plugins/create"},
-	    {"POST", "/swarm/init"},	      {"POST", "/swarm/join"},
-	    {"POST", "/swarm/update"},	      {"POST", "/containers/web/update"},
-	    {"POST", "/secrets/k1/update"},   {"POST", "/configs/c1/update"},
+	    {"POST", "/networks/create"},   {"POST", "/volumes/create"},
+	    {"POST", "/secrets/create"},    {"POST", "/configs/create"},
+	    {"POST", "/plugins/pull"},	    {"POST", "/plugins/p/upgrade"},
+	    {"POST", "/plugins/p/set"},	    {"POST", "/plugins/create"},
+	    {"POST", "/swarm/init"},	    {"POST", "/swarm/join"},
+	    {"POST", "/swarm/update"},	    {"POST", "/containers/web/update"},
+	    {"POST", "/secrets/k1/update"}, {"POST", "/configs/c1/update"},
 	    {"POST", "/nodes/n1/update"},
 	};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		op = op_of(required[i][0], required[i][1]);
 		ck_assert_msg(op.inspect_body, "%s", required[i][1]);
-		ck_assert_msg(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), &why) == -1,
-			      "%s: an empty body passed", required[i][1]);
+		ck_assert_msg(
+		    dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), NULL, &why) == -1,
+		    "%s: an empty body passed", required[i][1]);
 	}
 	/* bodies that do not decide */
 	op = op_of("POST", "/exec/e1/start");
-	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), &why), 0);
+	ck_assert_int_eq(dk_inspect_body(&op, "", 0, &needs, label, sizeof(label), NULL, &why), 0);
 	ck_assert_uint_eq(needs, 0);
 	ck_assert_str_eq(label, "");
 	op = op_of("POST", "/networks/front/connect");
-	ck_assert_int_eq(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), &why), 0);
-	ck_assert_int_eq(dk_inspect_body(NULL, "{}", 2, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, NULL, 0, &needs, label, sizeof(label), NULL, &why),
+			 0);
+	ck_assert_int_eq(dk_inspect_body(NULL, "{}", 2, &needs, label, sizeof(label), NULL, &why),
+			 -1);
 }
 END_TEST
 
@@ -808,13 +812,15 @@ START_TEST(large_bodies_are_refused)
 	memset(body, ' ', len);
 	body[0] = '{';
 	body[len - 1] = '}';
-	ck_assert_int_eq(dk_inspect_body(&op, body, len, &needs, label, sizeof(label), &why), -1);
+	ck_assert_int_eq(dk_inspect_body(&op, body, len, &needs, label, sizeof(label), NULL, &why),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(why.message, "1 MiB"));
-	ck_assert_int_eq(dk_inspect_body(&op, body, len - 1, &needs, label, sizeof(label), &why),
-			 -1); /* the cut body is not JSON */
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, body, len - 1, &needs, label, sizeof(label), NULL, &why),
+	    -1); /* the cut body is not JSON */
 	body[len - 2] = '}';
-	ck_assert_int_eq(dk_inspect_body(&op, body, len - 1, &needs, label, sizeof(label), &why),
-			 0);
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, body, len - 1, &needs, label, sizeof(label), NULL, &why), 0);
 	free(body);
 }
 END_TEST
@@ -827,7 +833,7 @@ static void expect_label(const char *method, const char *path, const char *body,
 	unsigned needs;
 
 	ck_assert_msg(
-	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why) == 0,
+	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), NULL, &why) == 0,
 	    "%s: %s", body, why.message);
 	ck_assert_str_eq(label, want);
 }
@@ -889,11 +895,11 @@ START_TEST(bad_labels_are_refused)
 			      "must be a string");
 	snprintf(body, sizeof(body), "{\"Labels\":{\"com.docker.ucp.access.label\":\"/1234567\"}}");
 	ck_assert_int_eq(
-	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why), -1);
+	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), NULL, &why), -1);
 	ck_assert_ptr_nonnull(strstr(why.message, "too long"));
 	snprintf(body, sizeof(body), "{\"Labels\":{\"com.docker.ucp.access.label\":\"/123456\"}}");
 	ck_assert_int_eq(
-	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &why), 0);
+	    dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), NULL, &why), 0);
 	ck_assert_str_eq(label, "/123456");
 }
 END_TEST
@@ -945,6 +951,274 @@ START_TEST(service_specs_are_inspected)
 }
 END_TEST
 
+/* What a service spec uses, read without a refusal. */
+static struct dk_uses *uses_of(const char *method, const char *path, const char *body)
+{
+	static struct dk_uses uses;
+	struct dk_op op = op_of(method, path);
+	char label[256];
+	struct refusal why = {"", ""};
+	unsigned needs;
+
+	uses.nrefs = uses.nconstraints = 77;
+	ck_assert_msg(dk_inspect_body(&op, body, strlen(body), &needs, label, sizeof(label), &uses,
+				      &why) == 0,
+		      "%s: %s", body, why.message);
+	return &uses;
+}
+
+static void expect_ref(const struct dk_uses *u, size_t i, enum dk_resource r, const char *object,
+		       const char *name)
+{
+	ck_assert_uint_gt(u->nrefs, i);
+	ck_assert_int_eq(u->refs[i].resource, r);
+	ck_assert_str_eq(u->refs[i].object, object);
+	ck_assert_str_eq(u->refs[i].name, name);
+}
+
+START_TEST(service_specs_name_their_secrets_configs_and_constraints)
+{
+	struct dk_uses *u = uses_of(
+	    "POST", "/services/create",
+	    "{\"Name\":\"web\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"a\",\"Secrets\":["
+	    "{\"File\":{\"Name\":\"db\"},\"SecretID\":\"s1\",\"SecretName\":\"db\"},"
+	    "{\"SecretID\":\"s2\"},{\"SecretName\":\"by-name\"}],"
+	    "\"Configs\":[{\"ConfigID\":\"c1\",\"ConfigName\":\"nginx.conf\"}]},"
+	    "\"Placement\":{\"Constraints\":[\"node.role==worker\",\" node.labels.zone != b \"],"
+	    "\"Preferences\":[{\"Spread\":{\"SpreadDescriptor\":\"node.labels.rack\"}}]}}}");
+
+	ck_assert_uint_eq(u->nrefs, 4);
+	/* the engine finds a secret by its ID; messages call it by its name */
+	expect_ref(u, 0, DK_SECRET, "s1", "db");
+	expect_ref(u, 1, DK_SECRET, "s2", "s2");
+	expect_ref(u, 2, DK_SECRET, "by-name", "by-name");
+	expect_ref(u, 3, DK_CONFIG, "c1", "nginx.conf");
+	ck_assert_uint_eq(u->nconstraints, 2);
+	ck_assert_str_eq(u->constraints[0], "node.role==worker");
+	ck_assert_str_eq(u->constraints[1], " node.labels.zone != b ");
+	/* keys fold as Go folds them; null is absent */
+	u = uses_of("POST", "/services/s1/update",
+		    "{\"taskTemplate\":{\"containerSpec\":{\"secrets\":[{\"secretID\":\"x\"}],"
+		    "\"Configs\":null},\"placement\":{\"constraints\":null}}}");
+	ck_assert_uint_eq(u->nrefs, 1);
+	expect_ref(u, 0, DK_SECRET, "x", "x");
+	ck_assert_uint_eq(u->nconstraints, 0);
+	u = uses_of("POST", "/services/create", "{\"Name\":\"bare\"}");
+	ck_assert_uint_eq(u->nrefs + u->nconstraints, 0);
+	/* only a service spec uses anything; the same keys elsewhere mean nothing */
+	u = uses_of("POST", "/containers/create",
+		    "{\"Secrets\":[{\"SecretID\":\"x\"}],\"TaskTemplate\":{\"ContainerSpec\":{"
+		    "\"Secrets\":[{\"SecretID\":\"x\"}]}}}");
+	ck_assert_uint_eq(u->nrefs + u->nconstraints, 0);
+	u = uses_of("GET", "/services", "");
+	ck_assert_uint_eq(u->nrefs + u->nconstraints, 0);
+}
+END_TEST
+
+/* before, n copies of item joined by commas, after; two at a time may be in use (nested). */
+static const char *spec_with(const char *before, const char *item, int n, const char *after)
+{
+	static char bodies[2][64 * 1024];
+	static int turn;
+	char *body = bodies[turn ^= 1];
+
+	ck_assert_uint_lt(strlen(before) + (size_t)n * (strlen(item) + 1) + strlen(after),
+			  sizeof(bodies[0]));
+	strcpy(body, before);
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(body, ",");
+		strcat(body, item);
+	}
+	strcat(body, after);
+	return body;
+}
+
+/* A spec whose ContainerSpec, or else its Placement, has the members `cs` (or `placement`). */
+static const char *spec_of(const char *cs, const char *placement)
+{
+	static char body[DK_CONSTRAINT_LEN + 256];
+
+	if (cs != NULL)
+		snprintf(body, sizeof(body), "{\"TaskTemplate\":{\"ContainerSpec\":{%s}}}", cs);
+	else
+		snprintf(body, sizeof(body), "{\"TaskTemplate\":{\"Placement\":%s}}", placement);
+	return body;
+}
+
+START_TEST(service_uses_of_the_wrong_type_or_too_many_are_refused)
+{
+	static const char *const bad_cs[][2] = {
+	    {"\"Secrets\":{}", "TaskTemplate.ContainerSpec.Secrets must be a list of objects"},
+	    {"\"Secrets\":[1]", "Secrets must be a list of objects"},
+	    {"\"Secrets\":[null]", "Secrets must be a list of objects"},
+	    {"\"Secrets\":[{\"SecretID\":1}]", "Secrets[].SecretID must be a string"},
+	    {"\"Configs\":[{\"ConfigName\":[]}]", "Configs[].ConfigName must be a string"},
+	    {"\"Configs\":[{}]", "each of TaskTemplate.ContainerSpec.Configs needs a ConfigID"},
+	    {"\"Secrets\":[{\"SecretID\":\"\",\"SecretName\":\"\"}]", "needs a SecretID"},
+	    {"\"Secrets\":[{\"SecretID\":\"a\",\"secretid\":\"b\"}]", "differ only in case"},
+	    {"\"Secrets\":[{\"SecretID\":\"a\\u0000b\"}]", "not valid JSON"},
+	};
+	static const char *const bad_placement[][2] = {
+	    {"[]", "TaskTemplate.Placement must be an object"},
+	    {"{\"Constraints\":\"x\"}", "Constraints must be a list of strings"},
+	    {"{\"Constraints\":[\"a==b\",2]}", "Constraints must be a list of strings"},
+	};
+	const char *c = "/services/create", *refused = "{\"TaskTemplate\":{\"Placement\":1}}";
+	char text[DK_CONSTRAINT_LEN + 64];
+	struct dk_op op = op_of("POST", c);
+	struct dk_uses uses;
+	char label[64];
+	struct refusal why;
+	unsigned needs;
+
+	for (size_t i = 0; i < sizeof(bad_cs) / sizeof(bad_cs[0]); i++)
+		expect_body_refused("POST", c, spec_of(bad_cs[i][0], NULL), bad_cs[i][1]);
+	for (size_t i = 0; i < sizeof(bad_placement) / sizeof(bad_placement[0]); i++)
+		expect_body_refused("POST", c, spec_of(NULL, bad_placement[i][0]),
+				    bad_placement[i][1]);
+	/* lengths: an ID or name of DK_REF_LEN bytes, a constraint of DK_CONSTRAINT_LEN */
+	snprintf(text, sizeof(text), "\"Secrets\":[{\"SecretName\":\"%0*d\"}]", DK_REF_LEN, 0);
+	expect_body_refused("POST", c, spec_of(text, NULL), "SecretName is too long");
+	snprintf(text, sizeof(text), "{\"Constraints\":[\"a==%0*d\"]}", DK_CONSTRAINT_LEN - 3, 0);
+	expect_body_refused("POST", c, spec_of(NULL, text), "longer than 511 bytes");
+	/* the bounds: DK_MAX_REFS of each kind pass, one more is refused */
+	ck_assert_uint_eq(uses_of("POST", c,
+				  spec_with("{\"TaskTemplate\":{\"ContainerSpec\":{\"Secrets\":[",
+					    "{\"SecretID\":\"s\"}", DK_MAX_REFS,
+					    spec_with("],\"Configs\":[", "{\"ConfigID\":\"c\"}",
+						      DK_MAX_REFS, "]}}}")))
+			      ->nrefs,
+			  2 * DK_MAX_REFS);
+	expect_body_refused(
+	    "POST", c,
+	    spec_with("{\"TaskTemplate\":{\"ContainerSpec\":{\"Secrets\":[", "{\"SecretID\":\"s\"}",
+		      DK_MAX_REFS + 1, "]}}}"),
+	    "TaskTemplate.ContainerSpec.Secrets has 65 entries; authd checks at most 64");
+	expect_body_refused("POST", c,
+			    spec_with("{\"TaskTemplate\":{\"ContainerSpec\":{\"Configs\":[",
+				      "{\"ConfigID\":\"c\"}", DK_MAX_REFS + 1, "]}}}"),
+			    "Configs has 65 entries");
+	expect_body_refused("POST", c,
+			    spec_with("{\"TaskTemplate\":{\"Placement\":{\"Constraints\":[",
+				      "\"node.role==worker\"", DK_MAX_CONSTRAINTS + 1, "]}}}"),
+			    "Constraints has 33 entries; authd checks at most 32");
+	/* a refusal leaves no uses behind */
+	uses.nrefs = uses.nconstraints = 5;
+	ck_assert_int_eq(dk_inspect_body(&op, refused, strlen(refused), &needs, label,
+					 sizeof(label), &uses, &why),
+			 -1);
+	ck_assert_uint_eq(uses.nrefs + uses.nconstraints, 0);
+}
+END_TEST
+
+/* Three nodes as GET /nodes lists them, cut to what placement reads. */
+static const char *const three_nodes =
+    "[{\"ID\":\"n1\",\"Spec\":{\"Labels\":{\"com.docker.ucp.access.label\":\"/System\","
+    "\"zone\":\"a\"},\"Role\":\"manager\"},\"Description\":{\"Hostname\":\"mgr1\","
+    "\"Platform\":{\"Architecture\":\"x86_64\",\"OS\":\"linux\"},\"Engine\":{\"Labels\":"
+    "{\"disk\":\"ssd\"}},\"TLSInfo\":{\"TrustRoot\":\"...\"}},\"ManagerStatus\":{\"Leader\":true}},"
+    "{\"ID\":\"n2\",\"Spec\":{\"Labels\":{\"com.docker.ucp.access.label\":\"/Shared\","
+    "\"zone\":\"b\",\"kind\":\"\\u212a\"},\"Role\":\"worker\"},\"Description\":{\"Hostname\":"
+    "\"Work-2\",\"Platform\":{\"Architecture\":\"aarch64\",\"OS\":\"linux\"}}},"
+    "{\"ID\":\"n3\",\"Spec\":{\"Role\":\"manager\"}}]";
+
+/* The ids of the nodes a spec with these constraints may run on, as "n1 n2 ". */
+static const char *candidates(const struct dk_nodes *n, const char *const *constraints)
+{
+	static struct dk_uses uses;
+	static char out[64];
+
+	uses.nrefs = uses.nconstraints = 0;
+	for (; *constraints; constraints++)
+		snprintf(uses.constraints[uses.nconstraints++], DK_CONSTRAINT_LEN, "%s",
+			 *constraints);
+	out[0] = '\0';
+	for (size_t i = 0; i < dk_nodes_count(n); i++)
+		if (dk_node_may_run(n, i, &uses))
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "n%zu ", i + 1);
+	return out;
+}
+
+#define PLACED(n, ...) candidates(n, (const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(nodes_are_read_with_their_collections)
+{
+	struct refusal why = {"", ""};
+	struct dk_nodes *n = dk_nodes_read(three_nodes, strlen(three_nodes), &why);
+	const char *unlabelled;
+
+	ck_assert_msg(n != NULL, "%s", why.message);
+	ck_assert_uint_eq(dk_nodes_count(n), 3);
+	ck_assert(dk_nodes_labelled(n));
+	ck_assert_str_eq(dk_node_name(n, 0), "mgr1");
+	ck_assert_str_eq(dk_node_label(n, 0), "/System");
+	ck_assert_str_eq(dk_node_label(n, 1), "/Shared");
+	/* no hostname: the ID names it; no label: NULL */
+	ck_assert_str_eq(dk_node_name(n, 2), "n3");
+	ck_assert_ptr_null(dk_node_label(n, 2));
+	dk_nodes_free(n);
+	unlabelled = "[{\"ID\":\"x\",\"Spec\":{\"Labels\":{\"zone\":\"a\"}}}]";
+	n = dk_nodes_read(unlabelled, strlen(unlabelled), &why);
+	ck_assert_ptr_nonnull(n);
+	ck_assert(!dk_nodes_labelled(n));
+	dk_nodes_free(n);
+	n = dk_nodes_read("[]", 2, &why);
+	ck_assert_uint_eq(dk_nodes_count(n), 0);
+	ck_assert(!dk_nodes_labelled(n));
+	dk_nodes_free(n);
+	ck_assert_ptr_null(dk_nodes_read("{\"message\":\"not a manager\"}", 27, &why));
+	ck_assert_ptr_nonnull(strstr(why.message, "not JSON"));
+	ck_assert_ptr_null(dk_nodes_read("[1]", 3, &why));
+	ck_assert_ptr_nonnull(strstr(why.message, "not a node"));
+	ck_assert_ptr_null(dk_nodes_read("[", 1, &why));
+	ck_assert_ptr_null(dk_nodes_read(NULL, 0, &why));
+	ck_assert_ptr_null(dk_nodes_read(spec_with("[", "{}", DK_MAX_NODES + 1, "]"),
+					 strlen(spec_with("[", "{}", DK_MAX_NODES + 1, "]")),
+					 &why));
+	ck_assert_ptr_nonnull(strstr(why.message, "more nodes"));
+}
+END_TEST
+
+START_TEST(constraints_are_evaluated_as_swarmkit_does)
+{
+	struct refusal why;
+	struct dk_nodes *n = dk_nodes_read(three_nodes, strlen(three_nodes), &why);
+
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(candidates(n, (const char *const[]){NULL}), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.id==n2"), "n2 ");
+	ck_assert_str_eq(PLACED(n, "node.id!=n2"), "n1 n3 ");
+	/* keys and values compare without regard to case, label names exactly */
+	ck_assert_str_eq(PLACED(n, "NODE.HOSTNAME==work-2"), "n2 ");
+	ck_assert_str_eq(PLACED(n, "node.hostname==mgr1", "node.id==n2"), "");
+	ck_assert_str_eq(PLACED(n, "node.labels.zone==A"), "n1 ");
+	ck_assert_str_eq(PLACED(n, "node.labels.Zone==a"), "");
+	ck_assert_str_eq(PLACED(n, "node.labels.zone!=a"), "n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.labels.com.docker.ucp.access.label==/Shared"), "n2 ");
+	ck_assert_str_eq(PLACED(n, "engine.labels.disk==ssd"), "n1 ");
+	ck_assert_str_eq(PLACED(n, "node.platform.arch==aarch64"), "n2 ");
+	ck_assert_str_eq(PLACED(n, "node.platform.os!=linux"), "n3 ");
+	/* Go folds the Kelvin sign to k: a label value of "\u212a" equals "k" */
+	ck_assert_str_eq(PLACED(n, "node.labels.kind==k"), "n2 ");
+	/* the role now (ManagerStatus) and the role asked for (Spec.Role) both count */
+	ck_assert_str_eq(PLACED(n, "node.role==manager"), "n1 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.role==worker"), "n2 n3 ");
+	/* swarmkit splits at "==" first, and trims spaces */
+	ck_assert_str_eq(PLACED(n, "  node.id  ==  n1  "), "n1 ");
+	ck_assert_str_eq(PLACED(n, "node.id!=n1==x"), "n1 n2 n3 ");
+	/* what authd cannot be sure of keeps every node: unknown keys, node.ip, bad syntax */
+	ck_assert_str_eq(PLACED(n, "node.ip==10.0.0.1"), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.future==x"), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.id=n1"), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.id==n1>"), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.labels.zone=="), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.labelſ.zone==a"), "n1 n2 n3 ");
+	ck_assert_str_eq(PLACED(n, "node.hostname==wörk"), "n1 n2 n3 ");
+	dk_nodes_free(n);
+}
+END_TEST
+
 START_TEST(exec_create_needs_privileged_only_for_a_privileged_exec)
 {
 	const char *exec = "/containers/web/exec";
@@ -980,12 +1254,12 @@ END_TEST
 
 START_TEST(plugin_privileges_need_sub_options)
 {
-	ck_assert_uint_eq(needs_of("POST", "/plugins/pull",
-				   "[{\"Name\":\"network\",\"Value\":[\"host\"]}]"),
-			  DK_HOST_NETWORK);
-	ck_assert_uint_eq(needs_of("POST", "/plugins/pull",
-				   "[{\"Name\":\"network\",\"Value\":[\"bridge\"]}]"),
-			  0);
+	ck_assert_uint_eq(
+	    needs_of("POST", "/plugins/pull", "[{\"Name\":\"network\",\"Value\":[\"host\"]}]"),
+	    DK_HOST_NETWORK);
+	ck_assert_uint_eq(
+	    needs_of("POST", "/plugins/pull", "[{\"Name\":\"network\",\"Value\":[\"bridge\"]}]"),
+	    0);
 	ck_assert_uint_eq(needs_of("POST", "/plugins/pull", "[]"), 0);
 	ck_assert_uint_eq(needs_of("POST", "/plugins/p/upgrade",
 				   "[{\"Name\":\"mount\",\"Value\":[\"/var/lib\"]},"
@@ -1003,7 +1277,8 @@ START_TEST(plugin_privileges_need_sub_options)
 	ck_assert_uint_eq(needs_of("POST", "/plugins/p/set", "[\"DEBUG=1\"]"), 0);
 	ck_assert_uint_eq(needs_of("POST", "/plugins/p/set", "[\"data.source=/etc\"]"),
 			  DK_HOST_BIND_MOUNTS);
-	ck_assert_uint_eq(needs_of("POST", "/plugins/p/set", "[\"dev.path=/dev/sda\"]"), DK_DEVICES);
+	ck_assert_uint_eq(needs_of("POST", "/plugins/p/set", "[\"dev.path=/dev/sda\"]"),
+			  DK_DEVICES);
 	expect_body_refused("POST", "/plugins/p/set", "[\"novalue\"]", "key=value");
 	expect_body_refused("POST", "/plugins/create", "{}", "archive");
 }
@@ -1080,19 +1355,19 @@ START_TEST(other_bodies_give_only_their_label)
 
 	/* archives are not read: the engine never shows them */
 	op = op_of("POST", "/build");
-	ck_assert_int_eq(dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), &why),
-			 0);
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), NULL, &why), 0);
 	ck_assert_uint_eq(needs, 0);
 	ck_assert_str_eq(label, "");
 	op = op_of("POST", "/images/load");
-	ck_assert_int_eq(dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), &why),
-			 0);
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), NULL, &why), 0);
 	op = op_of("POST", "/images/create");
-	ck_assert_int_eq(dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), &why),
-			 0);
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), NULL, &why), 0);
 	op = op_of("PUT", "/containers/web/archive");
-	ck_assert_int_eq(dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), &why),
-			 0);
+	ck_assert_int_eq(
+	    dk_inspect_body(&op, tar, sizeof(tar), &needs, label, sizeof(label), NULL, &why), 0);
 	/* host settings in a network create body are not Container Create's */
 	ck_assert_uint_eq(needs_of("POST", "/networks/create", "{\"Privileged\":true}"), 0);
 	ck_assert_uint_eq(needs_of("POST", "/networks/front/connect", "{\"Container\":\"web\"}"),
@@ -1181,6 +1456,10 @@ int main(void)
 	tcase_add_test(bodies, labels_are_read_from_create_bodies);
 	tcase_add_test(bodies, bad_labels_are_refused);
 	tcase_add_test(bodies, service_specs_are_inspected);
+	tcase_add_test(bodies, service_specs_name_their_secrets_configs_and_constraints);
+	tcase_add_test(bodies, service_uses_of_the_wrong_type_or_too_many_are_refused);
+	tcase_add_test(bodies, nodes_are_read_with_their_collections);
+	tcase_add_test(bodies, constraints_are_evaluated_as_swarmkit_does);
 	tcase_add_test(bodies, exec_create_needs_privileged_only_for_a_privileged_exec);
 	tcase_add_test(bodies, volume_create_with_a_host_device_is_a_host_bind);
 	tcase_add_test(bodies, other_bodies_give_only_their_label);
