@@ -57,6 +57,8 @@ struct config {
 	int throttle_lockout_seconds;
 	char *log_level;
 	char *log_audit;
+	int log_audit_max_mb; /* rotate the audit log past this size; 0: never */
+	int log_audit_keep;   /* rotated audit files kept */
 };
 
 void config_defaults(struct config *cfg);
@@ -84,6 +86,11 @@ int64_t monotonic_ms(void);
 int64_t monotonic_ns(void);
 /* RFC 3339 UTC, e.g. 2026-11-23T15:05:00Z; buf holds at least 21 bytes. */
 void format_time(int64_t t, char *buf, size_t len);
+/*
+ * An RFC 3339 time (2026-11-23T15:05:00Z, or with a fraction, which is
+ * dropped, or an offset such as +02:00) as seconds since the epoch; 0 or -1.
+ */
+int parse_time(const char *s, int64_t *out);
 /* A version 7 UUID (time-ordered, 74 random bits), 36 characters and a NUL. */
 int new_uuid(char out[ID_LEN]);
 
@@ -111,7 +118,13 @@ char *secret_unseal(const unsigned char key[SECRET_KEY_LEN], const char *sealed)
 /* ---- audit.c ---- */
 
 struct audit;
-struct audit *audit_open(const char *path, struct failure *err);
+/*
+ * Opens the audit log at path for appending. Past max_bytes (0: never) the
+ * file becomes path.1, path.1 path.2 and so on, keeping `keep` of them
+ * (1-AUDIT_KEEP_MAX of audit.h). Each line gets the next sequence number
+ * after the newest record found in them.
+ */
+struct audit *audit_open(const char *path, int64_t max_bytes, int keep, struct failure *err);
 void audit_close(struct audit *a);
 /* Writes one JSON line and flushes it; takes ownership of `fields` (may be NULL). */
 void audit_log(struct audit *a, const char *event, const char *actor, const char *client,
@@ -119,6 +132,8 @@ void audit_log(struct audit *a, const char *event, const char *actor, const char
 /* An "authz" line, buffered until the next audit_flush (main.c: every second). */
 void audit_decision(struct audit *a, const char *actor, json_t *fields);
 void audit_flush(struct audit *a);
+/* Opens path anew (SIGHUP, once logrotate moved the file); buffered lines go to the old one. */
+void audit_reopen(struct audit *a);
 
 /* ---- throttle.c ---- */
 

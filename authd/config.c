@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authd.h"
+#include "audit.h"
 
 enum kind { K_STRING, K_BOOL, K_INT, K_STRINGS, K_OBJECT };
 
@@ -63,7 +63,9 @@ static const struct key throttle_keys[] = {
     INT("maxFailures", throttle_max_failures, 1, 1000),
     INT("windowSeconds", throttle_window_seconds, 1, 86400),
     INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
-static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit), END};
+static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
+				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
+				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
 static const struct key top_keys[] = {
     {"listen", K_STRING, 0, NULL, 0, 0}, /* parsed into host and port */
     STR("dataDir", data_dir),
@@ -103,6 +105,8 @@ void config_defaults(struct config *cfg)
 	cfg->throttle_window_seconds = 300;
 	cfg->throttle_lockout_seconds = 60;
 	config_set_string(&cfg->log_level, "info");
+	cfg->log_audit_max_mb = 100;
+	cfg->log_audit_keep = 5;
 }
 
 static void free_strings(char ***list, size_t *n)

@@ -1,6 +1,7 @@
 /*
  * authd: flags and config, start-up in order (store, first admin, TLS, HTTP),
- * then signals until SIGTERM or SIGINT, and an orderly stop.
+ * then signals until SIGTERM or SIGINT (SIGHUP reopens the audit log), and
+ * an orderly stop.
  */
 #include <getopt.h>
 #include <openssl/crypto.h>
@@ -124,21 +125,24 @@ static struct audit *open_audit(const struct config *cfg, struct failure *err)
 		snprintf(path, sizeof(path), "%s", cfg->log_audit);
 	else
 		snprintf(path, sizeof(path), "%s/audit.log", cfg->data_dir);
-	return audit_open(path, err);
+	return audit_open(path, (int64_t)cfg->log_audit_max_mb << 20, cfg->log_audit_keep, err);
 }
 
-/* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile. */
-static void wait_for_stop(struct server *srv, sigset_t *stop)
+/* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile; SIGHUP reopens the audit log. */
+static void wait_for_stop(struct server *srv, sigset_t *signals)
 {
 	struct timespec tick = {TICK_SECONDS, 0};
 
 	for (unsigned ticks = 1;; ticks++) {
-		int sig = sigtimedwait(stop, NULL, &tick);
+		int sig = sigtimedwait(signals, NULL, &tick);
 
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_msg(LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			return;
 		}
+		/* logrotate moved the file away: the lines go on in a new one at the path */
+		if (sig == SIGHUP)
+			audit_reopen(srv->audit);
 		store_checkpoint();
 		audit_flush(srv->audit);
 		if (ticks % SWEEP_TICKS == 0)
@@ -154,16 +158,17 @@ static int run(struct config *cfg)
 	struct http_server *http = NULL, *plugin = NULL;
 	struct failure err;
 	enum log_level level;
-	sigset_t stop;
+	sigset_t signals;
 	int rc = 1;
 
 	log_level_parse(cfg->log_level, &level);
 	log_set_level(level);
-	/* block the stop signals before any thread starts, so only sigtimedwait sees them */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	/* block the signals handled before any thread starts, so only sigtimedwait sees them */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* the database holds password hashes, the data dir private keys: owner only */
 	umask(077);
@@ -225,7 +230,7 @@ static int run(struct config *cfg)
 	if (plugin != NULL)
 		printf("authd: engine authorization plugin on %s\n", cfg->authz_socket);
 	fflush(stdout);
-	wait_for_stop(&srv, &stop);
+	wait_for_stop(&srv, &signals);
 	rc = 0;
 out:
 	http_stop(plugin, GRACE_SECONDS);

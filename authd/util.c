@@ -1,6 +1,6 @@
 /*
  * Small helpers shared by the server's files: the two clocks, times as the
- * API shows them, and ids.
+ * API shows and reads them, and ids.
  */
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +38,81 @@ void format_time(int64_t t, char *buf, size_t len)
 
 	gmtime_r(&tt, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* n digits at s as a number, or -1 when one of them is not a digit. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* The offset at s ("Z", "+02:00", "-05:30") in seconds east of UTC; 0 or -1. */
+static int parse_offset(const char *s, int64_t *east)
+{
+	int hh, mm;
+
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+		*east = 0;
+		return 0;
+	}
+	if ((s[0] != '+' && s[0] != '-') || strlen(s) != 6 || s[3] != ':')
+		return -1;
+	hh = digits(s + 1, 2);
+	mm = digits(s + 4, 2);
+	if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
+		return -1;
+	*east = (s[0] == '-' ? -1 : 1) * (int64_t)(hh * 3600 + mm * 60);
+	return 0;
+}
+
+int parse_time(const char *s, int64_t *out)
+{
+	int y, mo, d, h, mi, sec;
+	struct tm tm = {0};
+	int64_t east;
+	time_t t;
+
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	    s[13] != ':' || s[16] != ':')
+		return -1;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    sec < 0 || sec > 59)
+		return -1;
+	s += 19;
+	/* a fraction is read and dropped: times here are whole seconds */
+	if (*s == '.') {
+		if (s[1] < '0' || s[1] > '9')
+			return -1;
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	}
+	if (parse_offset(s, &east) != 0)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	/* timegm rolls 31 April over into May: a day the month lacks is refused */
+	if (tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -1;
+	*out = (int64_t)t - east;
+	return 0;
 }
 
 /*

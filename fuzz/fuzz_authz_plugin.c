@@ -88,7 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	config_defaults(&cfg);
 	srv.cfg = &cfg;
 	/* decisions are audited as in the server: the JSON is built, then thrown away */
-	srv.audit = audit_open("/dev/null", &err);
+	srv.audit = audit_open("/dev/null", 0, 1, &err);
 	srv.labels = engine_labels_new(NULL);
 	srv.rbac = rbac_new();
 	if (srv.audit == NULL || srv.labels == NULL || srv.rbac == NULL)

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "authd.h"
+#include "audit.h"
 #include "bundles.h"
 
 /* The file config_load_file reads: in memory, so each input costs no disk writes. */
@@ -60,7 +60,8 @@ static bool same_config(const struct config *a, const struct config *b)
 	       a->throttle_max_failures == b->throttle_max_failures &&
 	       a->throttle_window_seconds == b->throttle_window_seconds &&
 	       a->throttle_lockout_seconds == b->throttle_lockout_seconds &&
-	       same_string(a->log_level, b->log_level) && same_string(a->log_audit, b->log_audit);
+	       same_string(a->log_level, b->log_level) && same_string(a->log_audit, b->log_audit) &&
+	       a->log_audit_max_mb == b->log_audit_max_mb && a->log_audit_keep == b->log_audit_keep;
 }
 
 /* What main.c may rely on once a file was accepted. */
@@ -77,7 +78,8 @@ static void check_accepted(const struct config *c)
 	    c->session_absolute_minutes < c->session_idle_minutes ||
 	    c->session_renewal_minutes > c->session_idle_minutes || c->session_per_user_limit < 0 ||
 	    c->session_per_user_limit > SESSION_PER_USER_MAX || c->bundle_validity_days < 1 ||
-	    c->throttle_max_failures < 1 || c->authz_engine_collection == NULL)
+	    c->throttle_max_failures < 1 || c->authz_engine_collection == NULL ||
+	    c->log_audit_max_mb < 0 || c->log_audit_keep < 1 || c->log_audit_keep > AUDIT_KEEP_MAX)
 		abort();
 	for (size_t i = 0; i < c->bundle_n_engine_hosts; i++)
 		if (c->bundle_engine_hosts[i] == NULL)

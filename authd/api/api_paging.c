@@ -2,7 +2,8 @@
  * Paging of lists, eNZi style: ?start= names the first item to return and
  * ?limit= how many. The answer's nextPageStart names the first item of the
  * next page (empty at the end), and the same goes into X-Next-Page-Start and
- * a Link header for clients that follow headers.
+ * a Link header for clients that follow headers, which keeps the request's
+ * other parameters (its filters).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,11 +62,11 @@ int page_add(struct page *p, const char *name, json_t *item)
 	return 0;
 }
 
-/* Percent-encodes a cursor for the Link header. */
+/* Percent-encodes s onto out (len bytes in all, kept NUL-terminated) for the Link header. */
 static void url_escape(const char *s, char *out, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	size_t o = strlen(out);
 
 	for (; *s && o + 4 < len; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -82,24 +83,40 @@ static void url_escape(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
+struct link_query {
+	char *buf;
+	size_t len;
+};
+
+/* Carries a list's other parameters (filter, since, ...) over to the next page's link. */
+static void carry_param(const char *name, const char *value, void *ctx)
+{
+	struct link_query *q = ctx;
+
+	if (strcmp(name, "start") == 0 || strcmp(name, "limit") == 0)
+		return;
+	url_escape(name, q->buf, q->len);
+	strncat(q->buf, "=", q->len - strlen(q->buf) - 1);
+	url_escape(value, q->buf, q->len);
+	strncat(q->buf, "&", q->len - strlen(q->buf) - 1);
+}
+
 void page_finish(struct req *r, struct page *p, json_t *body, struct resp *out)
 {
-	const char *filter = req_query(r, "filter");
-	char esc[NAME_LEN * 3];
+	char esc[NAME_LEN * 3] = "";
+	struct link_query q;
 
 	json_object_set_new(body, "nextPageStart", json_string(p->next));
 	if (p->next[0] == '\0')
 		return;
 	url_escape(p->next, esc, sizeof(esc));
 	resp_header(out, "X-Next-Page-Start", "%s", esc);
-	if (filter != NULL) {
-		char fesc[64];
-
-		url_escape(filter, fesc, sizeof(fesc));
-		resp_header(out, "Link", "<%s?filter=%s&start=%s&limit=%d>; rel=\"next\"", r->path,
-			    fesc, esc, p->limit);
-	} else {
-		resp_header(out, "Link", "<%s?start=%s&limit=%d>; rel=\"next\"", r->path, esc,
-			    p->limit);
-	}
+	/* a request target is at most 8 KiB, and escaping at most triples it */
+	q.len = 3 * 8192 + 16;
+	q.buf = calloc(1, q.len);
+	if (q.buf != NULL)
+		req_query_each(r, carry_param, &q);
+	resp_header(out, "Link", "<%s?%sstart=%s&limit=%d>; rel=\"next\"", r->path,
+		    q.buf ? q.buf : "", esc, p->limit);
+	free(q.buf);
 }

@@ -273,6 +273,29 @@ const char *req_query(struct req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_walk {
+	void (*fn)(const char *name, const char *value, void *ctx);
+	void *ctx;
+};
+
+static enum MHD_Result query_step(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct query_walk *w = cls;
+
+	(void)kind;
+	w->fn(key, value ? value : "", w->ctx);
+	return MHD_YES;
+}
+
+void req_query_each(struct req *r, void (*fn)(const char *name, const char *value, void *ctx),
+		    void *ctx)
+{
+	struct query_walk w = {fn, ctx};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_step, &w);
+}
+
 const char *req_header(struct req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -658,7 +681,7 @@ static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const cha
 
 /* 414 or 431 when the head is over its limits, and the connection closes after the answer. */
 static bool refuse_large_head(struct MHD_Connection *c, const struct call *call, const char *method,
-			     const char *version, struct resp *out)
+			      const char *version, struct resp *out)
 {
 	struct head_size hs = {strlen(method) + call->target_len + strlen(version) + 4, 0};
 

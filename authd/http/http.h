@@ -57,6 +57,9 @@ struct route {
 
 /* A query parameter, or NULL. */
 const char *req_query(struct req *r, const char *name);
+/* Calls fn with each query parameter in the order sent ("" for one without a value). */
+void req_query_each(struct req *r, void (*fn)(const char *name, const char *value, void *ctx),
+		    void *ctx);
 /* A request header, or NULL. */
 const char *req_header(struct req *r, const char *name);
 

@@ -224,6 +224,7 @@ static const struct row rows[] = {
     {"POST", "/api/authz", "/api/authz",
      "{\"account\":\"" TARGET "\",\"method\":\"GET\",\"uri\":\"/v1.41/_ping\"}", NULL, ADMINS(200)},
     {"GET", "/metrics", "/metrics", NULL, NULL, ADMINS(200)},
+    {"GET", "/api/audit", "/api/audit?limit=5&type=login.", NULL, NULL, ADMINS(200)},
     {"GET", "/api/config/certs", "/api/config/certs", NULL, NULL, ADMINS(200)},
     {"PUT", "/api/config/certs", "/api/config/certs", NULL, served_certificate, ADMINS(200)},
 };

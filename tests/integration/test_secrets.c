@@ -3,8 +3,9 @@
  * passwords never appear in clear in a log, an error message, the database
  * or an API response; the bundle download is the one exception).
  * - a full run: authd is driven through everything that handles a secret,
- *   every answer is kept, and then its data dir (database, WAL, sealed store,
- *   job and audit logs, certificates), its own output and every answer are
+ *   every answer is kept (the audit log's through GET /api/audit too), and
+ *   then its data dir (database, WAL, sealed store, job and audit logs,
+ *   certificates), its own output and every answer are
  *   searched byte by byte for each secret and for its base64 and hex forms;
  * - the generated first admin password: in initial-admin-password, and
  *   nowhere else (SPEC §1).
@@ -725,6 +726,8 @@ START_TEST(test_full_run_leaves_no_secret_behind)
 	bundle(alice, "label=alice-laptop", "alice's bundle key");
 	expect_status(call("GET", alice, NULL, ACCOUNTS "/alice/publicKeys"), 200);
 	upload_server_cert(token);
+	/* the audit log as its API shows it, searched like any other answer */
+	expect_status(call("GET", token, NULL, "/api/audit?limit=1000"), 200);
 	logout(alice);
 	logout(token);
 

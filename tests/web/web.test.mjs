@@ -667,6 +667,89 @@ async function certsRefused(t, ctx) {
   await screenshot(ctx, '08-certificates');
 }
 
+// The records in the audit table, as the page shows them: [seq, event text, actor].
+async function auditRows(ctx) {
+  return panel(ctx, 'audit').locator('#audit-table tbody tr').evaluateAll((rows) => rows.map((r) => {
+    const cells = [...r.querySelectorAll('td')].map((td) => td.textContent);
+    return [Number(cells[0]), cells[2], cells[3]];
+  }));
+}
+
+// Waits for the table to be redrawn after a search or a page turn (its first seq changes).
+async function auditRedrawn(ctx, before) {
+  await ctx.page.waitForFunction((first) => {
+    const cell = document.querySelector('#audit-table tbody tr td');
+    const empty = document.querySelector('#audit-table p.muted');
+    return (cell && cell.textContent !== first) || (empty && first !== 'empty');
+  }, before, { timeout: 10000 });
+}
+
+async function firstSeq(ctx) {
+  const cell = panel(ctx, 'audit').locator('#audit-table tbody tr td').first();
+  return (await cell.count()) ? cell.textContent() : 'empty';
+}
+
+async function auditPanel(t, ctx) {
+  await openPanel(ctx, 'Audit log');
+  const p = panel(ctx, 'audit');
+  await p.locator('#audit-table tbody tr').first().waitFor();
+  const token = await sessionToken(ctx);
+  const newest = (await call(ctx, 'GET', '/api/audit?limit=1', { token })).json.records[0];
+  let rows = await auditRows(ctx);
+  t.ok(rows[0][0] >= newest.seq - 1, `newest first: the page starts at ${rows[0][0]}, the log at ${newest.seq}`);
+  t.ok(rows.every((r, i) => i === 0 || r[0] < rows[i - 1][0]), 'the records are in order, newest first');
+
+  // the failed sign-in of the first steps, by event and account
+  await p.getByLabel('Event').fill('login.failure');
+  await p.getByLabel('Account').fill('admin');
+  let before = await firstSeq(ctx);
+  await p.getByRole('button', { name: 'Search' }).click();
+  await auditRedrawn(ctx, before);
+  rows = await auditRows(ctx);
+  t.ok(rows.length >= 1 && rows.every((r) => r[1] === 'login.failure'), `only failed logins: ${JSON.stringify(rows)}`);
+
+  // a prefix: alice's creation among the account changes
+  await p.getByLabel('Event').fill('account.');
+  await p.getByLabel('Account').fill('alice');
+  before = await firstSeq(ctx);
+  await p.getByRole('button', { name: 'Search' }).click();
+  await auditRedrawn(ctx, before);
+  rows = await auditRows(ctx);
+  t.ok(rows.some((r) => r[1] === 'account.create' && r[2] === 'admin'), `admin created alice: ${JSON.stringify(rows)}`);
+  t.ok(rows.every((r) => r[1].startsWith('account.')), 'only account changes');
+
+  // a time range in the future holds nothing
+  await p.getByLabel('Event').fill('');
+  await p.getByLabel('Account').fill('');
+  await p.getByLabel('From').fill('2999-01-01T00:00:00');
+  before = await firstSeq(ctx);
+  await p.getByRole('button', { name: 'Search' }).click();
+  await p.locator('#audit-table').getByText('No records match.').waitFor();
+
+  // Until before From: the refusal sits next to Until
+  await p.getByLabel('Until').fill('2998-01-01T00:00:00');
+  await p.getByRole('button', { name: 'Search' }).click();
+  const fieldError = p.locator('#audit-until-error');
+  await fieldError.waitFor();
+  t.equal(await fieldError.textContent(), 'until: must not be before since', 'the refusal is shown at Until');
+
+  // everything, ten a page: the next page goes on where the first stopped, and back
+  await p.getByLabel('From').fill('');
+  await p.getByLabel('Until').fill('');
+  await p.getByLabel('Per page').selectOption('10');
+  await p.getByRole('button', { name: 'Search' }).click();
+  await ctx.page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length === 10);
+  const first = await auditRows(ctx);
+  await p.getByRole('button', { name: 'Next page' }).click();
+  await auditRedrawn(ctx, String(first[0][0]));
+  const second = await auditRows(ctx);
+  t.equal(second[0][0], first[9][0] - 1, 'the second page starts after the first');
+  await screenshot(ctx, '12-audit');
+  await p.getByRole('button', { name: 'Previous page' }).click();
+  await auditRedrawn(ctx, String(second[0][0]));
+  t.equal((await auditRows(ctx))[0][0], first[0][0], 'back on the first page');
+}
+
 async function bundleDownload(t, ctx) {
   await openPanel(ctx, 'My profile');
   const p = panel(ctx, 'profile');
@@ -746,6 +829,7 @@ const STEPS = [
   ['LDAP: a directory user signs in and is listed as imported', ldapUserSignsIn],
   ['LDAP: sync now imports the users', ldapSyncNow],
   ['certificates: a refused upload is explained inline', certsRefused],
+  ['audit log: filters, a refusal at its field, paging', auditPanel],
   ['profile: a bundle downloads with cert.pem and env.sh', bundleDownload],
   ['profile: revoke the bundle', bundleRevoke],
   ['profile: change the password', changePassword],

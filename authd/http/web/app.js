@@ -11,9 +11,10 @@ import collections from './collections.js';
 import grants from './grants.js';
 import auth from './auth.js';
 import certs from './certs.js';
+import audit from './audit.js';
 import profile from './profile.js';
 
-const panels = [users, orgs, roles, collections, grants, auth, certs, profile];
+const panels = [users, orgs, roles, collections, grants, auth, certs, audit, profile];
 let initialised = false;
 
 function pageAlert(text) {

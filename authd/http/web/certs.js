@@ -3,7 +3,7 @@
 // names the part at fault, and the message is shown next to that field.
 
 import * as api from './api.js';
-import { $, $$, h, details, onSubmit, note, showListError, value } from './ui.js';
+import { $, $$, h, details, onSubmit, note, loadList, value } from './ui.js';
 
 const card = () => $('#certs-current').closest('.card');
 
@@ -19,14 +19,7 @@ function show(c) {
   ]);
 }
 
-async function load() {
-  showListError(card(), null);
-  try {
-    show(await api.get('/api/config/certs'));
-  } catch (err) {
-    showListError(card(), err);
-  }
-}
+const load = () => loadList(card(), async () => show(await api.get('/api/config/certs')));
 
 export default {
   id: 'certs',

@@ -98,6 +98,16 @@ export function showListError(card, err) {
   alert.hidden = !err;
 }
 
+// Runs load() with the card's list alert cleared, and shows its failure there.
+export async function loadList(card, load) {
+  showListError(card, null);
+  try {
+    await load();
+  } catch (err) {
+    showListError(card, err);
+  }
+}
+
 // Runs handler(form, submitter) on submit with the form's errors cleared and its
 // buttons disabled meanwhile; an error lands in the form's alert region.
 export function onSubmit(form, handler) {

@@ -2,7 +2,7 @@
 // managed user, and the admin and active switches (PATCH /enzi/v0/accounts/{name}).
 
 import * as api from './api.js';
-import { $, h, fill, table, badge, onSubmit, note, actionButton, showListError, value, Pager } from './ui.js';
+import { $, h, fill, table, badge, onSubmit, note, actionButton, loadList, value, Pager } from './ui.js';
 
 const card = () => $('#users-table').closest('.card');
 let pager;
@@ -43,14 +43,7 @@ function actions(a) {
     actionButton(a.isAdmin ? 'Remove admin' : 'Make admin', card(), set({ isAdmin: !a.isAdmin })));
 }
 
-async function reload() {
-  showListError(card(), null);
-  try {
-    await load();
-  } catch (err) {
-    showListError(card(), err);
-  }
-}
+const reload = () => loadList(card(), load);
 
 export default {
   id: 'users',
