@@ -24,6 +24,7 @@
 #define FULLNAME_MAX_CHARS 200
 #define FULLNAME_LEN (FULLNAME_MAX_CHARS * 4 + 4)
 #define DN_LEN 2048
+#define LDAP_ID_LEN (128 + 1) /* a directory id as text: LS_ID_MAX and its NUL */
 #define DESCRIPTION_MAX_CHARS 140
 #define PASSWORD_MIN_CHARS 8
 #define PASSWORD_MAX_BYTES 1024

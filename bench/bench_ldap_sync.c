@@ -171,6 +171,7 @@ static double ldapsearch_ms(const struct slapd *dir)
 			       "(&(uid=*)(objectClass=inetOrgPerson))",
 			       "uid",
 			       "cn",
+			       "entryUUID", /* each user's directory id, as the sync asks */
 			       NULL};
 	const char *groups[] = {"ldapsearch",
 				"-x",

@@ -63,6 +63,8 @@ struct ls_server {
 	bool no_simple_pagination;
 	char *reader_dn;       /* "" binds anonymously */
 	char *reader_password; /* a secret: never logged, never in JSON output */
+	char *unique_id_attr;  /* uniqueIDAttr: what names an entry for good (entryUUID,
+				  objectGUID); "" when the directory has nothing of the kind */
 };
 
 struct ls_user_search {
@@ -146,10 +148,22 @@ struct ls_log {
 };
 void ls_logf(struct ls_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The longest directory id kept, as text; a longer value is no id. */
+#define LS_ID_MAX 128
+
+/*
+ * A directory id as text, from a value of attr: objectGUID's 16 bytes in
+ * the GUID's string form, a value of printable ASCII as it is, another
+ * binary value in hex. malloc'd; NULL for an empty value, one whose text
+ * would be longer than LS_ID_MAX, or out of memory.
+ */
+char *ls_id_text(const char *attr, const void *value, size_t len);
+
 /* A user as the directory has it. The strings belong to the caller of the callback's caller. */
 struct ls_user {
 	const char *username; /* normalised (SPEC §6.3) */
 	const char *dn;
+	const char *unique_id; /* the entry's directory id (ls_id_text); "" when it has none */
 	const char *full_name;
 	size_t search; /* index into settings->searches */
 	size_t server; /* index into settings->servers */
@@ -215,29 +229,76 @@ int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, 
 int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync *const *m,
 			   size_t n);
 
+/*
+ * Ranged retrieval. Active Directory answers no more than 1,500 values of an
+ * attribute at once: a group of more members answers `member` as
+ * "member;range=0-1499", and the client asks for "member;range=1500-*",
+ * and so on, until an answer's range ends with "*". One answer may also hold
+ * several ranges (slapd answers every range stored under the range= tag at
+ * once). ls_range_next says what one answer means: given the attribute asked
+ * for, the descriptions the entry answered (got, with their value counts)
+ * and the first value asked for (from; 0 for the first, plain request), it
+ * marks in use[] the descriptions that hold attr's values and says
+ *   LS_RANGE_DONE  every value is in;
+ *   LS_RANGE_MORE  ask for "attr;range=<*next>-*" next;
+ *   LS_RANGE_BAD   the answer does not continue the values read so far
+ *                  (a gap, an overlap, a follow-up that holds nothing, a
+ *                  range that does not parse): they cannot all be read.
+ */
+struct ls_answered {
+	const char *name; /* the attribute description as the server gave it */
+	size_t nvalues;
+};
+enum ls_range_step { LS_RANGE_DONE, LS_RANGE_MORE, LS_RANGE_BAD };
+enum ls_range_step ls_range_next(const char *attr, const struct ls_answered *got, size_t n,
+				 size_t from, bool *use, size_t *next);
+
 enum ls_login_result {
 	LS_LOGIN_OK,
 	LS_LOGIN_DENIED, /* empty or wrong password, unknown user, not in the group */
 	LS_LOGIN_ERROR,	 /* the directory could not answer: unreachable, TLS, a failed search */
+	LS_LOGIN_OTHER_ENTRY, /* the username belongs to another entry than the account's now */
 };
 
-/* Who logged in; every string malloc'd, freed by ls_found_free. */
+/* Who logged in; every string malloc'd (unique_id may be NULL), freed by ls_found_free. */
 struct ls_found {
 	char *username;
 	char *dn;
 	char *full_name;
+	char *unique_id; /* the entry's directory id, when it was read */
 };
 void ls_found_free(struct ls_found *f);
 
+/* What authd knows of an imported account's entry. */
+struct ls_known {
+	const char *dn;
+	const char *unique_id; /* "" when none is recorded */
+};
+
 /*
- * The login of SPEC §6.4. With `dn` (an imported account), binds as that DN
- * on the server §6.2 picks for it. Without, runs the user search configs in
- * order for the username (first match wins) and binds as the entry found.
- * An empty or all-whitespace password is refused before anything else, since
- * a simple bind with an empty password is an anonymous bind that succeeds.
- * On LS_LOGIN_OK, *out is filled when out is not NULL.
+ * The login of SPEC §6.4. An empty or all-whitespace password is refused
+ * before anything else, since a simple bind with an empty password is an
+ * anonymous bind that succeeds.
+ *
+ * Without `known` (an unknown name), runs the user search configs in order
+ * for the username (first match wins) and binds as the entry found.
+ *
+ * With `known` (an imported account), binds as its DN on the server §6.2
+ * picks for it, then reads the entry's directory id: an entry of another id
+ * at that DN is LS_LOGIN_OTHER_ENTRY. When that bind fails because no entry
+ * is there any more (OpenLDAP and AD answer invalidCredentials then, as they
+ * do for a wrong password), the user searches run again for the username:
+ * an entry under another DN with the account's id is the account's, moved
+ * or renamed, and its bind decides; one with another id is
+ * LS_LOGIN_OTHER_ENTRY, never bound as; the same DN is a wrong password.
+ * Without a recorded id nothing proves a found entry is the account's, and
+ * it is not searched for.
+ *
+ * On LS_LOGIN_OK and LS_LOGIN_OTHER_ENTRY, *out is filled when out is not
+ * NULL: the entry bound as, or the other one (its dn and unique_id).
  */
-enum ls_login_result ls_login(const struct ls_settings *s, const char *username, const char *dn,
-			      const char *password, struct ls_log *log, struct ls_found *out);
+enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
+			      const struct ls_known *known, const char *password,
+			      struct ls_log *log, struct ls_found *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * libldapsync's private interface between connecting (conn.c) and the
- * searches and logins built on it (users.c).
+ * libldapsync's private interface between connecting (conn.c), reading
+ * values (values.c) and the searches and logins built on them (users.c,
+ * members.c).
  */
 #ifndef AUTHD_LDAPSYNC_CONN_H
 #define AUTHD_LDAPSYNC_CONN_H
@@ -45,6 +46,8 @@ int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *f
 
 /* The text of the first value of attr in entry, malloc'd; NULL when it has none. */
 char *ls_entry_value(LDAP *ld, LDAPMessage *entry, const char *attr);
+/* The entry's directory id (ls_id_text of attr's first value), malloc'd; NULL when none. */
+char *ls_entry_id(LDAP *ld, LDAPMessage *entry, const char *attr);
 
 /* A group's member values (DNs, or usernames for memberUid), malloc'd, NULL-terminated. */
 struct ls_members {
@@ -52,7 +55,11 @@ struct ls_members {
 	size_t n;
 	bool by_name; /* memberUid holds usernames, not DNs */
 };
-/* Reads a group's member values; LS_OK (a group without members is fine) or LS_FAILED. */
+/*
+ * Reads a group's member values, every range of them (ls_range_next); LS_OK
+ * (a group without members is fine), or LS_FAILED when they could not all be
+ * read.
+ */
 int ls_read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct ls_members *m);
 void ls_members_free(struct ls_members *m);
 

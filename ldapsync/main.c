@@ -18,8 +18,9 @@ static const char usage[] =
     "\n"
     "FILE holds LDAP settings as PUT /enzi/v0/config/auth/ldap takes them, reader\n"
     "passwords included. search prints one line per user: username, DN, full name,\n"
-    "search config and server. Exit status: 0 done, 1 the directory refused or\n"
-    "failed, 2 bad usage or settings.\n";
+    "search config, server and directory id (uniqueIDAttr's value, \"-\" for none).\n"
+    "Exit status: 0 done, 1 the directory refused or failed, 2 bad usage or\n"
+    "settings.\n";
 
 static void print_line(void *ctx, const char *text)
 {
@@ -31,8 +32,8 @@ static int print_user(void *ctx, const struct ls_user *u)
 {
 	const struct ls_settings *s = ctx;
 
-	printf("%s\t%s\t%s\tsearch %zu\t%s\n", u->username, u->dn, u->full_name, u->search + 1,
-	       s->servers[u->server].url);
+	printf("%s\t%s\t%s\tsearch %zu\t%s\t%s\n", u->username, u->dn, u->full_name, u->search + 1,
+	       s->servers[u->server].url, u->unique_id[0] ? u->unique_id : "-");
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * Group membership as the directory has it: the member values of a group
- * entry, and the members a member-sync config (SPEC §6.5) names, by group
- * or by search.
+ * entry (in as many ranges as the server answers them), and the members a
+ * member-sync config (SPEC §6.5) names, by group or by search.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,27 +10,26 @@
 
 #include "conn.h"
 
-static int on_member_entry(void *arg, LDAP *ld, LDAPMessage *entry)
+/* Appends the values (those without a NUL, which no DN or name has) to m; -1 out of memory. */
+static int add_values(struct ls_members *m, struct berval **vals)
 {
-	struct ls_members *m = arg;
-	BerElement *ber = NULL;
-	/* the search asked for one attribute, so the first one is it */
-	char *name = ldap_first_attribute(ld, entry, &ber);
+	size_t k = 0;
+	char **bigger;
 
-	if (name != NULL && m->values == NULL) {
-		struct berval **vals = ldap_get_values_len(ld, entry, name);
-		size_t k = 0;
-
-		while (vals != NULL && vals[k] != NULL)
-			k++;
-		m->values = calloc(k + 1, sizeof(*m->values));
-		for (size_t i = 0; m->values != NULL && i < k; i++)
-			if (memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) == NULL)
-				m->values[m->n++] = strndup(vals[i]->bv_val, vals[i]->bv_len);
-		ldap_value_free_len(vals);
+	while (vals != NULL && vals[k] != NULL)
+		k++;
+	bigger = realloc(m->values, (m->n + k + 1) * sizeof(*m->values));
+	if (bigger == NULL)
+		return -1;
+	m->values = bigger;
+	for (size_t i = 0; i < k; i++) {
+		if (memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
+			continue;
+		if ((m->values[m->n] = strndup(vals[i]->bv_val, vals[i]->bv_len)) == NULL)
+			return -1;
+		m->n++;
 	}
-	ldap_memfree(name);
-	ber_free(ber, 0);
+	m->values[m->n] = NULL;
 	return 0;
 }
 
@@ -50,34 +49,139 @@ static struct ls_members no_members(const char *attr)
 
 /* ---- reading groups, many at once ---- */
 
-/* One group's read: a config's read ahead of its turn (m), or one on its own (m NULL). */
+/*
+ * One group's read: a config's read ahead of its turn (m), or one on its own
+ * (m NULL). A server that answers the values in ranges is asked again, from
+ * the first value it has not given, until they are all in.
+ */
 struct read_ahead {
 	const struct ls_member_sync *m;
 	const char *dn, *attr;
 	struct ls_members values;
-	size_t entries;
-	int msgid; /* while its request is out */
+	size_t entries; /* answered to the request out now */
+	size_t from;	/* the first value that request asks for: 0, or a range's start */
+	size_t answers; /* of the requests so far */
+	bool more;	/* the answers so far end in a range that is not the last */
+	int msgid;	/* while a request is out */
 	bool failed;
 };
+
+static struct read_ahead group_read(const struct ls_member_sync *m, const char *dn,
+				    const char *attr)
+{
+	return (struct read_ahead){
+	    .m = m, .dn = dn, .attr = attr, .values = no_members(attr), .msgid = -1};
+}
 
 /* Requests out at once on one connection: enough to hide the round trips, few enough to bound
  * what the server queues for one client. */
 #define READ_WINDOW 64
 
+/* The description a request asks for: the attribute, or "member;range=1500-*"; malloc'd. */
+static char *asked(const struct read_ahead *r)
+{
+	char *d = NULL;
+
+	if (r->from == 0)
+		return strdup(r->attr);
+	return asprintf(&d, "%s;range=%zu-*", r->attr, r->from) < 0 ? NULL : d;
+}
+
 static int send_group_read(struct ls_conn *c, struct read_ahead *r)
 {
-	char *attrs[] = {(char *)r->attr, NULL};
+	char *attr = asked(r), *attrs[] = {attr, NULL};
 	struct timeval limit = {c->s->timeout_seconds, 0};
-	/* a base search answers one entry at most: no paging */
-	int rc = ldap_search_ext(c->ld, r->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL,
-				 NULL, &limit, 0, &r->msgid);
+	int rc = LDAP_NO_MEMORY;
 
+	r->entries = 0;
+	/* a base search answers one entry at most: no paging */
+	if (attr != NULL)
+		rc = ldap_search_ext(c->ld, r->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+				     NULL, NULL, &limit, 0, &r->msgid);
+	free(attr);
 	if (rc != LDAP_SUCCESS) {
 		ls_logf(c->log, "group %s: the search could not be sent: %s", r->dn,
 			ldap_err2string(rc));
 		return LS_FAILED;
 	}
 	return LS_OK;
+}
+
+/* Descriptions an answer holds at most: it was asked for one attribute. */
+#define MAX_ANSWERED 16
+
+/* Says why the answer to a read cannot be taken, naming what was asked and what came. */
+static void log_broken(struct ls_conn *c, struct read_ahead *r, const struct ls_answered *got,
+		       size_t n)
+{
+	char *attr = asked(r), held[512] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < n && used < sizeof(held); i++)
+		used += (size_t)snprintf(held + used, sizeof(held) - used, "%s%s (%zu)",
+					 i ? ", " : "", got[i].name, got[i].nvalues);
+	ls_logf(c->log,
+		"group %s: its member values could not all be read: asked for %s, the answer "
+		"held %s",
+		r->dn, attr ? attr : r->attr, n ? held : "no values");
+	free(attr);
+	r->failed = true;
+}
+
+/* The attribute descriptions of an entry and their values, at most MAX_ANSWERED of them (the
+ * caller frees both); false when it had more. */
+static bool answered_values(LDAP *ld, LDAPMessage *entry, struct ls_answered *got,
+			    struct berval ***vals, size_t *n)
+{
+	BerElement *ber = NULL;
+	size_t extra = 0;
+
+	*n = 0;
+	for (char *a = ldap_first_attribute(ld, entry, &ber); a != NULL;
+	     a = ldap_next_attribute(ld, entry, ber)) {
+		if (*n == MAX_ANSWERED) {
+			extra++;
+			ldap_memfree(a);
+			continue;
+		}
+		vals[*n] = ldap_get_values_len(ld, entry, a);
+		got[*n] = (struct ls_answered){a, 0};
+		while (vals[*n] != NULL && vals[*n][got[*n].nvalues] != NULL)
+			got[*n].nvalues++;
+		(*n)++;
+	}
+	ber_free(ber, 0);
+	return extra == 0;
+}
+
+/* The group's entry: the values it answers are added, and where the next range starts. */
+static void take_entry(struct ls_conn *c, struct read_ahead *r, LDAPMessage *entry)
+{
+	struct ls_answered got[MAX_ANSWERED];
+	struct berval **vals[MAX_ANSWERED];
+	bool use[MAX_ANSWERED];
+	enum ls_range_step st = LS_RANGE_BAD;
+	size_t n = 0, next = 0;
+
+	/* a base search answers one entry; a failed read takes nothing more */
+	if (++r->entries > 1 || r->failed)
+		return;
+	if (answered_values(c->ld, entry, got, vals, &n))
+		st = ls_range_next(r->attr, got, n, r->from, use, &next);
+	for (size_t i = 0; st != LS_RANGE_BAD && i < n; i++)
+		if (use[i] && add_values(&r->values, vals[i]) != 0) {
+			ls_logf(c->log, "group %s: out of memory while reading its members", r->dn);
+			r->failed = true;
+		}
+	if (st == LS_RANGE_BAD)
+		log_broken(c, r, got, n);
+	r->more = st == LS_RANGE_MORE && !r->failed;
+	r->from = r->more ? next : r->from;
+	r->answers++;
+	for (size_t i = 0; i < n; i++) {
+		ldap_memfree((char *)got[i].name);
+		ldap_value_free_len(vals[i]);
+	}
 }
 
 /* A group's final result: LS_OK with its members logged, else LS_FAILED with why. */
@@ -89,7 +193,9 @@ static int group_read_done(struct ls_conn *c, struct read_ahead *r, LDAPMessage 
 	if (ldap_parse_result(c->ld, msg, &err, NULL, &diag, NULL, NULL, 0) != LDAP_SUCCESS)
 		err = LDAP_OTHER;
 	if (err == LDAP_SUCCESS && r->entries > 0) {
-		ls_logf(c->log, "group %s: %zu members by %s", r->dn, r->values.n, r->attr);
+		if (!r->failed && !r->more)
+			ls_logf(c->log, "group %s: %zu members by %s%s", r->dn, r->values.n,
+				r->attr, r->answers > 1 ? " (read in ranges)" : "");
 	} else if (err == LDAP_SUCCESS || err == LDAP_NO_SUCH_OBJECT) {
 		ls_logf(c->log, "group %s: no such entry", r->dn);
 		r->failed = true;
@@ -142,10 +248,12 @@ static int take_answer(struct ls_conn *c, struct window *w)
 	}
 	r = answered(w, msg, type);
 	if (r != NULL && type == LDAP_RES_SEARCH_ENTRY) {
-		r->entries++;
-		on_member_entry(&r->values, c->ld, msg);
+		take_entry(c, r, msg);
 	} else if (r != NULL && type == LDAP_RES_SEARCH_RESULT) {
 		rc = group_read_done(c, r, msg);
+		/* the next range goes out in the place this answer left in the window */
+		if (rc == LS_OK && r->more && (rc = send_group_read(c, r)) == LS_OK)
+			w->out[w->n++] = r;
 	}
 	ldap_msgfree(msg);
 	return rc;
@@ -173,7 +281,7 @@ static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
 
 int ls_read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct ls_members *m)
 {
-	struct read_ahead r = {NULL, group_dn, attr, no_members(attr), 0, -1, false}, *one = &r;
+	struct read_ahead r = group_read(NULL, group_dn, attr), *one = &r;
 	int rc = read_groups_on(c, &one, 1);
 
 	*m = r.values;
@@ -334,13 +442,7 @@ int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync 
 	for (size_t i = 0; i < n; i++)
 		if (m[i]->select_group_members)
 			sess->ahead[sess->nahead++] =
-			    (struct read_ahead){m[i],
-						m[i]->group_dn,
-						m[i]->group_member_attr,
-						no_members(m[i]->group_member_attr),
-						0,
-						-1,
-						false};
+			    group_read(m[i], m[i]->group_dn, m[i]->group_member_attr);
 	/* one server at a time, each through its own connection */
 	for (size_t server = 0; rc == LS_OK && server < sess->s->nservers; server++) {
 		struct ls_conn *c = NULL;

@@ -20,6 +20,7 @@
 #define MAX_TIMEOUT 300
 #define DEFAULT_MAX_DEACTIVATION 10
 #define DEFAULT_SCHEDULE "@hourly"
+#define DEFAULT_UNIQUE_ID_ATTR "entryUUID"
 #define MAX_SERVERS 64
 #define MAX_SEARCHES 64
 
@@ -45,20 +46,25 @@ static int refuse(struct refusal *err, const char *prefix, const char *field, co
 	return -1;
 }
 
-/* Refuses keys the object should not have, naming the first one. */
-static int check_keys(const json_t *obj, const char *const *known, const char *prefix,
-		      struct refusal *err)
+static bool listed(const char *const *list, const char *key)
+{
+	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(list[i], key) == 0)
+			return true;
+	return false;
+}
+
+/* Refuses keys the object should not have (in neither list; also may be NULL), naming the
+ * first one. */
+static int check_keys(const json_t *obj, const char *const *known, const char *const *also,
+		      const char *prefix, struct refusal *err)
 {
 	const char *key;
 	json_t *v;
 
 	json_object_foreach((json_t *)obj, key, v)
 	{
-		size_t i = 0;
-
-		while (known[i] != NULL && strcmp(known[i], key) != 0)
-			i++;
-		if (known[i] == NULL)
+		if (!listed(known, key) && !listed(also, key))
 			return refuse(err, prefix, key, "unknown field");
 	}
 	return 0;
@@ -242,9 +248,16 @@ static int check_url(const char *url, bool start_tls, const char *prefix, struct
 
 /* ---- objects ---- */
 
-static const char *const server_keys[] = {"domain",    "serverURL",	 "startTLS",
-					  "rootCerts", "tlsSkipVerify",	 "noSimplePagination",
-					  "readerDN",  "readerPassword", "readerPasswordSet",
+static const char *const server_keys[] = {"domain",
+					  "serverURL",
+					  "startTLS",
+					  "rootCerts",
+					  "tlsSkipVerify",
+					  "noSimplePagination",
+					  "readerDN",
+					  "readerPassword",
+					  "readerPasswordSet",
+					  "uniqueIDAttr",
 					  NULL};
 
 static int read_server(const json_t *obj, bool additional, const char *prefix,
@@ -252,7 +265,7 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 {
 	if (!json_is_object(obj))
 		return refuse(err, prefix, "", "must be an object");
-	if (check_keys(obj, server_keys, prefix, err) ||
+	if (check_keys(obj, server_keys, NULL, prefix, err) ||
 	    get_string(obj, "domain", "", prefix, &out->domain, err) ||
 	    get_string(obj, "serverURL", "", prefix, &out->url, err) ||
 	    get_bool(obj, "startTLS", false, prefix, &out->start_tls, err) ||
@@ -260,7 +273,9 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 	    get_bool(obj, "tlsSkipVerify", false, prefix, &out->tls_skip_verify, err) ||
 	    get_bool(obj, "noSimplePagination", false, prefix, &out->no_simple_pagination, err) ||
 	    get_string(obj, "readerDN", "", prefix, &out->reader_dn, err) ||
-	    get_string(obj, "readerPassword", NULL, prefix, &out->reader_password, err))
+	    get_string(obj, "readerPassword", NULL, prefix, &out->reader_password, err) ||
+	    get_string(obj, "uniqueIDAttr", DEFAULT_UNIQUE_ID_ATTR, prefix, &out->unique_id_attr,
+		       err))
 		return -1;
 	if (additional && !is_dns_name(out->domain))
 		return refuse(err, prefix, "domain", "must be a DNS name such as eu.example.com");
@@ -270,6 +285,9 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 		return refuse(err, prefix, "rootCerts", "must be one or more PEM certificates");
 	if (out->reader_dn[0] != '\0' && !is_dn(out->reader_dn))
 		return refuse(err, prefix, "readerDN", "is not a valid DN (RFC 4514)");
+	if (out->unique_id_attr[0] != '\0' && !is_attr(out->unique_id_attr))
+		return refuse(err, prefix, "uniqueIDAttr",
+			      "must be an attribute name such as entryUUID or objectGUID");
 	return 0;
 }
 
@@ -282,7 +300,7 @@ static int read_search(const json_t *obj, const char *prefix, struct ls_user_sea
 {
 	if (!json_is_object(obj))
 		return refuse(err, prefix, "", "must be an object");
-	if (check_keys(obj, search_keys, prefix, err) ||
+	if (check_keys(obj, search_keys, NULL, prefix, err) ||
 	    get_string(obj, "baseDN", "", prefix, &out->base_dn, err) ||
 	    get_bool(obj, "scopeSubtree", false, prefix, &out->scope_subtree, err) ||
 	    get_string(obj, "usernameAttr", "uid", prefix, &out->username_attr, err) ||
@@ -329,7 +347,7 @@ int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_me
 		return refuse(err, prefix, "", "must be an object");
 	}
 	int rc =
-	    check_keys(obj, member_sync_keys, prefix, err) ||
+	    check_keys(obj, member_sync_keys, NULL, prefix, err) ||
 	    get_bool(obj, "enableSync", false, prefix, &out->enable_sync, err) ||
 	    get_bool(obj, "selectGroupMembers", true, prefix, &out->select_group_members, err) ||
 	    get_string(obj, "groupDN", "", prefix, &out->group_dn, err) ||
@@ -434,23 +452,11 @@ static int settle_password(struct ls_server *srv, const struct ls_settings *stor
 	return 0;
 }
 
-static const char *const settings_keys[] = {"serverURL",
-					    "startTLS",
-					    "rootCerts",
-					    "tlsSkipVerify",
-					    "noSimplePagination",
-					    "readerDN",
-					    "readerPassword",
-					    "readerPasswordSet",
-					    "additionalDomains",
-					    "userSearchConfigs",
-					    "adminSyncOpts",
-					    "syncSchedule",
-					    "jitUserProvisioning",
-					    "followReferrals",
-					    "timeoutSeconds",
-					    "maxDeactivationPercent",
-					    NULL};
+/* Beside the default server's fields: server_keys but its first, "domain" (see read_settings). */
+static const char *const settings_keys[] = {
+    "additionalDomains", "userSearchConfigs",	   "adminSyncOpts",
+    "syncSchedule",	 "jitUserProvisioning",	   "followReferrals",
+    "timeoutSeconds",	 "maxDeactivationPercent", NULL};
 
 /* The default server's fields sit at the top level, beside the others (the key check ran first). */
 static int read_default_server(const json_t *in, struct ls_settings *out, struct refusal *err)
@@ -527,7 +533,8 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 {
 	if (!json_is_object(in))
 		return refuse(err, "", "settings", "must be a JSON object");
-	if (check_keys(in, settings_keys, "", err) || read_servers(in, out, err) ||
+	/* the default server has no domain: every server key but the first */
+	if (check_keys(in, settings_keys, server_keys + 1, "", err) || read_servers(in, out, err) ||
 	    read_searches(in, out, err) ||
 	    ls_member_sync_from_json(json_object_get(in, "adminSyncOpts"), "adminSyncOpts.",
 				     &out->admin_sync, err) ||
@@ -576,7 +583,8 @@ static int put_server(json_t *obj, const struct ls_server *srv, bool with_passwo
 		 json_object_set_new(obj, "tlsSkipVerify", json_boolean(srv->tls_skip_verify)) |
 		 json_object_set_new(obj, "noSimplePagination",
 				     json_boolean(srv->no_simple_pagination)) |
-		 json_object_set_new(obj, "readerDN", json_string(srv->reader_dn));
+		 json_object_set_new(obj, "readerDN", json_string(srv->reader_dn)) |
+		 json_object_set_new(obj, "uniqueIDAttr", json_string(srv->unique_id_attr));
 	const char *pw = srv->reader_password ? srv->reader_password : "";
 
 	if (with_passwords)
@@ -630,8 +638,11 @@ json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords)
 
 json_t *ls_settings_unset_json(void)
 {
-	struct ls_server none = {(char *)"", (char *)"", false,	     (char *)"",
-				 false,	     false,	 (char *)"", NULL};
+	struct ls_server none = {.domain = (char *)"",
+				 .url = (char *)"",
+				 .root_certs = (char *)"",
+				 .reader_dn = (char *)"",
+				 .unique_id_attr = (char *)DEFAULT_UNIQUE_ID_ATTR};
 	struct ls_settings s = {&none,
 				1,
 				NULL,
@@ -668,6 +679,7 @@ void ls_settings_free(struct ls_settings *s)
 		free(srv->url);
 		free(srv->root_certs);
 		free(srv->reader_dn);
+		free(srv->unique_id_attr);
 		free_secret(srv->reader_password);
 	}
 	for (size_t i = 0; i < s->nsearches; i++) {

@@ -1,7 +1,9 @@
 /*
  * Finding users (SPEC §6.3) and logging them in (SPEC §6.4): the user
  * search configs run in order on the server each one's base DN picks, with
- * group selection, username rules and first-search-wins de-duplication.
+ * group selection, username rules and first-search-wins de-duplication; an
+ * imported account's login binds its stored DN, and finds its entry again by
+ * its directory id when the entry has moved.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,25 @@ struct run {
 static const struct ls_user_search *run_search(const struct run *r)
 {
 	return &r->s->searches[r->search];
+}
+
+/* The attribute that holds an entry's directory id on the connection's server; "" for none. */
+static const char *id_attr(const struct ls_conn *c)
+{
+	return c->s->servers[c->server].unique_id_attr;
+}
+
+/* The attributes a user search asks for: the username, the full name and the directory id. */
+static void user_attrs(const struct ls_user_search *q, const struct ls_conn *c, char *attrs[4])
+{
+	size_t n = 0;
+
+	attrs[n++] = q->username_attr;
+	if (q->full_name_attr[0] != '\0')
+		attrs[n++] = q->full_name_attr;
+	if (id_attr(c)[0] != '\0')
+		attrs[n++] = (char *)id_attr(c);
+	attrs[n] = NULL;
 }
 
 /* "(&(attr=value)filter)"; value is escaped already, or "*". malloc'd. */
@@ -71,7 +92,7 @@ static int on_user_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 	struct run *r = arg;
 	const struct ls_user_search *q = run_search(r);
 	char *dn = ldap_get_dn(ld, entry), *raw = ls_entry_value(ld, entry, q->username_attr);
-	char *name = NULL, *full = NULL;
+	char *name = NULL, *full = NULL, *id = NULL;
 	struct refusal why = {"", "has no value"};
 	int stop = 0, added;
 
@@ -99,7 +120,8 @@ static int on_user_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 		goto out;
 	}
 	full = q->full_name_attr[0] ? ls_entry_value(ld, entry, q->full_name_attr) : NULL;
-	struct ls_user u = {name, dn, full ? full : "", r->search, r->c->server};
+	id = ls_entry_id(ld, entry, id_attr(r->c));
+	struct ls_user u = {name, dn, id ? id : "", full ? full : "", r->search, r->c->server};
 	r->counts->found++;
 	r->users++;
 	stop = r->fn(r->ctx, &u);
@@ -108,6 +130,7 @@ out:
 	free(raw);
 	free(name);
 	free(full);
+	free(id);
 	return stop;
 }
 
@@ -115,9 +138,10 @@ out:
 static int iterate_members(struct run *r, const struct ls_members *m)
 {
 	const struct ls_user_search *q = run_search(r);
-	char *attrs[] = {q->username_attr, q->full_name_attr[0] ? q->full_name_attr : NULL, NULL};
+	char *attrs[4];
 	int rc = LS_OK;
 
+	user_attrs(q, r->c, attrs);
 	r->c->missing_ok = true; /* a group may name an entry that is gone */
 	for (size_t i = 0; rc == LS_OK && i < m->n; i++) {
 		char *value =
@@ -160,13 +184,14 @@ static int select_members(struct run *r, const struct ls_members *m, struct ls_s
 static int run_one_search(struct run *r)
 {
 	const struct ls_user_search *q = run_search(r);
-	char *attrs[] = {q->username_attr, q->full_name_attr[0] ? q->full_name_attr : NULL, NULL};
+	char *attrs[4];
 	struct ls_members m = {NULL, 0, false};
 	struct ls_set group = {NULL, 0, 0};
 	char *filter = user_filter(q, q->username_attr, "*");
 	size_t count = 0;
 	int rc = filter ? LS_OK : LS_FAILED;
 
+	user_attrs(q, r->c, attrs);
 	if (rc == LS_OK && q->match_group)
 		rc = ls_read_group(r->c, q->match_group_dn, q->match_group_member_attr, &m);
 	if (rc == LS_OK && q->match_group && q->match_group_iterate) {
@@ -225,13 +250,15 @@ void ls_found_free(struct ls_found *f)
 	free(f->username);
 	free(f->dn);
 	free(f->full_name);
-	*f = (struct ls_found){NULL, NULL, NULL};
+	free(f->unique_id);
+	*f = (struct ls_found){NULL, NULL, NULL, NULL};
 }
 
 /* What one login search found: the first entry, and whether there was more than one. */
 struct lookup {
 	const struct ls_user_search *q;
 	const char *username;
+	const char *id_attr;
 	struct ls_found found;
 	size_t matches;
 };
@@ -258,6 +285,7 @@ static int on_login_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 	l->found.dn = dn ? strdup(dn) : NULL;
 	l->found.full_name =
 	    l->q->full_name_attr[0] ? ls_entry_value(ld, entry, l->q->full_name_attr) : NULL;
+	l->found.unique_id = ls_entry_id(ld, entry, l->id_attr);
 	ldap_memfree(dn);
 	return 0;
 }
@@ -293,19 +321,35 @@ static int check_group(struct ls_conn *c, const struct ls_user_search *q, const 
 	return rc;
 }
 
+/*
+ * A simple bind as dn on the server §6.2 picks for it: the bind's LDAP
+ * result, or -1 when the server could not be reached. After a success the
+ * connection stays open, bound as dn, for the caller to close.
+ */
+static int bind_as(const struct ls_settings *s, const char *dn, const char *password,
+		   struct ls_log *log, struct ls_conn *c)
+{
+	int rc;
+
+	if (ls_conn_open(c, s, ls_server_for_dn(s, dn), false, log) != 0)
+		return -1;
+	rc = ls_conn_bind(c, dn, password, "user");
+	if (rc != LDAP_SUCCESS)
+		ls_conn_close(c);
+	return rc;
+}
+
 /* Binds as the user on the server §6.2 picks for the user's DN. */
 static enum ls_login_result bind_user(const struct ls_settings *s, const char *dn,
 				      const char *password, struct ls_log *log)
 {
 	struct ls_conn c;
-	int rc;
+	int rc = bind_as(s, dn, password, log, &c);
 
-	if (ls_conn_open(&c, s, ls_server_for_dn(s, dn), false, log) != 0)
-		return LS_LOGIN_ERROR;
-	rc = ls_conn_bind(&c, dn, password, "user");
-	ls_conn_close(&c);
-	if (rc == LDAP_SUCCESS)
+	if (rc == LDAP_SUCCESS) {
+		ls_conn_close(&c);
 		return LS_LOGIN_OK;
+	}
 	return rc == LDAP_INVALID_CREDENTIALS ? LS_LOGIN_DENIED : LS_LOGIN_ERROR;
 }
 
@@ -315,11 +359,13 @@ static int lookup_user(struct ls_conn *c, struct lookup *l)
 	const struct ls_user_search *q = l->q;
 	char *esc = ls_escape_filter_value(l->username, strlen(l->username));
 	char *filter = esc ? user_filter(q, q->username_attr, esc) : NULL;
-	char *attrs[] = {q->username_attr, q->full_name_attr[0] ? q->full_name_attr : NULL, NULL};
+	char *attrs[4];
 	size_t count = 0;
 	int rc = LS_FAILED;
 	bool member = true;
 
+	l->id_attr = id_attr(c);
+	user_attrs(q, c, attrs);
 	if (filter != NULL)
 		rc = ls_conn_search(c, q->base_dn,
 				    q->scope_subtree ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_ONELEVEL,
@@ -348,7 +394,7 @@ static enum ls_login_result find_user(const struct ls_settings *s, const char *u
 				      struct ls_log *log, struct ls_found *found)
 {
 	for (size_t i = 0; i < s->nsearches; i++) {
-		struct lookup l = {&s->searches[i], username, {NULL, NULL, NULL}, 0};
+		struct lookup l = {&s->searches[i], username, "", {NULL, NULL, NULL, NULL}, 0};
 		struct ls_conn c;
 		int rc;
 
@@ -371,10 +417,125 @@ static enum ls_login_result find_user(const struct ls_settings *s, const char *u
 	return LS_LOGIN_DENIED;
 }
 
-enum ls_login_result ls_login(const struct ls_settings *s, const char *username, const char *dn,
-			      const char *password, struct ls_log *log, struct ls_found *out)
+static int on_own_entry(void *arg, LDAP *ld, LDAPMessage *entry)
 {
-	struct ls_found found = {NULL, NULL, NULL};
+	struct lookup *l = arg;
+
+	if (l->found.unique_id == NULL)
+		l->found.unique_id = ls_entry_id(ld, entry, l->id_attr);
+	return 0;
+}
+
+/*
+ * The directory id of the entry the connection is bound as, read as that
+ * user; NULL when the entry has none, or it cannot be read (the login then
+ * goes on as it did before ids were kept).
+ */
+static char *read_own_id(struct ls_conn *c, const char *dn)
+{
+	struct lookup l = {NULL, NULL, id_attr(c), {NULL, NULL, NULL, NULL}, 0};
+	char *attrs[] = {(char *)l.id_attr, NULL};
+	size_t count = 0;
+
+	if (l.id_attr[0] == '\0')
+		return NULL;
+	if (ls_conn_search(c, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, on_own_entry, &l,
+			   &count) != LS_OK)
+		ls_logf(c->log, "the entry's %s could not be read: it is not checked", l.id_attr);
+	return l.found.unique_id;
+}
+
+/* The stored DN's bind succeeded: the entry there must still be the account's. */
+static enum ls_login_result check_same_entry(struct ls_conn *c, const struct ls_known *k,
+					     struct ls_found *f)
+{
+	f->unique_id = read_own_id(c, k->dn);
+	if (f->unique_id == NULL || k->unique_id[0] == '\0' ||
+	    strcmp(f->unique_id, k->unique_id) == 0)
+		return LS_LOGIN_OK;
+	ls_logf(c->log,
+		"refused: the entry at %s has the directory id %s, not the account's %s: another "
+		"entry has taken its place",
+		k->dn, f->unique_id, k->unique_id);
+	return LS_LOGIN_OTHER_ENTRY;
+}
+
+static bool same_dn(const char *a, const char *b)
+{
+	char *ka = ls_dn_key(a), *kb = ls_dn_key(b);
+	bool same = ka != NULL && kb != NULL ? strcmp(ka, kb) == 0 : strcmp(a, b) == 0;
+
+	free(ka);
+	free(kb);
+	return same;
+}
+
+/*
+ * The stored DN's bind failed, and the entry may have moved: the username is
+ * searched for again, and only an entry under another DN with the account's
+ * directory id is bound as. *f becomes the entry found, when one is.
+ */
+static enum ls_login_result find_moved(const struct ls_settings *s, const char *name,
+				       const struct ls_known *k, const char *password,
+				       struct ls_log *log, struct ls_found *f)
+{
+	struct ls_found now = {NULL, NULL, NULL, NULL};
+	enum ls_login_result rc;
+
+	if (k->unique_id[0] == '\0') {
+		ls_logf(log, "not searched for again: no directory id is recorded to know the "
+			     "account's entry by");
+		return LS_LOGIN_DENIED;
+	}
+	if ((rc = find_user(s, name, log, &now)) != LS_LOGIN_OK)
+		return rc;
+	if (same_dn(now.dn, k->dn)) {
+		ls_logf(log, "%s is still %s: the password is wrong", name, k->dn);
+		rc = LS_LOGIN_DENIED;
+	} else if (now.unique_id == NULL || strcmp(now.unique_id, k->unique_id) != 0) {
+		ls_logf(log,
+			"refused: %s is now the entry %s, of directory id %s, not the account's "
+			"%s: another entry has taken the name",
+			name, now.dn, now.unique_id ? now.unique_id : "(none)", k->unique_id);
+		rc = LS_LOGIN_OTHER_ENTRY;
+	} else {
+		ls_logf(log, "%s moved from %s to %s (the same directory id)", name, k->dn, now.dn);
+		rc = bind_user(s, now.dn, password, log);
+	}
+	if (rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) {
+		ls_found_free(f);
+		*f = now;
+	} else {
+		ls_found_free(&now);
+	}
+	return rc;
+}
+
+/* An imported account's login: its stored DN first, then its entry found again if it moved. */
+static enum ls_login_result login_known(const struct ls_settings *s, const char *name,
+					const struct ls_known *k, const char *password,
+					struct ls_log *log, struct ls_found *f)
+{
+	struct ls_conn c;
+	enum ls_login_result rc;
+	int bound = bind_as(s, k->dn, password, log, &c);
+
+	if (bound == LDAP_SUCCESS) {
+		rc = check_same_entry(&c, k, f);
+		ls_conn_close(&c);
+		return rc;
+	}
+	/* OpenLDAP and AD answer a bind to a DN without an entry as they answer a wrong password */
+	if (bound != LDAP_INVALID_CREDENTIALS && bound != LDAP_NO_SUCH_OBJECT)
+		return LS_LOGIN_ERROR;
+	return find_moved(s, name, k, password, log, f);
+}
+
+enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
+			      const struct ls_known *known, const char *password,
+			      struct ls_log *log, struct ls_found *out)
+{
+	struct ls_found found = {NULL, NULL, NULL, NULL};
 	enum ls_login_result rc;
 	struct refusal why;
 	char *name;
@@ -388,17 +549,17 @@ enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 		ls_logf(log, "refused: username %s", why.message);
 		return LS_LOGIN_DENIED;
 	}
-	if (dn != NULL) {
+	if (known != NULL) {
 		found.username = name;
-		found.dn = strdup(dn);
-		rc = found.dn ? LS_LOGIN_OK : LS_LOGIN_ERROR;
+		found.dn = strdup(known->dn);
+		rc = found.dn ? login_known(s, name, known, password, log, &found) : LS_LOGIN_ERROR;
 	} else {
 		rc = find_user(s, name, log, &found);
 		free(name);
+		if (rc == LS_LOGIN_OK)
+			rc = bind_user(s, found.dn, password, log);
 	}
-	if (rc == LS_LOGIN_OK)
-		rc = bind_user(s, found.dn, password, log);
-	if (rc == LS_LOGIN_OK && out != NULL)
+	if ((rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) && out != NULL)
 		*out = found;
 	else
 		ls_found_free(&found);

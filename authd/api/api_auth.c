@@ -6,7 +6,8 @@
  * same 401 for an unknown user, a wrong password and an inactive account (and
  * spends the same argon2 time on each), and throttles failures per username
  * and per client address: failures beyond a few are slowed, and at the limit
- * the key is answered 429 until its lockout ends.
+ * the key is answered 429 until its lockout ends. An LDAP account follows its
+ * entry when it moves, and never becomes another entry's.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -143,10 +144,30 @@ static void log_ldap_step(void *ctx, const char *line)
 	log_msg(LOG_DEBUG, "LDAP login of %s: %s", (const char *)ctx, line);
 }
 
+_Static_assert(LDAP_ID_LEN == LS_ID_MAX + 1, "an account holds every directory id ldapsync reads");
+
+/*
+ * A first login's insert met a taken name or directory id: the account a
+ * login of the same user made at the same moment (by name, STORE_OK), or
+ * the one the entry's id is already another name's (STORE_CONFLICT).
+ */
+static int already_made(const struct ls_found *f, struct account *a)
+{
+	int rc = store_account_get(f->username, a);
+
+	if (rc != STORE_NOT_FOUND || f->unique_id == NULL)
+		return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+	rc = store_account_by_ldap_id(f->unique_id, a);
+	return rc == STORE_OK ? STORE_CONFLICT : rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+}
+
 /*
  * Just-in-time provisioning: the account, imported, with its private
  * collection, in one transaction. Two first logins at once both succeed:
- * the second finds the account the first made.
+ * the second finds the account the first made. An entry whose directory id
+ * an account has already (its username changed in the directory since that
+ * account was made) gets no second account: STORE_CONFLICT, with *a that
+ * account.
  */
 static int provision(struct req *r, const struct ls_found *f, struct account *a)
 {
@@ -158,6 +179,7 @@ static int provision(struct req *r, const struct ls_found *f, struct account *a)
 	snprintf(a->name, sizeof(a->name), "%s", f->username);
 	snprintf(a->full_name, sizeof(a->full_name), "%s", f->full_name ? f->full_name : "");
 	snprintf(a->ldap_dn, sizeof(a->ldap_dn), "%s", f->dn);
+	snprintf(a->ldap_id, sizeof(a->ldap_id), "%s", f->unique_id ? f->unique_id : "");
 	a->is_active = a->is_imported = true;
 	a->created_at = a->updated_at = now_seconds();
 	rc = store_begin();
@@ -170,7 +192,7 @@ static int provision(struct req *r, const struct ls_found *f, struct account *a)
 	if (rc != STORE_OK)
 		store_rollback();
 	if (rc == STORE_CONFLICT)
-		return store_account_get(f->username, a);
+		return already_made(f, a);
 	if (rc != STORE_OK)
 		return rc;
 	changes_announce(
@@ -181,16 +203,84 @@ static int provision(struct req *r, const struct ls_found *f, struct account *a)
 }
 
 /*
- * The LDAP login of SPEC §6.4: an imported account binds as its DN; an
- * unknown name, with JIT on, is searched for and provisioned once its bind
- * succeeds. `a` is NULL for an unknown name.
+ * The login found the account's entry under a new DN, or read the directory
+ * id of an account made before ids were kept: the account follows its entry.
+ * A failure to write it down costs only the next login the same search.
+ */
+static void follow_entry(struct req *r, struct account *a, const struct ls_found *f)
+{
+	const char *id = a->ldap_id[0] == '\0' && f->unique_id ? f->unique_id : a->ldap_id;
+	bool moved = strcmp(f->dn, a->ldap_dn) != 0;
+	int rc;
+
+	if (!moved && strcmp(id, a->ldap_id) == 0)
+		return;
+	rc = store_imported_relocate(a->id, f->dn, id, now_seconds());
+	if (rc != STORE_OK) {
+		log_msg(LOG_WARN, "LDAP login of %s: where its entry is could not be recorded: %s",
+			a->name,
+			rc == STORE_CONFLICT ? "another account has its directory id"
+					     : "the store refused the write");
+		return;
+	}
+	if (moved) {
+		log_msg(LOG_INFO, "LDAP login of %s: its entry moved from %s to %s", a->name,
+			a->ldap_dn, f->dn);
+		audit_log(r->srv->audit, "account.update", a->name, r->client,
+			  json_pack("{s:s, s:s, s:s, s:s}", "account", a->name, "ldapDN", f->dn,
+				    "previousLDAPDN", a->ldap_dn, "reason",
+				    "its directory entry moved (the same directory id)"));
+	}
+	snprintf(a->ldap_dn, sizeof(a->ldap_dn), "%s", f->dn);
+	snprintf(a->ldap_id, sizeof(a->ldap_id), "%s", id);
+}
+
+/*
+ * The username is another directory entry's than the one the account was
+ * made from (a, or for a first login the account the entry's id belongs
+ * to): never merged. The user gets the same 401 as for a wrong password;
+ * the server log and the audit line say why.
+ */
+static void refuse_other_entry(struct req *r, struct resp *out, const char *name,
+			       const struct account *a, const struct ls_found *f,
+			       const char *user_key, const char *ip_key)
+{
+	char reason[DN_LEN + 3 * LDAP_ID_LEN + 256];
+
+	if (strcmp(a->name, name) == 0)
+		snprintf(reason, sizeof(reason),
+			 "another directory entry has the username: %s (directory id %s); the "
+			 "account was made from directory id %s",
+			 f->dn, f->unique_id ? f->unique_id : "none", a->ldap_id);
+	else
+		snprintf(reason, sizeof(reason),
+			 "the directory entry %s (directory id %s) is the one account %s was made "
+			 "from: its username changed in the directory, and the account keeps its "
+			 "name",
+			 f->dn, f->unique_id ? f->unique_id : "none", a->name);
+	log_msg(LOG_WARN, "LDAP login of %s refused: %s", name, reason);
+	refuse_login(r, out, user_key, ip_key, name, reason);
+}
+
+/* The account an entry's directory id belongs to already, if any (a first login's check). */
+static bool id_taken(const struct ls_found *f, struct account *other)
+{
+	return f->unique_id != NULL && store_account_by_ldap_id(f->unique_id, other) == STORE_OK;
+}
+
+/*
+ * The LDAP login of SPEC §6.4: an imported account binds as its DN (and is
+ * found again when its entry moved); an unknown name, with JIT on, is
+ * searched for and provisioned once its bind succeeds. `a` is NULL for an
+ * unknown name.
  */
 static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg, struct account *a,
 		       const char *name, const char *password, const char *user_key,
 		       const char *ip_key)
 {
 	struct ls_log log = {log_ldap_step, (void *)name};
-	struct ls_found found = {NULL, NULL, NULL};
+	struct ls_found found = {NULL, NULL, NULL, NULL};
+	struct ls_known known = {a ? a->ldap_dn : "", a ? a->ldap_id : ""};
 	struct account made;
 	enum ls_login_result rc;
 	int stored;
@@ -200,7 +290,12 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 			     a ? "LDAP is off" : "unknown user (no JIT)");
 		return;
 	}
-	rc = ls_login(&cfg->s, name, a ? a->ldap_dn : NULL, password, &log, &found);
+	rc = ls_login(&cfg->s, name, a ? &known : NULL, password, &log, &found);
+	if (rc == LS_LOGIN_OTHER_ENTRY ||
+	    (rc == LS_LOGIN_OK && a == NULL && id_taken(&found, &made))) {
+		refuse_other_entry(r, out, name, a ? a : &made, &found, user_key, ip_key);
+		goto done;
+	}
 	if (rc == LS_LOGIN_ERROR) {
 		/* not the user's failure: no throttling, and the admin learns why from the log */
 		log_msg(LOG_WARN, "LDAP login of %s: the directory could not answer", name);
@@ -215,6 +310,10 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 	}
 	if (a == NULL) {
 		stored = provision(r, &found, &made);
+		if (stored == STORE_CONFLICT) {
+			refuse_other_entry(r, out, name, &made, &found, user_key, ip_key);
+			goto done;
+		}
 		if (stored != STORE_OK) {
 			login_failed(r, LOGIN_STORE_ERROR);
 			resp_store_failed(out, stored);
@@ -224,10 +323,12 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		jobs_submit_for_user(r->srv->jobs, &cfg->s, made.name);
 		a = &made;
 	}
-	if (!a->is_active)
+	if (!a->is_active) {
 		refuse_login(r, out, user_key, ip_key, name, "inactive");
-	else
-		grant_login(r, out, a, user_key);
+		goto done;
+	}
+	follow_entry(r, a, &found);
+	grant_login(r, out, a, user_key);
 done:
 	ls_found_free(&found);
 }

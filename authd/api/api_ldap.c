@@ -109,7 +109,7 @@ static json_t *account_as_it_would_be(const struct ls_found *f)
 void api_ldap_try_login(struct req *r, struct resp *out)
 {
 	json_t *given = json_object_get(r->body, "ldapSettings"), *lines;
-	struct ls_found found = {NULL, NULL, NULL};
+	struct ls_found found = {NULL, NULL, NULL, NULL};
 	enum ls_login_result rc;
 	struct ls_settings s;
 	struct ls_log log;

@@ -71,6 +71,7 @@ struct account {
 	char name[NAME_LEN];
 	char full_name[FULLNAME_LEN];
 	char ldap_dn[DN_LEN];
+	char ldap_id[LDAP_ID_LEN]; /* imported: its entry's directory id, "" until known */
 	bool is_org, is_admin, is_active, is_imported;
 	bool ldap_missing; /* imported, and gone from the directory at the last sync */
 	int64_t created_at, updated_at;
@@ -91,6 +92,8 @@ typedef int (*account_cb)(const struct account *a, void *ctx);
 
 /* `key` is an id or a (normalised) name; STORE_NOT_FOUND when no account has it. */
 int store_account_get(const char *key, struct account *out);
+/* The account made from the directory entry of that id; STORE_NOT_FOUND when none is. */
+int store_account_by_ldap_id(const char *ldap_id, struct account *out);
 /* The argon2 hash of a managed user, malloc'd (the caller frees it); STORE_NOT_FOUND, with
  * *hash_out NULL, for an unknown id and for an account without a password. */
 int store_account_password(const char *id, char **hash_out);
@@ -101,7 +104,8 @@ int store_account_password(const char *id, char **hash_out);
 int store_account_list(enum account_filter f, const char *start, int limit, account_cb cb,
 		       void *ctx);
 int store_account_counts(int64_t *users, int64_t *orgs);
-/* STORE_CONFLICT when the name is taken. password_hash is NULL for orgs and imported users. */
+/* STORE_CONFLICT when the name, or the directory id, is taken. password_hash is NULL for orgs
+ * and imported users. */
 int store_account_insert(const struct account *a, const char *password_hash);
 /* Writes full name, admin, active, imported, DN and updated_at; STORE_NOT_FOUND for no such id. */
 int store_account_update(const struct account *a);
@@ -294,7 +298,7 @@ int store_job_pending(const char *action, bool *pending);
 
 /* An imported account as a sync needs it; the strings live only during the callback. */
 struct imported_row {
-	const char *id, *name, *dn, *full_name;
+	const char *id, *name, *dn, *ldap_id, *full_name;
 	bool is_active, is_admin, ldap_missing, ldap_deactivated;
 };
 typedef int (*imported_cb)(const struct imported_row *r, void *ctx);
@@ -305,9 +309,17 @@ int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx);
  * transaction; a taken name is STORE_ERROR (the sync checked it was free). */
 int store_imported_insert(const struct account *a, int64_t now);
 /* Sets what the directory says of an imported account; STORE_NOT_FOUND when there is no imported
- * account of that id. */
-int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
-			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now);
+ * account of that id, STORE_CONFLICT when another account has the directory id. */
+int store_imported_update(const char *id, const char *dn, const char *ldap_id,
+			  const char *full_name, bool is_active, bool is_admin, bool ldap_missing,
+			  bool ldap_deactivated, int64_t now);
+/*
+ * Where a login found an imported account's entry: its DN and directory id
+ * (a login that finds a moved entry, or reads an id not recorded yet).
+ * STORE_NOT_FOUND when there is no imported account of that id,
+ * STORE_CONFLICT when another account has the directory id.
+ */
+int store_imported_relocate(const char *id, const char *dn, const char *ldap_id, int64_t now);
 
 /*
  * A team's members by id alone: a sync knows every imported account already,

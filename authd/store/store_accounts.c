@@ -16,7 +16,7 @@
 	" ELSE 0 END,"                                                                             \
 	" CASE WHEN a.is_org THEN (SELECT count(*) FROM teams t WHERE t.org_id = a.id) ELSE 0 "    \
 	"END,"                                                                                     \
-	" a.ldap_missing"
+	" a.ldap_missing, a.ldap_id"
 
 /* Reads the ACCOUNT_COLS starting at column `c`. */
 static void read_account(struct stmt *st, int c, struct account *a)
@@ -34,6 +34,7 @@ static void read_account(struct stmt *st, int c, struct account *a)
 	a->members_count = col_int(st, c + 10);
 	a->teams_count = col_int(st, c + 11);
 	a->ldap_missing = col_bool(st, c + 12);
+	col_copy(st, c + 13, a->ldap_id, sizeof(a->ldap_id));
 }
 
 static int account_row(struct stmt *st, void *ctx)
@@ -70,6 +71,14 @@ int store_account_get(const char *key, struct account *out)
 	    "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.id = ?1 OR a.name = ?1";
 
 	return stmt_one(stmt_texts(sql, key, NULL, NULL), account_row, out);
+}
+
+int store_account_by_ldap_id(const char *ldap_id, struct account *out)
+{
+	static const char sql[] = "SELECT " ACCOUNT_COLS " FROM accounts a WHERE a.ldap_id = ?1"
+				  " AND a.ldap_id != ''";
+
+	return stmt_one(stmt_texts(sql, ldap_id, NULL, NULL), account_row, out);
 }
 
 /* The first column, malloc'd; stays NULL for SQL NULL. */
@@ -156,8 +165,8 @@ int store_account_insert(const struct account *a, const char *password_hash)
 {
 	static const char sql[] =
 	    "INSERT INTO accounts (id, name, full_name, is_org, is_admin, is_active, is_imported,"
-	    " ldap_dn, password_hash, created_at, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)";
+	    " ldap_dn, password_hash, created_at, updated_at, ldap_id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)";
 	struct stmt *st = stmt_texts(sql, a->id, a->name, a->full_name);
 
 	stmt_bool(st, 4, a->is_org);
@@ -167,6 +176,7 @@ int store_account_insert(const struct account *a, const char *password_hash)
 	stmt_text(st, 8, a->ldap_dn);
 	stmt_text(st, 9, password_hash);
 	stmt_int(st, 10, a->created_at);
+	stmt_text(st, 11, a->ldap_id);
 	return stmt_exec(st, false);
 }
 

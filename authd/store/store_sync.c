@@ -18,8 +18,8 @@ static int imported_row(struct stmt *st, void *ctx)
 {
 	struct each_imported *e = ctx;
 	struct imported_row r = {col_text(st, 0), col_text(st, 1), col_text(st, 2),
-				 col_text(st, 3), col_bool(st, 4), col_bool(st, 5),
-				 col_bool(st, 6), col_bool(st, 7)};
+				 col_text(st, 8), col_text(st, 3), col_bool(st, 4),
+				 col_bool(st, 5), col_bool(st, 6), col_bool(st, 7)};
 
 	return e->cb(&r, e->ctx);
 }
@@ -28,7 +28,7 @@ int store_imported_accounts(imported_cb cb, void *ctx)
 {
 	static const char sql[] =
 	    "SELECT id, name, ldap_dn, full_name, is_active, is_admin, ldap_missing,"
-	    " ldap_deactivated FROM accounts WHERE is_imported AND NOT is_org";
+	    " ldap_deactivated, ldap_id FROM accounts WHERE is_imported AND NOT is_org";
 	struct each_imported e = {cb, ctx};
 
 	return stmt_each(stmt_get(sql), imported_row, &e);
@@ -81,12 +81,13 @@ int store_imported_insert(const struct account *a, int64_t now)
 	return rc == STORE_OK ? stmt_exec(stmt_texts(grant, a->id, a->name, NULL), false) : rc;
 }
 
-int store_imported_update(const char *id, const char *dn, const char *full_name, bool is_active,
-			  bool is_admin, bool ldap_missing, bool ldap_deactivated, int64_t now)
+int store_imported_update(const char *id, const char *dn, const char *ldap_id,
+			  const char *full_name, bool is_active, bool is_admin, bool ldap_missing,
+			  bool ldap_deactivated, int64_t now)
 {
 	static const char sql[] =
 	    "UPDATE accounts SET ldap_dn = ?2, full_name = ?3, is_active = ?4, is_admin = ?5,"
-	    " ldap_missing = ?6, ldap_deactivated = ?7, updated_at = ?8"
+	    " ldap_missing = ?6, ldap_deactivated = ?7, updated_at = ?8, ldap_id = ?9"
 	    " WHERE id = ?1 AND is_imported";
 	struct stmt *st = stmt_texts(sql, id, dn, full_name);
 
@@ -95,6 +96,17 @@ int store_imported_update(const char *id, const char *dn, const char *full_name,
 	stmt_bool(st, 6, ldap_missing);
 	stmt_bool(st, 7, ldap_deactivated);
 	stmt_int(st, 8, now);
+	stmt_text(st, 9, ldap_id);
+	return stmt_exec(st, true);
+}
+
+int store_imported_relocate(const char *id, const char *dn, const char *ldap_id, int64_t now)
+{
+	static const char sql[] = "UPDATE accounts SET ldap_dn = ?2, ldap_id = ?3, updated_at = ?4"
+				  " WHERE id = ?1 AND is_imported";
+	struct stmt *st = stmt_texts(sql, id, dn, ldap_id);
+
+	stmt_int(st, 4, now);
 	return stmt_exec(st, true);
 }
 

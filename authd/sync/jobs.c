@@ -60,17 +60,23 @@ static void log_line(void *ctx, const char *text)
 		fflush(run->file);
 }
 
-static json_t *summary_json(const struct sync_summary *s, int64_t ms)
+/* The counts, and for a plan a guard refused, which guard and why ("refused"). */
+static json_t *summary_json(const struct sync_result *res, int64_t ms)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "usersFound", (json_int_t)s->users_found, "created",
-			 (json_int_t)s->created, "updated", (json_int_t)s->updated, "deactivated",
-			 (json_int_t)s->deactivated, "reactivated", (json_int_t)s->reactivated,
-			 "markedMissing", (json_int_t)s->marked_missing, "skippedInvalid",
-			 (json_int_t)s->skipped, "teamsSynced", (json_int_t)s->teams_synced,
-			 "membersAdded", (json_int_t)s->members_added, "membersRemoved",
-			 (json_int_t)s->members_removed, "adminsChanged",
-			 (json_int_t)s->admins_changed, "durationMs", (json_int_t)ms);
+	const struct sync_summary *s = &res->sum;
+	json_t *j = json_pack(
+	    "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "usersFound",
+	    (json_int_t)s->users_found, "created", (json_int_t)s->created, "updated",
+	    (json_int_t)s->updated, "deactivated", (json_int_t)s->deactivated, "reactivated",
+	    (json_int_t)s->reactivated, "markedMissing", (json_int_t)s->marked_missing,
+	    "skippedInvalid", (json_int_t)s->skipped, "teamsSynced", (json_int_t)s->teams_synced,
+	    "membersAdded", (json_int_t)s->members_added, "membersRemoved",
+	    (json_int_t)s->members_removed, "adminsChanged", (json_int_t)s->admins_changed,
+	    "durationMs", (json_int_t)ms);
+
+	if (j != NULL && res->refused[0] != '\0')
+		json_object_set_new(j, "refused", json_string(res->refused));
+	return j;
 }
 
 /* The sync of a job, given the settings and configs it needs. */
@@ -119,7 +125,7 @@ static void finish(struct jobs *js, struct job *job, struct run *run, int rc,
 				 &(struct change){.what = CHANGE_ACCOUNTS | CHANGE_MEMBERSHIPS |
 							  CHANGE_COLLECTIONS | CHANGE_GRANTS});
 	ms = monotonic_ms() - start;
-	summary = summary_json(&res->sum, ms);
+	summary = summary_json(res, ms);
 	snprintf(job->status, sizeof(job->status), "%s", status);
 	job->last_updated = now_seconds();
 	free(job->summary);

@@ -130,8 +130,8 @@ static int add_imported(const struct imported_row *r, void *ctx)
 	struct sync *y = ctx;
 
 	y->short_of_memory =
-	    plan_add_account(&y->plan, r->id, r->name, r->dn, r->full_name, r->is_active,
-			     r->is_admin, r->ldap_missing, r->ldap_deactivated) != 0;
+	    plan_add_account(&y->plan, r->id, r->name, r->dn, r->ldap_id, r->full_name,
+			     r->is_active, r->is_admin, r->ldap_missing, r->ldap_deactivated) != 0;
 	return y->short_of_memory;
 }
 
@@ -149,7 +149,7 @@ static int user_found(void *ctx, const struct ls_user *u)
 
 	if (canceled(y))
 		return 1;
-	if (plan_user_found(&y->plan, u->username, u->dn, u->full_name) == 0)
+	if (plan_user_found(&y->plan, u->username, u->dn, u->unique_id, u->full_name) == 0)
 		return 0;
 	ls_logf(y->in->log, "out of memory while reading users");
 	return 1;
@@ -166,7 +166,11 @@ static int read_users(struct sync *y)
 		ls_logf(y->in->log, "the store's accounts cannot be read: nothing was changed");
 		return -1;
 	}
-	plan_accounts_done(&y->plan);
+	if (plan_accounts_done(&y->plan) != 0) {
+		ls_logf(y->in->log,
+			"out of memory while reading the accounts: nothing was changed");
+		return -1;
+	}
 	if (y->in->target[0] != '\0')
 		return 0;
 	if (ls_find_users(y->in->settings, y->in->log, user_found, y, &counts) != LS_OK) {
@@ -174,7 +178,8 @@ static int read_users(struct sync *y)
 		return -1;
 	}
 	y->plan.sum.users_found = counts.found;
-	y->plan.sum.skipped = counts.invalid;
+	/* the plan has counted the entries it would not merge */
+	y->plan.sum.skipped += counts.invalid;
 	return 0;
 }
 
@@ -448,15 +453,16 @@ static int apply_account(const struct plan_account *a, int64_t now)
 		snprintf(row.name, sizeof(row.name), "%s", a->name);
 		snprintf(row.full_name, sizeof(row.full_name), "%s", a->full_name);
 		snprintf(row.ldap_dn, sizeof(row.ldap_dn), "%s", a->dn);
+		snprintf(row.ldap_id, sizeof(row.ldap_id), "%s", a->ldap_id ? a->ldap_id : "");
 		row.is_active = row.is_imported = true;
 		row.is_admin = a->n_admin;
 		row.created_at = row.updated_at = now;
 		return store_imported_insert(&row, now);
 	}
-	if (!a->n_dn && a->n_active == a->active && a->n_admin == a->admin &&
+	if (!a->n_dn && !a->id_recorded && a->n_active == a->active && a->n_admin == a->admin &&
 	    a->n_missing == a->missing && a->n_deactivated == a->deactivated)
 		return STORE_OK;
-	return store_imported_update(a->id, a->n_dn ? a->n_dn : a->dn,
+	return store_imported_update(a->id, a->n_dn ? a->n_dn : a->dn, a->ldap_id ? a->ldap_id : "",
 				     a->n_full_name ? a->n_full_name : a->full_name, a->n_active,
 				     a->n_admin, a->n_missing, a->n_deactivated, now);
 }
@@ -502,6 +508,18 @@ static int apply(const struct sync *y)
 	return -1;
 }
 
+/* Ids recorded for accounts made before ids were kept: written, but no change the API counts. */
+static void log_recorded_ids(const struct sync *y)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < y->plan.naccounts; i++)
+		n += y->plan.accounts[i].id_recorded;
+	if (n > 0)
+		ls_logf(y->in->log, "%s the directory ids of %zu accounts that had none",
+			y->in->dry_run ? "would record" : "recording", n);
+}
+
 /* What a dry run shows of its plan. */
 static json_t *plan_json(const struct plan *p)
 {
@@ -530,6 +548,8 @@ int ldap_sync_run(const struct sync_input *in, struct sync_result *out)
 		rc = SYNC_CANCELED;
 	for (size_t i = 0; rc == 0 && i < y.plan.nchanges; i++)
 		log_change(&y, &y.plan.changes[i]);
+	if (rc == 0)
+		log_recorded_ids(&y);
 	if (rc == 0 && in->dry_run)
 		out->plan = plan_json(&y.plan);
 	else if (rc == 0)
@@ -538,6 +558,7 @@ int ldap_sync_run(const struct sync_input *in, struct sync_result *out)
 	out->sum = rc == 0 ? y.plan.sum
 			   : (struct sync_summary){.users_found = y.plan.sum.users_found,
 						   .skipped = y.plan.sum.skipped};
+	snprintf(out->refused, sizeof(out->refused), "%s", y.plan.refused);
 	plan_free(&y.plan);
 	free(y.teams);
 	free(y.orgs);

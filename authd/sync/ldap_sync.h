@@ -44,7 +44,8 @@ struct sync_input {
 
 struct sync_result {
 	struct sync_summary sum;
-	json_t *plan; /* a dry run's changes, for the job (the caller frees it); else NULL */
+	char refused[256]; /* the guard that refused the plan, and why; "" */
+	json_t *plan;	   /* a dry run's changes, for the job (the caller frees it); else NULL */
 };
 
 enum { SYNC_CANCELED = -2 };

@@ -126,6 +126,13 @@ static struct plan_account *index_find(const struct plan_index *x, size_t key_of
 
 #define BY_DN offsetof(struct plan_account, dn_key)
 #define BY_ID offsetof(struct plan_account, id)
+#define BY_LDAP_ID offsetof(struct plan_account, ldap_id)
+
+static void index_free(struct plan_index *x)
+{
+	free(x->slots);
+	*x = (struct plan_index){NULL, 0};
+}
 
 /* ---- the plan ---- */
 
@@ -150,6 +157,23 @@ static int out_of_memory(const struct plan *p)
 	return -1;
 }
 
+static int refuse(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A guard's refusal: said in the log, and kept in a line for the job's summary; always -1. */
+static int refuse(struct plan *p, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	note(p, "refused: %s", line);
+	/* the summary gets the first sentence */
+	snprintf(p->refused, sizeof(p->refused), "%.*s", (int)strcspn(line, ";"), line);
+	return -1;
+}
+
 void plan_init(struct plan *p, const struct plan_options *o)
 {
 	memset(p, 0, sizeof(*p));
@@ -162,6 +186,7 @@ static void free_account(struct plan_account *a)
 	free(a->name);
 	free(a->dn);
 	free(a->dn_key);
+	free(a->ldap_id);
 	free(a->full_name);
 	free(a->n_dn);
 	free(a->n_full_name);
@@ -201,7 +226,8 @@ static int add_change(struct plan *p, enum plan_action what, const struct plan_a
 }
 
 int plan_add_account(struct plan *p, const char *id, const char *name, const char *dn,
-		     const char *full_name, bool active, bool admin, bool missing, bool deactivated)
+		     const char *ldap_id, const char *full_name, bool active, bool admin,
+		     bool missing, bool deactivated)
 {
 	struct plan_account *a;
 
@@ -211,6 +237,7 @@ int plan_add_account(struct plan *p, const char *id, const char *name, const cha
 	*a = (struct plan_account){.id = strdup(id),
 				   .name = strdup(name),
 				   .dn = strdup(dn),
+				   .ldap_id = ldap_id[0] ? strdup(ldap_id) : NULL,
 				   .full_name = strdup(full_name),
 				   .active = active,
 				   .admin = admin,
@@ -220,7 +247,8 @@ int plan_add_account(struct plan *p, const char *id, const char *name, const cha
 				   .n_admin = admin,
 				   .n_missing = missing,
 				   .n_deactivated = deactivated};
-	return !a->id || !a->name || !a->dn || !a->full_name ? -1 : 0;
+	return !a->id || !a->name || !a->dn || !a->full_name || (ldap_id[0] && !a->ldap_id) ? -1
+											    : 0;
 }
 
 int plan_add_local_name(struct plan *p, const char *name)
@@ -233,16 +261,27 @@ int plan_add_local_name(struct plan *p, const char *name)
 	return 0;
 }
 
-void plan_accounts_done(struct plan *p)
+int plan_accounts_done(struct plan *p)
 {
 	sort_items(p->local_names, p->nlocal_names, sizeof(*p->local_names), str_cmp);
 	sort_items(p->accounts, p->naccounts, sizeof(*p->accounts), by_name);
+	/* the accounts stay where they are until plan_users adds to them */
+	return index_build(&p->by_ldap_id, p->accounts, p->naccounts, BY_LDAP_ID);
 }
 
 /* A∩B: only what differs is kept, so a directory of unchanged users costs no copies. */
-static int match_user(struct plan_account *a, const char *dn, const char *full_name)
+static int match_user(struct plan *p, struct plan_account *a, const char *username, const char *dn,
+		      const char *ldap_id, const char *full_name)
 {
 	a->in_dir = true;
+	if (strcmp(a->name, username) != 0)
+		note(p, "account %s is %s in the directory now (%s); the account keeps its name",
+		     a->name, username, dn);
+	if (a->ldap_id == NULL && ldap_id[0] != '\0') {
+		if ((a->ldap_id = strdup(ldap_id)) == NULL)
+			return -1;
+		a->id_recorded = true;
+	}
 	if (strcmp(a->dn, dn) == 0 && strcmp(a->full_name, full_name) == 0)
 		return 0;
 	free(a->n_dn);
@@ -252,23 +291,56 @@ static int match_user(struct plan_account *a, const char *dn, const char *full_n
 	return !a->n_dn || !a->n_full_name ? -1 : 0;
 }
 
+/* The account a directory user is: by its entry's id, else by a username whose account has
+ * no other id. */
+static struct plan_account *account_of(struct plan *p, const char *username, const char *dn,
+				       const char *ldap_id, bool *other)
+{
+	struct plan_account *a =
+	    ldap_id[0] ? index_find(&p->by_ldap_id, BY_LDAP_ID, ldap_id) : NULL;
+
+	*other = false;
+	if (a != NULL || (a = find_account(p, username)) == NULL)
+		return a;
+	if (a->ldap_id != NULL && ldap_id[0] != '\0' && strcmp(a->ldap_id, ldap_id) != 0) {
+		*other = true;
+		note(p,
+		     "skipped %s: the account %s was made from another directory entry (id %s, "
+		     "this one's is %s), and %s is not merged with it; delete the account to let "
+		     "this entry in",
+		     dn, a->name, a->ldap_id, ldap_id, username);
+		return NULL;
+	}
+	return a;
+}
+
 /*
  * Each user is matched against the imported accounts as the search streams
  * it, and only the users the store lacks are kept: memory follows the
  * change, not the directory.
  */
-int plan_user_found(struct plan *p, const char *username, const char *dn, const char *full_name)
+int plan_user_found(struct plan *p, const char *username, const char *dn, const char *ldap_id,
+		    const char *full_name)
 {
-	struct plan_account *a = find_account(p, username);
+	bool other;
+	struct plan_account *a = account_of(p, username, dn, ldap_id, &other);
 	struct plan_user *u;
 
+	if (other || (a != NULL && a->in_dir)) {
+		if (!other)
+			note(p, "skipped %s: the account %s was matched to another entry", dn,
+			     a->name);
+		p->sum.skipped++;
+		return 0;
+	}
 	if (a != NULL)
-		return match_user(a, dn, full_name);
+		return match_user(p, a, username, dn, ldap_id, full_name);
 	if (grow((void **)&p->users, &p->capusers, p->nusers, sizeof(*p->users)) != 0)
 		return -1;
 	u = &p->users[p->nusers++];
-	*u = (struct plan_user){strdup(username), strdup(dn), strdup(full_name)};
-	return !u->name || !u->dn || !u->full_name ? -1 : 0;
+	*u = (struct plan_user){strdup(username), strdup(dn), ldap_id[0] ? strdup(ldap_id) : NULL,
+				strdup(full_name)};
+	return !u->name || !u->dn || !u->full_name || (ldap_id[0] && !u->ldap_id) ? -1 : 0;
 }
 
 /* Whether an account of that name exists that sync must not touch (managed, or an org). */
@@ -295,11 +367,12 @@ static int plan_created(struct plan *p, struct plan_user *u)
 	*a = (struct plan_account){.id = malloc(ID_LEN),
 				   .name = u->name,
 				   .dn = u->dn,
+				   .ldap_id = u->ldap_id,
 				   .full_name = u->full_name,
 				   .n_active = true,
 				   .created = true,
 				   .in_dir = true};
-	*u = (struct plan_user){NULL, NULL, NULL};
+	*u = (struct plan_user){NULL, NULL, NULL, NULL};
 	if (a->id == NULL || p->o.new_id(a->id) != 0)
 		return out_of_memory(p);
 	p->sum.created++;
@@ -354,12 +427,111 @@ static int check_guard(struct plan *p)
 		note(p, "%zu of %zu active imported users would go; force is set", removed, active);
 		return 0;
 	}
-	note(p,
-	     "refused: %zu of %zu active imported users would be deactivated or marked missing, "
-	     "more than maxDeactivationPercent (%d%%); nothing was changed. If the directory "
-	     "is right, start the job again with \"force\":true",
-	     removed, active, pct);
-	return -1;
+	return refuse(p,
+		      "%zu of %zu active imported users would be deactivated or marked missing, "
+		      "more than maxDeactivationPercent (%d%%); nothing was changed. If the "
+		      "directory is right, start the job again with \"force\":true",
+		      removed, active, pct);
+}
+
+static int user_by_ldap_id(const void *a, const void *b)
+{
+	const struct plan_user *x = *(const struct plan_user *const *)a;
+	const struct plan_user *y = *(const struct plan_user *const *)b;
+	int c = strcmp(x->ldap_id, y->ldap_id);
+
+	return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+/* A new user that may not be made: its id is an account's already (the index holds them
+ * all, ids found in this sync included), or an earlier new user's by name. */
+static void skip_user(struct plan *p, struct plan_user *u, const char *whose)
+{
+	note(p, "skipped %s: its directory id %s is %s's already", u->dn, u->ldap_id, whose);
+	p->sum.skipped++;
+	free(u->name);
+	free(u->dn);
+	free(u->ldap_id);
+	free(u->full_name);
+	*u = (struct plan_user){NULL, NULL, NULL, NULL};
+}
+
+static int account_by_ldap_id(const void *a, const void *b)
+{
+	const struct plan_account *x = *(const struct plan_account *const *)a;
+	const struct plan_account *y = *(const struct plan_account *const *)b;
+	int c = strcmp(x->ldap_id, y->ldap_id);
+
+	/* of two with one id, the stored one first: it keeps it */
+	return c != 0 ? c : (int)x->id_recorded - (int)y->id_recorded;
+}
+
+/*
+ * Two entries of one id (a directory listed under two domains) could give it
+ * to two accounts found by their names: the second keeps its match but not
+ * the id.
+ */
+static int one_account_per_recorded_id(struct plan *p)
+{
+	const struct plan_account **with_id = calloc(p->naccounts + 1, sizeof(*with_id));
+	size_t n = 0;
+
+	if (with_id == NULL)
+		return out_of_memory(p);
+	for (size_t i = 0; i < p->naccounts; i++)
+		if (p->accounts[i].ldap_id != NULL)
+			with_id[n++] = &p->accounts[i];
+	sort_items(with_id, n, sizeof(*with_id), account_by_ldap_id);
+	for (size_t i = 1; i < n; i++) {
+		struct plan_account *a = (struct plan_account *)with_id[i];
+
+		if (!a->id_recorded || strcmp(with_id[i - 1]->ldap_id, a->ldap_id) != 0)
+			continue;
+		note(p, "%s: the directory id %s is %s's already, and is not recorded", a->name,
+		     a->ldap_id, with_id[i - 1]->name);
+		free(a->ldap_id);
+		a->ldap_id = NULL;
+		a->id_recorded = false;
+	}
+	free(with_id);
+	return 0;
+}
+
+/* One id is one account's: an id recorded twice is kept once, and new users whose id is taken
+ * are not made. */
+static int one_account_per_id(struct plan *p)
+{
+	struct plan_user **with_id = calloc(p->nusers + 1, sizeof(*with_id));
+	size_t n = 0;
+
+	if (with_id == NULL || one_account_per_recorded_id(p) != 0) {
+		free(with_id);
+		return out_of_memory(p);
+	}
+	index_free(&p->by_ldap_id);
+	if (index_build(&p->by_ldap_id, p->accounts, p->naccounts, BY_LDAP_ID) != 0) {
+		free(with_id);
+		return out_of_memory(p);
+	}
+	/* with JIT on, new users are made at their logins, which check their ids */
+	for (size_t i = 0; !p->o.jit && i < p->nusers; i++)
+		if (p->users[i].ldap_id != NULL)
+			with_id[n++] = &p->users[i];
+	sort_items(with_id, n, sizeof(*with_id), user_by_ldap_id);
+	for (size_t i = 0; i < n; i++) {
+		const struct plan_account *a =
+		    index_find(&p->by_ldap_id, BY_LDAP_ID, with_id[i]->ldap_id);
+
+		if (a != NULL)
+			skip_user(p, with_id[i], a->name);
+		else if (i > 0 && with_id[i - 1]->ldap_id != NULL &&
+			 strcmp(with_id[i - 1]->ldap_id, with_id[i]->ldap_id) == 0)
+			skip_user(p, with_id[i], with_id[i - 1]->name);
+	}
+	free(with_id);
+	/* the accounts are about to grow: the index would point into freed memory */
+	index_free(&p->by_ldap_id);
+	return 0;
 }
 
 int plan_users(struct plan *p)
@@ -377,14 +549,17 @@ int plan_users(struct plan *p)
 			return -1;
 	/* B−A: with JIT on users arrive at their first login instead */
 	sort_items(p->users, p->nusers, sizeof(*p->users), user_by_name);
+	if (one_account_per_id(p) != 0)
+		return -1;
 	for (size_t i = 0; !p->o.jit && i < p->nusers; i++)
-		if (plan_created(p, &p->users[i]) != 0)
+		if (p->users[i].name != NULL && plan_created(p, &p->users[i]) != 0)
 			return -1;
 	return check_guard(p);
 }
 
 int plan_index(struct plan *p)
 {
+	index_free(&p->by_ldap_id);
 	sort_items(p->accounts, p->naccounts, sizeof(*p->accounts), by_name);
 	/* DN keys only matter to group syncs, which name members by DN: the DN this sync sets */
 	for (size_t i = 0; i < p->naccounts; i++) {
@@ -462,9 +637,14 @@ static struct plan_account *local_account(struct plan *p, const struct plan_curr
 	return a->id && a->name ? a : NULL;
 }
 
+/* A team's imported members, and how many of them its plan removes. */
+struct team_count {
+	size_t members, removed;
+};
+
 /* One current member of a team: kept when wanted, else removed (within the rules). */
 static int team_member(struct plan *p, const struct plan_group *g, const struct wanted *w,
-		       bool *member, const struct plan_current *c)
+		       bool *member, const struct plan_current *c, struct team_count *n)
 {
 	/* every imported account is in the plan: one that is not there is a local one */
 	const struct plan_account *a = index_find(&p->by_id, BY_ID, c->user_id);
@@ -474,19 +654,46 @@ static int team_member(struct plan *p, const struct plan_group *g, const struct 
 		return 0; /* the team allows members from outside the directory */
 	if (a == NULL && (a = local_account(p, c)) == NULL)
 		return out_of_memory(p);
+	n->members += !a->local;
 	if ((at = wanted_index(w, a)) >= 0) {
 		member[at] = true;
 		return 0;
 	}
 	if (targeted_away(p, a))
 		return 0;
+	n->removed += !a->local;
 	p->sum.members_removed++;
 	return add_change(p, PLAN_REMOVE_MEMBER, a, g);
+}
+
+/*
+ * The member-removal guard: a team that would lose more than
+ * maxDeactivationPercent of its imported members (and more than five) has
+ * more likely lost its group's values than its members. Local members a
+ * team does not allow are not the directory's, and do not count.
+ */
+static int check_team_guard(struct plan *p, const struct plan_group *g, const struct team_count *n)
+{
+	int pct = p->o.max_deactivation_percent;
+
+	if (n->removed <= PLAN_MIN_GUARDED || n->removed * 100 <= (size_t)pct * n->members)
+		return 0;
+	if (p->o.force) {
+		note(p, "team %s: %zu of its %zu LDAP members would go; force is set", g->name,
+		     n->removed, n->members);
+		return 0;
+	}
+	return refuse(p,
+		      "team %s would lose %zu of its %zu LDAP members, more than "
+		      "maxDeactivationPercent (%d%%); nothing was changed. If its group is right, "
+		      "start the job again with \"force\":true",
+		      g->name, n->removed, n->members, pct);
 }
 
 int plan_team(struct plan *p, const struct plan_group *g, const struct plan_member *wanted,
 	      size_t nwanted, const struct plan_current *current, size_t ncurrent)
 {
+	struct team_count n = {0, 0};
 	struct wanted w;
 	bool *member;
 	int rc = 0;
@@ -497,7 +704,9 @@ int plan_team(struct plan *p, const struct plan_group *g, const struct plan_memb
 	if (member == NULL)
 		rc = out_of_memory(p);
 	for (size_t i = 0; rc == 0 && i < ncurrent; i++)
-		rc = team_member(p, g, &w, member, &current[i]);
+		rc = team_member(p, g, &w, member, &current[i], &n);
+	if (rc == 0)
+		rc = check_team_guard(p, g, &n);
 	for (size_t i = 0; rc == 0 && i < w.n; i++) {
 		if (member[i] || targeted_away(p, w.who[i]))
 			continue;
@@ -591,10 +800,9 @@ int plan_admins_left(struct plan *p, int64_t active_admins)
 	locals = active_admins - (int64_t)imported;
 	if (locals + (int64_t)usable_after > 0 || locals + (int64_t)usable_now == 0)
 		return 0;
-	note(p, "refused: this sync would leave no active admin (it demotes, deactivates or "
-		"marks missing every one left); nothing was changed. Make another account an "
-		"admin first");
-	return -1;
+	return refuse(p, "this sync would leave no active admin (it demotes, deactivates or "
+			 "marks missing every one left); nothing was changed. Make another account "
+			 "an admin first");
 }
 
 void plan_settle(struct plan *p)
@@ -602,6 +810,7 @@ void plan_settle(struct plan *p)
 	for (size_t i = 0; i < p->nusers; i++) {
 		free(p->users[i].name);
 		free(p->users[i].dn);
+		free(p->users[i].ldap_id);
 		free(p->users[i].full_name);
 	}
 	free(p->users);
@@ -616,9 +825,9 @@ void plan_settle(struct plan *p)
 	free(p->local_names);
 	p->local_names = NULL;
 	p->nlocal_names = p->caplocal_names = 0;
-	free(p->by_dn.slots);
-	free(p->by_id.slots);
-	p->by_dn = p->by_id = (struct plan_index){NULL, 0};
+	index_free(&p->by_dn);
+	index_free(&p->by_id);
+	index_free(&p->by_ldap_id);
 }
 
 const char *plan_action_name(enum plan_action a)

@@ -16,11 +16,22 @@
  * A targeted sync (after a first login) trusts the login that found its one
  * user, and changes only that user's memberships and admin rights.
  *
+ * Who is in A∩B: an account is its entry's, and the entry is found by its
+ * directory id (entryUUID, objectGUID) first, wherever it moved and whatever
+ * its username became (the account keeps its name: grants, collections and
+ * certificates carry it). An account without a recorded id is matched by
+ * username, and gets the entry's id. A DN alone never matches: a DN is made
+ * again when an entry is deleted and re-made, for someone else. An entry
+ * whose username is an account's that was made from an entry of another id
+ * is not merged: it is skipped and said, and the account, its own entry
+ * gone, leaves as A−B. One entry is one account's, and one id one account's.
+ *
  * Safety comes first, because other products have deactivated whole
  * companies after a directory outage: a plan that deactivates or marks
  * missing more than maxDeactivationPercent of the active imported users (and
- * more than five) is refused unless forced, and one that would leave no
- * active admin is refused whatever force says.
+ * more than five) is refused unless forced, as is one that removes more than
+ * that share of a synced team's imported members (and more than five), and
+ * one that would leave no active admin is refused whatever force says.
  */
 #ifndef AUTHD_SYNC_PLAN_H
 #define AUTHD_SYNC_PLAN_H
@@ -32,7 +43,7 @@
 #include "authd.h"
 #include "ldapsync.h"
 
-/* Deactivations at or below this many are never refused (SPEC §6.5). */
+/* Deactivations (and a team's removals) at or below this many are never refused (SPEC §6.5). */
 #define PLAN_MIN_GUARDED 5
 
 struct sync_summary {
@@ -52,6 +63,8 @@ struct plan_options {
 /* An account the plan knows: imported (A), made by this sync (B−A), or a local team member. */
 struct plan_account {
 	char *id, *name, *dn, *full_name;
+	char *ldap_id;					  /* its entry's directory id; NULL: none */
+	bool id_recorded;				  /* ldap_id is new: this sync found it */
 	char *dn_key;					  /* the DN as groups name it; NULL: none */
 	bool active, admin, missing, deactivated;	  /* as stored */
 	bool n_active, n_admin, n_missing, n_deactivated; /* as planned */
@@ -117,7 +130,7 @@ struct plan {
 	struct plan_account **locals; /* local team members to remove, each malloc'd */
 	size_t nlocals, caplocals;
 	struct plan_user {
-		char *name, *dn, *full_name;
+		char *name, *dn, *ldap_id, *full_name; /* ldap_id NULL: none */
 	} * users; /* B−A, until plan_users makes accounts of them */
 	size_t nusers, capusers;
 	char **local_names; /* accounts a sync never makes or touches */
@@ -127,8 +140,9 @@ struct plan {
 	struct plan_index {
 		struct plan_account **slots;
 		size_t mask;
-	} by_dn, by_id;
+	} by_dn, by_id, by_ldap_id; /* by_ldap_id: the stored accounts, while users are found */
 	struct sync_summary sum;
+	char refused[256]; /* which guard refused the plan, and why, in a line; "" */
 };
 
 /* The options are copied; their strings must outlive the plan. */
@@ -137,16 +151,19 @@ void plan_free(struct plan *p);
 
 /* ---- the store's side, then the directory's; -1 is out of memory ---- */
 
-/* An imported account as stored (A); its strings are copied. */
+/* An imported account as stored (A), ldap_id "" when none is recorded; its strings are copied. */
 int plan_add_account(struct plan *p, const char *id, const char *name, const char *dn,
-		     const char *full_name, bool active, bool admin, bool missing,
-		     bool deactivated);
+		     const char *ldap_id, const char *full_name, bool active, bool admin,
+		     bool missing, bool deactivated);
 /* The name of an account a sync must leave alone (a managed user or an org). */
 int plan_add_local_name(struct plan *p, const char *name);
-/* Once the store's side is in: the directory's users are matched against it as they come. */
-void plan_accounts_done(struct plan *p);
-/* A user the searches found (B): matched with A, or kept as B−A. */
-int plan_user_found(struct plan *p, const char *username, const char *dn, const char *full_name);
+/* Once the store's side is in: the directory's users are matched against it as they come;
+ * 0, or -1 out of memory. */
+int plan_accounts_done(struct plan *p);
+/* A user the searches found (B), ldap_id "" when its entry has none: matched with A, kept as
+ * B−A, or skipped (said). */
+int plan_user_found(struct plan *p, const char *username, const char *dn, const char *ldap_id,
+		    const char *full_name);
 
 /* ---- planning; each answers 0, or -1 with the reason said (a refusal, or no memory) ---- */
 
@@ -156,7 +173,8 @@ int plan_users(struct plan *p);
 int plan_index(struct plan *p);
 /* Whether the id is an account of the plan (imported, or made by this sync); after plan_index. */
 bool plan_knows(const struct plan *p, const char *user_id);
-/* A team's members become who its config names (wanted), from who they are now (current). */
+/* A team's members become who its config names (wanted), from who they are now (current);
+ * refused when it would remove too many of its imported members (the guard above). */
 int plan_team(struct plan *p, const struct plan_group *g, const struct plan_member *wanted,
 	      size_t nwanted, const struct plan_current *current, size_t ncurrent);
 /* Imported accounts are system admins exactly when adminSyncOpts names them. */

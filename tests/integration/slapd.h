@@ -10,10 +10,16 @@
  *   suffix entry itself;
  * - the root DN cn=admin,<suffix>, which the size limit does not apply to;
  * - schemas core, cosine, inetorgperson and nis; an mdb database in its dir;
+ *   the attribute option range= declared, so that values may be stored as
+ *   "member;range=0-1499" (a request for member then answers with that
+ *   description, as Active Directory's first range does; slapd cannot store
+ *   the last range's "*", nor answer a request for the next range);
  *   the memberof overlay, so that members of a groupOfNames (by `member`)
  *   carry memberOf. Entries are loaded with slapadd before the start, except
  *   groupOfNames entries: slapadd bypasses overlays, so those are added over
- *   LDAP once the server answers, and memberOf is right from the start;
+ *   LDAP once the server answers, and memberOf is right from the start
+ *   (but a group with range= values is loaded by slapadd: over LDAP slapd
+ *   refuses them);
  * - ACLs: userPassword serves binds (anonymous "auth") and is read by nobody;
  *   the reader and every bound user read everything else; anonymous users
  *   read only the root DSE and the schema;
@@ -127,6 +133,14 @@ int slapd_kill(struct slapd *s);
  * negative when slapd is not running or ldapmodify could not run or hung.
  */
 int slapd_modify(struct slapd *s, const char *ldif);
+/*
+ * The same with the relax control (RFC draft-zeilenga-ldap-relax), which
+ * lets the root DN give operational attributes: an add that gives the
+ * entryUUID a deleted entry had restores it, as a restore from a backup would.
+ */
+int slapd_restore(struct slapd *s, const char *ldif);
+/* The entryUUID of the entry at dn, read as the root DN into out; 0, or -1 when it has none. */
+int slapd_entry_uuid(struct slapd *s, const char *dn, char *out, size_t len);
 /* Stops it if needed, removes its dir (kept when AUTHD_TEST_KEEP is set), frees the slot. */
 void slapd_free(struct slapd *s);
 

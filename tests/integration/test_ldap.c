@@ -2,7 +2,8 @@
  * Integration tests of LDAP (SPEC §6.1–§6.4) against real slapd instances:
  * libldapsync's searches, paging, group modes, server choice and TLS, the
  * ldapsync command, and authd's settings API, test login, LDAP login and
- * just-in-time provisioning.
+ * just-in-time provisioning; a user moved to another OU between two logins,
+ * and a name that another entry has taken since.
  */
 #include <check.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@
 static struct slapd *dir_main, *dir_eu;
 static char ca_pem_path[IT_PATH_LEN];
 
-static const char *const tools[] = {"slapd", "slapadd", "ldapmodify", "ldapsearch", NULL};
+static const char *const tools[] = {"slapd",	  "slapadd", "ldapmodify",
+				    "ldapsearch", "sqlite3", NULL};
 
 /* ---- the directories ---- */
 
@@ -427,9 +429,16 @@ START_TEST(test_ldapsync_command)
 	expect_ran(r, 0);
 	expect_has(r.out,
 		   fmt("euuser2\tuid=euuser2,ou=people,dc=eu,dc=example,dc=com\tPerson "
-		       "euuser2\tsearch 1\t%s\n",
+		       "euuser2\tsearch 1\t%s\t",
 		       dir_eu->url),
 		   "search output");
+	/* the last column is the entry's entryUUID */
+	{
+		const char *line = strstr(r.out, "euuser2\t"),
+			   *id = strrchr(fmt("%.*s", (int)strcspn(line, "\n"), line), '\t');
+
+		ck_assert_msg(id != NULL && strlen(id + 1) == 36, "no entryUUID in %s", line);
+	}
 	r = sh(NULL, "echo pw-euuser3 | '%s' --settings '%s' try-login EUUSER3", LDAPSYNC_BIN,
 	       path);
 	expect_ran(r, 0);
@@ -765,6 +774,106 @@ START_TEST(test_directory_outage_is_not_a_wrong_password)
 }
 END_TEST
 
+/* Applies LDIF change records to the main directory as its root DN. */
+static void change_main_at(int line, const char *ldif)
+{
+	ck_assert_msg(slapd_modify(dir_main, ldif) == 0,
+		      "line %d: ldapmodify refused (its output is above):\n%s", line, ldif);
+}
+#define change_main(...) change_main_at(__LINE__, fmt(__VA_ARGS__))
+
+/* A person of ou=people replaced by another entry of the same uid, under parent. */
+static const char *replacement(const char *uid, const char *parent, const char *password)
+{
+	return fmt("dn: uid=%s,ou=people,dc=example,dc=com\nchangetype: delete\n\n"
+		   "dn: uid=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\nuid: %s\n"
+		   "cn: Another %s\nsn: A\nuserPassword: %s\n\n",
+		   uid, uid, parent, uid, uid, password);
+}
+
+static const char *account_dn(const char *name)
+{
+	struct reply *r = call("GET", admin, NULL, ACCOUNTS "/%s", name);
+
+	expect_status(r, 200);
+	return jstr(r->json, "ldapDN");
+}
+
+/* Simple binds as dn that slapd has logged so far. */
+static int binds_as(const char *dn)
+{
+	const char *log = read_text(dir_main->log), *needle = fmt("BIND dn=\"%s\"", dn);
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static const char *sql_value(const char *sql)
+{
+	struct ran r =
+	    sh(NULL, "sqlite3 -batch -cmd '.timeout 10000' '%s/authd.db' \"%s\"", srv->dir, sql);
+
+	expect_ran(r, 0);
+	return fmt("%.*s", (int)strcspn(r.out, "\n"), r.out);
+}
+
+START_TEST(test_moved_user_logs_in_and_another_entry_is_refused)
+{
+	const char *people = "ou=people,dc=example,dc=com", *staff = "ou=staff,dc=example,dc=com";
+	const char *audit, *dn52 = "uid=user052,ou=people,dc=example,dc=com";
+	json_t *s = settings_main();
+	int binds;
+
+	set_searches(s, json_pack("[{s:s}, {s:s}]", "baseDN", people, "baseDN", staff));
+	use_ldap(s);
+	for (int i = 50; i <= 53; i++)
+		expect_status(login(fmt("user%03d", i), fmt("pw-user%03d", i)), 200);
+
+	/* moved to another OU since its last login: found again by its entryUUID */
+	change_main("dn: uid=user050,%s\nchangetype: modrdn\nnewrdn: uid=user050\n"
+		    "deleteoldrdn: 1\nnewsuperior: %s\n\n",
+		    people, staff);
+	expect_error(login("user050", "pw-user051"), 401, "UNAUTHORIZED", NULL);
+	ck_assert_str_eq(account_dn("user050"), "uid=user050,ou=people,dc=example,dc=com");
+	expect_status(login("user050", "pw-user050"), 200);
+	ck_assert_str_eq(account_dn("user050"), "uid=user050,ou=staff,dc=example,dc=com");
+	audit = read_text(fmt("%s/audit.log", srv->dir));
+	expect_has(audit, "\"event\":\"account.update\"", "the audit log");
+	expect_has(audit, "uid=user050,ou=staff,dc=example,dc=com", "the audit log");
+	expect_status(login("user050", "pw-user050"), 200);
+	ck_assert_int_eq((int)strlen(sql_value("SELECT ldap_id FROM accounts WHERE name = "
+					       "'user050'")),
+			 36);
+
+	/* a wrong password where the entry has not moved: one bind, as before */
+	binds = binds_as(dn52);
+	expect_error(login("user052", "pw-user050"), 401, "UNAUTHORIZED", NULL);
+	ck_assert_int_eq(binds_as(dn52), binds + 1);
+
+	/* another entry has the name now, elsewhere: refused, and said */
+	change_main("%s", replacement("user051", staff, "other-051"));
+	expect_error(login("user051", "other-051"), 401, "UNAUTHORIZED", NULL);
+	ck_assert_str_eq(account_dn("user051"), "uid=user051,ou=people,dc=example,dc=com");
+	expect_has(read_text(srv->log), "LDAP login of user051 refused: another directory entry",
+		   "authd's log");
+	expect_has(read_text(fmt("%s/audit.log", srv->dir)), "another directory entry",
+		   "the audit log");
+
+	/* or at the same DN: its bind succeeds, and it is still another entry */
+	change_main("%s", replacement("user052", people, "other-052"));
+	expect_error(login("user052", "other-052"), 401, "UNAUTHORIZED", NULL);
+
+	/* an account made before ids were kept gets its id at its next login */
+	sql_value("UPDATE accounts SET ldap_id = '' WHERE name = 'user053'");
+	expect_status(login("user053", "pw-user053"), 200);
+	ck_assert_int_eq((int)strlen(sql_value("SELECT ldap_id FROM accounts WHERE name = "
+					       "'user053'")),
+			 36);
+}
+END_TEST
+
 static Suite *ldap_suite(void)
 {
 	Suite *s = suite_create("ldap");
@@ -785,6 +894,7 @@ static Suite *ldap_suite(void)
 	tcase_add_test(tc, test_ldap_login_provisions_at_first_login);
 	tcase_add_test(tc, test_no_jit_and_managed_backend_refuse);
 	tcase_add_test(tc, test_directory_outage_is_not_a_wrong_password);
+	tcase_add_test(tc, test_moved_user_logs_in_and_another_entry_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

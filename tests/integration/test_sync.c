@@ -3,8 +3,12 @@
  * and the real authd binary:
  * - users: created, deactivated when gone (their bundles refused); with
  *   just-in-time provisioning on, made at first login and marked missing;
+ *   moved and renamed (modrdn) between syncs and between logins, matched by
+ *   their entryUUID; an entry made again under a name is not merged, one
+ *   restored with its entryUUID is;
  * - teams following their groups, by member and memberUid and by search;
- *   a missing group changes nothing;
+ *   a missing group changes nothing; a group of 1,600 members, one whose
+ *   values come in ranges that do not end, and the member-removal guard;
  * - system and org admins, promoted and demoted; never the last active admin;
  * - the safety rules: a directory killed while paging, a wrong base DN, the
  *   deactivation guard, dry runs, authd killed during a job;
@@ -42,6 +46,11 @@
 #define BIG_DOMAIN "big.example.com"
 #define BIG_SUFFIX "dc=big,dc=example,dc=com"
 #define BIG_PEOPLE "ou=people," BIG_SUFFIX
+#define MANY_SUFFIX "dc=many,dc=example,dc=com"
+#define MANY_PEOPLE "ou=people," MANY_SUFFIX
+#define MANY_GROUPS "ou=groups," MANY_SUFFIX
+#define NMANY 1600	 /* more than the 1,500 values Active Directory answers at once */
+#define FIRST_RANGE 1500 /* the values of its first range */
 #define NPEOPLE 40
 #define NBIG 20000 /* forty pages of 500 */
 #define PAGE 500
@@ -54,8 +63,8 @@
 
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
 
-/* Each test has its own: corp (people and groups), and for the outage tests, big. */
-static struct slapd *corp, *big;
+/* Each test has its own: corp (people and groups), for the outage tests big, for groups many. */
+static struct slapd *corp, *big, *many;
 
 static const char *const tools[] = {"slapd",   "slapadd", "ldapmodify", "ldapsearch",
 				    "sqlite3", "curl",	  "unzip",	NULL};
@@ -111,6 +120,18 @@ static char *corp_ldif(void)
 	return text;
 }
 
+/* The people OU ou_dn and n people in it, whose uids are uid_format with 0..n-1. */
+static void people(FILE *f, const char *ou_dn, const char *uid_format, int n)
+{
+	fprintf(f, "dn: %s\nobjectClass: organizationalUnit\nou: people\n\n", ou_dn);
+	for (int i = 0; i < n; i++) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), uid_format, i);
+		person(f, uid, ou_dn, "");
+	}
+}
+
 /* big00000..big19999: enough entries for many pages, so that a kill lands while it pages. */
 static char *big_ldif(void)
 {
@@ -118,13 +139,34 @@ static char *big_ldif(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
-	fprintf(f, "dn: %s\nobjectClass: organizationalUnit\nou: people\n\n", BIG_PEOPLE);
-	for (int i = 0; i < NBIG; i++) {
-		char uid[16];
+	people(f, BIG_PEOPLE, "big%05d", NBIG);
+	fclose(f);
+	return text;
+}
 
-		snprintf(uid, sizeof(uid), "big%05d", i);
-		person(f, uid, BIG_PEOPLE, "");
-	}
+/*
+ * m0000..m1599, and two groups of them all: all, whose member values slapd
+ * answers at once, and ranged, whose values are stored as
+ * "member;range=0-1499" and "member;range=1500-1599", which is how Active
+ * Directory answers the first range and no server answers the last (it ends
+ * in "*").
+ */
+static char *many_ldif(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	people(f, MANY_PEOPLE, "m%04d", NMANY);
+	fprintf(f, "dn: %s\nobjectClass: organizationalUnit\nou: groups\n\n", MANY_GROUPS);
+	fprintf(f, "dn: cn=all,%s\nobjectClass: groupOfNames\ncn: all\n", MANY_GROUPS);
+	for (int i = 0; i < NMANY; i++)
+		fprintf(f, "member: uid=m%04d,%s\n", i, MANY_PEOPLE);
+	fprintf(f, "\ndn: cn=ranged,%s\nobjectClass: groupOfNames\ncn: ranged\n", MANY_GROUPS);
+	for (int i = 0; i < NMANY; i++)
+		fprintf(f, "member;range=%s: uid=m%04d,%s\n",
+			i < FIRST_RANGE ? "0-1499" : "1500-1599", i, MANY_PEOPLE);
+	fprintf(f, "\n");
 	fclose(f);
 	return text;
 }
@@ -152,7 +194,8 @@ static void teardown_each(void)
 	teardown_server();
 	slapd_free(corp);
 	slapd_free(big);
-	corp = big = NULL;
+	slapd_free(many);
+	corp = big = many = NULL;
 }
 
 /* Applies LDIF change records to d as its root DN. */
@@ -162,6 +205,24 @@ static void change_at(int line, struct slapd *d, const char *ldif)
 		      "line %d: ldapmodify refused (its output is above):\n%s", line, ldif);
 }
 #define change(...) change_at(__LINE__, corp, fmt(__VA_ARGS__))
+
+/* Adds entries to corp with the relax control, so that they may carry their entryUUID. */
+static void restore_at(int line, const char *ldif)
+{
+	ck_assert_msg(slapd_restore(corp, ldif) == 0,
+		      "line %d: ldapmodify refused (its output is above):\n%s", line, ldif);
+}
+#define restore(...) restore_at(__LINE__, fmt(__VA_ARGS__))
+
+/* The entryUUID of uid=<uid> in corp's people. */
+static const char *uuid_of(const char *uid)
+{
+	char out[64];
+
+	ck_assert_msg(slapd_entry_uuid(corp, fmt("uid=%s,%s", uid, PEOPLE), out, sizeof(out)) == 0,
+		      "uid=%s,%s has no entryUUID", uid, PEOPLE);
+	return fmt("%s", out);
+}
 
 /* LDIF that deletes user<first>..user<last>. */
 static const char *deletions(int first, int last)
@@ -179,6 +240,22 @@ static const char *addition(const char *uid)
 	return fmt("dn: uid=%s,%s\nchangetype: add\nobjectClass: inetOrgPerson\nuid: %s\n"
 		   "cn: Person %s\nsn: P\nuserPassword: pw-%s\n\n",
 		   uid, PEOPLE, uid, uid, uid);
+}
+
+/* LDIF that adds a person entry again with the entryUUID it had, as a restore from a backup. */
+static const char *restoration(const char *uid, const char *uuid)
+{
+	const char *add = addition(uid);
+
+	return fmt("%.*sentryUUID: %s\n\n", (int)strlen(add) - 1, add, uuid);
+}
+
+/* LDIF that moves uid=<uid> of people to parent as uid=<new_uid>. */
+static const char *move(const char *uid, const char *new_uid, const char *parent)
+{
+	return fmt("dn: uid=%s,%s\nchangetype: modrdn\nnewrdn: uid=%s\ndeleteoldrdn: 1\n"
+		   "newsuperior: %s\n\n",
+		   uid, PEOPLE, new_uid, parent);
 }
 
 /* LDIF that adds and removes members (by DN, people's uids) of a groupOfNames. */
@@ -375,7 +452,7 @@ static struct reply *login(const char *user, const char *password)
 /* What sync may change, in a stable order: accounts, memberships, collections. */
 static const char state_sql[] =
     "SELECT 'account', name, full_name, is_admin, is_active, is_imported, ldap_dn, "
-    "ldap_missing, ldap_deactivated FROM accounts ORDER BY name; "
+    "ldap_missing, ldap_deactivated, ldap_id FROM accounts ORDER BY name; "
     "SELECT 'org', o.name, u.name, m.is_admin FROM org_members m JOIN accounts o ON o.id = "
     "m.org_id JOIN accounts u ON u.id = m.user_id ORDER BY 2, 3; "
     "SELECT 'team', o.name || '/' || t.name, u.name FROM team_members m JOIN teams t ON t.id = "
@@ -397,6 +474,28 @@ static const char *state_of(const char *db)
 static const char *store_state(void)
 {
 	return state_of(fmt("%s/authd.db", srv->dir));
+}
+
+/* One value the store has (the first column of the first row), read by sqlite3. */
+static const char *store_value(const char *sql)
+{
+	struct ran r =
+	    sh(NULL, "sqlite3 -batch -cmd '.timeout 10000' '%s/authd.db' \"%s\"", srv->dir, sql);
+
+	expect_ran(r, 0);
+	return fmt("%.*s", (int)strcspn(r.out, "\n"), r.out);
+}
+
+static const char *ldap_id_of(const char *name)
+{
+	return store_value(fmt("SELECT ldap_id FROM accounts WHERE name = '%s'", name));
+}
+
+static long team_size(const char *team)
+{
+	return atol(store_value(fmt("SELECT count(*) FROM team_members m JOIN teams t ON "
+				    "t.id = m.team_id WHERE t.name = '%s'",
+				    team)));
 }
 
 /* The first line where two dumps differ, for a failure message. */
@@ -643,6 +742,7 @@ END_TEST
 
 START_TEST(test_deleted_user_is_deactivated_and_bundle_refused)
 {
+	const char *uuid;
 	struct bundle b;
 	json_t *j;
 
@@ -654,6 +754,7 @@ START_TEST(test_deleted_user_is_deactivated_and_bundle_refused)
 	/* deactivated by an admin: sync must not undo that */
 	expect_status(call("PATCH", admin, "{\"isActive\":false}", ACCOUNTS "/user06"), 200);
 
+	uuid = uuid_of("user05");
 	change("%s", deletions(5, 5));
 	j = sync_now("done");
 	expect_summary(j, "usersFound=39 deactivated=1");
@@ -663,7 +764,8 @@ START_TEST(test_deleted_user_is_deactivated_and_bundle_refused)
 	expect_error(call("GET", admin, NULL, "/api/clientbundle?label=y&account=user05"), 409,
 		     "CONFLICT", "account");
 
-	change("%s", addition("user05"));
+	/* back from a backup: the same entry, by its entryUUID */
+	restore("%s", restoration("user05", uuid));
 	j = sync_now("done");
 	expect_summary(j, "usersFound=40 reactivated=1");
 	expect_flag("user05", "isActive", 1);
@@ -677,7 +779,7 @@ START_TEST(test_jit_on_marks_missing_users)
 {
 	struct reply *r;
 	struct bundle b = {.dir = fmt("%s/bundle-user07", wd)};
-	const char *token;
+	const char *token, *uuid;
 	json_t *j;
 	FILE *f;
 
@@ -698,6 +800,7 @@ START_TEST(test_jit_on_marks_missing_users)
 	expect_ran(sh(NULL, "unzip -q '%s' -d '%s'", b.zip, b.dir), 0);
 	expect_bundle_honoured(&b, "user07");
 
+	uuid = uuid_of("user07");
 	change("%s", deletions(7, 7));
 	j = sync_now("done");
 	expect_summary(j, "usersFound=39 markedMissing=1");
@@ -712,11 +815,78 @@ START_TEST(test_jit_on_marks_missing_users)
 	/* marked once: the next run has nothing to do */
 	expect_summary(sync_now("done"), "usersFound=39");
 
-	change("%s", addition("user07"));
+	restore("%s", restoration("user07", uuid));
 	j = sync_now("done");
 	expect_summary(j, "usersFound=40 reactivated=1");
 	expect_status(login("user07", "pw-user07"), 200);
 	expect_bundle_honoured(&b, "user07");
+}
+END_TEST
+
+/* Each account keeps the entryUUID of its entry, and finds the entry again by it. */
+START_TEST(test_moved_and_renamed_users_keep_their_accounts)
+{
+	const char *id05, *audit;
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	id05 = jstr(account("user05"), "id");
+
+	/* moved to another OU between two logins: the login finds it there */
+	change("%s", move("user06", "user06", MOVED));
+	expect_error(login("user06", "pw-user07"), 401, "UNAUTHORIZED", NULL);
+	ck_assert_str_eq(jstr(account("user06"), "ldapDN"), "uid=user06," PEOPLE);
+	expect_status(login("user06", "pw-user06"), 200);
+	ck_assert_str_eq(jstr(account("user06"), "ldapDN"), "uid=user06," MOVED);
+	audit = read_text(fmt("%s/audit.log", srv->dir));
+	expect_has(audit, "\"event\":\"account.update\"", "the audit log");
+	expect_has(audit, "uid=user06," MOVED, "the audit log");
+	/* and the next sync has nothing to change */
+	expect_summary(sync_now("done"), "usersFound=40");
+	ck_assert_str_eq(ldap_id_of("user05"), uuid_of("user05"));
+
+	/* moved and renamed between two syncs: the same account, which keeps its name */
+	change("%s", move("user05", "user05b", MOVED));
+	j = sync_now("done");
+	expect_summary(j, "usersFound=40 updated=1");
+	ck_assert_str_eq(jstr(account("user05"), "id"), id05);
+	ck_assert_str_eq(jstr(account("user05"), "ldapDN"), "uid=user05b," MOVED);
+	expect_flag("user05", "isActive", 1);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/user05b"), 404);
+	expect_has(job_log(jstr(j, "id")), "user05 is user05b in the directory now", "log");
+	expect_status(login("user05", "pw-user05"), 200);
+}
+END_TEST
+
+/* A name whose entry was deleted and made again is another entry's: never merged silently. */
+START_TEST(test_an_entry_made_again_is_not_merged)
+{
+	const char *uuid;
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	uuid = uuid_of("user08");
+	change("%s%s", deletions(8, 8), addition("user08"));
+	ck_assert_str_ne(uuid_of("user08"), uuid);
+	/* the bind with the stored DN succeeds, as the other entry */
+	expect_error(login("user08", "pw-user08"), 401, "UNAUTHORIZED", NULL);
+	expect_has(read_text(srv->log), "another directory entry", "authd's log");
+	expect_has(read_text(fmt("%s/audit.log", srv->dir)), "another directory entry",
+		   "the audit log");
+
+	j = sync_now("done");
+	expect_summary(j, "usersFound=40 deactivated=1 skippedInvalid=1");
+	expect_flag("user08", "isActive", 0);
+	ck_assert_str_eq(ldap_id_of("user08"), uuid);
+	expect_has(job_log(jstr(j, "id")), "user08 is not merged", "log");
+
+	/* restored with the entryUUID it had: the same entry again */
+	change("%s", deletions(8, 8));
+	restore("%s", restoration("user08", uuid));
+	expect_summary(sync_now("done"), "usersFound=40 reactivated=1");
+	expect_status(login("user08", "pw-user08"), 200);
 }
 END_TEST
 
@@ -794,6 +964,78 @@ START_TEST(test_missing_group_changes_nothing)
 	expect_same_store(before, store_state());
 	expect_has(job_log(jstr(j, "id")), "group cn=ghosts," GROUPS ": no such entry", "log");
 	ck_assert_str_eq(team_members("eng", "devs"), "");
+}
+END_TEST
+
+static json_t *many_settings(void)
+{
+	return keep_json(json_pack("{s:s, s:s, s:s, s:[{s:s}], s:b, s:i}", "serverURL", many->url,
+				   "readerDN", many->reader_dn, "readerPassword", many->reader_pw,
+				   "userSearchConfigs", "baseDN", MANY_PEOPLE,
+				   "jitUserProvisioning", 0, "maxDeactivationPercent", 10));
+}
+
+/* LDIF that removes members m<from>..m<to> from many's group all. */
+static const char *many_removals(int from, int to)
+{
+	const char *ldif = fmt("dn: cn=all,%s\nchangetype: modify\ndelete: member\n", MANY_GROUPS);
+
+	for (int i = from; i <= to; i++)
+		ldif = fmt("%smember: uid=m%04d,%s\n", ldif, i, MANY_PEOPLE);
+	return fmt("%s-\n\n", ldif);
+}
+
+/*
+ * A team of 1,600 members; a group whose values cannot all be read (ranges
+ * without an end) fails the job with nothing changed, where it used to give
+ * the first range's 1,500; a team losing more than maxDeactivationPercent of
+ * its LDAP members waits for force.
+ */
+START_TEST(test_big_groups)
+{
+	const char *before, *log, *id;
+	json_t *j;
+
+	many = start_directory(MANY_SUFFIX, many_ldif());
+	use_ldap(many_settings());
+	expect_summary(sync_now("done"), "usersFound=1600 created=1600");
+	make_team("eng", "all");
+	set_team_sync("eng", "all", group_sync("cn=all," MANY_GROUPS, "member", false));
+	expect_summary(sync_now("done"), "usersFound=1600 teamsSynced=1 membersAdded=1600");
+	ck_assert_int_eq(team_size("all"), NMANY);
+
+	make_team("eng", "ranged");
+	set_team_sync("eng", "ranged", group_sync("cn=ranged," MANY_GROUPS, "member", false));
+	before = store_state();
+	id = start_job(SYNC);
+	j = await_status_at(__LINE__, id, "ended");
+	/* the log of 1,600 creations is too long for a failure message */
+	ck_assert_msg(strcmp(jstr(j, "status"), "errored") == 0,
+		      "the sync of a group whose ranges do not end ended %s, its team with %ld "
+		      "members",
+		      jstr(j, "status"), team_size("ranged"));
+	expect_summary(j, "usersFound=1600");
+	expect_same_store(before, store_state());
+	log = job_log(id);
+	expect_has(log, "group cn=ranged," MANY_GROUPS ": its member values could not all be read",
+		   "log");
+	expect_has(log, "member;range=1600-*", "log");
+	set_team_sync("eng", "ranged", keep_json(json_pack("{s:b}", "enableSync", 0)));
+
+	/* 200 of 1,600 is 12.5%, more than 10% */
+	change_at(__LINE__, many, many_removals(0, 199));
+	before = store_state();
+	j = sync_now("errored");
+	expect_summary(j, "usersFound=1600");
+	expect_same_store(before, store_state());
+	expect_has(job_log(jstr(j, "id")),
+		   "refused: team eng/all would lose 200 of its 1600 LDAP members, more than "
+		   "maxDeactivationPercent (10%); nothing was changed",
+		   "log");
+	expect_has(jstr(j, "summary.refused"), "team eng/all", "the summary");
+	j = run_job(FORCED, "done");
+	expect_summary(j, "usersFound=1600 teamsSynced=1 membersRemoved=200");
+	ck_assert_int_eq(team_size("all"), NMANY - 200);
 }
 END_TEST
 
@@ -1200,7 +1442,7 @@ static void expect_applied(json_t *plan)
 START_TEST(test_dry_run_lists_what_the_run_does)
 {
 	json_t *s = settings(false), *dry, *real;
-	const char *before, *want, *changes;
+	const char *before, *want, *changes, *uuid;
 
 	json_object_set_new(s, "adminSyncOpts", json_incref(group_sync(ADMINS, "member", false)));
 	use_ldap(s);
@@ -1210,6 +1452,7 @@ START_TEST(test_dry_run_lists_what_the_run_does)
 			   ACCOUNTS "/eng/adminMemberSyncConfig"),
 		      200);
 	sync_now("done");
+	uuid = uuid_of("user31");
 	change("%s", deletions(31, 31));
 	expect_summary(sync_now("done"), "usersFound=39 deactivated=1 teamsSynced=1");
 
@@ -1225,10 +1468,11 @@ START_TEST(test_dry_run_lists_what_the_run_does)
 		   "dn: uid=user21,%s\nchangetype: modrdn\nnewrdn: uid=user21\ndeleteoldrdn: 1\n"
 		   "newsuperior: %s\n\n",
 		   PEOPLE, PEOPLE, MOVED),
-	       deletions(30, 30), addition("user31"),
+	       deletions(30, 30), "",
 	       fmt("%s%s", membership(DEVS, "user41", "user02"),
 		   membership(ADMINS, "user03", "user01")),
 	       membership(ORG_ADMINS, "user04", "user03"));
+	restore("%s", restoration("user31", uuid));
 	changes = "created=2 updated=2 deactivated=1 reactivated=1 membersAdded=1 "
 		  "membersRemoved=1 adminsChanged=4";
 	want = fmt("usersFound=41 teamsSynced=1 %s", changes);
@@ -1587,8 +1831,11 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_first_sync_creates_users);
 	tcase_add_test(tc, test_deleted_user_is_deactivated_and_bundle_refused);
 	tcase_add_test(tc, test_jit_on_marks_missing_users);
+	tcase_add_test(tc, test_moved_and_renamed_users_keep_their_accounts);
+	tcase_add_test(tc, test_an_entry_made_again_is_not_merged);
 	tcase_add_test(tc, test_team_follows_its_group);
 	tcase_add_test(tc, test_missing_group_changes_nothing);
+	tcase_add_test(tc, test_big_groups);
 	tcase_add_test(tc, test_member_uid_and_search_member_sync);
 	tcase_add_test(tc, test_admin_sync_promotes_and_demotes);
 	tcase_add_test(tc, test_admin_sync_keeps_an_active_admin);

@@ -1,7 +1,9 @@
 /*
  * Unit tests of libldapsync: the name rules that API input and directory
- * values share (SPEC §4, §6.3), escaping into filters and DNs, and the
- * choice of server by domain (§6.2).
+ * values share (SPEC §4, §6.3), escaping into filters and DNs, the choice
+ * of server by domain (§6.2), the steps of a ranged read of a group's
+ * members (as Active Directory answers one of more than 1,500), and the
+ * text of directory ids.
  */
 #include <check.h>
 #include <stdio.h>
@@ -277,6 +279,7 @@ START_TEST(settings_take_defaults)
 	ck_assert_int_eq(s.timeout_seconds, 10);
 	ck_assert_int_eq(s.max_deactivation_percent, 10);
 	ck_assert(s.admin_sync.select_group_members);
+	ck_assert_str_eq(s.servers[0].unique_id_attr, "entryUUID");
 	ls_settings_free(&s);
 }
 END_TEST
@@ -294,6 +297,8 @@ START_TEST(settings_refuse_each_bad_field)
 				"rootCerts");
 	expect_settings_refused("{\"rootCerts\":\"hello\"}", "rootCerts");
 	expect_settings_refused("{\"readerDN\":\"not a dn\"}", "readerDN");
+	expect_settings_refused("{\"uniqueIDAttr\":\"entry UUID\"}", "uniqueIDAttr");
+	expect_settings_refused("{\"uniqueIDAttr\":7}", "uniqueIDAttr");
 	expect_settings_refused("{\"readerDN\":\"\"}", "readerDN");
 	expect_settings_refused("{\"readerPassword\":\"\"}", "readerPassword");
 	expect_settings_refused("{\"userSearchConfigs\":[]}", "userSearchConfigs");
@@ -444,6 +449,157 @@ START_TEST(settings_refuse_a_non_object)
 }
 END_TEST
 
+/* ---- ranged retrieval ---- */
+
+/* What one answer held: its attribute descriptions and value counts. */
+struct answer {
+	struct ls_answered got[4];
+	size_t n;
+};
+
+/* The step for an answer of "member", from `from`; which descriptions it used, as "01". */
+static enum ls_range_step step(const struct answer *a, size_t from, size_t *next, char used[5])
+{
+	bool use[4] = {false, false, false, false};
+	enum ls_range_step st;
+
+	*next = 0;
+	st = ls_range_next("member", a->got, a->n, from, use, next);
+	for (size_t i = 0; i < a->n; i++)
+		used[i] = use[i] ? '1' : '0';
+	used[a->n] = '\0';
+	return st;
+}
+
+START_TEST(a_whole_attribute_is_done_at_once)
+{
+	struct answer a = {{{"member", 3}}, 1}, none = {{{"cn", 1}}, 1},
+		      tagged = {{{"member", 2}, {"Member;lang-en", 1}}, 2};
+	size_t next;
+	char used[5];
+
+	ck_assert_int_eq(step(&a, 0, &next, used), LS_RANGE_DONE);
+	ck_assert_str_eq(used, "1");
+	/* a group without members answers no member at all */
+	ck_assert_int_eq(step(&none, 0, &next, used), LS_RANGE_DONE);
+	ck_assert_str_eq(used, "0");
+	/* a description with another option is still the attribute's */
+	ck_assert_int_eq(step(&tagged, 0, &next, used), LS_RANGE_DONE);
+	ck_assert_str_eq(used, "11");
+}
+END_TEST
+
+START_TEST(ranges_are_followed_until_the_star)
+{
+	/* how Active Directory answers a group of 3,200 members, one request after another */
+	struct answer first = {{{"member;range=0-1499", 1500}}, 1};
+	struct answer second = {{{"cn", 1}, {"Member;Range=1500-2999", 1500}}, 2};
+	struct answer last = {{{"member;range=3000-*", 200}}, 1};
+	size_t next;
+	char used[5];
+
+	ck_assert_int_eq(step(&first, 0, &next, used), LS_RANGE_MORE);
+	ck_assert_uint_eq(next, 1500);
+	ck_assert_str_eq(used, "1");
+	ck_assert_int_eq(step(&second, 1500, &next, used), LS_RANGE_MORE);
+	ck_assert_uint_eq(next, 3000);
+	ck_assert_str_eq(used, "01");
+	ck_assert_int_eq(step(&last, 3000, &next, used), LS_RANGE_DONE);
+	ck_assert_str_eq(used, "1");
+}
+END_TEST
+
+START_TEST(ranges_in_one_answer_are_joined)
+{
+	/* slapd with range= tags answers every stored range at once, in any order */
+	struct answer both = {{{"member;range=1500-1599", 100}, {"member;range=0-1499", 1500}}, 2};
+	struct answer ended = {{{"member;range=2-*", 1}, {"member;range=0-1", 2}}, 2};
+	size_t next;
+	char used[5];
+
+	ck_assert_int_eq(step(&both, 0, &next, used), LS_RANGE_MORE);
+	ck_assert_uint_eq(next, 1600);
+	ck_assert_str_eq(used, "11");
+	ck_assert_int_eq(step(&ended, 0, &next, used), LS_RANGE_DONE);
+	ck_assert_str_eq(used, "11");
+}
+END_TEST
+
+START_TEST(answers_that_do_not_continue_are_bad)
+{
+	static const struct {
+		struct answer a;
+		size_t from;
+	} bad[] = {
+	    /* asked for more, and nothing came: the rest cannot be read */
+	    {{{{"cn", 1}}, 1}, 1500},
+	    {{{{"member", 3}}, 1}, 1500},
+	    /* a gap, an overlap, a range that does not start at 0 */
+	    {{{{"member;range=1600-*", 5}}, 1}, 1500},
+	    {{{{"member;range=1000-*", 5}}, 1}, 1500},
+	    {{{{"member;range=5-9", 5}}, 1}, 0},
+	    {{{{"member;range=0-9", 10}, {"member;range=9-*", 2}}, 2}, 0},
+	    /* a range after the last one, whole and ranged values together */
+	    {{{{"member;range=0-*", 10}, {"member;range=10-19", 10}}, 2}, 0},
+	    {{{{"member", 1}, {"member;range=0-9", 10}}, 2}, 0},
+	    /* ranges that do not parse, or make no progress */
+	    {{{{"member;range=9-5", 1}}, 1}, 0},
+	    {{{{"member;range=0-", 1}}, 1}, 0},
+	    {{{{"member;range=-9", 1}}, 1}, 0},
+	    {{{{"member;range=0-x", 1}}, 1}, 0},
+	    {{{{"member;range=+0-9", 1}}, 1}, 0},
+	    {{{{"member;range=0-99999999999999999999999", 1}}, 1}, 0},
+	    {{{{"member;range=0-9;range=10-19", 10}}, 1}, 0},
+	    {{{{"member;range=0-1499", 0}}, 1}, 0},
+	};
+	size_t next;
+	char used[5];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(step(&bad[i].a, bad[i].from, &next, used) == LS_RANGE_BAD,
+			      "answer %zu (%s, from %zu) passed", i, bad[i].a.got[0].name,
+			      bad[i].from);
+	/* another attribute that starts with the name is not the attribute */
+	{
+		struct answer other = {{{"memberUid;range=0-9", 10}}, 1};
+
+		ck_assert_int_eq(step(&other, 0, &next, used), LS_RANGE_DONE);
+		ck_assert_str_eq(used, "0");
+	}
+}
+END_TEST
+
+/* ---- directory ids ---- */
+
+START_TEST(directory_ids_are_text)
+{
+	/* objectGUID 01020304-0506-0708-090a-0b0c0d0e0f10, as Active Directory stores it */
+	static const unsigned char guid[16] = {4, 3,  2,  1,  6,  5,  8,  7,
+					       9, 10, 11, 12, 13, 14, 15, 16};
+	static const unsigned char bytes[3] = {0x00, 0xff, 0x41};
+	char *t;
+
+	t = ls_id_text("objectGUID", guid, sizeof(guid));
+	ck_assert_str_eq(t, "01020304-0506-0708-090a-0b0c0d0e0f10");
+	free(t);
+	t = ls_id_text("entryUUID", "6f0c1f4e-8ef4-103c-9ac5-6b3e1b3e4f9a", 36);
+	ck_assert_str_eq(t, "6f0c1f4e-8ef4-103c-9ac5-6b3e1b3e4f9a");
+	free(t);
+	/* another binary value: hex */
+	t = ls_id_text("nsUniqueId", bytes, sizeof(bytes));
+	ck_assert_str_eq(t, "00ff41");
+	free(t);
+	/* too long to keep, or empty: no id */
+	{
+		char long_id[LS_ID_MAX + 2];
+
+		memset(long_id, 'a', sizeof(long_id));
+		ck_assert_ptr_null(ls_id_text("entryUUID", long_id, sizeof(long_id)));
+		ck_assert_ptr_null(ls_id_text("entryUUID", "", 0));
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ldapsync");
@@ -469,6 +625,11 @@ int main(void)
 	tcase_add_test(tc, settings_keep_password_only_for_same_server);
 	tcase_add_test(tc, settings_json_hides_passwords);
 	tcase_add_test(tc, settings_refuse_a_non_object);
+	tcase_add_test(tc, a_whole_attribute_is_done_at_once);
+	tcase_add_test(tc, ranges_are_followed_until_the_star);
+	tcase_add_test(tc, ranges_in_one_answer_are_joined);
+	tcase_add_test(tc, answers_that_do_not_continue_are_bad);
+	tcase_add_test(tc, directory_ids_are_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -3,9 +3,11 @@
  * directory and no store: each row of SPEC §6.5's user semantics (A∩B, B−A
  * and A−B, with JIT on and off), the deactivation guard at its boundaries
  * (exactly five users, exactly the percentage, force), team members added and
- * removed, system and org admins promoted and demoted, the last-admin rule,
- * a member named by the DN it was moved to in the same sync, and a targeted
- * sync.
+ * removed, the member-removal guard of a team at its boundaries, system and
+ * org admins promoted and demoted, the last-admin rule, a member named by the
+ * DN it was moved to in the same sync, and a targeted sync; accounts matched
+ * by their directory id when moved and renamed, and another entry of the
+ * same name never merged.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +51,9 @@ static void teardown(void)
 	plan_free(&p);
 }
 
-/* An imported account, active and not an admin unless flags say otherwise. */
-static void stored(const char *name, bool active, bool admin, bool missing, bool deactivated)
+/* An imported account whose entry has the directory id ldap_id ("" for none). */
+static void stored_with_id(const char *name, const char *ldap_id, bool active, bool admin,
+			   bool missing, bool deactivated)
 {
 	char id[64], dn[128], full[128];
 
@@ -58,16 +61,35 @@ static void stored(const char *name, bool active, bool admin, bool missing, bool
 	snprintf(dn, sizeof(dn), "uid=%s,ou=people,dc=example,dc=com", name);
 	snprintf(full, sizeof(full), "User %s", name);
 	ck_assert_int_eq(
-	    plan_add_account(&p, id, name, dn, full, active, admin, missing, deactivated), 0);
+	    plan_add_account(&p, id, name, dn, ldap_id, full, active, admin, missing, deactivated),
+	    0);
 }
 
-static void found(const char *name)
+/* An imported account, active and not an admin unless flags say otherwise; its id dir-<name>. */
+static void stored(const char *name, bool active, bool admin, bool missing, bool deactivated)
+{
+	char ldap_id[64];
+
+	snprintf(ldap_id, sizeof(ldap_id), "dir-%s", name);
+	stored_with_id(name, ldap_id, active, admin, missing, deactivated);
+}
+
+static void found_at(const char *name, const char *parent, const char *ldap_id)
 {
 	char dn[128], full[128];
 
-	snprintf(dn, sizeof(dn), "uid=%s,ou=people,dc=example,dc=com", name);
+	snprintf(dn, sizeof(dn), "uid=%s,%s", name, parent);
 	snprintf(full, sizeof(full), "User %s", name);
-	ck_assert_int_eq(plan_user_found(&p, name, dn, full), 0);
+	ck_assert_int_eq(plan_user_found(&p, name, dn, ldap_id, full), 0);
+}
+
+/* A directory user in ou=people whose id is dir-<name>, as stored() has it. */
+static void found(const char *name)
+{
+	char ldap_id[64];
+
+	snprintf(ldap_id, sizeof(ldap_id), "dir-%s", name);
+	found_at(name, "ou=people,dc=example,dc=com", ldap_id);
 }
 
 static const struct plan_account *account(const char *name)
@@ -117,8 +139,9 @@ START_TEST(users_found_again_are_updated)
 	start(false, 10, false, "");
 	stored("ann", true, false, false, false);
 	plan_accounts_done(&p);
-	ck_assert_int_eq(plan_user_found(&p, "ann", "uid=ann,ou=moved,dc=example,dc=com", "Ann B"),
-			 0);
+	ck_assert_int_eq(
+	    plan_user_found(&p, "ann", "uid=ann,ou=moved,dc=example,dc=com", "dir-ann", "Ann B"),
+	    0);
 	ck_assert_int_eq(plan_found_users(), 0);
 	ck_assert_str_eq(changes(), "update ann");
 	ck_assert_str_eq(p.changes[0].dn, "uid=ann,ou=moved,dc=example,dc=com");
@@ -210,6 +233,92 @@ START_TEST(users_gone_are_marked_missing_with_jit_on)
 	ck_assert_str_eq(changes(), "markMissing gone");
 	ck_assert(account("gone")->n_active && account("gone")->n_missing);
 	ck_assert_uint_eq(p.sum.marked_missing, 1);
+	teardown();
+}
+END_TEST
+
+/* ---- directory ids ---- */
+
+START_TEST(a_moved_and_renamed_user_is_matched_by_its_id)
+{
+	start(false, 10, false, "");
+	stored("ann", true, false, false, false);
+	plan_accounts_done(&p);
+	found_at("annie", "ou=moved,dc=example,dc=com", "dir-ann");
+	ck_assert_int_eq(plan_found_users(), 0);
+	/* the account keeps its name: no annie is made, and ann is not deactivated */
+	ck_assert_str_eq(changes(), "update ann");
+	ck_assert_str_eq(p.changes[0].dn, "uid=annie,ou=moved,dc=example,dc=com");
+	ck_assert_ptr_nonnull(strstr(said, "account ann is annie in the directory now"));
+	teardown();
+}
+END_TEST
+
+START_TEST(another_entry_of_the_same_name_is_not_merged)
+{
+	start(false, 10, false, "");
+	stored("ann", true, false, false, false);
+	stored("bob", true, false, false, false);
+	plan_accounts_done(&p);
+	found_at("ann", "ou=people,dc=example,dc=com", "dir-someone-else");
+	found("bob");
+	ck_assert_int_eq(plan_found_users(), 0);
+	/* ann's entry is gone: its account goes, and the new entry does not take it over */
+	ck_assert_str_eq(changes(), "deactivate ann");
+	ck_assert_uint_eq(p.sum.skipped, 1);
+	ck_assert_ptr_nonnull(strstr(said, "ann is not merged"));
+	teardown();
+}
+END_TEST
+
+START_TEST(accounts_without_an_id_are_matched_by_name_and_get_one)
+{
+	start(false, 10, false, "");
+	stored_with_id("ann", "", true, false, false, false);
+	stored("bob", true, false, false, false);
+	plan_accounts_done(&p);
+	found("ann");
+	/* an entry without an id (the directory has none) matches by name too */
+	found_at("bob", "ou=people,dc=example,dc=com", "");
+	ck_assert_int_eq(plan_found_users(), 0);
+	/* recording an id is no change the summary or the log counts */
+	ck_assert_str_eq(changes(), "");
+	ck_assert_str_eq(account("ann")->ldap_id, "dir-ann");
+	ck_assert(account("ann")->id_recorded);
+	ck_assert_str_eq(account("bob")->ldap_id, "dir-bob");
+	ck_assert(!account("bob")->id_recorded);
+	teardown();
+}
+END_TEST
+
+START_TEST(an_id_is_never_given_twice)
+{
+	start(false, 10, false, "");
+	stored_with_id("ann", "", true, false, false, false);
+	plan_accounts_done(&p);
+	/* ann gets dir-x by name; zed, a new user with the same id, is not made */
+	found_at("ann", "ou=people,dc=example,dc=com", "dir-x");
+	found_at("zed", "ou=people,dc=example,dc=com", "dir-x");
+	/* two new users with one id: the first by name is made */
+	found_at("yan", "ou=people,dc=example,dc=com", "dir-y");
+	found_at("xia", "ou=people,dc=example,dc=com", "dir-y");
+	ck_assert_int_eq(plan_found_users(), 0);
+	ck_assert_str_eq(changes(), "create xia");
+	ck_assert_uint_eq(p.sum.skipped, 2);
+	ck_assert_ptr_nonnull(strstr(said, "skipped uid=zed,"));
+	ck_assert_ptr_nonnull(strstr(said, "skipped uid=yan,"));
+	teardown();
+
+	/* one account is matched by one entry: a second one of its name is skipped */
+	start(false, 10, false, "");
+	stored("ann", true, false, false, false);
+	plan_accounts_done(&p);
+	found_at("annie", "ou=moved,dc=example,dc=com", "dir-ann");
+	found_at("ann", "ou=people,dc=example,dc=com", "");
+	ck_assert_int_eq(plan_found_users(), 0);
+	ck_assert_str_eq(changes(), "update ann");
+	ck_assert_uint_eq(p.sum.skipped, 1);
+	ck_assert_ptr_nonnull(strstr(said, "skipped uid=ann,ou=people"));
 	teardown();
 }
 END_TEST
@@ -323,6 +432,87 @@ START_TEST(teams_that_allow_non_ldap_members_keep_them)
 }
 END_TEST
 
+/* ---- the member-removal guard of a team ---- */
+
+/* A team of n imported members (and `locals` local ones) whose group keeps all but `gone`. */
+static int team_guard(int n, int gone, int locals, int pct, bool force)
+{
+	static char names[64][16];
+	const char *list[64];
+	struct plan_member wanted[64];
+	struct plan_current current[128];
+	static char local_ids[64][16], local_names[64][16];
+	size_t nwanted = 0, ncurrent = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "u%02d", i);
+		list[i] = names[i];
+	}
+	start(false, pct, force, "");
+	for (int i = 0; i < n; i++)
+		stored(list[i], true, false, false, false);
+	plan_accounts_done(&p);
+	for (int i = 0; i < n; i++)
+		found(list[i]);
+	ck_assert_int_eq(plan_users(&p), 0);
+	ck_assert_int_eq(plan_index(&p), 0);
+	for (int i = 0; i < n; i++) {
+		static char ids[64][16];
+
+		snprintf(ids[i], sizeof(ids[i]), "id-%s", list[i]);
+		current[ncurrent++] = (struct plan_current){ids[i], list[i], true, false};
+		if (i >= gone)
+			wanted[nwanted++] = (struct plan_member){NULL, list[i]};
+	}
+	for (int i = 0; i < locals; i++) {
+		snprintf(local_ids[i], sizeof(local_ids[i]), "id-loc%02d", i);
+		snprintf(local_names[i], sizeof(local_names[i]), "loc%02d", i);
+		current[ncurrent++] =
+		    (struct plan_current){local_ids[i], local_names[i], false, false};
+	}
+	return plan_team(&p, &devs, wanted, nwanted, current, ncurrent);
+}
+
+START_TEST(the_team_guard_lets_five_go_whatever_the_percentage)
+{
+	ck_assert_int_eq(team_guard(10, 5, 0, 0, false), 0);
+	ck_assert_uint_eq(p.sum.members_removed, 5);
+	ck_assert_str_eq(p.refused, "");
+	teardown();
+	ck_assert_int_eq(team_guard(10, 6, 0, 0, false), -1);
+	ck_assert_ptr_nonnull(strstr(said, "refused: team eng/devs would lose 6 of its 10 LDAP "
+					   "members, more than maxDeactivationPercent (0%)"));
+	ck_assert_ptr_nonnull(strstr(p.refused, "team eng/devs"));
+	teardown();
+}
+END_TEST
+
+START_TEST(the_team_guard_allows_exactly_the_percentage)
+{
+	/* 6 of 20 is 30%: allowed at 30, refused at 29 */
+	ck_assert_int_eq(team_guard(20, 6, 0, 30, false), 0);
+	ck_assert_uint_eq(p.sum.members_removed, 6);
+	teardown();
+	ck_assert_int_eq(team_guard(20, 6, 0, 29, false), -1);
+	ck_assert_ptr_nonnull(strstr(said, "maxDeactivationPercent (29%)"));
+	teardown();
+}
+END_TEST
+
+START_TEST(the_team_guard_counts_only_ldap_members_and_yields_to_force)
+{
+	/* ten local members go: they are not the directory's to guard */
+	ck_assert_int_eq(team_guard(10, 0, 10, 0, false), 0);
+	ck_assert_uint_eq(p.sum.members_removed, 10);
+	teardown();
+	ck_assert_int_eq(team_guard(10, 9, 0, 10, true), 0);
+	ck_assert_uint_eq(p.sum.members_removed, 9);
+	ck_assert_ptr_nonnull(
+	    strstr(said, "team eng/devs: 9 of its 10 LDAP members would go; force is set"));
+	teardown();
+}
+END_TEST
+
 START_TEST(admins_follow_the_admin_group)
 {
 	static const char *const names[] = {"ann", "bob"};
@@ -391,8 +581,7 @@ START_TEST(a_moved_member_is_found_by_its_new_dn)
 	start(false, 10, false, "");
 	stored("ann", true, false, false, false);
 	plan_accounts_done(&p);
-	ck_assert_int_eq(
-	    plan_user_found(&p, "ann", "uid=ann,ou=moved,dc=example,dc=com", "User ann"), 0);
+	found_at("ann", "ou=moved,dc=example,dc=com", "dir-ann");
 	ck_assert_int_eq(plan_users(&p), 0);
 	ck_assert_int_eq(plan_index(&p), 0);
 	ck_assert_int_eq(plan_team(&p, &devs, wanted, 1, NULL, 0), 0);
@@ -434,6 +623,16 @@ int main(void)
 		      new_users_are_created_only_with_jit_off, new_users_never_take_a_local_name,
 		      users_gone_are_deactivated_with_jit_off,
 		      users_gone_are_marked_missing_with_jit_on, NULL});
+	unit_case(s, "ids",
+		  (const TTest *const[]){a_moved_and_renamed_user_is_matched_by_its_id,
+					 another_entry_of_the_same_name_is_not_merged,
+					 accounts_without_an_id_are_matched_by_name_and_get_one,
+					 an_id_is_never_given_twice, NULL});
+	unit_case(s, "team-guard",
+		  (const TTest *const[]){
+		      the_team_guard_lets_five_go_whatever_the_percentage,
+		      the_team_guard_allows_exactly_the_percentage,
+		      the_team_guard_counts_only_ldap_members_and_yields_to_force, NULL});
 	unit_case(s, "guard",
 		  (const TTest *const[]){the_guard_lets_five_go_whatever_the_percentage,
 					 the_guard_allows_exactly_the_percentage,

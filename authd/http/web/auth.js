@@ -16,6 +16,7 @@ const SERVER_FIELDS = [
   { key: 'tlsSkipVerify', type: 'checkbox', label: 'Skip TLS Verification', help: "Accept any server certificate: for tests only, it lets anyone pose as the server." },
   { key: 'noSimplePagination', type: 'checkbox', label: 'No Simple Pagination (RFC 2696)', help: 'For servers without paged results: every search must then fit in one answer.' },
   { key: 'rootCerts', type: 'textarea', label: 'Root Certificates', help: "PEM CA certificates that verify the server's certificate; empty for the system's CAs." },
+  { key: 'uniqueIDAttr', label: 'Unique ID Attribute', default: 'entryUUID', help: 'The attribute that names an entry for good, by which an account follows its user when moved or renamed: entryUUID on OpenLDAP, objectGUID on Active Directory; empty if the directory has none.' },
 ];
 
 const DOMAIN_FIELDS = [

@@ -140,6 +140,14 @@ static const char *const migrations[] = {
      * expiry before, every use renewed it, so its last use is that renewal
      */
     "ALTER TABLE sessions RENAME COLUMN last_used TO renewed_at;",
+
+    /*
+     * 8: the directory id of an imported account's entry (entryUUID,
+     * objectGUID), which stays when the entry moves; '' until it is known.
+     * One entry is one account's at most.
+     */
+    "ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
+    "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
