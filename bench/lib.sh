@@ -84,27 +84,36 @@ rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"
 }
 
-# Starts authd on $port with the data dir in $tmp, behind an optional
-# wrapper command (a profiler), and waits until it answers /_ping.
+# Starts authd on a free port ($port, $base) with the data dir in $tmp, behind
+# an optional wrapper command (a profiler), and waits until it answers /_ping.
+# A port taken between free_port and authd's bind (a client's ephemeral port,
+# a connection of the last start in TIME_WAIT) is tried again with another.
 # shellcheck disable=SC2120 # the wrapper is bench_authz.sh's, on a restart
 start_authd() { # [WRAPPER...]
-	AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "$tmp/data" \
-		--listen "127.0.0.1:$port" ${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
-		>>"$tmp/authd.log" 2>&1 3>&- &
-	pid=$!
-	local i
-	for i in $(seq 1 300); do
-		kill -0 "$pid" 2>/dev/null || die "authd exited during start-up"
-		if curl -skf --max-time 2 "$base/_ping" >/dev/null 2>&1; then
-			return 0
-		fi
-		[[ $i -lt 300 ]] || die "authd did not answer /_ping within 30 s"
-		sleep 0.1
+	local i try from
+
+	for try in 1 2 3; do
+		port=$(free_port)
+		base="https://127.0.0.1:$port"
+		from=$(($(stat -c %s "$tmp/authd.log" 2>/dev/null || echo 0) + 1))
+		AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "$tmp/data" \
+			--listen "127.0.0.1:$port" ${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
+			>>"$tmp/authd.log" 2>&1 3>&- &
+		pid=$!
+		for i in $(seq 1 300); do
+			curl -skf --max-time 2 "$base/_ping" >/dev/null 2>&1 && return 0
+			kill -0 "$pid" 2>/dev/null || break
+			[[ $i -lt 300 ]] || die "authd did not answer /_ping within 30 s"
+			sleep 0.1
+		done
+		wait "$pid" 2>/dev/null || true
+		pid=
+		tail -c "+$from" "$tmp/authd.log" | grep -q "Address already in use" ||
+			die "authd exited during start-up"
 	done
+	die "authd found no free port in $try tries"
 }
 
-port=$(free_port)
-base="https://127.0.0.1:$port"
 # shellcheck disable=SC2119 # no wrapper the first time
 start_authd
 
