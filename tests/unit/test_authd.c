@@ -745,6 +745,27 @@ START_TEST(errors_quoting_bad_text_keep_their_body)
 }
 END_TEST
 
+/* ---- times ---- */
+
+/* Each second is its own, whichever the thread formatted last (format_time keeps the last). */
+START_TEST(times_are_formatted_per_second)
+{
+	char a[32], b[32];
+
+	format_time(0, a, sizeof(a));
+	ck_assert_str_eq(a, "1970-01-01T00:00:00Z");
+	format_time(1796236090, b, sizeof(b));
+	ck_assert_str_eq(b, "2026-12-02T18:28:10Z");
+	format_time(1796236091, b, sizeof(b));
+	ck_assert_str_eq(b, "2026-12-02T18:28:11Z");
+	format_time(0, a, sizeof(a));
+	ck_assert_str_eq(a, "1970-01-01T00:00:00Z");
+	/* a short buffer gets the start, ended */
+	format_time(0, a, 5);
+	ck_assert_str_eq(a, "1970");
+}
+END_TEST
+
 /* ---- the identity cache ---- */
 
 static const char fp_a[65] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -1582,6 +1603,7 @@ int main(void)
 		      denials_cut_quoted_text_between_characters,
 		      snapshot_knows_which_collections_exist, a_held_snapshot_outlives_swaps,
 		      NULL});
+	unit_case(s, "times", (const TTest *const[]){times_are_formatted_per_second, NULL});
 	unit_case(s, "identity-cache",
 		  (const TTest *const[]){idcache_hits_only_the_same_bytes,
 					 idcache_stays_bounded_and_never_mixes_entries,
