@@ -178,6 +178,7 @@ struct server {
 	struct audit *audit;
 	struct tls_material *tls;
 	struct rbac *rbac;
+	struct idcache *ids; /* certificate texts' fingerprints (authz/idcache.c) */
 	struct engine_labels *labels;
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
 	struct ldap_cache *ldap; /* the settings, parsed once per change (ldap_config.c) */

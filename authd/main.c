@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "authz/authz.h"
 #include "authz/engine_labels.h"
+#include "authz/idcache.h"
 #include "authz/rbac.h"
 #include "bootstrap.h"
 #include "engine_tls.h"
@@ -206,6 +207,11 @@ static int run(struct config *cfg)
 		failure_set(&err, "cannot load the authorization data");
 		goto out;
 	}
+	srv.ids = idcache_new();
+	if (srv.ids == NULL) {
+		failure_set(&err, "out of memory");
+		goto out;
+	}
 	if (servercert_set(tls.cert_pem, tls.key_pem, &err) != 0)
 		goto out;
 	srv.labels = engine_labels_new(cfg->authz_engine_socket);
@@ -245,6 +251,7 @@ out:
 	http_stats_free(srv.api_stats);
 	http_stats_free(srv.plugin_stats);
 	authz_stats_free(srv.decisions);
+	idcache_free(srv.ids);
 	engine_labels_free(srv.labels);
 	audit_close(srv.audit);
 	store_close();

@@ -31,13 +31,30 @@ int64_t monotonic_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The last second formatted, per thread (a thread-local cache, so that no
+ * lock is needed): every audit and log line asks for the current second, and
+ * glibc's gmtime_r takes a process-wide lock, the time zone's, on which the
+ * plugin socket's threads queued at every decision.
+ */
+static _Thread_local struct {
+	int64_t t;
+	bool set;
+	char text[32];
+} last_time;
+
 void format_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!last_time.set || last_time.t != t) {
+		gmtime_r(&tt, &tm);
+		strftime(last_time.text, sizeof(last_time.text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		last_time.t = t;
+		last_time.set = true;
+	}
+	snprintf(buf, len, "%s", last_time.text);
 }
 
 /* n digits at s as a number, or -1 when one of them is not a digit. */

@@ -1,9 +1,13 @@
 /*
- * Load generator for bench/bench_authz.sh: POSTs one body to a path on a unix
- * socket from THREADS threads, each with its own keep-alive libcurl handle,
- * for SECONDS; prints the rate, p50 and p99 latency, and the failures.
- *   bench_authz SOCKET PATH BODYFILE SECONDS THREADS [EXPECT]
- * BODYFILE "-" sends an empty body; EXPECT is text every answer must hold.
+ * Load generator for bench/bench_authz.sh: POSTs to paths on a unix socket
+ * from THREADS threads, each with its own keep-alive libcurl handle, and
+ * prints the rate, p50 and p99 latency and the failures of each path.
+ *   bench_authz SOCKET SECONDS THREADS PATH BODYFILE EXPECT [PATH BODYFILE EXPECT]...
+ * With several paths, every thread sends to one path at a time and all move
+ * to the next every second, round and round, so that each path gets SECONDS
+ * in all and the paths see the same moments of machine load: a busy neighbour
+ * cannot favour one of them. BODYFILE "-" sends an empty body; EXPECT is text
+ * every answer must hold ("" for none).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -15,21 +19,36 @@
 #include <time.h>
 
 #define MAX_THREADS 256
+#define MAX_TARGETS 4
 #define ANSWER_MAX 4096
+#define SLICE_SECONDS 1.0
+
+struct target {
+	const char *path, *expect;
+	char url[1024];
+	char *body;
+	size_t body_len;
+};
 
 struct job {
-	const char *socket, *url, *body, *expect;
-	size_t body_len;
-	double seconds;
+	const char *socket;
+	struct target targets[MAX_TARGETS];
+	int ntargets;
+	double seconds; /* per target */
+	double t0;	/* set by one thread once all are ready */
 	pthread_barrier_t start;
 };
 
-/* One thread's results; latencies in microseconds, grown as needed. */
-struct worker {
-	struct job *job;
+/* One thread's results for one target; latencies in microseconds, grown as needed. */
+struct series {
 	uint32_t *lat;
 	size_t n, cap;
 	long failed;
+};
+
+struct worker {
+	struct job *job;
+	struct series s[MAX_TARGETS];
 	char answer[ANSWER_MAX];
 	size_t answer_len;
 };
@@ -56,18 +75,18 @@ static size_t on_answer(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
-static int record(struct worker *w, double seconds)
+static int record(struct series *s, double seconds)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 65536;
-		uint32_t *grown = realloc(w->lat, cap * sizeof(*grown));
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 65536;
+		uint32_t *grown = realloc(s->lat, cap * sizeof(*grown));
 
 		if (grown == NULL)
 			return -1;
-		w->lat = grown;
-		w->cap = cap;
+		s->lat = grown;
+		s->cap = cap;
 	}
-	w->lat[w->n++] = (uint32_t)(seconds * 1e6);
+	s->lat[s->n++] = (uint32_t)(seconds * 1e6);
 	return 0;
 }
 
@@ -78,9 +97,6 @@ static CURL *handle(struct worker *w, struct curl_slist *headers)
 	if (c == NULL)
 		return NULL;
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, w->job->socket);
-	curl_easy_setopt(c, CURLOPT_URL, w->job->url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, w->job->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->job->body_len);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
@@ -89,7 +105,14 @@ static CURL *handle(struct worker *w, struct curl_slist *headers)
 	return c;
 }
 
-static bool one_request(struct worker *w, CURL *c)
+static void aim(CURL *c, const struct target *t)
+{
+	curl_easy_setopt(c, CURLOPT_URL, t->url);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, t->body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+}
+
+static bool one_request(struct worker *w, CURL *c, const struct target *t, struct series *s)
 {
 	long status = 0;
 	double t0 = now();
@@ -99,8 +122,8 @@ static bool one_request(struct worker *w, CURL *c)
 	w->answer[0] = '\0';
 	ok = curl_easy_perform(c) == CURLE_OK &&
 	     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200 &&
-	     (w->job->expect == NULL || strstr(w->answer, w->job->expect) != NULL);
-	if (ok && record(w, now() - t0) != 0)
+	     strstr(w->answer, t->expect) != NULL;
+	if (ok && record(s, now() - t0) != 0)
 		ok = false;
 	return ok;
 }
@@ -108,19 +131,27 @@ static bool one_request(struct worker *w, CURL *c)
 static void *run(void *arg)
 {
 	struct worker *w = arg;
+	struct job *job = w->job;
 	/* "Expect: 100-continue" would add a round trip to every request */
 	struct curl_slist *headers =
 	    curl_slist_append(curl_slist_append(NULL, "Content-Type: application/json"), "Expect:");
 	CURL *c = handle(w, headers);
-	double deadline;
+	int aimed = -1;
+	double t;
 
-	pthread_barrier_wait(&w->job->start);
-	deadline = now() + w->job->seconds;
-	while (c != NULL && now() < deadline)
-		if (!one_request(w, c))
-			w->failed++;
+	if (pthread_barrier_wait(&job->start) == PTHREAD_BARRIER_SERIAL_THREAD)
+		job->t0 = now();
+	pthread_barrier_wait(&job->start);
+	while (c != NULL && (t = now() - job->t0) < job->seconds * job->ntargets) {
+		int i = (int)(t / SLICE_SECONDS) % job->ntargets;
+
+		if (i != aimed)
+			aim(c, &job->targets[aimed = i]);
+		if (!one_request(w, c, &job->targets[i], &w->s[i]))
+			w->s[i].failed++;
+	}
 	if (c == NULL)
-		w->failed++;
+		w->s[0].failed++;
 	curl_easy_cleanup(c);
 	curl_slist_free_all(headers);
 	return NULL;
@@ -133,20 +164,20 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Every thread's latencies in one sorted array; NULL when there are none. */
-static uint32_t *merged(struct worker *ws, int threads, size_t *total)
+/* Every thread's latencies for target i in one sorted array; NULL when there are none. */
+static uint32_t *merged(struct worker *ws, int threads, int i, size_t *total)
 {
 	uint32_t *all;
 	size_t n = 0;
 
 	*total = 0;
-	for (int i = 0; i < threads; i++)
-		*total += ws[i].n;
+	for (int k = 0; k < threads; k++)
+		*total += ws[k].s[i].n;
 	if (*total == 0 || (all = malloc(*total * sizeof(*all))) == NULL)
 		return NULL;
-	for (int i = 0; i < threads; i++) {
-		memcpy(all + n, ws[i].lat, ws[i].n * sizeof(*all));
-		n += ws[i].n;
+	for (int k = 0; k < threads; k++) {
+		memcpy(all + n, ws[k].s[i].lat, ws[k].s[i].n * sizeof(*all));
+		n += ws[k].s[i].n;
 	}
 	qsort(all, n, sizeof(*all), cmp_u32);
 	return all;
@@ -173,18 +204,37 @@ static char *read_body(const char *path, size_t *len)
 	return buf;
 }
 
-static void report(struct worker *ws, int threads, double seconds)
+static void report(struct worker *ws, int threads, const struct job *job)
 {
-	size_t total;
-	uint32_t *all = merged(ws, threads, &total);
-	long failed = 0;
+	for (int i = 0; i < job->ntargets; i++) {
+		size_t total;
+		uint32_t *all = merged(ws, threads, i, &total);
+		long failed = 0;
 
-	for (int i = 0; i < threads; i++)
-		failed += ws[i].failed;
-	printf("rate=%.0f p50_us=%u p99_us=%u requests=%zu failures=%ld\n", (double)total / seconds,
-	       all ? all[total / 2] : 0, all ? all[(size_t)((double)total * 0.99)] : 0, total,
-	       failed);
-	free(all);
+		for (int k = 0; k < threads; k++)
+			failed += ws[k].s[i].failed;
+		printf("%s rate=%.0f p50_us=%u p99_us=%u requests=%zu failures=%ld\n",
+		       job->targets[i].path, (double)total / job->seconds, all ? all[total / 2] : 0,
+		       all ? all[(size_t)((double)total * 0.99)] : 0, total, failed);
+		free(all);
+	}
+}
+
+/* Reads argv's PATH BODYFILE EXPECT triples into job; -1 on a bad one. */
+static int read_targets(struct job *job, int argc, char **argv)
+{
+	for (int a = 0; a + 2 < argc; a += 3) {
+		struct target *t = &job->targets[job->ntargets++];
+
+		t->path = argv[a];
+		t->expect = argv[a + 2];
+		snprintf(t->url, sizeof(t->url), "http://authd%s", t->path);
+		if ((t->body = read_body(argv[a + 1], &t->body_len)) == NULL) {
+			fprintf(stderr, "bench_authz: cannot read %s\n", argv[a + 1]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -192,24 +242,22 @@ int main(int argc, char **argv)
 	static struct worker ws[MAX_THREADS];
 	pthread_t tids[MAX_THREADS];
 	struct job job = {0};
-	char url[1024];
 	int threads;
 
-	if (argc < 6 || argc > 7) {
-		fprintf(stderr, "usage: %s SOCKET PATH BODYFILE|- SECONDS THREADS [EXPECT]\n",
-			argv[0]);
+	if (argc < 7 || (argc - 4) % 3 != 0 || (argc - 4) / 3 > MAX_TARGETS) {
+		fprintf(stderr,
+			"usage: %s SOCKET SECONDS THREADS PATH BODYFILE|- EXPECT "
+			"[PATH BODYFILE|- EXPECT]... (at most %d paths)\n",
+			argv[0], MAX_TARGETS);
 		return 2;
 	}
-	snprintf(url, sizeof(url), "http://authd%s", argv[2]);
 	job.socket = argv[1];
-	job.url = url;
-	job.body = read_body(argv[3], &job.body_len);
-	job.seconds = atof(argv[4]);
-	threads = atoi(argv[5]);
-	job.expect = argc == 7 ? argv[6] : NULL;
-	if (job.body == NULL || job.seconds <= 0 || threads < 1 || threads > MAX_THREADS ||
+	job.seconds = atof(argv[2]);
+	threads = atoi(argv[3]);
+	if (job.seconds <= 0 || threads < 1 || threads > MAX_THREADS ||
+	    read_targets(&job, argc - 4, argv + 4) != 0 ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, "%s: bad arguments or unreadable %s\n", argv[0], argv[3]);
+		fprintf(stderr, "%s: bad arguments\n", argv[0]);
 		return 2;
 	}
 	pthread_barrier_init(&job.start, NULL, (unsigned)threads);
@@ -219,11 +267,13 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_join(tids[i], NULL);
-	report(ws, threads, job.seconds);
+	report(ws, threads, &job);
 	for (int i = 0; i < threads; i++)
-		free(ws[i].lat);
+		for (int k = 0; k < job.ntargets; k++)
+			free(ws[i].s[k].lat);
 	pthread_barrier_destroy(&job.start);
-	free((void *)job.body);
+	for (int k = 0; k < job.ntargets; k++)
+		free(job.targets[k].body);
 	curl_global_cleanup();
 	return 0;
 }

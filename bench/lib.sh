@@ -1,6 +1,7 @@
 # Shared by the benchmark scripts: finds the authd binary, starts it on a free
 # port with a private data dir, logs in as admin, and stops it by pid at exit.
-# The caller sets `name` first; afterwards it has $bin, $tmp, $pid, $base, $token.
+# The caller sets `name` first; afterwards it has $bin, $tmp, $pid, $base, $token,
+# and stop_authd and start_authd to restart it on the same data dir.
 # shellcheck shell=bash
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,12 +28,9 @@ exec 3>&1 # the real stdout, for the trap (it may fire inside a redirection)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/authd-bench.XXXXXX")
 pid=
 
-# Stops authd by its pid (SIGTERM, then wait; SIGKILL after 20 s) and removes
-# the temp dir, whether the benchmark got to the end or not.
-cleanup() {
-	local rc=$?
-
-	trap - EXIT INT TERM
+# Stops authd by its pid (SIGTERM, then wait; SIGKILL after 20 s) and prints
+# its exit status.
+stop_authd() {
 	if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 200); do
@@ -47,6 +45,15 @@ cleanup() {
 		wait "$pid" 2>/dev/null || status=$?
 		echo "authd_exit_status=$status" >&3
 	fi
+	pid=
+}
+
+# Stops authd and removes the temp dir, whether the benchmark got to the end or not.
+cleanup() {
+	local rc=$?
+
+	trap - EXIT INT TERM
+	stop_authd
 	if [[ $rc -ne 0 && -s $tmp/authd.log ]]; then
 		echo "$name: last lines of the authd log:" >&2
 		tail -n 20 "$tmp/authd.log" >&2
@@ -77,21 +84,38 @@ rss_kib() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"
 }
 
-port=$(free_port)
-base="https://127.0.0.1:$port"
-AUTHD_ADMIN_PASSWORD=$password "$bin" --data-dir "$tmp/data" --listen "127.0.0.1:$port" \
-	${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
-	>"$tmp/authd.log" 2>&1 3>&- &
-pid=$!
+# Starts authd on a free port ($port, $base) with the data dir in $tmp, behind
+# an optional wrapper command (a profiler), and waits until it answers /_ping.
+# A port taken between free_port and authd's bind (a client's ephemeral port,
+# a connection of the last start in TIME_WAIT) is tried again with another.
+# shellcheck disable=SC2120 # the wrapper is bench_authz.sh's, on a restart
+start_authd() { # [WRAPPER...]
+	local i try from
 
-for i in $(seq 1 300); do
-	kill -0 "$pid" 2>/dev/null || die "authd exited during start-up"
-	if curl -skf --max-time 2 "$base/_ping" >/dev/null 2>&1; then
-		break
-	fi
-	[[ $i -lt 300 ]] || die "authd did not answer /_ping within 30 s"
-	sleep 0.1
-done
+	for try in 1 2 3; do
+		port=$(free_port)
+		base="https://127.0.0.1:$port"
+		from=$(($(stat -c %s "$tmp/authd.log" 2>/dev/null || echo 0) + 1))
+		AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "$tmp/data" \
+			--listen "127.0.0.1:$port" ${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
+			>>"$tmp/authd.log" 2>&1 3>&- &
+		pid=$!
+		for i in $(seq 1 300); do
+			curl -skf --max-time 2 "$base/_ping" >/dev/null 2>&1 && return 0
+			kill -0 "$pid" 2>/dev/null || break
+			[[ $i -lt 300 ]] || die "authd did not answer /_ping within 30 s"
+			sleep 0.1
+		done
+		wait "$pid" 2>/dev/null || true
+		pid=
+		tail -c "+$from" "$tmp/authd.log" | grep -q "Address already in use" ||
+			die "authd exited during start-up"
+	done
+	die "authd found no free port in $try tries"
+}
+
+# shellcheck disable=SC2119 # no wrapper the first time
+start_authd
 
 login=$(curl -sk --max-time 30 -H 'Content-Type: application/json' \
 	-d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/auth/login") ||

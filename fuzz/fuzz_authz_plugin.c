@@ -14,6 +14,7 @@
 #include "authz/authz.h"
 #include "bundles.h"
 #include "authz/engine_labels.h"
+#include "authz/idcache.h"
 #include "authz/rbac.h"
 
 #include "fixtures.h"
@@ -91,7 +92,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	srv.audit = audit_open("/dev/null", 0, 1, &err);
 	srv.labels = engine_labels_new(NULL);
 	srv.rbac = rbac_new();
-	if (srv.audit == NULL || srv.labels == NULL || srv.rbac == NULL)
+	srv.ids = idcache_new();
+	if (srv.audit == NULL || srv.labels == NULL || srv.rbac == NULL || srv.ids == NULL)
 		die("setup", "out of memory");
 	add_alice();
 	if (rbac_refresh(srv.rbac) != 0)

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "authz/authz.h"
+#include "authz/idcache.h"
 #include "bundles.h"
 
 #define PLUGIN_TYPE "application/vnd.docker.plugins.v1.2+json"
@@ -83,35 +84,72 @@ void api_plugin_authz_res(struct req *r, struct resp *out)
 }
 
 /*
- * The DER of the first peer certificate of a plugin request (dockerd sends
- * base64 of the PEM text); OPENSSL_malloc'd. NULL when there is none, and
- * with *bad (and why filled) when there is one that cannot be read.
+ * The DER of a certificate's text in form; OPENSSL_malloc'd. NULL, with why,
+ * when it is not base64 or not a PEM certificate.
  */
-static unsigned char *peer_cert(json_t *certs, size_t *len, bool *bad, struct refusal *why)
+static unsigned char *text_der(enum idcache_form form, const char *text, size_t *len,
+			       struct refusal *why)
 {
-	json_t *first = json_array_get(certs, 0);
-	unsigned char *pem, *der;
+	unsigned char *pem = NULL, *der;
 	size_t pem_len = 0;
 
-	*bad = true;
-	if (certs != NULL && !json_is_null(certs) && !json_is_array(certs)) {
-		refusal_set(why, "", "RequestPeerCertificates is not a list");
-		return NULL;
-	}
-	if (certs == NULL || json_is_null(certs) || json_array_size(certs) == 0) {
-		*bad = false;
-		return NULL;
-	}
-	if (!json_is_string(first) ||
-	    (pem = b64_decode(json_string_value(first), &pem_len)) == NULL) {
+	if (form == IDCACHE_BASE64_PEM && (pem = b64_decode(text, &pem_len)) == NULL) {
 		refusal_set(why, "", "the peer certificate is not base64");
 		return NULL;
 	}
-	der = memchr(pem, '\0', pem_len) ? NULL : bdl_pem_to_der((const char *)pem, len);
+	/* a NUL inside would end the PEM text early: what was sent is not what is read */
+	if (pem != NULL)
+		der = memchr(pem, '\0', pem_len) ? NULL : bdl_pem_to_der((const char *)pem, len);
+	else
+		der = bdl_pem_to_der(text, len);
 	free(pem);
 	if (der == NULL)
 		refusal_set(why, "", "the peer certificate is not a PEM certificate");
 	return der;
+}
+
+/*
+ * The fingerprint of a certificate's text (len bytes, no NUL among them),
+ * from the identity cache, or decoded and hashed the first time; -1 with
+ * why when the text holds no certificate.
+ */
+static int text_fingerprint(struct server *srv, enum idcache_form form, const char *text,
+			    size_t len, char fp[65], struct refusal *why)
+{
+	unsigned char *der;
+	size_t der_len = 0;
+	int rc;
+
+	if (idcache_get(srv->ids, form, text, len, fp))
+		return 0;
+	if ((der = text_der(form, text, &der_len, why)) == NULL)
+		return -1;
+	rc = bdl_der_fingerprint(der, der_len, fp);
+	OPENSSL_free(der);
+	if (rc != 0)
+		return refusal_set(why, "", "the peer certificate cannot be hashed");
+	idcache_put(srv->ids, form, text, len, fp);
+	return 0;
+}
+
+/*
+ * The fingerprint of the first peer certificate of a plugin request (dockerd
+ * sends base64 of the PEM text): 0 with fp, 1 when there is none, -1 with
+ * why when there is one that cannot be read.
+ */
+static int peer_fingerprint(struct server *srv, json_t *certs, char fp[65], struct refusal *why)
+{
+	json_t *first = json_array_get(certs, 0);
+
+	if (certs != NULL && !json_is_null(certs) && !json_is_array(certs))
+		return refusal_set(why, "", "RequestPeerCertificates is not a list");
+	if (certs == NULL || json_is_null(certs) || json_array_size(certs) == 0)
+		return 1;
+	if (!json_is_string(first))
+		return refusal_set(why, "", "the peer certificate is not base64");
+	/* jansson refuses \u0000 unless asked (http.c does not): the length is strlen's */
+	return text_fingerprint(srv, IDCACHE_BASE64_PEM, json_string_value(first),
+				json_string_length(first), fp, why);
 }
 
 /* Whether the engine's request headers announce a body (length or chunks). */
@@ -139,27 +177,26 @@ static bool plugin_identity(struct req *r, struct resp *out, const struct snapsh
 {
 	const char *user = json_string_value(json_object_get(r->body, "User"));
 	struct refusal why;
-	size_t len = 0;
-	bool bad;
-	unsigned char *der =
-	    peer_cert(json_object_get(r->body, "RequestPeerCertificates"), &len, &bad, &why);
-	int rc;
+	char fp[65];
+	int rc =
+	    peer_fingerprint(r->srv, json_object_get(r->body, "RequestPeerCertificates"), fp, &why);
 
-	if (der == NULL) {
-		if (!bad && r->srv->cfg->authz_allow_local)
-			plugin_verdict(r, out, true, "local socket");
-		else
-			plugin_verdict(r, out, false,
-				       bad ? why.message
-					   : "requests without a client certificate are "
-					     "not allowed on this engine");
+	if (rc > 0 && r->srv->cfg->authz_allow_local) {
+		plugin_verdict(r, out, true, "local socket");
 		return false;
 	}
-	rc = rbac_identify_der(s, der, len, user ? user : "", who, &why);
-	OPENSSL_free(der);
-	if (rc != 0)
+	if (rc != 0) {
+		plugin_verdict(r, out, false,
+			       rc < 0 ? why.message
+				      : "requests without a client certificate are not allowed "
+					"on this engine");
+		return false;
+	}
+	if (rbac_identify_key(s, fp, user ? user : "", who, &why) != 0) {
 		plugin_verdict(r, out, false, why.message);
-	return rc == 0;
+		return false;
+	}
+	return true;
 }
 
 /* A plugin request, decided on the one snapshot s from the sender's identity to the verdict. */
@@ -208,8 +245,7 @@ static int api_identity(struct req *r, struct resp *out, const struct snapshot *
 	const char *pem = form_string(r->body, "certificate", NULL);
 	const char *account = form_string(r->body, "account", NULL);
 	struct refusal why;
-	unsigned char *der;
-	size_t len = 0;
+	char fp[65];
 	int rc;
 
 	if ((pem == NULL) == (account == NULL)) {
@@ -219,13 +255,11 @@ static int api_identity(struct req *r, struct resp *out, const struct snapshot *
 	}
 	if (account != NULL)
 		rc = rbac_identify_account(s, account, who, &why);
-	else if ((der = bdl_pem_to_der(pem, &len)) == NULL) {
+	else if (text_fingerprint(r->srv, IDCACHE_PEM, pem, strlen(pem), fp, &why) != 0) {
 		resp_refuse(out, "certificate", "certificate: not a PEM certificate");
 		return -1;
-	} else {
-		rc = rbac_identify_der(s, der, len, NULL, who, &why);
-		OPENSSL_free(der);
-	}
+	} else
+		rc = rbac_identify_key(s, fp, NULL, who, &why);
 	if (rc != 0)
 		resp_json(out, 200, json_pack("{s:b, s:s}", "allow", 0, "msg", why.message));
 	return rc;

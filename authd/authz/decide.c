@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bundles.h"
 #include "snapshot.h"
 
 #define UNAVAILABLE "authorization data is unavailable; try again shortly"
@@ -57,16 +56,15 @@ static void fill_subject(const struct s_account *a, const char *key_id, struct r
  * checking its chain, its purpose and that its CN names the account; so the
  * account's name is the certificate's CN, and nothing needs parsing here.
  */
-int rbac_identify_der(const struct snapshot *s, const unsigned char *der, size_t len,
-		      const char *user, struct rbac_subject *who, struct refusal *why)
+int rbac_identify_key(const struct snapshot *s, const char *fingerprint, const char *user,
+		      struct rbac_subject *who, struct refusal *why)
 {
 	const struct s_key *k;
 	const struct s_account *a;
-	char fp[65];
 
 	if (s == NULL)
 		return refusal_set(why, "", UNAVAILABLE);
-	if (bdl_der_fingerprint(der, len, fp) != 0 || (k = key_index_find(s->keys, fp)) == NULL)
+	if ((k = key_index_find(s->keys, fingerprint)) == NULL)
 		return refusal_set(why, "",
 				   "the certificate's key was revoked or never issued here");
 	if (k->not_after < now_seconds())

@@ -51,13 +51,14 @@ struct rbac_subject {
 };
 
 /*
- * Who a certificate (its DER bytes) is, per SPEC §7.3: its key exists and
- * has not expired, its account is active and not missing from LDAP. `user`,
- * unless NULL, is the name the engine saw, and must be the account's (the
- * certificate's CN). -1 with why otherwise.
+ * Who a certificate is, by the SHA-256 fingerprint of its DER (64 hex
+ * digits), per SPEC §7.3: its key exists and has not expired, its account is
+ * active and not missing from LDAP. `user`, unless NULL, is the name the
+ * engine saw, and must be the account's (the certificate's CN). -1 with why
+ * otherwise.
  */
-int rbac_identify_der(const struct snapshot *s, const unsigned char *der, size_t len,
-		      const char *user, struct rbac_subject *who, struct refusal *why);
+int rbac_identify_key(const struct snapshot *s, const char *fingerprint, const char *user,
+		      struct rbac_subject *who, struct refusal *why);
 /* The same for an account named directly (the decision API, by admins). */
 int rbac_identify_account(const struct snapshot *s, const char *name, struct rbac_subject *who,
 			  struct refusal *why);

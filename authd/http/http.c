@@ -404,7 +404,10 @@ static void authenticate_cert(struct req *r, const gnutls_datum_t *cert, struct 
 	const struct snapshot *s = rbac_hold(r->srv->rbac);
 	struct rbac_subject who;
 	struct refusal why;
-	int rc = rbac_identify_der(s, cert->data, cert->size, NULL, &who, &why);
+	char fp[65];
+	int rc = bdl_der_fingerprint(cert->data, cert->size, fp) != 0
+		     ? refusal_set(&why, "", "the certificate cannot be hashed")
+		     : rbac_identify_key(s, fp, NULL, &who, &why);
 
 	rbac_release(s);
 	if (rc != 0) {

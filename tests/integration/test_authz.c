@@ -1387,7 +1387,10 @@ START_TEST(test_plugin_absolute_uris)
 }
 END_TEST
 
-/* Deleting a key refuses its certificate on the next request (SPEC §7.3). */
+/*
+ * Deleting a key refuses its certificate on the next request (SPEC §7.3),
+ * although the first request left the certificate in the identity cache.
+ */
 START_TEST(test_plugin_key_revoked)
 {
 	struct principal p = people[P_RC];

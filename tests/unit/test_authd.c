@@ -2,13 +2,15 @@
  * Unit tests of the server's parts that need no other server: config,
  * tokens, paging cursors, throttling, passwords, form validation, outside
  * text made fit for JSON, the text format of /metrics and its per-route
- * counts, sealed secrets, reference-counted swaps, and the authorization
- * model on a store in a temporary folder (test_store.c has the store's own
- * tests).
+ * counts, sealed secrets, reference-counted swaps, the authorization model
+ * on a store in a temporary folder (test_store.c has the store's own
+ * tests), and the identity cache, alone and under the plugin's and the
+ * decision API's handlers.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "api/api.h"
+#include "authz/engine_labels.h"
+#include "authz/idcache.h"
 #include "authz/rbac.h"
 #include "authz/roles.h"
+#include "bundles.h"
 #include "metrics.h"
 #include "refcount.h"
 #include "session.h"
@@ -739,6 +747,157 @@ START_TEST(errors_quoting_bad_text_keep_their_body)
 }
 END_TEST
 
+/* ---- times ---- */
+
+/* Each second is its own, whichever the thread formatted last (format_time keeps the last). */
+START_TEST(times_are_formatted_per_second)
+{
+	char a[32], b[32];
+
+	format_time(0, a, sizeof(a));
+	ck_assert_str_eq(a, "1970-01-01T00:00:00Z");
+	format_time(1796236090, b, sizeof(b));
+	ck_assert_str_eq(b, "2026-12-02T18:28:10Z");
+	format_time(1796236091, b, sizeof(b));
+	ck_assert_str_eq(b, "2026-12-02T18:28:11Z");
+	format_time(0, a, sizeof(a));
+	ck_assert_str_eq(a, "1970-01-01T00:00:00Z");
+	/* a short buffer gets the start, ended */
+	format_time(0, a, 5);
+	ck_assert_str_eq(a, "1970");
+}
+END_TEST
+
+/* ---- the identity cache ---- */
+
+static const char fp_a[65] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+static const char fp_b[65] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/* Whether text is cached in form with fingerprint want. */
+static bool cached_as(struct idcache *c, enum idcache_form form, const char *text, size_t len,
+		      const char *want)
+{
+	char fp[65] = "";
+
+	if (!idcache_get(c, form, text, len, fp))
+		return false;
+	ck_assert_str_eq(fp, want);
+	return true;
+}
+
+START_TEST(idcache_hits_only_the_same_bytes)
+{
+	struct idcache *c = idcache_new();
+	char text[] = "TUlJQmtUQ0NBVGVnQXdJQkFnSVVKc2J6", other[sizeof(text)],
+	     big[IDCACHE_TEXT_MAX + 2];
+	size_t n = strlen(text);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert(!cached_as(c, IDCACHE_BASE64_PEM, text, n, fp_a));
+	idcache_put(c, IDCACHE_BASE64_PEM, text, n, fp_a);
+	ck_assert(cached_as(c, IDCACHE_BASE64_PEM, text, n, fp_a));
+	/* one byte changed, one byte less or more, the other form: other certificates */
+	memcpy(other, text, sizeof(text));
+	other[n / 2] ^= 1;
+	ck_assert(!cached_as(c, IDCACHE_BASE64_PEM, other, n, fp_a));
+	ck_assert(!cached_as(c, IDCACHE_BASE64_PEM, text, n - 1, fp_a));
+	ck_assert(
+	    !cached_as(c, IDCACHE_BASE64_PEM, "TUlJQmtUQ0NBVGVnQXdJQkFnSVVKc2J6=", n + 1, fp_a));
+	ck_assert(!cached_as(c, IDCACHE_PEM, text, n, fp_a));
+	/* each keeps its own */
+	idcache_put(c, IDCACHE_BASE64_PEM, other, n, fp_b);
+	ck_assert(cached_as(c, IDCACHE_BASE64_PEM, text, n, fp_a));
+	ck_assert(cached_as(c, IDCACHE_BASE64_PEM, other, n, fp_b));
+	/* the cache keeps a copy: the caller's buffer may change */
+	other[0] ^= 1;
+	ck_assert(!cached_as(c, IDCACHE_BASE64_PEM, other, n, fp_b));
+	/* over the bound, nothing is kept */
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	idcache_put(c, IDCACHE_PEM, big, sizeof(big) - 1, fp_a);
+	ck_assert(!cached_as(c, IDCACHE_PEM, big, sizeof(big) - 1, fp_a));
+	idcache_free(c);
+	/* without a cache, nothing hits and nothing breaks */
+	idcache_put(NULL, IDCACHE_PEM, text, n, fp_a);
+	ck_assert(!cached_as(NULL, IDCACHE_PEM, text, n, fp_a));
+}
+END_TEST
+
+/* A text per i, of lengths that vary; fp: i's own, as hex. */
+static size_t numbered(int i, char *text, size_t size, char fp[65])
+{
+	snprintf(fp, 65, "%064x", (unsigned)i);
+	return (size_t)snprintf(text, size, "cert-%d-%.*s", i, i % 40,
+				"0123456789012345678901234567890123456789");
+}
+
+/* Many more certificates than it holds: it stays bounded, and never answers one with another's
+ * fingerprint. */
+START_TEST(idcache_stays_bounded_and_never_mixes_entries)
+{
+	struct idcache *c = idcache_new();
+	char text[96], fp[65], got[65];
+	int hits = 0;
+
+	ck_assert_ptr_nonnull(c);
+	for (int i = 0; i < 8 * IDCACHE_ENTRIES; i++) {
+		size_t n = numbered(i, text, sizeof(text), fp);
+
+		idcache_put(c, IDCACHE_PEM, text, n, fp);
+		/* the newest is always there */
+		ck_assert(cached_as(c, IDCACHE_PEM, text, n, fp));
+	}
+	for (int i = 0; i < 8 * IDCACHE_ENTRIES; i++) {
+		size_t n = numbered(i, text, sizeof(text), fp);
+
+		if (idcache_get(c, IDCACHE_PEM, text, n, got)) {
+			ck_assert_str_eq(got, fp);
+			hits++;
+		}
+	}
+	ck_assert_int_le(hits, IDCACHE_ENTRIES);
+	/* most of the last quarter is still there (the least recent of a set goes first) */
+	ck_assert_int_gt(hits, IDCACHE_ENTRIES / 4);
+	idcache_free(c);
+}
+END_TEST
+
+#define CACHE_THREADS 4
+#define CACHE_ROUNDS 20000
+
+static struct idcache *shared_cache;
+
+/* Gets and puts of a few certificates from several threads; each answer must be its own. */
+static void *cache_user(void *arg)
+{
+	char text[96], fp[65], got[65];
+
+	for (int r = 0; r < CACHE_ROUNDS; r++) {
+		int i = (r * 7 + (int)(intptr_t)arg) % (2 * IDCACHE_ENTRIES);
+		size_t n = numbered(i, text, sizeof(text), fp);
+
+		if (!idcache_get(shared_cache, IDCACHE_BASE64_PEM, text, n, got))
+			idcache_put(shared_cache, IDCACHE_BASE64_PEM, text, n, fp);
+		else if (strcmp(got, fp) != 0)
+			abort();
+	}
+	return NULL;
+}
+
+START_TEST(idcache_threads_share_it_safely)
+{
+	pthread_t t[CACHE_THREADS];
+
+	shared_cache = idcache_new();
+	ck_assert_ptr_nonnull(shared_cache);
+	for (intptr_t i = 0; i < CACHE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, cache_user, (void *)i), 0);
+	for (int i = 0; i < CACHE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	idcache_free(shared_cache);
+}
+END_TEST
+
 /* ---- authorization model ---- */
 
 static struct rbac *rbac;
@@ -934,6 +1093,190 @@ START_TEST(denials_cut_quoted_text_between_characters)
 	json_decref(ops);
 	rbac_free(rbac);
 	store_close();
+}
+END_TEST
+
+/* ---- decisions through the plugin handler, with the identity cache ---- */
+
+static struct server decide_srv;
+static struct config decide_cfg;
+
+static void decide_setup(void)
+{
+	char path[300];
+	struct failure err;
+
+	rbac_setup();
+	config_defaults(&decide_cfg);
+	snprintf(path, sizeof(path), "%s/audit-%d.log", dir, (int)getpid());
+	decide_srv = (struct server){.cfg = &decide_cfg, .rbac = rbac};
+	decide_srv.audit = audit_open(path, &err);
+	decide_srv.labels = engine_labels_new(NULL);
+	decide_srv.ids = idcache_new();
+	ck_assert(decide_srv.audit && decide_srv.labels && decide_srv.ids);
+}
+
+static void decide_teardown(void)
+{
+	idcache_free(decide_srv.ids);
+	engine_labels_free(decide_srv.labels);
+	audit_close(decide_srv.audit);
+	rbac_free(rbac);
+	store_close();
+}
+
+/*
+ * A PEM certificate block of 300 made-up bytes, the one at `flip` changed:
+ * the decision path hashes a certificate's DER and never parses it.
+ */
+static void fake_pem(unsigned char seed, int flip, char *pem, size_t size)
+{
+	unsigned char der[300];
+	char line[80];
+
+	for (size_t i = 0; i < sizeof(der); i++)
+		der[i] = (unsigned char)(seed + i * 31) ^ (i == (size_t)flip);
+	snprintf(pem, size, "-----BEGIN CERTIFICATE-----\n");
+	for (size_t at = 0; at < sizeof(der); at += 48) {
+		EVP_EncodeBlock((unsigned char *)line, der + at,
+				(int)(sizeof(der) - at < 48 ? sizeof(der) - at : 48));
+		snprintf(pem + strlen(pem), size - strlen(pem), "%s\n", line);
+	}
+	snprintf(pem + strlen(pem), size - strlen(pem), "-----END CERTIFICATE-----\n");
+}
+
+/* What dockerd sends: base64 of the PEM text. */
+static void base64_of(const char *text, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)text, (int)strlen(text));
+}
+
+/* A bundle key of account_id for pem's certificate, as a stored bundle adds it; fp gets its
+ * fingerprint. */
+static void add_key(const char *account_id, const char *pem, char fp[65])
+{
+	static struct pubkey k;
+	unsigned char *der;
+	size_t len = 0;
+
+	memset(&k, 0, sizeof(k));
+	der = bdl_pem_to_der(pem, &len);
+	ck_assert_ptr_nonnull(der);
+	ck_assert_int_eq(bdl_der_fingerprint(der, len, k.fingerprint), 0);
+	OPENSSL_free(der);
+	ck_assert_int_eq(new_uuid(k.id), 0);
+	memcpy(k.account_id, account_id, ID_LEN);
+	snprintf(k.scope, sizeof(k.scope), "user");
+	k.not_after = INT64_MAX;
+	rbac_key_added(rbac, &k);
+	memcpy(fp, k.fingerprint, 65);
+}
+
+/* The plugin's verdict on `docker version` by user with the certificate b64; msg gets its Msg. */
+static bool plugin_allows(const char *user, const char *b64, char *msg, size_t len)
+{
+	struct req r = {.srv = &decide_srv, .method = "POST", .path = "/AuthZPlugin.AuthZReq"};
+	struct resp out = {0};
+	bool allow;
+
+	r.body = json_pack("{s:s, s:s, s:s, s:[s]}", "User", user, "RequestMethod", "GET",
+			   "RequestUri", "/v1.41/version", "RequestPeerCertificates", b64);
+	api_plugin_authz_req(&r, &out);
+	json_decref(r.body);
+	ck_assert_uint_eq(out.status, 200);
+	allow = json_is_true(json_object_get(out.json, "Allow"));
+	snprintf(msg, len, "%s", json_string_value(json_object_get(out.json, "Msg")));
+	json_decref(out.json);
+	return allow;
+}
+
+/* The decision API's verdict on the PEM certificate; account gets the account it names. */
+static bool api_allows(const char *pem, char *account, size_t len)
+{
+	struct req r = {.srv = &decide_srv, .method = "POST", .path = "/api/authz"};
+	struct resp out = {0};
+	bool allow;
+
+	r.who.is_admin = true;
+	r.body =
+	    json_pack("{s:s, s:s, s:s}", "certificate", pem, "method", "GET", "uri", "/version");
+	api_authz(&r, &out);
+	json_decref(r.body);
+	ck_assert_uint_eq(out.status, 200);
+	allow = json_is_true(json_object_get(out.json, "allow"));
+	snprintf(account, len, "%s",
+		 json_string_value(json_object_get(out.json, allow ? "account" : "msg")));
+	json_decref(out.json);
+	return allow;
+}
+
+/* SPEC §7.3: deleting a key refuses its certificate on the next decision, cached or not. */
+START_TEST(a_cached_certificate_is_refused_once_its_key_is_deleted)
+{
+	char ann[ID_LEN], pem[1024], b64[1500], fp[65], got[65], msg[512];
+
+	decide_setup();
+	add_account("ann", false, false, true, ann);
+	fake_pem(1, -1, pem, sizeof(pem));
+	base64_of(pem, b64);
+	add_key(ann, pem, fp);
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	ck_assert(plugin_allows("ann", b64, msg, sizeof(msg)));
+	ck_assert(api_allows(pem, msg, sizeof(msg)));
+	ck_assert_str_eq(msg, "ann");
+	/* both texts are cached now, with the key's fingerprint */
+	ck_assert(idcache_get(decide_srv.ids, IDCACHE_BASE64_PEM, b64, strlen(b64), got));
+	ck_assert_str_eq(got, fp);
+	ck_assert(idcache_get(decide_srv.ids, IDCACHE_PEM, pem, strlen(pem), got));
+	ck_assert(plugin_allows("ann", b64, msg, sizeof(msg)));
+	/* as changes.c does when DELETE .../publicKeys/{id} commits */
+	rbac_key_removed(rbac, fp);
+	ck_assert(!plugin_allows("ann", b64, msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "revoked"));
+	ck_assert(!api_allows(pem, msg, sizeof(msg)));
+	ck_assert_ptr_nonnull(strstr(msg, "revoked"));
+	/* still cached: the refusal came from the key index, not from a miss */
+	ck_assert(idcache_get(decide_srv.ids, IDCACHE_BASE64_PEM, b64, strlen(b64), got));
+	decide_teardown();
+}
+END_TEST
+
+/* Each certificate is identified as its own, whatever was cached before it. */
+START_TEST(a_certificate_never_passes_for_another)
+{
+	char ann[ID_LEN], bob[ID_LEN], pem_a[1024], pem_b[1024], pem_c[1024];
+	char b64_a[1500], b64_b[1500], b64_c[1500], fp[65], msg[512];
+
+	decide_setup();
+	add_account("ann", false, false, true, ann);
+	add_account("bob", false, false, true, bob);
+	fake_pem(1, -1, pem_a, sizeof(pem_a));
+	fake_pem(2, -1, pem_b, sizeof(pem_b));
+	/* ann's certificate but for one byte, of the same length */
+	fake_pem(1, 150, pem_c, sizeof(pem_c));
+	base64_of(pem_a, b64_a);
+	base64_of(pem_b, b64_b);
+	base64_of(pem_c, b64_c);
+	ck_assert_uint_eq(strlen(b64_a), strlen(b64_c));
+	add_key(ann, pem_a, fp);
+	add_key(bob, pem_b, fp);
+	ck_assert_int_eq(rbac_refresh(rbac), 0);
+	for (int round = 0; round < 3; round++) {
+		ck_assert(plugin_allows("ann", b64_a, msg, sizeof(msg)));
+		ck_assert(plugin_allows("bob", b64_b, msg, sizeof(msg)));
+		/* the engine's user must be the certificate's account */
+		ck_assert(!plugin_allows("bob", b64_a, msg, sizeof(msg)));
+		ck_assert_ptr_nonnull(strstr(msg, "does not match"));
+		ck_assert(!plugin_allows("ann", b64_b, msg, sizeof(msg)));
+		ck_assert(!plugin_allows("ann", b64_c, msg, sizeof(msg)));
+		ck_assert_ptr_nonnull(strstr(msg, "never issued"));
+		ck_assert(api_allows(pem_a, msg, sizeof(msg)));
+		ck_assert_str_eq(msg, "ann");
+		ck_assert(api_allows(pem_b, msg, sizeof(msg)));
+		ck_assert_str_eq(msg, "bob");
+		ck_assert(!api_allows(pem_c, msg, sizeof(msg)));
+	}
+	decide_teardown();
 }
 END_TEST
 
@@ -1397,5 +1740,12 @@ int main(void)
 		      denials_cut_quoted_text_between_characters,
 		      snapshot_knows_which_collections_exist, a_held_snapshot_outlives_swaps,
 		      NULL});
+	unit_case(s, "times", (const TTest *const[]){times_are_formatted_per_second, NULL});
+	unit_case(s, "identity-cache",
+		  (const TTest *const[]){idcache_hits_only_the_same_bytes,
+					 idcache_stays_bounded_and_never_mixes_entries,
+					 idcache_threads_share_it_safely,
+					 a_cached_certificate_is_refused_once_its_key_is_deleted,
+					 a_certificate_never_passes_for_another, NULL});
 	return unit_run(s, dir);
 }
