@@ -1110,7 +1110,7 @@ static void decide_setup(void)
 	config_defaults(&decide_cfg);
 	snprintf(path, sizeof(path), "%s/audit-%d.log", dir, (int)getpid());
 	decide_srv = (struct server){.cfg = &decide_cfg, .rbac = rbac};
-	decide_srv.audit = audit_open(path, &err);
+	decide_srv.audit = audit_open(path, 0, 1, &err);
 	decide_srv.labels = engine_labels_new(NULL);
 	decide_srv.ids = idcache_new();
 	ck_assert(decide_srv.audit && decide_srv.labels && decide_srv.ids);
