@@ -146,8 +146,8 @@ static const char *const migrations[] = {
      * objectGUID), which stays when the entry moves; '' until it is known.
      * One entry is one account's at most.
      */
-    "ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
-    "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';",
+    ("ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
+     "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
