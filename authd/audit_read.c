@@ -46,8 +46,9 @@ static bool parse_head(const char *p, size_t n, struct head *h)
 	if (n < sizeof(k_seq) - 1 || memcmp(p, k_seq, sizeof(k_seq) - 1) != 0)
 		return false;
 	h->seq = 0;
+	/* at most INT64_MAX, as JSON takes integers: a bigger one is no number authd wrote */
 	for (q = p + sizeof(k_seq) - 1; q < end && *q >= '0' && *q <= '9'; q++) {
-		if (h->seq > (UINT64_MAX - 9) / 10)
+		if (h->seq > ((uint64_t)INT64_MAX - 9) / 10)
 			return false;
 		h->seq = h->seq * 10 + (uint64_t)(*q - '0');
 	}

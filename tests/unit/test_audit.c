@@ -334,6 +334,26 @@ START_TEST(broken_lines_are_passed_over)
 }
 END_TEST
 
+/* A number past INT64_MAX is no number authd wrote, nor one to go on from. */
+START_TEST(a_seq_past_int64_is_passed_over)
+{
+	const char *path = fresh_log();
+	struct audit *a;
+	struct got *g;
+
+	write_file(path, "{\"seq\":1,\"time\":\"2026-01-01T00:00:01Z\",\"event\":\"a\"}\n"
+			 "{\"seq\":9223372036854775808,\"time\":\"2026-01-01T00:00:02Z\","
+			 "\"event\":\"a\"}\n");
+	a = open_log(path, 0, 5);
+	audit_log(a, "b", NULL, NULL, NULL);
+	g = read_page(a, &all, 10);
+	ck_assert_int_eq(g->n, 2);
+	ck_assert_int_eq(g->seq[0], 2);
+	ck_assert_int_eq(g->seq[1], 1);
+	audit_close(a);
+}
+END_TEST
+
 /* Reads a page of q and asserts the seqs it holds, newest first: "6 4 2". */
 static void expect_seqs(struct audit *a, const struct audit_query *q, const char *want)
 {
@@ -481,9 +501,9 @@ int main(void)
 					 rotation_keeps_keep_files, reopen_goes_on_in_a_new_file,
 					 NULL});
 	unit_case(s, "reader",
-		  (const TTest *const[]){a_cursor_survives_rotations_between_pages,
-					 bisection_finds_every_cursor, broken_lines_are_passed_over,
-					 filters_by_time_account_and_type,
-					 pages_stay_whole_while_files_rotate, NULL});
+		  (const TTest *const[]){
+		      a_cursor_survives_rotations_between_pages, bisection_finds_every_cursor,
+		      broken_lines_are_passed_over, a_seq_past_int64_is_passed_over,
+		      filters_by_time_account_and_type, pages_stay_whole_while_files_rotate, NULL});
 	return unit_run(s, dir);
 }
