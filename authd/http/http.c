@@ -19,6 +19,7 @@
 
 #include "authz/rbac.h"
 #include "bundles.h"
+#include "direct.h"
 #include "http.h"
 #include "servercert.h"
 #include "tls.h"
@@ -27,18 +28,25 @@
 #define PLUGIN_MAX_BODY (2 * MAX_BODY)
 
 /*
- * A request's head: its target (path and query, as sent), and its request
- * line and header fields together. Over these, a request is refused with
- * 414 or 431 in the API's JSON, before its body is read.
+ * A request's head: its target (path and query, as sent) and the query's
+ * parameters, and its request line and header fields together. Over these,
+ * a request is refused with 414 or 431 in the API's JSON, before its body is
+ * read.
  */
 #define MAX_TARGET 8192
+#define MAX_QUERY_PARAMS 256
 #define MAX_HEAD (64 * 1024)
 #define MAX_FIELDS 256
 /*
- * libmicrohttpd's memory for a connection holds the head, an index entry per
- * field and the answer's own head. Twice the largest head leaves room to
- * refuse one just over the limits; what does not fit at all libmicrohttpd
- * refuses itself (README, "The API").
+ * libmicrohttpd's memory for a connection: the head as read, a record per
+ * header field and query parameter (64 bytes each), and the answer's own
+ * head, which 0.9.75 builds in what the request left. A head just short of
+ * filling it leaves no room for that: libmicrohttpd then closes without an
+ * answer; and query parameters that do not fit make it close without one
+ * before authd sees the headers. So authd writes its refusals of heads on
+ * the connection itself (direct.h): a target as soon as libmicrohttpd shows
+ * it, the rest once the head is read. What does not fit at all
+ * libmicrohttpd refuses itself, in HTML (README, "The API").
  */
 #define CONNECTION_MEMORY ((size_t)(2 * MAX_HEAD))
 
@@ -56,10 +64,11 @@ struct http_server {
 struct call {
 	struct http_server *h;
 	struct req req;
-	int64_t started_ns; /* when its head arrived (monotonic) */
-	long route;	    /* the index of the route that serves it; -1 for none */
-	size_t target_len;  /* the request target's bytes, as sent */
-	bool begun;	    /* the first callback, with the head, has been answered */
+	int64_t started_ns;  /* when its head arrived (monotonic) */
+	long route;	     /* the index of the route that serves it; -1 for none */
+	size_t target_len;   /* the request target's bytes, as sent */
+	size_t query_params; /* the pieces of its query between '&' */
+	bool begun;	     /* the first callback, with the head, has been answered */
 	char *body;
 	size_t len;
 	bool too_large;
@@ -235,22 +244,25 @@ static bool has_header(const struct resp *out, const char *name)
 	return false;
 }
 
-/* Queues the call's answer, counted in its route's statistics first. */
-static enum MHD_Result send_resp(struct MHD_Connection *c, const struct call *call,
-				 struct resp *out)
+/*
+ * The MHD response for out, with its headers, counted in its route's
+ * statistics first (started: when its request's head arrived); out is
+ * cleared, its status left in *status. NULL when memory ran out.
+ */
+static struct MHD_Response *finish_resp(struct http_server *h, long route, int64_t started,
+					struct resp *out, unsigned *status)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ok;
 	const char *type;
 
 	if (out->status == 0)
 		resp_internal(out);
-	http_stats_count(call->h->stats, call->route, out->status,
-			 monotonic_ns() - call->started_ns);
+	*status = out->status;
+	http_stats_count(h->stats, route, out->status, monotonic_ns() - started);
 	r = make_response(out, &type);
 	if (r == NULL) {
 		resp_clear(out);
-		return MHD_NO;
+		return NULL;
 	}
 	if (out->status != 204 && out->status != 304)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -260,10 +272,49 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, const struct call *ca
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	for (int i = 0; i < out->nheaders; i++)
 		MHD_add_response_header(r, out->headers[i].name, out->headers[i].value);
-	ok = MHD_queue_response(c, out->status, r);
-	MHD_destroy_response(r);
 	resp_clear(out);
+	return r;
+}
+
+/* Queues the call's answer. */
+static enum MHD_Result send_resp(struct MHD_Connection *c, const struct call *call,
+				 struct resp *out)
+{
+	unsigned status;
+	struct MHD_Response *r = finish_resp(call->h, call->route, call->started_ns, out, &status);
+	enum MHD_Result ok;
+
+	if (r == NULL)
+		return MHD_NO;
+	ok = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
 	return ok;
+}
+
+/*
+ * Writes out, a JSON refusal that is the connection's last answer, on the
+ * connection itself and ends what it sends (direct.h), rather than through
+ * the connection's memory (CONNECTION_MEMORY). MHD_NO then has libmicrohttpd
+ * close the connection with nothing more to say (its log calls that an
+ * application error, at debug level).
+ */
+static enum MHD_Result send_directly(struct MHD_Connection *c, struct http_server *h,
+				     int64_t started, struct resp *out, bool head_only)
+{
+	char *body = json_dumps(out->json, JSON_COMPACT);
+	unsigned status;
+	struct MHD_Response *r = finish_resp(h, -1, started, out, &status);
+
+	if (r == NULL || body == NULL ||
+	    !direct_answer(c, status, r, body, strlen(body), head_only))
+		log_msg(LOG_DEBUG,
+			"http: the %u answer to a head refused for its size did not go out",
+			status);
+	direct_end(c);
+	if (r != NULL)
+		MHD_destroy_response(r);
+	free(body);
+	return MHD_NO;
 }
 
 /* ---- requests ---- */
@@ -636,8 +687,32 @@ static void take_upload(struct call *call, const char *data, size_t n)
 	call->len += n;
 }
 
-static struct call *call_new(struct http_server *h, struct MHD_Connection *c)
+/*
+ * A connection's own state, from its first byte to its close: the
+ * certificate its handshake was served (TLS), which stays alive until the
+ * connection closes however often it is replaced meanwhile (servercert.h),
+ * and what the URI callback saw of the request being read. Nothing is kept
+ * per request before its head is whole: libmicrohttpd may close a
+ * connection without ending the request it began (CONNECTION_MEMORY).
+ */
+struct conn_state {
+	struct certset *cert;
+	size_t target_len;   /* the request target's bytes, as sent */
+	size_t query_params; /* the pieces of its query between '&' */
+	bool answered;	     /* refused from its target: the rest is not served */
+};
+
+static struct conn_state *conn_state_of(struct MHD_Connection *c)
 {
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static struct call *call_new(struct http_server *h, struct MHD_Connection *c, const char *url)
+{
+	const struct conn_state *cs = conn_state_of(c);
 	struct call *call = calloc(1, sizeof(*call));
 
 	if (call == NULL)
@@ -645,6 +720,9 @@ static struct call *call_new(struct http_server *h, struct MHD_Connection *c)
 	call->h = h;
 	call->started_ns = monotonic_ns();
 	call->route = -1;
+	/* without a state (out of memory) the decoded path stands in for the target */
+	call->target_len = cs ? cs->target_len : strlen(url);
+	call->query_params = cs ? cs->query_params : 0;
 	atomic_fetch_add(&h->srv->inflight, 1);
 	call->req.srv = h->srv;
 	call->req.conn = c;
@@ -652,17 +730,59 @@ static struct call *call_new(struct http_server *h, struct MHD_Connection *c)
 	return call;
 }
 
+/* The query's parameters as libmicrohttpd records them: the pieces between its '&'. */
+static size_t count_query_params(const char *uri)
+{
+	const char *q = strchr(uri, '?');
+	size_t n = 1;
+
+	if (q == NULL || q[1] == '\0')
+		return 0;
+	for (q++; *q != '\0'; q++)
+		if (*q == '&' && q[1] != '\0')
+			n++;
+	return n;
+}
+
+/* 414 when the target is over its limits, and the connection closes after the answer. */
+static bool refuse_target(size_t len, size_t params, struct resp *out)
+{
+	if (len > MAX_TARGET)
+		resp_error(out, 414, "URI_TOO_LONG", NULL,
+			   "the request target is %zu bytes; at most %d are read", len, MAX_TARGET);
+	else if (params > MAX_QUERY_PARAMS)
+		resp_error(out, 414, "URI_TOO_LONG", NULL,
+			   "the request target has %zu query parameters; at most %d are read",
+			   params, MAX_QUERY_PARAMS);
+	else
+		return false;
+	/* the rest of such a request is not read, so the connection cannot carry another */
+	resp_header(out, MHD_HTTP_HEADER_CONNECTION, "close");
+	return true;
+}
+
 /*
  * Only here does libmicrohttpd show the request target as sent, before it
- * splits off the query and decodes both; the call starts with it.
+ * splits off the query and decodes both, and before it records the query's
+ * parameters, which it may have no room for (CONNECTION_MEMORY): a target
+ * over its limits is answered here. The method is not known yet, so a HEAD
+ * gets the body too, on a connection that ends with it.
  */
 static void *on_target(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct call *call = call_new(cls, c);
+	struct conn_state *cs = conn_state_of(c);
+	struct resp out;
 
-	if (call != NULL)
-		call->target_len = strlen(uri);
-	return call;
+	if (cs == NULL)
+		return NULL;
+	cs->target_len = strlen(uri);
+	cs->query_params = count_query_params(uri);
+	memset(&out, 0, sizeof(out));
+	if (refuse_target(cs->target_len, cs->query_params, &out)) {
+		send_directly(c, cls, monotonic_ns(), &out, false);
+		cs->answered = true;
+	}
+	return NULL;
 }
 
 struct head_size {
@@ -688,20 +808,15 @@ static bool refuse_large_head(struct MHD_Connection *c, const struct call *call,
 {
 	struct head_size hs = {strlen(method) + call->target_len + strlen(version) + 4, 0};
 
+	if (refuse_target(call->target_len, call->query_params, out))
+		return true;
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, count_field, &hs);
-	if (call->target_len > MAX_TARGET)
-		resp_error(out, 414, "URI_TOO_LONG", NULL,
-			   "the request target is %zu bytes; at most %d are read", call->target_len,
-			   MAX_TARGET);
-	else if (hs.bytes > MAX_HEAD || hs.fields > MAX_FIELDS)
-		resp_error(
-		    out, 431, "HEADERS_TOO_LARGE", NULL,
-		    "the request line and header fields are %zu bytes in %zu fields; at most "
-		    "%d bytes in %d fields are read",
-		    hs.bytes, hs.fields, MAX_HEAD, MAX_FIELDS);
-	else
+	if (hs.bytes <= MAX_HEAD && hs.fields <= MAX_FIELDS)
 		return false;
-	/* the rest of such a request is not read, so the connection cannot carry another */
+	resp_error(out, 431, "HEADERS_TOO_LARGE", NULL,
+		   "the request line and header fields are %zu bytes in %zu fields; at most "
+		   "%d bytes in %d fields are read",
+		   hs.bytes, hs.fields, MAX_HEAD, MAX_FIELDS);
 	resp_header(out, MHD_HTTP_HEADER_CONNECTION, "close");
 	return true;
 }
@@ -716,8 +831,11 @@ static enum MHD_Result begin(struct MHD_Connection *c, struct call *call, const 
 
 	memset(&out, 0, sizeof(out));
 	call->begun = true;
+	/* a head that fits only just leaves libmicrohttpd no room to answer it (CONNECTION_MEMORY)
+	 */
 	if (refuse_large_head(c, call, method, version, &out))
-		return send_resp(c, call, &out);
+		return send_directly(c, call->h, call->started_ns, &out,
+				     strcmp(method, MHD_HTTP_METHOD_HEAD) == 0);
 	/* refuse before reading when the length is announced */
 	if (cl != NULL && strtoull(cl, NULL, 10) > call->h->max_body) {
 		resp_error(&out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
@@ -731,16 +849,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
+	const struct conn_state *cs = conn_state_of(c);
 	struct call *call = *con_cls;
 	struct resp out;
 
 	if (call == NULL) {
-		/* on_target ran short of memory */
-		call = call_new(cls, c);
+		/* answered from its target already: libmicrohttpd closes the connection */
+		if (cs != NULL && cs->answered)
+			return MHD_NO;
+		call = call_new(cls, c, url);
 		if (call == NULL)
 			return MHD_NO;
 		*con_cls = call;
-		call->target_len = strlen(url);
 	}
 	if (!call->begun)
 		return begin(c, call, method, version);
@@ -771,30 +891,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_sub(&h->srv->inflight, 1);
 }
 
-/*
- * A TLS connection's own state: the certificate its handshake was served,
- * which stays alive until the connection closes however often it is
- * replaced meanwhile (servercert.h).
- */
-struct tls_conn {
-	struct certset *cert;
-};
-
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
-	struct tls_conn *t = *socket_context;
+	struct conn_state *cs = *socket_context;
 
 	(void)cls;
 	(void)c;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct tls_conn));
+		*socket_context = calloc(1, sizeof(struct conn_state));
 		return;
 	}
 	/* closed: libmicrohttpd has deinitialised the TLS session already */
-	if (t != NULL)
-		servercert_put(t->cert);
-	free(t);
+	if (cs != NULL)
+		servercert_put(cs->cert);
+	free(cs);
 	*socket_context = NULL;
 }
 
@@ -809,9 +920,7 @@ static int on_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, in
 		   unsigned int *pcert_length, gnutls_privkey_t *pkey)
 {
 	struct MHD_Connection *c = gnutls_session_get_ptr(session);
-	const union MHD_ConnectionInfo *ci =
-	    c ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
-	struct tls_conn *t = ci ? ci->socket_context : NULL;
+	struct conn_state *t = c ? conn_state_of(c) : NULL;
 
 	(void)req_ca_dn;
 	(void)nreqs;
@@ -957,7 +1066,8 @@ struct http_server *http_start_plugin(struct server *srv, const struct route *ro
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_target, h, MHD_OPTION_NOTIFY_COMPLETED,
-		    on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+		    on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		if (fd >= 0) {
 			failure_set(err, "cannot serve %s", h->socket_path);

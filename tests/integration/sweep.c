@@ -874,7 +874,7 @@ struct request {
 	bool close_after; /* the server closes after answering */
 	bool half_close;  /* close_notify follows: the request stays incomplete */
 	int refused;	  /* authd must answer this status in JSON, and close (414, 431) */
-	bool unheld;	  /* the HTTP layer may answer 431 itself: it cannot hold the head */
+	bool unheld;	  /* 431 by authd or by the HTTP layer, which may not hold the head */
 };
 
 static const char *pick_method(struct rng *r, const struct route *rt)
@@ -1026,38 +1026,66 @@ static void start_line(struct rng *r, struct buf *b, const char *method)
 	buf_free(&path);
 }
 
+/* A target over 8 KiB, or with over 256 query parameters, for authd to refuse with 414. */
+static void long_target(struct rng *r, struct request *q)
+{
+	q->refused = 414;
+	if (chance(r, 50)) {
+		buf_fmt(&q->bytes, "GET /_ping?pad=");
+		for (unsigned i = 0, n = 8193 + rnd(r, 90000); i < n; i++)
+			buf_byte(&q->bytes, 'a' + (int)(i % 26));
+	} else {
+		/* libmicrohttpd records each parameter in the connection's memory first */
+		buf_fmt(&q->bytes, "GET /_ping?p0=0");
+		for (unsigned i = 1, n = 257 + rnd(r, 5000); i < n; i++)
+			buf_fmt(&q->bytes, "&p%u", i);
+	}
+	buf_str(&q->bytes, " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+}
+
+static void big_field(struct rng *r, struct buf *b, size_t n)
+{
+	buf_str(b, "X-Big: ");
+	random_text(r, b, n);
+	buf_str(b, "\r\n");
+}
+
+static void many_fields(struct buf *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		buf_fmt(b, "X-H%u: %u\r\n", i, i);
+}
+
 /*
- * Heads over authd's limits (a target over 8 KiB, a head over 64 KiB or 256
- * fields), which authd refuses in JSON and closes, and heads beyond what
- * libmicrohttpd can hold in its 128 KiB, which it answers 431 itself.
+ * Heads over authd's limits (a target over 8 KiB or 256 query parameters, a
+ * head over 64 KiB or 256 fields), which authd refuses in JSON and closes;
+ * heads at the end of what libmicrohttpd can hold in its 128 KiB, refused
+ * 431 by authd or by libmicrohttpd but never closed without an answer; and
+ * heads beyond it, which libmicrohttpd answers 431 itself.
  */
 static void gen_large_head(struct rng *r, struct request *q)
 {
 	unsigned band = rnd(r, 100);
 
 	q->what = "large head";
-	q->refused = band < 85 ? 431 : 0;
-	if (band < 15) {
-		q->refused = 414;
-		buf_fmt(&q->bytes, "GET /_ping?pad=");
-		for (unsigned i = 0, n = 8193 + rnd(r, 90000); i < n; i++)
-			buf_byte(&q->bytes, 'a' + (int)(i % 26));
-		buf_str(&q->bytes, " HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-	} else {
+	if (band < 20) {
+		long_target(r, q);
+	} else if (band < 75) {
+		q->refused = 431;
 		start_line(r, &q->bytes, "GET");
-	}
-	if (band >= 15 && band < 55) {
-		buf_str(&q->bytes, "X-Big: ");
-		random_text(r, &q->bytes, 65536 + rnd(r, 50000));
-		buf_str(&q->bytes, "\r\n");
-	} else if (band >= 55 && band < 85) {
-		for (unsigned i = 0, n = 257 + rnd(r, 1100); i < n; i++)
-			buf_fmt(&q->bytes, "X-H%u: %u\r\n", i, i);
-	} else if (band >= 85) {
+		if (band < 50)
+			big_field(r, &q->bytes, 65536 + rnd(r, 50000));
+		else
+			many_fields(&q->bytes, 257 + rnd(r, 1100));
+	} else {
 		q->unheld = true;
-		buf_str(&q->bytes, "X-Big: ");
-		random_text(r, &q->bytes, 140000 + rnd(r, 120000));
-		buf_str(&q->bytes, "\r\n");
+		start_line(r, &q->bytes, "GET");
+		if (band < 83)
+			big_field(r, &q->bytes, 130400 + rnd(r, 800));
+		else if (band < 88)
+			many_fields(&q->bytes, 1600 + rnd(r, 150));
+		else
+			big_field(r, &q->bytes, 140000 + rnd(r, 120000));
 	}
 	buf_str(&q->bytes, "\r\n");
 }

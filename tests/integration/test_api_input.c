@@ -8,8 +8,9 @@
  * - bodies over 1 MiB, by Content-Length and chunked; media types;
  * - unknown routes and methods (Allow), HEAD and OPTIONS (RFC 9110), long paths, errors
  *   that quote text that is not UTF-8;
- * - request targets over 8 KiB (414) and heads over 64 KiB or 256 fields (431), each
- *   answered in JSON and then closed, and heads libmicrohttpd cannot hold at all.
+ * - request targets over 8 KiB or 256 query parameters (414) and heads over 64 KiB or 256
+ *   fields (431), each answered in JSON and then closed, up to the last head libmicrohttpd
+ *   can hold, a few bytes or one field apart there; and heads it cannot hold at all.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -480,11 +481,125 @@ START_TEST(test_large_heads)
 	expect_error(r, 431, "HEADERS_TOO_LARGE", NULL);
 	ck_assert_ptr_nonnull(strstr(jstr(r->json, "errors.0.message"), "256 fields"));
 
+	/* a HEAD is refused the same, without the body */
+	big[0] = filled("X-Big: ", 'b', 70 * 1024);
+	r = call_h("HEAD", NULL, NULL, big, "/_ping");
+	expect_status(r, 431);
+	expect_closed_after(r);
+	ck_assert_int_eq(r->len, 0);
+	ck_assert_ptr_nonnull(header(r, "Content-Length"));
+
 	/* a head beyond what the HTTP layer can hold is still answered 431, and closed */
 	big[0] = filled("X-Big: ", 'b', 200 * 1024);
 	r = call_h("GET", admin, NULL, big, "/_ping");
 	expect_status(r, 431);
 	expect_closed_after(r);
+	expect_alive();
+}
+END_TEST
+
+/* "/_ping?" and n query parameters, the first of them pad bytes long. */
+static const char *ping_with_params(int n, size_t pad)
+{
+	size_t len = strlen("/_ping?p") + pad + 2 * (size_t)n;
+	char *s = malloc(len + 1), *p = s;
+
+	ck_assert_ptr_nonnull(s);
+	p += sprintf(p, "/_ping?p");
+	memset(p, 'x', pad);
+	p += pad;
+	for (int i = 1; i < n; i++, p += 2)
+		memcpy(p, "&a", 2);
+	*p = '\0';
+	return keep(s);
+}
+
+/*
+ * libmicrohttpd records each query parameter in the connection's memory
+ * before authd sees the head; with no room left it used to close without an
+ * answer. authd reads at most 256 and refuses more, however short the target.
+ */
+START_TEST(test_query_parameters)
+{
+	static const int many[] = {257, 1000, 2000, 4000};
+	struct reply *r;
+
+	expect_status(call("GET", NULL, NULL, ping_with_params(256, 0)), 200);
+	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++) {
+		r = call("GET", NULL, NULL, ping_with_params(many[i], 0));
+		expect_error(r, 414, "URI_TOO_LONG", NULL);
+		ck_assert_ptr_nonnull(
+		    strstr(jstr(r->json, "errors.0.message"), fmt("%d query parameters", many[i])));
+		expect_closed_after(r);
+	}
+	/* a long target with fewer parameters, which used to leave them no room either */
+	r = call("GET", NULL, NULL, ping_with_params(255, 120 * 1024));
+	expect_error(r, 414, "URI_TOO_LONG", NULL);
+	expect_closed_after(r);
+	expect_alive();
+}
+END_TEST
+
+/*
+ * One answer to a head at the end of the connection's memory: 431 and a
+ * close, in authd's JSON while libmicrohttpd holds the head, in its HTML
+ * once it cannot; *past says the HTML was seen, after which JSON never is.
+ */
+static void expect_refused_at_limit(const struct reply *r, bool *past)
+{
+	expect_status(r, 431);
+	expect_closed_after(r);
+	if (r->json == NULL) {
+		ck_assert_msg(strstr(r->body, "<html>") != NULL,
+			      "%s: neither JSON nor HTML: %.200s", r->what, r->body);
+		*past = true;
+		return;
+	}
+	ck_assert_msg(!*past, "%s: JSON after a larger head was answered in HTML", r->what);
+	expect_error(r, 431, "HEADERS_TOO_LARGE", NULL);
+}
+
+/*
+ * libmicrohttpd 0.9.75 builds an answer's head in the memory the request's
+ * head left, and closed without an answer when some 200 bytes or fewer were
+ * left. Heads across that end, 3 bytes apart in one field, then one field
+ * apart, must each be answered.
+ */
+START_TEST(test_heads_at_the_memory_limit)
+{
+	enum { FROM = 130200, TO = 131200, STEP = 3, FIELDS_FROM = 1640, FIELDS_TO = 1720 };
+	char *big = malloc(strlen("X-Big: ") + TO + 1);
+	char(*name)[24] = malloc(FIELDS_TO * sizeof(*name));
+	const char **fields = malloc((FIELDS_TO + 1) * sizeof(*fields));
+	const char *one[] = {big, NULL};
+	bool past = false;
+
+	ck_assert(big != NULL && name != NULL && fields != NULL);
+	memcpy(big, "X-Big: ", 7);
+	memset(big + 7, 'b', TO);
+	for (size_t n = FROM; n <= TO; n += STEP) {
+		big[7 + n] = '\0';
+		expect_refused_at_limit(call_h("GET", NULL, NULL, one, "/_ping"), &past);
+		big[7 + n] = 'b';
+	}
+	ck_assert_msg(past, "no head up to %d bytes was beyond libmicrohttpd's memory", TO);
+
+	for (int i = 0; i < FIELDS_TO; i++) {
+		snprintf(name[i], sizeof(name[i]), "X-F%d: %d", i, i);
+		fields[i] = name[i];
+	}
+	past = false;
+	for (int n = FIELDS_FROM; n <= FIELDS_TO; n++) {
+		fields[n] = NULL;
+		expect_refused_at_limit(call_h("GET", NULL, NULL, fields, "/_ping"), &past);
+		if (n < FIELDS_TO)
+			fields[n] = name[n];
+	}
+	ck_assert_msg(past, "no head of up to %d fields was beyond libmicrohttpd's memory",
+		      FIELDS_TO);
+	free(big);
+	free(name);
+	free(fields);
 	expect_alive();
 }
 END_TEST
@@ -567,6 +682,8 @@ static Suite *input_suite(void)
 	tcase_add_test(tc, test_unknown_routes_and_methods);
 	tcase_add_test(tc, test_head_and_options);
 	tcase_add_test(tc, test_large_heads);
+	tcase_add_test(tc, test_query_parameters);
+	tcase_add_test(tc, test_heads_at_the_memory_limit);
 	tcase_add_test(tc, test_long_path);
 	tcase_add_test(tc, test_errors_quote_text_that_is_not_utf8);
 	suite_add_tcase(s, tc);
