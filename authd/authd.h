@@ -57,6 +57,11 @@ struct config {
 	int throttle_lockout_seconds;
 	char *log_level;
 	char *log_audit;
+	/* the store (README, "Running on PostgreSQL"): the DSN may hold a password, never shown */
+	char *store_driver; /* "sqlite" (the default) or "postgres" */
+	char *store_dsn;
+	char *store_dsn_file; /* a file of mode 0600 or stricter holding the DSN */
+	int store_max_connections;
 };
 
 void config_defaults(struct config *cfg);

@@ -169,7 +169,7 @@ static int run(struct config *cfg)
 	umask(077);
 
 	/* the first admin comes last, so a start that fails leaves no password behind */
-	if (tls_make_dirs(cfg->data_dir, &err) != 0 || store_open(cfg->data_dir, &err) != 0 ||
+	if (tls_make_dirs(cfg->data_dir, &err) != 0 || store_open_config(cfg, &err) != 0 ||
 	    tls_load(cfg, &tls, &err) != 0 ||
 	    secret_key_load(cfg->data_dir, srv.secret_key, &err) != 0 ||
 	    bootstrap_admin(cfg->data_dir, &err) != 0 ||

@@ -1,0 +1,817 @@
+/*
+ * The PostgreSQL driver: a bounded pool of libpq connections, statements
+ * prepared once per connection, store/driver.h's statements and rows, and
+ * transactions. The schema is in schema.c, the queries in store/store_*.c.
+ *
+ * A thread holds one connection from its first statement until that
+ * statement's rows are read, or, in a transaction, until it ends; statements
+ * a row callback runs go to the same connection. Values are always bound
+ * parameters (PQexecPrepared), never SQL text. Every failure is mapped to a
+ * store result: a broken rule to STORE_CONFLICT, a full disk to STORE_FULL,
+ * a server out of reach, shutting down, too slow or in a serialization
+ * failure that retries did not cure to STORE_UNAVAILABLE.
+ */
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistr.h>
+
+#include "../ops.h"
+#include "pg.h"
+
+#define STMT_CACHE 96
+#define MAX_PARAMS 16
+#define TEXTOID 25
+/* how long a statement waits for a free connection before it answers STORE_UNAVAILABLE */
+#define POOL_WAIT_SECONDS 10
+/* a statement outside a transaction that hit a serialization failure or deadlock runs again */
+#define RETRIES 3
+
+/* A statement prepared on one connection, its parameters and its last result. */
+struct pstmt {
+	const char *sql; /* keyed by address: every caller passes a literal */
+	char name[16];
+	bool is_insert;
+	int nparams;
+	const char *values[MAX_PARAMS];
+	int lengths[MAX_PARAMS];
+	int formats[MAX_PARAMS];
+	char numbers[MAX_PARAMS][24];
+	PGresult *res;
+	int row;
+	struct pconn *conn;
+};
+
+struct pconn {
+	PGconn *pg;
+	unsigned generation; /* the pool's generation when it connected */
+	struct pstmt *stmts[STMT_CACHE];
+	int nstmts;
+};
+
+/*
+ * The pool. Global because every thread draws from it; set up by open_store
+ * before any other thread exists. A connection lost to a server restart
+ * bumps `generation`, and idle connections of an older one are dropped
+ * rather than lent: the restart took them all.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct pconn **idle;
+	int nidle, nopen, max;
+	unsigned generation;
+	char *dsn;	/* may hold a password: cleansed at close */
+	char *password; /* the DSN's, to scrub from libpq's messages */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
+
+/* The calling thread's connection, and why its last stmt_get failed. */
+static _Thread_local struct pconn *held;
+static _Thread_local int busy;		  /* statements running or being read on `held` */
+static _Thread_local int tx_depth;	  /* 0 outside a transaction; savepoints above 1 */
+static _Thread_local bool tx_from_nested; /* the transaction began as a savepoint */
+static _Thread_local int get_failed;
+static _Thread_local int64_t last_changed;
+
+/* libpq's message with the DSN's password, should it ever appear, replaced by stars. */
+static void scrub(char *msg)
+{
+	size_t n;
+	char *at;
+
+	if (pool.password == NULL || (n = strlen(pool.password)) == 0)
+		return;
+	while ((at = strstr(msg, pool.password)) != NULL)
+		memset(at, '*', n);
+}
+
+static void log_pg(const char *what, const char *msg)
+{
+	char text[1024];
+	size_t n;
+
+	snprintf(text, sizeof(text), "%s", msg ? msg : "");
+	scrub(text);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		text[--n] = '\0';
+	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", text);
+}
+
+static void conn_free(struct pconn *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < c->nstmts; i++) {
+		PQclear(c->stmts[i]->res);
+		free(c->stmts[i]);
+	}
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* A new connection, or NULL (logged). */
+static PGconn *connect_db(const char *dsn, struct failure *err)
+{
+	/* dbname with expand_dbname reads the whole DSN (keywords or URI); authd names itself */
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {dsn, "authd", NULL};
+	PGconn *pg = PQconnectdbParams(keys, values, 1);
+	char text[1024];
+
+	if (pg != NULL && PQstatus(pg) == CONNECTION_OK)
+		return pg;
+	snprintf(text, sizeof(text), "%s", pg ? PQerrorMessage(pg) : "out of memory");
+	scrub(text);
+	for (size_t n = strlen(text); n > 0 && text[n - 1] == '\n'; n--)
+		text[n - 1] = '\0';
+	failure_set(err, "cannot connect to PostgreSQL: %s", text);
+	PQfinish(pg);
+	return NULL;
+}
+
+static struct pconn *conn_new(void)
+{
+	struct pconn *c = calloc(1, sizeof(*c));
+	struct failure err;
+
+	if (c == NULL)
+		return NULL;
+	c->pg = connect_db(pool.dsn, &err);
+	if (c->pg == NULL) {
+		log_msg(LOG_ERROR, "store: %s", err.message);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Waits for a free slot; 0 when one is ours (an idle connection in *out, or room for one). */
+static int pool_wait(struct pconn **out)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += POOL_WAIT_SECONDS;
+	pthread_mutex_lock(&pool.lock);
+	while (pool.nidle == 0 && pool.nopen >= pool.max)
+		if (pthread_cond_timedwait(&pool.freed, &pool.lock, &until) != 0) {
+			pthread_mutex_unlock(&pool.lock);
+			return -1;
+		}
+	*out = NULL;
+	while (pool.nidle > 0 && *out == NULL) {
+		struct pconn *c = pool.idle[--pool.nidle];
+
+		if (c->generation == pool.generation && PQstatus(c->pg) == CONNECTION_OK)
+			*out = c;
+		else {
+			pool.nopen--;
+			conn_free(c); /* PQfinish of a dead socket does not block */
+		}
+	}
+	if (*out == NULL)
+		pool.nopen++;
+	pthread_mutex_unlock(&pool.lock);
+	return 0;
+}
+
+/* The calling thread's connection, taken from the pool on first use; NULL with get_failed. */
+static struct pconn *acquire(void)
+{
+	struct pconn *c;
+	unsigned gen;
+
+	if (held != NULL)
+		return held;
+	if (pool_wait(&c) != 0) {
+		log_msg(LOG_ERROR, "store: no free connection in %d s (maxConnections %d)",
+			POOL_WAIT_SECONDS, pool.max);
+		get_failed = STORE_UNAVAILABLE;
+		return NULL;
+	}
+	if (c == NULL) {
+		pthread_mutex_lock(&pool.lock);
+		gen = pool.generation;
+		pthread_mutex_unlock(&pool.lock);
+		c = conn_new();
+		if (c == NULL) {
+			pthread_mutex_lock(&pool.lock);
+			pool.nopen--;
+			pthread_cond_signal(&pool.freed);
+			pthread_mutex_unlock(&pool.lock);
+			get_failed = STORE_UNAVAILABLE;
+			return NULL;
+		}
+		c->generation = gen;
+	}
+	held = c;
+	return c;
+}
+
+/* Gives the thread's connection back once nothing runs on it and no transaction holds it. */
+static void release(void)
+{
+	struct pconn *c = held;
+
+	if (c == NULL || busy > 0 || tx_depth > 0)
+		return;
+	held = NULL;
+	pthread_mutex_lock(&pool.lock);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		pool.generation++;
+		pool.nopen--;
+		conn_free(c);
+	} else {
+		pool.idle[pool.nidle++] = c;
+	}
+	pthread_cond_signal(&pool.freed);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * What a failed command means to the caller, logged. SQLSTATE classes:
+ * 23 integrity (a unique or foreign key rule), 53100 disk full, 40001 and
+ * 40P01 serialization failure and deadlock, 57014 a statement timeout or
+ * cancel, 57P0x the server shutting down, 08 the connection; a result with
+ * no SQLSTATE is a connection libpq lost.
+ */
+static int map_error(PGconn *pg, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (state != NULL && strncmp(state, "23", 2) == 0)
+		return STORE_CONFLICT;
+	log_pg(state && strcmp(state, "57014") == 0 ? "statement timeout or cancel" : "",
+	       res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+	if (state == NULL || PQstatus(pg) != CONNECTION_OK)
+		return STORE_UNAVAILABLE;
+	if (strcmp(state, "53100") == 0)
+		return STORE_FULL;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "57014") == 0 || strncmp(state, "57P0", 4) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strcmp(state, "53300") == 0)
+		return STORE_UNAVAILABLE;
+	return STORE_ERROR;
+}
+
+static bool retryable(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/*
+ * SQLite's ?N parameters as PostgreSQL's $N, outside quoted text; *nparams
+ * is the highest N, and used[] marks those the text names (PostgreSQL
+ * cannot type a parameter the text never uses). malloc'd, or NULL.
+ */
+static char *translate(const char *sql, int *nparams, bool used[MAX_PARAMS])
+{
+	char *out = malloc(strlen(sql) + 1), *o = out;
+	bool quoted = false;
+
+	*nparams = 0;
+	if (out == NULL)
+		return NULL;
+	for (const char *p = sql; *p != '\0'; p++) {
+		if (*p == '\'')
+			quoted = !quoted;
+		if (quoted || *p != '?' || !isdigit((unsigned char)p[1])) {
+			*o++ = *p;
+			continue;
+		}
+		int n = atoi(p + 1);
+
+		if (n < 1 || n > MAX_PARAMS) {
+			free(out);
+			return NULL;
+		}
+		used[n - 1] = true;
+		if (n > *nparams)
+			*nparams = n;
+		*o++ = '$';
+	}
+	*o = '\0';
+	return out;
+}
+
+static struct pstmt *prepare(struct pconn *c, const char *sql)
+{
+	bool used[MAX_PARAMS] = {false};
+	Oid types[MAX_PARAMS] = {0};
+	struct pstmt *p;
+	PGresult *res;
+	char *text;
+
+	if (c->nstmts == STMT_CACHE) {
+		log_msg(LOG_ERROR, "store: statement cache full (raise STMT_CACHE)");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	text = p ? translate(sql, &p->nparams, used) : NULL;
+	if (text == NULL) {
+		log_msg(LOG_ERROR, "store: cannot prepare a statement (memory or parameters)");
+		free(p);
+		return NULL;
+	}
+	for (int i = 0; i < p->nparams; i++)
+		types[i] = used[i] ? 0 : TEXTOID; /* the text types those it names */
+	snprintf(p->name, sizeof(p->name), "s%d", c->nstmts);
+	res = PQprepare(c->pg, p->name, text, p->nparams, types);
+	free(text);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		get_failed = map_error(c->pg, res);
+		if (get_failed >= 0)
+			get_failed = STORE_ERROR;
+		PQclear(res);
+		free(p);
+		return NULL;
+	}
+	PQclear(res);
+	p->sql = sql;
+	p->is_insert = strncmp(sql, "INSERT", 6) == 0;
+	p->conn = c;
+	c->stmts[c->nstmts++] = p;
+	return p;
+}
+
+static struct pstmt *raw(struct stmt *st)
+{
+	return (struct pstmt *)st;
+}
+
+static void reset(struct pstmt *p)
+{
+	PQclear(p->res);
+	p->res = NULL;
+	p->row = 0;
+	for (int i = 0; i < MAX_PARAMS; i++) {
+		p->values[i] = NULL;
+		p->lengths[i] = 0;
+		p->formats[i] = 0;
+	}
+}
+
+static struct stmt *get(const char *sql)
+{
+	struct pconn *c = acquire();
+
+	get_failed = STORE_ERROR;
+	if (c == NULL) {
+		get_failed = STORE_UNAVAILABLE;
+		return NULL;
+	}
+	for (int i = 0; i < c->nstmts; i++)
+		if (c->stmts[i]->sql == sql) {
+			reset(c->stmts[i]);
+			return (struct stmt *)c->stmts[i];
+		}
+	struct pstmt *p = prepare(c, sql);
+
+	if (p == NULL)
+		release();
+	return (struct stmt *)p;
+}
+
+static bool in_range(struct pstmt *p, int i)
+{
+	return i >= 1 && i <= p->nparams;
+}
+
+static void bind_text(struct stmt *st, int i, const char *v)
+{
+	if (in_range(raw(st), i))
+		raw(st)->values[i - 1] = v;
+}
+
+static void bind_int(struct stmt *st, int i, int64_t v)
+{
+	struct pstmt *p = raw(st);
+
+	if (!in_range(p, i))
+		return;
+	snprintf(p->numbers[i - 1], sizeof(p->numbers[i - 1]), "%lld", (long long)v);
+	p->values[i - 1] = p->numbers[i - 1];
+}
+
+static void bind_bool(struct stmt *st, int i, bool v)
+{
+	if (in_range(raw(st), i))
+		raw(st)->values[i - 1] = v ? "true" : "false";
+}
+
+static void bind_blob(struct stmt *st, int i, const void *v, size_t len)
+{
+	struct pstmt *p = raw(st);
+
+	if (!in_range(p, i))
+		return;
+	p->values[i - 1] = v;
+	p->lengths[i - 1] = (int)len;
+	p->formats[i - 1] = 1; /* binary: bytea's bytes as they are */
+}
+
+/*
+ * Whether every text parameter is UTF-8. SQLite compares any bytes; the
+ * server refuses text that is not UTF-8 (and in a transaction, the whole
+ * transaction with it). A key that is not UTF-8 matches no stored text, so
+ * a read or change by it finds no row without asking, as SQLite would; an
+ * insert of one is the server's to refuse.
+ */
+static bool texts_valid(const struct pstmt *p)
+{
+	for (int i = 0; i < p->nparams; i++)
+		if (p->values[i] != NULL && p->formats[i] == 0 &&
+		    u8_check((const uint8_t *)p->values[i], strlen(p->values[i])) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * Runs p on its connection, its result in p->res. Outside a transaction a
+ * serialization failure or deadlock runs it again, a few times; inside one,
+ * the transaction is lost and the caller rolls it back.
+ */
+static int run(struct pstmt *p)
+{
+	PGconn *pg = p->conn->pg;
+	int rc = STORE_OK;
+
+	if (!p->is_insert && !texts_valid(p)) {
+		p->res = PQmakeEmptyPGresult(pg, PGRES_TUPLES_OK);
+		return p->res ? STORE_OK : STORE_ERROR;
+	}
+	for (int attempt = 0;; attempt++) {
+		ExecStatusType s;
+
+		p->res =
+		    PQexecPrepared(pg, p->name, p->nparams, p->values, p->lengths, p->formats, 0);
+		s = PQresultStatus(p->res);
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+			return STORE_OK;
+		if (tx_depth == 0 && attempt < RETRIES && p->res != NULL && retryable(p->res)) {
+			struct timespec ts = {0, (attempt + 1) * 10 * 1000 * 1000};
+
+			PQclear(p->res);
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		rc = map_error(pg, p->res);
+		PQclear(p->res);
+		p->res = NULL;
+		return rc;
+	}
+}
+
+/* Ends a statement's use of the connection. */
+static int done(int rc)
+{
+	busy--;
+	release();
+	return rc;
+}
+
+/* Runs a statement stmt_get made: STORE_OK with its result to read (then done), or a failure. */
+static int start(struct pstmt *p)
+{
+	int rc;
+
+	if (p == NULL)
+		return get_failed;
+	busy++;
+	rc = run(p);
+	return rc == STORE_OK ? rc : done(rc);
+}
+
+static int exec(struct stmt *st, bool need_row)
+{
+	struct pstmt *p = raw(st);
+	int rc = start(p);
+
+	if (rc != STORE_OK)
+		return rc;
+	last_changed = strtoll(PQcmdTuples(p->res), NULL, 10);
+	PQclear(p->res);
+	p->res = NULL;
+	if (need_row && last_changed == 0)
+		return done(STORE_NOT_FOUND);
+	return done(STORE_OK);
+}
+
+static int64_t changed(void)
+{
+	return last_changed;
+}
+
+static int each(struct stmt *st, row_fn row, void *ctx)
+{
+	struct pstmt *p = raw(st);
+	int rc = start(p), n;
+	PGresult *res;
+
+	if (rc != STORE_OK)
+		return rc;
+	/* as in SQLite, a callback must not run this same statement again */
+	res = p->res;
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		p->row = i;
+		if (row(st, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	p->res = NULL;
+	return done(STORE_OK);
+}
+
+static int one(struct stmt *st, row_fn row, void *ctx)
+{
+	struct pstmt *p = raw(st);
+	int rc = start(p);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(p->res) == 0) {
+		rc = STORE_NOT_FOUND;
+	} else {
+		p->row = 0;
+		row(st, ctx);
+	}
+	PQclear(p->res);
+	p->res = NULL;
+	return done(rc);
+}
+
+static const char *column_text(struct stmt *st, int col)
+{
+	return PQgetvalue(raw(st)->res, raw(st)->row, col);
+}
+
+static bool column_null(struct stmt *st, int col)
+{
+	return PQgetisnull(raw(st)->res, raw(st)->row, col);
+}
+
+/* A number, or a boolean (EXISTS answers one) as 0 or 1. */
+static int64_t column_int(struct stmt *st, int col)
+{
+	const char *v = column_text(st, col);
+
+	if (v[0] == 't')
+		return 1;
+	return strtoll(v, NULL, 10);
+}
+
+static bool column_bool(struct stmt *st, int col)
+{
+	return column_int(st, col) != 0;
+}
+
+/* ---- transactions ---- */
+
+/* A command without parameters on the thread's connection. */
+static int command(const char *sql)
+{
+	struct pconn *c = acquire();
+	PGresult *res;
+	ExecStatusType s;
+	int rc = STORE_OK;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	res = PQexec(c->pg, sql);
+	s = PQresultStatus(res);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		rc = map_error(c->pg, res);
+		if (rc >= 0)
+			rc = STORE_ERROR;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * A transaction takes the write lock up front, as the SQLite driver's
+ * BEGIN IMMEDIATE does: transactions run one at a time, across every authd
+ * on the database, so one never fails half-way on another's rows (a
+ * deadlock, a serialization failure). Single statements outside one need
+ * no lock: each is atomic.
+ */
+static int begin_tx(void)
+{
+	int rc;
+
+	tx_depth = 1;
+	rc = command("BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ")");
+	if (rc != STORE_OK) {
+		if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
+			PQclear(PQexec(held->pg, "ROLLBACK"));
+		tx_depth = 0;
+		release();
+	}
+	return rc;
+}
+
+static int begin(bool bulk)
+{
+	(void)bulk; /* the server sizes its own buffers */
+	if (tx_depth > 0) {
+		log_msg(LOG_ERROR, "store: a transaction began inside another");
+		return STORE_ERROR;
+	}
+	tx_from_nested = false;
+	return begin_tx();
+}
+
+static void end_tx(void)
+{
+	tx_depth = 0;
+	tx_from_nested = false;
+	release();
+}
+
+static int commit(void)
+{
+	int rc;
+
+	if (tx_depth == 0)
+		return STORE_ERROR;
+	rc = command("COMMIT");
+	/* a failed COMMIT ended the transaction too; store_rollback finds nothing to undo */
+	end_tx();
+	return rc;
+}
+
+static void rollback(void)
+{
+	if (tx_depth == 0)
+		return;
+	if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
+		PQclear(PQexec(held->pg, "ROLLBACK"));
+	end_tx();
+}
+
+/* Outside a transaction a savepoint is a transaction of its own, as in SQLite. */
+static int begin_nested(void)
+{
+	int rc;
+
+	if (tx_depth == 0) {
+		rc = begin_tx();
+		tx_from_nested = rc == STORE_OK;
+		return rc;
+	}
+	rc = command("SAVEPOINT nested");
+	if (rc == STORE_OK)
+		tx_depth++;
+	return rc;
+}
+
+static int commit_nested(void)
+{
+	int rc;
+
+	if (tx_depth == 1 && tx_from_nested)
+		return commit();
+	if (tx_depth < 2)
+		return STORE_ERROR;
+	rc = command("RELEASE nested");
+	if (rc == STORE_OK)
+		tx_depth--;
+	return rc;
+}
+
+static void rollback_nested(void)
+{
+	if (tx_depth == 1 && tx_from_nested) {
+		rollback();
+		return;
+	}
+	if (tx_depth < 2)
+		return;
+	command("ROLLBACK TO nested; RELEASE nested");
+	tx_depth--;
+}
+
+/* The shared connection is SQLite's cure for its page cache; a server has one cache for all. */
+static bool shared_begin(long wait_us)
+{
+	(void)wait_us;
+	return false;
+}
+
+static void shared_end(void)
+{
+}
+
+static void checkpoint(void)
+{
+}
+
+/* ---- open and close ---- */
+
+/* The DSN's password, for scrub(); NULL when it has none (it may come from PGPASSFILE). */
+static char *dsn_password(const char *dsn)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char *pw = NULL;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+			pw = strdup(o->val);
+	PQconninfoFree(opts); /* libpq's copy is not cleansed; ours is, at close */
+	return pw;
+}
+
+static void forget_dsn(void)
+{
+	if (pool.dsn != NULL)
+		OPENSSL_cleanse(pool.dsn, strlen(pool.dsn));
+	if (pool.password != NULL)
+		OPENSSL_cleanse(pool.password, strlen(pool.password));
+	free(pool.dsn);
+	free(pool.password);
+	pool.dsn = pool.password = NULL;
+}
+
+static int open_store(const struct store_target *t, struct failure *err)
+{
+	char *parse_error = NULL;
+	PQconninfoOption *opts = PQconninfoParse(t->dsn, &parse_error);
+	PGconn *pg;
+	int rc;
+
+	if (opts == NULL) {
+		/* libpq's parse errors name a keyword or the URI's syntax, not the values */
+		failure_set(err, "store.dsn: not a libpq connection string or URI");
+		PQfreemem(parse_error);
+		return -1;
+	}
+	PQconninfoFree(opts);
+	pool.dsn = strdup(t->dsn);
+	pool.password = dsn_password(t->dsn);
+	pool.max = t->max_connections;
+	pool.idle = calloc((size_t)pool.max, sizeof(*pool.idle));
+	if (pool.dsn == NULL || pool.idle == NULL)
+		return failure_set(err, "out of memory");
+	pg = connect_db(pool.dsn, err);
+	if (pg == NULL)
+		return -1;
+	rc = pg_migrate(pg, pg_schema_version(), err);
+	PQfinish(pg);
+	return rc;
+}
+
+static void close_all(void)
+{
+	if (held != NULL) {
+		busy = 0;
+		rollback();
+		tx_depth = 0;
+		release();
+	}
+	pthread_mutex_lock(&pool.lock);
+	while (pool.nidle > 0)
+		conn_free(pool.idle[--pool.nidle]);
+	pool.nopen = 0;
+	pthread_mutex_unlock(&pool.lock);
+	free(pool.idle);
+	pool.idle = NULL;
+	forget_dsn();
+}
+
+const struct store_ops postgres_ops = {
+    .name = "postgres",
+    .open = open_store,
+    .checkpoint = checkpoint,
+    .close = close_all,
+    .shared_begin = shared_begin,
+    .shared_end = shared_end,
+    .begin = begin,
+    .commit = commit,
+    .rollback = rollback,
+    .begin_nested = begin_nested,
+    .commit_nested = commit_nested,
+    .rollback_nested = rollback_nested,
+    .get = get,
+    .text = bind_text,
+    .integer = bind_int,
+    .boolean = bind_bool,
+    .blob = bind_blob,
+    .exec = exec,
+    .changed = changed,
+    .each = each,
+    .one = one,
+    .col_text = column_text,
+    .col_null = column_null,
+    .col_int = column_int,
+    .col_bool = column_bool,
+};
