@@ -73,6 +73,8 @@ void authd_free(struct authd *s);
 
 /* The whole file, NUL-terminated, malloc'd (caller frees); NULL when unreadable. */
 char *it_read_file(const char *path, size_t *len);
+/* Removes path and everything below it. */
+void it_remove_tree(const char *path);
 /* Writes text to path (created or truncated); 0 on success. */
 int it_write_file(const char *path, const char *text);
 /* A 127.0.0.1 TCP port that was free a moment ago (bind to 0, read it back, close). */
