@@ -159,15 +159,14 @@ struct authd *authd_new(const char *config_json)
  * the tests' cluster, so that every authd starts on an empty store as it
  * would on a new data dir; a config that names a store keeps it. malloc'd.
  */
-static char *with_store(const char *config_json)
+static char *with_store(const char *config_json, char dsn[IT_PATH_LEN])
 {
 	json_t *root = config_json ? json_loads(config_json, 0, NULL) : json_object();
-	char dsn[IT_PATH_LEN];
 	char *out = NULL;
 
 	if (root == NULL) /* a test of a broken config: it keeps its brokenness */
 		return strdup(config_json);
-	if (json_object_get(root, "store") == NULL && it_pg_database(dsn, sizeof(dsn)) == 0)
+	if (json_object_get(root, "store") == NULL && it_pg_database(dsn, IT_PATH_LEN) == 0)
 		json_object_set_new(root, "store",
 				    json_pack("{s:s, s:s}", "driver", "postgres", "dsn", dsn));
 	if (json_object_get(root, "store") != NULL)
@@ -178,16 +177,18 @@ static char *with_store(const char *config_json)
 
 struct authd *authd_new_in(const char *parent, const char *config_json)
 {
-	char *pg_config = NULL;
+	char *pg_config = NULL, dsn[IT_PATH_LEN] = "";
 	struct authd *s;
 
 	if (!it_pg_wanted())
 		return make_authd(parent, config_json);
-	pg_config = with_store(config_json);
+	pg_config = with_store(config_json, dsn);
 	if (pg_config == NULL)
 		return NULL;
 	s = make_authd(parent, pg_config);
 	free(pg_config);
+	if (s != NULL)
+		memcpy(s->dsn, dsn, sizeof(s->dsn));
 	return s;
 }
 

@@ -27,6 +27,7 @@ struct authd {
 	char log[IT_PATH_LEN];	  /* stdout and stderr of the latest start */
 	char cainfo[IT_PATH_LEN]; /* <dir>/ca/cluster-ca.pem */
 	char base[64];		  /* https://127.0.0.1:PORT */
+	char dsn[IT_PATH_LEN];	  /* its store's PostgreSQL database on a *_pg run; "" on SQLite */
 	/*
 	 * "NAME=value" lines added to the server's environment at each start,
 	 * replacing what this process has under the same name; "" ends the list.

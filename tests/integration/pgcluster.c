@@ -275,3 +275,73 @@ int it_pg_database(char *dsn, size_t len)
 		 password);
 	return 0;
 }
+
+/* Appends the rows of res to *out (of *len bytes) as it_pg_query prints them; 0 or -1. */
+static int append_rows(const PGresult *res, char **out, size_t *len)
+{
+	for (int r = 0; r < PQntuples(res); r++)
+		for (int c = 0; c < PQnfields(res); c++) {
+			const char *v = PQgetvalue(res, r, c);
+			bool last = c == PQnfields(res) - 1;
+			size_t n = strlen(v) + 2;
+			char *grown = realloc(*out, *len + n + 1);
+
+			if (grown == NULL)
+				return -1;
+			*out = grown;
+			if (PQftype(res, c) == 16 /* bool */)
+				v = v[0] == 't' ? "1" : "0";
+			*len += (size_t)sprintf(*out + *len, "%s%c", v, last ? '\n' : '|');
+		}
+	return 0;
+}
+
+char *it_pg_query(const char *dsn, const char *sql)
+{
+	PGconn *pg = PQconnectdb(dsn);
+	char *out = calloc(1, 1);
+	size_t len = 0;
+	PGresult *res;
+	int failed = out == NULL || PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, sql);
+
+	while (!failed && (res = PQgetResult(pg)) != NULL) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			failed = append_rows(res, &out, &len);
+		else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "pgcluster: %s: %s", sql, PQresultErrorMessage(res));
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	if (failed && PQstatus(pg) != CONNECTION_OK)
+		fprintf(stderr, "pgcluster: %s", PQerrorMessage(pg));
+	PQfinish(pg);
+	if (failed) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+char *it_pg_dump(const char *dsn)
+{
+	char *tables =
+	    it_pg_query(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+	char *sql = calloc(1, 1), *out = NULL;
+	size_t len = 0;
+
+	for (char *t = tables ? strtok(tables, "\n") : NULL; t != NULL && sql != NULL;
+	     t = strtok(NULL, "\n")) {
+		char *grown = realloc(sql, len + strlen(t) * 2 + 64);
+
+		if (grown == NULL)
+			break;
+		sql = grown;
+		len += (size_t)sprintf(sql + len, "SELECT t::text FROM \"%s\" t;", t);
+	}
+	if (tables != NULL && sql != NULL)
+		out = it_pg_query(dsn, sql);
+	free(tables);
+	free(sql);
+	return out;
+}

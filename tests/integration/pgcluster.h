@@ -23,6 +23,14 @@ void it_pg_stop(void);
 int it_pg_database(char *dsn, size_t len);
 /* Runs one SQL command as the superuser in the database the DSN names; 0 or -1. */
 int it_pg_sql(const char *dsn, const char *sql);
+/*
+ * The rows of sql (statements separated by ';') in the database of dsn, one
+ * line each with the columns joined by '|' and booleans as 1 or 0, as
+ * `sqlite3 -batch` prints them; malloc'd, or NULL (said on stderr).
+ */
+char *it_pg_query(const char *dsn, const char *sql);
+/* Every row of every table of the database as text, for audits of what it holds; malloc'd. */
+char *it_pg_dump(const char *dsn);
 /* The cluster's folder (its data/ and server.log), for audits of what it stores; "" if none. */
 const char *it_pg_dir(void);
 

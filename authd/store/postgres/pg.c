@@ -35,12 +35,12 @@
 struct pstmt {
 	const char *sql; /* keyed by address: every caller passes a literal */
 	char name[16];
-	bool is_insert;
 	int nparams;
 	const char *values[MAX_PARAMS];
 	int lengths[MAX_PARAMS];
 	int formats[MAX_PARAMS];
 	char numbers[MAX_PARAMS][24];
+	char *cleaned[MAX_PARAMS]; /* texts made UTF-8 for this run, malloc'd */
 	PGresult *res;
 	int row;
 	struct pconn *conn;
@@ -102,12 +102,14 @@ static void log_pg(const char *what, const char *msg)
 	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", text);
 }
 
+static void reset(struct pstmt *p);
+
 static void conn_free(struct pconn *c)
 {
 	if (c == NULL)
 		return;
 	for (int i = 0; i < c->nstmts; i++) {
-		PQclear(c->stmts[i]->res);
+		reset(c->stmts[i]);
 		free(c->stmts[i]);
 	}
 	PQfinish(c->pg);
@@ -335,7 +337,6 @@ static struct pstmt *prepare(struct pconn *c, const char *sql)
 	}
 	PQclear(res);
 	p->sql = sql;
-	p->is_insert = strncmp(sql, "INSERT", 6) == 0;
 	p->conn = c;
 	c->stmts[c->nstmts++] = p;
 	return p;
@@ -352,6 +353,8 @@ static void reset(struct pstmt *p)
 	p->res = NULL;
 	p->row = 0;
 	for (int i = 0; i < MAX_PARAMS; i++) {
+		free(p->cleaned[i]);
+		p->cleaned[i] = NULL;
 		p->values[i] = NULL;
 		p->lengths[i] = 0;
 		p->formats[i] = 0;
@@ -418,19 +421,29 @@ static void bind_blob(struct stmt *st, int i, const void *v, size_t len)
 }
 
 /*
- * Whether every text parameter is UTF-8. SQLite compares any bytes; the
- * server refuses text that is not UTF-8 (and in a transaction, the whole
- * transaction with it). A key that is not UTF-8 matches no stored text, so
- * a read or change by it finds no row without asking, as SQLite would; an
- * insert of one is the server's to refuse.
+ * Makes every text parameter UTF-8: SQLite takes any bytes, the server
+ * refuses text that is not UTF-8, and in a transaction the whole transaction
+ * with it. What the API stores is UTF-8 (JSON is), so a key with a sequence
+ * that is not, as U+FFFD, still matches nothing, as on SQLite. 0, or -1 for
+ * want of memory.
  */
-static bool texts_valid(const struct pstmt *p)
+static int make_texts_utf8(struct pstmt *p)
 {
-	for (int i = 0; i < p->nparams; i++)
-		if (p->values[i] != NULL && p->formats[i] == 0 &&
-		    u8_check((const uint8_t *)p->values[i], strlen(p->values[i])) != NULL)
-			return false;
-	return true;
+	for (int i = 0; i < p->nparams; i++) {
+		const char *v = p->values[i];
+		size_t n;
+
+		if (v == NULL || p->formats[i] != 0 ||
+		    u8_check((const uint8_t *)v, strlen(v)) == NULL)
+			continue;
+		n = strlen(v) * 3 + 1; /* each byte may become U+FFFD's three */
+		free(p->cleaned[i]);
+		p->cleaned[i] = malloc(n);
+		if (p->cleaned[i] == NULL)
+			return -1;
+		p->values[i] = utf8_clean(p->cleaned[i], n, v);
+	}
+	return 0;
 }
 
 /*
@@ -443,10 +456,8 @@ static int run(struct pstmt *p)
 	PGconn *pg = p->conn->pg;
 	int rc = STORE_OK;
 
-	if (!p->is_insert && !texts_valid(p)) {
-		p->res = PQmakeEmptyPGresult(pg, PGRES_TUPLES_OK);
-		return p->res ? STORE_OK : STORE_ERROR;
-	}
+	if (make_texts_utf8(p) != 0)
+		return STORE_ERROR;
 	for (int attempt = 0;; attempt++) {
 		ExecStatusType s;
 
