@@ -127,6 +127,29 @@ static struct audit *open_audit(const struct config *cfg, struct failure *err)
 	return audit_open(path, err);
 }
 
+/*
+ * Opens the store. A database server that does not answer yet (it starts
+ * with the machine, or is being failed over) is asked again after 1, 2, 4 ...
+ * and then every 30 seconds, saying so in the log, until it answers or a
+ * stop signal comes; what it refuses (a password, a newer schema) stops
+ * start-up at once. 0, or -1 with err.
+ */
+static int open_store(const struct config *cfg, sigset_t *stop, struct failure *err)
+{
+	for (int wait = 1;; wait = wait < 30 ? wait * 2 : 30) {
+		struct timespec ts = {wait, 0};
+		int rc = store_open_config(cfg, err);
+		int sig;
+
+		if (rc != STORE_UNAVAILABLE)
+			return rc;
+		log_msg(LOG_WARN, "store: %s; trying again in %d s", err->message, wait);
+		sig = sigtimedwait(stop, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			return failure_set(err, "stopped while waiting for the store");
+	}
+}
+
 /* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile. */
 static void wait_for_stop(struct server *srv, sigset_t *stop)
 {
@@ -169,7 +192,7 @@ static int run(struct config *cfg)
 	umask(077);
 
 	/* the first admin comes last, so a start that fails leaves no password behind */
-	if (tls_make_dirs(cfg->data_dir, &err) != 0 || store_open_config(cfg, &err) != 0 ||
+	if (tls_make_dirs(cfg->data_dir, &err) != 0 || open_store(cfg, &stop, &err) != 0 ||
 	    tls_load(cfg, &tls, &err) != 0 ||
 	    secret_key_load(cfg->data_dir, srv.secret_key, &err) != 0 ||
 	    bootstrap_admin(cfg->data_dir, &err) != 0 ||

@@ -33,7 +33,11 @@ enum store_result {
 
 /* Opens the SQLite store in data_dir and brings its schema up to date; 0, or -1 with err. */
 int store_open(const char *data_dir, struct failure *err);
-/* The same for the store the config names (its `store` section); the err never holds its DSN. */
+/*
+ * The same for the store the config names (its `store` section); the err never
+ * holds its DSN. STORE_UNAVAILABLE when a database server did not answer (it
+ * may later: the caller may try again after store_close), else 0 or -1.
+ */
 int store_open_config(const struct config *cfg, struct failure *err);
 /* "sqlite" or "postgres": for the log and the tests, never for a decision. */
 const char *store_driver_name(void);

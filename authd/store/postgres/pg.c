@@ -131,6 +131,10 @@ static PGconn *connect_db(const char *dsn, struct failure *err)
 	scrub(text);
 	for (size_t n = strlen(text); n > 0 && text[n - 1] == '\n'; n--)
 		text[n - 1] = '\0';
+	/* libpq's hint on a line of its own: one line in authd's log */
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
 	failure_set(err, "cannot connect to PostgreSQL: %s", text);
 	PQfinish(pg);
 	return NULL;
@@ -753,6 +757,19 @@ static void forget_dsn(void)
 	pool.dsn = pool.password = NULL;
 }
 
+/* Whether a server answers at the DSN's address, whatever it would say to our login. */
+static bool answers(const char *dsn)
+{
+	const char *keys[] = {"dbname", NULL};
+	const char *values[] = {dsn, NULL};
+	PGPing ping = PQpingParams(keys, values, 1);
+
+	/* REJECT: it answers that it cannot take connections now (starting, stopping) */
+	return ping == PQPING_OK || ping == PQPING_NO_ATTEMPT;
+}
+
+static void close_all(void);
+
 static int open_store(const struct store_target *t, struct failure *err)
 {
 	char *parse_error = NULL;
@@ -774,10 +791,15 @@ static int open_store(const struct store_target *t, struct failure *err)
 	if (pool.dsn == NULL || pool.idle == NULL)
 		return failure_set(err, "out of memory");
 	pg = connect_db(pool.dsn, err);
-	if (pg == NULL)
-		return -1;
+	if (pg == NULL) {
+		rc = answers(pool.dsn) ? -1 : STORE_UNAVAILABLE;
+		close_all();
+		return rc;
+	}
 	rc = pg_migrate(pg, pg_schema_version(), err);
 	PQfinish(pg);
+	if (rc != 0)
+		close_all();
 	return rc;
 }
 
