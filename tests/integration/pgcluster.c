@@ -138,20 +138,32 @@ static pid_t read_postmaster(void)
 	return pid;
 }
 
-void it_pg_stop(void)
+int it_pg_server_stop(void)
 {
 	double until = it_now() + STOP_SECONDS;
+	/* read again: a test process may have restarted it since */
+	pid_t pid = read_postmaster();
 
-	if (dir[0] == '\0' || owner != getpid())
-		return;
+	if (pid <= 0)
+		pid = postmaster;
 	/* SIGINT is the fast shutdown: sessions are ended, nothing is waited for */
-	if (postmaster > 0 && kill(postmaster, SIGINT) == 0) {
-		while (kill(postmaster, 0) == 0 && it_now() < until)
+	if (pid > 0 && kill(pid, SIGINT) == 0) {
+		while (kill(pid, 0) == 0 && it_now() < until)
 			it_sleep_ms(50);
-		if (kill(postmaster, 0) == 0)
-			kill(postmaster, SIGKILL);
+		if (kill(pid, 0) == 0) {
+			kill(pid, SIGKILL);
+			return -1;
+		}
 	}
 	postmaster = 0;
+	return 0;
+}
+
+void it_pg_stop(void)
+{
+	if (dir[0] == '\0' || owner != getpid())
+		return;
+	it_pg_server_stop();
 	if (getenv("AUTHD_TEST_KEEP") == NULL)
 		it_remove_tree(dir);
 	else
@@ -221,14 +233,13 @@ static int init_cluster(void)
  * and the machine is shared (the fault tests that stop the server start
  * their own with it on).
  */
-static int start_server(void)
+int it_pg_server_start(void)
 {
 	char data[IT_PATH_LEN + 8], log[IT_PATH_LEN + 16], opts[IT_PATH_LEN + 160];
 	char out[IT_PATH_LEN + 16];
 	const char *argv[] = {PG_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", opts,
 			      "start",		NULL};
 
-	port = it_free_port();
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(log, sizeof(log), "%s/server.log", dir); /* the server's, written by it */
 	snprintf(out, sizeof(out), "%s/pg_ctl.log", dir);
@@ -256,7 +267,8 @@ int it_pg_start(void)
 	}
 	owner = getpid();
 	atexit(it_pg_stop);
-	if (make_dir() != 0 || init_cluster() != 0 || start_server() != 0)
+	port = it_free_port();
+	if (make_dir() != 0 || init_cluster() != 0 || it_pg_server_start() != 0)
 		return -1;
 	snprintf(sql, sizeof(sql), "CREATE ROLE authd LOGIN PASSWORD '%s'", password);
 	return sql_in("postgres", sql);

@@ -19,6 +19,12 @@ bool it_pg_wanted(void);
  */
 int it_pg_start(void);
 void it_pg_stop(void);
+/*
+ * Stops the server (a fast shutdown: sessions are cut) and starts it again on
+ * the same port, for the tests of authd without its database; 0 or -1.
+ */
+int it_pg_server_stop(void);
+int it_pg_server_start(void);
 /* A new empty database owned by `authd`, and the DSN authd reaches it by; 0 or -1. */
 int it_pg_database(char *dsn, size_t len);
 /* Runs one SQL command as the superuser in the database the DSN names; 0 or -1. */

@@ -7,6 +7,9 @@
  *   absolute session expiry hold, forwards and back (SPEC §3); the session
  *   settings' renewal threshold renews a session only near its end, and a
  *   lowered lifetime ends older sessions at once (README, "Sessions");
+ * - on PostgreSQL, its server stopped under authd and started again: requests
+ *   that need the store are answered 503 STORE_UNAVAILABLE meanwhile, never
+ *   500, and once it is back authd reconnects by itself with nothing lost;
  * - run with the argument "disk-full", alone: a disk that fills up under the
  *   data dir (a small tmpfs it mounts): writes refused with 507 change
  *   nothing, reads are served, writes succeed again once there is room
@@ -865,6 +868,55 @@ START_TEST(test_session_settings_against_the_clock)
 }
 END_TEST
 
+/* ---- the database server away (PostgreSQL) ---- */
+
+/* A request that needs the store, answered 503 STORE_UNAVAILABLE while the server is away. */
+static void expect_unavailable(const struct reply *r)
+{
+	expect_error(r, 503, "STORE_UNAVAILABLE", NULL);
+}
+
+START_TEST(test_database_restarted)
+{
+	const char *before;
+	struct reply *r;
+
+	new_server(NULL, NULL);
+	start_srv(ADMIN_PW);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:s}", "name", "kept", "password", USER_PW), ACCOUNTS),
+	    201);
+	before = call("GET", admin, NULL, ACCOUNTS "/kept")->body;
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	/* every pooled connection is gone: each request finds that out, none is a 500 */
+	for (int i = 0; i < 12; i++) {
+		expect_unavailable(call("GET", admin, NULL, ACCOUNTS "/kept"));
+		expect_unavailable(call("POST", admin,
+					jbody("{s:s, s:s}", "name", "lost", "password", USER_PW),
+					ACCOUNTS));
+	}
+	expect_unavailable(call("POST", NULL,
+				jbody("{s:s, s:s}", "username", "kept", "password", USER_PW),
+				"/auth/login"));
+	/* what needs no store still answers */
+	expect_status(call("GET", NULL, NULL, "/_ping"), 200);
+	ck_assert_int_eq(it_pg_server_start(), 0);
+	r = call("GET", admin, NULL, ACCOUNTS "/kept");
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, before);
+	expect_error(call("GET", admin, NULL, ACCOUNTS "/lost"), 404, "NOT_FOUND", NULL);
+	expect_status(call("POST", admin, jbody("{s:s, s:s}", "name", "after", "password", USER_PW),
+			   ACCOUNTS),
+		      201);
+	expect_status(call("POST", NULL,
+			   jbody("{s:s, s:s}", "username", "after", "password", USER_PW),
+			   "/auth/login"),
+		      200);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 /* CTest's SKIP_RETURN_CODE for integration_faults_disk_full: the test could not run here. */
@@ -885,6 +937,12 @@ static Suite *faults_suite(void)
 	suite_add_tcase(s, kill);
 	suite_add_tcase(s, clock);
 	suite_add_tcase(s, session_clock);
+	if (it_pg_wanted()) {
+		TCase *away = server_case("database-away", NULL, NULL, TEST_TIMEOUT);
+
+		tcase_add_test(away, test_database_restarted);
+		suite_add_tcase(s, away);
+	}
 	return s;
 }
 
