@@ -32,11 +32,22 @@ static void pg_config(struct config *c, const char *with_dsn)
 	c->store_max_connections = 4;
 }
 
+/* Opens the store on the PostgreSQL database of with_dsn. */
+static void store_setup_on(const char *with_dsn)
+{
+	struct failure err;
+	struct config c;
+
+	pg_config(&c, with_dsn);
+	ck_assert_msg(store_open_config(&c, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(store_driver_name(), "postgres");
+	config_free(&c);
+}
+
 static void store_setup(void)
 {
 	char d[256];
 	struct failure err;
-	struct config c;
 
 	snprintf(d, sizeof(d), "%s/storeXXXXXX", dir);
 	ck_assert_ptr_nonnull(mkdtemp(d));
@@ -45,10 +56,7 @@ static void store_setup(void)
 		return;
 	}
 	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
-	pg_config(&c, dsn);
-	ck_assert_msg(store_open_config(&c, &err) == 0, "%s", err.message);
-	ck_assert_str_eq(store_driver_name(), "postgres");
-	config_free(&c);
+	store_setup_on(dsn);
 }
 
 static void add_account(const char *name, bool org, bool admin, bool active, char id[ID_LEN])
@@ -559,6 +567,34 @@ START_TEST(pg_a_lost_connection_is_unavailable_then_reconnected)
 }
 END_TEST
 
+/* A statement past the server's statement_timeout answers STORE_UNAVAILABLE, then all is well. */
+START_TEST(pg_a_statement_timeout_is_unavailable)
+{
+	struct account a;
+	char id[ID_LEN], sql[600];
+	PGconn *locker;
+	PGresult *res;
+
+	store_setup();
+	add_account("slow", false, false, true, id);
+	store_close();
+	snprintf(sql, sizeof(sql), "ALTER ROLE authd SET statement_timeout = '300ms'");
+	ck_assert_int_eq(it_pg_sql(dsn, sql), 0);
+	store_setup_on(dsn);
+	/* another session holds the table, so the read waits past the timeout */
+	locker = PQconnectdb(dsn);
+	ck_assert_int_eq(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	ck_assert_int_eq(store_account_get("slow", &a), STORE_UNAVAILABLE);
+	PQfinish(locker);
+	ck_assert_int_eq(store_account_get("slow", &a), STORE_OK);
+	store_close();
+	ck_assert_int_eq(it_pg_sql(dsn, "ALTER ROLE authd RESET statement_timeout"), 0);
+}
+END_TEST
+
 /* A key that is not UTF-8 finds nothing, as on SQLite, and does not spoil a transaction. */
 START_TEST(pg_a_key_that_is_not_utf8_finds_nothing)
 {
@@ -609,6 +645,7 @@ int main(void)
 		    (const TTest *const[]){pg_migrations_build_the_schema_once,
 					   pg_a_wrong_password_is_not_in_the_error,
 					   pg_a_lost_connection_is_unavailable_then_reconnected,
+					   pg_a_statement_timeout_is_unavailable,
 					   pg_a_key_that_is_not_utf8_finds_nothing, NULL});
 		return unit_run(s, dir);
 	}

@@ -89,16 +89,27 @@ static void scrub(char *msg)
 		memset(at, '*', n);
 }
 
-static void log_pg(const char *what, const char *msg)
+/* A libpq message, scrubbed, as one line for authd's log (libpq puts its hints on lines of their
+ * own). */
+static void tidy(char *text)
 {
-	char text[1024];
 	size_t n;
 
-	snprintf(text, sizeof(text), "%s", msg ? msg : "");
 	scrub(text);
 	n = strlen(text);
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
 		text[--n] = '\0';
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+static void log_pg(const char *what, const char *msg)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s", msg ? msg : "");
+	tidy(text);
 	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", text);
 }
 
@@ -128,13 +139,7 @@ static PGconn *connect_db(const char *dsn, struct failure *err)
 	if (pg != NULL && PQstatus(pg) == CONNECTION_OK)
 		return pg;
 	snprintf(text, sizeof(text), "%s", pg ? PQerrorMessage(pg) : "out of memory");
-	scrub(text);
-	for (size_t n = strlen(text); n > 0 && text[n - 1] == '\n'; n--)
-		text[n - 1] = '\0';
-	/* libpq's hint on a line of its own: one line in authd's log */
-	for (char *p = text; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+	tidy(text);
 	failure_set(err, "cannot connect to PostgreSQL: %s", text);
 	PQfinish(pg);
 	return NULL;
