@@ -595,6 +595,45 @@ START_TEST(pg_a_statement_timeout_is_unavailable)
 }
 END_TEST
 
+static void *hold_write_lock(void *arg)
+{
+	struct holder *h = arg;
+
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	pthread_barrier_wait(&h->taken);
+	pthread_barrier_wait(&h->done);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	return NULL;
+}
+
+/* Transactions run one at a time; one that waits about 5 s for another gives up, as on SQLite. */
+START_TEST(pg_a_transaction_waits_for_another_then_gives_up)
+{
+	struct timespec t0, t1;
+	struct holder h;
+	pthread_t t;
+	double waited;
+
+	store_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(store_begin(), STORE_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(waited >= 4.5 && waited < 10, "waited %.1f s for the lock", waited);
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	store_close();
+}
+END_TEST
+
 /* A key that is not UTF-8 finds nothing, as on SQLite, and does not spoil a transaction. */
 START_TEST(pg_a_key_that_is_not_utf8_finds_nothing)
 {
@@ -646,6 +685,7 @@ int main(void)
 					   pg_a_wrong_password_is_not_in_the_error,
 					   pg_a_lost_connection_is_unavailable_then_reconnected,
 					   pg_a_statement_timeout_is_unavailable,
+					   pg_a_transaction_waits_for_another_then_gives_up,
 					   pg_a_key_that_is_not_utf8_finds_nothing, NULL});
 		return unit_run(s, dir);
 	}

@@ -248,8 +248,8 @@ static void release(void)
  * What a failed command means to the caller, logged. SQLSTATE classes:
  * 23 integrity (a unique or foreign key rule), 53100 disk full, 40001 and
  * 40P01 serialization failure and deadlock, 57014 a statement timeout or
- * cancel, 57P0x the server shutting down, 08 the connection; a result with
- * no SQLSTATE is a connection libpq lost.
+ * cancel, 55P03 a lock not had in time, 57P0x the server shutting down, 08 the connection; a result
+ * with no SQLSTATE is a connection libpq lost.
  */
 static int map_error(PGconn *pg, const PGresult *res)
 {
@@ -265,7 +265,8 @@ static int map_error(PGconn *pg, const PGresult *res)
 		return STORE_FULL;
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
 	    strcmp(state, "57014") == 0 || strncmp(state, "57P0", 4) == 0 ||
-	    strncmp(state, "08", 2) == 0 || strcmp(state, "53300") == 0)
+	    strncmp(state, "08", 2) == 0 || strcmp(state, "53300") == 0 ||
+	    strcmp(state, "55P03") == 0)
 		return STORE_UNAVAILABLE;
 	return STORE_ERROR;
 }
@@ -621,14 +622,18 @@ static int command(const char *sql)
  * BEGIN IMMEDIATE does: transactions run one at a time, across every authd
  * on the database, so one never fails half-way on another's rows (a
  * deadlock, a serialization failure). Single statements outside one need
- * no lock: each is atomic.
+ * no lock: each is atomic. As SQLite's writer gives up after about 5 s, so
+ * does this one (55P03, STORE_UNAVAILABLE): a sync of a large directory may
+ * hold the lock longer.
  */
 static int begin_tx(void)
 {
 	int rc;
 
 	tx_depth = 1;
-	rc = command("BEGIN; SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ")");
+	rc = command("BEGIN; SET LOCAL lock_timeout = '5s';"
+		     " SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ");"
+		     " SET LOCAL lock_timeout = DEFAULT");
 	if (rc != STORE_OK) {
 		if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
 			PQclear(PQexec(held->pg, "ROLLBACK"));
