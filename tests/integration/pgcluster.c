@@ -288,22 +288,32 @@ int it_pg_database(char *dsn, size_t len)
 	return 0;
 }
 
-/* Appends the rows of res to *out (of *len bytes) as it_pg_query prints them; 0 or -1. */
-static int append_rows(const PGresult *res, char **out, size_t *len)
+/* A growing text: its bytes, its length, and room for cap bytes. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+/* Appends the rows of res to t as it_pg_query prints them; 0 or -1. */
+static int append_rows(const PGresult *res, struct text *t)
 {
 	for (int r = 0; r < PQntuples(res); r++)
 		for (int c = 0; c < PQnfields(res); c++) {
 			const char *v = PQgetvalue(res, r, c);
 			bool last = c == PQnfields(res) - 1;
-			size_t n = strlen(v) + 2;
-			char *grown = realloc(*out, *len + n + 1);
 
-			if (grown == NULL)
-				return -1;
-			*out = grown;
 			if (PQftype(res, c) == 16 /* bool */)
 				v = v[0] == 't' ? "1" : "0";
-			*len += (size_t)sprintf(*out + *len, "%s%c", v, last ? '\n' : '|');
+			/* doubling: a state of 20,000 accounts is a few megabytes */
+			while (t->len + strlen(v) + 2 > t->cap) {
+				char *grown = realloc(t->s, t->cap * 2);
+
+				if (grown == NULL)
+					return -1;
+				t->s = grown;
+				t->cap *= 2;
+			}
+			t->len += (size_t)sprintf(t->s + t->len, "%s%c", v, last ? '\n' : '|');
 		}
 	return 0;
 }
@@ -311,14 +321,13 @@ static int append_rows(const PGresult *res, char **out, size_t *len)
 char *it_pg_query(const char *dsn, const char *sql)
 {
 	PGconn *pg = PQconnectdb(dsn);
-	char *out = calloc(1, 1);
-	size_t len = 0;
+	struct text out = {calloc(1, 4096), 0, 4096};
 	PGresult *res;
-	int failed = out == NULL || PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, sql);
+	int failed = out.s == NULL || PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, sql);
 
 	while (!failed && (res = PQgetResult(pg)) != NULL) {
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			failed = append_rows(res, &out, &len);
+			failed = append_rows(res, &out);
 		else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fprintf(stderr, "pgcluster: %s: %s", sql, PQresultErrorMessage(res));
 			failed = 1;
@@ -329,10 +338,10 @@ char *it_pg_query(const char *dsn, const char *sql)
 		fprintf(stderr, "pgcluster: %s", PQerrorMessage(pg));
 	PQfinish(pg);
 	if (failed) {
-		free(out);
+		free(out.s);
 		return NULL;
 	}
-	return out;
+	return out.s;
 }
 
 char *it_pg_dump(const char *dsn)
