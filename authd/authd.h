@@ -176,6 +176,9 @@ struct server {
 	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
 	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
 	atomic_long login_failures[LOGIN_FAILURE_REASONS];
+	/* false until the store is open and all it feeds is loaded; every request is answered
+	 * 503 STORE_UNAVAILABLE until then (main.c) */
+	atomic_bool ready;
 };
 
 #endif

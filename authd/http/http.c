@@ -549,6 +549,12 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 			   utf8_clean(shown, sizeof(shown), url));
 		return;
 	}
+	/* until start-up has loaded what the store holds (main.c), nothing can be answered */
+	if (!atomic_load(&call->h->srv->ready)) {
+		resp_error(out, 503, "STORE_UNAVAILABLE", NULL,
+			   "authd is starting and waits for its store; try again");
+		return;
+	}
 	if (call->too_large) {
 		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
 			   call->h->max_body);
@@ -658,7 +664,7 @@ static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const cha
 
 /* 414 or 431 when the head is over its limits, and the connection closes after the answer. */
 static bool refuse_large_head(struct MHD_Connection *c, const struct call *call, const char *method,
-			     const char *version, struct resp *out)
+			      const char *version, struct resp *out)
 {
 	struct head_size hs = {strlen(method) + call->target_len + strlen(version) + 4, 0};
 

@@ -917,6 +917,40 @@ START_TEST(test_database_restarted)
 }
 END_TEST
 
+/*
+ * A database server that does not answer at start-up: authd waits for it,
+ * says so in its log, and answers 503 STORE_UNAVAILABLE (its /_ping too)
+ * until it is there; /metrics counts those answers afterwards.
+ */
+START_TEST(test_database_away_at_start)
+{
+	const char *metrics;
+	pid_t later;
+	int status;
+
+	new_server(NULL, NULL);
+	start_srv(ADMIN_PW);
+	expect_clean_stop();
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	later = fork();
+	ck_assert_int_ge(later, 0);
+	if (later == 0) {
+		it_sleep_ms(3000);
+		_exit(it_pg_server_start() == 0 ? 0 : 1);
+	}
+	/* the harness asks /_ping until it answers 200, within 10 s */
+	start_srv(ADMIN_PW);
+	ck_assert_int_eq(waitpid(later, &status, 0), later);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the server did not start");
+	expect_has(read_text(srv->log), "trying again in", "authd's log");
+	metrics = call("GET", admin, NULL, "/metrics")->body;
+	ck_assert_msg(strstr(metrics, "route=\"/_ping\",code=\"503\"") != NULL,
+		      "no 503 of /_ping counted:\n%.3000s", metrics);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 /* CTest's SKIP_RETURN_CODE for integration_faults_disk_full: the test could not run here. */
@@ -941,6 +975,7 @@ static Suite *faults_suite(void)
 		TCase *away = server_case("database-away", NULL, NULL, TEST_TIMEOUT);
 
 		tcase_add_test(away, test_database_restarted);
+		tcase_add_test(away, test_database_away_at_start);
 		suite_add_tcase(s, away);
 	}
 	return s;
