@@ -939,6 +939,8 @@ START_TEST(test_database_away_at_start)
 		_exit(it_pg_server_start() == 0 ? 0 : 1);
 	}
 	/* the harness asks /_ping until it answers 200, within 10 s */
+	free(admin);
+	admin = NULL;
 	start_srv(ADMIN_PW);
 	ck_assert_int_eq(waitpid(later, &status, 0), later);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the server did not start");
