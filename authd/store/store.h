@@ -68,7 +68,13 @@ void store_shared_end(void);
  * answered 2xx was committed before the answer.
  */
 int store_begin(void);
-/* The same for a transaction that writes very much (a first sync of a large directory). */
+/*
+ * The same for a transaction that writes very much (a first sync of a large
+ * directory). Its writes may be sent without waiting for their answers (on
+ * PostgreSQL): a write's failure, a refused rule or a row it had to change
+ * and did not, may then be answered by a later call, at the latest by
+ * store_commit, and the transaction is lost whole.
+ */
 int store_begin_bulk(void);
 /* STORE_OK once committed; on a failure the transaction is still open: roll it back. */
 int store_commit(void);

@@ -634,6 +634,41 @@ START_TEST(pg_a_transaction_waits_for_another_then_gives_up)
 }
 END_TEST
 
+/* A bulk transaction's writes go out without waiting: a failure among them fails the commit. */
+START_TEST(pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit)
+{
+	struct account a = {0};
+	char id[ID_LEN];
+	int rc;
+
+	store_setup();
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("dup", false, false, true, id);
+	ck_assert_int_eq(new_uuid(a.id), 0);
+	snprintf(a.name, sizeof(a.name), "dup");
+	rc = store_account_insert(&a, NULL);
+	ck_assert(rc == STORE_OK || rc == STORE_CONFLICT);
+	ck_assert_int_eq(store_commit(), STORE_CONFLICT);
+	store_rollback();
+	ck_assert(!account_exists("dup"));
+	/* a write that must change a row and did not */
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("ok", false, false, true, id);
+	ck_assert_int_eq(store_imported_update("no-such-id", "", "", true, false, false, false, 1),
+			 STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_NOT_FOUND);
+	store_rollback();
+	ck_assert(!account_exists("ok"));
+	/* and a read in the middle sees the writes before it */
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("seen", false, false, true, id);
+	ck_assert(account_exists("seen"));
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert(account_exists("seen"));
+	store_close();
+}
+END_TEST
+
 /* A key that is not UTF-8 finds nothing, as on SQLite, and does not spoil a transaction. */
 START_TEST(pg_a_key_that_is_not_utf8_finds_nothing)
 {
@@ -681,12 +716,14 @@ int main(void)
 			return 1;
 		unit_case(
 		    s, "postgres",
-		    (const TTest *const[]){pg_migrations_build_the_schema_once,
-					   pg_a_wrong_password_is_not_in_the_error,
-					   pg_a_lost_connection_is_unavailable_then_reconnected,
-					   pg_a_statement_timeout_is_unavailable,
-					   pg_a_transaction_waits_for_another_then_gives_up,
-					   pg_a_key_that_is_not_utf8_finds_nothing, NULL});
+		    (const TTest *const[]){
+			pg_migrations_build_the_schema_once,
+			pg_a_wrong_password_is_not_in_the_error,
+			pg_a_lost_connection_is_unavailable_then_reconnected,
+			pg_a_statement_timeout_is_unavailable,
+			pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit,
+			pg_a_transaction_waits_for_another_then_gives_up,
+			pg_a_key_that_is_not_utf8_finds_nothing, NULL});
 		return unit_run(s, dir);
 	}
 	unit_case(s, "migrations",

@@ -77,6 +77,18 @@ static _Thread_local bool tx_from_nested; /* the transaction began as a savepoin
 static _Thread_local int get_failed;
 static _Thread_local int64_t last_changed;
 
+/*
+ * A bulk transaction (a sync's) sends its writes in libpq's pipeline mode:
+ * they go out without waiting for each answer, and their answers are read
+ * in batches. `pending` holds, for each write sent and not yet answered,
+ * whether it must change a row. The first failure among them is what the
+ * next read, savepoint or commit answers; the transaction is then lost.
+ */
+#define PIPE_BATCH 256
+static _Thread_local bool bulk_tx, piping;
+static _Thread_local bool pending[PIPE_BATCH];
+static _Thread_local int npending;
+
 /* libpq's message with the DSN's password, should it ever appear, replaced by stars. */
 static void scrub(char *msg)
 {
@@ -114,6 +126,7 @@ static void log_pg(const char *what, const char *msg)
 }
 
 static void reset(struct pstmt *p);
+static int drain(void);
 
 static void conn_free(struct pconn *c)
 {
@@ -385,7 +398,11 @@ static struct stmt *get(const char *sql)
 			reset(c->stmts[i]);
 			return (struct stmt *)c->stmts[i];
 		}
-	struct pstmt *p = prepare(c, sql);
+	int piped = drain();
+	struct pstmt *p = piped == STORE_OK ? prepare(c, sql) : NULL;
+
+	if (piped != STORE_OK)
+		get_failed = piped;
 
 	if (p == NULL)
 		release();
@@ -498,6 +515,83 @@ static int done(int rc)
 	return rc;
 }
 
+/* One answer of the pipeline: STORE_OK, or what it failed with. */
+static int pipe_answer(PGconn *pg, PGresult *res, bool need_row)
+{
+	ExecStatusType s = PQresultStatus(res);
+	int rc;
+
+	if (s == PGRES_PIPELINE_ABORTED)
+		return STORE_ERROR; /* an earlier write failed: its own answer says why */
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		rc = map_error(pg, res);
+		return rc >= 0 && rc != STORE_CONFLICT ? STORE_ERROR : rc;
+	}
+	last_changed = strtoll(PQcmdTuples(res), NULL, 10);
+	return need_row && last_changed == 0 ? STORE_NOT_FOUND : STORE_OK;
+}
+
+/* Reads every answer the pipeline owes and leaves pipeline mode; the first failure, if any. */
+static int drain(void)
+{
+	PGconn *pg;
+	int rc = STORE_OK, got = 0, nulls = 0;
+
+	if (!piping)
+		return STORE_OK;
+	pg = held->pg;
+	piping = false;
+	if (PQpipelineSync(pg) != 1)
+		rc = STORE_UNAVAILABLE;
+	while (rc != STORE_UNAVAILABLE) {
+		PGresult *res = PQgetResult(pg);
+
+		if (res == NULL) {
+			/* each answer ends with a NULL; more than that is a lost connection */
+			if (++nulls > npending + 1 &&
+			    (PQstatus(pg) != CONNECTION_OK || nulls > npending + 16))
+				rc = STORE_UNAVAILABLE;
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (got < npending) {
+			int r = pipe_answer(pg, res, pending[got]);
+
+			if (rc == STORE_OK || (rc == STORE_ERROR && r != STORE_ERROR))
+				rc = r;
+			got++;
+		}
+		PQclear(res);
+	}
+	npending = 0;
+	if (PQstatus(pg) == CONNECTION_OK)
+		PQexitPipelineMode(pg);
+	return rc;
+}
+
+/* A write of a bulk transaction, sent into the pipeline; a failure of an earlier one, if read. */
+static int pipe_exec(struct pstmt *p, bool need_row)
+{
+	PGconn *pg = p->conn->pg;
+
+	if (!piping) {
+		if (PQenterPipelineMode(pg) != 1)
+			return STORE_ERROR;
+		piping = true;
+	}
+	if (make_texts_utf8(p) != 0 || PQsendQueryPrepared(pg, p->name, p->nparams, p->values,
+							   p->lengths, p->formats, 0) != 1) {
+		int rc = drain();
+
+		return rc != STORE_OK ? rc : map_error(pg, NULL);
+	}
+	pending[npending++] = need_row;
+	return npending == PIPE_BATCH ? drain() : STORE_OK;
+}
+
 /* Runs a statement stmt_get made: STORE_OK with its result to read (then done), or a failure. */
 static int start(struct pstmt *p)
 {
@@ -505,6 +599,9 @@ static int start(struct pstmt *p)
 
 	if (p == NULL)
 		return get_failed;
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
 	busy++;
 	rc = run(p);
 	return rc == STORE_OK ? rc : done(rc);
@@ -513,7 +610,11 @@ static int start(struct pstmt *p)
 static int exec(struct stmt *st, bool need_row)
 {
 	struct pstmt *p = raw(st);
-	int rc = start(p);
+	int rc;
+
+	if (p != NULL && bulk_tx && tx_depth == 1)
+		return pipe_exec(p, need_row);
+	rc = start(p);
 
 	if (rc != STORE_OK)
 		return rc;
@@ -527,6 +628,7 @@ static int exec(struct stmt *st, bool need_row)
 
 static int64_t changed(void)
 {
+	drain();
 	return last_changed;
 }
 
@@ -606,6 +708,9 @@ static int command(const char *sql)
 
 	if (c == NULL)
 		return STORE_UNAVAILABLE;
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
 	res = PQexec(c->pg, sql);
 	s = PQresultStatus(res);
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -645,17 +750,21 @@ static int begin_tx(void)
 
 static int begin(bool bulk)
 {
-	(void)bulk; /* the server sizes its own buffers */
+	int rc;
+
 	if (tx_depth > 0) {
 		log_msg(LOG_ERROR, "store: a transaction began inside another");
 		return STORE_ERROR;
 	}
 	tx_from_nested = false;
-	return begin_tx();
+	rc = begin_tx();
+	bulk_tx = bulk && rc == STORE_OK;
+	return rc;
 }
 
 static void end_tx(void)
 {
+	bulk_tx = false;
 	tx_depth = 0;
 	tx_from_nested = false;
 	release();
@@ -667,6 +776,10 @@ static int commit(void)
 
 	if (tx_depth == 0)
 		return STORE_ERROR;
+	/* the writes still in the pipeline first: a failure among them leaves it to roll back */
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
 	rc = command("COMMIT");
 	/* a failed COMMIT ended the transaction too; store_rollback finds nothing to undo */
 	end_tx();
@@ -677,6 +790,7 @@ static void rollback(void)
 {
 	if (tx_depth == 0)
 		return;
+	drain();
 	if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
 		PQclear(PQexec(held->pg, "ROLLBACK"));
 	end_tx();
