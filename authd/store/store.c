@@ -12,12 +12,14 @@
 
 /* Set once by store_open, before any other thread exists; read-only after. */
 static const struct store_ops *ops = &sqlite_ops;
+static bool opened; /* store_open was called: the driver has something to close */
 
 int store_open(const char *data_dir, struct failure *err)
 {
 	const struct store_target t = {data_dir, NULL, 1};
 
 	ops = &sqlite_ops;
+	opened = true;
 	return ops->open(&t, err);
 }
 
@@ -49,6 +51,7 @@ int store_open_config(const struct config *cfg, struct failure *err)
 		t.dsn = from_file;
 	}
 	ops = &postgres_ops;
+	opened = true;
 	rc = ops->open(&t, err);
 	if (from_file != NULL) {
 		OPENSSL_cleanse(from_file, strlen(from_file));
@@ -69,7 +72,10 @@ void store_checkpoint(void)
 
 void store_close(void)
 {
-	ops->close();
+	/* main.c closes it on every way out, also when start-up failed before opening it */
+	if (opened)
+		ops->close();
+	opened = false;
 }
 
 bool store_shared_begin(long wait_us)

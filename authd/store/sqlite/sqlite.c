@@ -363,8 +363,11 @@ static int open_store(const struct store_target *t, struct failure *err)
 
 	if (asprintf(&db_path, "%s/authd.db", t->data_dir) < 0)
 		return failure_set(err, "out of memory");
-	if (pthread_key_create(&conn_key, conn_free) != 0)
+	if (pthread_key_create(&conn_key, conn_free) != 0) {
+		free(db_path);
+		db_path = NULL; /* close_all: nothing to close */
 		return failure_set(err, "cannot create a thread key");
+	}
 	db = current_db();
 	if (db == NULL)
 		return failure_set(err, "cannot open %s", db_path);
@@ -382,7 +385,11 @@ static void checkpoint(void)
 
 static void close_all(void)
 {
-	struct conn *c = pthread_getspecific(conn_key);
+	struct conn *c;
+
+	if (db_path == NULL) /* never opened: conn_key was not made */
+		return;
+	c = pthread_getspecific(conn_key);
 
 	conn_free(shared);
 	shared = NULL;
