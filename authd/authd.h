@@ -60,6 +60,11 @@ struct config {
 	char *log_audit;
 	int log_audit_max_mb; /* rotate the audit log past this size; 0: never */
 	int log_audit_keep;   /* rotated audit files kept */
+	/* the store (README, "Running on PostgreSQL"): the DSN may hold a password, never shown */
+	char *store_driver; /* "sqlite" (the default) or "postgres" */
+	char *store_dsn;
+	char *store_dsn_file; /* a file of mode 0600 or stricter holding the DSN */
+	int store_max_connections;
 };
 
 void config_defaults(struct config *cfg);
@@ -188,6 +193,9 @@ struct server {
 	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
 	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
 	atomic_long login_failures[LOGIN_FAILURE_REASONS];
+	/* false until the store is open and all it feeds is loaded; every request is answered
+	 * 503 STORE_UNAVAILABLE until then (main.c) */
+	atomic_bool ready;
 };
 
 #endif

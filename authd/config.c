@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+
 #include "audit.h"
 
 enum kind { K_STRING, K_BOOL, K_INT, K_STRINGS, K_OBJECT };
@@ -63,6 +66,9 @@ static const struct key throttle_keys[] = {
     INT("maxFailures", throttle_max_failures, 1, 1000),
     INT("windowSeconds", throttle_window_seconds, 1, 86400),
     INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
+static const struct key store_keys[] = {STR("driver", store_driver), STR("dsn", store_dsn),
+					STR("dsnFile", store_dsn_file),
+					INT("maxConnections", store_max_connections, 1, 1000), END};
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
 				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
 				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
@@ -75,6 +81,7 @@ static const struct key top_keys[] = {
     OBJ("session", session_keys),
     OBJ("loginThrottle", throttle_keys),
     OBJ("log", log_keys),
+    OBJ("store", store_keys),
     END};
 
 int config_set_string(char **field, const char *value)
@@ -107,6 +114,8 @@ void config_defaults(struct config *cfg)
 	config_set_string(&cfg->log_level, "info");
 	cfg->log_audit_max_mb = 100;
 	cfg->log_audit_keep = 5;
+	config_set_string(&cfg->store_driver, "sqlite");
+	cfg->store_max_connections = 10;
 }
 
 static void free_strings(char ***list, size_t *n)
@@ -119,7 +128,7 @@ static void free_strings(char ***list, size_t *n)
 }
 
 /* Every string field of a config, for copying and freeing them alike. */
-#define N_STRINGS 13
+#define N_STRINGS 16
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
 	char **all[N_STRINGS] = {&c->path,
@@ -134,7 +143,10 @@ static void string_fields(struct config *c, char **f[N_STRINGS])
 				 &c->bundle_docker_host,
 				 &c->bundle_key_type,
 				 &c->log_level,
-				 &c->log_audit};
+				 &c->log_audit,
+				 &c->store_driver,
+				 &c->store_dsn,
+				 &c->store_dsn_file};
 
 	memcpy(f, all, sizeof(all));
 }
@@ -143,6 +155,9 @@ void config_free(struct config *cfg)
 {
 	char **f[N_STRINGS];
 
+	/* the DSN may hold a password */
+	if (cfg->store_dsn != NULL)
+		OPENSSL_cleanse(cfg->store_dsn, strlen(cfg->store_dsn));
 	string_fields(cfg, f);
 	for (size_t i = 0; i < N_STRINGS; i++) {
 		free(*f[i]);
@@ -300,6 +315,41 @@ static int apply_object(struct config *cfg, const struct key *keys, json_t *obj,
 	return 0;
 }
 
+/*
+ * The store's keys. The DSN may hold a password, so no message here quotes
+ * it: they name the key, and a dsnFile by its path. A dsnFile that others
+ * may read is refused, as ssh refuses such a key: its password is not secret.
+ */
+static int check_store(const struct config *cfg, struct refusal *why)
+{
+	bool pg = strcmp(cfg->store_driver, "postgres") == 0;
+	struct stat st;
+
+	if (!pg && strcmp(cfg->store_driver, "sqlite") != 0)
+		return refusal_set(why, "store.driver", "store.driver: must be sqlite or postgres");
+	if (!pg && (cfg->store_dsn != NULL || cfg->store_dsn_file != NULL))
+		return refusal_set(why, "store.dsn",
+				   "store.dsn and store.dsnFile: only for the postgres driver");
+	if (!pg)
+		return 0;
+	if ((cfg->store_dsn == NULL) == (cfg->store_dsn_file == NULL))
+		return refusal_set(why, "store.dsn",
+				   "store: the postgres driver needs one of dsn and dsnFile");
+	if (cfg->store_dsn != NULL)
+		return cfg->store_dsn[0] == '\0'
+			   ? refusal_set(why, "store.dsn", "store.dsn: must not be empty")
+			   : 0;
+	if (stat(cfg->store_dsn_file, &st) != 0 || !S_ISREG(st.st_mode))
+		return refusal_set(why, "store.dsnFile", "store.dsnFile: %s is not a readable file",
+				   cfg->store_dsn_file);
+	if ((st.st_mode & 077) != 0)
+		return refusal_set(why, "store.dsnFile",
+				   "store.dsnFile: %s may be read by others (mode %03o); "
+				   "chmod 600 it",
+				   cfg->store_dsn_file, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 /* Cross-field checks the per-key table cannot express. */
 static int check_config(struct config *cfg, struct refusal *why)
 {
@@ -334,7 +384,7 @@ static int check_config(struct config *cfg, struct refusal *why)
 			    "session.renewalThresholdMinutes: must not be more than idleMinutes");
 		return -1;
 	}
-	return 0;
+	return check_store(cfg, why);
 }
 
 /* A deep copy, so a failed load can be thrown away whole. */

@@ -129,6 +129,29 @@ static struct audit *open_audit(const struct config *cfg, struct failure *err)
 	return audit_open(path, (int64_t)cfg->log_audit_max_mb << 20, cfg->log_audit_keep, err);
 }
 
+/*
+ * Opens the store. A database server that does not answer yet (it starts
+ * with the machine, or is being failed over) is asked again after 1, 2, 4 ...
+ * and then every 30 seconds, saying so in the log, until it answers or a
+ * stop signal comes; what it refuses (a password, a newer schema) stops
+ * start-up at once. 0, or -1 with err.
+ */
+static int open_store(const struct config *cfg, sigset_t *signals, struct failure *err)
+{
+	for (int wait = 1;; wait = wait < 30 ? wait * 2 : 30) {
+		struct timespec ts = {wait, 0};
+		int rc = store_open_config(cfg, err);
+		int sig;
+
+		if (rc != STORE_UNAVAILABLE)
+			return rc;
+		log_msg(LOG_WARN, "store: %s; trying again in %d s", err->message, wait);
+		sig = sigtimedwait(signals, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			return failure_set(err, "stopped while waiting for the store");
+	}
+}
+
 /* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile; SIGHUP reopens the audit log. */
 static void wait_for_stop(struct server *srv, sigset_t *signals)
 {
@@ -151,11 +174,65 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 	}
 }
 
+/*
+ * What needs no store: the TLS material, the sealing key, the audit log, the
+ * counters, the identity cache.
+ */
+static int prepare(struct server *srv, struct tls_material *tls, struct failure *err)
+{
+	struct config *cfg = srv->cfg;
+
+	if (tls_make_dirs(cfg->data_dir, err) != 0 || tls_load(cfg, tls, err) != 0 ||
+	    secret_key_load(cfg->data_dir, srv->secret_key, err) != 0 ||
+	    (srv->audit = open_audit(cfg, err)) == NULL ||
+	    servercert_set(tls->cert_pem, tls->key_pem, err) != 0)
+		return -1;
+	srv->tls = tls;
+	srv->api_stats = http_stats_new(api_routes, api_nroutes);
+	srv->plugin_stats = http_stats_new(plugin_routes, plugin_nroutes);
+	srv->decisions = authz_stats_new();
+	srv->ids = idcache_new();
+	if (srv->api_stats == NULL || srv->plugin_stats == NULL || srv->decisions == NULL ||
+	    srv->ids == NULL)
+		return failure_set(err, "out of memory");
+	return 0;
+}
+
+/* What comes from the store: the first admin, sessions, the snapshot, the job queue. */
+static int load(struct server *srv, struct failure *err)
+{
+	struct config *cfg = srv->cfg;
+	struct session_settings session_settings;
+
+	/* the listener is up already: the commonest failure, a port in use, made no admin */
+	if (bootstrap_admin(cfg->data_dir, err) != 0)
+		return -1;
+	if (session_settings_load(cfg, &session_settings) != STORE_OK)
+		return failure_set(err, "cannot read the session settings");
+	srv->ldap = ldap_cache_new();
+	srv->sessions = sessions_new(&session_settings, cfg->session_absolute_minutes * 60);
+	srv->throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
+				     cfg->throttle_lockout_seconds);
+	/* one address may be many users (a NAT, a bastion): it gets more room */
+	srv->ip_throttle =
+	    throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
+			 cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
+	srv->labels = engine_labels_new(cfg->authz_engine_socket);
+	if (srv->ldap == NULL || srv->sessions == NULL || srv->throttle == NULL ||
+	    srv->ip_throttle == NULL || srv->labels == NULL)
+		return failure_set(err, "out of memory");
+	srv->rbac = rbac_new();
+	if (srv->rbac == NULL || rbac_refresh(srv->rbac) != 0)
+		return failure_set(err, "cannot load the authorization data");
+	engine_labels_check_version(srv->labels);
+	srv->jobs = jobs_start(srv, err);
+	return srv->jobs == NULL ? -1 : 0;
+}
+
 static int run(struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
-	struct session_settings session_settings;
 	struct http_server *http = NULL, *plugin = NULL;
 	struct failure err;
 	enum log_level level;
@@ -174,58 +251,16 @@ static int run(struct config *cfg)
 	/* the database holds password hashes, the data dir private keys: owner only */
 	umask(077);
 
-	/* the first admin comes last, so a start that fails leaves no password behind */
-	if (tls_make_dirs(cfg->data_dir, &err) != 0 || store_open(cfg->data_dir, &err) != 0 ||
-	    tls_load(cfg, &tls, &err) != 0 ||
-	    secret_key_load(cfg->data_dir, srv.secret_key, &err) != 0 ||
-	    bootstrap_admin(cfg->data_dir, &err) != 0 ||
-	    (srv.audit = open_audit(cfg, &err)) == NULL)
+	/*
+	 * The listener comes up before the store, answering 503 STORE_UNAVAILABLE
+	 * (/_ping included) until everything the store feeds is loaded, so that a
+	 * load balancer sees an authd that waits for its database as down.
+	 */
+	if (prepare(&srv, &tls, &err) != 0 ||
+	    (http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err)) == NULL ||
+	    open_store(cfg, &signals, &err) != 0 || load(&srv, &err) != 0)
 		goto out;
-	srv.tls = &tls;
-	if (session_settings_load(cfg, &session_settings) != STORE_OK) {
-		failure_set(&err, "cannot read the session settings");
-		goto out;
-	}
-	srv.ldap = ldap_cache_new();
-	srv.sessions = sessions_new(&session_settings, cfg->session_absolute_minutes * 60);
-	srv.throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
-				    cfg->throttle_lockout_seconds);
-	/* one address may be many users (a NAT, a bastion): it gets more room */
-	srv.ip_throttle = throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
-				       cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
-	srv.api_stats = http_stats_new(api_routes, api_nroutes);
-	srv.plugin_stats = http_stats_new(plugin_routes, plugin_nroutes);
-	srv.decisions = authz_stats_new();
-	if (srv.ldap == NULL || srv.sessions == NULL || srv.throttle == NULL ||
-	    srv.ip_throttle == NULL || srv.api_stats == NULL || srv.plugin_stats == NULL ||
-	    srv.decisions == NULL) {
-		failure_set(&err, "out of memory");
-		goto out;
-	}
-	srv.rbac = rbac_new();
-	if (srv.rbac == NULL || rbac_refresh(srv.rbac) != 0) {
-		failure_set(&err, "cannot load the authorization data");
-		goto out;
-	}
-	srv.ids = idcache_new();
-	if (srv.ids == NULL) {
-		failure_set(&err, "out of memory");
-		goto out;
-	}
-	if (servercert_set(tls.cert_pem, tls.key_pem, &err) != 0)
-		goto out;
-	srv.labels = engine_labels_new(cfg->authz_engine_socket);
-	if (srv.labels == NULL) {
-		failure_set(&err, "out of memory");
-		goto out;
-	}
-	engine_labels_check_version(srv.labels);
-	srv.jobs = jobs_start(&srv, &err);
-	if (srv.jobs == NULL)
-		goto out;
-	http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err);
-	if (http == NULL)
-		goto out;
+	atomic_store(&srv.ready, true);
 	if (cfg->authz_socket != NULL &&
 	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,
 					&err)) == NULL)

@@ -61,7 +61,11 @@ static bool same_config(const struct config *a, const struct config *b)
 	       a->throttle_window_seconds == b->throttle_window_seconds &&
 	       a->throttle_lockout_seconds == b->throttle_lockout_seconds &&
 	       same_string(a->log_level, b->log_level) && same_string(a->log_audit, b->log_audit) &&
-	       a->log_audit_max_mb == b->log_audit_max_mb && a->log_audit_keep == b->log_audit_keep;
+	       a->log_audit_max_mb == b->log_audit_max_mb && a->log_audit_keep == b->log_audit_keep &&
+	       same_string(a->store_driver, b->store_driver) &&
+	       same_string(a->store_dsn, b->store_dsn) &&
+	       same_string(a->store_dsn_file, b->store_dsn_file) &&
+	       a->store_max_connections == b->store_max_connections;
 }
 
 /* What main.c may rely on once a file was accepted. */
@@ -79,7 +83,14 @@ static void check_accepted(const struct config *c)
 	    c->session_renewal_minutes > c->session_idle_minutes || c->session_per_user_limit < 0 ||
 	    c->session_per_user_limit > SESSION_PER_USER_MAX || c->bundle_validity_days < 1 ||
 	    c->throttle_max_failures < 1 || c->authz_engine_collection == NULL ||
-	    c->log_audit_max_mb < 0 || c->log_audit_keep < 1 || c->log_audit_keep > AUDIT_KEEP_MAX)
+	    c->log_audit_max_mb < 0 || c->log_audit_keep < 1 || c->log_audit_keep > AUDIT_KEEP_MAX ||
+	    c->store_max_connections < 1 || c->store_max_connections > 1000)
+		abort();
+	/* the postgres driver has exactly one DSN source; sqlite has none */
+	if (strcmp(c->store_driver, "postgres") == 0
+		? (c->store_dsn == NULL) == (c->store_dsn_file == NULL)
+		: strcmp(c->store_driver, "sqlite") != 0 || c->store_dsn != NULL ||
+		      c->store_dsn_file != NULL)
 		abort();
 	for (size_t i = 0; i < c->bundle_n_engine_hosts; i++)
 		if (c->bundle_engine_hosts[i] == NULL)

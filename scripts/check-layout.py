@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Checks the layout rules of DESIGN.md on a built tree: the libraries include
-# nothing of authd/, nothing in authd/ outside authd/store/ names SQLite, and
-# no objects call each other in a circle. Run by CTest as `layout`:
+# nothing of authd/, nothing in authd/ outside authd/store/ names SQLite or
+# libpq, and no objects call each other in a circle. Run by CTest as `layout`:
 #     check-layout.py SOURCE_DIR FOLDER=LIBRARY.a ...
 # where FOLDER (authd, common, ...) is the source folder LIBRARY.a is built from.
 import os
@@ -117,29 +117,34 @@ for path in (p for top in LIBRARIES for p in sources(top)):
             includes += 1
             print("layout: %s:%d includes %s, which is %s" % (path, n, name, theirs[0]))
 
-# SQLite, by its token in the sources, and by the calls in the objects, which
-# also catch a store header's macro that expands to sqlite3_* elsewhere.
-# Tests of the driver itself may name it; this rule is about authd/.
+# The databases' libraries (SQLite, and PostgreSQL's libpq), by their tokens
+# in the sources, and by the calls in the objects, which also catch a store
+# header's macro that expands to a call elsewhere. Tests of the drivers
+# themselves may name them; this rule is about authd/.
+DRIVERS = (("SQLite", r"\bsqlite3", "sqlite3"),
+           ("libpq", r"\blibpq|\bPQ[a-z]\w*\s*\(|\bPG(conn|result)\b", "PQ"))
 sqlite = 0
 for path in sources("authd"):
     if path.startswith("authd/store/"):
         continue
     for n, line in lines(path):
-        if re.search(r"\bsqlite3", line):
-            sqlite += 1
-            print("layout: %s:%d names SQLite: %s" % (path, n, line.strip()))
+        for name, token, _ in DRIVERS:
+            if re.search(token, line):
+                sqlite += 1
+                print("layout: %s:%d names %s: %s" % (path, n, name, line.strip()))
 for obj, syms in sorted(refs.items()):
-    calls = sorted(s for s in syms if s.startswith("sqlite3"))
-    if calls and not all(p.startswith("authd/store/") for p in obj.split("|")):
-        sqlite += 1
-        print("layout: %s calls SQLite: %s" % (obj, " ".join(calls)))
-
+    for name, _, prefix in DRIVERS:
+        calls = sorted(s for s in syms if s.startswith(prefix))
+        if calls and not all(p.startswith("authd/store/") for p in obj.split("|")):
+            sqlite += 1
+            print("layout: %s calls %s: %s" % (obj, name, " ".join(calls)))
 
 def count(n, what):
     return "%d %s%s" % (n, what, "" if n == 1 else "s")
 
 
-print("layout: %s, %s; %s of authd/ in %s; %s of SQLite in authd/ outside authd/store" %
+print("layout: %s, %s; %s of authd/ in %s; %s of SQLite or libpq in authd/ outside "
+      "authd/store" %
       (count(len(refs), "object"), count(len(circles), "circle"), count(includes, "include"),
        " ".join(LIBRARIES), count(sqlite, "naming")))
 sys.exit(1 if circles or includes or sqlite else 0)

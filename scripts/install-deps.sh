@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config
-	libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libsqlite3-dev sqlite3
+	libssl-dev openssl libmicrohttpd-dev libgnutls28-dev libsqlite3-dev sqlite3 libpq-dev
 	libjansson-dev libargon2-dev libldap-dev libzip-dev libunistring-dev
 	check libcurl4-openssl-dev curl
 )
@@ -20,6 +20,8 @@ if [ "${1:-}" = "--test" ]; then
 	# the web page's browser test: Debian's Chromium, NSS's certutil to trust authd's CA,
 	# and Node.js (with its npm) for playwright-core
 	packages+=(chromium libnss3-tools nodejs)
+	# the store's second driver: a throwaway PostgreSQL cluster (initdb, pg_ctl) per suite
+	packages+=(postgresql)
 fi
 
 missing=()

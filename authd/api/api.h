@@ -16,7 +16,8 @@ void resp_refused(struct resp *out, const struct refusal *why);
 /* The same from a field and a message, which should start with the field. */
 void resp_refuse(struct resp *out, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The store failed with rc (< 0): 507 STORAGE_FULL for STORE_FULL, else 500 INTERNAL. */
+/* The store failed with rc (< 0): 507 STORAGE_FULL for STORE_FULL, 503 STORE_UNAVAILABLE for
+ * STORE_UNAVAILABLE, else 500 INTERNAL. */
 void resp_store_failed(struct resp *out, int rc);
 
 /* ---- api_form.c: request validation ---- */

@@ -2,7 +2,8 @@
  * The two ways a handler says no. Refused input is a 400 INVALID_FORM that
  * names the field; a failed operation is 507 STORAGE_FULL when the disk
  * under the store is full (the operator can act on it, and the client retry),
- * else 500 INTERNAL, whose message hides the internals the log has.
+ * 503 STORE_UNAVAILABLE while a database server is out of reach, else 500
+ * INTERNAL, whose message hides the internals the log has.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,11 @@ void resp_store_failed(struct resp *out, int rc)
 	if (rc == STORE_FULL) {
 		resp_error(out, 507, "STORAGE_FULL", NULL,
 			   "the server's data dir is out of space; nothing was changed");
+		return;
+	}
+	if (rc == STORE_UNAVAILABLE) {
+		resp_error(out, 503, "STORE_UNAVAILABLE", NULL,
+			   "the database is out of reach for now; nothing was changed, try again");
 		return;
 	}
 	resp_internal(out);

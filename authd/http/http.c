@@ -626,6 +626,12 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 			   utf8_clean(shown, sizeof(shown), url));
 		return;
 	}
+	/* until start-up has loaded what the store holds (main.c), nothing can be answered */
+	if (!atomic_load(&call->h->srv->ready)) {
+		resp_error(out, 503, "STORE_UNAVAILABLE", NULL,
+			   "authd is starting and waits for its store; try again");
+		return;
+	}
 	if (call->too_large) {
 		resp_error(out, 413, "PAYLOAD_TOO_LARGE", NULL, "the body is over %zu bytes",
 			   call->h->max_body);

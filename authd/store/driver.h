@@ -1,7 +1,9 @@
 /*
  * The store's own header, for store_*.c and the driver only: prepared
  * statements, their parameters and their rows, as the query files use them
- * whichever database runs. The driver (store/sqlite/) implements it.
+ * whichever database runs. store.c forwards it to the driver store_open
+ * chose (ops.h). The SQL is SQLite's dialect where the two agree, with ?N
+ * parameters; the PostgreSQL driver numbers them $N when it prepares them.
  *
  * A statement comes from stmt_get, keyed by the address of its SQL literal,
  * reset and unbound; it belongs to the calling thread's connection and is
@@ -30,7 +32,7 @@ void stmt_blob(struct stmt *st, int i, const void *v, size_t len);
 /*
  * Runs a write. STORE_OK; STORE_CONFLICT when a uniqueness or reference rule
  * refused it; STORE_NOT_FOUND when need_row and it changed no row;
- * STORE_FULL or STORE_ERROR when the store failed.
+ * STORE_FULL, STORE_UNAVAILABLE or STORE_ERROR when the store failed.
  */
 int stmt_exec(struct stmt *st, bool need_row);
 /* Rows the calling thread's last write changed. */
@@ -38,7 +40,7 @@ int64_t stmt_changed(void);
 
 /* Reads the current row of st into ctx; nonzero stops stmt_each. */
 typedef int (*row_fn)(struct stmt *st, void *ctx);
-/* Every row, until row returns nonzero: STORE_OK, STORE_FULL or STORE_ERROR. */
+/* Every row, until row returns nonzero: STORE_OK, or a failure as stmt_exec's. */
 int stmt_each(struct stmt *st, row_fn row, void *ctx);
 /* The first row: STORE_OK once row has read it, STORE_NOT_FOUND when there is none. */
 int stmt_one(struct stmt *st, row_fn row, void *ctx);

@@ -2,7 +2,8 @@
  * The store: every piece of authd's state that outlives a process, behind
  * these functions and nothing else. No caller sees a database type or SQL,
  * nor which database runs; store/driver.h is the store's own header, and
- * store/sqlite/ the driver (SQLite in WAL mode, the embedded default).
+ * store/sqlite/ (SQLite in WAL mode, the embedded default) and
+ * store/postgres/ (a PostgreSQL server, through libpq) its two drivers.
  *
  * Every function answers one of the results below. The failures are
  * negative, so `rc < 0` asks "did the store fail?"; a failure is logged by
@@ -22,10 +23,24 @@ enum store_result {
 	STORE_CREATED = 3,   /* it was missing and is there now */
 	STORE_ERROR = -1,    /* the store failed; the log says how */
 	STORE_FULL = -2,     /* the disk under the store is full: nothing was written */
+	/*
+	 * The store is out of reach for now (a database server down, restarting,
+	 * or too slow): nothing was written, and a retry may succeed. Only a
+	 * store on a server answers it.
+	 */
+	STORE_UNAVAILABLE = -3,
 };
 
-/* Opens the store in data_dir and brings its schema up to date; 0, or -1 with err. */
+/* Opens the SQLite store in data_dir and brings its schema up to date; 0, or -1 with err. */
 int store_open(const char *data_dir, struct failure *err);
+/*
+ * The same for the store the config names (its `store` section); the err never
+ * holds its DSN. STORE_UNAVAILABLE when a database server did not answer (it
+ * may later: the caller may try again after store_close), else 0 or -1.
+ */
+int store_open_config(const struct config *cfg, struct failure *err);
+/* "sqlite" or "postgres": for the log and the tests, never for a decision. */
+const char *store_driver_name(void);
 /* Housekeeping off the request path (SQLite: copies the WAL into the database); main.c calls
  * it every second. */
 void store_checkpoint(void);
@@ -53,7 +68,13 @@ void store_shared_end(void);
  * answered 2xx was committed before the answer.
  */
 int store_begin(void);
-/* The same for a transaction that writes very much (a first sync of a large directory). */
+/*
+ * The same for a transaction that writes very much (a first sync of a large
+ * directory). Its writes may be sent without waiting for their answers (on
+ * PostgreSQL): a write's failure, a refused rule or a row it had to change
+ * and did not, may then be answered by a later call, at the latest by
+ * store_commit, and the transaction is lost whole.
+ */
 int store_begin_bulk(void);
 /* STORE_OK once committed; on a failure the transaction is still open: roll it back. */
 int store_commit(void);

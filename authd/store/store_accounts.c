@@ -228,7 +228,7 @@ int store_account_delete(const char *id)
 int store_count_active_admins(const char *except_id, int64_t *out)
 {
 	static const char sql[] = "SELECT count(*) FROM accounts WHERE is_admin AND is_active"
-				  " AND NOT is_org AND id IS NOT ?1";
+				  " AND NOT is_org AND id IS DISTINCT FROM ?1";
 	int rc;
 
 	*out = 0;
@@ -454,13 +454,14 @@ static int ignore_row(struct stmt *st, void *ctx)
 /* The collection and its grant, in the savepoint store_ensure_private_collection opened. */
 static int make_private_collection(const struct account *user, const char *path)
 {
-	/* OR IGNORE: a concurrent login of the same user may have made it meanwhile */
-	static const char add[] = "INSERT OR IGNORE INTO collections"
+	/* DO NOTHING: a concurrent login of the same user may have made it meanwhile */
+	static const char add[] = "INSERT INTO collections"
 				  " (id, name, parent_id, path, created_at)"
-				  " VALUES (?1, ?2, 'private', ?3, ?4)";
+				  " VALUES (?1, ?2, 'private', ?3, ?4) ON CONFLICT DO NOTHING";
 	static const char grant[] =
-	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
-	    " SELECT ?1, ?2, value FROM settings WHERE key = 'defaultNewUserRole'";
+	    "INSERT INTO grants (subject_id, collection_id, role_id)"
+	    " SELECT ?1, ?2, value FROM settings WHERE key = 'defaultNewUserRole'"
+	    " ON CONFLICT DO NOTHING";
 	char id[ID_LEN];
 	struct stmt *st;
 	int rc;

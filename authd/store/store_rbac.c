@@ -56,7 +56,7 @@ static int role_row(struct stmt *st, void *ctx)
 int store_role_get(const char *key, struct role_row *out)
 {
 	static const char sql[] =
-	    "SELECT " ROLE_COLS " FROM roles WHERE id = ?1 OR name = ?1 COLLATE NOCASE";
+	    "SELECT " ROLE_COLS " FROM roles WHERE id = ?1 OR lower(name) = lower(?1)";
 	int rc;
 
 	out->operations = NULL;
@@ -214,9 +214,8 @@ int store_grants(grant_cb cb, void *ctx)
 
 int store_grant_put(const struct grant_row *g)
 {
-	static const char sql[] =
-	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
-	    " VALUES (?1, ?2, ?3)";
+	static const char sql[] = "INSERT INTO grants (subject_id, collection_id, role_id)"
+				  " VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING";
 
 	return stmt_exec(stmt_texts(sql, g->subject_id, g->collection_id, g->role_id), false);
 }

@@ -66,7 +66,7 @@ int store_session_delete(const unsigned char hash[32])
 int store_sessions_delete_account(const char *account_id, const unsigned char *keep)
 {
 	static const char sql[] =
-	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?2";
+	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS DISTINCT FROM ?2";
 	struct stmt *st = stmt_texts(sql, account_id, NULL, NULL);
 
 	stmt_blob(st, 2, keep, 32);
@@ -78,9 +78,9 @@ int store_sessions_trim_account(const char *account_id, int limit, const unsigne
 {
 	/* the account's index finds its sessions; `keep` counts as the newest of them */
 	static const char sql[] =
-	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS NOT ?3"
+	    "DELETE FROM sessions WHERE account_id = ?1 AND token_hash IS DISTINCT FROM ?3"
 	    " AND token_hash NOT IN (SELECT token_hash FROM sessions"
-	    "  WHERE account_id = ?1 AND token_hash IS NOT ?3"
+	    "  WHERE account_id = ?1 AND token_hash IS DISTINCT FROM ?3"
 	    "  ORDER BY created_at DESC, token_hash DESC LIMIT ?2)";
 	struct stmt *st = stmt_texts(sql, account_id, NULL, NULL);
 	int rc;

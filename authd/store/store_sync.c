@@ -59,14 +59,15 @@ int store_imported_insert(const struct account *a, int64_t now)
 {
 	/* the private collection and its default grant come with the account, as in the API,
 	 * without the lookup and savepoint that a login's check needs: a sync owns its
-	 * transaction, and OR IGNORE keeps a collection that is there already */
+	 * transaction, and DO NOTHING keeps a collection that is there already */
 	static const char collection[] =
-	    "INSERT OR IGNORE INTO collections (id, name, parent_id, path, created_at)"
-	    " VALUES (?1, ?2, 'private', '/Shared/Private/' || ?2, ?4)";
+	    "INSERT INTO collections (id, name, parent_id, path, created_at)"
+	    " VALUES (?1, ?2, 'private', '/Shared/Private/' || ?2, ?3) ON CONFLICT DO NOTHING";
 	static const char grant[] =
-	    "INSERT OR IGNORE INTO grants (subject_id, collection_id, role_id)"
+	    "INSERT INTO grants (subject_id, collection_id, role_id)"
 	    " SELECT ?1, c.id, s.value FROM collections c, settings s"
-	    " WHERE c.path = '/Shared/Private/' || ?2 AND s.key = 'defaultNewUserRole'";
+	    " WHERE c.path = '/Shared/Private/' || ?2 AND s.key = 'defaultNewUserRole'"
+	    " ON CONFLICT DO NOTHING";
 	char collection_id[ID_LEN];
 	struct stmt *st;
 	int rc = store_account_insert(a, NULL);
@@ -76,7 +77,7 @@ int store_imported_insert(const struct account *a, int64_t now)
 	if (new_uuid(collection_id) != 0)
 		return STORE_ERROR;
 	st = stmt_texts(collection, collection_id, a->name, NULL);
-	stmt_int(st, 4, now);
+	stmt_int(st, 3, now);
 	rc = stmt_exec(st, false);
 	return rc == STORE_OK ? stmt_exec(stmt_texts(grant, a->id, a->name, NULL), false) : rc;
 }
@@ -143,7 +144,8 @@ int store_org_member_rows(const char *org_id, member_sync_cb cb, void *ctx)
 int store_org_member_ensure(const char *org_id, const char *user_id)
 {
 	static const char sql[] =
-	    "INSERT OR IGNORE INTO org_members (org_id, user_id, is_admin) VALUES (?1, ?2, 0)";
+	    "INSERT INTO org_members (org_id, user_id, is_admin) VALUES (?1, ?2, false)"
+	    " ON CONFLICT DO NOTHING";
 
 	return stmt_exec(stmt_texts(sql, org_id, user_id, NULL), false);
 }

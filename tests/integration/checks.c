@@ -11,6 +11,7 @@
 
 #include "checks.h"
 #include "engine.h"
+#include "pgcluster.h"
 
 struct authd *srv;
 char *admin;
@@ -76,6 +77,17 @@ const char *read_text(const char *path)
 	char *text = it_read_file(path, NULL);
 
 	ck_assert_msg(text != NULL, "cannot read %s", path);
+	return keep(text);
+}
+
+const char *store_text(const struct authd *s)
+{
+	char *text;
+
+	if (s->dsn[0] == '\0')
+		return read_text(fmt("%s/authd.db", s->dir));
+	text = it_pg_dump(s->dsn);
+	ck_assert_msg(text != NULL, "cannot read the store on PostgreSQL");
 	return keep(text);
 }
 

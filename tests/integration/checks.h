@@ -36,6 +36,8 @@ __attribute__((format(printf, 1, 2))) const char *fmt(const char *f, ...);
 const char *vfmt(const char *f, va_list ap);
 /* A file's whole text; asserts it is readable. */
 const char *read_text(const char *path);
+/* Everything s's store holds, as text: the SQLite database file, or every row on PostgreSQL. */
+const char *store_text(const struct authd *s);
 /* A JSON text from a json_pack format (a bare string or number too). */
 const char *jbody(const char *f, ...);
 /* The checked fixture's teardown: frees the arena and drops the curl handle. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pgcluster.h"
 
 #ifndef AUTHD_BIN
 #error "AUTHD_BIN must name the authd binary (set by tests/integration/CMakeLists.txt)"
@@ -34,6 +35,7 @@
 extern char **environ;
 
 static struct authd pool[POOL_SIZE];
+static struct authd *make_authd(const char *parent, const char *config_json);
 static bool exit_hook_installed;
 /* Every data dir lives under this one, so that a single removal cleans up after a crash. */
 static char workdir[IT_PATH_LEN];
@@ -108,6 +110,11 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 	return 0;
 }
 
+void it_remove_tree(const char *path)
+{
+	nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ---- processes ---- */
 
 /* Stops what this process started and still runs; also removes their dirs. */
@@ -128,13 +135,14 @@ int it_workdir_init(void)
 		return -1;
 	}
 	workdir_owner = getpid();
-	return 0;
+	return it_pg_wanted() ? it_pg_start() : 0;
 }
 
 const char *it_workdir_remove(void)
 {
 	if (workdir[0] == '\0' || workdir_owner != getpid())
 		return NULL;
+	it_pg_stop();
 	if (getenv("AUTHD_TEST_KEEP") != NULL)
 		return workdir;
 	nftw(workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -146,7 +154,45 @@ struct authd *authd_new(const char *config_json)
 	return authd_new_in(NULL, config_json);
 }
 
+/*
+ * On PostgreSQL, the config with a `store` section naming a new database of
+ * the tests' cluster, so that every authd starts on an empty store as it
+ * would on a new data dir; a config that names a store keeps it. malloc'd.
+ */
+static char *with_store(const char *config_json, char dsn[IT_PATH_LEN])
+{
+	json_t *root = config_json ? json_loads(config_json, 0, NULL) : json_object();
+	char *out = NULL;
+
+	if (root == NULL) /* a test of a broken config: it keeps its brokenness */
+		return strdup(config_json);
+	if (json_object_get(root, "store") == NULL && it_pg_database(dsn, IT_PATH_LEN) == 0)
+		json_object_set_new(root, "store",
+				    json_pack("{s:s, s:s}", "driver", "postgres", "dsn", dsn));
+	if (json_object_get(root, "store") != NULL)
+		out = json_dumps(root, JSON_INDENT(1));
+	json_decref(root);
+	return out;
+}
+
 struct authd *authd_new_in(const char *parent, const char *config_json)
+{
+	char *pg_config = NULL, dsn[IT_PATH_LEN] = "";
+	struct authd *s;
+
+	if (!it_pg_wanted())
+		return make_authd(parent, config_json);
+	pg_config = with_store(config_json, dsn);
+	if (pg_config == NULL)
+		return NULL;
+	s = make_authd(parent, pg_config);
+	free(pg_config);
+	if (s != NULL)
+		memcpy(s->dsn, dsn, sizeof(s->dsn));
+	return s;
+}
+
+static struct authd *make_authd(const char *parent, const char *config_json)
 {
 	const char *tmp = getenv("TMPDIR");
 	struct authd *s = NULL;

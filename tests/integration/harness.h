@@ -27,6 +27,7 @@ struct authd {
 	char log[IT_PATH_LEN];	  /* stdout and stderr of the latest start */
 	char cainfo[IT_PATH_LEN]; /* <dir>/ca/cluster-ca.pem */
 	char base[64];		  /* https://127.0.0.1:PORT */
+	char dsn[IT_PATH_LEN];	  /* its store's PostgreSQL database on a *_pg run; "" on SQLite */
 	/*
 	 * "NAME=value" lines added to the server's environment at each start,
 	 * replacing what this process has under the same name; "" ends the list.
@@ -73,6 +74,8 @@ void authd_free(struct authd *s);
 
 /* The whole file, NUL-terminated, malloc'd (caller frees); NULL when unreadable. */
 char *it_read_file(const char *path, size_t *len);
+/* Removes path and everything below it. */
+void it_remove_tree(const char *path);
 /* Writes text to path (created or truncated); 0 on success. */
 int it_write_file(const char *path, const char *text);
 /* A 127.0.0.1 TCP port that was free a moment ago (bind to 0, read it back, close). */

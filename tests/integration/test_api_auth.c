@@ -298,6 +298,8 @@ START_TEST(test_audit_log_keeps_no_passwords)
 			      "authd.db holds a password");
 		ck_assert_msg(!file_holds(fmt("%s/authd.db-wal", srv->dir), secrets[i]),
 			      "authd.db-wal holds a password");
+		ck_assert_msg(!srv->dsn[0] || strstr(store_text(srv), secrets[i]) == NULL,
+			      "the store on PostgreSQL holds a password");
 	}
 	ck_assert_msg(!file_holds(fmt("%s/audit.log", srv->dir), token), "audit.log holds a token");
 	ck_assert_msg(!file_holds(fmt("%s/authd.db", srv->dir), token), "authd.db holds a token");

@@ -7,6 +7,9 @@
  *   absolute session expiry hold, forwards and back (SPEC §3); the session
  *   settings' renewal threshold renews a session only near its end, and a
  *   lowered lifetime ends older sessions at once (README, "Sessions");
+ * - on PostgreSQL, its server stopped under authd and started again: requests
+ *   that need the store are answered 503 STORE_UNAVAILABLE meanwhile, never
+ *   500, and once it is back authd reconnects by itself with nothing lost;
  * - run with the argument "disk-full", alone: a disk that fills up under the
  *   data dir (a small tmpfs it mounts): writes refused with 507 change
  *   nothing, reads are served, writes succeed again once there is room
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "pgcluster.h"
 
 #define ADMIN_PW "Faults-Admin-Pw-1"
 #define USER_PW "Faults-User-Pw-1"
@@ -64,12 +68,24 @@ static void expect_clean_stop(void)
 		      srv->log);
 }
 
-/* SQLite's own checks of the database in dir: every page and index whole, no dangling row. */
-static void expect_store_whole(const char *dir)
+/*
+ * SQLite's own checks of the database in dir: every page and index whole, no
+ * dangling row. On PostgreSQL the server keeps its files whole and its keys
+ * checked; the store must answer.
+ */
+static void expect_store_whole(const struct authd *s)
 {
 	static const char *const tools[] = {"sqlite3", NULL};
+	const char *dir = s->dir;
 	struct ran r;
 
+	if (s->dsn[0] != '\0') {
+		char *n = it_pg_query(s->dsn, "SELECT count(*) FROM accounts");
+
+		ck_assert_msg(n != NULL && atoi(n) > 0, "the store on PostgreSQL does not answer");
+		free(n);
+		return;
+	}
 	require_tools(tools);
 	r = sh(NULL,
 	       "sqlite3 -batch '%s/authd.db' 'PRAGMA integrity_check; PRAGMA foreign_key_check'",
@@ -296,7 +312,7 @@ START_TEST(test_killed_during_a_burst_of_writes)
 	free(admin);
 	admin = NULL;
 	start_srv(ADMIN_PW);
-	expect_store_whole(srv->dir);
+	expect_store_whole(srv);
 	grants = jpath(call("GET", admin, NULL, "/collectionGrants")->json, "grants");
 	ck_assert_msg(json_is_array(grants), "GET /collectionGrants without grants");
 	for (int w = 0; w < WRITERS; w++)
@@ -633,7 +649,7 @@ START_TEST(test_disk_full)
 	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
 	expect_writes_again(user_token, other_token, user_id);
 	expect_clean_stop();
-	expect_store_whole(srv->dir);
+	expect_store_whole(srv);
 	teardown_server();
 }
 END_TEST
@@ -852,6 +868,91 @@ START_TEST(test_session_settings_against_the_clock)
 }
 END_TEST
 
+/* ---- the database server away (PostgreSQL) ---- */
+
+/* A request that needs the store, answered 503 STORE_UNAVAILABLE while the server is away. */
+static void expect_unavailable(const struct reply *r)
+{
+	expect_error(r, 503, "STORE_UNAVAILABLE", NULL);
+}
+
+START_TEST(test_database_restarted)
+{
+	const char *before;
+	struct reply *r;
+
+	new_server(NULL, NULL);
+	start_srv(ADMIN_PW);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:s}", "name", "kept", "password", USER_PW), ACCOUNTS),
+	    201);
+	before = call("GET", admin, NULL, ACCOUNTS "/kept")->body;
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	/* every pooled connection is gone: each request finds that out, none is a 500 */
+	for (int i = 0; i < 12; i++) {
+		expect_unavailable(call("GET", admin, NULL, ACCOUNTS "/kept"));
+		expect_unavailable(call("POST", admin,
+					jbody("{s:s, s:s}", "name", "lost", "password", USER_PW),
+					ACCOUNTS));
+	}
+	expect_unavailable(call("POST", NULL,
+				jbody("{s:s, s:s}", "username", "kept", "password", USER_PW),
+				"/auth/login"));
+	/* what needs no store still answers */
+	expect_status(call("GET", NULL, NULL, "/_ping"), 200);
+	ck_assert_int_eq(it_pg_server_start(), 0);
+	r = call("GET", admin, NULL, ACCOUNTS "/kept");
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, before);
+	expect_error(call("GET", admin, NULL, ACCOUNTS "/lost"), 404, "NOT_FOUND", NULL);
+	expect_status(call("POST", admin, jbody("{s:s, s:s}", "name", "after", "password", USER_PW),
+			   ACCOUNTS),
+		      201);
+	expect_status(call("POST", NULL,
+			   jbody("{s:s, s:s}", "username", "after", "password", USER_PW),
+			   "/auth/login"),
+		      200);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
+/*
+ * A database server that does not answer at start-up: authd waits for it,
+ * says so in its log, and answers 503 STORE_UNAVAILABLE (its /_ping too)
+ * until it is there; /metrics counts those answers afterwards.
+ */
+START_TEST(test_database_away_at_start)
+{
+	const char *metrics;
+	pid_t later;
+	int status;
+
+	new_server(NULL, NULL);
+	start_srv(ADMIN_PW);
+	expect_clean_stop();
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	later = fork();
+	ck_assert_int_ge(later, 0);
+	if (later == 0) {
+		it_sleep_ms(3000);
+		_exit(it_pg_server_start() == 0 ? 0 : 1);
+	}
+	/* the harness asks /_ping until it answers 200, within 10 s */
+	free(admin);
+	admin = NULL;
+	start_srv(ADMIN_PW);
+	ck_assert_int_eq(waitpid(later, &status, 0), later);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the server did not start");
+	expect_has(read_text(srv->log), "trying again in", "authd's log");
+	metrics = call("GET", admin, NULL, "/metrics")->body;
+	ck_assert_msg(strstr(metrics, "route=\"/_ping\",code=\"503\"") != NULL,
+		      "no 503 of /_ping counted:\n%.3000s", metrics);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 /* CTest's SKIP_RETURN_CODE for integration_faults_disk_full: the test could not run here. */
@@ -872,6 +973,13 @@ static Suite *faults_suite(void)
 	suite_add_tcase(s, kill);
 	suite_add_tcase(s, clock);
 	suite_add_tcase(s, session_clock);
+	if (it_pg_wanted()) {
+		TCase *away = server_case("database-away", NULL, NULL, TEST_TIMEOUT);
+
+		tcase_add_test(away, test_database_restarted);
+		tcase_add_test(away, test_database_away_at_start);
+		suite_add_tcase(s, away);
+	}
 	return s;
 }
 

@@ -481,7 +481,7 @@ START_TEST(test_settings_are_saved_without_showing_passwords)
 	expect_lacks(r->body, EU_READER_PW, "GET");
 	ck_assert_ptr_null(jpath(r->json, "readerPassword"));
 	/* sealed in the database, and never in the logs */
-	db = read_text(fmt("%s/authd.db", srv->dir));
+	db = store_text(srv);
 	ck_assert_ptr_null(memmem(db, strlen(db), EU_READER_PW, strlen(EU_READER_PW)));
 	expect_lacks(read_text(srv->log), EU_READER_PW, "authd's log");
 	expect_lacks(read_text(fmt("%s/audit.log", srv->dir)), EU_READER_PW, "audit log");

@@ -26,6 +26,7 @@
 
 #include "bundles.h"
 #include "checks.h"
+#include "pgcluster.h"
 #include "slapd.h"
 
 #define ACCOUNTS "/enzi/v0/accounts"
@@ -359,6 +360,10 @@ static int scan_file(const char *path, const struct stat *st, int flag, struct F
 	free(data);
 	nfiles_scanned++;
 	bytes_scanned += len;
+	/* the PostgreSQL server's thousand files are counted; only those expected are named */
+	if (scan_root != srv->dir && strcmp(p.rel, "server.log") != 0 &&
+	    strcmp(p.rel, "data/global/pg_control") != 0)
+		return 0;
 	if (strstr(scanned, fmt(" %s ", p.rel)) == NULL)
 		scanned = fmt("%s%s ", scanned, p.rel);
 	return 0;
@@ -371,6 +376,11 @@ static void scan_data_dir(void)
 	ck_assert_msg(strncmp(srv->log, srv->dir, strlen(srv->dir)) == 0,
 		      "authd's log %s is outside its data dir", srv->log);
 	ck_assert_int_eq(nftw(srv->dir, scan_file, 16, FTW_PHYS), 0);
+	/* on PostgreSQL, the server's data folder and log hold the store */
+	if (srv->dsn[0] != '\0') {
+		scan_root = it_pg_dir();
+		ck_assert_int_eq(nftw(scan_root, scan_file, 16, FTW_PHYS), 0);
+	}
 }
 
 static void scan_answers(void)
@@ -692,9 +702,14 @@ static void stop_and_audit(void)
 		      status);
 	scan_data_dir();
 	scan_answers();
-	expect_scanned("authd.db");
-	expect_scanned("authd.db-wal");
-	expect_scanned("authd.db-shm");
+	if (srv->dsn[0] != '\0') {
+		expect_scanned("server.log");
+		expect_scanned("data/global/pg_control");
+	} else {
+		expect_scanned("authd.db");
+		expect_scanned("authd.db-wal");
+		expect_scanned("authd.db-shm");
+	}
 	expect_scanned("audit.log");
 	expect_scanned("secret.key");
 	expect_scanned(srv->log + strlen(srv->dir) + 1);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "pgcluster.h"
 #include "slapd.h"
 
 #define ADMIN_PW "Admin-Passw0rd-Sync"
@@ -470,9 +471,23 @@ static const char *state_of(const char *db)
 	return r.out;
 }
 
+/* The same read from the PostgreSQL database of a *_pg run, booleans printed as SQLite's. */
+static const char *pg_state_of(const char *dsn)
+{
+	char *out = it_pg_query(dsn, state_sql);
+	const char *copy = fmt("%s", out ? out : "");
+
+	free(out);
+	ck_assert_msg(strstr(copy, "account|admin|") != NULL,
+		      "no accounts in the store on PostgreSQL:\n%.500s", copy);
+	return copy;
+}
+
 /* The store of the running (or stopped) srv; WAL lets sqlite3 read beside authd. */
 static const char *store_state(void)
 {
+	if (srv->dsn[0] != '\0')
+		return pg_state_of(srv->dsn);
 	return state_of(fmt("%s/authd.db", srv->dir));
 }
 
@@ -1509,6 +1524,8 @@ static const char *kill_authd(void)
 	authd_stop_with(srv, SIGKILL);
 	ck_assert_msg(WIFSIGNALED(srv->last_status) && WTERMSIG(srv->last_status) == SIGKILL,
 		      "authd ended with status %d", srv->last_status);
+	if (srv->dsn[0] != '\0') /* the server's own files are not authd's to keep whole */
+		return pg_state_of(srv->dsn);
 	expect_ran(sh(NULL, "mkdir '%s' && cp '%s'/authd.db* '%s'/", copy, srv->dir, copy), 0);
 	ck_assert_str_eq(
 	    chomp(sh(NULL, "sqlite3 -batch '%s/authd.db' 'PRAGMA integrity_check'", copy).out),

@@ -119,6 +119,46 @@ static void expect_config_error(const char *text, const char *want)
 	config_free(&c);
 }
 
+/* The store's keys: a DSN or a private file of one, for the postgres driver only. */
+START_TEST(config_reads_the_store)
+{
+	char path[512], dsn_path[512], text[1200];
+	struct refusal err;
+	struct config c;
+
+	config_defaults(&c);
+	ck_assert_str_eq(c.store_driver, "sqlite");
+	ck_assert_ptr_null(c.store_dsn);
+	config_free(&c);
+	write_text("pg.json",
+		   "{\"store\":{\"driver\":\"postgres\",\"dsn\":\"host=db user=authd\","
+		   "\"maxConnections\":4}}",
+		   path, sizeof(path));
+	config_defaults(&c);
+	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(c.store_driver, "postgres");
+	ck_assert_str_eq(c.store_dsn, "host=db user=authd");
+	ck_assert_int_eq(c.store_max_connections, 4);
+	config_free(&c);
+	write_text("dsn", "host=db password=hunter2-secret\n", dsn_path, sizeof(dsn_path));
+	ck_assert_int_eq(chmod(dsn_path, 0600), 0);
+	snprintf(text, sizeof(text), "{\"store\":{\"driver\":\"postgres\",\"dsnFile\":\"%s\"}}",
+		 dsn_path);
+	write_text("pgfile.json", text, path, sizeof(path));
+	config_defaults(&c);
+	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(c.store_dsn_file, dsn_path);
+	config_free(&c);
+	/* a file others may read is refused, and the refusal quotes none of it */
+	ck_assert_int_eq(chmod(dsn_path, 0640), 0);
+	config_defaults(&c);
+	ck_assert_int_eq(config_load_file(&c, path, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "chmod 600"));
+	ck_assert_ptr_null(strstr(err.message, "hunter2"));
+	config_free(&c);
+}
+END_TEST
+
 START_TEST(config_refuses_bad_files)
 {
 	struct refusal err;
@@ -146,6 +186,19 @@ START_TEST(config_refuses_bad_files)
 			    "session.renewalThresholdMinutes: must not be more than idleMinutes");
 	expect_config_error("{\"dataDir\":\"/x\",\"session\":{\"perUserLimit\":-1}}",
 			    "session.perUserLimit: must be between 0 and 1000");
+	expect_config_error("{\"store\":{\"dns\":\"x\"}}", "unknown key \"store.dns\"");
+	expect_config_error("{\"store\":{\"maxConnections\":\"5\"}}",
+			    "store.maxConnections: must be an integer");
+	expect_config_error("{\"store\":{\"maxConnections\":0}}",
+			    "store.maxConnections: must be between 1 and 1000");
+	expect_config_error("{\"store\":{\"driver\":\"mysql\"}}",
+			    "store.driver: must be sqlite or postgres");
+	expect_config_error("{\"store\":{\"dsn\":\"password=hunter2\"}}",
+			    "only for the postgres driver");
+	expect_config_error("{\"store\":{\"driver\":\"postgres\"}}",
+			    "needs one of dsn and dsnFile");
+	expect_config_error("{\"store\":{\"driver\":\"postgres\",\"dsnFile\":\"/nonexistent\"}}",
+			    "store.dsnFile: /nonexistent is not a readable file");
 	expect_config_error("{\"dataDir\":\"/x\",", "");
 	expect_config_error("[1,2]", "must hold a JSON object");
 	expect_config_error("{\"dataDir\":\"/x\",\"dataDir\":\"/y\"}", "duplicate");
@@ -1696,7 +1749,7 @@ int main(void)
 	}
 	unit_case(s, "config",
 		  (const TTest *const[]){config_defaults_match_the_spec, config_reads_every_section,
-					 config_refuses_bad_files, NULL});
+					 config_reads_the_store, config_refuses_bad_files, NULL});
 	unit_case(s, "session-settings",
 		  (const TTest *const[]){session_settings_default_to_the_config,
 					 session_settings_take_what_a_put_gives,

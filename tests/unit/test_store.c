@@ -1,7 +1,9 @@
 /*
  * Unit tests of the store: the SQLite driver's migrations, the result codes
  * store.h promises, the per-user limit's end of old sessions, and the shared
- * connection of the login path.
+ * connection of the login path. With AUTHD_TEST_STORE=postgres (unit_store_pg)
+ * the driver-neutral ones run on a PostgreSQL cluster of their own, beside
+ * the PostgreSQL driver's migrations, password hiding and reconnection.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,11 +12,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
+#include "pgcluster.h"
+#include "store/postgres/pg.h"
 #include "store/sqlite/sqlite.h"
 #include "store/store.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/test_store.XXXXXX";
+/* on PostgreSQL, the DSN of the database the running test's store_setup made */
+static char dsn[512];
+
+/* A config for the store on the test's PostgreSQL database; config_free it. */
+static void pg_config(struct config *c, const char *with_dsn)
+{
+	config_defaults(c);
+	config_set_string(&c->store_driver, "postgres");
+	config_set_string(&c->store_dsn, with_dsn);
+	c->store_max_connections = 4;
+}
+
+/* Opens the store on the PostgreSQL database of with_dsn. */
+static void store_setup_on(const char *with_dsn)
+{
+	struct failure err;
+	struct config c;
+
+	pg_config(&c, with_dsn);
+	ck_assert_msg(store_open_config(&c, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(store_driver_name(), "postgres");
+	config_free(&c);
+}
 
 static void store_setup(void)
 {
@@ -23,7 +51,12 @@ static void store_setup(void)
 
 	snprintf(d, sizeof(d), "%s/storeXXXXXX", dir);
 	ck_assert_ptr_nonnull(mkdtemp(d));
-	ck_assert_msg(store_open(d, &err) == 0, "%s", err.message);
+	if (!it_pg_wanted()) {
+		ck_assert_msg(store_open(d, &err) == 0, "%s", err.message);
+		return;
+	}
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	store_setup_on(dsn);
 }
 
 static void add_account(const char *name, bool org, bool admin, bool active, char id[ID_LEN])
@@ -39,6 +72,8 @@ static void add_account(const char *name, bool org, bool admin, bool active, cha
 	ck_assert_int_eq(store_account_insert(&a, NULL), STORE_OK);
 	memcpy(id, a.id, ID_LEN);
 }
+
+static bool account_exists(const char *name);
 
 /* ---- migrations ---- */
 
@@ -442,6 +477,231 @@ START_TEST(shared_connection_waits_no_longer_than_asked)
 }
 END_TEST
 
+/* ---- the PostgreSQL driver ---- */
+
+static int pg_version(void)
+{
+	PGconn *pg = PQconnectdb(dsn);
+	int v = pg_stored_version(pg);
+
+	PQfinish(pg);
+	return v;
+}
+
+START_TEST(pg_migrations_build_the_schema_once)
+{
+	struct failure err;
+	struct config c;
+	char id[ID_LEN];
+
+	store_setup();
+	ck_assert_int_eq(pg_version(), pg_schema_version());
+	ck_assert_int_eq(pg_schema_version(), sqlite_schema_version());
+	add_account("kept", false, false, true, id);
+	store_close();
+	/* a second start changes nothing and keeps rows */
+	pg_config(&c, dsn);
+	ck_assert_msg(store_open_config(&c, &err) == 0, "%s", err.message);
+	ck_assert(account_exists("kept"));
+	store_close();
+	/* a database newer than this build is refused untouched */
+	ck_assert_int_eq(it_pg_sql(dsn, "UPDATE authd_schema SET version = 99"), 0);
+	ck_assert_int_eq(store_open_config(&c, &err), -1);
+	ck_assert_msg(strstr(err.message, "newer authd") != NULL, "%s", err.message);
+	ck_assert_int_eq(pg_version(), 99);
+	config_free(&c);
+}
+END_TEST
+
+/* A refused login says why, and never with the DSN's password. */
+START_TEST(pg_a_wrong_password_is_not_in_the_error)
+{
+	char wrong[600], *pw;
+	struct failure err;
+	struct config c;
+
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	pw = strstr(dsn, "password=");
+	ck_assert_ptr_nonnull(pw);
+	snprintf(wrong, sizeof(wrong), "%.*spassword=Wr0ng-Secret-Pw", (int)(pw - dsn), dsn);
+	pg_config(&c, wrong);
+	ck_assert_int_eq(store_open_config(&c, &err), -1);
+	ck_assert_msg(strstr(err.message, "password authentication failed") != NULL, "%s",
+		      err.message);
+	ck_assert_msg(strstr(err.message, "Wr0ng-Secret-Pw") == NULL, "%s", err.message);
+	config_free(&c);
+	pg_config(&c, "host=127.0.0.1 nonsense_key=Wr0ng-Secret-Pw");
+	ck_assert_int_eq(store_open_config(&c, &err), -1);
+	ck_assert_msg(strstr(err.message, "Wr0ng") == NULL, "%s", err.message);
+	config_free(&c);
+}
+END_TEST
+
+/* Connections the server ends answer STORE_UNAVAILABLE once; the next statement reconnects. */
+START_TEST(pg_a_lost_connection_is_unavailable_then_reconnected)
+{
+	char sql[700];
+	struct account a;
+	char id[ID_LEN];
+
+	store_setup();
+	add_account("before", false, false, true, id);
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		 " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+	ck_assert_int_eq(it_pg_sql(dsn, sql), 0);
+	ck_assert_int_eq(store_account_get("before", &a), STORE_UNAVAILABLE);
+	ck_assert_int_eq(store_account_get("before", &a), STORE_OK);
+	/* and in a transaction: it is lost, nothing of it kept, and the next one works */
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("lost", false, false, true, id);
+	ck_assert_int_eq(it_pg_sql(dsn, sql), 0);
+	ck_assert_int_eq(store_commit(), STORE_UNAVAILABLE);
+	store_rollback();
+	ck_assert(!account_exists("lost"));
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	add_account("after", false, false, true, id);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert(account_exists("after"));
+	store_close();
+}
+END_TEST
+
+/* A statement past the server's statement_timeout answers STORE_UNAVAILABLE, then all is well. */
+START_TEST(pg_a_statement_timeout_is_unavailable)
+{
+	struct account a;
+	char id[ID_LEN], sql[600];
+	PGconn *locker;
+	PGresult *res;
+
+	store_setup();
+	add_account("slow", false, false, true, id);
+	store_close();
+	snprintf(sql, sizeof(sql), "ALTER ROLE authd SET statement_timeout = '300ms'");
+	ck_assert_int_eq(it_pg_sql(dsn, sql), 0);
+	store_setup_on(dsn);
+	/* another session holds the table, so the read waits past the timeout */
+	locker = PQconnectdb(dsn);
+	ck_assert_int_eq(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	ck_assert_int_eq(store_account_get("slow", &a), STORE_UNAVAILABLE);
+	PQfinish(locker);
+	ck_assert_int_eq(store_account_get("slow", &a), STORE_OK);
+	store_close();
+	ck_assert_int_eq(it_pg_sql(dsn, "ALTER ROLE authd RESET statement_timeout"), 0);
+}
+END_TEST
+
+static void *hold_write_lock(void *arg)
+{
+	struct holder *h = arg;
+
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	pthread_barrier_wait(&h->taken);
+	pthread_barrier_wait(&h->done);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	return NULL;
+}
+
+/* Transactions run one at a time; one that waits about 5 s for another gives up, as on SQLite. */
+START_TEST(pg_a_transaction_waits_for_another_then_gives_up)
+{
+	struct timespec t0, t1;
+	struct holder h;
+	pthread_t t;
+	double waited;
+
+	store_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(store_begin(), STORE_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(waited >= 4.5 && waited < 10, "waited %.1f s for the lock", waited);
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	store_close();
+}
+END_TEST
+
+/* A bulk transaction's writes go out without waiting: a failure among them fails the commit. */
+START_TEST(pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit)
+{
+	struct account a = {0};
+	char id[ID_LEN];
+	int rc;
+
+	store_setup();
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("dup", false, false, true, id);
+	ck_assert_int_eq(new_uuid(a.id), 0);
+	snprintf(a.name, sizeof(a.name), "dup");
+	rc = store_account_insert(&a, NULL);
+	ck_assert(rc == STORE_OK || rc == STORE_CONFLICT);
+	ck_assert_int_eq(store_commit(), STORE_CONFLICT);
+	store_rollback();
+	ck_assert(!account_exists("dup"));
+	/* a write that must change a row and did not */
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("ok", false, false, true, id);
+	ck_assert_int_eq(
+	    store_imported_update("no-such-id", "", "", "", true, false, false, false, 1),
+	    STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_NOT_FOUND);
+	store_rollback();
+	ck_assert(!account_exists("ok"));
+	/* and a read in the middle sees the writes before it */
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	add_account("seen", false, false, true, id);
+	ck_assert(account_exists("seen"));
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert(account_exists("seen"));
+	store_close();
+}
+END_TEST
+
+/* A key that is not UTF-8 finds nothing, as on SQLite, and does not spoil a transaction. */
+START_TEST(pg_a_key_that_is_not_utf8_finds_nothing)
+{
+	struct account a;
+	char id[ID_LEN];
+	int64_t n = -1;
+
+	store_setup();
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_account_get("\xff\xfe", &a), STORE_NOT_FOUND);
+	/* a query that always has its row still has it */
+	ck_assert_int_eq(store_count_active_admins("\xc3", &n), STORE_OK);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(store_role_delete("\xc3"), STORE_NOT_FOUND);
+	add_account("still", false, false, true, id);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert(account_exists("still"));
+	store_close();
+}
+END_TEST
+
+/* The cases that hold for either driver. */
+static void add_neutral_cases(Suite *s)
+{
+	unit_case(s, "results",
+		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
+					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
+	unit_case(s, "sessions",
+		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions,
+					 live_sessions_are_those_expiry_leaves, NULL});
+}
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -450,18 +710,29 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	log_set_level(LOG_ERROR);
+	add_neutral_cases(s);
+	if (it_pg_wanted()) {
+		if (it_pg_start() != 0)
+			return 1;
+		unit_case(
+		    s, "postgres",
+		    (const TTest *const[]){
+			pg_migrations_build_the_schema_once,
+			pg_a_wrong_password_is_not_in_the_error,
+			pg_a_lost_connection_is_unavailable_then_reconnected,
+			pg_a_statement_timeout_is_unavailable,
+			pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit,
+			pg_a_transaction_waits_for_another_then_gives_up,
+			pg_a_key_that_is_not_utf8_finds_nothing, NULL});
+		return unit_run(s, dir);
+	}
 	unit_case(s, "migrations",
 		  (const TTest *const[]){migrations_build_and_keep_the_schema,
 					 migrations_upgrade_an_older_database_in_place,
 					 migrations_keep_a_session_s_last_use_as_its_renewal,
 					 migrations_refuse_a_newer_database,
 					 migrations_roll_back_a_failed_step, NULL});
-	unit_case(s, "results",
-		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
-					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
-	unit_case(s, "sessions",
-		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions,
-					 live_sessions_are_those_expiry_leaves, NULL});
 	unit_case(s, "shared-connection",
 		  (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
 					 shared_connection_is_not_lent_inside_a_transaction,

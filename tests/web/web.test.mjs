@@ -26,6 +26,8 @@ function arg(name) {
 
 const AUTHD = arg('authd');
 const ARTIFACTS = arg('artifacts');
+// optional: a config file for authd (run.sh's PostgreSQL store)
+const CONFIG = process.argv.includes('--config') ? arg('config') : null;
 
 /* ---- checks ---- */
 
@@ -92,7 +94,8 @@ async function startAuthd(ctx) {
     ctx.port = await freePort();
     ctx.logPath = path.join(ctx.dir, 'authd.log');
     const log = fs.openSync(ctx.logPath, 'w');
-    ctx.authd = spawn(AUTHD, ['--data-dir', path.join(ctx.dir, 'data'), '--listen', `127.0.0.1:${ctx.port}`], {
+    const config = CONFIG ? ['--config', CONFIG] : [];
+    ctx.authd = spawn(AUTHD, [...config, '--data-dir', path.join(ctx.dir, 'data'), '--listen', `127.0.0.1:${ctx.port}`], {
       env: { ...process.env, AUTHD_ADMIN_PASSWORD: ADMIN_PASSWORD },
       stdio: ['ignore', log, log],
     });

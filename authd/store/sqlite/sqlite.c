@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../driver.h"
+#include "../ops.h"
 #include "sqlite.h"
 
 #define STMT_CACHE 96
@@ -163,7 +163,7 @@ static int take_shared(long wait_us)
 	return pthread_mutex_clocklock(&shared_lock, CLOCK_MONOTONIC, &until);
 }
 
-bool store_shared_begin(long wait_us)
+static bool shared_begin(long wait_us)
 {
 	struct conn *own = pthread_getspecific(conn_key);
 
@@ -182,7 +182,7 @@ bool store_shared_begin(long wait_us)
 	return true;
 }
 
-void store_shared_end(void)
+static void shared_end(void)
 {
 	/* a transaction left open would hold the next holder's statements in it */
 	if (!sqlite3_get_autocommit(lent->db)) {
@@ -241,44 +241,29 @@ static sqlite3_stmt *raw(struct stmt *st)
 	return (sqlite3_stmt *)st;
 }
 
-struct stmt *stmt_get(const char *sql)
+static struct stmt *get(const char *sql)
 {
 	return (struct stmt *)prepared(sql);
 }
 
-struct stmt *stmt_texts(const char *sql, const char *a, const char *b, const char *c)
+static void bind_text(struct stmt *st, int i, const char *v)
 {
-	const char *args[] = {a, b, c};
-	struct stmt *st = stmt_get(sql);
-
-	for (int i = 0; i < 3; i++)
-		if (args[i] != NULL)
-			stmt_text(st, i + 1, args[i]);
-	return st;
+	sqlite3_bind_text(raw(st), i, v, -1, SQLITE_STATIC);
 }
 
-void stmt_text(struct stmt *st, int i, const char *v)
+static void bind_int(struct stmt *st, int i, int64_t v)
 {
-	if (st != NULL && v != NULL)
-		sqlite3_bind_text(raw(st), i, v, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(raw(st), i, v);
 }
 
-void stmt_int(struct stmt *st, int i, int64_t v)
+static void bind_bool(struct stmt *st, int i, bool v)
 {
-	if (st != NULL)
-		sqlite3_bind_int64(raw(st), i, v);
+	sqlite3_bind_int(raw(st), i, v);
 }
 
-void stmt_bool(struct stmt *st, int i, bool v)
+static void bind_blob(struct stmt *st, int i, const void *v, size_t len)
 {
-	if (st != NULL)
-		sqlite3_bind_int(raw(st), i, v);
-}
-
-void stmt_blob(struct stmt *st, int i, const void *v, size_t len)
-{
-	if (st != NULL && v != NULL)
-		sqlite3_bind_blob(raw(st), i, v, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(raw(st), i, v, (int)len, SQLITE_STATIC);
 }
 
 /* A failed step: what it means, and the statement reset for its next use. */
@@ -290,7 +275,7 @@ static int step_failed(sqlite3_stmt *st)
 	return rc;
 }
 
-int stmt_exec(struct stmt *st, bool need_row)
+static int exec(struct stmt *st, bool need_row)
 {
 	int rc;
 
@@ -309,14 +294,14 @@ int stmt_exec(struct stmt *st, bool need_row)
 	return STORE_OK;
 }
 
-int64_t stmt_changed(void)
+static int64_t changed(void)
 {
 	sqlite3 *db = current_db();
 
 	return db ? sqlite3_changes64(db) : 0;
 }
 
-int stmt_each(struct stmt *st, row_fn row, void *ctx)
+static int each(struct stmt *st, row_fn row, void *ctx)
 {
 	int rc;
 
@@ -331,7 +316,7 @@ int stmt_each(struct stmt *st, row_fn row, void *ctx)
 	return STORE_OK;
 }
 
-int stmt_one(struct stmt *st, row_fn row, void *ctx)
+static int one(struct stmt *st, row_fn row, void *ctx)
 {
 	int rc;
 
@@ -349,59 +334,47 @@ int stmt_one(struct stmt *st, row_fn row, void *ctx)
 	return STORE_OK;
 }
 
-static int int_row(struct stmt *st, void *ctx)
-{
-	*(int64_t *)ctx = col_int(st, 0);
-	return 0;
-}
-
-int stmt_one_int(struct stmt *st, int64_t *out)
-{
-	return stmt_one(st, int_row, out);
-}
-
-const char *col_text(struct stmt *st, int col)
+static const char *column_text(struct stmt *st, int col)
 {
 	const unsigned char *v = sqlite3_column_text(raw(st), col);
 
 	return v ? (const char *)v : "";
 }
 
-bool col_null(struct stmt *st, int col)
+static bool column_null(struct stmt *st, int col)
 {
 	return sqlite3_column_type(raw(st), col) == SQLITE_NULL;
 }
 
-int64_t col_int(struct stmt *st, int col)
+static int64_t column_int(struct stmt *st, int col)
 {
 	return sqlite3_column_int64(raw(st), col);
 }
 
-bool col_bool(struct stmt *st, int col)
+static bool column_bool(struct stmt *st, int col)
 {
 	return sqlite3_column_int(raw(st), col) != 0;
 }
 
-void col_copy(struct stmt *st, int col, char *dst, size_t len)
-{
-	snprintf(dst, len, "%s", col_text(st, col));
-}
-
-int store_open(const char *data_dir, struct failure *err)
+/* The database is <data_dir>/authd.db; the target's DSN and pool size do not apply. */
+static int open_store(const struct store_target *t, struct failure *err)
 {
 	sqlite3 *db;
 
-	if (asprintf(&db_path, "%s/authd.db", data_dir) < 0)
+	if (asprintf(&db_path, "%s/authd.db", t->data_dir) < 0)
 		return failure_set(err, "out of memory");
-	if (pthread_key_create(&conn_key, conn_free) != 0)
+	if (pthread_key_create(&conn_key, conn_free) != 0) {
+		free(db_path);
+		db_path = NULL; /* close_all: nothing to close */
 		return failure_set(err, "cannot create a thread key");
+	}
 	db = current_db();
 	if (db == NULL)
 		return failure_set(err, "cannot open %s", db_path);
 	return sqlite_migrate(db, sqlite_schema_version(), err);
 }
 
-void store_checkpoint(void)
+static void checkpoint(void)
 {
 	sqlite3 *db = current_db();
 
@@ -410,9 +383,13 @@ void store_checkpoint(void)
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
-void store_close(void)
+static void close_all(void)
 {
-	struct conn *c = pthread_getspecific(conn_key);
+	struct conn *c;
+
+	if (db_path == NULL) /* never opened: conn_key was not made */
+		return;
+	c = pthread_getspecific(conn_key);
 
 	conn_free(shared);
 	shared = NULL;
@@ -461,24 +438,21 @@ static void bulk_end(void)
 	cache_kb(DEFAULT_CACHE_KB);
 }
 
-int store_begin(void)
-{
-	return exec_simple("BEGIN IMMEDIATE");
-}
-
-int store_begin_bulk(void)
+static int begin(bool big)
 {
 	int rc;
 
+	if (!big)
+		return exec_simple("BEGIN IMMEDIATE");
 	cache_kb(BULK_CACHE_KB);
 	bulk = true;
-	rc = store_begin();
+	rc = exec_simple("BEGIN IMMEDIATE");
 	if (rc != STORE_OK)
 		bulk_end();
 	return rc;
 }
 
-int store_commit(void)
+static int commit(void)
 {
 	int rc = exec_simple("COMMIT");
 
@@ -487,17 +461,17 @@ int store_commit(void)
 	return rc;
 }
 
-int store_begin_nested(void)
+static int begin_nested(void)
 {
 	return exec_simple("SAVEPOINT nested");
 }
 
-int store_commit_nested(void)
+static int commit_nested(void)
 {
 	return exec_simple("RELEASE nested");
 }
 
-void store_rollback_nested(void)
+static void rollback_nested(void)
 {
 	sqlite3 *db = current_db();
 
@@ -505,7 +479,7 @@ void store_rollback_nested(void)
 		sqlite3_exec(db, "ROLLBACK TO nested; RELEASE nested", NULL, NULL, NULL);
 }
 
-void store_rollback(void)
+static void rollback(void)
 {
 	sqlite3 *db = current_db();
 
@@ -513,3 +487,31 @@ void store_rollback(void)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	bulk_end();
 }
+
+const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .open = open_store,
+    .checkpoint = checkpoint,
+    .close = close_all,
+    .shared_begin = shared_begin,
+    .shared_end = shared_end,
+    .begin = begin,
+    .commit = commit,
+    .rollback = rollback,
+    .begin_nested = begin_nested,
+    .commit_nested = commit_nested,
+    .rollback_nested = rollback_nested,
+    .get = get,
+    .text = bind_text,
+    .integer = bind_int,
+    .boolean = bind_bool,
+    .blob = bind_blob,
+    .exec = exec,
+    .changed = changed,
+    .each = each,
+    .one = one,
+    .col_text = column_text,
+    .col_null = column_null,
+    .col_int = column_int,
+    .col_bool = column_bool,
+};

@@ -1,0 +1,974 @@
+/*
+ * The PostgreSQL driver: a bounded pool of libpq connections, statements
+ * prepared once per connection, store/driver.h's statements and rows, and
+ * transactions. The schema is in schema.c, the queries in store/store_*.c.
+ *
+ * A thread holds one connection from its first statement until that
+ * statement's rows are read, or, in a transaction, until it ends; statements
+ * a row callback runs go to the same connection. Values are always bound
+ * parameters (PQexecPrepared), never SQL text. Every failure is mapped to a
+ * store result: a broken rule to STORE_CONFLICT, a full disk to STORE_FULL,
+ * a server out of reach, shutting down, too slow or in a serialization
+ * failure that retries did not cure to STORE_UNAVAILABLE.
+ */
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistr.h>
+
+#include "../ops.h"
+#include "pg.h"
+
+#define STMT_CACHE 96
+#define MAX_PARAMS 16
+#define TEXTOID 25
+/* how long a statement waits for a free connection before it answers STORE_UNAVAILABLE */
+#define POOL_WAIT_SECONDS 10
+/* a statement outside a transaction that hit a serialization failure or deadlock runs again */
+#define RETRIES 3
+
+/* A statement prepared on one connection, its parameters and its last result. */
+struct pstmt {
+	const char *sql; /* keyed by address: every caller passes a literal */
+	char name[16];
+	int nparams;
+	const char *values[MAX_PARAMS];
+	int lengths[MAX_PARAMS];
+	int formats[MAX_PARAMS];
+	char numbers[MAX_PARAMS][24];
+	char *cleaned[MAX_PARAMS]; /* texts made UTF-8 for this run, malloc'd */
+	PGresult *res;
+	int row;
+	struct pconn *conn;
+};
+
+struct pconn {
+	PGconn *pg;
+	unsigned generation; /* the pool's generation when it connected */
+	struct pstmt *stmts[STMT_CACHE];
+	int nstmts;
+};
+
+/*
+ * The pool. Global because every thread draws from it; set up by open_store
+ * before any other thread exists. A connection lost to a server restart
+ * bumps `generation`, and idle connections of an older one are dropped
+ * rather than lent: the restart took them all.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	struct pconn **idle;
+	int nidle, nopen, max;
+	unsigned generation;
+	char *dsn;	/* may hold a password: cleansed at close */
+	char *password; /* the DSN's, to scrub from libpq's messages */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER};
+
+/* The calling thread's connection, and why its last stmt_get failed. */
+static _Thread_local struct pconn *held;
+static _Thread_local int busy;		  /* statements running or being read on `held` */
+static _Thread_local int tx_depth;	  /* 0 outside a transaction; savepoints above 1 */
+static _Thread_local bool tx_from_nested; /* the transaction began as a savepoint */
+static _Thread_local int get_failed;
+static _Thread_local int64_t last_changed;
+
+/*
+ * A bulk transaction (a sync's) sends its writes in libpq's pipeline mode:
+ * they go out without waiting for each answer, and their answers are read
+ * in batches. `pending` holds, for each write sent and not yet answered,
+ * whether it must change a row. The first failure among them is what the
+ * next read, savepoint or commit answers; the transaction is then lost.
+ */
+#define PIPE_BATCH 256
+static _Thread_local bool bulk_tx, piping;
+static _Thread_local bool pending[PIPE_BATCH];
+static _Thread_local int npending;
+
+/* libpq's message with the DSN's password, should it ever appear, replaced by stars. */
+static void scrub(char *msg)
+{
+	size_t n;
+	char *at;
+
+	if (pool.password == NULL || (n = strlen(pool.password)) == 0)
+		return;
+	while ((at = strstr(msg, pool.password)) != NULL)
+		memset(at, '*', n);
+}
+
+/* A libpq message, scrubbed, as one line for authd's log (libpq puts its hints on lines of their
+ * own). */
+static void tidy(char *text)
+{
+	size_t n;
+
+	scrub(text);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
+		text[--n] = '\0';
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+static void log_pg(const char *what, const char *msg)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s", msg ? msg : "");
+	tidy(text);
+	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", text);
+}
+
+static void reset(struct pstmt *p);
+static int drain(void);
+
+static void conn_free(struct pconn *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < c->nstmts; i++) {
+		reset(c->stmts[i]);
+		free(c->stmts[i]);
+	}
+	PQfinish(c->pg);
+	free(c);
+}
+
+/* A new connection, or NULL (logged). */
+static PGconn *connect_db(const char *dsn, struct failure *err)
+{
+	/* dbname with expand_dbname reads the whole DSN (keywords or URI); authd names itself */
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {dsn, "authd", NULL};
+	PGconn *pg = PQconnectdbParams(keys, values, 1);
+	char text[1024];
+
+	if (pg != NULL && PQstatus(pg) == CONNECTION_OK)
+		return pg;
+	snprintf(text, sizeof(text), "%s", pg ? PQerrorMessage(pg) : "out of memory");
+	tidy(text);
+	failure_set(err, "cannot connect to PostgreSQL: %s", text);
+	PQfinish(pg);
+	return NULL;
+}
+
+static struct pconn *conn_new(void)
+{
+	struct pconn *c = calloc(1, sizeof(*c));
+	struct failure err;
+
+	if (c == NULL)
+		return NULL;
+	c->pg = connect_db(pool.dsn, &err);
+	if (c->pg == NULL) {
+		log_msg(LOG_ERROR, "store: %s", err.message);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Waits for a free slot; 0 when one is ours (an idle connection in *out, or room for one). */
+static int pool_wait(struct pconn **out)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += POOL_WAIT_SECONDS;
+	pthread_mutex_lock(&pool.lock);
+	while (pool.nidle == 0 && pool.nopen >= pool.max)
+		if (pthread_cond_timedwait(&pool.freed, &pool.lock, &until) != 0) {
+			pthread_mutex_unlock(&pool.lock);
+			return -1;
+		}
+	*out = NULL;
+	while (pool.nidle > 0 && *out == NULL) {
+		struct pconn *c = pool.idle[--pool.nidle];
+
+		if (c->generation == pool.generation && PQstatus(c->pg) == CONNECTION_OK)
+			*out = c;
+		else {
+			pool.nopen--;
+			conn_free(c); /* PQfinish of a dead socket does not block */
+		}
+	}
+	if (*out == NULL)
+		pool.nopen++;
+	pthread_mutex_unlock(&pool.lock);
+	return 0;
+}
+
+/* The calling thread's connection, taken from the pool on first use; NULL with get_failed. */
+static struct pconn *acquire(void)
+{
+	struct pconn *c;
+	unsigned gen;
+
+	if (held != NULL)
+		return held;
+	if (pool_wait(&c) != 0) {
+		log_msg(LOG_ERROR, "store: no free connection in %d s (maxConnections %d)",
+			POOL_WAIT_SECONDS, pool.max);
+		get_failed = STORE_UNAVAILABLE;
+		return NULL;
+	}
+	if (c == NULL) {
+		pthread_mutex_lock(&pool.lock);
+		gen = pool.generation;
+		pthread_mutex_unlock(&pool.lock);
+		c = conn_new();
+		if (c == NULL) {
+			pthread_mutex_lock(&pool.lock);
+			pool.nopen--;
+			pthread_cond_signal(&pool.freed);
+			pthread_mutex_unlock(&pool.lock);
+			get_failed = STORE_UNAVAILABLE;
+			return NULL;
+		}
+		c->generation = gen;
+	}
+	held = c;
+	return c;
+}
+
+/* Gives the thread's connection back once nothing runs on it and no transaction holds it. */
+static void release(void)
+{
+	struct pconn *c = held;
+
+	if (c == NULL || busy > 0 || tx_depth > 0)
+		return;
+	held = NULL;
+	pthread_mutex_lock(&pool.lock);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		pool.generation++;
+		pool.nopen--;
+		conn_free(c);
+	} else {
+		pool.idle[pool.nidle++] = c;
+	}
+	pthread_cond_signal(&pool.freed);
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/*
+ * What a failed command means to the caller, logged. SQLSTATE classes:
+ * 23 integrity (a unique or foreign key rule), 53100 disk full, 40001 and
+ * 40P01 serialization failure and deadlock, 57014 a statement timeout or
+ * cancel, 55P03 a lock not had in time, 57P0x the server shutting down, 08 the connection; a result
+ * with no SQLSTATE is a connection libpq lost.
+ */
+static int map_error(PGconn *pg, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (state != NULL && strncmp(state, "23", 2) == 0)
+		return STORE_CONFLICT;
+	log_pg(state && strcmp(state, "57014") == 0 ? "statement timeout or cancel" : "",
+	       res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
+	if (state == NULL || PQstatus(pg) != CONNECTION_OK)
+		return STORE_UNAVAILABLE;
+	if (strcmp(state, "53100") == 0)
+		return STORE_FULL;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+	    strcmp(state, "57014") == 0 || strncmp(state, "57P0", 4) == 0 ||
+	    strncmp(state, "08", 2) == 0 || strcmp(state, "53300") == 0 ||
+	    strcmp(state, "55P03") == 0)
+		return STORE_UNAVAILABLE;
+	return STORE_ERROR;
+}
+
+static bool retryable(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/*
+ * SQLite's ?N parameters as PostgreSQL's $N, outside quoted text; *nparams
+ * is the highest N, and used[] marks those the text names (PostgreSQL
+ * cannot type a parameter the text never uses). malloc'd, or NULL.
+ */
+static char *translate(const char *sql, int *nparams, bool used[MAX_PARAMS])
+{
+	char *out = malloc(strlen(sql) + 1), *o = out;
+	bool quoted = false;
+
+	*nparams = 0;
+	if (out == NULL)
+		return NULL;
+	for (const char *p = sql; *p != '\0'; p++) {
+		if (*p == '\'')
+			quoted = !quoted;
+		if (quoted || *p != '?' || !isdigit((unsigned char)p[1])) {
+			*o++ = *p;
+			continue;
+		}
+		int n = atoi(p + 1);
+
+		if (n < 1 || n > MAX_PARAMS) {
+			free(out);
+			return NULL;
+		}
+		used[n - 1] = true;
+		if (n > *nparams)
+			*nparams = n;
+		*o++ = '$';
+	}
+	*o = '\0';
+	return out;
+}
+
+static struct pstmt *prepare(struct pconn *c, const char *sql)
+{
+	bool used[MAX_PARAMS] = {false};
+	Oid types[MAX_PARAMS] = {0};
+	struct pstmt *p;
+	PGresult *res;
+	char *text;
+
+	if (c->nstmts == STMT_CACHE) {
+		log_msg(LOG_ERROR, "store: statement cache full (raise STMT_CACHE)");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	text = p ? translate(sql, &p->nparams, used) : NULL;
+	if (text == NULL) {
+		log_msg(LOG_ERROR, "store: cannot prepare a statement (memory or parameters)");
+		free(p);
+		return NULL;
+	}
+	for (int i = 0; i < p->nparams; i++)
+		types[i] = used[i] ? 0 : TEXTOID; /* the text types those it names */
+	snprintf(p->name, sizeof(p->name), "s%d", c->nstmts);
+	res = PQprepare(c->pg, p->name, text, p->nparams, types);
+	free(text);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		get_failed = map_error(c->pg, res);
+		if (get_failed >= 0)
+			get_failed = STORE_ERROR;
+		PQclear(res);
+		free(p);
+		return NULL;
+	}
+	PQclear(res);
+	p->sql = sql;
+	p->conn = c;
+	c->stmts[c->nstmts++] = p;
+	return p;
+}
+
+static struct pstmt *raw(struct stmt *st)
+{
+	return (struct pstmt *)st;
+}
+
+static void reset(struct pstmt *p)
+{
+	PQclear(p->res);
+	p->res = NULL;
+	p->row = 0;
+	for (int i = 0; i < MAX_PARAMS; i++) {
+		free(p->cleaned[i]);
+		p->cleaned[i] = NULL;
+		p->values[i] = NULL;
+		p->lengths[i] = 0;
+		p->formats[i] = 0;
+	}
+}
+
+static struct stmt *get(const char *sql)
+{
+	struct pconn *c = acquire();
+
+	get_failed = STORE_ERROR;
+	if (c == NULL) {
+		get_failed = STORE_UNAVAILABLE;
+		return NULL;
+	}
+	for (int i = 0; i < c->nstmts; i++)
+		if (c->stmts[i]->sql == sql) {
+			reset(c->stmts[i]);
+			return (struct stmt *)c->stmts[i];
+		}
+	int piped = drain();
+	struct pstmt *p = piped == STORE_OK ? prepare(c, sql) : NULL;
+
+	if (piped != STORE_OK)
+		get_failed = piped;
+
+	if (p == NULL)
+		release();
+	return (struct stmt *)p;
+}
+
+static bool in_range(struct pstmt *p, int i)
+{
+	return i >= 1 && i <= p->nparams;
+}
+
+static void bind_text(struct stmt *st, int i, const char *v)
+{
+	if (in_range(raw(st), i))
+		raw(st)->values[i - 1] = v;
+}
+
+static void bind_int(struct stmt *st, int i, int64_t v)
+{
+	struct pstmt *p = raw(st);
+
+	if (!in_range(p, i))
+		return;
+	snprintf(p->numbers[i - 1], sizeof(p->numbers[i - 1]), "%lld", (long long)v);
+	p->values[i - 1] = p->numbers[i - 1];
+}
+
+static void bind_bool(struct stmt *st, int i, bool v)
+{
+	if (in_range(raw(st), i))
+		raw(st)->values[i - 1] = v ? "true" : "false";
+}
+
+static void bind_blob(struct stmt *st, int i, const void *v, size_t len)
+{
+	struct pstmt *p = raw(st);
+
+	if (!in_range(p, i))
+		return;
+	p->values[i - 1] = v;
+	p->lengths[i - 1] = (int)len;
+	p->formats[i - 1] = 1; /* binary: bytea's bytes as they are */
+}
+
+/*
+ * Makes every text parameter UTF-8: SQLite takes any bytes, the server
+ * refuses text that is not UTF-8, and in a transaction the whole transaction
+ * with it. What the API stores is UTF-8 (JSON is), so a key with a sequence
+ * that is not, as U+FFFD, still matches nothing, as on SQLite. 0, or -1 for
+ * want of memory.
+ */
+static int make_texts_utf8(struct pstmt *p)
+{
+	for (int i = 0; i < p->nparams; i++) {
+		const char *v = p->values[i];
+		size_t n;
+
+		if (v == NULL || p->formats[i] != 0 ||
+		    u8_check((const uint8_t *)v, strlen(v)) == NULL)
+			continue;
+		n = strlen(v) * 3 + 1; /* each byte may become U+FFFD's three */
+		free(p->cleaned[i]);
+		p->cleaned[i] = malloc(n);
+		if (p->cleaned[i] == NULL)
+			return -1;
+		p->values[i] = utf8_clean(p->cleaned[i], n, v);
+	}
+	return 0;
+}
+
+/*
+ * Runs p on its connection, its result in p->res. Outside a transaction a
+ * serialization failure or deadlock runs it again, a few times; inside one,
+ * the transaction is lost and the caller rolls it back.
+ */
+static int run(struct pstmt *p)
+{
+	PGconn *pg = p->conn->pg;
+	int rc = STORE_OK;
+
+	if (make_texts_utf8(p) != 0)
+		return STORE_ERROR;
+	for (int attempt = 0;; attempt++) {
+		ExecStatusType s;
+
+		p->res =
+		    PQexecPrepared(pg, p->name, p->nparams, p->values, p->lengths, p->formats, 0);
+		s = PQresultStatus(p->res);
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+			return STORE_OK;
+		if (tx_depth == 0 && attempt < RETRIES && p->res != NULL && retryable(p->res)) {
+			struct timespec ts = {0, (attempt + 1) * 10 * 1000 * 1000};
+
+			PQclear(p->res);
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		rc = map_error(pg, p->res);
+		PQclear(p->res);
+		p->res = NULL;
+		return rc;
+	}
+}
+
+/* Ends a statement's use of the connection. */
+static int done(int rc)
+{
+	busy--;
+	release();
+	return rc;
+}
+
+/* One answer of the pipeline: STORE_OK, or what it failed with. */
+static int pipe_answer(PGconn *pg, PGresult *res, bool need_row)
+{
+	ExecStatusType s = PQresultStatus(res);
+	int rc;
+
+	if (s == PGRES_PIPELINE_ABORTED)
+		return STORE_ERROR; /* an earlier write failed: its own answer says why */
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		rc = map_error(pg, res);
+		return rc >= 0 && rc != STORE_CONFLICT ? STORE_ERROR : rc;
+	}
+	last_changed = strtoll(PQcmdTuples(res), NULL, 10);
+	return need_row && last_changed == 0 ? STORE_NOT_FOUND : STORE_OK;
+}
+
+/* Reads every answer the pipeline owes and leaves pipeline mode; the first failure, if any. */
+static int drain(void)
+{
+	PGconn *pg;
+	int rc = STORE_OK, got = 0, nulls = 0;
+
+	if (!piping)
+		return STORE_OK;
+	pg = held->pg;
+	piping = false;
+	if (PQpipelineSync(pg) != 1)
+		rc = STORE_UNAVAILABLE;
+	while (rc != STORE_UNAVAILABLE) {
+		PGresult *res = PQgetResult(pg);
+
+		if (res == NULL) {
+			/* each answer ends with a NULL; more than that is a lost connection */
+			if (++nulls > npending + 1 &&
+			    (PQstatus(pg) != CONNECTION_OK || nulls > npending + 16))
+				rc = STORE_UNAVAILABLE;
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (got < npending) {
+			int r = pipe_answer(pg, res, pending[got]);
+
+			if (rc == STORE_OK || (rc == STORE_ERROR && r != STORE_ERROR))
+				rc = r;
+			got++;
+		}
+		PQclear(res);
+	}
+	npending = 0;
+	if (PQstatus(pg) == CONNECTION_OK)
+		PQexitPipelineMode(pg);
+	return rc;
+}
+
+/* A write of a bulk transaction, sent into the pipeline; a failure of an earlier one, if read. */
+static int pipe_exec(struct pstmt *p, bool need_row)
+{
+	PGconn *pg = p->conn->pg;
+
+	if (!piping) {
+		if (PQenterPipelineMode(pg) != 1)
+			return STORE_ERROR;
+		piping = true;
+	}
+	if (make_texts_utf8(p) != 0 || PQsendQueryPrepared(pg, p->name, p->nparams, p->values,
+							   p->lengths, p->formats, 0) != 1) {
+		int rc = drain();
+
+		return rc != STORE_OK ? rc : map_error(pg, NULL);
+	}
+	pending[npending++] = need_row;
+	return npending == PIPE_BATCH ? drain() : STORE_OK;
+}
+
+/* Runs a statement stmt_get made: STORE_OK with its result to read (then done), or a failure. */
+static int start(struct pstmt *p)
+{
+	int rc;
+
+	if (p == NULL)
+		return get_failed;
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
+	busy++;
+	rc = run(p);
+	return rc == STORE_OK ? rc : done(rc);
+}
+
+static int exec(struct stmt *st, bool need_row)
+{
+	struct pstmt *p = raw(st);
+	int rc;
+
+	if (p != NULL && bulk_tx && tx_depth == 1)
+		return pipe_exec(p, need_row);
+	rc = start(p);
+
+	if (rc != STORE_OK)
+		return rc;
+	last_changed = strtoll(PQcmdTuples(p->res), NULL, 10);
+	PQclear(p->res);
+	p->res = NULL;
+	if (need_row && last_changed == 0)
+		return done(STORE_NOT_FOUND);
+	return done(STORE_OK);
+}
+
+static int64_t changed(void)
+{
+	drain();
+	return last_changed;
+}
+
+static int each(struct stmt *st, row_fn row, void *ctx)
+{
+	struct pstmt *p = raw(st);
+	int rc = start(p), n;
+	PGresult *res;
+
+	if (rc != STORE_OK)
+		return rc;
+	/* as in SQLite, a callback must not run this same statement again */
+	res = p->res;
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		p->row = i;
+		if (row(st, ctx) != 0)
+			break;
+	}
+	PQclear(res);
+	p->res = NULL;
+	return done(STORE_OK);
+}
+
+static int one(struct stmt *st, row_fn row, void *ctx)
+{
+	struct pstmt *p = raw(st);
+	int rc = start(p);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (PQntuples(p->res) == 0) {
+		rc = STORE_NOT_FOUND;
+	} else {
+		p->row = 0;
+		row(st, ctx);
+	}
+	PQclear(p->res);
+	p->res = NULL;
+	return done(rc);
+}
+
+static const char *column_text(struct stmt *st, int col)
+{
+	return PQgetvalue(raw(st)->res, raw(st)->row, col);
+}
+
+static bool column_null(struct stmt *st, int col)
+{
+	return PQgetisnull(raw(st)->res, raw(st)->row, col);
+}
+
+/* A number, or a boolean (EXISTS answers one) as 0 or 1. */
+static int64_t column_int(struct stmt *st, int col)
+{
+	const char *v = column_text(st, col);
+
+	if (v[0] == 't')
+		return 1;
+	return strtoll(v, NULL, 10);
+}
+
+static bool column_bool(struct stmt *st, int col)
+{
+	return column_int(st, col) != 0;
+}
+
+/* ---- transactions ---- */
+
+/* A command without parameters on the thread's connection. */
+static int command(const char *sql)
+{
+	struct pconn *c = acquire();
+	PGresult *res;
+	ExecStatusType s;
+	int rc = STORE_OK;
+
+	if (c == NULL)
+		return STORE_UNAVAILABLE;
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
+	res = PQexec(c->pg, sql);
+	s = PQresultStatus(res);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+		rc = map_error(c->pg, res);
+		if (rc >= 0)
+			rc = STORE_ERROR;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * A transaction takes the write lock up front, as the SQLite driver's
+ * BEGIN IMMEDIATE does: transactions run one at a time, across every authd
+ * on the database, so one never fails half-way on another's rows (a
+ * deadlock, a serialization failure). Single statements outside one need
+ * no lock: each is atomic. As SQLite's writer gives up after about 5 s, so
+ * does this one (55P03, STORE_UNAVAILABLE): a sync of a large directory may
+ * hold the lock longer.
+ */
+static int begin_tx(void)
+{
+	int rc;
+
+	tx_depth = 1;
+	rc = command("BEGIN; SET LOCAL lock_timeout = '5s';"
+		     " SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ");"
+		     " SET LOCAL lock_timeout = DEFAULT");
+	if (rc != STORE_OK) {
+		if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
+			PQclear(PQexec(held->pg, "ROLLBACK"));
+		tx_depth = 0;
+		release();
+	}
+	return rc;
+}
+
+static int begin(bool bulk)
+{
+	int rc;
+
+	if (tx_depth > 0) {
+		log_msg(LOG_ERROR, "store: a transaction began inside another");
+		return STORE_ERROR;
+	}
+	tx_from_nested = false;
+	rc = begin_tx();
+	bulk_tx = bulk && rc == STORE_OK;
+	return rc;
+}
+
+static void end_tx(void)
+{
+	bulk_tx = false;
+	tx_depth = 0;
+	tx_from_nested = false;
+	release();
+}
+
+static int commit(void)
+{
+	int rc;
+
+	if (tx_depth == 0)
+		return STORE_ERROR;
+	/* the writes still in the pipeline first: a failure among them leaves it to roll back */
+	rc = drain();
+	if (rc != STORE_OK)
+		return rc;
+	rc = command("COMMIT");
+	/* a failed COMMIT ended the transaction too; store_rollback finds nothing to undo */
+	end_tx();
+	return rc;
+}
+
+static void rollback(void)
+{
+	if (tx_depth == 0)
+		return;
+	drain();
+	if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
+		PQclear(PQexec(held->pg, "ROLLBACK"));
+	end_tx();
+}
+
+/* Outside a transaction a savepoint is a transaction of its own, as in SQLite. */
+static int begin_nested(void)
+{
+	int rc;
+
+	if (tx_depth == 0) {
+		rc = begin_tx();
+		tx_from_nested = rc == STORE_OK;
+		return rc;
+	}
+	rc = command("SAVEPOINT nested");
+	if (rc == STORE_OK)
+		tx_depth++;
+	return rc;
+}
+
+static int commit_nested(void)
+{
+	int rc;
+
+	if (tx_depth == 1 && tx_from_nested)
+		return commit();
+	if (tx_depth < 2)
+		return STORE_ERROR;
+	rc = command("RELEASE nested");
+	if (rc == STORE_OK)
+		tx_depth--;
+	return rc;
+}
+
+static void rollback_nested(void)
+{
+	if (tx_depth == 1 && tx_from_nested) {
+		rollback();
+		return;
+	}
+	if (tx_depth < 2)
+		return;
+	command("ROLLBACK TO nested; RELEASE nested");
+	tx_depth--;
+}
+
+/* The shared connection is SQLite's cure for its page cache; a server has one cache for all. */
+static bool shared_begin(long wait_us)
+{
+	(void)wait_us;
+	return false;
+}
+
+static void shared_end(void)
+{
+}
+
+static void checkpoint(void)
+{
+}
+
+/* ---- open and close ---- */
+
+/* The DSN's password, for scrub(); NULL when it has none (it may come from PGPASSFILE). */
+static char *dsn_password(const char *dsn)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char *pw = NULL;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+			pw = strdup(o->val);
+	PQconninfoFree(opts); /* libpq's copy is not cleansed; ours is, at close */
+	return pw;
+}
+
+static void forget_dsn(void)
+{
+	if (pool.dsn != NULL)
+		OPENSSL_cleanse(pool.dsn, strlen(pool.dsn));
+	if (pool.password != NULL)
+		OPENSSL_cleanse(pool.password, strlen(pool.password));
+	free(pool.dsn);
+	free(pool.password);
+	pool.dsn = pool.password = NULL;
+}
+
+/* Whether a server answers at the DSN's address, whatever it would say to our login. */
+static bool answers(const char *dsn)
+{
+	const char *keys[] = {"dbname", NULL};
+	const char *values[] = {dsn, NULL};
+	PGPing ping = PQpingParams(keys, values, 1);
+
+	/* REJECT: it answers that it cannot take connections now (starting, stopping) */
+	return ping == PQPING_OK || ping == PQPING_NO_ATTEMPT;
+}
+
+static void close_all(void);
+
+static int open_store(const struct store_target *t, struct failure *err)
+{
+	char *parse_error = NULL;
+	PQconninfoOption *opts = PQconninfoParse(t->dsn, &parse_error);
+	PGconn *pg;
+	int rc;
+
+	if (opts == NULL) {
+		/* libpq's parse errors name a keyword or the URI's syntax, not the values */
+		failure_set(err, "store.dsn: not a libpq connection string or URI");
+		PQfreemem(parse_error);
+		return -1;
+	}
+	PQconninfoFree(opts);
+	pool.dsn = strdup(t->dsn);
+	pool.password = dsn_password(t->dsn);
+	pool.max = t->max_connections;
+	pool.idle = calloc((size_t)pool.max, sizeof(*pool.idle));
+	if (pool.dsn == NULL || pool.idle == NULL)
+		return failure_set(err, "out of memory");
+	pg = connect_db(pool.dsn, err);
+	if (pg == NULL) {
+		rc = answers(pool.dsn) ? -1 : STORE_UNAVAILABLE;
+		close_all();
+		return rc;
+	}
+	rc = pg_migrate(pg, pg_schema_version(), err);
+	PQfinish(pg);
+	if (rc != 0)
+		close_all();
+	return rc;
+}
+
+static void close_all(void)
+{
+	if (held != NULL) {
+		busy = 0;
+		rollback();
+		tx_depth = 0;
+		release();
+	}
+	pthread_mutex_lock(&pool.lock);
+	while (pool.nidle > 0)
+		conn_free(pool.idle[--pool.nidle]);
+	pool.nopen = 0;
+	pthread_mutex_unlock(&pool.lock);
+	free(pool.idle);
+	pool.idle = NULL;
+	forget_dsn();
+}
+
+const struct store_ops postgres_ops = {
+    .name = "postgres",
+    .open = open_store,
+    .checkpoint = checkpoint,
+    .close = close_all,
+    .shared_begin = shared_begin,
+    .shared_end = shared_end,
+    .begin = begin,
+    .commit = commit,
+    .rollback = rollback,
+    .begin_nested = begin_nested,
+    .commit_nested = commit_nested,
+    .rollback_nested = rollback_nested,
+    .get = get,
+    .text = bind_text,
+    .integer = bind_int,
+    .boolean = bind_bool,
+    .blob = bind_blob,
+    .exec = exec,
+    .changed = changed,
+    .each = each,
+    .one = one,
+    .col_text = column_text,
+    .col_null = column_null,
+    .col_int = column_int,
+    .col_bool = column_bool,
+};

@@ -1,0 +1,368 @@
+/*
+ * The tests' PostgreSQL cluster (Debian's postgresql package): initdb as the
+ * unprivileged postgres user (initdb refuses root) in a folder of its own,
+ * pg_ctl on 127.0.0.1 and a unix socket in that folder, and a role authd
+ * logs in as with a password over TCP, as an operator's server would ask.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pgcluster.h"
+
+#define PG_BIN "/usr/lib/postgresql/15/bin"
+#define STOP_SECONDS 20
+
+static char dir[IT_PATH_LEN]; /* the cluster's folder; "" when none runs */
+static char password[33];     /* the authd role's */
+static int port;
+static pid_t owner, postmaster;
+static int databases;
+
+bool it_pg_wanted(void)
+{
+	const char *v = getenv("AUTHD_TEST_STORE");
+
+	return v != NULL && strcmp(v, "postgres") == 0;
+}
+
+const char *it_pg_dir(void)
+{
+	return dir;
+}
+
+/* Runs argv as the postgres user when this process is root, else as itself; exit status. */
+static int run_as_postgres(const char *const *argv, const char *log)
+{
+	const char *full[24];
+	int n = 0, status;
+	pid_t pid;
+
+	if (geteuid() == 0) {
+		full[n++] = "runuser";
+		full[n++] = "-u";
+		full[n++] = "postgres";
+		full[n++] = "--";
+	}
+	for (int i = 0; argv[i] != NULL && n < 23; i++)
+		full[n++] = argv[i];
+	full[n] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		/* the folder is the postgres user's; the test's cwd may not be */
+		if (chdir(dir) != 0)
+			_exit(127);
+		execvp(full[0], (char *const *)full);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static PGconn *superuser(const char *dbname)
+{
+	char dsn[IT_PATH_LEN + 128];
+	PGconn *pg;
+
+	snprintf(dsn, sizeof(dsn), "host=%s port=%d user=postgres dbname=%s", dir, port, dbname);
+	pg = PQconnectdb(dsn);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "pgcluster: %s", PQerrorMessage(pg));
+		PQfinish(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+static int sql_in(const char *dbname, const char *sql)
+{
+	PGconn *pg = superuser(dbname);
+	PGresult *res;
+	int rc = 0;
+
+	if (pg == NULL)
+		return -1;
+	res = PQexec(pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "pgcluster: %s: %s", sql, PQresultErrorMessage(res));
+		rc = -1;
+	}
+	PQclear(res);
+	PQfinish(pg);
+	return rc;
+}
+
+int it_pg_sql(const char *dsn, const char *sql)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char db[128] = "postgres";
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL)
+			snprintf(db, sizeof(db), "%s", o->val);
+	PQconninfoFree(opts);
+	return sql_in(db, sql);
+}
+
+/* The postmaster's pid, from the first line of data/postmaster.pid; 0 when unknown. */
+static pid_t read_postmaster(void)
+{
+	char path[IT_PATH_LEN + 32];
+	char *text;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/data/postmaster.pid", dir);
+	text = it_read_file(path, NULL);
+	pid = text ? (pid_t)atol(text) : 0;
+	free(text);
+	return pid;
+}
+
+int it_pg_server_stop(void)
+{
+	double until = it_now() + STOP_SECONDS;
+	/* read again: a test process may have restarted it since */
+	pid_t pid = read_postmaster();
+
+	if (pid <= 0)
+		pid = postmaster;
+	/* SIGINT is the fast shutdown: sessions are ended, nothing is waited for */
+	if (pid > 0 && kill(pid, SIGINT) == 0) {
+		while (kill(pid, 0) == 0 && it_now() < until)
+			it_sleep_ms(50);
+		if (kill(pid, 0) == 0) {
+			kill(pid, SIGKILL);
+			return -1;
+		}
+	}
+	postmaster = 0;
+	return 0;
+}
+
+void it_pg_stop(void)
+{
+	if (dir[0] == '\0' || owner != getpid())
+		return;
+	it_pg_server_stop();
+	if (getenv("AUTHD_TEST_KEEP") == NULL)
+		it_remove_tree(dir);
+	else
+		fprintf(stderr, "pgcluster: kept %s\n", dir);
+	dir[0] = '\0';
+}
+
+/* The folder, owned by the postgres user so that initdb (not root) can write in it. */
+static int make_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct passwd *pw = getpwnam("postgres");
+
+	snprintf(dir, sizeof(dir), "%s/authd-pg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		dir[0] = '\0';
+		return -1;
+	}
+	if (geteuid() == 0 &&
+	    (pw == NULL || chown(dir, pw->pw_uid, pw->pw_gid) != 0 || chmod(dir, 0755) != 0)) {
+		fprintf(stderr, "pgcluster: cannot give %s to the postgres user\n", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int init_cluster(void)
+{
+	char data[IT_PATH_LEN + 8], pwfile[IT_PATH_LEN + 8], log[IT_PATH_LEN + 16];
+	unsigned char raw[16];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	for (int i = 0; i < 16; i++)
+		sprintf(password + 2 * i, "%02x", raw[i]);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", dir);
+	snprintf(log, sizeof(log), "%s/initdb.log", dir);
+	if (it_write_file(pwfile, password) != 0 || chmod(pwfile, 0644) != 0)
+		return -1;
+	/* the local socket trusts the test (it makes databases), TCP asks authd for a password */
+	const char *argv[] = {PG_BIN "/initdb",
+			      "-D",
+			      data,
+			      "-U",
+			      "postgres",
+			      "-E",
+			      "UTF8",
+			      "--locale=C.UTF-8",
+			      "--auth-local=trust",
+			      "--auth-host=scram-sha-256",
+			      "--pwfile",
+			      pwfile,
+			      "--no-sync",
+			      NULL};
+
+	if (run_as_postgres(argv, log) != 0) {
+		fprintf(stderr, "pgcluster: initdb failed; see %s\n", log);
+		return -1;
+	}
+	unlink(pwfile);
+	return 0;
+}
+
+/*
+ * Started on a free port; fsync is off, as nothing here outlives the test
+ * and the machine is shared (the fault tests that stop the server start
+ * their own with it on).
+ */
+int it_pg_server_start(void)
+{
+	char data[IT_PATH_LEN + 8], log[IT_PATH_LEN + 16], opts[IT_PATH_LEN + 160];
+	char out[IT_PATH_LEN + 16];
+	const char *argv[] = {PG_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", opts,
+			      "start",		NULL};
+
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(log, sizeof(log), "%s/server.log", dir); /* the server's, written by it */
+	snprintf(out, sizeof(out), "%s/pg_ctl.log", dir);
+	snprintf(opts, sizeof(opts),
+		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+		 port, dir);
+	if (run_as_postgres(argv, out) != 0) {
+		fprintf(stderr, "pgcluster: pg_ctl start failed; see %s and %s\n", out, log);
+		return -1;
+	}
+	postmaster = read_postmaster();
+	return postmaster > 0 ? 0 : -1;
+}
+
+int it_pg_start(void)
+{
+	char sql[128];
+
+	if (access(PG_BIN "/initdb", X_OK) != 0) {
+		fprintf(stderr,
+			"pgcluster: %s/initdb is not installed (Debian's postgresql); "
+			"skipped\n",
+			PG_BIN);
+		exit(77);
+	}
+	owner = getpid();
+	atexit(it_pg_stop);
+	port = it_free_port();
+	if (make_dir() != 0 || init_cluster() != 0 || it_pg_server_start() != 0)
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE ROLE authd LOGIN PASSWORD '%s'", password);
+	return sql_in("postgres", sql);
+}
+
+int it_pg_database(char *dsn, size_t len)
+{
+	char name[64], sql[128];
+
+	/* forked test processes make databases too: the pid keeps their names apart */
+	snprintf(name, sizeof(name), "authd_%d_%d", (int)getpid(), ++databases);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER authd", name);
+	if (sql_in("postgres", sql) != 0)
+		return -1;
+	snprintf(dsn, len, "host=127.0.0.1 port=%d dbname=%s user=authd password=%s", port, name,
+		 password);
+	return 0;
+}
+
+/* A growing text: its bytes, its length, and room for cap bytes. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+/* Appends the rows of res to t as it_pg_query prints them; 0 or -1. */
+static int append_rows(const PGresult *res, struct text *t)
+{
+	for (int r = 0; r < PQntuples(res); r++)
+		for (int c = 0; c < PQnfields(res); c++) {
+			const char *v = PQgetvalue(res, r, c);
+			bool last = c == PQnfields(res) - 1;
+
+			if (PQftype(res, c) == 16 /* bool */)
+				v = v[0] == 't' ? "1" : "0";
+			/* doubling: a state of 20,000 accounts is a few megabytes */
+			while (t->len + strlen(v) + 2 > t->cap) {
+				char *grown = realloc(t->s, t->cap * 2);
+
+				if (grown == NULL)
+					return -1;
+				t->s = grown;
+				t->cap *= 2;
+			}
+			t->len += (size_t)sprintf(t->s + t->len, "%s%c", v, last ? '\n' : '|');
+		}
+	return 0;
+}
+
+char *it_pg_query(const char *dsn, const char *sql)
+{
+	PGconn *pg = PQconnectdb(dsn);
+	struct text out = {calloc(1, 4096), 0, 4096};
+	PGresult *res;
+	int failed = out.s == NULL || PQstatus(pg) != CONNECTION_OK || !PQsendQuery(pg, sql);
+
+	while (!failed && (res = PQgetResult(pg)) != NULL) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			failed = append_rows(res, &out);
+		else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "pgcluster: %s: %s", sql, PQresultErrorMessage(res));
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	if (failed && PQstatus(pg) != CONNECTION_OK)
+		fprintf(stderr, "pgcluster: %s", PQerrorMessage(pg));
+	PQfinish(pg);
+	if (failed) {
+		free(out.s);
+		return NULL;
+	}
+	return out.s;
+}
+
+char *it_pg_dump(const char *dsn)
+{
+	char *tables =
+	    it_pg_query(dsn, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+	char *sql = calloc(1, 1), *out = NULL;
+	size_t len = 0;
+
+	for (char *t = tables ? strtok(tables, "\n") : NULL; t != NULL && sql != NULL;
+	     t = strtok(NULL, "\n")) {
+		char *grown = realloc(sql, len + strlen(t) * 2 + 64);
+
+		if (grown == NULL)
+			break;
+		sql = grown;
+		len += (size_t)sprintf(sql + len, "SELECT t::text FROM \"%s\" t;", t);
+	}
+	if (tables != NULL && sql != NULL)
+		out = it_pg_query(dsn, sql);
+	free(tables);
+	free(sql);
+	return out;
+}

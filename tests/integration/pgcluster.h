@@ -1,0 +1,43 @@
+/*
+ * A throwaway PostgreSQL cluster for the tests that run authd on its
+ * PostgreSQL driver: made with initdb in a temporary folder, started with
+ * pg_ctl on a free loopback port, a database per authd, stopped by pid.
+ */
+#ifndef AUTHD_IT_PGCLUSTER_H
+#define AUTHD_IT_PGCLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Whether this run is on PostgreSQL: AUTHD_TEST_STORE=postgres (CTest's *_pg entries). */
+bool it_pg_wanted(void);
+/*
+ * Makes and starts the cluster and its `authd` role, waiting until it
+ * answers; 0, or -1 (said on stderr). Exits 77 (skipped) when PostgreSQL's
+ * programs are not installed. The process that started it stops it (by the
+ * postmaster's pid) in it_pg_stop and at exit.
+ */
+int it_pg_start(void);
+void it_pg_stop(void);
+/*
+ * Stops the server (a fast shutdown: sessions are cut) and starts it again on
+ * the same port, for the tests of authd without its database; 0 or -1.
+ */
+int it_pg_server_stop(void);
+int it_pg_server_start(void);
+/* A new empty database owned by `authd`, and the DSN authd reaches it by; 0 or -1. */
+int it_pg_database(char *dsn, size_t len);
+/* Runs one SQL command as the superuser in the database the DSN names; 0 or -1. */
+int it_pg_sql(const char *dsn, const char *sql);
+/*
+ * The rows of sql (statements separated by ';') in the database of dsn, one
+ * line each with the columns joined by '|' and booleans as 1 or 0, as
+ * `sqlite3 -batch` prints them; malloc'd, or NULL (said on stderr).
+ */
+char *it_pg_query(const char *dsn, const char *sql);
+/* Every row of every table of the database as text, for audits of what it holds; malloc'd. */
+char *it_pg_dump(const char *dsn);
+/* The cluster's folder (its data/ and server.log), for audits of what it stores; "" if none. */
+const char *it_pg_dir(void);
+
+#endif
