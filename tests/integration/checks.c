@@ -245,6 +245,24 @@ void expect_ran_at(int line, struct ran r, int code)
 		      line, r.cmd, r.code, code, r.out);
 }
 
+const char *store_value_of(const struct authd *s, const char *sql)
+{
+	struct ran r;
+
+	if (s->dsn[0] != '\0') {
+		char *out = it_pg_query(s->dsn, sql);
+		const char *first;
+
+		ck_assert_msg(out != NULL, "cannot read the store on PostgreSQL: %s", sql);
+		first = fmt("%.*s", (int)strcspn(out, "\n"), out);
+		free(out);
+		return first;
+	}
+	r = sh(NULL, "sqlite3 -batch -cmd '.timeout 10000' '%s/authd.db' \"%s\"", s->dir, sql);
+	expect_ran(r, 0);
+	return fmt("%.*s", (int)strcspn(r.out, "\n"), r.out);
+}
+
 void expect_failed_at(int line, struct ran r)
 {
 	ck_assert_msg(r.code > 0 && r.code < 128,

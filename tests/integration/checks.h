@@ -97,6 +97,12 @@ void expect_has_at(int line, const char *text, const char *part, const char *wha
 void expect_lacks_at(int line, const char *text, const char *part, const char *what);
 #define expect_lacks(text, part, what) expect_lacks_at(__LINE__, text, part, what)
 
+/*
+ * The first column of the first row that sql reads from s's store: sqlite3
+ * beside the running authd (WAL lets it read), or libpq on a *_pg run.
+ */
+const char *store_value_of(const struct authd *s, const char *sql);
+
 /* ---- authd's API over the harness ---- */
 
 /* One request to s, its reply kept until the test ends; asserts that an answer came. */

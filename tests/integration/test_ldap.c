@@ -810,15 +810,6 @@ static int binds_as(const char *dn)
 	return n;
 }
 
-static const char *sql_value(const char *sql)
-{
-	struct ran r =
-	    sh(NULL, "sqlite3 -batch -cmd '.timeout 10000' '%s/authd.db' \"%s\"", srv->dir, sql);
-
-	expect_ran(r, 0);
-	return fmt("%.*s", (int)strcspn(r.out, "\n"), r.out);
-}
-
 START_TEST(test_moved_user_logs_in_and_another_entry_is_refused)
 {
 	const char *people = "ou=people,dc=example,dc=com", *staff = "ou=staff,dc=example,dc=com";
@@ -843,9 +834,10 @@ START_TEST(test_moved_user_logs_in_and_another_entry_is_refused)
 	expect_has(audit, "\"event\":\"account.update\"", "the audit log");
 	expect_has(audit, "uid=user050,ou=staff,dc=example,dc=com", "the audit log");
 	expect_status(login("user050", "pw-user050"), 200);
-	ck_assert_int_eq((int)strlen(sql_value("SELECT ldap_id FROM accounts WHERE name = "
-					       "'user050'")),
-			 36);
+	ck_assert_int_eq(
+	    (int)strlen(store_value_of(srv, "SELECT ldap_id FROM accounts WHERE name = "
+					    "'user050'")),
+	    36);
 
 	/* a wrong password where the entry has not moved: one bind, as before */
 	binds = binds_as(dn52);
@@ -866,11 +858,12 @@ START_TEST(test_moved_user_logs_in_and_another_entry_is_refused)
 	expect_error(login("user052", "other-052"), 401, "UNAUTHORIZED", NULL);
 
 	/* an account made before ids were kept gets its id at its next login */
-	sql_value("UPDATE accounts SET ldap_id = '' WHERE name = 'user053'");
+	store_value_of(srv, "UPDATE accounts SET ldap_id = '' WHERE name = 'user053'");
 	expect_status(login("user053", "pw-user053"), 200);
-	ck_assert_int_eq((int)strlen(sql_value("SELECT ldap_id FROM accounts WHERE name = "
-					       "'user053'")),
-			 36);
+	ck_assert_int_eq(
+	    (int)strlen(store_value_of(srv, "SELECT ldap_id FROM accounts WHERE name = "
+					    "'user053'")),
+	    36);
 }
 END_TEST
 

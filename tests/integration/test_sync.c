@@ -491,26 +491,16 @@ static const char *store_state(void)
 	return state_of(fmt("%s/authd.db", srv->dir));
 }
 
-/* One value the store has (the first column of the first row), read by sqlite3. */
-static const char *store_value(const char *sql)
-{
-	struct ran r =
-	    sh(NULL, "sqlite3 -batch -cmd '.timeout 10000' '%s/authd.db' \"%s\"", srv->dir, sql);
-
-	expect_ran(r, 0);
-	return fmt("%.*s", (int)strcspn(r.out, "\n"), r.out);
-}
-
 static const char *ldap_id_of(const char *name)
 {
-	return store_value(fmt("SELECT ldap_id FROM accounts WHERE name = '%s'", name));
+	return store_value_of(srv, fmt("SELECT ldap_id FROM accounts WHERE name = '%s'", name));
 }
 
 static long team_size(const char *team)
 {
-	return atol(store_value(fmt("SELECT count(*) FROM team_members m JOIN teams t ON "
-				    "t.id = m.team_id WHERE t.name = '%s'",
-				    team)));
+	return atol(store_value_of(srv, fmt("SELECT count(*) FROM team_members m JOIN teams t ON "
+					    "t.id = m.team_id WHERE t.name = '%s'",
+					    team)));
 }
 
 /* The first line where two dumps differ, for a failure message. */
