@@ -73,7 +73,7 @@ void api_ldap_put(struct req *r, struct resp *out)
 	}
 	changes_announce(r->srv, &(struct change){.what = CHANGE_SETTINGS});
 	audit_log(r->srv->audit, "config.ldap", r->who.name, r->client,
-		  json_pack("{s:s, s:i, s:i}", "serverURL", s.servers[0].url, "domains",
+		  json_pack("{s:s, s:i, s:i}", "serverURL", s.servers[0].urls[0], "domains",
 			    (int)s.nservers - 1, "userSearchConfigs", (int)s.nsearches));
 	resp_json(out, 200, ls_settings_to_json(&s, false));
 	ls_settings_free(&s);

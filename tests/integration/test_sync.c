@@ -64,7 +64,7 @@
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
 
 /* Each test has its own: corp (people and groups), for the outage tests big, for groups many. */
-static struct slapd *corp, *big, *many;
+static struct slapd *corp, *big, *many, *replica;
 
 static const char *const tools[] = {"slapd",   "slapadd", "ldapmodify", "ldapsearch",
 				    "sqlite3", "curl",	  "unzip",	NULL};
@@ -195,7 +195,8 @@ static void teardown_each(void)
 	slapd_free(corp);
 	slapd_free(big);
 	slapd_free(many);
-	corp = big = many = NULL;
+	slapd_free(replica);
+	corp = big = many = replica = NULL;
 }
 
 /* Applies LDIF change records to d as its root DN. */
@@ -1252,6 +1253,102 @@ START_TEST(test_directory_killed_while_paging)
 }
 END_TEST
 
+/* corp's data with its people's entryUUIDs, as a replica of corp holds it. */
+static char *replica_ldif(void)
+{
+	char *ldif = corp_ldif(), *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char uid[16];
+
+	for (line = strtok_r(ldif, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		/* strtok_r drops the blank lines that end entries: put them back */
+		if (strncmp(line, "dn: ", 4) == 0 && ftell(f) > 0)
+			fprintf(f, "\n");
+		fprintf(f, "%s\n", line);
+		if (sscanf(line, "dn: uid=%15[^,],", uid) == 1)
+			fprintf(f, "entryUUID: %s\n", uuid_of(uid));
+	}
+	fprintf(f, "\n");
+	fclose(f);
+	free(ldif);
+	return text;
+}
+
+/* The lines of a tryLogin answer's log (200 or 400), as one text. */
+static const char *try_login_log(const char *user, const char *password, long status)
+{
+	struct reply *r =
+	    call("POST", admin, jbody("{s:s, s:s}", "username", user, "password", password),
+		 LDAP_CONFIG "/tryLogin");
+	json_t *lines = jpath(r->json, status == 200 ? "log" : "errors.0.detail.log");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	expect_status(r, status);
+	for (size_t i = 0; i < json_array_size(lines); i++)
+		fprintf(f, "%s\n", json_string_value(json_array_get(lines, i)));
+	fclose(f);
+	return keep(text);
+}
+
+/*
+ * corp and its replica serve the same data, listed in that order: with corp
+ * killed, logins and syncs go to the replica and corp is skipped; with corp
+ * back and the replica killed, corp is tried although found down lately.
+ */
+START_TEST(test_failover_between_two_servers)
+{
+	json_t *s = settings(false), *list;
+	const char *log, *id;
+
+	replica = start_directory(SUFFIX, replica_ldif());
+	list = json_pack("[s, s]", corp->url, replica->url);
+	json_object_del(s, "serverURL");
+	json_object_set_new(s, "serverURLs", list);
+	use_ldap(s);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, LDAP_CONFIG)->json, "serverURL"), corp->url);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, LDAP_CONFIG)->json, "serverURLs.1"),
+			 replica->url);
+	expect_summary(sync_now("done"), "usersFound=40 created=40");
+	log = try_login_log("user05", "pw-user05", 200);
+	expect_has(log, fmt("server %s answered", corp->url), "tryLogin log");
+	expect_status(login("user05", "pw-user05"), 200);
+
+	/* the first server killed between logins: the next login goes on to the replica */
+	ck_assert_int_gt(slapd_kill(corp), -1);
+	expect_status(login("user06", "pw-user06"), 200);
+	expect_status(login("user06", "pw-user07"), 401);
+	log = try_login_log("user07", "pw-user07", 200);
+	expect_has(log, fmt("server %s skipped: down, tried again in", corp->url), "tryLogin log");
+	expect_has(log, fmt("server %s answered", replica->url), "tryLogin log");
+
+	/* a sync too, and what it changes comes from the replica */
+	change_at(__LINE__, replica, deletions(5, 5));
+	id = start_job(SYNC);
+	expect_summary(finish(id, "done"), "usersFound=39 deactivated=1");
+	log = job_log(id);
+	expect_has(log, fmt("server %s skipped", corp->url), "log");
+	expect_has(log, fmt("server %s answered", replica->url), "log");
+	expect_flag("user05", "isActive", 0);
+
+	/* corp back, the replica gone: corp answers although it was found down */
+	ck_assert_int_eq(slapd_restart(corp), 0);
+	ck_assert_int_gt(slapd_kill(replica), -1);
+	log = try_login_log("user07", "pw-user07", 200);
+	expect_has(log, fmt("server %s is down", replica->url), "tryLogin log");
+	expect_has(log, fmt("server %s answered", corp->url), "tryLogin log");
+	expect_status(login("user08", "pw-user08"), 200);
+
+	/* both down: the login fails, naming each server */
+	ck_assert_int_gt(slapd_kill(corp), -1);
+	log = try_login_log("user07", "pw-user07", 400);
+	expect_has(log, "no server of the default domain answered", "tryLogin log");
+	expect_status(login("user09", "pw-user09"), 503);
+}
+END_TEST
+
 START_TEST(test_wrong_base_dn_changes_nothing)
 {
 	json_t *s = settings(false), *j;
@@ -1841,6 +1938,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_admin_sync_keeps_an_active_admin);
 	tcase_add_test(tc, test_org_admin_sync);
 	tcase_add_test(tc, test_directory_killed_while_paging);
+	tcase_add_test(tc, test_failover_between_two_servers);
 	tcase_add_test(tc, test_wrong_base_dn_changes_nothing);
 	tcase_add_test(tc, test_deactivation_guard);
 	tcase_add_test(tc, test_dry_run_lists_what_the_run_does);
