@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,27 @@ static int set_options(struct ls_conn *c)
 	return 0;
 }
 
+/* An operation that failed this way lost its server, or never reached one. */
+static bool unreachable(int rc)
+{
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR;
+}
+
+static atomic_ulong losses;
+
+unsigned long ls_conn_losses(void)
+{
+	return atomic_load(&losses);
+}
+
+void ls_conn_lost(struct ls_conn *c, int rc)
+{
+	if (!unreachable(rc) || c->s->servers[c->server].nurls < 2)
+		return;
+	atomic_fetch_add(&losses, 1);
+	ls_logf(c->log, "server %s was lost: skipped for %ld s", c->url, ls_backoff_failed(c->url));
+}
+
 int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who)
 {
 	struct berval cred = {strlen(password), (char *)password};
@@ -157,12 +179,6 @@ static int open_connection(struct ls_conn *c)
 	ls_logf(c->log, "StartTLS: ok (%s)",
 		srv->tls_skip_verify ? "certificate not verified" : "verified");
 	return 0;
-}
-
-/* A bind that failed this way never reached a server that could answer it. */
-static bool unreachable(int rc)
-{
-	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR;
 }
 
 enum { TRY_OK, TRY_DOWN, TRY_REFUSED };
@@ -301,6 +317,7 @@ static int send_page(struct ls_conn *c, const char *base, int scope, const char 
 	ldap_control_free(page);
 	if (rc != LDAP_SUCCESS) {
 		log_failure(c, "search", rc);
+		ls_conn_lost(c, rc);
 		return -1;
 	}
 	return msgid;
@@ -317,11 +334,16 @@ static int read_page(struct ls_conn *c, int msgid, bool paged, ls_entry_fn fn, v
 		int type = ldap_result(c->ld, msgid, LDAP_MSG_ONE, &wait, &msg);
 
 		if (type <= 0) {
+			int err = LDAP_TIMEOUT;
+
 			if (type == 0)
 				ls_logf(c->log, "search failed: no answer within %d s",
 					c->s->timeout_seconds);
-			else
-				log_failure(c, "search", type);
+			else if (ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &err) != 0)
+				err = type;
+			if (type < 0)
+				log_failure(c, "search", err);
+			ls_conn_lost(c, err);
 			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 			return LS_FAILED;
 		}

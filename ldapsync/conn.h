@@ -41,6 +41,14 @@ long ls_backoff_left(const char *url);
 long ls_backoff_failed(const char *url);
 /* Marks url up: it answered. */
 void ls_backoff_ok(const char *url);
+/*
+ * After a bind or search on c failed with rc: when the server was lost
+ * (a domain of several servers, and rc says it stopped answering), marks it
+ * down, so that the next connection goes to another.
+ */
+void ls_conn_lost(struct ls_conn *c, int rc);
+/* How many servers ls_conn_lost found lost, ever: a change says one was lost meanwhile. */
+unsigned long ls_conn_losses(void);
 /* A simple bind; the LDAP result code (LDAP_SUCCESS, LDAP_INVALID_CREDENTIALS, ...). */
 int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who);
 

@@ -334,6 +334,7 @@ static int bind_as(const struct ls_settings *s, const char *dn, const char *pass
 	if (ls_conn_open(c, s, ls_server_for_dn(s, dn), false, log) != 0)
 		return -1;
 	rc = ls_conn_bind(c, dn, password, "user");
+	ls_conn_lost(c, rc);
 	if (rc != LDAP_SUCCESS)
 		ls_conn_close(c);
 	return rc;
@@ -531,11 +532,36 @@ static enum ls_login_result login_known(const struct ls_settings *s, const char 
 	return find_moved(s, name, k, password, log, f);
 }
 
+/* One try of a login whose name is normalised already (ls_login). */
+static enum ls_login_result login_once(const struct ls_settings *s, const char *name,
+				       const struct ls_known *known, const char *password,
+				       struct ls_log *log, struct ls_found *out)
+{
+	struct ls_found found = {NULL, NULL, NULL, NULL};
+	enum ls_login_result rc;
+
+	if (known != NULL) {
+		found.username = strdup(name);
+		found.dn = strdup(known->dn);
+		rc = found.username && found.dn ? login_known(s, name, known, password, log, &found)
+						: LS_LOGIN_ERROR;
+	} else {
+		rc = find_user(s, name, log, &found);
+		if (rc == LS_LOGIN_OK)
+			rc = bind_user(s, found.dn, password, log);
+	}
+	if ((rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) && out != NULL)
+		*out = found;
+	else
+		ls_found_free(&found);
+	return rc;
+}
+
 enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 			      const struct ls_known *known, const char *password,
 			      struct ls_log *log, struct ls_found *out)
 {
-	struct ls_found found = {NULL, NULL, NULL, NULL};
+	unsigned long lost_before = ls_conn_losses();
 	enum ls_login_result rc;
 	struct refusal why;
 	char *name;
@@ -549,19 +575,12 @@ enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 		ls_logf(log, "refused: username %s", why.message);
 		return LS_LOGIN_DENIED;
 	}
-	if (known != NULL) {
-		found.username = name;
-		found.dn = strdup(known->dn);
-		rc = found.dn ? login_known(s, name, known, password, log, &found) : LS_LOGIN_ERROR;
-	} else {
-		rc = find_user(s, name, log, &found);
-		free(name);
-		if (rc == LS_LOGIN_OK)
-			rc = bind_user(s, found.dn, password, log);
+	rc = login_once(s, name, known, password, log, out);
+	/* a server lost in the middle of the login is skipped now: once more, on the others */
+	if (rc == LS_LOGIN_ERROR && ls_conn_losses() != lost_before) {
+		ls_logf(log, "a server was lost during the login: trying again");
+		rc = login_once(s, name, known, password, log, out);
 	}
-	if ((rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) && out != NULL)
-		*out = found;
-	else
-		ls_found_free(&found);
+	free(name);
 	return rc;
 }
