@@ -274,6 +274,7 @@ struct ls_found {
 	char *dn;
 	char *full_name;
 	char *unique_id; /* the entry's directory id, when it was read */
+	char *server;	 /* the URL of the server the user's bind succeeded on */
 };
 void ls_found_free(struct ls_found *f);
 

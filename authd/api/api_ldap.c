@@ -109,7 +109,7 @@ static json_t *account_as_it_would_be(const struct ls_found *f)
 void api_ldap_try_login(struct req *r, struct resp *out)
 {
 	json_t *given = json_object_get(r->body, "ldapSettings"), *lines;
-	struct ls_found found = {NULL, NULL, NULL, NULL};
+	struct ls_found found = {NULL, NULL, NULL, NULL, NULL};
 	enum ls_login_result rc;
 	struct ls_settings s;
 	struct ls_log log;
@@ -146,8 +146,8 @@ void api_ldap_try_login(struct req *r, struct resp *out)
 			    "success", rc == LS_LOGIN_OK));
 	if (rc == LS_LOGIN_OK) {
 		resp_json(out, 200,
-			  json_pack("{s:o, s:o}", "account", account_as_it_would_be(&found), "log",
-				    lines));
+			  json_pack("{s:o, s:s?, s:o}", "account", account_as_it_would_be(&found),
+				    "server", found.server, "log", lines));
 		ls_found_free(&found);
 		return;
 	}

@@ -1376,6 +1376,13 @@ START_TEST(test_failover_between_two_servers)
 	log = try_login_log("user07", "pw-user07", 200);
 	expect_has(log, fmt("server %s skipped: down, tried again in", corp->url), "tryLogin log");
 	expect_has(log, fmt("server %s answered", replica->url), "tryLogin log");
+	ck_assert_str_eq(
+	    jstr(call("POST", admin,
+		      jbody("{s:s, s:s}", "username", "user07", "password", "pw-user07"),
+		      LDAP_CONFIG "/tryLogin")
+		     ->json,
+		 "server"),
+	    replica->url);
 
 	/* a sync too, and what it changes comes from the replica */
 	change_at(__LINE__, replica, deletions(5, 5));
