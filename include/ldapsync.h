@@ -53,10 +53,18 @@ int ls_pick_server(const char *const *domains, size_t n, const char *base_dn);
 
 /* ---- settings (SPEC §6.1) ---- */
 
-/* One directory server: the default one, or one of additionalDomains. */
+/* The most URLs one domain may list (serverURLs). */
+#define LS_URLS_MAX 8
+
+/*
+ * One directory domain: the default one, or one of additionalDomains,
+ * served by one or more servers tried in order (serverURLs; serverURL is
+ * the first). The servers serve the same data: all else is shared.
+ */
 struct ls_server {
 	char *domain; /* "" for the default server */
-	char *url;
+	char *urls[LS_URLS_MAX];
+	size_t nurls; /* at least 1 once read */
 	bool start_tls;
 	char *root_certs; /* PEM trust anchors; "" for the system's store */
 	bool tls_skip_verify;
@@ -266,6 +274,7 @@ struct ls_found {
 	char *dn;
 	char *full_name;
 	char *unique_id; /* the entry's directory id, when it was read */
+	char *server;	 /* the URL of the server the user's bind succeeded on */
 };
 void ls_found_free(struct ls_found *f);
 

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static int set_options(struct ls_conn *c)
 		return -1;
 	}
 	/* a TLS context loads its trust store: plain ldap:// does without one */
-	if (!srv->start_tls && strncasecmp(srv->url, "ldaps:", 6) != 0)
+	if (!srv->start_tls && strncasecmp(c->url, "ldaps:", 6) != 0)
 		return 0;
 	if (srv->root_certs[0] != '\0')
 		return set_trust_anchors(c, srv->root_certs);
@@ -109,6 +110,27 @@ static int set_options(struct ls_conn *c)
 		return -1;
 	}
 	return 0;
+}
+
+/* An operation that failed this way lost its server, or never reached one. */
+static bool unreachable(int rc)
+{
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR;
+}
+
+static atomic_ulong losses;
+
+unsigned long ls_conn_losses(void)
+{
+	return atomic_load(&losses);
+}
+
+void ls_conn_lost(struct ls_conn *c, int rc)
+{
+	if (!unreachable(rc) || c->s->servers[c->server].nurls < 2)
+		return;
+	atomic_fetch_add(&losses, 1);
+	ls_logf(c->log, "server %s was lost: skipped for %ld s", c->url, ls_backoff_failed(c->url));
 }
 
 int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who)
@@ -126,14 +148,15 @@ int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const 
 	return rc;
 }
 
+/* Connects to c->url: 0, or -1 when the server could not be reached (nothing left open). */
 static int open_connection(struct ls_conn *c)
 {
 	const struct ls_server *srv = &c->s->servers[c->server];
+	bool ldaps = strncasecmp(c->url, "ldaps:", 6) == 0;
 	int rc;
 
-	ls_logf(c->log, "server %s (%s)", srv->url,
-		srv->domain[0] ? srv->domain : "default server");
-	if ((rc = ldap_initialize(&c->ld, srv->url)) != LDAP_SUCCESS) {
+	ls_logf(c->log, "server %s (%s)", c->url, srv->domain[0] ? srv->domain : "default server");
+	if ((rc = ldap_initialize(&c->ld, c->url)) != LDAP_SUCCESS) {
 		ls_logf(c->log, "connect failed: %s", ldap_err2string(rc));
 		c->ld = NULL;
 		return -1;
@@ -144,10 +167,9 @@ static int open_connection(struct ls_conn *c)
 		log_failure(c, "connect", rc);
 		return -1;
 	}
-	ls_logf(c->log, "connect: ok%s%s", strncasecmp(srv->url, "ldaps:", 6) == 0 ? " (TLS" : "",
-		strncasecmp(srv->url, "ldaps:", 6) == 0
-		    ? (srv->tls_skip_verify ? ", certificate not verified)" : ", verified)")
-		    : "");
+	ls_logf(c->log, "connect: ok%s%s", ldaps ? " (TLS" : "",
+		ldaps ? (srv->tls_skip_verify ? ", certificate not verified)" : ", verified)")
+		      : "");
 	if (!srv->start_tls)
 		return 0;
 	if ((rc = ldap_start_tls_s(c->ld, NULL, NULL)) != LDAP_SUCCESS) {
@@ -159,19 +181,80 @@ static int open_connection(struct ls_conn *c)
 	return 0;
 }
 
+enum { TRY_OK, TRY_DOWN, TRY_REFUSED };
+
+/* One URL of the domain: connected (and the reader bound), down, or up but refusing. */
+static int try_url(struct ls_conn *c, bool bind_reader)
+{
+	const struct ls_server *srv = &c->s->servers[c->server];
+	int rc;
+
+	if (open_connection(c) != 0)
+		return TRY_DOWN;
+	if (!bind_reader)
+		return TRY_OK;
+	rc = ls_conn_bind(c, srv->reader_dn, srv->reader_password ? srv->reader_password : "",
+			  "reader");
+	if (rc == LDAP_SUCCESS)
+		return TRY_OK;
+	return unreachable(rc) ? TRY_DOWN : TRY_REFUSED;
+}
+
+/*
+ * Tries the URL of c (set by the caller): 0 when it is connected, -1 when
+ * it answered but refused (its word is final), 1 when it could not be
+ * reached, which puts it in the backoff.
+ */
+static int try_one(struct ls_conn *c, bool bind_reader)
+{
+	int rc = try_url(c, bind_reader);
+
+	if (rc != TRY_DOWN) {
+		ls_backoff_ok(c->url);
+		if (rc == TRY_OK && c->s->servers[c->server].nurls > 1)
+			ls_logf(c->log, "server %s answered", c->url);
+		if (rc == TRY_OK)
+			return 0;
+		ls_conn_close(c);
+		return -1;
+	}
+	ls_conn_close(c);
+	/* a lone server is tried every time anyway: only a list has one to skip */
+	if (c->s->servers[c->server].nurls > 1)
+		ls_logf(c->log, "server %s is down: skipped for %ld s", c->url,
+			ls_backoff_failed(c->url));
+	return 1;
+}
+
 int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, bool bind_reader,
 		 struct ls_log *log)
 {
 	const struct ls_server *srv = &s->servers[server];
+	bool waiting[LS_URLS_MAX] = {false};
+	int rc = 1;
 
-	*c = (struct ls_conn){NULL, s, server, log, false};
-	if (open_connection(c) == 0 &&
-	    (!bind_reader ||
-	     ls_conn_bind(c, srv->reader_dn, srv->reader_password ? srv->reader_password : "",
-			  "reader") == LDAP_SUCCESS))
-		return 0;
-	ls_conn_close(c);
-	return -1;
+	*c = (struct ls_conn){NULL, s, server, srv->urls[0], log, false};
+	/* the servers in order, but those found down lately only when no other answers */
+	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
+		long left = ls_backoff_left(srv->urls[i]);
+
+		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
+		if (left > 0)
+			ls_logf(log, "server %s skipped: down, tried again in %ld s", c->url, left);
+		waiting[i] = left > 0;
+		rc = left > 0 ? 1 : try_one(c, bind_reader);
+	}
+	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
+		if (!waiting[i])
+			continue;
+		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
+		ls_logf(log, "server %s: tried although found down, as no other answered", c->url);
+		rc = try_one(c, bind_reader);
+	}
+	if (rc > 0 && srv->nurls > 1)
+		ls_logf(log, "no server of %s answered",
+			srv->domain[0] ? srv->domain : "the default domain");
+	return rc == 0 ? 0 : -1;
 }
 
 void ls_conn_close(struct ls_conn *c)
@@ -234,6 +317,7 @@ static int send_page(struct ls_conn *c, const char *base, int scope, const char 
 	ldap_control_free(page);
 	if (rc != LDAP_SUCCESS) {
 		log_failure(c, "search", rc);
+		ls_conn_lost(c, rc);
 		return -1;
 	}
 	return msgid;
@@ -250,11 +334,16 @@ static int read_page(struct ls_conn *c, int msgid, bool paged, ls_entry_fn fn, v
 		int type = ldap_result(c->ld, msgid, LDAP_MSG_ONE, &wait, &msg);
 
 		if (type <= 0) {
+			int err = LDAP_TIMEOUT;
+
 			if (type == 0)
 				ls_logf(c->log, "search failed: no answer within %d s",
 					c->s->timeout_seconds);
-			else
-				log_failure(c, "search", type);
+			else if (ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &err) != 0)
+				err = type;
+			if (type < 0)
+				log_failure(c, "search", err);
+			ls_conn_lost(c, err);
 			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 			return LS_FAILED;
 		}

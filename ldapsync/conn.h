@@ -14,7 +14,8 @@
 struct ls_conn {
 	LDAP *ld;
 	const struct ls_settings *s;
-	size_t server; /* index into s->servers */
+	size_t server;	 /* index into s->servers */
+	const char *url; /* the one of the server's URLs this connection went to */
 	struct ls_log *log;
 	bool missing_ok; /* a search of a base that does not exist finds nothing, not an error */
 };
@@ -22,13 +23,32 @@ struct ls_conn {
 /* The servers' index for a DN by SPEC §6.2 (0, the default, when none matches). */
 size_t ls_server_for_dn(const struct ls_settings *s, const char *dn);
 /*
- * Connects to one server, with its TLS settings, and binds as its reader
- * (anonymously when it has none) when bind_reader is set. 0, or -1 with
- * the failing step in the log and nothing left open.
+ * Connects to one domain's servers, with its TLS settings, and binds as its
+ * reader (anonymously when it has none) when bind_reader is set. Its URLs
+ * are tried in order; one that could not be reached (connect, TLS, timeout)
+ * is skipped for a while after (a backoff shared by every connection in
+ * the process), and tried last while no other answers. A server that
+ * answered is up, even when it refused the reader's bind. 0, or -1 with the
+ * failing steps in the log and nothing left open.
  */
 int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, bool bind_reader,
 		 struct ls_log *log);
 void ls_conn_close(struct ls_conn *c);
+
+/* Seconds until url, found down, is tried again; 0 when it may be used now (backoff.c). */
+long ls_backoff_left(const char *url);
+/* Marks url down (30 s, doubling to 5 min while it stays down); the seconds it is skipped for. */
+long ls_backoff_failed(const char *url);
+/* Marks url up: it answered. */
+void ls_backoff_ok(const char *url);
+/*
+ * After a bind or search on c failed with rc: when the server was lost
+ * (a domain of several servers, and rc says it stopped answering), marks it
+ * down, so that the next connection goes to another.
+ */
+void ls_conn_lost(struct ls_conn *c, int rc);
+/* How many servers ls_conn_lost found lost, ever: a change says one was lost meanwhile. */
+unsigned long ls_conn_losses(void);
 /* A simple bind; the LDAP result code (LDAP_SUCCESS, LDAP_INVALID_CREDENTIALS, ...). */
 int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who);
 

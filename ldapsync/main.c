@@ -33,7 +33,7 @@ static int print_user(void *ctx, const struct ls_user *u)
 	const struct ls_settings *s = ctx;
 
 	printf("%s\t%s\t%s\tsearch %zu\t%s\t%s\n", u->username, u->dn, u->full_name, u->search + 1,
-	       s->servers[u->server].url, u->unique_id[0] ? u->unique_id : "-");
+	       s->servers[u->server].urls[0], u->unique_id[0] ? u->unique_id : "-");
 	return 0;
 }
 

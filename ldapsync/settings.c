@@ -222,23 +222,24 @@ static bool is_pem_certs(const char *pem)
 	return n > 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
 }
 
-static int check_url(const char *url, bool start_tls, const char *prefix, struct refusal *err)
+static int check_url(const char *url, bool start_tls, const char *prefix, const char *field,
+		     struct refusal *err)
 {
 	LDAPURLDesc *lud = NULL;
 	bool ldaps;
 
 	if (url[0] == '\0')
-		return refuse(err, prefix, "serverURL", "must be set");
+		return refuse(err, prefix, field, "must be set");
 	if (ldap_url_parse(url, &lud) != LDAP_URL_SUCCESS)
-		return refuse(err, prefix, "serverURL", "must be an ldap:// or ldaps:// URL");
+		return refuse(err, prefix, field, "must be an ldap:// or ldaps:// URL");
 	ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
 	if (!ldaps && strcasecmp(lud->lud_scheme, "ldap") != 0) {
 		ldap_free_urldesc(lud);
-		return refuse(err, prefix, "serverURL", "scheme must be ldap or ldaps");
+		return refuse(err, prefix, field, "scheme must be ldap or ldaps");
 	}
 	if (lud->lud_host == NULL || lud->lud_host[0] == '\0') {
 		ldap_free_urldesc(lud);
-		return refuse(err, prefix, "serverURL", "must name a host");
+		return refuse(err, prefix, field, "must name a host");
 	}
 	ldap_free_urldesc(lud);
 	if (ldaps && start_tls)
@@ -246,19 +247,61 @@ static int check_url(const char *url, bool start_tls, const char *prefix, struct
 	return 0;
 }
 
+/* One entry of serverURLs, checked like serverURL and listed once. */
+static int read_listed_url(const json_t *v, size_t i, const char *prefix, struct ls_server *out,
+			   struct refusal *err)
+{
+	char field[32];
+
+	snprintf(field, sizeof(field), "serverURLs[%zu]", i);
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return refuse(err, prefix, field, "must be a string");
+	if ((out->urls[i] = strdup(json_string_value(v))) == NULL)
+		return refuse(err, prefix, field, "out of memory");
+	out->nurls = i + 1;
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(out->urls[k], out->urls[i]) == 0)
+			return refuse(err, prefix, field, "is listed twice");
+	return check_url(out->urls[i], out->start_tls, prefix, field, err);
+}
+
+/*
+ * serverURL, serverURLs (the servers in the order they are tried) or both,
+ * when serverURL is the list's first: the one URL of SPEC §6.1 keeps working.
+ */
+static int read_urls(const json_t *obj, const char *prefix, struct ls_server *out,
+		     struct refusal *err)
+{
+	const json_t *list = json_object_get(obj, "serverURLs");
+	char *one = NULL;
+	int rc = 0;
+
+	if (get_string(obj, "serverURL", "", prefix, &one, err))
+		return -1;
+	if (list == NULL || json_is_null(list)) {
+		out->urls[0] = one;
+		out->nurls = 1;
+		return check_url(one, out->start_tls, prefix, "serverURL", err);
+	}
+	if (!json_is_array(list) || json_array_size(list) < 1 ||
+	    json_array_size(list) > LS_URLS_MAX)
+		rc = refuse(err, prefix, "serverURLs", "must be a list of 1 to %d URLs",
+			    LS_URLS_MAX);
+	for (size_t i = 0; rc == 0 && i < json_array_size(list); i++)
+		rc = read_listed_url(json_array_get(list, i), i, prefix, out, err);
+	if (rc == 0 && one[0] != '\0' && strcmp(one, out->urls[0]) != 0)
+		rc = refuse(err, prefix, "serverURL",
+			    "must be the first of serverURLs when both are given");
+	free(one);
+	return rc;
+}
+
 /* ---- objects ---- */
 
-static const char *const server_keys[] = {"domain",
-					  "serverURL",
-					  "startTLS",
-					  "rootCerts",
-					  "tlsSkipVerify",
-					  "noSimplePagination",
-					  "readerDN",
-					  "readerPassword",
-					  "readerPasswordSet",
-					  "uniqueIDAttr",
-					  NULL};
+static const char *const server_keys[] = {
+    "domain",	      "serverURL",	   "serverURLs",	 "startTLS",
+    "rootCerts",      "tlsSkipVerify",	   "noSimplePagination", "readerDN",
+    "readerPassword", "readerPasswordSet", "uniqueIDAttr",	 NULL};
 
 static int read_server(const json_t *obj, bool additional, const char *prefix,
 		       struct ls_server *out, struct refusal *err)
@@ -267,7 +310,6 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 		return refuse(err, prefix, "", "must be an object");
 	if (check_keys(obj, server_keys, NULL, prefix, err) ||
 	    get_string(obj, "domain", "", prefix, &out->domain, err) ||
-	    get_string(obj, "serverURL", "", prefix, &out->url, err) ||
 	    get_bool(obj, "startTLS", false, prefix, &out->start_tls, err) ||
 	    get_string(obj, "rootCerts", "", prefix, &out->root_certs, err) ||
 	    get_bool(obj, "tlsSkipVerify", false, prefix, &out->tls_skip_verify, err) ||
@@ -279,7 +321,7 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 		return -1;
 	if (additional && !is_dns_name(out->domain))
 		return refuse(err, prefix, "domain", "must be a DNS name such as eu.example.com");
-	if (check_url(out->url, out->start_tls, prefix, err))
+	if (read_urls(obj, prefix, out, err))
 		return -1;
 	if (out->root_certs[0] != '\0' && !is_pem_certs(out->root_certs))
 		return refuse(err, prefix, "rootCerts", "must be one or more PEM certificates");
@@ -419,10 +461,24 @@ long ls_schedule_seconds(const char *s)
 	return n * 3600;
 }
 
+/* Whether every URL of srv is one of old's: a list may shrink or change its order. */
+static bool same_servers(const struct ls_server *old, const struct ls_server *srv)
+{
+	for (size_t i = 0; i < srv->nurls; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < old->nurls && !known; k++)
+			known = strcmp(old->urls[k], srv->urls[i]) == 0;
+		if (!known)
+			return false;
+	}
+	return true;
+}
+
 /*
  * A server given without its password keeps the stored one, but only when
- * it still talks to the same URL as the same reader: a password must never
- * follow a changed URL to another server (SPEC §6.1).
+ * it still talks to the same URLs as the same reader: a password must never
+ * follow a changed or added URL to another server (SPEC §6.1).
  */
 static int settle_password(struct ls_server *srv, const struct ls_settings *stored,
 			   const char *prefix, struct refusal *err)
@@ -433,15 +489,15 @@ static int settle_password(struct ls_server *srv, const struct ls_settings *stor
 
 			if (strcasecmp(old->domain, srv->domain) != 0)
 				continue;
-			if (strcmp(old->url, srv->url) == 0 &&
-			    strcmp(old->reader_dn, srv->reader_dn) == 0 &&
+			if (same_servers(old, srv) && strcmp(old->reader_dn, srv->reader_dn) == 0 &&
 			    old->reader_password != NULL)
 				srv->reader_password = strdup(old->reader_password);
 			break;
 		}
 		if (srv->reader_password == NULL && srv->reader_dn[0] != '\0')
-			return refuse(err, prefix, "readerPassword",
-				      "must be given again when serverURL or readerDN change");
+			return refuse(
+			    err, prefix, "readerPassword",
+			    "must be given again when a server URL is added or readerDN changes");
 		if (srv->reader_password == NULL && (srv->reader_password = strdup("")) == NULL)
 			return refuse(err, prefix, "readerPassword", "out of memory");
 	}
@@ -577,15 +633,21 @@ int ls_settings_from_json(const json_t *in, const struct ls_settings *stored,
 
 static int put_server(json_t *obj, const struct ls_server *srv, bool with_passwords)
 {
-	int rc = json_object_set_new(obj, "serverURL", json_string(srv->url)) |
-		 json_object_set_new(obj, "startTLS", json_boolean(srv->start_tls)) |
-		 json_object_set_new(obj, "rootCerts", json_string(srv->root_certs)) |
-		 json_object_set_new(obj, "tlsSkipVerify", json_boolean(srv->tls_skip_verify)) |
-		 json_object_set_new(obj, "noSimplePagination",
-				     json_boolean(srv->no_simple_pagination)) |
-		 json_object_set_new(obj, "readerDN", json_string(srv->reader_dn)) |
-		 json_object_set_new(obj, "uniqueIDAttr", json_string(srv->unique_id_attr));
 	const char *pw = srv->reader_password ? srv->reader_password : "";
+	json_t *urls = json_array();
+	int rc = urls == NULL;
+
+	for (size_t i = 0; !rc && i < srv->nurls; i++)
+		rc = json_array_append_new(urls, json_string(srv->urls[i]));
+	rc |= json_object_set_new(obj, "serverURL", json_string(srv->urls[0])) |
+	      json_object_set_new(obj, "serverURLs", urls) |
+	      json_object_set_new(obj, "startTLS", json_boolean(srv->start_tls)) |
+	      json_object_set_new(obj, "rootCerts", json_string(srv->root_certs)) |
+	      json_object_set_new(obj, "tlsSkipVerify", json_boolean(srv->tls_skip_verify)) |
+	      json_object_set_new(obj, "noSimplePagination",
+				  json_boolean(srv->no_simple_pagination)) |
+	      json_object_set_new(obj, "readerDN", json_string(srv->reader_dn)) |
+	      json_object_set_new(obj, "uniqueIDAttr", json_string(srv->unique_id_attr));
 
 	if (with_passwords)
 		return rc | json_object_set_new(obj, "readerPassword", json_string(pw));
@@ -639,7 +701,8 @@ json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords)
 json_t *ls_settings_unset_json(void)
 {
 	struct ls_server none = {.domain = (char *)"",
-				 .url = (char *)"",
+				 .urls = {(char *)""},
+				 .nurls = 1,
 				 .root_certs = (char *)"",
 				 .reader_dn = (char *)"",
 				 .unique_id_attr = (char *)DEFAULT_UNIQUE_ID_ATTR};
@@ -676,7 +739,8 @@ void ls_settings_free(struct ls_settings *s)
 		struct ls_server *srv = &s->servers[i];
 
 		free(srv->domain);
-		free(srv->url);
+		for (size_t k = 0; k < srv->nurls; k++)
+			free(srv->urls[k]);
 		free(srv->root_certs);
 		free(srv->reader_dn);
 		free(srv->unique_id_attr);

@@ -251,7 +251,8 @@ void ls_found_free(struct ls_found *f)
 	free(f->dn);
 	free(f->full_name);
 	free(f->unique_id);
-	*f = (struct ls_found){NULL, NULL, NULL, NULL};
+	free(f->server);
+	*f = (struct ls_found){NULL, NULL, NULL, NULL, NULL};
 }
 
 /* What one login search found: the first entry, and whether there was more than one. */
@@ -334,6 +335,7 @@ static int bind_as(const struct ls_settings *s, const char *dn, const char *pass
 	if (ls_conn_open(c, s, ls_server_for_dn(s, dn), false, log) != 0)
 		return -1;
 	rc = ls_conn_bind(c, dn, password, "user");
+	ls_conn_lost(c, rc);
 	if (rc != LDAP_SUCCESS)
 		ls_conn_close(c);
 	return rc;
@@ -341,12 +343,14 @@ static int bind_as(const struct ls_settings *s, const char *dn, const char *pass
 
 /* Binds as the user on the server §6.2 picks for the user's DN. */
 static enum ls_login_result bind_user(const struct ls_settings *s, const char *dn,
-				      const char *password, struct ls_log *log)
+				      const char *password, struct ls_log *log, char **server)
 {
 	struct ls_conn c;
 	int rc = bind_as(s, dn, password, log, &c);
 
 	if (rc == LDAP_SUCCESS) {
+		free(*server);
+		*server = strdup(c.url);
 		ls_conn_close(&c);
 		return LS_LOGIN_OK;
 	}
@@ -394,7 +398,8 @@ static enum ls_login_result find_user(const struct ls_settings *s, const char *u
 				      struct ls_log *log, struct ls_found *found)
 {
 	for (size_t i = 0; i < s->nsearches; i++) {
-		struct lookup l = {&s->searches[i], username, "", {NULL, NULL, NULL, NULL}, 0};
+		struct lookup l = {
+		    &s->searches[i], username, "", {NULL, NULL, NULL, NULL, NULL}, 0};
 		struct ls_conn c;
 		int rc;
 
@@ -433,7 +438,7 @@ static int on_own_entry(void *arg, LDAP *ld, LDAPMessage *entry)
  */
 static char *read_own_id(struct ls_conn *c, const char *dn)
 {
-	struct lookup l = {NULL, NULL, id_attr(c), {NULL, NULL, NULL, NULL}, 0};
+	struct lookup l = {NULL, NULL, id_attr(c), {NULL, NULL, NULL, NULL, NULL}, 0};
 	char *attrs[] = {(char *)l.id_attr, NULL};
 	size_t count = 0;
 
@@ -479,7 +484,7 @@ static enum ls_login_result find_moved(const struct ls_settings *s, const char *
 				       const struct ls_known *k, const char *password,
 				       struct ls_log *log, struct ls_found *f)
 {
-	struct ls_found now = {NULL, NULL, NULL, NULL};
+	struct ls_found now = {NULL, NULL, NULL, NULL, NULL};
 	enum ls_login_result rc;
 
 	if (k->unique_id[0] == '\0') {
@@ -500,7 +505,7 @@ static enum ls_login_result find_moved(const struct ls_settings *s, const char *
 		rc = LS_LOGIN_OTHER_ENTRY;
 	} else {
 		ls_logf(log, "%s moved from %s to %s (the same directory id)", name, k->dn, now.dn);
-		rc = bind_user(s, now.dn, password, log);
+		rc = bind_user(s, now.dn, password, log, &now.server);
 	}
 	if (rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) {
 		ls_found_free(f);
@@ -521,6 +526,7 @@ static enum ls_login_result login_known(const struct ls_settings *s, const char 
 	int bound = bind_as(s, k->dn, password, log, &c);
 
 	if (bound == LDAP_SUCCESS) {
+		f->server = strdup(c.url);
 		rc = check_same_entry(&c, k, f);
 		ls_conn_close(&c);
 		return rc;
@@ -531,11 +537,36 @@ static enum ls_login_result login_known(const struct ls_settings *s, const char 
 	return find_moved(s, name, k, password, log, f);
 }
 
+/* One try of a login whose name is normalised already (ls_login). */
+static enum ls_login_result login_once(const struct ls_settings *s, const char *name,
+				       const struct ls_known *known, const char *password,
+				       struct ls_log *log, struct ls_found *out)
+{
+	struct ls_found found = {NULL, NULL, NULL, NULL, NULL};
+	enum ls_login_result rc;
+
+	if (known != NULL) {
+		found.username = strdup(name);
+		found.dn = strdup(known->dn);
+		rc = found.username && found.dn ? login_known(s, name, known, password, log, &found)
+						: LS_LOGIN_ERROR;
+	} else {
+		rc = find_user(s, name, log, &found);
+		if (rc == LS_LOGIN_OK)
+			rc = bind_user(s, found.dn, password, log, &found.server);
+	}
+	if ((rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) && out != NULL)
+		*out = found;
+	else
+		ls_found_free(&found);
+	return rc;
+}
+
 enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 			      const struct ls_known *known, const char *password,
 			      struct ls_log *log, struct ls_found *out)
 {
-	struct ls_found found = {NULL, NULL, NULL, NULL};
+	unsigned long lost_before = ls_conn_losses();
 	enum ls_login_result rc;
 	struct refusal why;
 	char *name;
@@ -549,19 +580,12 @@ enum ls_login_result ls_login(const struct ls_settings *s, const char *username,
 		ls_logf(log, "refused: username %s", why.message);
 		return LS_LOGIN_DENIED;
 	}
-	if (known != NULL) {
-		found.username = name;
-		found.dn = strdup(known->dn);
-		rc = found.dn ? login_known(s, name, known, password, log, &found) : LS_LOGIN_ERROR;
-	} else {
-		rc = find_user(s, name, log, &found);
-		free(name);
-		if (rc == LS_LOGIN_OK)
-			rc = bind_user(s, found.dn, password, log);
+	rc = login_once(s, name, known, password, log, out);
+	/* a server lost in the middle of the login is skipped now: once more, on the others */
+	if (rc == LS_LOGIN_ERROR && ls_conn_losses() != lost_before) {
+		ls_logf(log, "a server was lost during the login: trying again");
+		rc = login_once(s, name, known, password, log, out);
 	}
-	if ((rc == LS_LOGIN_OK || rc == LS_LOGIN_OTHER_ENTRY) && out != NULL)
-		*out = found;
-	else
-		ls_found_free(&found);
+	free(name);
 	return rc;
 }

@@ -279,7 +279,7 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		       const char *ip_key)
 {
 	struct ls_log log = {log_ldap_step, (void *)name};
-	struct ls_found found = {NULL, NULL, NULL, NULL};
+	struct ls_found found = {NULL, NULL, NULL, NULL, NULL};
 	struct ls_known known = {a ? a->ldap_dn : "", a ? a->ldap_id : ""};
 	struct account made;
 	enum ls_login_result rc;

@@ -73,7 +73,7 @@ void api_ldap_put(struct req *r, struct resp *out)
 	}
 	changes_announce(r->srv, &(struct change){.what = CHANGE_SETTINGS});
 	audit_log(r->srv->audit, "config.ldap", r->who.name, r->client,
-		  json_pack("{s:s, s:i, s:i}", "serverURL", s.servers[0].url, "domains",
+		  json_pack("{s:s, s:i, s:i}", "serverURL", s.servers[0].urls[0], "domains",
 			    (int)s.nservers - 1, "userSearchConfigs", (int)s.nsearches));
 	resp_json(out, 200, ls_settings_to_json(&s, false));
 	ls_settings_free(&s);
@@ -109,7 +109,7 @@ static json_t *account_as_it_would_be(const struct ls_found *f)
 void api_ldap_try_login(struct req *r, struct resp *out)
 {
 	json_t *given = json_object_get(r->body, "ldapSettings"), *lines;
-	struct ls_found found = {NULL, NULL, NULL, NULL};
+	struct ls_found found = {NULL, NULL, NULL, NULL, NULL};
 	enum ls_login_result rc;
 	struct ls_settings s;
 	struct ls_log log;
@@ -146,8 +146,8 @@ void api_ldap_try_login(struct req *r, struct resp *out)
 			    "success", rc == LS_LOGIN_OK));
 	if (rc == LS_LOGIN_OK) {
 		resp_json(out, 200,
-			  json_pack("{s:o, s:o}", "account", account_as_it_would_be(&found), "log",
-				    lines));
+			  json_pack("{s:o, s:s?, s:o}", "account", account_as_it_would_be(&found),
+				    "server", found.server, "log", lines));
 		ls_found_free(&found);
 		return;
 	}

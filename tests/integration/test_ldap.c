@@ -515,6 +515,12 @@ START_TEST(test_settings_refusals_name_the_field)
 		const char *key, *value, *field;
 	} bad[] = {
 	    {"serverURL", "\"https://x\"", "serverURL"},
+	    {"serverURLs", "[\"ldap://other\"]", "serverURL"}, /* not serverURL first */
+	    {"serverURLs", "[]", "serverURLs"},
+	    {"serverURLs",
+	     "[\"ldap://a\",\"ldap://b\",\"ldap://c\",\"ldap://d\",\"ldap://e\","
+	     "\"ldap://f\",\"ldap://g\",\"ldap://h\",\"ldap://i\"]",
+	     "serverURLs"},
 	    {"startTLS", "true", "startTLS"}, /* with an ldaps URL */
 	    {"rootCerts", "\"not pem\"", "rootCerts"},
 	    {"readerDN", "\"no dn\"", "readerDN"},

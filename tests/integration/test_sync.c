@@ -12,6 +12,8 @@
  * - system and org admins, promoted and demoted; never the last active admin;
  * - the safety rules: a directory killed while paging, a wrong base DN, the
  *   deactivation guard, dry runs, authd killed during a job;
+ * - a domain of two servers with the same data: the first killed during
+ *   logins and during a sync, logins and the next sync go to the second;
  * - the queue: a second job waits, cancel; a just-in-time login syncs the new
  *   user's groups;
  * - the jobs API's and the member sync config's refusals.
@@ -65,7 +67,7 @@
 #define call(method, token, body, ...) call_to(srv, method, token, body, __VA_ARGS__)
 
 /* Each test has its own: corp (people and groups), for the outage tests big, for groups many. */
-static struct slapd *corp, *big, *many;
+static struct slapd *corp, *big, *many, *replica;
 
 static const char *const tools[] = {"slapd",   "slapadd", "ldapmodify", "ldapsearch",
 				    "sqlite3", "curl",	  "unzip",	NULL};
@@ -196,7 +198,8 @@ static void teardown_each(void)
 	slapd_free(corp);
 	slapd_free(big);
 	slapd_free(many);
-	corp = big = many = NULL;
+	slapd_free(replica);
+	corp = big = many = replica = NULL;
 }
 
 /* Applies LDIF change records to d as its root DN. */
@@ -1257,6 +1260,196 @@ START_TEST(test_directory_killed_while_paging)
 }
 END_TEST
 
+/* corp's data with its people's entryUUIDs, as a replica of corp holds it. */
+static char *replica_ldif(void)
+{
+	char *ldif = corp_ldif(), *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	char uid[16];
+
+	for (line = strtok_r(ldif, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		/* strtok_r drops the blank lines that end entries: put them back */
+		if (strncmp(line, "dn: ", 4) == 0 && ftell(f) > 0)
+			fprintf(f, "\n");
+		fprintf(f, "%s\n", line);
+		if (sscanf(line, "dn: uid=%15[^,],", uid) == 1)
+			fprintf(f, "entryUUID: %s\n", uuid_of(uid));
+	}
+	fprintf(f, "\n");
+	fclose(f);
+	free(ldif);
+	return text;
+}
+
+/* The lines of a tryLogin answer's log (200 or 400), as one text. */
+static const char *try_login_log(const char *user, const char *password, long status)
+{
+	struct reply *r =
+	    call("POST", admin, jbody("{s:s, s:s}", "username", user, "password", password),
+		 LDAP_CONFIG "/tryLogin");
+	json_t *lines = jpath(r->json, status == 200 ? "log" : "errors.0.detail.log");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	expect_status(r, status);
+	for (size_t i = 0; i < json_array_size(lines); i++)
+		fprintf(f, "%s\n", json_string_value(json_array_get(lines, i)));
+	fclose(f);
+	return keep(text);
+}
+
+/* In a child: `n` logins of user11..user20 in turn; exits with how many did not answer 200. */
+static void logins_in_child(int n)
+{
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		int u = 11 + i % 10;
+		char body[96];
+		struct reply r;
+
+		snprintf(body, sizeof(body),
+			 "{\"username\":\"user%02d\",\"password\":\"pw-user%02d\"}", u, u);
+		if (http_call(srv, "POST", "/auth/login", NULL, body, NULL, &r) != 0 ||
+		    r.status != 200) {
+			fprintf(stderr, "login %d of user%02d: %ld %s\n", i, u, r.status,
+				r.body ? r.body : r.error);
+			bad++;
+		}
+		reply_free(&r);
+	}
+	_exit(bad > 100 ? 100 : bad);
+}
+
+/* Kills corp by pid while a child logs in over and over: every login succeeds. */
+static void kill_corp_during_logins(void)
+{
+	long from = file_size(corp->log);
+	double deadline = it_now() + JOB_SECONDS;
+	int status = 0;
+	pid_t child;
+
+	http_close(); /* the child must not share this process's connection */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		logins_in_child(400);
+	/* a few of its logins reached corp first */
+	while (count_in_file(corp->log, from, "BIND dn=\"uid=user1") < 5) {
+		ck_assert_msg(it_now() < deadline, "no login reached corp");
+		ck_assert_msg(waitpid(child, &status, WNOHANG) == 0, "the logins ended early");
+		it_sleep_ms(1);
+	}
+	ck_assert_int_gt(slapd_kill(corp), -1);
+	ck_assert_msg(waitpid(child, &status, WNOHANG) == 0,
+		      "the logins ended before corp was killed: run more of them");
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "%d logins failed while corp was killed (above)",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/*
+ * corp and its replica serve the same data, listed in that order: with corp
+ * killed, logins and syncs go to the replica and corp is skipped; with corp
+ * back and the replica killed, corp is tried although found down lately.
+ */
+START_TEST(test_failover_between_two_servers)
+{
+	json_t *s = settings(false), *list;
+	const char *log, *id;
+
+	replica = start_directory(SUFFIX, replica_ldif());
+	list = json_pack("[s, s]", corp->url, replica->url);
+	json_object_del(s, "serverURL");
+	json_object_set_new(s, "serverURLs", list);
+	use_ldap(s);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, LDAP_CONFIG)->json, "serverURL"), corp->url);
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, LDAP_CONFIG)->json, "serverURLs.1"),
+			 replica->url);
+	expect_summary(sync_now("done"), "usersFound=40 created=40");
+	log = try_login_log("user05", "pw-user05", 200);
+	expect_has(log, fmt("server %s answered", corp->url), "tryLogin log");
+	expect_status(login("user05", "pw-user05"), 200);
+
+	/* the first server killed during logins: they go on to the replica */
+	kill_corp_during_logins();
+	expect_status(login("user06", "pw-user06"), 200);
+	expect_status(login("user06", "pw-user07"), 401);
+	log = try_login_log("user07", "pw-user07", 200);
+	expect_has(log, fmt("server %s skipped: down, tried again in", corp->url), "tryLogin log");
+	expect_has(log, fmt("server %s answered", replica->url), "tryLogin log");
+	ck_assert_str_eq(
+	    jstr(call("POST", admin,
+		      jbody("{s:s, s:s}", "username", "user07", "password", "pw-user07"),
+		      LDAP_CONFIG "/tryLogin")
+		     ->json,
+		 "server"),
+	    replica->url);
+
+	/* a sync too, and what it changes comes from the replica */
+	change_at(__LINE__, replica, deletions(5, 5));
+	id = start_job(SYNC);
+	expect_summary(finish(id, "done"), "usersFound=39 deactivated=1");
+	log = job_log(id);
+	expect_has(log, fmt("server %s skipped", corp->url), "log");
+	expect_has(log, fmt("server %s answered", replica->url), "log");
+	expect_flag("user05", "isActive", 0);
+
+	/* corp back, the replica gone: corp answers although it was found down */
+	ck_assert_int_eq(slapd_restart(corp), 0);
+	ck_assert_int_gt(slapd_kill(replica), -1);
+	log = try_login_log("user07", "pw-user07", 200);
+	expect_has(log, fmt("server %s is down", replica->url), "tryLogin log");
+	expect_has(log, fmt("server %s answered", corp->url), "tryLogin log");
+	expect_status(login("user08", "pw-user08"), 200);
+
+	/* both down: the login fails, naming each server */
+	ck_assert_int_gt(slapd_kill(corp), -1);
+	log = try_login_log("user07", "pw-user07", 400);
+	expect_has(log, "no server of the default domain answered", "tryLogin log");
+	expect_status(login("user09", "pw-user09"), 503);
+}
+END_TEST
+
+/*
+ * big.example.com served by big and its replica: big killed while it pages
+ * fails that job with nothing changed (a job keeps to one server), and the
+ * next job goes to the replica.
+ */
+START_TEST(test_sync_fails_over_after_a_server_killed_while_paging)
+{
+	json_t *s = settings(false), *domain;
+	const char *before, *id, *log;
+	long from;
+
+	big = start_directory(BIG_SUFFIX, big_ldif());
+	replica = start_directory(BIG_SUFFIX, big_ldif());
+	add_big(s);
+	domain = json_array_get(json_object_get(s, "additionalDomains"), 0);
+	json_object_set_new(domain, "serverURLs", json_pack("[s, s]", big->url, replica->url));
+	use_ldap(s);
+	before = store_state();
+	id = sync_until_paging(&from);
+	ck_assert_int_gt(slapd_kill(big), -1);
+	expect_summary(finish(id, "errored"), "");
+	expect_same_store(before, store_state());
+	log = job_log(id);
+	expect_has(log, fmt("server %s answered", big->url), "log");
+	expect_has(log, "a search failed or was stopped: nothing was changed", "log");
+
+	id = start_job(SYNC);
+	expect_summary(finish(id, "done"),
+		       fmt("usersFound=%d created=%d", NPEOPLE + NBIG, NPEOPLE + NBIG));
+	log = job_log(id);
+	expect_has(log, fmt("server %s skipped: down", big->url), "log");
+	expect_has(log, fmt("server %s answered", replica->url), "log");
+	expect_flag("big19999", "isActive", 1);
+}
+END_TEST
+
 START_TEST(test_wrong_base_dn_changes_nothing)
 {
 	json_t *s = settings(false), *j;
@@ -1848,6 +2041,8 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_admin_sync_keeps_an_active_admin);
 	tcase_add_test(tc, test_org_admin_sync);
 	tcase_add_test(tc, test_directory_killed_while_paging);
+	tcase_add_test(tc, test_failover_between_two_servers);
+	tcase_add_test(tc, test_sync_fails_over_after_a_server_killed_while_paging);
 	tcase_add_test(tc, test_wrong_base_dn_changes_nothing);
 	tcase_add_test(tc, test_deactivation_guard);
 	tcase_add_test(tc, test_dry_run_lists_what_the_run_does);

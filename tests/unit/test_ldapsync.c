@@ -13,6 +13,7 @@
 #include <ldap.h>
 
 #include "ldapsync.h"
+#include "../../ldapsync/conn.h"
 
 /* The normalised name, or NULL; the reason lands in *why. */
 static char *norm(const char *s, struct refusal *why)
@@ -412,6 +413,113 @@ START_TEST(settings_keep_password_only_for_same_server)
 }
 END_TEST
 
+/* serverURLs lists a domain's servers in order; serverURL alone is a list of one. */
+START_TEST(settings_take_a_list_of_servers)
+{
+	struct ls_settings s;
+	struct refusal err;
+	json_t *j;
+
+	ck_assert_int_eq(parse_patched("{\"serverURL\":null,\"serverURLs\":[\"ldap://a\",\"ldaps://"
+				       "b:636\"]}",
+				       NULL, &s, &err),
+			 0);
+	ck_assert_uint_eq(s.servers[0].nurls, 2);
+	ck_assert_str_eq(s.servers[0].urls[1], "ldaps://b:636");
+	j = ls_settings_to_json(&s, false);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "serverURL")), "ldap://a");
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "serverURLs")), 2);
+	json_decref(j);
+	ls_settings_free(&s);
+
+	/* both, agreeing: what GET shows can be PUT back */
+	ck_assert_int_eq(parse_patched("{\"serverURL\":\"ldap://a\",\"serverURLs\":[\"ldap://a\","
+				       "\"ldap://b\"]}",
+				       NULL, &s, &err),
+			 0);
+	ls_settings_free(&s);
+	ck_assert_int_eq(parse_patched("{}", NULL, &s, &err), 0);
+	ck_assert_uint_eq(s.servers[0].nurls, 1);
+	j = ls_settings_to_json(&s, false);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "serverURLs"), 0)),
+			 "ldap://ldap.example.com");
+	json_decref(j);
+	ls_settings_free(&s);
+}
+END_TEST
+
+START_TEST(settings_refuse_bad_server_lists)
+{
+	expect_settings_refused("{\"serverURLs\":[]}", "serverURLs");
+	expect_settings_refused("{\"serverURLs\":\"ldap://a\"}", "serverURLs");
+	expect_settings_refused(
+	    "{\"serverURLs\":[\"ldap://1\",\"ldap://2\",\"ldap://3\",\"ldap://"
+	    "4\",\"ldap://5\",\"ldap://6\",\"ldap://7\",\"ldap://8\",\"ldap://9\"]}",
+	    "serverURLs");
+	expect_settings_refused("{\"serverURLs\":[\"ldap://ldap.example.com\",7]}",
+				"serverURLs[1]");
+	expect_settings_refused("{\"serverURLs\":[\"ldap://ldap.example.com\",\"http://b\"]}",
+				"serverURLs[1]");
+	expect_settings_refused("{\"serverURLs\":[\"ldap://ldap.example.com\",\"ldap://ldap."
+				"example.com\"]}",
+				"serverURLs[1]");
+	expect_settings_refused("{\"serverURLs\":[\"ldap://b\",\"ldap://ldap.example.com\"]}",
+				"serverURL");
+	expect_settings_refused("{\"startTLS\":true,\"serverURL\":null,\"serverURLs\":[\"ldap://"
+				"a\",\"ldaps://b\"]}",
+				"startTLS");
+	expect_settings_refused("{\"additionalDomains\":[{\"domain\":\"eu.x.com\",\"serverURLs\":"
+				"[\"ldap://y\",\"\"]}]}",
+				"additionalDomains[0].serverURLs[1]");
+}
+END_TEST
+
+/* A stored password follows a list that shrinks or is reordered, never one that gains a URL. */
+START_TEST(settings_keep_password_only_for_known_servers)
+{
+	struct ls_settings stored, s;
+	struct refusal err;
+
+	ck_assert_int_eq(
+	    parse_patched("{\"serverURLs\":[\"ldap://ldap.example.com\",\"ldap://b\"]}", NULL,
+			  &stored, &err),
+	    0);
+	ck_assert_int_eq(parse_patched("{\"readerPassword\":null,\"serverURL\":null,\"serverURLs\":"
+				       "[\"ldap://b\",\"ldap://ldap.example.com\"]}",
+				       &stored, &s, &err),
+			 0);
+	ck_assert_str_eq(s.servers[0].reader_password, "s3cret");
+	ls_settings_free(&s);
+	ck_assert_int_eq(
+	    parse_patched("{\"readerPassword\":null,\"serverURLs\":[\"ldap://ldap.example.com\","
+			  "\"ldap://b\",\"ldap://c\"]}",
+			  &stored, &s, &err),
+	    -1);
+	ck_assert_str_eq(err.field, "readerPassword");
+	ls_settings_free(&stored);
+}
+END_TEST
+
+/* A server found down waits 30 s, then twice as long each time, up to 5 min; an answer ends it. */
+START_TEST(down_servers_back_off)
+{
+	const char *url = "ldap://backoff.test:1";
+
+	ck_assert_int_eq(ls_backoff_left(url), 0);
+	ck_assert_int_eq(ls_backoff_failed(url), 30);
+	ck_assert_int_ge(ls_backoff_left(url), 29);
+	ck_assert_int_eq(ls_backoff_left("ldap://other.test"), 0);
+	ck_assert_int_eq(ls_backoff_failed(url), 60);
+	for (int i = 0; i < 5; i++)
+		ls_backoff_failed(url);
+	ck_assert_int_eq(ls_backoff_failed(url), 300);
+	ls_backoff_ok(url);
+	ck_assert_int_eq(ls_backoff_left(url), 0);
+	ck_assert_int_eq(ls_backoff_failed(url), 30);
+	ls_backoff_ok(url);
+}
+END_TEST
+
 START_TEST(settings_json_hides_passwords)
 {
 	struct ls_settings s;
@@ -624,6 +732,10 @@ int main(void)
 	tcase_add_test(tc, settings_schedule_forms);
 	tcase_add_test(tc, settings_keep_password_only_for_same_server);
 	tcase_add_test(tc, settings_json_hides_passwords);
+	tcase_add_test(tc, settings_take_a_list_of_servers);
+	tcase_add_test(tc, settings_refuse_bad_server_lists);
+	tcase_add_test(tc, settings_keep_password_only_for_known_servers);
+	tcase_add_test(tc, down_servers_back_off);
 	tcase_add_test(tc, settings_refuse_a_non_object);
 	tcase_add_test(tc, a_whole_attribute_is_done_at_once);
 	tcase_add_test(tc, ranges_are_followed_until_the_star);

@@ -426,7 +426,7 @@ async function grantsPanel(t, ctx) {
 async function authPanelForm(t, ctx) {
   await openAuthPanel(ctx);
   const form = panel(ctx, 'auth').locator('#ldap-form');
-  const labels = ['LDAP Server URL', 'Reader DN', 'Reader Password', 'Use Start TLS', 'Skip TLS Verification',
+  const labels = ['LDAP Server URL', 'Failover Server URLs', 'Reader DN', 'Reader Password', 'Use Start TLS', 'Skip TLS Verification',
     'No Simple Pagination (RFC 2696)', 'Root Certificates', 'Unique ID Attribute', 'Just-In-Time User Provisioning', 'Base DN',
     'Username Attribute', 'Full Name Attribute', 'Filter', 'Search subtree instead of just one level',
     'Select Group Members', 'Iterate through group members', 'Group DN', 'Group Member Attribute',
@@ -532,6 +532,8 @@ async function ldapFillForm(t, ctx) {
   t.ok((await err.textContent()).startsWith('serverURL:'), 'the refusal sits next to LDAP Server URL');
 
   await url.fill(`ldap://127.0.0.1:${ctx.ldapPort}`);
+  // a second server, tried only when the first cannot be reached
+  await form.getByLabel('Failover Server URLs', { exact: true }).first().fill('ldap://127.0.0.1:1\n');
   await form.getByLabel('Reader DN', { exact: true }).first().fill(LDAP_READER);
   await form.getByLabel('Reader Password', { exact: true }).first().fill('reader-pw');
   await form.getByLabel('Filter', { exact: true }).fill('(objectClass=inetOrgPerson)');
@@ -577,11 +579,13 @@ async function ldapSave(t, ctx) {
   await openAuthPanel(ctx);
   const form = p.locator('#ldap-form');
   t.equal(await form.getByLabel('LDAP Server URL', { exact: true }).first().inputValue(), `ldap://127.0.0.1:${ctx.ldapPort}`, 'the URL was stored');
+  t.equal(await form.getByLabel('Failover Server URLs', { exact: true }).first().inputValue(), 'ldap://127.0.0.1:1', 'the failover URL was stored');
   const pw = form.getByLabel('Reader Password', { exact: true }).first();
   t.equal(await pw.inputValue(), '', 'the password is not shown');
   t.equal(await pw.getAttribute('placeholder'), '(set — leave empty to keep)', 'the password is said to be set');
   const stored = (await call(ctx, 'GET', '/enzi/v0/config/auth/ldap', { token: await sessionToken(ctx) })).json;
   t.equal(stored.readerPasswordSet, true, 'readerPasswordSet');
+  t.equal(JSON.stringify(stored.serverURLs), JSON.stringify([`ldap://127.0.0.1:${ctx.ldapPort}`, 'ldap://127.0.0.1:1']), 'serverURLs lists both, in order');
   t.equal(stored.userSearchConfigs[0].baseDN, LDAP_PEOPLE, 'the user search was stored');
 }
 

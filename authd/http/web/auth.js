@@ -10,6 +10,7 @@ import { renderFields, readFields, groupSyncFields } from './fields.js';
 
 const SERVER_FIELDS = [
   { key: 'serverURL', label: 'LDAP Server URL', placeholder: 'ldaps://ldap.example.com', help: 'ldap://host:389 or ldaps://host:636.' },
+  { key: 'failoverURLs', type: 'textarea', label: 'Failover Server URLs', placeholder: 'ldaps://ldap2.example.com', help: 'Further servers with the same data, one URL a line (up to 7), tried in this order when the ones before cannot be reached.' },
   { key: 'readerDN', label: 'Reader DN', help: 'The account authd binds as to search the directory; empty for an anonymous search.' },
   { key: 'readerPassword', type: 'password', setFlag: 'readerPasswordSet', label: 'Reader Password', help: "The reader DN's password; it is never shown again once saved." },
   { key: 'startTLS', type: 'checkbox', label: 'Use Start TLS', help: 'Upgrade an ldap:// connection to TLS (not with ldaps://).' },
@@ -99,6 +100,18 @@ function repeatItem(list, i, title, specs, prefix) {
     renderFields(specs, list[i], prefix));
 }
 
+// serverURLs as the form shows it: its first URL in serverURL, the others one a line.
+function withFailover(server) {
+  return { ...server, failoverURLs: (server.serverURLs || []).slice(1).join('\n') };
+}
+
+// The form's server fields as the API takes them: serverURLs only when there are several.
+function toServerURLs(fields) {
+  const { failoverURLs, ...server } = fields;
+  const more = (failoverURLs || '').split('\n').map((u) => u.trim()).filter((u) => u !== '');
+  return more.length === 0 ? server : { ...server, serverURLs: [server.serverURL, ...more] };
+}
+
 // Copies what was typed into the lists' items (in place: handlers hold the arrays).
 function syncLists() {
   const box = $('#ldap-fields');
@@ -120,11 +133,11 @@ function renderLists() {
 }
 
 function renderLdap(settings) {
-  domains = (settings.additionalDomains || []).map((d) => ({ ...d }));
+  domains = (settings.additionalDomains || []).map(withFailover);
   searches = (settings.userSearchConfigs || []).map((s) => ({ ...s }));
   if (searches.length === 0) searches.push({});
   fill($('#ldap-fields'),
-    h('fieldset', {}, h('legend', {}, 'Default LDAP server'), renderFields(SERVER_FIELDS, settings)),
+    h('fieldset', {}, h('legend', {}, 'Default LDAP server'), renderFields(SERVER_FIELDS, withFailover(settings))),
     h('fieldset', {}, h('legend', {}, 'Additional LDAP domains'),
       h('p', { class: 'help' }, 'Each user search runs against the server whose domain is the longest suffix of its base DN; the default server serves the rest.'),
       h('div', { id: 'ldap-domains' })),
@@ -142,8 +155,8 @@ function ldapSettings() {
   syncLists();
   const box = $('#ldap-fields');
   return {
-    ...readFields(box, SERVER_FIELDS),
-    additionalDomains: domains.map((_, i) => readFields(box, DOMAIN_FIELDS, `additionalDomains[${i}]`)),
+    ...toServerURLs(readFields(box, SERVER_FIELDS)),
+    additionalDomains: domains.map((_, i) => toServerURLs(readFields(box, DOMAIN_FIELDS, `additionalDomains[${i}]`))),
     userSearchConfigs: searches.map((_, i) => readFields(box, SEARCH_FIELDS, `userSearchConfigs[${i}]`)),
     ...readFields(box, LOGIN_FIELDS),
     syncSchedule: readSchedule(),
