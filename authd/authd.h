@@ -44,6 +44,7 @@ struct config {
 	bool authz_allow_local;
 	char *authz_engine_socket;
 	char *authz_engine_collection;
+	int authz_max_stale_seconds; /* decisions deny once the store is out of reach this long */
 	char *bundle_docker_host;
 	char **bundle_engine_hosts;
 	size_t bundle_n_engine_hosts;
@@ -193,6 +194,8 @@ struct server {
 	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
 	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
 	atomic_long login_failures[LOGIN_FAILURE_REASONS];
+	/* monotonic_ms() when the store last answered main.c's tick; 0: not watched (no tick) */
+	atomic_llong store_ok_ms;
 	/* false until the store is open and all it feeds is loaded; every request is answered
 	 * 503 STORE_UNAVAILABLE until then (main.c) */
 	atomic_bool ready;

@@ -50,7 +50,9 @@ static const struct key tls_keys[] = {STR("cert", tls_cert), STR("key", tls_key)
 static const struct key authz_keys[] = {STR("socket", authz_socket),
 					BOOL("allowLocal", authz_allow_local),
 					STR("engineSocket", authz_engine_socket),
-					STR("engineCollection", authz_engine_collection), END};
+					STR("engineCollection", authz_engine_collection),
+					INT("maxStaleSeconds", authz_max_stale_seconds, 1, 86400),
+					END};
 static const struct key bundle_keys[] = {
     STR("dockerHost", bundle_docker_host),
     {"engineHosts", K_STRINGS, offsetof(struct config, bundle_engine_hosts), NULL, 0, 0},
@@ -103,6 +105,7 @@ void config_defaults(struct config *cfg)
 	config_set_string(&cfg->data_dir, "./authd-data");
 	cfg->authz_allow_local = true;
 	config_set_string(&cfg->authz_engine_collection, "/Shared");
+	cfg->authz_max_stale_seconds = 30;
 	cfg->bundle_validity_days = 365;
 	config_set_string(&cfg->bundle_key_type, "ecdsa-p256");
 	cfg->session_idle_minutes = 60;

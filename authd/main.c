@@ -168,6 +168,10 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 		if (sig == SIGHUP)
 			audit_reopen(srv->audit);
 		store_checkpoint();
+		/* decisions read this, never the store: they run on the snapshot while it is away
+		 */
+		if (store_ping() == STORE_OK)
+			atomic_store(&srv->store_ok_ms, monotonic_ms());
 		audit_flush(srv->audit);
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
@@ -260,6 +264,7 @@ static int run(struct config *cfg)
 	    (http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err)) == NULL ||
 	    open_store(cfg, &signals, &err) != 0 || load(&srv, &err) != 0)
 		goto out;
+	atomic_store(&srv.store_ok_ms, monotonic_ms());
 	atomic_store(&srv.ready, true);
 	if (cfg->authz_socket != NULL &&
 	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,

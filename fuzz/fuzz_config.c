@@ -50,6 +50,7 @@ static bool same_config(const struct config *a, const struct config *b)
 	       a->authz_allow_local == b->authz_allow_local &&
 	       same_string(a->authz_engine_socket, b->authz_engine_socket) &&
 	       same_string(a->authz_engine_collection, b->authz_engine_collection) &&
+	       a->authz_max_stale_seconds == b->authz_max_stale_seconds &&
 	       same_string(a->bundle_docker_host, b->bundle_docker_host) &&
 	       a->bundle_validity_days == b->bundle_validity_days &&
 	       same_string(a->bundle_key_type, b->bundle_key_type) &&
@@ -61,7 +62,8 @@ static bool same_config(const struct config *a, const struct config *b)
 	       a->throttle_window_seconds == b->throttle_window_seconds &&
 	       a->throttle_lockout_seconds == b->throttle_lockout_seconds &&
 	       same_string(a->log_level, b->log_level) && same_string(a->log_audit, b->log_audit) &&
-	       a->log_audit_max_mb == b->log_audit_max_mb && a->log_audit_keep == b->log_audit_keep &&
+	       a->log_audit_max_mb == b->log_audit_max_mb &&
+	       a->log_audit_keep == b->log_audit_keep &&
 	       same_string(a->store_driver, b->store_driver) &&
 	       same_string(a->store_dsn, b->store_dsn) &&
 	       same_string(a->store_dsn_file, b->store_dsn_file) &&
@@ -83,8 +85,10 @@ static void check_accepted(const struct config *c)
 	    c->session_renewal_minutes > c->session_idle_minutes || c->session_per_user_limit < 0 ||
 	    c->session_per_user_limit > SESSION_PER_USER_MAX || c->bundle_validity_days < 1 ||
 	    c->throttle_max_failures < 1 || c->authz_engine_collection == NULL ||
-	    c->log_audit_max_mb < 0 || c->log_audit_keep < 1 || c->log_audit_keep > AUDIT_KEEP_MAX ||
-	    c->store_max_connections < 1 || c->store_max_connections > 1000)
+	    c->log_audit_max_mb < 0 || c->log_audit_keep < 1 ||
+	    c->log_audit_keep > AUDIT_KEEP_MAX || c->store_max_connections < 1 ||
+	    c->store_max_connections > 1000 || c->authz_max_stale_seconds < 1 ||
+	    c->authz_max_stale_seconds > 86400)
 		abort();
 	/* the postgres driver has exactly one DSN source; sqlite has none */
 	if (strcmp(c->store_driver, "postgres") == 0

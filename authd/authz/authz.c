@@ -392,6 +392,27 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 	free(uses);
 }
 
+/*
+ * The snapshot goes on answering while the store is briefly away, but not
+ * for ever: past authz.maxStaleSeconds without an answer from the store
+ * (main.c's tick), a revoked grant could still be allowing. False with a
+ * deny then.
+ */
+static bool snapshot_fresh(struct server *srv, struct authz_outcome *o)
+{
+	int64_t ok_ms = atomic_load(&srv->store_ok_ms);
+	int64_t away_s = (monotonic_ms() - ok_ms) / 1000;
+
+	if (ok_ms == 0 || away_s <= srv->cfg->authz_max_stale_seconds)
+		return true;
+	o->allow = false;
+	snprintf(o->msg, sizeof(o->msg),
+		 "authd has not reached its store for %lld s (authz.maxStaleSeconds is %d); "
+		 "decisions resume when it answers again",
+		 (long long)away_s, srv->cfg->authz_max_stale_seconds);
+	return false;
+}
+
 void authz_decide(struct server *srv, const struct authz_call *c, struct authz_outcome *o)
 {
 	char path[4096], query[4096];
@@ -401,7 +422,7 @@ void authz_decide(struct server *srv, const struct authz_call *c, struct authz_o
 	if (dk_normalize(c->uri, path, sizeof(path), query, sizeof(query), &why) != 0) {
 		deny(o, "the request URI is not acceptable: %s", why.message);
 		utf8_clean(path, AUTHZ_SHOWN_MAX + 1, c->uri);
-	} else {
+	} else if (snapshot_fresh(srv, o)) {
 		decide(srv, c, path, query, o);
 	}
 	authz_record(srv, c->who, c->method, path, o);

@@ -70,6 +70,13 @@ void store_checkpoint(void)
 	ops->checkpoint();
 }
 
+int store_ping(void)
+{
+	int64_t one;
+
+	return stmt_one_int(stmt_get("SELECT 1"), &one);
+}
+
 void store_close(void)
 {
 	/* main.c closes it on every way out, also when start-up failed before opening it */

@@ -44,6 +44,8 @@ const char *store_driver_name(void);
 /* Housekeeping off the request path (SQLite: copies the WAL into the database); main.c calls
  * it every second. */
 void store_checkpoint(void);
+/* A trivial statement on the calling thread's connection: STORE_OK when the store answers. */
+int store_ping(void);
 /* Closes the calling thread's connection and the shared one; the last call of a process. */
 void store_close(void);
 /*

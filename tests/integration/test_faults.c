@@ -917,6 +917,64 @@ START_TEST(test_database_restarted)
 }
 END_TEST
 
+/* A decision for the account "kept" through POST /api/authz, asserted 200. */
+static json_t *decision_for_kept(void)
+{
+	struct reply *r = call(
+	    "POST", admin,
+	    jbody("{s:s, s:s, s:s}", "account", "kept", "method", "GET", "uri", "/v1.41/volumes"),
+	    "/api/authz");
+
+	expect_status(r, 200);
+	return r->json;
+}
+
+/* Asks for kept's decision every 250 ms until it is `allow`, for at most ms; its msg. */
+static const char *decision_becomes(int allow, int ms)
+{
+	json_t *d = decision_for_kept();
+
+	for (int waited = 0; jbool(d, "allow") != allow && waited < ms; waited += 250) {
+		it_sleep_ms(250);
+		d = decision_for_kept();
+	}
+	ck_assert_msg(jbool(d, "allow") == allow, "the decision stayed %s after %d ms: %s",
+		      allow ? "deny" : "allow", ms, jstr(d, "msg"));
+	return jstr(d, "msg");
+}
+
+/*
+ * Decisions go on from the in-memory snapshot while the database server is
+ * away, deny once authz.maxStaleSeconds passed without it, and resume when
+ * it answers again.
+ */
+START_TEST(test_decisions_while_database_away)
+{
+	double stopped;
+
+	new_server(NULL, "{\"authz\":{\"maxStaleSeconds\":3}}");
+	start_srv(ADMIN_PW);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:s}", "name", "kept", "password", USER_PW), ACCOUNTS),
+	    201);
+	ck_assert_int_eq(jbool(decision_for_kept(), "allow"), 1);
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	stopped = it_now();
+	ck_assert_int_eq(jbool(decision_for_kept(), "allow"), 1);
+	expect_has(decision_becomes(0, 8000), "authd has not reached its store for",
+		   "the stale decision's msg");
+	/* the store's last answer came up to a one-second tick before the stop */
+	ck_assert_msg(it_now() - stopped >= 2, "denied %.1f s after the stop, before 3 s - 1",
+		      it_now() - stopped);
+	expect_has(jstr(decision_for_kept(), "msg"), "(authz.maxStaleSeconds is 3)",
+		   "the stale decision's msg");
+	ck_assert_int_eq(it_pg_server_start(), 0);
+	decision_becomes(1, 5000);
+	expect_clean_stop();
+	teardown_server();
+}
+END_TEST
+
 /*
  * A database server that does not answer at start-up: authd waits for it,
  * says so in its log, and answers 503 STORE_UNAVAILABLE (its /_ping too)
@@ -978,6 +1036,7 @@ static Suite *faults_suite(void)
 
 		tcase_add_test(away, test_database_restarted);
 		tcase_add_test(away, test_database_away_at_start);
+		tcase_add_test(away, test_decisions_while_database_away);
 		suite_add_tcase(s, away);
 	}
 	return s;
