@@ -168,8 +168,7 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 		if (sig == SIGHUP)
 			audit_reopen(srv->audit);
 		store_checkpoint();
-		/* decisions read this, never the store: they run on the snapshot while it is away
-		 */
+		/* decisions read this, never the store, and deny once it is too old */
 		if (store_ping() == STORE_OK)
 			atomic_store(&srv->store_ok_ms, monotonic_ms());
 		audit_flush(srv->audit);
