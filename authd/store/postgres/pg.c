@@ -101,17 +101,27 @@ static void scrub(char *msg)
 		memset(at, '*', n);
 }
 
-/* A libpq message, scrubbed, as one line for authd's log (libpq puts its hints on lines of their
- * own). */
-static void tidy(char *text)
+/*
+ * A libpq message as one line for authd's log or an error (libpq puts its
+ * hints on lines of their own), cut to len; the password is scrubbed from
+ * the whole message first, so that no cut leaves a piece of it behind.
+ */
+static void message_line(const char *msg, char *out, size_t len)
 {
+	char *whole = strdup(msg);
 	size_t n;
 
-	scrub(text);
-	n = strlen(text);
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
-		text[--n] = '\0';
-	for (char *p = text; *p != '\0'; p++)
+	if (whole == NULL) {
+		snprintf(out, len, "(a message; out of memory)");
+		return;
+	}
+	scrub(whole);
+	snprintf(out, len, "%s", whole);
+	free(whole);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	for (char *p = out; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\t')
 			*p = ' ';
 }
@@ -120,8 +130,7 @@ static void log_pg(const char *what, const char *msg)
 {
 	char text[1024];
 
-	snprintf(text, sizeof(text), "%s", msg ? msg : "");
-	tidy(text);
+	message_line(msg ? msg : "", text, sizeof(text));
 	log_msg(LOG_ERROR, "store: %s%s%s", what, what[0] ? ": " : "", text);
 }
 
@@ -151,8 +160,7 @@ static PGconn *connect_db(const char *dsn, struct failure *err)
 
 	if (pg != NULL && PQstatus(pg) == CONNECTION_OK)
 		return pg;
-	snprintf(text, sizeof(text), "%s", pg ? PQerrorMessage(pg) : "out of memory");
-	tidy(text);
+	message_line(pg ? PQerrorMessage(pg) : "out of memory", text, sizeof(text));
 	failure_set(err, "cannot connect to PostgreSQL: %s", text);
 	PQfinish(pg);
 	return NULL;
