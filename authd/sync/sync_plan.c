@@ -265,7 +265,23 @@ int plan_accounts_done(struct plan *p)
 {
 	sort_items(p->local_names, p->nlocal_names, sizeof(*p->local_names), str_cmp);
 	sort_items(p->accounts, p->naccounts, sizeof(*p->accounts), by_name);
+	/*
+	 * Accounts with no directory id yet (imported before ids were kept, or
+	 * from a directory without them) are found by their DN before their
+	 * name: a renamed entry keeps its DN more often than its username.
+	 */
+	p->nidless_dns = 0;
+	for (size_t i = 0; i < p->naccounts; i++) {
+		struct plan_account *a = &p->accounts[i];
+
+		if (a->ldap_id != NULL || a->dn[0] == '\0')
+			continue;
+		if ((a->dn_key = ls_dn_key(a->dn)) != NULL)
+			p->nidless_dns++;
+	}
 	/* the accounts stay where they are until plan_users adds to them */
+	if (index_build(&p->by_dn, p->accounts, p->naccounts, BY_DN) != 0)
+		return -1;
 	return index_build(&p->by_ldap_id, p->accounts, p->naccounts, BY_LDAP_ID);
 }
 
@@ -291,8 +307,22 @@ static int match_user(struct plan *p, struct plan_account *a, const char *userna
 	return !a->n_dn || !a->n_full_name ? -1 : 0;
 }
 
-/* The account a directory user is: by its entry's id, else by a username whose account has
- * no other id. */
+/* The id-less account whose DN is this entry's, or NULL. */
+static struct plan_account *idless_account_at(const struct plan *p, const char *dn)
+{
+	struct plan_account *a;
+	char *key;
+
+	/* once every imported account has its id, no entry's DN needs reading */
+	if (p->nidless_dns == 0 || (key = ls_dn_key(dn)) == NULL)
+		return NULL;
+	a = index_find(&p->by_dn, BY_DN, key);
+	free(key);
+	return a;
+}
+
+/* The account a directory user is: by its entry's id, else an account with no id by its DN,
+ * else by a username whose account has no other id. */
 static struct plan_account *account_of(struct plan *p, const char *username, const char *dn,
 				       const char *ldap_id, bool *other)
 {
@@ -300,6 +330,8 @@ static struct plan_account *account_of(struct plan *p, const char *username, con
 	    ldap_id[0] ? index_find(&p->by_ldap_id, BY_LDAP_ID, ldap_id) : NULL;
 
 	*other = false;
+	if (a == NULL)
+		a = idless_account_at(p, dn);
 	if (a != NULL || (a = find_account(p, username)) == NULL)
 		return a;
 	if (a->ldap_id != NULL && ldap_id[0] != '\0' && strcmp(a->ldap_id, ldap_id) != 0) {
@@ -560,12 +592,17 @@ int plan_users(struct plan *p)
 int plan_index(struct plan *p)
 {
 	index_free(&p->by_ldap_id);
+	index_free(&p->by_dn);
 	sort_items(p->accounts, p->naccounts, sizeof(*p->accounts), by_name);
 	/* DN keys only matter to group syncs, which name members by DN: the DN this sync sets */
 	for (size_t i = 0; i < p->naccounts; i++) {
 		struct plan_account *a = &p->accounts[i];
 		const char *dn = a->n_dn ? a->n_dn : a->dn;
 
+		if (a->n_dn != NULL) {
+			free(a->dn_key);
+			a->dn_key = NULL;
+		}
 		if (a->dn_key == NULL && dn[0] != '\0' && (a->dn_key = ls_dn_key(dn)) == NULL)
 			note(p, "%s: the DN \"%s\" cannot be read; groups cannot name it", a->name,
 			     dn);

@@ -19,9 +19,10 @@
  * Who is in A∩B: an account is its entry's, and the entry is found by its
  * directory id (entryUUID, objectGUID) first, wherever it moved and whatever
  * its username became (the account keeps its name: grants, collections and
- * certificates carry it). An account without a recorded id is matched by
- * username, and gets the entry's id. A DN alone never matches: a DN is made
- * again when an entry is deleted and re-made, for someone else. An entry
+ * certificates carry it). An account without a recorded id (imported before
+ * ids were kept) is matched by its DN, then by username, and gets the
+ * entry's id; from then on only the id matches it, so a DN or a name made
+ * again for someone else never takes it over. An entry
  * whose username is an account's that was made from an entry of another id
  * is not merged: it is skipped and said, and the account, its own entry
  * gone, leaves as A−B. One entry is one account's, and one id one account's.
@@ -141,6 +142,7 @@ struct plan {
 		struct plan_account **slots;
 		size_t mask;
 	} by_dn, by_id, by_ldap_id; /* by_ldap_id: the stored accounts, while users are found */
+	size_t nidless_dns;	    /* stored accounts found by DN while users are found */
 	struct sync_summary sum;
 	char refused[256]; /* which guard refused the plan, and why, in a line; "" */
 };

@@ -867,6 +867,41 @@ START_TEST(test_moved_and_renamed_users_keep_their_accounts)
 }
 END_TEST
 
+/* An account with no directory id is found by its DN before its username, and then gets the id. */
+START_TEST(test_an_account_without_an_id_is_found_by_its_dn)
+{
+	const char *entry = fmt("uid=user09,%s", PEOPLE), *id;
+	json_t *s = settings(false),
+	       *search = json_array_get(json_object_get(s, "userSearchConfigs"), 0);
+	json_t *j;
+
+	/* usernames from description, which can change while the DN stays; no ids kept */
+	change("dn: %s\nchangetype: modify\nadd: description\ndescription: ann\n\n", entry);
+	json_object_set_new(search, "usernameAttr", json_string("description"));
+	json_object_set_new(search, "filter",
+			    json_string("(&(objectClass=inetOrgPerson)(description=*))"));
+	json_object_set_new(s, "uniqueIDAttr", json_string(""));
+	use_ldap(s);
+	expect_summary(sync_now("done"), "usersFound=1 created=1");
+	id = jstr(account("ann"), "id");
+	ck_assert_str_eq(ldap_id_of("ann"), "");
+
+	/* renamed in the directory, same DN: the same account, which keeps its name */
+	change("dn: %s\nchangetype: modify\nreplace: description\ndescription: anne\n\n", entry);
+	j = sync_now("done");
+	expect_summary(j, "usersFound=1");
+	ck_assert_str_eq(jstr(account("ann"), "id"), id);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/anne"), 404);
+	expect_has(job_log(jstr(j, "id")), "ann is anne in the directory now", "log");
+
+	/* with ids on, it gets its entry's, and from then on only the id matches it */
+	json_object_set_new(s, "uniqueIDAttr", json_string("entryUUID"));
+	use_ldap(s);
+	expect_summary(sync_now("done"), "usersFound=1");
+	ck_assert_str_eq(ldap_id_of("ann"), uuid_of("user09"));
+}
+END_TEST
+
 /* A name whose entry was deleted and made again is another entry's: never merged silently. */
 START_TEST(test_an_entry_made_again_is_not_merged)
 {
@@ -2032,6 +2067,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_deleted_user_is_deactivated_and_bundle_refused);
 	tcase_add_test(tc, test_jit_on_marks_missing_users);
 	tcase_add_test(tc, test_moved_and_renamed_users_keep_their_accounts);
+	tcase_add_test(tc, test_an_account_without_an_id_is_found_by_its_dn);
 	tcase_add_test(tc, test_an_entry_made_again_is_not_merged);
 	tcase_add_test(tc, test_team_follows_its_group);
 	tcase_add_test(tc, test_missing_group_changes_nothing);
