@@ -574,6 +574,11 @@ int store_copy(const struct config *from, const struct config *to, FILE *out, st
 	rc = run_copy(&s, &d, out, err);
 	if (rc == 0)
 		outside_store(&s, &d, out);
+	/* the target had no store before: it gets none, so that a second try finds it empty */
+	else if (d.ops->discard() != STORE_OK)
+		fprintf(stderr,
+			"authd store-copy: --to: the tables this copy made could not be "
+			"dropped; drop them (or make a new database) before trying again\n");
 out:
 	side_close(&d);
 	side_close(&s);

@@ -78,6 +78,8 @@ struct store_ops {
 	int (*copy_begin)(void);
 	/* runs those checks and sets the counters of generated ids past the copied ones */
 	int (*copy_end)(void);
+	/* drops the tables describe lists and the schema version, leaving a new store as it was */
+	int (*discard)(void);
 };
 
 /*

@@ -6,7 +6,8 @@
  * then into a new SQLite store, and every API listing is the same on each;
  * and the refusals: a target that is not empty, a source in use (on either
  * driver), another schema version, the same store twice, a missing or
- * broken config, and a DSN's password in no output.
+ * broken config, and a DSN's password in no output; and a copy whose
+ * checksums differ, which leaves the target as it was.
  */
 #include <check.h>
 #include <stdio.h>
@@ -357,6 +358,49 @@ START_TEST(test_refusals)
 }
 END_TEST
 
+/*
+ * A text that is not UTF-8, which SQLite keeps and PostgreSQL cannot: the
+ * checksums differ, nothing is written, and the database takes a second try.
+ */
+START_TEST(test_mismatch_writes_nothing)
+{
+	char dsn[IT_PATH_LEN];
+	const char *from, *to, *tables;
+	struct ran r;
+
+	srv = authd_new(SQLITE_CONFIG);
+	ck_assert_ptr_nonnull(srv);
+	start_srv(ADMIN_PW);
+	ck_assert_int_eq(authd_stop(srv), 0);
+	expect_ran(
+	    sh(NULL,
+	       "sqlite3 '%s/authd.db' \"UPDATE accounts SET full_name = CAST(X'C328' AS TEXT)"
+	       " WHERE name = 'admin'\"",
+	       srv->dir),
+	    0);
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	from = copy_config("from", srv, NULL);
+	to = copy_config("to", srv, pg_store(dsn));
+	r = copy(from, to);
+	expect_ran(r, 1);
+	expect_has(r.out, "accounts", "the per-table lines");
+	expect_has(r.out, "MISMATCH", "the per-table lines");
+	expect_has(r.out, "nothing was written", "the message");
+	tables = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()";
+	memcpy(srv->dsn, dsn, sizeof(srv->dsn));
+	ck_assert_str_eq(store_value_of(srv, tables), "0");
+	srv->dsn[0] = '\0';
+
+	expect_ran(sh(NULL,
+		      "sqlite3 '%s/authd.db' \"UPDATE accounts SET full_name = 'Administrator'"
+		      " WHERE name = 'admin'\"",
+		      srv->dir),
+		   0);
+	expect_copied(copy(from, to), "sqlite", "postgres");
+	teardown_server();
+}
+END_TEST
+
 static Suite *store_copy_suite(void)
 {
 	Suite *s = suite_create("store-copy");
@@ -364,6 +408,7 @@ static Suite *store_copy_suite(void)
 
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_mismatch_writes_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1121,6 +1121,26 @@ static int copy_end(void)
 	return rc;
 }
 
+/*
+ * After a failed copy: the tables describe lists and authd_schema dropped, so
+ * that the database is as it was before (empty) and takes the next try.
+ * The names are the catalog's, of authd's own tables, never a value.
+ */
+static int discard(void)
+{
+	static struct store_schema s; /* a few hundred kB: not on the stack */
+	char sql[160];
+	int rc = describe(&s);
+
+	for (int i = 0; rc == STORE_OK && i < s.ntables; i++) {
+		if (strchr(s.tables[i].name, '"') != NULL)
+			return STORE_ERROR;
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\" CASCADE", s.tables[i].name);
+		rc = command(sql);
+	}
+	return rc == STORE_OK ? command("DROP TABLE IF EXISTS authd_schema") : rc;
+}
+
 const struct store_ops postgres_ops = {
     .name = "postgres",
     .open = open_store,
@@ -1154,4 +1174,5 @@ const struct store_ops postgres_ops = {
     .describe = describe,
     .copy_begin = copy_begin,
     .copy_end = copy_end,
+    .discard = discard,
 };

@@ -615,6 +615,22 @@ static int copy_end(void)
 	return STORE_OK;
 }
 
+/* After a failed copy: a store with no tables and version 0, which counts as empty again. */
+static int discard(void)
+{
+	static struct store_schema s; /* a few hundred kB: not on the stack */
+	char sql[128];
+	int rc = describe(&s);
+
+	if (rc == STORE_OK)
+		rc = exec_simple("PRAGMA foreign_keys = OFF");
+	for (int i = 0; rc == STORE_OK && i < s.ntables; i++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE \"%s\"", s.tables[i].name);
+		rc = exec_simple(sql);
+	}
+	return rc == STORE_OK ? exec_simple("PRAGMA user_version = 0") : rc;
+}
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .open = open_store,
@@ -648,4 +664,5 @@ const struct store_ops sqlite_ops = {
     .describe = describe,
     .copy_begin = copy_begin,
     .copy_end = copy_end,
+    .discard = discard,
 };
