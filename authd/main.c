@@ -46,7 +46,8 @@ static void usage(FILE *f)
 		   "Identity and access control for container platforms. With no arguments it\n"
 		   "keeps its data in ./authd-data and serves HTTPS on 127.0.0.1:8443.\n"
 		   "The first admin's password comes from AUTHD_ADMIN_PASSWORD, or is written to\n"
-		   "<data-dir>/initial-admin-password at first start.\n");
+		   "<data-dir>/initial-admin-password at first start. store-copy moves a\n"
+		   "stopped store between SQLite and PostgreSQL (see the README).\n");
 }
 
 /*
@@ -100,8 +101,10 @@ static int store_copy_main(int argc, char **argv)
 			from = optarg;
 		else if (c == 't')
 			to = optarg;
-		else
+		else {
+			fprintf(stderr, "usage: authd store-copy --from CONFIG --to CONFIG\n");
 			return 2;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "authd store-copy: unexpected argument \"%s\" (see --help)\n",

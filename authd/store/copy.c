@@ -176,7 +176,7 @@ static int check_source(const struct side *s, struct failure *err)
 		return failure_set(
 		    err,
 		    "--from: the store has schema version %d, newer than this authd's "
-		    "%d: copy it with the authd that last ran on it",
+		    "%d: upgrade this authd, or copy it with the authd that last ran on it",
 		    v, newest);
 	if (s->ops->in_use(&s->t))
 		return failure_set(
