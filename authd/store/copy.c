@@ -432,8 +432,7 @@ static int copy_tables(const struct side *s, const struct side *d, struct table 
 {
 	int rc;
 
-	/* the new target's seed rows (the built-in collections, a setting) make way for the
-	 * source's */
+	/* a new target's seed rows (built-in collections, a setting) make way for the source's */
 	for (int i = 0; i < n; i++)
 		if ((rc = d->ops->exec(d->ops->get(tables[i].clear), false)) != STORE_OK)
 			return failure_set(err, "clearing %s on the target: %s",
@@ -442,8 +441,10 @@ static int copy_tables(const struct side *s, const struct side *d, struct table 
 		if ((rc = pass(&tables[i], s->ops, d->ops, 0)) != STORE_OK)
 			return failure_set(err, "copying %s: %s", tables[i].desc->name,
 					   what_failed(rc));
-	if ((rc = d->ops->copy_end()) != STORE_OK)
-		return failure_set(err, "checking the target's references: %s", what_failed(rc));
+	if (d->ops->copy_end() != STORE_OK)
+		return failure_set(err,
+				   "checking the target's references: a row refers to one that "
+				   "is not there, or the store failed (see above)");
 	for (int i = 0; i < n; i++)
 		if ((rc = pass(&tables[i], d->ops, NULL, 1)) != STORE_OK)
 			return failure_set(err, "reading %s back: %s", tables[i].desc->name,

@@ -1079,37 +1079,38 @@ static int describe(struct store_schema *out)
 }
 
 /*
- * The schema's references are checked at once, row by row; for the copy they
- * wait for its end (a collection may come before its parent), by making them
- * deferrable inside its transaction, which nothing else sees until it commits.
+ * The schema's references are checked at once, row by row, and a deferred
+ * check is one more query per row at the end. For the copy, whose rows come
+ * in any order (a collection before its parent), they are dropped inside its
+ * transaction, which nothing else sees until it commits, and made again at
+ * its end from their own definitions: adding one checks every row in one
+ * query.
  */
-#define EACH_REFERENCE                                                                             \
-	"DO $$ DECLARE r record; BEGIN FOR r IN SELECT conrelid::regclass AS t, conname"           \
-	" FROM pg_constraint WHERE contype = 'f'"                                                  \
-	" AND connamespace = current_schema()::regnamespace LOOP EXECUTE"                          \
-	" format('ALTER TABLE %s ALTER CONSTRAINT %I "
-
 static int copy_begin(void)
 {
 	int rc = begin(true);
 
 	if (rc != STORE_OK)
 		return rc;
-	rc = command(EACH_REFERENCE "DEFERRABLE INITIALLY DEFERRED', r.t, r.conname);"
-				    " END LOOP; END $$");
+	rc = command("CREATE TEMPORARY TABLE copy_references ON COMMIT DROP AS"
+		     " SELECT conrelid::regclass::text AS t, conname AS name,"
+		     " pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f'"
+		     " AND connamespace = current_schema()::regnamespace;"
+		     " DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name FROM copy_references"
+		     " LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.name);"
+		     " END LOOP; END $$");
 	if (rc != STORE_OK)
 		rollback();
 	return rc;
 }
 
-/* The references checked and made as they were; identity columns (jobs.seq) go on past the copy's
- * ids. */
+/* The references made again (and so checked); identity columns (jobs.seq) go on past the copy's. */
 static int copy_end(void)
 {
-	int rc = command("SET CONSTRAINTS ALL IMMEDIATE");
+	int rc = command("DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name, def"
+			 " FROM copy_references LOOP EXECUTE format('ALTER TABLE %s ADD CONSTRAINT"
+			 " %I %s', r.t, r.name, r.def); END LOOP; END $$");
 
-	if (rc == STORE_OK)
-		rc = command(EACH_REFERENCE "NOT DEFERRABLE', r.t, r.conname); END LOOP; END $$");
 	if (rc == STORE_OK)
 		rc = command(
 		    "DO $$ DECLARE r record; BEGIN FOR r IN SELECT table_name, column_name"
