@@ -139,9 +139,8 @@ static int check_sides(const struct side *s, const struct side *d, struct failur
 	char a[PATH_MAX], b[PATH_MAX];
 	bool same;
 
-	if (s->ops != d->ops) {
+	if (s->ops != d->ops)
 		return 0;
-	}
 	if (s->ops == &sqlite_ops)
 		same = realpath(s->t.data_dir, a) != NULL && realpath(d->t.data_dir, b) != NULL &&
 		       strcmp(a, b) == 0;
