@@ -40,12 +40,14 @@ static void usage(FILE *f)
 		   "       authd engine-tls --name NAME --san IP_OR_DNS --mode controller|direct\n"
 		   "                        --out DIR [--config FILE | --data-dir DIR]\n"
 		   "       authd routes\n"
+		   "       authd store-copy --from CONFIG --to CONFIG\n"
 		   "       authd --version | --help\n"
 		   "\n"
 		   "Identity and access control for container platforms. With no arguments it\n"
 		   "keeps its data in ./authd-data and serves HTTPS on 127.0.0.1:8443.\n"
 		   "The first admin's password comes from AUTHD_ADMIN_PASSWORD, or is written to\n"
-		   "<data-dir>/initial-admin-password at first start.\n");
+		   "<data-dir>/initial-admin-password at first start. store-copy moves a\n"
+		   "stopped store between SQLite and PostgreSQL (see the README).\n");
 }
 
 /*
@@ -61,6 +63,64 @@ static int routes_main(int argc, char **argv)
 	api_routes_print(stdout);
 	/* a listing cut short by a full disk or a closed pipe must not pass for a whole one */
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
+/* One side of store-copy: the defaults and the config file, as authd reads them. */
+static int copy_config(const char *flag, const char *path, struct config *cfg)
+{
+	struct refusal why;
+
+	if (path == NULL) {
+		fprintf(stderr, "authd store-copy: %s CONFIG is missing (see --help)\n", flag);
+		return -1;
+	}
+	if (config_load_file(cfg, path, &why) != 0) {
+		fprintf(stderr, "authd store-copy: %s: %s\n", flag, why.message);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * `authd store-copy --from CONFIG --to CONFIG`: moves a stopped store to the
+ * other driver (store/copy.c). 0 when copied and verified, 1 when refused or
+ * failed (nothing written), 2 for a wrong command line.
+ */
+static int store_copy_main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+					     {"to", required_argument, NULL, 't'},
+					     {NULL, 0, NULL, 0}};
+	const char *from = NULL, *to = NULL;
+	struct config src, dst;
+	struct failure err;
+	int c, rc = 2;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f')
+			from = optarg;
+		else if (c == 't')
+			to = optarg;
+		else {
+			fprintf(stderr, "usage: authd store-copy --from CONFIG --to CONFIG\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "authd store-copy: unexpected argument \"%s\" (see --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	config_defaults(&src);
+	config_defaults(&dst);
+	if (copy_config("--from", from, &src) == 0 && copy_config("--to", to, &dst) == 0) {
+		rc = store_copy(&src, &dst, stdout, &err) == 0 ? 0 : 1;
+		if (rc != 0)
+			fprintf(stderr, "authd store-copy: %s\n", err.message);
+	}
+	config_free(&src);
+	config_free(&dst);
+	return rc;
 }
 
 /* Defaults, then the config file, then flags; exits on --help and --version. */
@@ -317,6 +377,8 @@ int main(int argc, char **argv)
 		return engine_tls_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "routes") == 0)
 		return routes_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "store-copy") == 0)
+		return store_copy_main(argc - 1, argv + 1);
 
 	if (parse_args(argc, argv, &cfg, &why) != 0) {
 		fprintf(stderr, "authd: %s\n", why.message);

@@ -15,6 +15,26 @@ struct store_target {
 	int max_connections;
 };
 
+/* What store-copy (copy.c) learns of a store's tables from its own catalog. */
+enum col_kind { COL_INT, COL_BOOL, COL_TEXT, COL_BLOB };
+#define SCHEMA_NAME 64
+#define SCHEMA_COLS 32
+#define SCHEMA_TABLES 48
+struct store_column {
+	char name[SCHEMA_NAME];
+	enum col_kind kind;
+	int pk; /* its place in the primary key, from 1; 0 when not in it */
+};
+struct store_table {
+	char name[SCHEMA_NAME];
+	int ncols;
+	struct store_column cols[SCHEMA_COLS];
+};
+struct store_schema {
+	int ntables;
+	struct store_table tables[SCHEMA_TABLES];
+};
+
 struct store_ops {
 	const char *name;
 	int (*open)(const struct store_target *t, struct failure *err);
@@ -43,7 +63,33 @@ struct store_ops {
 	bool (*col_null)(struct stmt *st, int col);
 	int64_t (*col_int)(struct stmt *st, int col);
 	bool (*col_bool)(struct stmt *st, int col);
+	/* a blob's bytes and length, valid until the next column read or the row's end */
+	const void *(*col_blob)(struct stmt *st, int col, size_t *len);
+
+	/* store-copy's, on a store that authd does not run on */
+	int (*schema_version)(void); /* the newest this build knows */
+	/* the version the store records, changing nothing: 0 for none, -1 with err */
+	int (*stored_version)(const struct store_target *t, struct failure *err);
+	/* whether another process has the store open, where the driver can tell */
+	bool (*in_use)(const struct store_target *t);
+	/* the tables of the open store, but the driver's own bookkeeping; STORE_OK or a failure */
+	int (*describe)(struct store_schema *out);
+	/* a bulk transaction whose reference checks wait for copy_end */
+	int (*copy_begin)(void);
+	/* runs those checks and sets the counters of generated ids past the copied ones */
+	int (*copy_end)(void);
+	/* drops the tables describe lists and the schema version, leaving a new store as it was */
+	int (*discard)(void);
 };
+
+/*
+ * The driver and target a config names (store.c). A dsnFile's DSN is read
+ * into *dsn, for store_dsn_free once the driver has opened. 0, or -1 with err.
+ */
+int store_target_of(const struct config *cfg, const struct store_ops **driver,
+		    struct store_target *t, char **dsn, struct failure *err);
+/* Cleanses and frees a DSN that store_target_of read (it may hold a password); NULL is fine. */
+void store_dsn_free(char *dsn);
 
 extern const struct store_ops sqlite_ops;
 extern const struct store_ops postgres_ops;

@@ -36,27 +36,44 @@ static char *read_dsn_file(const char *path, struct failure *err)
 	return dsn;
 }
 
+int store_target_of(const struct config *cfg, const struct store_ops **driver,
+		    struct store_target *t, char **dsn, struct failure *err)
+{
+	*t = (struct store_target){cfg->data_dir, cfg->store_dsn, cfg->store_max_connections};
+	*dsn = NULL;
+	*driver = &sqlite_ops;
+	if (strcmp(cfg->store_driver, "postgres") != 0)
+		return 0;
+	*driver = &postgres_ops;
+	if (cfg->store_dsn_file != NULL) {
+		*dsn = read_dsn_file(cfg->store_dsn_file, err);
+		if (*dsn == NULL)
+			return -1;
+		t->dsn = *dsn;
+	}
+	return 0;
+}
+
+void store_dsn_free(char *dsn)
+{
+	if (dsn != NULL)
+		OPENSSL_cleanse(dsn, strlen(dsn));
+	free(dsn);
+}
+
 int store_open_config(const struct config *cfg, struct failure *err)
 {
-	struct store_target t = {cfg->data_dir, cfg->store_dsn, cfg->store_max_connections};
-	char *from_file = NULL;
+	struct store_target t;
+	char *from_file;
 	int rc;
 
 	if (strcmp(cfg->store_driver, "postgres") != 0)
 		return store_open(cfg->data_dir, err);
-	if (cfg->store_dsn_file != NULL) {
-		from_file = read_dsn_file(cfg->store_dsn_file, err);
-		if (from_file == NULL)
-			return -1;
-		t.dsn = from_file;
-	}
-	ops = &postgres_ops;
+	if (store_target_of(cfg, &ops, &t, &from_file, err) != 0)
+		return -1;
 	opened = true;
 	rc = ops->open(&t, err);
-	if (from_file != NULL) {
-		OPENSSL_cleanse(from_file, strlen(from_file));
-		free(from_file);
-	}
+	store_dsn_free(from_file);
 	return rc;
 }
 

@@ -39,6 +39,14 @@ int store_open(const char *data_dir, struct failure *err);
  * may later: the caller may try again after store_close), else 0 or -1.
  */
 int store_open_config(const struct config *cfg, struct failure *err);
+/*
+ * `authd store-copy`: copies the store `from` names, which no authd runs on,
+ * into the empty one `to` names, on the other driver, in one transaction on
+ * the target, and verifies each table's rows and checksum on both sides
+ * before committing; a line per table and the outcome go to out. 0, or -1
+ * with err (nothing written). Neither err nor out ever holds a DSN.
+ */
+int store_copy(const struct config *from, const struct config *to, FILE *out, struct failure *err);
 /* "sqlite" or "postgres": for the log and the tests, never for a decision. */
 const char *store_driver_name(void);
 /* Housekeeping off the request path (SQLite: copies the WAL into the database); main.c calls

@@ -4,6 +4,8 @@
  * connection of the login path. With AUTHD_TEST_STORE=postgres (unit_store_pg)
  * the driver-neutral ones run on a PostgreSQL cluster of their own, beside
  * the PostgreSQL driver's migrations, password hiding and reconnection.
+ * store-copy's canonical form of a row is checked here too (its copies are
+ * tested end to end in integration_store_copy_pg).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "harness.h"
 #include "pgcluster.h"
+#include "store/copy.h"
 #include "store/postgres/pg.h"
 #include "store/sqlite/sqlite.h"
 #include "store/store.h"
@@ -702,6 +705,65 @@ static void add_neutral_cases(Suite *s)
 					 live_sessions_are_those_expiry_leaves, NULL});
 }
 
+/* The SHA-256 of one row of values in store-copy's canonical form. */
+static void row_digest(const struct copy_value *v, int n, unsigned char out[32])
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	unsigned int len = 0;
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(EVP_DigestInit_ex(h, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < n; i++)
+		copy_hash_value(h, &v[i]);
+	copy_hash_row_end(h);
+	EVP_DigestFinal_ex(h, out, &len);
+	EVP_MD_CTX_free(h);
+	ck_assert_uint_eq(len, 32);
+}
+
+START_TEST(copy_canonical_form_is_the_documented_one)
+{
+	static const char form[] = "N;I-42;B1;B0;T4:\xc3\xa9;x;X2:\x00\xff;\n";
+	const struct copy_value row[] = {
+	    {.kind = COL_TEXT, .null = true},
+	    {.kind = COL_INT, .i = -42},
+	    {.kind = COL_BOOL, .i = 2}, /* any nonzero flag is true, as SQLite reads it */
+	    {.kind = COL_BOOL, .i = 0},
+	    {.kind = COL_TEXT, .bytes = "\xc3\xa9;x", .len = 4},
+	    {.kind = COL_BLOB, .bytes = "\x00\xff", .len = 2},
+	};
+	unsigned char got[32], want[32];
+
+	row_digest(row, 6, got);
+	EVP_Digest(form, sizeof(form) - 1, want, NULL, EVP_sha256(), NULL);
+	ck_assert_mem_eq(got, want, 32);
+}
+END_TEST
+
+START_TEST(copy_canonical_form_tells_columns_apart)
+{
+	const struct copy_value ab_c[] = {{.kind = COL_TEXT, .bytes = "ab", .len = 2},
+					  {.kind = COL_TEXT, .bytes = "c", .len = 1}};
+	const struct copy_value a_bc[] = {{.kind = COL_TEXT, .bytes = "a", .len = 1},
+					  {.kind = COL_TEXT, .bytes = "bc", .len = 2}};
+	const struct copy_value empty = {.kind = COL_TEXT, .bytes = "", .len = 0};
+	const struct copy_value null = {.kind = COL_TEXT, .null = true};
+	const struct copy_value zero = {.kind = COL_INT, .i = 0};
+	const struct copy_value no = {.kind = COL_BOOL, .i = 0};
+	unsigned char x[32], y[32];
+
+	row_digest(ab_c, 2, x);
+	row_digest(a_bc, 2, y);
+	ck_assert_mem_ne(x, y, 32);
+	row_digest(&empty, 1, x);
+	row_digest(&null, 1, y);
+	ck_assert_mem_ne(x, y, 32);
+	row_digest(&zero, 1, x);
+	row_digest(&no, 1, y);
+	ck_assert_mem_ne(x, y, 32);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -733,6 +795,9 @@ int main(void)
 					 migrations_keep_a_session_s_last_use_as_its_renewal,
 					 migrations_refuse_a_newer_database,
 					 migrations_roll_back_a_failed_step, NULL});
+	unit_case(s, "copy",
+		  (const TTest *const[]){copy_canonical_form_is_the_documented_one,
+					 copy_canonical_form_tells_columns_apart, NULL});
 	unit_case(s, "shared-connection",
 		  (const TTest *const[]){shared_connection_reads_and_writes_what_the_own_one_does,
 					 shared_connection_is_not_lent_inside_a_transaction,

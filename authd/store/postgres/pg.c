@@ -24,8 +24,10 @@
 #include "pg.h"
 
 #define STMT_CACHE 96
-#define MAX_PARAMS 16
+/* store-copy binds a whole row of the widest table */
+#define MAX_PARAMS 32
 #define TEXTOID 25
+#define BLOB_COLS 32
 /* how long a statement waits for a free connection before it answers STORE_UNAVAILABLE */
 #define POOL_WAIT_SECONDS 10
 /* a statement outside a transaction that hit a serialization failure or deadlock runs again */
@@ -40,7 +42,8 @@ struct pstmt {
 	int lengths[MAX_PARAMS];
 	int formats[MAX_PARAMS];
 	char numbers[MAX_PARAMS][24];
-	char *cleaned[MAX_PARAMS]; /* texts made UTF-8 for this run, malloc'd */
+	char *cleaned[MAX_PARAMS];	 /* texts made UTF-8 for this run, malloc'd */
+	unsigned char *blobs[BLOB_COLS]; /* bytea columns of the current row, PQfreemem'd */
 	PGresult *res;
 	int row;
 	struct pconn *conn;
@@ -383,6 +386,10 @@ static void reset(struct pstmt *p)
 	PQclear(p->res);
 	p->res = NULL;
 	p->row = 0;
+	for (int i = 0; i < BLOB_COLS; i++) {
+		PQfreemem(p->blobs[i]);
+		p->blobs[i] = NULL;
+	}
 	for (int i = 0; i < MAX_PARAMS; i++) {
 		free(p->cleaned[i]);
 		p->cleaned[i] = NULL;
@@ -704,6 +711,24 @@ static bool column_bool(struct stmt *st, int col)
 	return column_int(st, col) != 0;
 }
 
+/*
+ * bytea comes as text (\x and hex): its bytes, kept until the same column
+ * is read again or the statement is reset.
+ */
+static const void *column_blob(struct stmt *st, int col, size_t *len)
+{
+	struct pstmt *p = raw(st);
+
+	*len = 0;
+	if (col < 0 || col >= BLOB_COLS)
+		return NULL;
+	PQfreemem(p->blobs[col]);
+	p->blobs[col] = PQunescapeBytea((const unsigned char *)column_text(st, col), len);
+	if (p->blobs[col] == NULL)
+		*len = 0;
+	return p->blobs[col];
+}
+
 /* ---- transactions ---- */
 
 /* A command without parameters on the thread's connection. */
@@ -953,6 +978,170 @@ static void close_all(void)
 	forget_dsn();
 }
 
+/* ---- what store-copy asks of a store authd does not run on ---- */
+
+static int stored_version(const struct store_target *t, struct failure *err)
+{
+	PQconninfoOption *opts = PQconninfoParse(t->dsn, NULL);
+	PGconn *pg;
+	int v;
+
+	if (opts == NULL)
+		return failure_set(err, "store.dsn: not a libpq connection string or URI");
+	PQconninfoFree(opts);
+	pool.password = dsn_password(t->dsn); /* for connect_db's messages */
+	pg = connect_db(t->dsn, err);
+	v = pg == NULL ? -1 : pg_stored_version(pg);
+	if (pg != NULL && v < 0)
+		failure_set(err, "cannot read the schema version");
+	PQfinish(pg);
+	forget_dsn();
+	return v;
+}
+
+/*
+ * Several authd processes may share a database; store-copy wants none on it,
+ * so that nothing changes under it: it looks for another connection that
+ * calls itself authd (connect_db names each one so).
+ */
+static bool in_use(const struct store_target *t)
+{
+	struct failure err;
+	PGconn *pg;
+	PGresult *res;
+	bool used = false;
+
+	pool.password = dsn_password(t->dsn);
+	pg = connect_db(t->dsn, &err);
+	if (pg != NULL) {
+		res = PQexec(pg, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+				 " current_database() AND application_name = 'authd'"
+				 " AND pid <> pg_backend_pid()");
+		used = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+	}
+	PQfinish(pg);
+	forget_dsn();
+	return used;
+}
+
+static enum col_kind kind_of(const char *type)
+{
+	if (strcmp(type, "boolean") == 0)
+		return COL_BOOL;
+	if (strcmp(type, "bytea") == 0)
+		return COL_BLOB;
+	return strstr(type, "int") != NULL ? COL_INT : COL_TEXT;
+}
+
+static int column_row(struct stmt *st, void *ctx)
+{
+	struct store_schema *s = ctx;
+	const char *table = column_text(st, 0);
+	struct store_table *t = s->ntables > 0 ? &s->tables[s->ntables - 1] : NULL;
+	struct store_column *c;
+
+	if (t == NULL || strcmp(t->name, table) != 0) {
+		if (s->ntables == SCHEMA_TABLES)
+			return 1;
+		t = &s->tables[s->ntables++];
+		snprintf(t->name, sizeof(t->name), "%s", table);
+	}
+	if (t->ncols == SCHEMA_COLS)
+		return 1;
+	c = &t->cols[t->ncols++];
+	snprintf(c->name, sizeof(c->name), "%s", column_text(st, 1));
+	c->kind = kind_of(column_text(st, 2));
+	c->pk = (int)column_int(st, 3);
+	return 0;
+}
+
+/* The tables of the connection's schema (search_path's first), but authd_schema. */
+static int describe(struct store_schema *out)
+{
+	memset(out, 0, sizeof(*out));
+	return each(
+	    get("SELECT c.table_name, c.column_name, c.data_type,"
+		" COALESCE(k.ordinal_position, 0)"
+		" FROM information_schema.columns c"
+		" JOIN information_schema.tables t ON t.table_schema = c.table_schema"
+		"  AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'"
+		" LEFT JOIN information_schema.table_constraints p"
+		"  ON p.table_schema = c.table_schema AND p.table_name = c.table_name"
+		"  AND p.constraint_type = 'PRIMARY KEY'"
+		" LEFT JOIN information_schema.key_column_usage k"
+		"  ON k.constraint_schema = p.constraint_schema"
+		"  AND k.constraint_name = p.constraint_name"
+		"  AND k.table_name = c.table_name AND k.column_name = c.column_name"
+		" WHERE c.table_schema = current_schema() AND c.table_name <> 'authd_schema'"
+		" ORDER BY c.table_name, c.ordinal_position"),
+	    column_row, out);
+}
+
+/*
+ * The schema's references are checked at once, row by row, and a deferred
+ * check is one more query per row at the end. For the copy, whose rows come
+ * in any order (a collection before its parent), they are dropped inside its
+ * transaction, which nothing else sees until it commits, and made again at
+ * its end from their own definitions: adding one checks every row in one
+ * query.
+ */
+static int copy_begin(void)
+{
+	int rc = begin(true);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = command("CREATE TEMPORARY TABLE copy_references ON COMMIT DROP AS"
+		     " SELECT conrelid::regclass::text AS t, conname AS name,"
+		     " pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f'"
+		     " AND connamespace = current_schema()::regnamespace;"
+		     " DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name FROM copy_references"
+		     " LOOP EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.name);"
+		     " END LOOP; END $$");
+	if (rc != STORE_OK)
+		rollback();
+	return rc;
+}
+
+/* The references made again (and so checked); identity columns (jobs.seq) go on past the copy's. */
+static int copy_end(void)
+{
+	int rc = command("DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name, def"
+			 " FROM copy_references LOOP EXECUTE format('ALTER TABLE %s ADD CONSTRAINT"
+			 " %I %s', r.t, r.name, r.def); END LOOP; END $$");
+
+	if (rc == STORE_OK)
+		rc = command(
+		    "DO $$ DECLARE r record; BEGIN FOR r IN SELECT table_name, column_name"
+		    " FROM information_schema.columns WHERE table_schema = current_schema()"
+		    " AND is_identity = 'YES' LOOP EXECUTE format('SELECT setval("
+		    "pg_get_serial_sequence(%L, %L), COALESCE((SELECT max(%I) FROM %I), 0) + 1,"
+		    " false)', r.table_name, r.column_name, r.column_name, r.table_name);"
+		    " END LOOP; END $$");
+	return rc;
+}
+
+/*
+ * After a failed copy: the tables describe lists and authd_schema dropped, so
+ * that the database is as it was before (empty) and takes the next try.
+ * The names are the catalog's, of authd's own tables, never a value.
+ */
+static int discard(void)
+{
+	static struct store_schema s; /* a few hundred kB: not on the stack */
+	char sql[160];
+	int rc = describe(&s);
+
+	for (int i = 0; rc == STORE_OK && i < s.ntables; i++) {
+		if (strchr(s.tables[i].name, '"') != NULL)
+			return STORE_ERROR;
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\" CASCADE", s.tables[i].name);
+		rc = command(sql);
+	}
+	return rc == STORE_OK ? command("DROP TABLE IF EXISTS authd_schema") : rc;
+}
+
 const struct store_ops postgres_ops = {
     .name = "postgres",
     .open = open_store,
@@ -979,4 +1168,12 @@ const struct store_ops postgres_ops = {
     .col_null = column_null,
     .col_int = column_int,
     .col_bool = column_bool,
+    .col_blob = column_blob,
+    .schema_version = pg_schema_version,
+    .stored_version = stored_version,
+    .in_use = in_use,
+    .describe = describe,
+    .copy_begin = copy_begin,
+    .copy_end = copy_end,
+    .discard = discard,
 };

@@ -152,7 +152,7 @@ static const char *const migrations[] = {
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-static int user_version(sqlite3 *db)
+int sqlite_stored_version(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
 	int v = -1;
@@ -172,7 +172,7 @@ int sqlite_schema_version(void)
 
 int sqlite_migrate(sqlite3 *db, int target, struct failure *err)
 {
-	int v = user_version(db);
+	int v = sqlite_stored_version(db);
 
 	if (v < 0) {
 		failure_set(err, "cannot read the schema version: %s", sqlite3_errmsg(db));

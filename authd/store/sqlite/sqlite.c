@@ -3,11 +3,15 @@
  * statement cache, store/driver.h's statements and rows, and transactions.
  * The schema is in schema.c, the queries in store/store_*.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../ops.h"
 #include "sqlite.h"
@@ -356,6 +360,14 @@ static bool column_bool(struct stmt *st, int col)
 	return sqlite3_column_int(raw(st), col) != 0;
 }
 
+static const void *column_blob(struct stmt *st, int col, size_t *len)
+{
+	const void *v = sqlite3_column_blob(raw(st), col);
+
+	*len = (size_t)sqlite3_column_bytes(raw(st), col);
+	return v;
+}
+
 /* The database is <data_dir>/authd.db; the target's DSN and pool size do not apply. */
 static int open_store(const struct store_target *t, struct failure *err)
 {
@@ -488,6 +500,137 @@ static void rollback(void)
 	bulk_end();
 }
 
+/* ---- what store-copy asks of a store authd does not run on ---- */
+
+static int stored_version(const struct store_target *t, struct failure *err)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	int v;
+
+	snprintf(path, sizeof(path), "%s/authd.db", t->data_dir);
+	if (access(path, F_OK) != 0)
+		return errno == ENOENT ? 0 : failure_set(err, "%s: %s", path, strerror(errno));
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		failure_set(err, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	v = sqlite_stored_version(db);
+	if (v < 0)
+		failure_set(err, "%s: cannot read the schema version: %s", path,
+			    sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return v;
+}
+
+/*
+ * Every connection to a database in WAL mode holds a read lock on one byte
+ * of its -shm file (SQLite's "DMS" byte, 128) for as long as it is open; the
+ * last one to close takes it for writing. A write lock that would conflict
+ * is another process's open connection: an authd, or a sqlite3 shell.
+ */
+static bool in_use(const struct store_target *t)
+{
+	struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1};
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/authd.db-shm", t->data_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (fcntl(fd, F_GETLK, &probe) != 0)
+		probe.l_type = F_UNLCK;
+	close(fd);
+	return probe.l_type != F_UNLCK;
+}
+
+static enum col_kind kind_of(const char *declared)
+{
+	/* SQLite's own affinity rules, with its flags (INTEGER) told apart by the other side */
+	if (strcasestr(declared, "INT") != NULL)
+		return COL_INT;
+	if (strcasestr(declared, "BLOB") != NULL)
+		return COL_BLOB;
+	return COL_TEXT;
+}
+
+static int column_row(struct stmt *st, void *ctx)
+{
+	struct store_table *t = ctx;
+	struct store_column *c;
+
+	if (t->ncols == SCHEMA_COLS)
+		return 1;
+	c = &t->cols[t->ncols++];
+	snprintf(c->name, sizeof(c->name), "%s", column_text(st, 0));
+	c->kind = kind_of(column_text(st, 1));
+	c->pk = (int)column_int(st, 2);
+	return 0;
+}
+
+static int table_row(struct stmt *st, void *ctx)
+{
+	struct store_schema *s = ctx;
+
+	if (s->ntables == SCHEMA_TABLES)
+		return 1;
+	snprintf(s->tables[s->ntables++].name, SCHEMA_NAME, "%s", column_text(st, 0));
+	return 0;
+}
+
+static int describe(struct store_schema *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = each(get("SELECT name FROM sqlite_schema WHERE type = 'table'"
+		      " AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"),
+		  table_row, out);
+	for (int i = 0; rc == STORE_OK && i < out->ntables; i++) {
+		struct stmt *st =
+		    get("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid");
+
+		if (st != NULL)
+			bind_text(st, 1, out->tables[i].name);
+		rc = each(st, column_row, &out->tables[i]);
+	}
+	return rc;
+}
+
+/* References are checked at COMMIT, so that tables and rows may come in any order. */
+static int copy_begin(void)
+{
+	int rc = begin(true);
+
+	if (rc == STORE_OK && (rc = exec_simple("PRAGMA defer_foreign_keys = ON")) != STORE_OK)
+		rollback();
+	return rc;
+}
+
+/* SQLite gives an INTEGER PRIMARY KEY the highest one plus one by itself. */
+static int copy_end(void)
+{
+	return STORE_OK;
+}
+
+/* After a failed copy: a store with no tables and version 0, which counts as empty again. */
+static int discard(void)
+{
+	static struct store_schema s; /* a few hundred kB: not on the stack */
+	char sql[128];
+	int rc = describe(&s);
+
+	if (rc == STORE_OK)
+		rc = exec_simple("PRAGMA foreign_keys = OFF");
+	for (int i = 0; rc == STORE_OK && i < s.ntables; i++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE \"%s\"", s.tables[i].name);
+		rc = exec_simple(sql);
+	}
+	return rc == STORE_OK ? exec_simple("PRAGMA user_version = 0") : rc;
+}
+
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .open = open_store,
@@ -514,4 +657,12 @@ const struct store_ops sqlite_ops = {
     .col_null = column_null,
     .col_int = column_int,
     .col_bool = column_bool,
+    .col_blob = column_blob,
+    .schema_version = sqlite_schema_version,
+    .stored_version = stored_version,
+    .in_use = in_use,
+    .describe = describe,
+    .copy_begin = copy_begin,
+    .copy_end = copy_end,
+    .discard = discard,
 };

@@ -15,6 +15,8 @@
  * than this build without touching it. 0, or -1 with err.
  */
 int sqlite_migrate(sqlite3 *db, int target, struct failure *err);
+/* The version the database records (PRAGMA user_version); -1 when it cannot be read. */
+int sqlite_stored_version(sqlite3 *db);
 /* The newest schema version this build knows. */
 int sqlite_schema_version(void);
 
