@@ -979,4 +979,6 @@ const struct store_ops postgres_ops = {
     .col_null = column_null,
     .col_int = column_int,
     .col_bool = column_bool,
+    .imported_insert_many = pg_imported_insert_many,
+    .members_add_many = pg_members_add_many,
 };

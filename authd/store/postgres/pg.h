@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 
 #include "common.h"
+#include "../store.h"
 
 /*
  * Brings the database to schema version `target` (pg_schema_version() for
@@ -20,6 +21,10 @@ int pg_migrate(PGconn *pg, int target, struct failure *err);
 int pg_schema_version(void);
 /* The schema version the database records; 0 for an empty one, -1 when it cannot be read. */
 int pg_stored_version(PGconn *pg);
+
+/* store.h's batches of a sync's writes (batch.c) */
+int pg_imported_insert_many(const struct account *a, size_t n, int64_t now);
+int pg_members_add_many(const struct member_add *m, size_t n);
 
 /* The advisory lock keys, as SQL: one for migrations, one for transactions ("authdmg", "authdwr").
  */
