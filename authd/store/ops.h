@@ -44,15 +44,17 @@ struct store_ops {
 	int64_t (*col_int)(struct stmt *st, int col);
 	bool (*col_bool)(struct stmt *st, int col);
 
-	/* store.h's batches of a sync's writes, with the same contracts */
+	/*
+	 * store.h's batches of a sync's writes, with the same contracts; NULL
+	 * where a driver has no round trips to save, and store_sync.c writes a
+	 * batch a row at a time through the one-row calls.
+	 */
 	int (*imported_insert_many)(const struct account *a, size_t n, int64_t now);
 	int (*members_add_many)(const struct member_add *m, size_t n);
 };
 
-/* The batches a row at a time, through the one-row calls: for a driver with no round trips
- * to save (store_sync.c) */
-int store_imported_insert_each(const struct account *a, size_t n, int64_t now);
-int store_members_add_each(const struct member_add *m, size_t n);
+/* The driver store_open chose. */
+const struct store_ops *store_driver(void);
 
 extern const struct store_ops sqlite_ops;
 extern const struct store_ops postgres_ops;

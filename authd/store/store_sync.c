@@ -82,19 +82,23 @@ int store_imported_insert(const struct account *a, int64_t now)
 	return rc == STORE_OK ? stmt_exec(stmt_texts(grant, a->id, a->name, NULL), false) : rc;
 }
 
-int store_imported_insert_each(const struct account *a, size_t n, int64_t now)
+int store_imported_insert_many(const struct account *a, size_t n, int64_t now)
 {
 	int rc = STORE_OK;
 
+	if (n > 0 && store_driver()->imported_insert_many != NULL)
+		return store_driver()->imported_insert_many(a, n, now);
 	for (size_t i = 0; rc == STORE_OK && i < n; i++)
 		rc = store_imported_insert(&a[i], now);
 	return rc;
 }
 
-int store_members_add_each(const struct member_add *m, size_t n)
+int store_members_add_many(const struct member_add *m, size_t n)
 {
 	int rc = STORE_OK;
 
+	if (n > 0 && store_driver()->members_add_many != NULL)
+		return store_driver()->members_add_many(m, n);
 	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
 		rc = store_org_member_ensure(m[i].org_id, m[i].user_id);
 		if (rc == STORE_OK)

@@ -514,7 +514,5 @@ const struct store_ops sqlite_ops = {
     .col_null = column_null,
     .col_int = column_int,
     .col_bool = column_bool,
-    /* a statement is a function call here: a batch gains nothing over its rows */
-    .imported_insert_many = store_imported_insert_each,
-    .members_add_many = store_members_add_each,
+    /* none: a statement is a function call here, and a batch gains nothing over its rows */
 };
