@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): throughput of an authenticated read against /_ping on
-# the same server, plus the server's resident memory before and after the load.
+# the same server, plus the server's resident memory before and after the load,
+# and logins; then the same on the PostgreSQL store, beside the SQLite store's.
 # Usage: bench/bench_api.sh [AUTHD_BINARY]   (default: build/authd/authd)
-# Env: BENCH_SECONDS (default 10) is the length of each wrk run.
+# Env: BENCH_SECONDS (default 10) is the length of each wrk run; BENCH_PG_SETTINGS
+# the PostgreSQL server's settings (postgres -c options); BENCH_PG=0 skips it.
 set -euo pipefail
 
 name=bench_api
@@ -10,6 +12,11 @@ BENCH_TOOLS=wrk
 connections=16
 threads=2
 target=0.70
+login_connections=4 # argon2id: authd hashes one password per CPU at a time
+pg_read_target=0.80  # PostgreSQL's authenticated reads over SQLite's
+pg_login_target=0.90 # and its logins
+# a server as an operator's: every commit flushed to disk (Debian's defaults)
+pg_settings=${BENCH_PG_SETTINGS:-"-c fsync=on -c synchronous_commit=on -c full_page_writes=on"}
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -56,6 +63,14 @@ function done(summary, latency, requests)
 end
 EOF
 
+# The same for logins as admin, with the right password.
+{
+	echo 'wrk.method = "POST"'
+	echo "wrk.body = '{\"username\":\"admin\",\"password\":\"$password\"}'"
+	echo 'wrk.headers["Content-Type"] = "application/json"'
+	cat "$tmp/count.lua"
+} >"$tmp/login.lua"
+
 # run_wrk NAME URL [wrk args...]: runs wrk and prints NAME_* figures.
 run_wrk() {
 	local name=$1 url=$2 out
@@ -68,23 +83,39 @@ run_wrk() {
 	sed -n "s/^wrk_/${name}_/p" <<<"$out"
 }
 
-field() {
-	sed -n "s/^$1=//p" "$tmp/figures"
+field() { # NAME [FILE]
+	sed -n "s/^$1=//p" "${2:-$tmp/figures}"
+}
+
+# The three runs against the running authd, into FILE.
+measure() { # FILE
+	auth_url="$base/enzi/v0/accounts/admin" # $base moves with each start
+	{
+		run_wrk ping "$base/_ping"
+		run_wrk auth_read "$auth_url" -H "Authorization: Bearer $token"
+		run_wrk login "$base/auth/login" -c"$login_connections" -s "$tmp/login.lua"
+	} >"$1"
+}
+
+ratio_of() { # A B: A / B with two decimals
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+}
+
+met_of() { # RATIO TARGET
+	awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0 ? "met" : "NOT met") }'
 }
 
 echo "# authd API benchmark: $threads wrk threads, $connections keep-alive connections," \
 	"${seconds}s per run, $(nproc) CPUs shared by wrk and authd"
 echo "binary=$bin"
-{
-	run_wrk ping "$base/_ping"
-	run_wrk auth_read "$auth_url" -H "Authorization: Bearer $token"
-} >"$tmp/figures"
+echo "sqlite_settings=journal_mode=WAL synchronous=NORMAL (authd's own, store/sqlite)"
+measure "$tmp/figures"
 loaded_rss=$(rss_kib)
 
 ping_rps=$(field ping_rps)
 auth_rps=$(field auth_read_rps)
-ratio=$(awk -v a="$auth_rps" -v p="$ping_rps" 'BEGIN { printf "%.2f", (p > 0 ? a / p : 0) }')
-met=$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r + 0 >= t + 0 ? "met" : "NOT met") }')
+ratio=$(ratio_of "$auth_rps" "$ping_rps")
+met=$(met_of "$ratio" "$target")
 
 echo "ping_rps=$ping_rps"
 echo "auth_read_rps=$auth_rps"
@@ -97,6 +128,97 @@ echo "ping_socket_errors=$(field ping_socket_errors)"
 echo "auth_read_socket_errors=$(field auth_read_socket_errors)"
 echo "ping_latency_ms=p50 $(field ping_p50_ms) p99 $(field ping_p99_ms)"
 echo "auth_read_latency_ms=p50 $(field auth_read_p50_ms) p99 $(field auth_read_p99_ms)"
+echo "login_rps=$(field login_rps) ($login_connections connections; non2xx $(field login_non2xx)," \
+	"socket errors $(field login_socket_errors), p50 $(field login_p50_ms) ms)"
 if [[ $(field ping_non2xx) != 0 || $(field auth_read_non2xx) != 0 ]]; then
 	echo "bench_api: warning: some answers were not 2xx; the rps figures include them" >&2
 fi
+
+# ---- PostgreSQL beside SQLite: a cluster of the integration tests' harness ----
+# A second authd on the PostgreSQL store runs beside the first, and the two are
+# loaded in turn, $slice seconds each, so that both see the same moments of the
+# machine's load; each one's rate is its requests over its seconds.
+[[ ${BENCH_PG:-1} != 0 ]] || exit 0
+pgcluster=$(dirname "$bin")/../tests/integration/it_pgcluster
+if [[ ! -x $pgcluster ]] || [[ ! -x /usr/lib/postgresql/15/bin/initdb ]]; then
+	echo "pg: not measured (it_pgcluster is not built, or Debian's postgresql is not installed)"
+	exit 0
+fi
+# a login takes a few hundred ms of hashing: its slices are longer, so that the
+# connections' first logins (started, not yet answered) weigh less
+read_slice=2
+login_slice=5
+pg_pid=
+# it_pgcluster stops its server (by the postmaster's pid) when its stdin closes
+bench_cleanup() {
+	if [[ -n $pg_pid ]]; then
+		pid=$pg_pid
+		stop_authd
+	fi
+	[[ -n ${PG_PID:-} ]] || return 0
+	local cluster=$PG_PID
+	eval "exec ${PG[1]}>&-"
+	for _ in $(seq 1 300); do
+		kill -0 "$cluster" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$cluster" 2>/dev/null && kill -TERM "$cluster" 2>/dev/null
+	wait "$cluster" 2>/dev/null || true
+}
+# shellcheck disable=SC2086 # the settings are several words
+coproc PG { exec "$pgcluster" $pg_settings 2>"$tmp/pgcluster.log"; }
+read -r -t 120 dsn <&"${PG[0]}" || die "it_pgcluster gave no DSN: $(cat "$tmp/pgcluster.log")"
+shown=$(psql "$dsn" -Atc "SELECT string_agg(name || '=' || current_setting(name), ' '
+	ORDER BY name) FROM pg_settings WHERE name IN ('server_version', 'fsync',
+	'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers')" 2>&1) ||
+	shown="(could not be read)"
+echo "pg_settings=$shown"
+(
+	umask 077 # the DSN holds the role's password
+	printf '{"store": {"driver": "postgres", "dsn": "%s"%s}}\n' "$dsn" \
+		"${BENCH_PG_POOL:+, \"maxConnections\": $BENCH_PG_POOL}" >"$tmp/pg.json"
+)
+lite_pid=$pid lite_base=$base lite_token=$token
+AUTHD_CONFIG=$tmp/pg.json data_dir=$tmp/data-pg start_authd
+admin_login
+pg_pid=$pid pg_base=$base pg_token=$token
+pid=$lite_pid
+
+# wrk_slice read|login BASE TOKEN: one slice; prints "requests seconds non2xx socket_errors".
+wrk_slice() {
+	local out
+	if [[ $1 == read ]]; then
+		out=$(wrk -t"$threads" -c"$connections" -d"${read_slice}s" -s "$tmp/count.lua" \
+			-H "Authorization: Bearer $3" "$2/enzi/v0/accounts/admin") || die "wrk failed"
+	else
+		out=$(wrk -t"$threads" -c"$login_connections" -d"${login_slice}s" -s "$tmp/login.lua" \
+			"$2/auth/login") || die "wrk failed"
+	fi
+	awk -F= '{ v[$1] = $2 } END { printf "%d %.3f %d %d\n", v["wrk_requests"],
+		(v["wrk_rps"] > 0 ? v["wrk_requests"] / v["wrk_rps"] : 0), v["wrk_non2xx"],
+		v["wrk_socket_errors"] }' <<<"$out"
+}
+
+# alternate read|login SLICE: the rounds, SQLite then PostgreSQL, $seconds (at least two
+# slices) on each; prints each one's rate and their errors.
+alternate() {
+	local i rounds=$(((seconds + $2 - 1) / $2))
+	((rounds >= 2)) || rounds=2
+	for ((i = 0; i < rounds; i++)); do
+		echo "sqlite $(wrk_slice "$1" "$lite_base" "$lite_token")"
+		echo "pg $(wrk_slice "$1" "$pg_base" "$pg_token")"
+	done | awk '{ r[$1] += $2; t[$1] += $3; e[$1] += $4 + $5 }
+		END { printf "%.1f %.1f %d\n", (t["sqlite"] > 0 ? r["sqlite"] / t["sqlite"] : 0),
+			(t["pg"] > 0 ? r["pg"] / t["pg"] : 0), e["sqlite"] + e["pg"] }'
+}
+
+read -r lite_read pg_read read_errors < <(alternate read "$read_slice")
+read -r lite_login pg_login login_errors < <(alternate login "$login_slice")
+read_vs=$(ratio_of "$pg_read" "$lite_read")
+login_vs=$(ratio_of "$pg_login" "$lite_login")
+echo "alternating: slices of ${read_slice}s (reads) and ${login_slice}s (logins), SQLite then" \
+	"PostgreSQL, ${seconds}s or two slices on each"
+echo "alt_auth_read_rps=sqlite $lite_read pg $pg_read (non-2xx and socket errors: $read_errors)"
+echo "alt_login_rps=sqlite $lite_login pg $pg_login (non-2xx and socket errors: $login_errors)"
+echo "pg_vs_sqlite_auth_read=$read_vs (target >= $pg_read_target: $(met_of "$read_vs" "$pg_read_target"))"
+echo "pg_vs_sqlite_login=$login_vs (target >= $pg_login_target: $(met_of "$login_vs" "$pg_login_target"))"

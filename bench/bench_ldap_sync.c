@@ -2,9 +2,10 @@
  * Benchmark (not a test): a full LDAP sync of a generated directory (100,000
  * users, 1,000 groups of 50 on average, each synced to a team), first run
  * and no-change run, timed beside ldapsearch paging the same entries from
- * the same slapd in the same run; and authd's peak resident memory.
+ * the same slapd in the same run; and authd's peak resident memory. Then
+ * the same on the PostgreSQL store, beside the SQLite store's figures.
  *   bench_ldap_sync [USERS]    (default 100000; groups are USERS / 100)
- * It starts its own slapd and authd (the integration tests' fixtures).
+ * It starts its own slapd, authd and PostgreSQL (the integration tests' fixtures).
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "engine.h"
 #include "harness.h"
+#include "pgcluster.h"
 #include "slapd.h"
 
 #define ADMIN_PW "Bench-Admin-Passw0rd"
@@ -23,6 +25,24 @@
 #define TARGET_FIRST 1.5
 #define TARGET_NOCHANGE 1.3
 #define TARGET_RSS_MB 150
+/* PostgreSQL's over SQLite's, in the same run */
+#define TARGET_PG_FIRST 2.0
+#define TARGET_PG_NOCHANGE 1.3
+/* A server as an operator's: every commit flushed to disk (Debian's defaults, which
+ * the tests' cluster turns off); BENCH_PG_SETTINGS replaces them. */
+#define PG_SETTINGS "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+/* what is printed of the server's settings */
+#define PG_SHOW                                                                                    \
+	"SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)"               \
+	" FROM pg_settings WHERE name IN ('server_version', 'fsync', 'synchronous_commit',"        \
+	" 'full_page_writes', 'wal_level', 'shared_buffers', 'max_wal_size', 'work_mem')"
+
+/* One store's figures. */
+struct run {
+	const char *store;
+	double first, again, rss1, rss2;
+	char *sum1, *sum2;
+};
 
 /* Users u0..uN-1; group g holds MEMBERS users spread over the directory. */
 static char *directory_ldif(int users, int groups)
@@ -197,15 +217,99 @@ static double ldapsearch_ms(const struct slapd *dir)
 	return (it_now() - start) * 1000;
 }
 
+/* authd on the store its config names (NULL: SQLite in its data dir), configured, and the two
+ * syncs; 0, or -1 (said on stderr). */
+static int measure(const char *config, const struct slapd *dir, int groups, struct run *r)
+{
+	struct authd *s = authd_new(config);
+	char *admin = NULL;
+	int rc = -1;
+
+	if (s == NULL || authd_start(s, ADMIN_PW) != 0 ||
+	    (admin = authd_login(s, "admin", ADMIN_PW)) == NULL ||
+	    configure(s, admin, dir, groups) != 0) {
+		fprintf(stderr, "bench_ldap_sync: could not set up authd on %s\n", r->store);
+		goto out;
+	}
+	peak_rss_mb(s->pid);
+	r->first = run_sync(s, admin, &r->sum1);
+	r->rss1 = peak_rss_mb(s->pid);
+	r->again = run_sync(s, admin, &r->sum2);
+	r->rss2 = peak_rss_mb(s->pid);
+	if (r->first < 0 || r->again < 0)
+		fprintf(stderr, "bench_ldap_sync: a sync on %s failed: %s %s\n", r->store,
+			r->sum1 ? r->sum1 : "", r->sum2 ? r->sum2 : "");
+	else
+		rc = 0;
+out:
+	free(admin);
+	authd_free(s);
+	return rc;
+}
+
+static void print_run(const struct run *r, double ref)
+{
+	const char *p = strcmp(r->store, "sqlite") == 0 ? "" : "pg_";
+
+	printf("%sfirst_sync_ms=%.0f ratio=%.2f target=%.1f %s\n  summary=%s\n", p, r->first,
+	       r->first / ref, TARGET_FIRST, r->first / ref <= TARGET_FIRST ? "met" : "NOT met",
+	       r->sum1);
+	printf("%snochange_sync_ms=%.0f ratio=%.2f target=%.1f %s\n  summary=%s\n", p, r->again,
+	       r->again / ref, TARGET_NOCHANGE,
+	       r->again / ref <= TARGET_NOCHANGE ? "met" : "NOT met", r->sum2);
+	printf("%speak_rss_mb first=%.1f nochange=%.1f target=%d %s\n", p, r->rss1, r->rss2,
+	       TARGET_RSS_MB,
+	       r->rss1 <= TARGET_RSS_MB && r->rss2 <= TARGET_RSS_MB ? "met" : "NOT met");
+}
+
+/* PostgreSQL's figures over SQLite's. */
+static void print_ratios(const struct run *pg, const struct run *lite)
+{
+	double first = pg->first / lite->first, again = pg->again / lite->again;
+
+	printf("pg_vs_sqlite_first=%.2f target<=%.1f %s\n", first, TARGET_PG_FIRST,
+	       first <= TARGET_PG_FIRST ? "met" : "NOT met");
+	printf("pg_vs_sqlite_nochange=%.2f target<=%.1f %s\n", again, TARGET_PG_NOCHANGE,
+	       again <= TARGET_PG_NOCHANGE ? "met" : "NOT met");
+}
+
+/* The same on a cluster of the tests' harness with an operator's settings, stopped by pid. */
+static int measure_pg(const struct slapd *dir, int groups, struct run *r)
+{
+	const char *settings = getenv("BENCH_PG_SETTINGS");
+	char dsn[IT_PATH_LEN], *config = NULL, *shown = NULL;
+	json_t *root = NULL;
+	int rc = -1;
+
+	it_pg_settings(settings && *settings ? settings : PG_SETTINGS);
+	if (it_pg_start() != 0 || it_pg_database(dsn, sizeof(dsn)) != 0) {
+		fprintf(stderr, "bench_ldap_sync: could not start PostgreSQL\n");
+		goto out;
+	}
+	root = json_pack("{s:{s:s, s:s}}", "store", "driver", "postgres", "dsn", dsn);
+	config = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	shown = it_pg_query(dsn, PG_SHOW);
+	if (shown != NULL)
+		shown[strcspn(shown, "\n")] = '\0';
+	printf("pg_settings=%s\n", shown ? shown : "(could not be read)");
+	fflush(stdout);
+	rc = config ? measure(config, dir, groups, r) : -1;
+out:
+	it_pg_stop();
+	json_decref(root);
+	free(config);
+	free(shown);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int users = argc > 1 ? atoi(argv[1]) : 100000, groups;
 	struct slapd_opts opts = {.suffix = SUFFIX};
-	char tmp[] = "/tmp/authd-bench-sync-XXXXXX", *ldif = NULL, *admin = NULL;
-	char *sum1 = NULL, *sum2 = NULL;
+	char tmp[] = "/tmp/authd-bench-sync-XXXXXX", *ldif = NULL;
 	struct slapd *dir = NULL;
-	struct authd *s = NULL;
-	double ref, first, again, rss1, rss2;
+	struct run lite = {.store = "sqlite"}, pg = {.store = "postgres"};
+	double ref;
 	int rc = 1;
 
 	if (users < 100) {
@@ -213,6 +317,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	groups = users / 100;
+	unsetenv("AUTHD_TEST_STORE"); /* each store is chosen here, both in one run */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || it_workdir_init() != 0 ||
 	    mkdtemp(tmp) == NULL) {
 		fprintf(stderr, "bench_ldap_sync: no temporary directory\n");
@@ -221,40 +326,39 @@ int main(int argc, char **argv)
 	opts.ldif = ldif = directory_ldif(users, groups);
 	fprintf(stderr, "loading %d users and %d groups into slapd...\n", users, groups);
 	if (slapd_test_ca(tmp) != 0 || (dir = slapd_new(tmp)) == NULL ||
-	    slapd_start(dir, &opts) != 0 || (s = authd_new(NULL)) == NULL ||
-	    authd_start(s, ADMIN_PW) != 0 || (admin = authd_login(s, "admin", ADMIN_PW)) == NULL ||
-	    configure(s, admin, dir, groups) != 0) {
-		fprintf(stderr, "bench_ldap_sync: could not set up slapd and authd\n");
+	    slapd_start(dir, &opts) != 0) {
+		fprintf(stderr, "bench_ldap_sync: could not start slapd\n");
 		goto out;
 	}
-	peak_rss_mb(s->pid);
-	ref = ldapsearch_ms(dir);
-	first = run_sync(s, admin, &sum1);
-	rss1 = peak_rss_mb(s->pid);
-	again = run_sync(s, admin, &sum2);
-	rss2 = peak_rss_mb(s->pid);
-	if (ref <= 0 || first < 0 || again < 0) {
-		fprintf(stderr, "bench_ldap_sync: a sync or ldapsearch failed: %s %s\n",
-			sum1 ? sum1 : "", sum2 ? sum2 : "");
+	if ((ref = ldapsearch_ms(dir)) <= 0) {
+		fprintf(stderr, "bench_ldap_sync: ldapsearch failed\n");
 		goto out;
 	}
 	printf("users=%d groups=%d members_per_group=%d\n", users, groups, MEMBERS);
 	printf("ldapsearch_ms=%.0f (ldapsearch -E pr=500/noprompt: the users, then the groups)\n",
 	       ref);
-	printf("first_sync_ms=%.0f ratio=%.2f target=%.1f %s\n  summary=%s\n", first, first / ref,
-	       TARGET_FIRST, first / ref <= TARGET_FIRST ? "met" : "NOT met", sum1);
-	printf("nochange_sync_ms=%.0f ratio=%.2f target=%.1f %s\n  summary=%s\n", again,
-	       again / ref, TARGET_NOCHANGE, again / ref <= TARGET_NOCHANGE ? "met" : "NOT met",
-	       sum2);
-	printf("peak_rss_mb first=%.1f nochange=%.1f target=%d %s\n", rss1, rss2, TARGET_RSS_MB,
-	       rss1 <= TARGET_RSS_MB && rss2 <= TARGET_RSS_MB ? "met" : "NOT met");
+	printf("sqlite_settings=journal_mode=WAL synchronous=NORMAL (authd's own, store/sqlite)\n");
+	fflush(stdout);
+	if (measure(NULL, dir, groups, &lite) != 0)
+		goto out;
+	print_run(&lite, ref);
+	fflush(stdout);
+	if (!it_pg_installed()) {
+		printf("pg: not measured (Debian's postgresql is not installed)\n");
+		rc = 0;
+		goto out;
+	}
+	if (measure_pg(dir, groups, &pg) != 0)
+		goto out;
+	print_run(&pg, ref);
+	print_ratios(&pg, &lite);
 	rc = 0;
 out:
-	free(sum1);
-	free(sum2);
-	free(admin);
+	free(lite.sum1);
+	free(lite.sum2);
+	free(pg.sum1);
+	free(pg.sum2);
 	http_close();
-	authd_free(s);
 	slapd_free(dir);
 	cmd_remove_tree(tmp);
 	it_workdir_remove();

@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts: finds the authd binary, starts it on a free
 # port with a private data dir, logs in as admin, and stops it by pid at exit.
 # The caller sets `name` first; afterwards it has $bin, $tmp, $pid, $base, $token,
-# and stop_authd and start_authd to restart it on the same data dir.
+# and stop_authd, start_authd and admin_login to restart it on the same data dir
+# (or on $data_dir and $AUTHD_CONFIG, when set).
 # shellcheck shell=bash
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +55,9 @@ cleanup() {
 
 	trap - EXIT INT TERM
 	stop_authd
+	if declare -F bench_cleanup >/dev/null; then
+		bench_cleanup
+	fi
 	if [[ $rc -ne 0 && -s $tmp/authd.log ]]; then
 		echo "$name: last lines of the authd log:" >&2
 		tail -n 20 "$tmp/authd.log" >&2
@@ -96,7 +100,7 @@ start_authd() { # [WRAPPER...]
 		port=$(free_port)
 		base="https://127.0.0.1:$port"
 		from=$(($(stat -c %s "$tmp/authd.log" 2>/dev/null || echo 0) + 1))
-		AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "$tmp/data" \
+		AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "${data_dir:-$tmp/data}" \
 			--listen "127.0.0.1:$port" ${AUTHD_CONFIG:+--config "$AUTHD_CONFIG"} \
 			>>"$tmp/authd.log" 2>&1 3>&- &
 		pid=$!
@@ -114,12 +118,18 @@ start_authd() { # [WRAPPER...]
 	die "authd found no free port in $try tries"
 }
 
+# Logs in as admin: $token.
+admin_login() {
+	local login
+
+	login=$(curl -sk --max-time 30 -H 'Content-Type: application/json' \
+		-d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/auth/login") ||
+		die "login request failed"
+	token=$(sed -n 's/.*"auth_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$login")
+	[[ -n $token ]] || die "login as admin gave no auth_token: $login"
+}
+
 # shellcheck disable=SC2119 # no wrapper the first time
 start_authd
-
-login=$(curl -sk --max-time 30 -H 'Content-Type: application/json' \
-	-d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/auth/login") ||
-	die "login request failed"
-token=$(sed -n 's/.*"auth_token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$login")
-[[ -n $token ]] || die "login as admin gave no auth_token: $login"
+admin_login
 

@@ -80,6 +80,14 @@ struct store_ops {
 	int (*copy_end)(void);
 	/* drops the tables describe lists and the schema version, leaving a new store as it was */
 	int (*discard)(void);
+
+	/*
+	 * store.h's batches of a sync's writes, with the same contracts; NULL
+	 * where a driver has no round trips to save, and store_sync.c writes a
+	 * batch a row at a time through the one-row calls.
+	 */
+	int (*imported_insert_many)(const struct account *a, size_t n, int64_t now);
+	int (*members_add_many)(const struct member_add *m, size_t n);
 };
 
 /*
@@ -90,6 +98,9 @@ int store_target_of(const struct config *cfg, const struct store_ops **driver,
 		    struct store_target *t, char **dsn, struct failure *err);
 /* Cleanses and frees a DSN that store_target_of read (it may hold a password); NULL is fine. */
 void store_dsn_free(char *dsn);
+
+/* The driver store_open chose. */
+const struct store_ops *store_driver(void);
 
 extern const struct store_ops sqlite_ops;
 extern const struct store_ops postgres_ops;

@@ -242,3 +242,8 @@ void col_copy(struct stmt *st, int col, char *dst, size_t len)
 {
 	snprintf(dst, len, "%s", col_text(st, col));
 }
+
+const struct store_ops *store_driver(void)
+{
+	return ops;
+}

@@ -339,6 +339,23 @@ int store_local_names(int (*cb)(const char *name, void *ctx), void *ctx);
 /* A new imported account with its private collection and default grant, in the caller's
  * transaction; a taken name is STORE_ERROR (the sync checked it was free). */
 int store_imported_insert(const struct account *a, int64_t now);
+/*
+ * Writes in batches, for a sync of a large directory: up to STORE_BATCH rows a
+ * call, in the caller's transaction, each row as the one-row call does it.
+ * The drivers write a batch their fastest way (PostgreSQL in a few statements
+ * for all its rows, SQLite a row at a time); a failure is the whole
+ * transaction's, as with store_begin_bulk.
+ */
+#define STORE_BATCH 1000
+/* n new imported accounts (is_org false, is_imported true), each as store_imported_insert
+ * makes one. */
+int store_imported_insert_many(const struct account *a, size_t n, int64_t now);
+/* A member a sync adds: to the team, and to the team's org when it is not in it yet. */
+struct member_add {
+	const char *org_id, *team_id, *user_id;
+};
+/* n members added, each as store_org_member_ensure and then store_team_member_put (not admin). */
+int store_members_add_many(const struct member_add *m, size_t n);
 /* Sets what the directory says of an imported account; STORE_NOT_FOUND when there is no imported
  * account of that id, STORE_CONFLICT when another account has the directory id. */
 int store_imported_update(const char *id, const char *dn, const char *ldap_id,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "driver.h"
+#include "ops.h"
 
 struct each_imported {
 	imported_cb cb;
@@ -80,6 +80,31 @@ int store_imported_insert(const struct account *a, int64_t now)
 	stmt_int(st, 3, now);
 	rc = stmt_exec(st, false);
 	return rc == STORE_OK ? stmt_exec(stmt_texts(grant, a->id, a->name, NULL), false) : rc;
+}
+
+int store_imported_insert_many(const struct account *a, size_t n, int64_t now)
+{
+	int rc = STORE_OK;
+
+	if (n > 0 && store_driver()->imported_insert_many != NULL)
+		return store_driver()->imported_insert_many(a, n, now);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++)
+		rc = store_imported_insert(&a[i], now);
+	return rc;
+}
+
+int store_members_add_many(const struct member_add *m, size_t n)
+{
+	int rc = STORE_OK;
+
+	if (n > 0 && store_driver()->members_add_many != NULL)
+		return store_driver()->members_add_many(m, n);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+		rc = store_org_member_ensure(m[i].org_id, m[i].user_id);
+		if (rc == STORE_OK)
+			rc = store_team_member_put(m[i].team_id, m[i].user_id, false);
+	}
+	return rc;
 }
 
 int store_imported_update(const char *id, const char *dn, const char *ldap_id,

@@ -443,22 +443,43 @@ static json_t *change_json(const struct plan_change *c)
 	return o;
 }
 
-static int apply_account(const struct plan_account *a, int64_t now)
+/* The new accounts of the plan, STORE_BATCH at a time; an account is made with all its fields. */
+static int apply_created(const struct plan *p, int64_t now)
 {
-	struct account row;
+	struct account *rows = calloc(STORE_BATCH, sizeof(*rows));
+	size_t n = 0;
+	int rc = rows != NULL ? STORE_OK : STORE_ERROR;
 
-	if (a->created) {
-		memset(&row, 0, sizeof(row));
-		snprintf(row.id, sizeof(row.id), "%s", a->id);
-		snprintf(row.name, sizeof(row.name), "%s", a->name);
-		snprintf(row.full_name, sizeof(row.full_name), "%s", a->full_name);
-		snprintf(row.ldap_dn, sizeof(row.ldap_dn), "%s", a->dn);
-		snprintf(row.ldap_id, sizeof(row.ldap_id), "%s", a->ldap_id ? a->ldap_id : "");
-		row.is_active = row.is_imported = true;
-		row.is_admin = a->n_admin;
-		row.created_at = row.updated_at = now;
-		return store_imported_insert(&row, now);
+	for (size_t i = 0; rc == STORE_OK && i < p->naccounts; i++) {
+		const struct plan_account *a = &p->accounts[i];
+		struct account *row = &rows[n];
+
+		if (!a->created)
+			continue;
+		memset(row, 0, sizeof(*row));
+		snprintf(row->id, sizeof(row->id), "%s", a->id);
+		snprintf(row->name, sizeof(row->name), "%s", a->name);
+		snprintf(row->full_name, sizeof(row->full_name), "%s", a->full_name);
+		snprintf(row->ldap_dn, sizeof(row->ldap_dn), "%s", a->dn);
+		snprintf(row->ldap_id, sizeof(row->ldap_id), "%s", a->ldap_id ? a->ldap_id : "");
+		row->is_active = row->is_imported = true;
+		row->is_admin = a->n_admin;
+		row->created_at = row->updated_at = now;
+		if (++n == STORE_BATCH) {
+			rc = store_imported_insert_many(rows, n, now);
+			n = 0;
+		}
 	}
+	if (rc == STORE_OK)
+		rc = store_imported_insert_many(rows, n, now);
+	free(rows);
+	return rc;
+}
+
+static int apply_updated(const struct plan_account *a, int64_t now)
+{
+	if (a->created)
+		return STORE_OK;
 	if (!a->n_dn && !a->id_recorded && a->n_active == a->active && a->n_admin == a->admin &&
 	    a->n_missing == a->missing && a->n_deactivated == a->deactivated)
 		return STORE_OK;
@@ -467,15 +488,13 @@ static int apply_account(const struct plan_account *a, int64_t now)
 				     a->n_admin, a->n_missing, a->n_deactivated, now);
 }
 
+/* A change to a membership other than an addition (those go in batches). */
 static int apply_member(const struct plan_change *c)
 {
 	const struct plan_group *g = c->group;
 	int rc;
 
 	switch (c->what) {
-	case PLAN_ADD_MEMBER:
-		rc = store_org_member_ensure(g->org_id, c->id);
-		return rc == STORE_OK ? store_team_member_put(g->owner_id, c->id, false) : rc;
 	case PLAN_REMOVE_MEMBER:
 		rc = store_team_member_delete(g->owner_id, c->id);
 		return rc == STORE_NOT_FOUND ? STORE_OK : rc;
@@ -483,8 +502,41 @@ static int apply_member(const struct plan_change *c)
 	case PLAN_DEMOTE_ORG_ADMIN:
 		return store_org_member_put(g->org_id, c->id, c->what == PLAN_PROMOTE_ORG_ADMIN);
 	default:
-		return STORE_OK; /* an account's change: apply_account wrote it */
+		return STORE_OK; /* an account's change: apply_updated wrote it */
 	}
+}
+
+/*
+ * The membership changes in the plan's order, its additions STORE_BATCH at a
+ * time: a batch is written before the next change of another kind, which may
+ * be about the same member.
+ */
+static int apply_members(const struct plan *p)
+{
+	struct member_add *adds = calloc(STORE_BATCH, sizeof(*adds));
+	size_t n = 0;
+	int rc = adds != NULL ? STORE_OK : STORE_ERROR;
+
+	for (size_t i = 0; rc == STORE_OK && i < p->nchanges; i++) {
+		const struct plan_change *c = &p->changes[i];
+
+		if (c->what != PLAN_ADD_MEMBER) {
+			rc = store_members_add_many(adds, n);
+			n = 0;
+			if (rc == STORE_OK)
+				rc = apply_member(c);
+			continue;
+		}
+		adds[n++] = (struct member_add){c->group->org_id, c->group->owner_id, c->id};
+		if (n == STORE_BATCH) {
+			rc = store_members_add_many(adds, n);
+			n = 0;
+		}
+	}
+	if (rc == STORE_OK)
+		rc = store_members_add_many(adds, n);
+	free(adds);
+	return rc;
 }
 
 /* Every change in one transaction: all of them, or none. */
@@ -494,10 +546,13 @@ static int apply(const struct sync *y)
 	int64_t now = now_seconds();
 	int rc = store_begin_bulk();
 
+	/* the updates first: one may free a directory id that a new account takes */
 	for (size_t i = 0; rc == STORE_OK && i < p->naccounts; i++)
-		rc = apply_account(&p->accounts[i], now);
-	for (size_t i = 0; rc == STORE_OK && i < p->nchanges; i++)
-		rc = apply_member(&p->changes[i]);
+		rc = apply_updated(&p->accounts[i], now);
+	if (rc == STORE_OK)
+		rc = apply_created(p, now);
+	if (rc == STORE_OK)
+		rc = apply_members(p);
 	if (rc == STORE_OK)
 		rc = store_commit();
 	if (rc == STORE_OK)

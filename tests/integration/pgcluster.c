@@ -28,6 +28,17 @@ static char password[33];     /* the authd role's */
 static int port;
 static pid_t owner, postmaster;
 static int databases;
+static char settings[512]; /* it_pg_settings' */
+
+void it_pg_settings(const char *options)
+{
+	snprintf(settings, sizeof(settings), "%s", options ? options : "");
+}
+
+bool it_pg_installed(void)
+{
+	return access(PG_BIN "/initdb", X_OK) == 0 && access(PG_BIN "/pg_ctl", X_OK) == 0;
+}
 
 bool it_pg_wanted(void)
 {
@@ -231,11 +242,11 @@ static int init_cluster(void)
 /*
  * Started on a free port; fsync is off, as nothing here outlives the test
  * and the machine is shared (the fault tests that stop the server start
- * their own with it on).
+ * their own with it on), unless it_pg_settings said otherwise.
  */
 int it_pg_server_start(void)
 {
-	char data[IT_PATH_LEN + 8], log[IT_PATH_LEN + 16], opts[IT_PATH_LEN + 160];
+	char data[IT_PATH_LEN + 8], log[IT_PATH_LEN + 16], opts[IT_PATH_LEN + 700];
 	char out[IT_PATH_LEN + 16];
 	const char *argv[] = {PG_BIN "/pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o", opts,
 			      "start",		NULL};
@@ -244,8 +255,8 @@ int it_pg_server_start(void)
 	snprintf(log, sizeof(log), "%s/server.log", dir); /* the server's, written by it */
 	snprintf(out, sizeof(out), "%s/pg_ctl.log", dir);
 	snprintf(opts, sizeof(opts),
-		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-		 port, dir);
+		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 %s",
+		 port, dir, settings);
 	if (run_as_postgres(argv, out) != 0) {
 		fprintf(stderr, "pgcluster: pg_ctl start failed; see %s and %s\n", out, log);
 		return -1;
@@ -258,7 +269,7 @@ int it_pg_start(void)
 {
 	char sql[128];
 
-	if (access(PG_BIN "/initdb", X_OK) != 0) {
+	if (!it_pg_installed()) {
 		fprintf(stderr,
 			"pgcluster: %s/initdb is not installed (Debian's postgresql); "
 			"skipped\n",

@@ -18,6 +18,16 @@ bool it_pg_wanted(void);
  * postmaster's pid) in it_pg_stop and at exit.
  */
 int it_pg_start(void);
+/*
+ * Server settings for the next it_pg_start or it_pg_server_start, as postgres's
+ * command-line options ("-c fsync=on -c synchronous_commit=on"), which follow the
+ * harness's own and so win over them (fsync=off): for the benchmarks, which
+ * measure a server set up as an operator's would be. NULL goes back to the
+ * harness's.
+ */
+void it_pg_settings(const char *options);
+/* Whether Debian's PostgreSQL server programs are installed. */
+bool it_pg_installed(void);
 void it_pg_stop(void);
 /*
  * Stops the server (a fast shutdown: sessions are cut) and starts it again on

@@ -370,6 +370,99 @@ START_TEST(a_bulk_transaction_commits_or_rolls_back_whole)
 }
 END_TEST
 
+static int count_row(const char *text, void *ctx)
+{
+	(void)text;
+	++*(int *)ctx;
+	return 0;
+}
+
+static int count_grant(const struct grant_row *g, void *ctx)
+{
+	struct {
+		const char *subject;
+		int n;
+	} *want = ctx;
+
+	want->n += strcmp(g->subject_id, want->subject) == 0;
+	return 0;
+}
+
+/* n imported accounts PREFIX0.. with odd characters in their names and fields. */
+static void imported_rows(struct account *rows, int n, const char *prefix)
+{
+	for (int i = 0; i < n; i++) {
+		memset(&rows[i], 0, sizeof(rows[i]));
+		ck_assert_int_eq(new_uuid(rows[i].id), 0);
+		/* quotes, backslashes, commas and braces: what an array's text escapes */
+		snprintf(rows[i].name, sizeof(rows[i].name), "%s%d\"{,}\\", prefix, i);
+		snprintf(rows[i].full_name, sizeof(rows[i].full_name), "Full, \"%d\" \\ NULL", i);
+		snprintf(rows[i].ldap_dn, sizeof(rows[i].ldap_dn), "uid=u%d,ou=people", i);
+		snprintf(rows[i].ldap_id, sizeof(rows[i].ldap_id), "%s", i == 0 ? "" : rows[i].id);
+		rows[i].is_imported = true;
+		rows[i].is_active = i != 1;
+		rows[i].is_admin = i == 2;
+		rows[i].created_at = rows[i].updated_at = 1000;
+	}
+}
+
+/* The batches write what their rows' one-row calls would: every field, collection, grant. */
+START_TEST(a_sync_s_batches_write_each_row_whole)
+{
+	struct account rows[3], got, org;
+	struct team team = {0};
+	struct collection_row coll;
+	struct member_add adds[4];
+	char path[NAME_LEN + 32];
+	int members = 0;
+
+	store_setup();
+	add_account("org1", true, false, true, org.id);
+	ck_assert_int_eq(new_uuid(team.id), 0);
+	memcpy(team.org_id, org.id, ID_LEN);
+	snprintf(team.name, sizeof(team.name), "t1");
+	ck_assert_int_eq(store_team_insert(&team), STORE_OK);
+	imported_rows(rows, 3, "u");
+	for (int i = 0; i < 4; i++) /* the last names a pair again, as a sync's batch may */
+		adds[i] = (struct member_add){org.id, team.id, rows[i % 3].id};
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	ck_assert_int_eq(store_imported_insert_many(rows, 3, 1000), STORE_OK);
+	ck_assert_int_eq(store_members_add_many(adds, 4), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	for (int i = 0; i < 3; i++) {
+		struct {
+			const char *subject;
+			int n;
+		} grants = {rows[i].id, 0};
+
+		ck_assert_int_eq(store_account_get(rows[i].name, &got), STORE_OK);
+		ck_assert_str_eq(got.id, rows[i].id);
+		ck_assert_str_eq(got.full_name, rows[i].full_name);
+		ck_assert_str_eq(got.ldap_dn, rows[i].ldap_dn);
+		ck_assert_str_eq(got.ldap_id, rows[i].ldap_id);
+		ck_assert(got.is_imported && !got.is_org);
+		ck_assert_int_eq(got.is_active, rows[i].is_active);
+		ck_assert_int_eq(got.is_admin, rows[i].is_admin);
+		ck_assert_int_eq(got.created_at, 1000);
+		snprintf(path, sizeof(path), "/Shared/Private/%s", rows[i].name);
+		ck_assert_int_eq(store_collection_by_path(path, &coll), STORE_OK);
+		ck_assert_int_eq(store_grants(count_grant, &grants), STORE_OK);
+		ck_assert_int_eq(grants.n, 1);
+	}
+	ck_assert_int_eq(store_team_member_ids(team.id, count_row, &members), STORE_OK);
+	ck_assert_int_eq(members, 3);
+	/* a taken name fails the transaction, and none of the batch is kept */
+	imported_rows(rows, 2, "v");
+	snprintf(rows[1].name, sizeof(rows[1].name), "org1");
+	ck_assert_int_eq(store_begin_bulk(), STORE_OK);
+	if (store_imported_insert_many(rows, 2, 1000) == STORE_OK)
+		ck_assert_int_ne(store_commit(), STORE_OK);
+	store_rollback();
+	ck_assert_int_eq(store_account_get(rows[0].name, &got), STORE_NOT_FOUND);
+	store_close();
+}
+END_TEST
+
 /* ---- the shared connection ---- */
 
 static bool account_exists(const char *name)
@@ -699,7 +792,8 @@ static void add_neutral_cases(Suite *s)
 {
 	unit_case(s, "results",
 		  (const TTest *const[]){results_tell_missing_taken_and_created_apart,
-					 a_bulk_transaction_commits_or_rolls_back_whole, NULL});
+					 a_bulk_transaction_commits_or_rolls_back_whole,
+					 a_sync_s_batches_write_each_row_whole, NULL});
 	unit_case(s, "sessions",
 		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions,
 					 live_sessions_are_those_expiry_leaves, NULL});

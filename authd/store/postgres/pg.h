@@ -7,7 +7,11 @@
 
 #include <libpq-fe.h>
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "common.h"
+#include "../store.h"
 
 /*
  * Brings the database to schema version `target` (pg_schema_version() for
@@ -20,6 +24,24 @@ int pg_migrate(PGconn *pg, int target, struct failure *err);
 int pg_schema_version(void);
 /* The schema version the database records; 0 for an empty one, -1 when it cannot be read. */
 int pg_stored_version(PGconn *pg);
+
+/*
+ * A column of a batch (batch.c): the n rows' text at offset `at` of each
+ * element of `stride` bytes from `rows`, or, with `pointer`, the char * there.
+ */
+struct pg_column {
+	const void *rows;
+	size_t n, stride, at;
+	bool pointer;
+};
+/*
+ * The column as a PostgreSQL array literal, {"a","b\"c"}: each element
+ * quoted, its quotes and backslashes escaped, for one bound parameter
+ * ($1::text[]). malloc'd, or NULL.
+ */
+char *pg_text_array(const struct pg_column *c);
+/* n new ids (new_uuid), malloc'd; NULL when they cannot be made. */
+char (*pg_new_ids(size_t n))[ID_LEN];
 
 /* The advisory lock keys, as SQL: one for migrations, one for transactions ("authdmg", "authdwr").
  */

@@ -665,4 +665,5 @@ const struct store_ops sqlite_ops = {
     .copy_begin = copy_begin,
     .copy_end = copy_end,
     .discard = discard,
+    /* none: a statement is a function call here, and a batch gains nothing over its rows */
 };
