@@ -4,6 +4,8 @@
  * pg_ctl on 127.0.0.1 and a unix socket in that folder, and a role authd
  * logs in as with a password over TCP, as an operator's server would ask.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -157,6 +159,75 @@ int it_pg_server_stop(void)
 	}
 	postmaster = 0;
 	return 0;
+}
+
+/* Whether pid runs: a zombie (killed, and not yet reaped by whoever inherited it) does not. */
+static bool running(pid_t pid)
+{
+	char path[64], *stat, *end;
+	bool alive;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	stat = it_read_file(path, NULL);
+	if (stat == NULL)
+		return false;
+	/* "pid (comm) S ...": the state follows the last ')' */
+	end = strrchr(stat, ')');
+	alive = end != NULL && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+	free(stat);
+	return alive;
+}
+
+/* The pids whose parent is pid, up to max, from /proc; how many. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *d;
+	int n = 0;
+
+	while (proc != NULL && n < max && (d = readdir(proc)) != NULL) {
+		char path[300], *stat, *end;
+		int ppid;
+
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		stat = it_read_file(path, NULL);
+		end = stat ? strrchr(stat, ')') : NULL;
+		if (end != NULL && sscanf(end + 1, " %*c %d", &ppid) == 1 && ppid == (int)pid)
+			out[n++] = (pid_t)atoi(d->d_name);
+		free(stat);
+	}
+	if (proc != NULL)
+		closedir(proc);
+	return n;
+}
+
+int it_pg_server_kill(void)
+{
+	pid_t pid = read_postmaster(), kids[256];
+	double until = it_now() + STOP_SECONDS;
+	int n;
+
+	if (pid <= 0)
+		return -1;
+	n = children_of(pid, kids, 256);
+	if (kill(pid, SIGKILL) != 0)
+		return -1;
+	/* the backends notice their postmaster is gone and end; a new one cannot start before */
+	for (int i = 0; i < n; i++)
+		while (running(kids[i]) && it_now() < until)
+			it_sleep_ms(20);
+	for (int i = 0; i < n; i++)
+		if (running(kids[i])) {
+			fprintf(stderr, "pgcluster: backend %d outlived its postmaster\n",
+				(int)kids[i]);
+			kill(kids[i], SIGKILL);
+		}
+	while (running(pid) && it_now() < until)
+		it_sleep_ms(20);
+	postmaster = 0;
+	return running(pid) ? -1 : 0;
 }
 
 void it_pg_stop(void)

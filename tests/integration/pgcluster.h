@@ -25,6 +25,13 @@ void it_pg_stop(void);
  */
 int it_pg_server_stop(void);
 int it_pg_server_start(void);
+/*
+ * Kills the postmaster with SIGKILL, as the OOM killer or a crash would, and
+ * waits until its backends have noticed and ended (else a new one cannot
+ * start on its data); 0 or -1. it_pg_server_start starts it again, from
+ * crash recovery.
+ */
+int it_pg_server_kill(void);
 /* A new empty database owned by `authd`, and the DSN authd reaches it by; 0 or -1. */
 int it_pg_database(char *dsn, size_t len);
 /* Runs one SQL command as the superuser in the database the DSN names; 0 or -1. */
