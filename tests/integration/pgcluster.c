@@ -359,6 +359,37 @@ int it_pg_database(char *dsn, size_t len)
 	return 0;
 }
 
+int it_pg_database_in(const char *location, char *dsn, size_t len)
+{
+	char sql[IT_PATH_LEN + 128], *at;
+	struct passwd *pw = getpwnam("postgres");
+
+	if (geteuid() == 0 && (pw == NULL || chown(location, pw->pw_uid, pw->pw_gid) != 0))
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE TABLESPACE small LOCATION '%s'", location);
+	if (sql_in("postgres", sql) != 0 ||
+	    sql_in("postgres", "GRANT CREATE ON TABLESPACE small TO authd") != 0 ||
+	    it_pg_database(dsn, len) != 0 || (at = strstr(dsn, "dbname=")) == NULL)
+		return -1;
+	/* the catalogs stay in the data dir: only what authd makes is on the small disk */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %.*s SET default_tablespace = small",
+		 (int)strcspn(at + 7, " "), at + 7);
+	return sql_in("postgres", sql);
+}
+
+void it_pg_database_drop(const char *dsn)
+{
+	const char *at = strstr(dsn, "dbname=");
+	char sql[256];
+
+	if (at == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
+		 (int)strcspn(at + 7, " "), at + 7);
+	sql_in("postgres", sql);
+	sql_in("postgres", "DROP TABLESPACE IF EXISTS small");
+}
+
 /* A growing text: its bytes, its length, and room for cap bytes. */
 struct text {
 	char *s;

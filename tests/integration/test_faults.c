@@ -13,9 +13,9 @@
  *   meanwhile, never 500, and once it is back authd reconnects by itself and
  *   every write answered 2xx is there;
  * - run with the argument "disk-full", alone: a disk that fills up under the
- *   data dir (a small tmpfs it mounts): writes refused with 507 change
- *   nothing, reads are served, writes succeed again once there is room
- *   (README, "The API").
+ *   data dir (a small tmpfs it mounts), or on PostgreSQL under the database's
+ *   tablespace: writes refused with 507 change nothing, reads are served,
+ *   writes succeed again once there is room (README, "The API").
  */
 #include <check.h>
 #include <errno.h>
@@ -410,7 +410,9 @@ static int try_mount_tmpfs(void)
  */
 static void mount_small_disk(void)
 {
-	snprintf(small_disk, sizeof(small_disk), "%s/small-disk", suite_dir);
+	/* on PostgreSQL the server's user must reach it: the cluster's folder is open to it */
+	snprintf(small_disk, sizeof(small_disk), "%s/small-disk",
+		 it_pg_wanted() ? it_pg_dir() : suite_dir);
 	if (mkdir(small_disk, 0700) != 0) {
 		small_disk_errno = errno;
 		return;
@@ -418,10 +420,17 @@ static void mount_small_disk(void)
 	small_disk_errno = mount_tmpfs(small_disk);
 }
 
+/* On PostgreSQL, the DSN of the database whose tablespace is on the small disk. */
+static char small_dsn[IT_PATH_LEN];
+
 static void unmount_small_disk(void)
 {
 	int tries = 0;
 
+	/* the server keeps its files open until the database and its tablespace are gone */
+	if (small_dsn[0] != '\0')
+		it_pg_database_drop(small_dsn);
+	small_dsn[0] = '\0';
 	/* a failed test's server dies by its parent-death signal, maybe not quite yet */
 	while (small_disk_errno == 0 && umount2(small_disk, 0) != 0 && ++tries < 40)
 		it_sleep_ms(50);
@@ -688,6 +697,71 @@ START_TEST(test_disk_full)
 
 	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
 	expect_writes_again(user_token, other_token, user_id);
+	expect_clean_stop();
+	expect_store_whole(srv);
+	teardown_server();
+}
+END_TEST
+
+/*
+ * The database server's disk fills up (PostgreSQL, SQLSTATE 53100): authd's
+ * tables are in a tablespace on the small tmpfs. The server refuses what
+ * needs more room (a table or index that must grow) and nothing else: the
+ * writes that must grow the full accounts table are answered 507 and change
+ * nothing, reads are served, and once there is room writes succeed again.
+ */
+START_TEST(test_database_disk_full)
+{
+	static bool made[SPILL_MAX];
+	const char *user_token, *filler;
+	json_t *config;
+	char *text;
+	int spilled;
+
+	ck_assert_msg(small_disk_errno == 0, "cannot mount a tmpfs at %s: %s", small_disk,
+		      strerror(small_disk_errno));
+	ck_assert_int_eq(it_pg_database_in(small_disk, small_dsn, sizeof(small_dsn)), 0);
+	config = json_pack("{s:{s:s, s:s}}", "store", "driver", "postgres", "dsn", small_dsn);
+	text = json_dumps(config, 0);
+	json_decref(config);
+	new_server(NULL, text);
+	free(text);
+	snprintf(srv->dsn, sizeof(srv->dsn), "%s", small_dsn);
+	start_srv(ADMIN_PW);
+	expect_status(call("POST", admin,
+			   jbody("{s:s, s:s, s:s}", "name", "df-user", "password", USER_PW,
+				 "fullName", "Before"),
+			   ACCOUNTS),
+		      201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s}", "name", "df-team"), ACCOUNTS "/df-org/teams"), 201);
+	user_token = login_ok("df-user", USER_PW);
+
+	filler = fill_disk();
+	spilled = spill(made);
+	/* a user is its account and its private collection: neither is written alone */
+	expect_full(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS));
+	expect_full(call("POST", admin,
+			 jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS));
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-org2"), 404);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-user2"), 404);
+	expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/df-user2"),
+		      404);
+	expect_reads_served(user_token);
+	expect_spilled(made, spilled);
+
+	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(call("POST", admin,
+			   jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS),
+		      201);
+	expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/df-user2"),
+		      200);
+	login_ok("df-user2", USER_PW);
 	expect_clean_stop();
 	expect_store_whole(srv);
 	teardown_server();
@@ -1222,7 +1296,8 @@ static Suite *disk_full_suite(void)
 	Suite *s = suite_create("faults");
 	TCase *full = server_case("disk-full", mount_small_disk, unmount_small_disk, TEST_TIMEOUT);
 
-	tcase_add_test(full, test_disk_full);
+	/* on PostgreSQL, the database server's disk; on SQLite, the data dir's */
+	tcase_add_test(full, it_pg_wanted() ? test_database_disk_full : test_disk_full);
 	suite_add_tcase(s, full);
 	return s;
 }
