@@ -209,7 +209,8 @@ int it_pg_server_kill(void)
 	double until = it_now() + STOP_SECONDS;
 	int n;
 
-	if (pid <= 0)
+	/* stopped first, it forks no backend between the listing of its children and its death */
+	if (pid <= 0 || kill(pid, SIGSTOP) != 0)
 		return -1;
 	n = children_of(pid, kids, 256);
 	if (kill(pid, SIGKILL) != 0)
