@@ -637,6 +637,37 @@ START_TEST(pg_a_transaction_waits_for_another_then_gives_up)
 }
 END_TEST
 
+/*
+ * A single statement outside a transaction takes no write lock: it neither
+ * waits for a transaction that holds the lock nor makes one wait.
+ */
+START_TEST(pg_a_single_statement_does_not_wait_for_a_transaction)
+{
+	struct timespec t0, t1;
+	struct holder h;
+	char id[ID_LEN];
+	pthread_t t;
+	double took;
+
+	store_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	add_account("alone", false, false, true, id);
+	ck_assert(account_exists("alone"));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(took < 2, "a write outside a transaction waited %.1f s", took);
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	store_close();
+}
+END_TEST
+
 /* A bulk transaction's writes go out without waiting: a failure among them fails the commit. */
 START_TEST(pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit)
 {
@@ -960,6 +991,7 @@ int main(void)
 			pg_a_statement_timeout_is_unavailable,
 			pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit,
 			pg_a_transaction_waits_for_another_then_gives_up,
+			pg_a_single_statement_does_not_wait_for_a_transaction,
 			pg_a_key_that_is_not_utf8_finds_nothing, NULL});
 		unit_case(s, "postgres-retries",
 			  (const TTest *const[]){
