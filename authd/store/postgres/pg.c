@@ -1191,6 +1191,13 @@ static int open_store(const struct store_target *t, struct failure *err)
 	if (pool.dsn == NULL || pool.idle == NULL)
 		return failure_set(err, "out of memory");
 	pg = connect_db(pool.dsn, err);
+	/*
+	 * A server that was starting up (or recovering from a crash) refused us
+	 * and may answer by now: then the connection is tried once more, so that
+	 * only a refusal it repeats (a password, a database) stops start-up.
+	 */
+	if (pg == NULL && answers(pool.dsn))
+		pg = connect_db(pool.dsn, err);
 	if (pg == NULL) {
 		rc = answers(pool.dsn) ? -1 : STORE_UNAVAILABLE;
 		close_all();
