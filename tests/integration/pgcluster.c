@@ -228,7 +228,20 @@ int it_pg_server_kill(void)
 	while (running(pid) && it_now() < until)
 		it_sleep_ms(20);
 	postmaster = 0;
-	return running(pid) ? -1 : 0;
+	if (running(pid))
+		return -1;
+	/*
+	 * Dead, it may linger as a zombie until whoever inherited it reaps it
+	 * (not every container's init does), and a new postmaster would take
+	 * that pid in the lock file for a live server: the lock file goes.
+	 */
+	if (kill(pid, 0) == 0) {
+		char lock[IT_PATH_LEN + 32];
+
+		snprintf(lock, sizeof(lock), "%s/data/postmaster.pid", dir);
+		unlink(lock);
+	}
+	return 0;
 }
 
 void it_pg_stop(void)
@@ -319,7 +332,13 @@ int it_pg_server_start(void)
 		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
 		 port, dir);
 	if (run_as_postgres(argv, out) != 0) {
-		fprintf(stderr, "pgcluster: pg_ctl start failed; see %s and %s\n", out, log);
+		char *text = it_read_file(log, NULL);
+		size_t n = text ? strlen(text) : 0;
+
+		/* the folder goes when the test ends: the reason is said here */
+		fprintf(stderr, "pgcluster: pg_ctl start failed; the end of %s:\n%s\n", log,
+			text ? text + (n > 1500 ? n - 1500 : 0) : "(none)");
+		free(text);
 		return -1;
 	}
 	postmaster = read_postmaster();
