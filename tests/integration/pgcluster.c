@@ -233,12 +233,14 @@ int it_pg_server_kill(void)
 	/*
 	 * Dead, it may linger as a zombie until whoever inherited it reaps it
 	 * (not every container's init does), and a new postmaster would take
-	 * that pid in the lock file for a live server: the lock file goes.
+	 * that pid in its lock files for a live server: they go.
 	 */
 	if (kill(pid, 0) == 0) {
 		char lock[IT_PATH_LEN + 32];
 
 		snprintf(lock, sizeof(lock), "%s/data/postmaster.pid", dir);
+		unlink(lock);
+		snprintf(lock, sizeof(lock), "%s/.s.PGSQL.%d.lock", dir, port);
 		unlink(lock);
 	}
 	return 0;
