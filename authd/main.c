@@ -212,6 +212,20 @@ static int open_store(const struct config *cfg, sigset_t *signals, struct failur
 	}
 }
 
+/*
+ * A snapshot whose rebuild failed (the store went away right after a write
+ * committed) is withdrawn, and decisions deny; once the store answers again
+ * it is rebuilt here, not only at the next write, which may be long coming.
+ */
+static void snapshot_recover(struct rbac *r)
+{
+	const struct snapshot *s = rbac_hold(r);
+
+	if (s == NULL)
+		rbac_refresh(r);
+	rbac_release(s);
+}
+
 /* Waits for SIGTERM or SIGINT, doing the housekeeping meanwhile; SIGHUP reopens the audit log. */
 static void wait_for_stop(struct server *srv, sigset_t *signals)
 {
@@ -229,8 +243,10 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 			audit_reopen(srv->audit);
 		store_checkpoint();
 		/* decisions read this, never the store, and deny once it is too old */
-		if (store_ping() == STORE_OK)
+		if (store_ping() == STORE_OK) {
 			atomic_store(&srv->store_ok_ms, monotonic_ms());
+			snapshot_recover(srv->rbac);
+		}
 		audit_flush(srv->audit);
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);

@@ -252,14 +252,16 @@ int session_create(struct sessions *s, const char *account_id, char token_out[TO
 	return rc;
 }
 
-/* Reads the entry's account; -1 when it may no longer act. */
+/* Reads the entry's account; -1 when it may no longer act, STORE_UNAVAILABLE when unknown. */
 static int load_principal(struct entry *e, unsigned long gen)
 {
 	struct account a;
+	int rc = store_account_get(e->row.account_id, &a);
 
+	if (rc == STORE_UNAVAILABLE)
+		return rc;
 	/* an account marked missing by an LDAP sync may not act until it is back (SPEC §6.5) */
-	if (store_account_get(e->row.account_id, &a) != STORE_OK || !a.is_active || a.is_org ||
-	    a.ldap_missing)
+	if (rc != STORE_OK || !a.is_active || a.is_org || a.ldap_missing)
 		return -1;
 	snprintf(e->who.id, sizeof(e->who.id), "%s", a.id);
 	snprintf(e->who.name, sizeof(e->who.name), "%s", a.name);
@@ -308,8 +310,13 @@ static int reload(struct sessions *s, const unsigned char hash[32], unsigned lon
 		persisted = old->persisted_renewed_at;
 	}
 	uncache_locked(s, b, hash);
-	if (store_session_get(hash, &e->row) != STORE_OK)
+	rc = store_session_get(hash, &e->row);
+	if (rc != STORE_OK) {
+		/* a store out of reach cannot say the token is dead: the caller answers 503 */
+		rc = rc == STORE_UNAVAILABLE ? rc : -1;
 		goto out;
+	}
+	rc = -1;
 	e->persisted_renewed_at = e->row.renewed_at;
 	if (renewed > e->row.renewed_at) {
 		e->row.renewed_at = renewed;
@@ -319,7 +326,8 @@ static int reload(struct sessions *s, const unsigned char hash[32], unsigned lon
 		store_session_delete(hash);
 		goto out;
 	}
-	if (load_principal(e, gen) != 0)
+	rc = load_principal(e, gen);
+	if (rc != 0)
 		goto out;
 	*write = use(s, e, now);
 	cache_locked(s, b, e);
@@ -343,8 +351,10 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 	memset(&e, 0, sizeof(e));
 	/* a hit of an older generation may have renewed: either use may ask for the write */
 	if (!cached(s, hash_out, now, &e, &write) || e.gen != gen) {
-		if (reload(s, hash_out, gen, now, &e, &rewrite) != 0)
-			return -1;
+		int rc = reload(s, hash_out, gen, now, &e, &rewrite);
+
+		if (rc != 0)
+			return rc;
 	}
 	/* a write that fails (a full disk) leaves the renewal in the cache only */
 	if (write || rewrite)

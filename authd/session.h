@@ -32,7 +32,11 @@ void sessions_free(struct sessions *s);
  */
 int session_create(struct sessions *s, const char *account_id, char token_out[TOKEN_LEN + 1],
 		   int64_t *ended);
-/* 0 and the caller when the token is live and its account active; -1 otherwise. */
+/*
+ * 0 and the caller when the token is live and its account active;
+ * STORE_UNAVAILABLE when that could not be told, the store being out of
+ * reach (the token may well be live); -1 otherwise.
+ */
 int session_check(struct sessions *s, const char *token, struct principal *who,
 		  unsigned char hash_out[32]);
 /*

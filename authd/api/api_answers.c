@@ -32,7 +32,7 @@ void resp_store_failed(struct resp *out, int rc)
 {
 	if (rc == STORE_FULL) {
 		resp_error(out, 507, "STORAGE_FULL", NULL,
-			   "the server's data dir is out of space; nothing was changed");
+			   "the store's disk is out of space; nothing was changed");
 		return;
 	}
 	if (rc == STORE_UNAVAILABLE) {

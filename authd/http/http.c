@@ -493,8 +493,17 @@ static void authenticate(struct MHD_Connection *c, struct req *r, struct resp *o
 		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 		return;
 	}
-	if (strncasecmp(h, "Bearer ", 7) != 0 ||
-	    session_check(r->srv->sessions, h + 7, &r->who, r->token_hash) != 0) {
+	int rc = strncasecmp(h, "Bearer ", 7) != 0
+		     ? -1
+		     : session_check(r->srv->sessions, h + 7, &r->who, r->token_hash);
+
+	/* the token may be live: the client must not be told to log in again */
+	if (rc == STORE_UNAVAILABLE) {
+		resp_error(out, 503, "STORE_UNAVAILABLE", NULL,
+			   "the database is out of reach for now; try again");
+		return;
+	}
+	if (rc != 0) {
 		resp_error(out, 401, "UNAUTHORIZED", NULL,
 			   "the token is invalid or has expired; log in again");
 		resp_header(out, MHD_HTTP_HEADER_WWW_AUTHENTICATE,

@@ -67,7 +67,9 @@ void store_close(void);
  * its statements must see), nor when another thread has held it for wait_us
  * microseconds (negative: no limit): begin then returns false, and statements
  * stay on the own connection. Call store_shared_end only after a true, and
- * leave no transaction open.
+ * leave no transaction open. A store on a server has one cache for every
+ * connection, and no shared one: on PostgreSQL begin always returns false,
+ * at once, and what the caller runs is the same, on the own connection.
  */
 bool store_shared_begin(long wait_us);
 void store_shared_end(void);
@@ -75,7 +77,13 @@ void store_shared_end(void);
 /*
  * Transactions, one at a time per thread. store_begin takes the write lock up
  * front, so a transaction never fails half-way for want of it; every write
- * answered 2xx was committed before the answer.
+ * answered 2xx was committed before the answer. On a server, a transaction
+ * may still meet a deadlock or a serialization failure (with a statement
+ * outside one, or another client): the driver runs it again, as far as the
+ * failed statement, at most three times, unseen by the caller, and answers
+ * STORE_UNAVAILABLE when that does not cure it or its reads answer
+ * otherwise the second time (the caller decided on them). A bulk
+ * transaction is not run again.
  */
 int store_begin(void);
 /*

@@ -4,6 +4,8 @@
  * pg_ctl on 127.0.0.1 and a unix socket in that folder, and a role authd
  * logs in as with a password over TCP, as an operator's server would ask.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -170,6 +172,91 @@ int it_pg_server_stop(void)
 	return 0;
 }
 
+/* Whether pid runs: a zombie (killed, and not yet reaped by whoever inherited it) does not. */
+static bool running(pid_t pid)
+{
+	char path[64], *stat, *end;
+	bool alive;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	stat = it_read_file(path, NULL);
+	if (stat == NULL)
+		return false;
+	/* "pid (comm) S ...": the state follows the last ')' */
+	end = strrchr(stat, ')');
+	alive = end != NULL && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+	free(stat);
+	return alive;
+}
+
+/* The pids whose parent is pid, up to max, from /proc; how many. */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *d;
+	int n = 0;
+
+	while (proc != NULL && n < max && (d = readdir(proc)) != NULL) {
+		char path[300], *stat, *end;
+		int ppid;
+
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		stat = it_read_file(path, NULL);
+		end = stat ? strrchr(stat, ')') : NULL;
+		if (end != NULL && sscanf(end + 1, " %*c %d", &ppid) == 1 && ppid == (int)pid)
+			out[n++] = (pid_t)atoi(d->d_name);
+		free(stat);
+	}
+	if (proc != NULL)
+		closedir(proc);
+	return n;
+}
+
+int it_pg_server_kill(void)
+{
+	pid_t pid = read_postmaster(), kids[256];
+	double until = it_now() + STOP_SECONDS;
+	int n;
+
+	/* stopped first, it forks no backend between the listing of its children and its death */
+	if (pid <= 0 || kill(pid, SIGSTOP) != 0)
+		return -1;
+	n = children_of(pid, kids, 256);
+	if (kill(pid, SIGKILL) != 0)
+		return -1;
+	/* the backends notice their postmaster is gone and end; a new one cannot start before */
+	for (int i = 0; i < n; i++)
+		while (running(kids[i]) && it_now() < until)
+			it_sleep_ms(20);
+	for (int i = 0; i < n; i++)
+		if (running(kids[i])) {
+			fprintf(stderr, "pgcluster: backend %d outlived its postmaster\n",
+				(int)kids[i]);
+			kill(kids[i], SIGKILL);
+		}
+	while (running(pid) && it_now() < until)
+		it_sleep_ms(20);
+	postmaster = 0;
+	if (running(pid))
+		return -1;
+	/*
+	 * Dead, it may linger as a zombie until whoever inherited it reaps it
+	 * (not every container's init does), and a new postmaster would take
+	 * that pid in its lock files for a live server: they go.
+	 */
+	if (kill(pid, 0) == 0) {
+		char lock[IT_PATH_LEN + 32];
+
+		snprintf(lock, sizeof(lock), "%s/data/postmaster.pid", dir);
+		unlink(lock);
+		snprintf(lock, sizeof(lock), "%s/.s.PGSQL.%d.lock", dir, port);
+		unlink(lock);
+	}
+	return 0;
+}
+
 void it_pg_stop(void)
 {
 	if (dir[0] == '\0' || owner != getpid())
@@ -258,7 +345,13 @@ int it_pg_server_start(void)
 		 "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 %s",
 		 port, dir, settings);
 	if (run_as_postgres(argv, out) != 0) {
-		fprintf(stderr, "pgcluster: pg_ctl start failed; see %s and %s\n", out, log);
+		char *text = it_read_file(log, NULL);
+		size_t n = text ? strlen(text) : 0;
+
+		/* the folder goes when the test ends: the reason is said here */
+		fprintf(stderr, "pgcluster: pg_ctl start failed; the end of %s:\n%s\n", log,
+			text ? text + (n > 1500 ? n - 1500 : 0) : "(none)");
+		free(text);
 		return -1;
 	}
 	postmaster = read_postmaster();
@@ -297,6 +390,37 @@ int it_pg_database(char *dsn, size_t len)
 	snprintf(dsn, len, "host=127.0.0.1 port=%d dbname=%s user=authd password=%s", port, name,
 		 password);
 	return 0;
+}
+
+int it_pg_database_in(const char *location, char *dsn, size_t len)
+{
+	char sql[IT_PATH_LEN + 128], *at;
+	struct passwd *pw = getpwnam("postgres");
+
+	if (geteuid() == 0 && (pw == NULL || chown(location, pw->pw_uid, pw->pw_gid) != 0))
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE TABLESPACE small LOCATION '%s'", location);
+	if (sql_in("postgres", sql) != 0 ||
+	    sql_in("postgres", "GRANT CREATE ON TABLESPACE small TO authd") != 0 ||
+	    it_pg_database(dsn, len) != 0 || (at = strstr(dsn, "dbname=")) == NULL)
+		return -1;
+	/* the catalogs stay in the data dir: only what authd makes is on the small disk */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %.*s SET default_tablespace = small",
+		 (int)strcspn(at + 7, " "), at + 7);
+	return sql_in("postgres", sql);
+}
+
+void it_pg_database_drop(const char *dsn)
+{
+	const char *at = strstr(dsn, "dbname=");
+	char sql[256];
+
+	if (at == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
+		 (int)strcspn(at + 7, " "), at + 7);
+	sql_in("postgres", sql);
+	sql_in("postgres", "DROP TABLESPACE IF EXISTS small");
 }
 
 /* A growing text: its bytes, its length, and room for cap bytes. */

@@ -35,8 +35,23 @@ void it_pg_stop(void);
  */
 int it_pg_server_stop(void);
 int it_pg_server_start(void);
+/*
+ * Kills the postmaster with SIGKILL, as the OOM killer or a crash would, and
+ * waits until its backends have noticed and ended (else a new one cannot
+ * start on its data); 0 or -1. it_pg_server_start starts it again, from
+ * crash recovery.
+ */
+int it_pg_server_kill(void);
 /* A new empty database owned by `authd`, and the DSN authd reaches it by; 0 or -1. */
 int it_pg_database(char *dsn, size_t len);
+/*
+ * The same, its tables and indexes in the tablespace "small" at location (an
+ * empty folder, which becomes the postgres user's), for a disk that fills
+ * up under the database; 0 or -1. it_pg_database_drop drops the database
+ * and that tablespace, so that the folder's disk can be unmounted.
+ */
+int it_pg_database_in(const char *location, char *dsn, size_t len);
+void it_pg_database_drop(const char *dsn);
 /* Runs one SQL command as the superuser in the database the DSN names; 0 or -1. */
 int it_pg_sql(const char *dsn, const char *sql);
 /*

@@ -7,13 +7,15 @@
  *   absolute session expiry hold, forwards and back (SPEC §3); the session
  *   settings' renewal threshold renews a session only near its end, and a
  *   lowered lifetime ends older sessions at once (README, "Sessions");
- * - on PostgreSQL, its server stopped under authd and started again: requests
- *   that need the store are answered 503 STORE_UNAVAILABLE meanwhile, never
- *   500, and once it is back authd reconnects by itself with nothing lost;
+ * - on PostgreSQL, its server stopped (a fast shutdown, or its postmaster
+ *   killed) under a burst of writes, reads and decisions and started again:
+ *   requests that need the store are answered 503 STORE_UNAVAILABLE
+ *   meanwhile, never 500, and once it is back authd reconnects by itself and
+ *   every write answered 2xx is there;
  * - run with the argument "disk-full", alone: a disk that fills up under the
- *   data dir (a small tmpfs it mounts): writes refused with 507 change
- *   nothing, reads are served, writes succeed again once there is room
- *   (README, "The API").
+ *   data dir (a small tmpfs it mounts), or on PostgreSQL under the database's
+ *   tablespace: writes refused with 507 change nothing, reads are served,
+ *   writes succeed again once there is room (README, "The API").
  */
 #include <check.h>
 #include <errno.h>
@@ -136,9 +138,22 @@ __attribute__((format(printf, 2, 3))) static void note(int fd, const char *f, ..
 		_exit(WRITER_BROKEN);
 }
 
+/* A writer's write answered 503 STORE_UNAVAILABLE while its database is away: it goes on. */
+#define WROTE_NOTHING (-2)
+/* Set in writers that run through the database server's absence, where 503s are expected. */
+static bool through_absence;
+
+static bool unavailable(const struct reply *r)
+{
+	const char *code = r->json ? jstr(r->json, "errors.0.code") : NULL;
+
+	return r->status == 503 && code != NULL && strcmp(code, "STORE_UNAVAILABLE") == 0;
+}
+
 /*
  * One write of a writer, as admin. Returns -1 when authd answered 2xx (with
- * the new object's id in id, when there is one); otherwise the writer's
+ * the new object's id in id, when there is one), WROTE_NOTHING for a 503
+ * STORE_UNAVAILABLE when through_absence (noted); otherwise the writer's
  * exit code: the connection was cut (the kill), or authd refused.
  */
 static int write_one(int fd, const char *method, const char *path, const char *body, char *id,
@@ -148,7 +163,10 @@ static int write_one(int fd, const char *method, const char *path, const char *b
 	int rc = -1;
 
 	http_call(srv, method, path, admin, body, NULL, &r);
-	if (r.status == 0) {
+	if (through_absence && unavailable(&r)) {
+		note(fd, "unavailable %s", r.what);
+		rc = WROTE_NOTHING;
+	} else if (r.status == 0) {
 		rc = WRITER_CUT;
 	} else if (r.status / 100 != 2) {
 		note(fd, "refused %ld %s %.300s", r.status, r.what, r.body);
@@ -161,13 +179,26 @@ static int write_one(int fd, const char *method, const char *path, const char *b
 }
 
 /*
+ * Whether a write_one was answered 2xx; a writer that must stop exits here.
+ * A write that wrote nothing ends its round: what followed needs it.
+ */
+static bool wrote(int rc)
+{
+	if (rc >= 0)
+		_exit(rc);
+	if (rc == WROTE_NOTHING)
+		it_sleep_ms(20);
+	return rc == -1;
+}
+
+/*
  * A writer: an org, a team in it and a grant to that team each round, a
  * user every fourth, each noted in its log once authd answered 2xx, until
  * the connection is cut. Runs in a child process and never returns.
  */
 static void writer(int w, const char *log)
 {
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600), rc;
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	char org[32], path[160], body[160], team_id[64];
 
 	if (fd < 0)
@@ -175,30 +206,31 @@ static void writer(int w, const char *log)
 	for (int i = 0; i < WRITER_ROUNDS; i++) {
 		snprintf(org, sizeof(org), "kw%d-%d", w, i);
 		snprintf(body, sizeof(body), "{\"name\":\"%s\",\"isOrg\":true}", org);
-		if ((rc = write_one(fd, "POST", ACCOUNTS, body, NULL, 0)) >= 0)
-			_exit(rc);
+		if (!wrote(write_one(fd, "POST", ACCOUNTS, body, NULL, 0)))
+			continue;
 		note(fd, "org %s", org);
 		snprintf(path, sizeof(path), ACCOUNTS "/%s/teams", org);
-		if ((rc = write_one(fd, "POST", path, "{\"name\":\"t\",\"description\":\"burst\"}",
-				    team_id, sizeof(team_id))) >= 0)
-			_exit(rc);
+		if (!wrote(write_one(fd, "POST", path, "{\"name\":\"t\",\"description\":\"burst\"}",
+				     team_id, sizeof(team_id))))
+			continue;
 		note(fd, "team %s t", org);
 		snprintf(path, sizeof(path), "/collectionGrants/%s/shared/viewonly", team_id);
-		if ((rc = write_one(fd, "PUT", path, NULL, NULL, 0)) >= 0)
-			_exit(rc);
+		if (!wrote(write_one(fd, "PUT", path, NULL, NULL, 0)))
+			continue;
 		note(fd, "grant %s", team_id);
 		if (i % 4 != 0)
 			continue;
 		snprintf(body, sizeof(body), "{\"name\":\"ku%d-%d\",\"password\":\"" USER_PW "\"}",
 			 w, i);
-		if ((rc = write_one(fd, "POST", ACCOUNTS, body, NULL, 0)) >= 0)
-			_exit(rc);
+		if (!wrote(write_one(fd, "POST", ACCOUNTS, body, NULL, 0)))
+			continue;
 		note(fd, "user ku%d-%d", w, i);
 	}
 	_exit(WRITER_DONE);
 }
 
-static pid_t start_writer(int w, const char *log)
+/* A child process of the burst, running body(w, log); it never returns. */
+static pid_t start_child(void (*body)(int w, const char *log), int w, const char *log)
 {
 	pid_t parent = getpid(), pid;
 
@@ -211,18 +243,24 @@ static pid_t start_writer(int w, const char *log)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(WRITER_BROKEN);
-		writer(w, log);
+		body(w, log);
 	}
 	return pid;
 }
 
+static pid_t start_writer(int w, const char *log)
+{
+	return start_child(writer, w, log);
+}
+
+/* The lines of a log that note an answered write (not a 503 while the database was away). */
 static long lines_in(const char *path)
 {
 	char *text = it_read_file(path, NULL);
 	long n = 0;
 
-	for (const char *p = text; p != NULL && *p != '\0'; p++)
-		n += *p == '\n';
+	for (const char *p = text, *eol; p != NULL && (eol = strchr(p, '\n')) != NULL; p = eol + 1)
+		n += strncmp(p, "unavailable ", 12) != 0;
 	free(text);
 	return n;
 }
@@ -255,6 +293,8 @@ static int expect_logged_writes(const char *log, json_t *grants)
 		else if (sscanf(line, "grant %127s", a) == 1)
 			ck_assert_msg(has_grant(grants, a),
 				      "%s: the grant to %s was answered 2xx, and is gone", log, a);
+		else if (strncmp(line, "unavailable ", 12) == 0)
+			n--; /* refused while the database was away: nothing to find */
 		else
 			ck_abort_msg("%s: a write was not answered 2xx: %s", log, line);
 	}
@@ -370,7 +410,9 @@ static int try_mount_tmpfs(void)
  */
 static void mount_small_disk(void)
 {
-	snprintf(small_disk, sizeof(small_disk), "%s/small-disk", suite_dir);
+	/* on PostgreSQL the server's user must reach it: the cluster's folder is open to it */
+	snprintf(small_disk, sizeof(small_disk), "%s/small-disk",
+		 it_pg_wanted() ? it_pg_dir() : suite_dir);
 	if (mkdir(small_disk, 0700) != 0) {
 		small_disk_errno = errno;
 		return;
@@ -378,10 +420,17 @@ static void mount_small_disk(void)
 	small_disk_errno = mount_tmpfs(small_disk);
 }
 
+/* On PostgreSQL, the DSN of the database whose tablespace is on the small disk. */
+static char small_dsn[IT_PATH_LEN];
+
 static void unmount_small_disk(void)
 {
 	int tries = 0;
 
+	/* the server keeps its files open until the database and its tablespace are gone */
+	if (small_dsn[0] != '\0')
+		it_pg_database_drop(small_dsn);
+	small_dsn[0] = '\0';
 	/* a failed test's server dies by its parent-death signal, maybe not quite yet */
 	while (small_disk_errno == 0 && umount2(small_disk, 0) != 0 && ++tries < 40)
 		it_sleep_ms(50);
@@ -654,6 +703,71 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/*
+ * The database server's disk fills up (PostgreSQL, SQLSTATE 53100): authd's
+ * tables are in a tablespace on the small tmpfs. The server refuses what
+ * needs more room (a table or index that must grow) and nothing else: the
+ * writes that must grow the full accounts table are answered 507 and change
+ * nothing, reads are served, and once there is room writes succeed again.
+ */
+START_TEST(test_database_disk_full)
+{
+	static bool made[SPILL_MAX];
+	const char *user_token, *filler;
+	json_t *config;
+	char *text;
+	int spilled;
+
+	ck_assert_msg(small_disk_errno == 0, "cannot mount a tmpfs at %s: %s", small_disk,
+		      strerror(small_disk_errno));
+	ck_assert_int_eq(it_pg_database_in(small_disk, small_dsn, sizeof(small_dsn)), 0);
+	config = json_pack("{s:{s:s, s:s}}", "store", "driver", "postgres", "dsn", small_dsn);
+	text = json_dumps(config, 0);
+	json_decref(config);
+	new_server(NULL, text);
+	free(text);
+	snprintf(srv->dsn, sizeof(srv->dsn), "%s", small_dsn);
+	start_srv(ADMIN_PW);
+	expect_status(call("POST", admin,
+			   jbody("{s:s, s:s, s:s}", "name", "df-user", "password", USER_PW,
+				 "fullName", "Before"),
+			   ACCOUNTS),
+		      201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(
+	    call("POST", admin, jbody("{s:s}", "name", "df-team"), ACCOUNTS "/df-org/teams"), 201);
+	user_token = login_ok("df-user", USER_PW);
+
+	filler = fill_disk();
+	spilled = spill(made);
+	/* a user is its account and its private collection: neither is written alone */
+	expect_full(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS));
+	expect_full(call("POST", admin,
+			 jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS));
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-org2"), 404);
+	expect_status(call("GET", admin, NULL, ACCOUNTS "/df-user2"), 404);
+	expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/df-user2"),
+		      404);
+	expect_reads_served(user_token);
+	expect_spilled(made, spilled);
+
+	ck_assert_msg(unlink(filler) == 0, "cannot remove %s", filler);
+	expect_status(
+	    call("POST", admin, jbody("{s:s, s:b}", "name", "df-org2", "isOrg", 1), ACCOUNTS), 201);
+	expect_status(call("POST", admin,
+			   jbody("{s:s, s:s}", "name", "df-user2", "password", USER_PW), ACCOUNTS),
+		      201);
+	expect_status(call("GET", admin, NULL, "/collectionByPath?path=/Shared/Private/df-user2"),
+		      200);
+	login_ok("df-user2", USER_PW);
+	expect_clean_stop();
+	expect_store_whole(srv);
+	teardown_server();
+}
+END_TEST
+
 /* ---- the wall clock jumps under the running server ---- */
 
 /*
@@ -876,10 +990,131 @@ static void expect_unavailable(const struct reply *r)
 	expect_error(r, 503, "STORE_UNAVAILABLE", NULL);
 }
 
+/* What a decision says while there is no snapshot to decide on. */
+#define SNAPSHOT_WITHDRAWN "authorization data is unavailable; try again shortly"
+
+/* A request of a burst's reader: 200, or 503 STORE_UNAVAILABLE when may_be_away; noted. */
+static void read_one(int fd, const char *method, const char *path, const char *body,
+		     bool may_be_away)
+{
+	struct reply got;
+
+	http_call(srv, method, path, admin, body, NULL, &got);
+	if (got.status != 200 && !(may_be_away && unavailable(&got))) {
+		note(fd, "refused %ld %s %.300s", got.status, got.what, got.body);
+		_exit(WRITER_REFUSED);
+	}
+	/*
+	 * The snapshot decides while the store is away, for longer than the test
+	 * keeps it away; but a write committed just before the server went away
+	 * withdraws it (its rebuild failed), and decisions deny, as they must,
+	 * until it is rebuilt: "unavailable".
+	 */
+	if (got.status == 200 && body != NULL && jbool(got.json, "allow") != 1 &&
+	    strcmp(jstr(got.json, "msg"), SNAPSHOT_WITHDRAWN) != 0) {
+		note(fd, "denied %.300s", got.body);
+		_exit(WRITER_REFUSED);
+	}
+	note(fd, "%s %ld", path, got.status);
+	reply_free(&got);
+}
+
+/*
+ * A reader of the burst: kept's account (200, or 503 STORE_UNAVAILABLE
+ * while the database is away) and a decision for it, which the snapshot
+ * answers all along, each noted, until it is killed. Never returns.
+ */
+static void reader(int r, const char *log)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	(void)r;
+	if (fd < 0)
+		_exit(WRITER_BROKEN);
+	for (;;) {
+		read_one(fd, "GET", ACCOUNTS "/kept", NULL, true);
+		/* the caller's token is read from the store again after an account changed */
+		read_one(fd, "POST", "/api/authz",
+			 "{\"account\":\"kept\",\"method\":\"GET\",\"uri\":\"/v1.41/volumes\"}",
+			 true);
+	}
+}
+
+#define READERS 2
+
+/* The writers and readers of a burst through the database server's absence. */
+struct burst {
+	pid_t pids[WRITERS + READERS];
+	const char *logs[WRITERS + READERS];
+};
+
+static void burst_start(struct burst *b)
+{
+	through_absence = true;
+	for (int i = 0; i < WRITERS + READERS; i++) {
+		b->logs[i] = fmt("%s/%s-%d.log", wd, i < WRITERS ? "writer" : "reader", i);
+		b->pids[i] = start_child(i < WRITERS ? writer : reader, i, b->logs[i]);
+	}
+	through_absence = false;
+}
+
+/* Waits until each writer has `more` writes answered beyond those in since[] (NULL: 0). */
+static void burst_wait(const struct burst *b, const long *since, long more)
+{
+	double deadline = it_now() + 60;
+
+	for (int w = 0; w < WRITERS; w++) {
+		long base = since ? since[w] : 0;
+
+		while (lines_in(b->logs[w]) < base + more && it_now() < deadline)
+			it_sleep_ms(20);
+		ck_assert_msg(lines_in(b->logs[w]) >= base + more,
+			      "writer %d made %ld writes in 60 s, not %ld; its log:\n%.1500s", w,
+			      lines_in(b->logs[w]) - base, more, read_text(b->logs[w]));
+	}
+}
+
+/* Every child still runs (none saw a 500, a cut or a deny): they are killed; 503s counted. */
+static long burst_stop(const struct burst *b)
+{
+	long unavailable_writes = 0;
+
+	for (int i = 0; i < WRITERS + READERS; i++) {
+		int status = 0;
+
+		ck_assert_msg(waitpid(b->pids[i], &status, WNOHANG) == 0,
+			      "%s ended by itself (wait status %d):\n%.1500s", b->logs[i], status,
+			      read_text(b->logs[i]));
+		kill(b->pids[i], SIGKILL);
+		ck_assert_int_eq(waitpid(b->pids[i], &status, 0), b->pids[i]);
+		if (i < WRITERS)
+			unavailable_writes += strstr(read_text(b->logs[i]), "unavailable ") != NULL;
+	}
+	return unavailable_writes;
+}
+
+static json_t *decision_for_kept(void);
+
+/* How the database server goes away: _i 0, a fast shutdown; 1, SIGKILL of its postmaster. */
+static int database_away(int how)
+{
+	return how == 0 ? it_pg_server_stop() : it_pg_server_kill();
+}
+
+/*
+ * The database server goes away in a burst of writes, reads and decisions,
+ * by a fast shutdown or killed (_i): requests that need it are answered 503
+ * STORE_UNAVAILABLE, never 500; decisions go on from the snapshot; once it is
+ * back, authd reconnects by itself and every write answered 2xx is there.
+ */
 START_TEST(test_database_restarted)
 {
+	long since[WRITERS];
+	struct burst b;
 	const char *before;
 	struct reply *r;
+	json_t *grants;
+	int checked = 0;
 
 	new_server(NULL, NULL);
 	start_srv(ADMIN_PW);
@@ -887,7 +1122,9 @@ START_TEST(test_database_restarted)
 	    call("POST", admin, jbody("{s:s, s:s}", "name", "kept", "password", USER_PW), ACCOUNTS),
 	    201);
 	before = call("GET", admin, NULL, ACCOUNTS "/kept")->body;
-	ck_assert_int_eq(it_pg_server_stop(), 0);
+	burst_start(&b);
+	burst_wait(&b, NULL, KILL_AFTER / WRITERS);
+	ck_assert_int_eq(database_away(_i), 0);
 	/* every pooled connection is gone: each request finds that out, none is a 500 */
 	for (int i = 0; i < 12; i++) {
 		expect_unavailable(call("GET", admin, NULL, ACCOUNTS "/kept"));
@@ -901,6 +1138,8 @@ START_TEST(test_database_restarted)
 	/* what needs no store still answers */
 	expect_status(call("GET", NULL, NULL, "/_ping"), 200);
 	ck_assert_int_eq(it_pg_server_start(), 0);
+	for (int w = 0; w < WRITERS; w++)
+		since[w] = lines_in(b.logs[w]);
 	r = call("GET", admin, NULL, ACCOUNTS "/kept");
 	expect_status(r, 200);
 	ck_assert_str_eq(r->body, before);
@@ -912,12 +1151,22 @@ START_TEST(test_database_restarted)
 			   jbody("{s:s, s:s}", "username", "after", "password", USER_PW),
 			   "/auth/login"),
 		      200);
+	/* each writer writes again, on connections authd made anew */
+	burst_wait(&b, since, 3);
+	ck_assert_msg(burst_stop(&b) > 0, "no writer was answered 503 while the database was away");
+	ck_assert_int_eq(jbool(decision_for_kept(), "allow"), 1);
+	ck_assert_msg(strstr(call("GET", admin, NULL, "/metrics")->body, "code=\"500\"") == NULL,
+		      "authd answered 500 in the burst");
+	grants = jpath(call("GET", admin, NULL, "/collectionGrants")->json, "grants");
+	for (int w = 0; w < WRITERS; w++)
+		checked += expect_logged_writes(b.logs[w], grants);
+	ck_assert_int_ge(checked, KILL_AFTER);
+	expect_private_collections();
 	expect_clean_stop();
 	teardown_server();
 }
 END_TEST
 
-/* A decision for the account "kept" through POST /api/authz, asserted 200. */
 static json_t *decision_for_kept(void)
 {
 	struct reply *r = call(
@@ -1034,7 +1283,7 @@ static Suite *faults_suite(void)
 	if (it_pg_wanted()) {
 		TCase *away = server_case("database-away", NULL, NULL, TEST_TIMEOUT);
 
-		tcase_add_test(away, test_database_restarted);
+		tcase_add_loop_test(away, test_database_restarted, 0, 2);
 		tcase_add_test(away, test_database_away_at_start);
 		tcase_add_test(away, test_decisions_while_database_away);
 		suite_add_tcase(s, away);
@@ -1047,7 +1296,8 @@ static Suite *disk_full_suite(void)
 	Suite *s = suite_create("faults");
 	TCase *full = server_case("disk-full", mount_small_disk, unmount_small_disk, TEST_TIMEOUT);
 
-	tcase_add_test(full, test_disk_full);
+	/* on PostgreSQL, the database server's disk; on SQLite, the data dir's */
+	tcase_add_test(full, it_pg_wanted() ? test_database_disk_full : test_disk_full);
 	suite_add_tcase(s, full);
 	return s;
 }

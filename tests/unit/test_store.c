@@ -7,10 +7,13 @@
  * store-copy's canonical form of a row is checked here too (its copies are
  * tested end to end in integration_store_copy_pg).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -730,6 +733,37 @@ START_TEST(pg_a_transaction_waits_for_another_then_gives_up)
 }
 END_TEST
 
+/*
+ * A single statement outside a transaction takes no write lock: it neither
+ * waits for a transaction that holds the lock nor makes one wait.
+ */
+START_TEST(pg_a_single_statement_does_not_wait_for_a_transaction)
+{
+	struct timespec t0, t1;
+	struct holder h;
+	char id[ID_LEN];
+	pthread_t t;
+	double took;
+
+	store_setup();
+	pthread_barrier_init(&h.taken, NULL, 2);
+	pthread_barrier_init(&h.done, NULL, 2);
+	ck_assert_int_eq(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	pthread_barrier_wait(&h.taken);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	add_account("alone", false, false, true, id);
+	ck_assert(account_exists("alone"));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(took < 2, "a write outside a transaction waited %.1f s", took);
+	pthread_barrier_wait(&h.done);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&h.taken);
+	pthread_barrier_destroy(&h.done);
+	store_close();
+}
+END_TEST
+
 /* A bulk transaction's writes go out without waiting: a failure among them fails the commit. */
 START_TEST(pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit)
 {
@@ -783,6 +817,239 @@ START_TEST(pg_a_key_that_is_not_utf8_finds_nothing)
 	add_account("still", false, false, true, id);
 	ck_assert_int_eq(store_commit(), STORE_OK);
 	ck_assert(account_exists("still"));
+	store_close();
+}
+END_TEST
+
+/* ---- serialization failures and deadlocks (PostgreSQL) ---- */
+
+/* The account of that name with its full name set to full; asserted there. */
+static struct account renamed(const char *name, const char *full)
+{
+	struct account a;
+
+	ck_assert_int_eq(store_account_get(name, &a), STORE_OK);
+	snprintf(a.full_name, sizeof(a.full_name), "%s", full);
+	return a;
+}
+
+static void expect_full_name(const char *name, const char *full)
+{
+	struct account a;
+
+	ck_assert_int_eq(store_account_get(name, &a), STORE_OK);
+	ck_assert_str_eq(a.full_name, full);
+}
+
+/*
+ * The test's database at an isolation level where a row changed by another
+ * transaction since this one began cannot be changed (40001), with two
+ * accounts, "x" and "y"; the store opened anew so that it applies.
+ */
+static void repeatable_read_setup(void)
+{
+	char id[ID_LEN];
+
+	store_setup();
+	add_account("x", false, false, true, id);
+	add_account("y", false, false, true, id);
+	store_close();
+	ck_assert_int_eq(it_pg_sql(dsn, "DO $$BEGIN EXECUTE format("
+					"'ALTER DATABASE %I SET default_transaction_isolation"
+					" = ''repeatable read''', current_database()); END$$"),
+			 0);
+	store_setup_on(dsn);
+}
+
+/*
+ * A transaction that meets a serialization failure is run again from what
+ * it did so far, and goes on as if nothing happened: its caller never knows.
+ */
+START_TEST(pg_a_serialization_failure_runs_the_transaction_again)
+{
+	struct account x, y;
+
+	repeatable_read_setup();
+	y = renamed("y", "mine");
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_account_get("x", &x), STORE_OK);
+	/* another client changes y after this transaction began: y cannot be changed in it */
+	ck_assert_int_eq(
+	    it_pg_sql(dsn, "UPDATE accounts SET full_name = 'theirs' WHERE name = 'y'"), 0);
+	ck_assert_int_eq(store_account_update(&y), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	expect_full_name("y", "mine");
+	store_close();
+}
+END_TEST
+
+/* Run again, a transaction whose reads answer otherwise is given up: its caller decided on them. */
+START_TEST(pg_a_transaction_whose_reads_changed_is_not_run_again)
+{
+	struct account x, y;
+
+	repeatable_read_setup();
+	y = renamed("y", "mine");
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_account_get("x", &x), STORE_OK);
+	ck_assert_int_eq(it_pg_sql(dsn, "UPDATE accounts SET full_name = 'theirs'"), 0);
+	ck_assert_int_eq(store_account_update(&y), STORE_UNAVAILABLE);
+	store_rollback();
+	expect_full_name("y", "theirs");
+	/* the next transaction is a new one */
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	ck_assert_int_eq(store_account_update(&y), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	expect_full_name("y", "mine");
+	store_close();
+}
+END_TEST
+
+/*
+ * A trigger on accounts that refuses a change to the full name "twice" with
+ * a deadlock the first two times and "always" with a serialization failure
+ * every time; the sequence `attempts` counts the tries.
+ */
+static const char refusing_trigger[] =
+    "CREATE SEQUENCE attempts; GRANT ALL ON SEQUENCE attempts TO authd;"
+    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF NEW.full_name NOT IN ('twice', 'always') THEN RETURN NEW; END IF;"
+    "  IF nextval('attempts') <= 2 OR NEW.full_name = 'always' THEN"
+    "   RAISE EXCEPTION 'refused' USING ERRCODE = CASE NEW.full_name"
+    "    WHEN 'twice' THEN '40P01' ELSE '40001' END;"
+    "  END IF;"
+    "  RETURN NEW;"
+    " END $$;"
+    "CREATE TRIGGER refuse BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION refuse()";
+
+/* The tries the trigger counted since the last call. */
+static int64_t attempts_since_last(void)
+{
+	char *n = it_pg_query(dsn, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+				   " FROM attempts");
+	int64_t v = n ? atoll(n) : -1;
+
+	free(n);
+	ck_assert_int_eq(it_pg_sql(dsn, "ALTER SEQUENCE attempts RESTART"), 0);
+	return v;
+}
+
+/*
+ * Deadlocks and serialization failures are retried a bounded number of
+ * times (3), in a transaction and outside one: one that goes away within
+ * them is not seen, one that stays is answered STORE_UNAVAILABLE.
+ */
+START_TEST(pg_a_deadlock_is_retried_a_bounded_number_of_times)
+{
+	struct account twice, always, x;
+	char id[ID_LEN];
+
+	store_setup();
+	add_account("x", false, false, true, id);
+	add_account("y", false, false, true, id);
+	ck_assert_int_eq(it_pg_sql(dsn, refusing_trigger), 0);
+	twice = renamed("y", "twice");
+	always = renamed("y", "always");
+
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	x = renamed("x", "first");
+	ck_assert_int_eq(store_account_update(&x), STORE_OK);
+	ck_assert_int_eq(store_account_update(&twice), STORE_OK);
+	ck_assert_int_eq(store_commit(), STORE_OK);
+	ck_assert_int_eq(attempts_since_last(), 3);
+	expect_full_name("x", "first");
+	expect_full_name("y", "twice");
+
+	ck_assert_int_eq(store_begin(), STORE_OK);
+	x = renamed("x", "second");
+	ck_assert_int_eq(store_account_update(&x), STORE_OK);
+	ck_assert_int_eq(store_account_update(&always), STORE_UNAVAILABLE);
+	store_rollback();
+	ck_assert_int_eq(attempts_since_last(), 4);
+	expect_full_name("x", "first");
+
+	/* a single statement outside a transaction, run again alone */
+	ck_assert_int_eq(store_account_update(&twice), STORE_OK);
+	ck_assert_int_eq(attempts_since_last(), 3);
+	ck_assert_int_eq(store_account_update(&always), STORE_UNAVAILABLE);
+	ck_assert_int_eq(attempts_since_last(), 4);
+	expect_full_name("y", "twice");
+	store_close();
+}
+END_TEST
+
+/* ---- connecting (PostgreSQL) ---- */
+
+/*
+ * A socket that listens and never accepts: a connection to it is made by
+ * the kernel, and libpq then waits for a server that never answers.
+ */
+static int silent_server(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Opens the store at a server that never answers: STORE_UNAVAILABLE; the seconds it took. */
+static double open_silent(const char *with_dsn)
+{
+	struct timespec t0, t1;
+	struct failure err;
+	struct config c;
+	int rc;
+
+	pg_config(&c, with_dsn);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = store_open_config(&c, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	config_free(&c);
+	ck_assert_int_eq(rc, STORE_UNAVAILABLE);
+	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+}
+
+/*
+ * A connection attempt gives up after connect_timeout: 5 s unless the DSN
+ * says otherwise (a connection, then a ping to tell "down" from "refused").
+ */
+START_TEST(pg_a_server_that_never_answers_is_given_up_on)
+{
+	char with_dsn[256];
+	double took;
+	int port, fd = silent_server(&port);
+
+	unsetenv("PGCONNECT_TIMEOUT");
+	snprintf(with_dsn, sizeof(with_dsn),
+		 "host=127.0.0.1 port=%d dbname=authd user=authd password=x sslmode=disable", port);
+	took = open_silent(with_dsn);
+	ck_assert_msg(took >= 9 && took < 20, "gave up after %.1f s, not twice 5 s", took);
+	snprintf(with_dsn, sizeof(with_dsn),
+		 "host=127.0.0.1 port=%d dbname=authd user=authd password=x sslmode=disable "
+		 "connect_timeout=2",
+		 port);
+	took = open_silent(with_dsn);
+	ck_assert_msg(took >= 3 && took < 8, "gave up after %.1f s, not twice 2 s", took);
+	close(fd);
+}
+END_TEST
+
+/* PostgreSQL lends no shared connection; the login path's statements run on their own. */
+START_TEST(pg_no_shared_connection_is_lent)
+{
+	char id[ID_LEN];
+
+	store_setup();
+	ck_assert(!store_shared_begin(-1));
+	add_account("own", false, false, true, id);
+	ck_assert(account_exists("own"));
 	store_close();
 }
 END_TEST
@@ -880,7 +1147,16 @@ int main(void)
 			pg_a_statement_timeout_is_unavailable,
 			pg_a_bulk_transaction_answers_its_writes_failure_at_the_latest_at_commit,
 			pg_a_transaction_waits_for_another_then_gives_up,
+			pg_a_single_statement_does_not_wait_for_a_transaction,
 			pg_a_key_that_is_not_utf8_finds_nothing, NULL});
+		unit_case(s, "postgres-retries",
+			  (const TTest *const[]){
+			      pg_a_serialization_failure_runs_the_transaction_again,
+			      pg_a_transaction_whose_reads_changed_is_not_run_again,
+			      pg_a_deadlock_is_retried_a_bounded_number_of_times, NULL});
+		unit_case(s, "postgres-connections",
+			  (const TTest *const[]){pg_a_server_that_never_answers_is_given_up_on,
+						 pg_no_shared_connection_is_lent, NULL});
 		return unit_run(s, dir);
 	}
 	unit_case(s, "migrations",

@@ -9,10 +9,12 @@
  * parameters (PQexecPrepared), never SQL text. Every failure is mapped to a
  * store result: a broken rule to STORE_CONFLICT, a full disk to STORE_FULL,
  * a server out of reach, shutting down, too slow or in a serialization
- * failure that retries did not cure to STORE_UNAVAILABLE.
+ * failure or deadlock that retries did not cure to STORE_UNAVAILABLE; a
+ * transaction's journal lets it be run again whole (journal_add).
  */
 #include <ctype.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +32,21 @@
 #define BLOB_COLS 32
 /* how long a statement waits for a free connection before it answers STORE_UNAVAILABLE */
 #define POOL_WAIT_SECONDS 10
-/* a statement outside a transaction that hit a serialization failure or deadlock runs again */
+/*
+ * A statement outside a transaction, or a whole transaction (its journal),
+ * that met a serialization failure or a deadlock runs again, this many times
+ */
 #define RETRIES 3
+/* what a transaction's journal holds at most; a larger transaction is not run again */
+#define JOURNAL_MAX 1024
+#define JOURNAL_BYTES (1 << 20)
+/* libpq's default waits as long as the kernel's TCP connect does: minutes */
+#define CONNECT_TIMEOUT "5"
+/* what begins a transaction: the write lock first (begin_tx says why) */
+#define BEGIN_SQL                                                                                  \
+	"BEGIN; SET LOCAL lock_timeout = '5s';"                                                    \
+	" SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ");"                                        \
+	" SET LOCAL lock_timeout = DEFAULT"
 
 /* A statement prepared on one connection, its parameters and its last result. */
 struct pstmt {
@@ -91,6 +106,31 @@ static _Thread_local int64_t last_changed;
 static _Thread_local bool bulk_tx, piping;
 static _Thread_local bool pending[PIPE_BATCH];
 static _Thread_local int npending;
+
+/*
+ * The journal of the thread's transaction: each statement it ran, its
+ * parameters, and a digest of what the server answered. A serialization
+ * failure or a deadlock loses the whole transaction on the server; the
+ * driver then runs it again from the journal, and goes on only when every
+ * statement answers exactly what it answered before. The caller decided on
+ * those answers, so the statements it goes on with are still the right ones,
+ * and it never learns of the retry. A bulk transaction, or one too large
+ * for the journal (`off`), is not run again: it answers STORE_UNAVAILABLE.
+ */
+struct jentry {
+	struct pstmt *p; /* NULL for a command */
+	const char *sql; /* the command (a literal) */
+	char *values[MAX_PARAMS];
+	int lengths[MAX_PARAMS], formats[MAX_PARAMS];
+	unsigned char digest[32];
+};
+
+static _Thread_local struct {
+	struct jentry *e;
+	int n, cap;
+	size_t bytes;
+	bool off;
+} journal;
 
 /* libpq's message with the DSN's password, should it ever appear, replaced by stars. */
 static void scrub(char *msg)
@@ -152,12 +192,29 @@ static void conn_free(struct pconn *c)
 	free(c);
 }
 
+/*
+ * How long a connection attempt waits for the server, in seconds: the DSN's
+ * connect_timeout, or PGCONNECT_TIMEOUT's, or CONNECT_TIMEOUT. Without one,
+ * a server whose packets are lost (a host down) holds the attempt for as
+ * long as the kernel tries, and main.c's once-a-second store_ping with it.
+ */
+static const char *connect_timeout(void)
+{
+	const char *env = getenv("PGCONNECT_TIMEOUT");
+
+	return env != NULL && env[0] != '\0' ? env : CONNECT_TIMEOUT;
+}
+
 /* A new connection, or NULL (logged). */
 static PGconn *connect_db(const char *dsn, struct failure *err)
 {
-	/* dbname with expand_dbname reads the whole DSN (keywords or URI); authd names itself */
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {dsn, "authd", NULL};
+	/*
+	 * dbname with expand_dbname reads the whole DSN (keywords or URI), whose
+	 * values override those before it: connect_timeout is a default only;
+	 * authd names itself
+	 */
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL};
+	const char *values[] = {connect_timeout(), dsn, "authd", NULL};
 	PGconn *pg = PQconnectdbParams(keys, values, 1);
 	char text[1024];
 
@@ -297,9 +354,181 @@ static int map_error(PGconn *pg, const PGresult *res)
 
 static bool retryable(const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/* ---- the transaction's journal ---- */
+
+static void journal_clear(void)
+{
+	for (int i = 0; i < journal.n; i++)
+		for (int k = 0; k < MAX_PARAMS; k++)
+			free(journal.e[i].values[k]);
+	free(journal.e);
+	memset(&journal, 0, sizeof(journal));
+}
+
+static void digest_update(EVP_MD_CTX *ctx, const void *v, size_t n)
+{
+	EVP_DigestUpdate(ctx, &n, sizeof(n));
+	EVP_DigestUpdate(ctx, v, n);
+}
+
+/* What a statement answered, its rows or its failure, as a SHA-256 digest; 0, or -1. */
+static int digest_result(const PGresult *res, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	ExecStatusType s = PQresultStatus(res);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int rows = PQntuples(res), cols = PQnfields(res);
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	digest_update(ctx, &s, sizeof(s));
+	digest_update(ctx, state ? state : "", state ? strlen(state) : 0);
+	digest_update(ctx, PQcmdTuples((PGresult *)res), strlen(PQcmdTuples((PGresult *)res)));
+	digest_update(ctx, &rows, sizeof(rows));
+	digest_update(ctx, &cols, sizeof(cols));
+	for (int r = 0; r < rows; r++)
+		for (int c = 0; c < cols; c++) {
+			bool null = PQgetisnull(res, r, c);
+
+			digest_update(ctx, &null, sizeof(null));
+			digest_update(ctx, PQgetvalue(res, r, c), (size_t)PQgetlength(res, r, c));
+		}
+	EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return 0;
+}
+
+/* Copies what p ran with into e; the bytes it took, or -1. */
+static long copy_params(struct jentry *e, const struct pstmt *p)
+{
+	long bytes = 0;
+
+	for (int i = 0; i < p->nparams; i++) {
+		size_t n;
+
+		if (p->values[i] == NULL)
+			continue;
+		n = p->formats[i] ? (size_t)p->lengths[i] : strlen(p->values[i]) + 1;
+		e->values[i] = malloc(n ? n : 1);
+		if (e->values[i] == NULL)
+			return -1;
+		memcpy(e->values[i], p->values[i], n);
+		e->lengths[i] = p->lengths[i];
+		e->formats[i] = p->formats[i];
+		bytes += (long)n;
+	}
+	return bytes;
+}
+
+/* Notes a statement of the transaction (p, or the command sql) and what it answered. */
+static void journal_add(struct pstmt *p, const char *sql, const PGresult *res)
+{
+	struct jentry *e;
+	long bytes;
+
+	if (tx_depth == 0 || bulk_tx || journal.off)
+		return;
+	if (journal.n == journal.cap) {
+		int cap = journal.cap ? journal.cap * 2 : 16;
+		struct jentry *grown =
+		    cap > JOURNAL_MAX ? NULL : realloc(journal.e, (size_t)cap * sizeof(*grown));
+
+		if (grown == NULL)
+			goto off;
+		journal.e = grown;
+		journal.cap = cap;
+	}
+	e = &journal.e[journal.n++];
+	memset(e, 0, sizeof(*e));
+	e->p = p;
+	e->sql = sql;
+	bytes = p ? copy_params(e, p) : 0;
+	journal.bytes += bytes > 0 ? (size_t)bytes : 0;
+	if (bytes < 0 || journal.bytes > JOURNAL_BYTES || digest_result(res, e->digest) != 0)
+		goto off;
+	return;
+off:
+	journal_clear();
+	journal.off = true;
+}
+
+/* A statement of the journal, run again. */
+static PGresult *journal_run(PGconn *pg, const struct jentry *e)
+{
+	if (e->p == NULL)
+		return PQexec(pg, e->sql);
+	return PQexecPrepared(pg, e->p->name, e->p->nparams, (const char *const *)e->values,
+			      e->lengths, e->formats, 0);
+}
+
+/* replay's answer when the transaction met another serialization failure or deadlock */
+#define AGAIN 1
+
+/*
+ * Rolls the lost transaction back and runs it again from its journal:
+ * STORE_OK when every statement answered as before; AGAIN on another
+ * serialization failure or deadlock; STORE_UNAVAILABLE when the answers
+ * changed, or another failure.
+ */
+static int replay(PGconn *pg)
+{
+	PGresult *res;
+	unsigned char digest[32];
+	int rc = STORE_OK;
+
+	PQclear(PQexec(pg, "ROLLBACK"));
+	res = PQexec(pg, BEGIN_SQL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = retryable(res) ? AGAIN : map_error(pg, res);
+	PQclear(res);
+	for (int i = 0; i < journal.n && rc == STORE_OK; i++) {
+		res = journal_run(pg, &journal.e[i]);
+		if (retryable(res))
+			rc = AGAIN;
+		else if (digest_result(res, digest) != 0 ||
+			 memcmp(digest, journal.e[i].digest, sizeof(digest)) != 0) {
+			log_msg(LOG_ERROR, "store: a transaction run again after a serialization "
+					   "failure or deadlock was answered otherwise; given up");
+			rc = STORE_UNAVAILABLE;
+		}
+		PQclear(res);
+	}
+	return rc < 0 ? STORE_UNAVAILABLE : rc;
+}
+
+/*
+ * After a serialization failure or a deadlock at *attempt: waits a little,
+ * and in a transaction runs it again from its journal, for as many of the
+ * RETRIES as that takes. STORE_OK to run the failed statement again;
+ * otherwise, what to answer (STORE_UNAVAILABLE).
+ */
+static int recover(PGconn *pg, int *attempt)
+{
+	if (tx_depth > 0 && (bulk_tx || journal.off))
+		return STORE_UNAVAILABLE;
+	for (; *attempt < RETRIES; ++*attempt) {
+		struct timespec ts = {0, (*attempt + 1) * 10 * 1000 * 1000};
+		int rc;
+
+		nanosleep(&ts, NULL);
+		if (tx_depth == 0)
+			return STORE_OK;
+		log_msg(LOG_WARN,
+			"store: serialization failure or deadlock; the transaction runs "
+			"again (%d of %d)",
+			*attempt + 1, RETRIES);
+		rc = replay(pg);
+		if (rc != AGAIN)
+			return rc;
+	}
+	return STORE_UNAVAILABLE;
 }
 
 /*
@@ -489,9 +718,9 @@ static int make_texts_utf8(struct pstmt *p)
 }
 
 /*
- * Runs p on its connection, its result in p->res. Outside a transaction a
- * serialization failure or deadlock runs it again, a few times; inside one,
- * the transaction is lost and the caller rolls it back.
+ * Runs p on its connection, its result in p->res. A serialization failure
+ * or a deadlock runs it again, a few times: alone outside a transaction,
+ * after the transaction's journal inside one (recover).
  */
 static int run(struct pstmt *p)
 {
@@ -506,15 +735,16 @@ static int run(struct pstmt *p)
 		p->res =
 		    PQexecPrepared(pg, p->name, p->nparams, p->values, p->lengths, p->formats, 0);
 		s = PQresultStatus(p->res);
-		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+			journal_add(p, NULL, p->res);
 			return STORE_OK;
-		if (tx_depth == 0 && attempt < RETRIES && p->res != NULL && retryable(p->res)) {
-			struct timespec ts = {0, (attempt + 1) * 10 * 1000 * 1000};
-
+		}
+		if (attempt < RETRIES && retryable(p->res) && recover(pg, &attempt) == STORE_OK) {
 			PQclear(p->res);
-			nanosleep(&ts, NULL);
 			continue;
 		}
+		/* a refused rule may be rolled back to a savepoint: a replay meets it again */
+		journal_add(p, NULL, p->res);
 		rc = map_error(pg, p->res);
 		PQclear(p->res);
 		p->res = NULL;
@@ -756,22 +986,55 @@ static int command(const char *sql)
 }
 
 /*
+ * A command of the open transaction (a savepoint's, COMMIT), journaled but
+ * for COMMIT. A serialization failure or deadlock (at COMMIT, under an
+ * isolation level an operator set) runs the transaction again first.
+ */
+static int tx_command(const char *sql)
+{
+	PGconn *pg = held ? held->pg : NULL;
+	int rc = pg ? drain() : STORE_UNAVAILABLE;
+
+	for (int attempt = 0; rc == STORE_OK; attempt++) {
+		PGresult *res = PQexec(pg, sql);
+		ExecStatusType s = PQresultStatus(res);
+
+		if (s != PGRES_COMMAND_OK && attempt < RETRIES && retryable(res) &&
+		    recover(pg, &attempt) == STORE_OK) {
+			PQclear(res);
+			continue;
+		}
+		if (strcmp(sql, "COMMIT") != 0)
+			journal_add(NULL, sql, res);
+		if (s != PGRES_COMMAND_OK) {
+			rc = map_error(pg, res);
+			rc = rc >= 0 ? STORE_ERROR : rc;
+		}
+		PQclear(res);
+		return rc;
+	}
+	return rc;
+}
+
+/*
  * A transaction takes the write lock up front, as the SQLite driver's
  * BEGIN IMMEDIATE does: transactions run one at a time, across every authd
- * on the database, so one never fails half-way on another's rows (a
- * deadlock, a serialization failure). Single statements outside one need
- * no lock: each is atomic. As SQLite's writer gives up after about 5 s, so
- * does this one (55P03, STORE_UNAVAILABLE): a sync of a large directory may
- * hold the lock longer.
+ * on the database, so one never fails half-way on another's rows. Single
+ * statements outside one take no lock: each is atomic, and a write waits
+ * only for the rows it changes. What the lock cannot keep away (a single
+ * statement's row locks, another client of the database, an isolation
+ * level an operator set) may still end a transaction in a deadlock or a
+ * serialization failure: its journal runs it again (recover). As SQLite's
+ * writer gives up after about 5 s, so does this one (55P03,
+ * STORE_UNAVAILABLE): a sync of a large directory may hold the lock longer.
  */
 static int begin_tx(void)
 {
 	int rc;
 
+	journal_clear();
 	tx_depth = 1;
-	rc = command("BEGIN; SET LOCAL lock_timeout = '5s';"
-		     " SELECT pg_advisory_xact_lock(" PG_LOCK_WRITE ");"
-		     " SET LOCAL lock_timeout = DEFAULT");
+	rc = command(BEGIN_SQL);
 	if (rc != STORE_OK) {
 		if (held != NULL && PQstatus(held->pg) == CONNECTION_OK)
 			PQclear(PQexec(held->pg, "ROLLBACK"));
@@ -797,6 +1060,7 @@ static int begin(bool bulk)
 
 static void end_tx(void)
 {
+	journal_clear();
 	bulk_tx = false;
 	tx_depth = 0;
 	tx_from_nested = false;
@@ -813,7 +1077,7 @@ static int commit(void)
 	rc = drain();
 	if (rc != STORE_OK)
 		return rc;
-	rc = command("COMMIT");
+	rc = tx_command("COMMIT");
 	/* a failed COMMIT ended the transaction too; store_rollback finds nothing to undo */
 	end_tx();
 	return rc;
@@ -839,7 +1103,7 @@ static int begin_nested(void)
 		tx_from_nested = rc == STORE_OK;
 		return rc;
 	}
-	rc = command("SAVEPOINT nested");
+	rc = tx_command("SAVEPOINT nested");
 	if (rc == STORE_OK)
 		tx_depth++;
 	return rc;
@@ -853,7 +1117,7 @@ static int commit_nested(void)
 		return commit();
 	if (tx_depth < 2)
 		return STORE_ERROR;
-	rc = command("RELEASE nested");
+	rc = tx_command("RELEASE nested");
 	if (rc == STORE_OK)
 		tx_depth--;
 	return rc;
@@ -867,11 +1131,15 @@ static void rollback_nested(void)
 	}
 	if (tx_depth < 2)
 		return;
-	command("ROLLBACK TO nested; RELEASE nested");
+	tx_command("ROLLBACK TO nested; RELEASE nested");
 	tx_depth--;
 }
 
-/* The shared connection is SQLite's cure for its page cache; a server has one cache for all. */
+/*
+ * The shared connection is SQLite's cure for its page cache; a server has
+ * one cache for all, so none is lent (store.h): the callers' statements run
+ * on the thread's own connection, from the pool, as every other statement.
+ */
 static bool shared_begin(long wait_us)
 {
 	(void)wait_us;
@@ -1024,8 +1292,8 @@ static void forget_dsn(void)
 /* Whether a server answers at the DSN's address, whatever it would say to our login. */
 static bool answers(const char *dsn)
 {
-	const char *keys[] = {"dbname", NULL};
-	const char *values[] = {dsn, NULL};
+	const char *keys[] = {"connect_timeout", "dbname", NULL};
+	const char *values[] = {connect_timeout(), dsn, NULL};
 	PGPing ping = PQpingParams(keys, values, 1);
 
 	/* REJECT: it answers that it cannot take connections now (starting, stopping) */
@@ -1055,6 +1323,13 @@ static int open_store(const struct store_target *t, struct failure *err)
 	if (pool.dsn == NULL || pool.idle == NULL)
 		return failure_set(err, "out of memory");
 	pg = connect_db(pool.dsn, err);
+	/*
+	 * A server that was starting up (or recovering from a crash) refused us
+	 * and may answer by now: then the connection is tried once more, so that
+	 * only a refusal it repeats (a password, a database) stops start-up.
+	 */
+	if (pg == NULL && answers(pool.dsn))
+		pg = connect_db(pool.dsn, err);
 	if (pg == NULL) {
 		rc = answers(pool.dsn) ? -1 : STORE_UNAVAILABLE;
 		close_all();
