@@ -439,7 +439,8 @@ static int read_page(struct ls_conn *c, int msgid, bool paged, ls_entry_fn fn, v
 static int search_once(struct ls_conn *c, const char *base, int scope, const char *filter,
 		       char **attrs, ls_entry_fn fn, void *ctx, size_t *count)
 {
-	bool paged = !c->s->servers[c->server].no_simple_pagination;
+	/* a base search answers one entry at most: a paging control is work for nothing */
+	bool paged = !c->s->servers[c->server].no_simple_pagination && scope != LDAP_SCOPE_BASE;
 	struct berval cookie = {0, NULL};
 	int rc;
 
