@@ -6,11 +6,15 @@
  * text of directory ids, and the connection pool's keys and bookkeeping.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ldap.h>
+#include <openldap.h>
 
 #include "ldapsync.h"
 #include "../../ldapsync/conn.h"
@@ -812,6 +816,74 @@ START_TEST(pool_places_are_bounded_and_checked)
 }
 END_TEST
 
+static void collect(void *ctx, const char *line)
+{
+	char *all = ctx;
+
+	strncat(all, line, 4095 - strlen(all));
+	strncat(all, "\n", 4095 - strlen(all));
+}
+
+/* A pooled connection over one end of a socket pair, given back idle; *peer is the other end. */
+static void pool_socket(struct ls_conn *c, const struct ls_settings *s, int *peer)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(take(c, s, s->servers[0].urls[0]), LS_POOL_NEW);
+	ck_assert_int_eq(ldap_init_fd(sv[0], LDAP_PROTO_TCP, s->servers[0].urls[0], &c->ld),
+			 LDAP_SUCCESS);
+	ls_pool_give(c);
+	*peer = sv[1];
+}
+
+/*
+ * The health check, and a connection that passes it but was closed when
+ * used (a server restarted just then): dropped, and a new one tried (here
+ * on a port nobody listens on, so that the bind fails as the server's).
+ */
+START_TEST(pool_drops_closed_connections)
+{
+	char lines[4096] = "";
+	struct ls_log log = {collect, lines};
+	struct ls_pool_stats st;
+	struct ls_settings s;
+	struct refusal err;
+	struct ls_conn c;
+	unsigned long dead;
+	int peer;
+
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(
+	    parse_patched("{\"serverURL\":\"ldap://127.0.0.1:1\",\"timeoutSeconds\":1}", NULL, &s,
+			  &err),
+	    0);
+	pool_socket(&c, &s, &peer);
+	ls_pool_stats(&st);
+	dead = st.dead;
+	/* its peer still open: the check passes, and the bind finds it closed */
+	ck_assert_int_eq(take(&c, &s, s.servers[0].urls[0]), LS_POOL_REUSED);
+	c.log = &log;
+	close(peer);
+	ck_assert_int_ne(ls_conn_bind(&c, "cn=u,dc=example,dc=com", "pw", "user"), LDAP_SUCCESS);
+	ck_assert_ptr_nonnull(strstr(lines, "had closed the pooled connection: connecting again"));
+	ck_assert_ptr_nonnull(strstr(lines, "connect failed"));
+	ck_assert_ptr_null(c.ld);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.dead, dead + 1);
+	ck_assert_uint_eq(st.idle + st.busy, 0);
+	/* its peer closed while it was idle: the check drops it */
+	pool_socket(&c, &s, &peer);
+	close(peer);
+	ck_assert_int_eq(take(&c, &s, s.servers[0].urls[0]), LS_POOL_NEW);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.dead, dead + 2);
+	ls_pool_give(&c);
+	ls_settings_free(&s);
+	ls_pool_shutdown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ldapsync");
@@ -848,6 +920,7 @@ int main(void)
 	tcase_add_test(tc, directory_ids_are_text);
 	tcase_add_test(tc, pool_keys_follow_the_settings);
 	tcase_add_test(tc, pool_places_are_bounded_and_checked);
+	tcase_add_test(tc, pool_drops_closed_connections);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
