@@ -295,6 +295,7 @@ int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, 
 	if (rc > 0 && srv->nurls > 1)
 		ls_logf(log, "no server of %s answered",
 			srv->domain[0] ? srv->domain : "the default domain");
+	c->unreached = rc > 0;
 	return rc == 0 ? 0 : -1;
 }
 

@@ -23,6 +23,7 @@ struct ls_conn {
 	bool reader;	 /* bound as the reader (searches); else used for users' binds only */
 	bool reused;	 /* taken idle from the pool, and no operation has succeeded on it yet */
 	bool broken;	 /* lost, or left in a state of its own: never goes back to the pool */
+	bool unreached;	 /* ls_conn_open failed as no server of the domain could be reached */
 	struct ls_bucket *bucket; /* the pool's place it counts in; NULL when unpooled */
 	unsigned gen;		  /* the bucket's generation when it was taken (pool.c) */
 };

@@ -612,6 +612,9 @@ static enum ls_login_result login_known(const struct ls_settings *s, const char 
 	int bound;
 
 	send_id_read(s, k->dn, log, &ahead);
+	/* the bind would go to the servers that could not be reached just now: no second wait */
+	if (ahead.c.unreached)
+		return LS_LOGIN_ERROR;
 	bound = bind_as(s, k->dn, password, log, &c);
 	if (bound == LDAP_SUCCESS) {
 		f->server = strdup(c.url);
