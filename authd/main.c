@@ -24,6 +24,7 @@
 #include "http/servercert.h"
 #include "http/tls.h"
 #include "ldap_config.h"
+#include "ldapsync.h"
 #include "session.h"
 #include "store/store.h"
 #include "sync/jobs.h"
@@ -248,6 +249,8 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 			snapshot_recover(srv->rbac);
 		}
 		audit_flush(srv->audit);
+		/* pooled directory connections unused for connectionIdleSeconds */
+		ls_pool_reap();
 		if (ticks % SWEEP_TICKS == 0)
 			sessions_sweep(srv->sessions);
 	}
@@ -357,6 +360,7 @@ out:
 	http_stop(plugin, GRACE_SECONDS);
 	http_stop(http, GRACE_SECONDS);
 	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
+	ls_pool_shutdown();  /* no login or sync runs any more */
 	if (rc != 0)
 		fprintf(stderr, "authd: %s\n", err.message);
 	sessions_free(srv.sessions);

@@ -110,6 +110,11 @@ struct ls_settings {
 	bool follow_referrals;
 	int timeout_seconds;
 	int max_deactivation_percent;
+	int pool_size;	       /* connectionPoolSize: per server and purpose; 0 keeps none open */
+	int pool_idle_seconds; /* connectionIdleSeconds: an unused pooled connection is closed after
+				*/
+	bool
+	    unpooled; /* not a setting: a test login connects afresh, so its log shows every step */
 };
 
 /*
@@ -260,6 +265,25 @@ struct ls_answered {
 enum ls_range_step { LS_RANGE_DONE, LS_RANGE_MORE, LS_RANGE_BAD };
 enum ls_range_step ls_range_next(const char *attr, const struct ls_answered *got, size_t n,
 				 size_t from, bool *use, size_t *next);
+
+/*
+ * The connection pool: connections to each server are kept open between
+ * logins and searches (connectionPoolSize per server for the reader's
+ * searches, as many for users' binds, which nothing else uses). Housekeeping
+ * is the caller's: ls_pool_reap closes those unused for
+ * connectionIdleSeconds (call it every second or so), and ls_pool_shutdown
+ * closes all once no login or search runs any more.
+ */
+void ls_pool_reap(void);
+void ls_pool_shutdown(void);
+struct ls_pool_stats {
+	unsigned long idle;   /* open, waiting to be reused */
+	unsigned long busy;   /* open, in use */
+	unsigned long opened; /* ever opened for the pool */
+	unsigned long reused; /* ever taken idle instead of opening one */
+	unsigned long dead;   /* found closed by the server when taken (health check, or stale) */
+};
+void ls_pool_stats(struct ls_pool_stats *out);
 
 enum ls_login_result {
 	LS_LOGIN_OK,

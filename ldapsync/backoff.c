@@ -85,6 +85,8 @@ long ls_backoff_failed(const char *url)
 		d->until = now_mono() + delay;
 	}
 	pthread_mutex_unlock(&lock);
+	/* its open connections went with it */
+	ls_pool_drop(url, false);
 	return delay;
 }
 

@@ -127,13 +127,17 @@ unsigned long ls_conn_losses(void)
 
 void ls_conn_lost(struct ls_conn *c, int rc)
 {
-	if (!unreachable(rc) || c->s->servers[c->server].nurls < 2)
+	if (!unreachable(rc))
+		return;
+	c->broken = true;
+	/* a pooled connection the server closed meanwhile says nothing of the server now */
+	if (c->reused || c->s->servers[c->server].nurls < 2)
 		return;
 	atomic_fetch_add(&losses, 1);
 	ls_logf(c->log, "server %s was lost: skipped for %ld s", c->url, ls_backoff_failed(c->url));
 }
 
-int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who)
+static int bind_once(struct ls_conn *c, const char *dn, const char *password, const char *who)
 {
 	struct berval cred = {strlen(password), (char *)password};
 	char step[640];
@@ -145,6 +149,17 @@ int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const 
 		ls_logf(c->log, "%s: ok", step);
 	else
 		log_failure(c, step, rc);
+	return rc;
+}
+
+int ls_conn_bind(struct ls_conn *c, const char *dn, const char *password, const char *who)
+{
+	int rc = bind_once(c, dn, password, who);
+
+	if (unreachable(rc) && c->reused && ls_conn_reconnect(c) == 0)
+		rc = bind_once(c, dn, password, who);
+	if (rc == LDAP_SUCCESS)
+		c->reused = false;
 	return rc;
 }
 
@@ -215,15 +230,41 @@ static int try_one(struct ls_conn *c, bool bind_reader)
 			ls_logf(c->log, "server %s answered", c->url);
 		if (rc == TRY_OK)
 			return 0;
-		ls_conn_close(c);
+		ls_conn_discard(c);
 		return -1;
 	}
-	ls_conn_close(c);
+	ls_conn_discard(c);
 	/* a lone server is tried every time anyway: only a list has one to skip */
 	if (c->s->servers[c->server].nurls > 1)
 		ls_logf(c->log, "server %s is down: skipped for %ld s", c->url,
 			ls_backoff_failed(c->url));
 	return 1;
+}
+
+/*
+ * url of the domain, from the pool when it has a connection there: 0 when
+ * connected, -1 when the server refused or every pooled place stayed taken,
+ * 1 when it could not be reached.
+ */
+static int try_pooled(struct ls_conn *c, const struct ls_settings *s, size_t server,
+		      const char *url, bool bind_reader)
+{
+	*c = (struct ls_conn){
+	    .s = s, .server = server, .url = url, .log = c->log, .reader = bind_reader};
+	switch (ls_pool_take(c)) {
+	case LS_POOL_REUSED:
+		ls_logf(c->log, "server %s: an open connection reused%s", url,
+			bind_reader ? " (bound as the reader)" : "");
+		if (s->servers[server].nurls > 1)
+			ls_logf(c->log, "server %s answered", url);
+		return 0;
+	case LS_POOL_FULL:
+		ls_logf(c->log, "server %s: all %d pooled connections stayed busy for %d s", url,
+			s->pool_size, s->timeout_seconds);
+		return -1;
+	default:
+		return try_one(c, bind_reader);
+	}
 }
 
 int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, bool bind_reader,
@@ -233,35 +274,59 @@ int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, 
 	bool waiting[LS_URLS_MAX] = {false};
 	int rc = 1;
 
-	*c = (struct ls_conn){NULL, s, server, srv->urls[0], log, false};
+	*c = (struct ls_conn){.s = s, .server = server, .url = srv->urls[0], .log = log};
 	/* the servers in order, but those found down lately only when no other answers */
 	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
 		long left = ls_backoff_left(srv->urls[i]);
 
-		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
 		if (left > 0)
-			ls_logf(log, "server %s skipped: down, tried again in %ld s", c->url, left);
+			ls_logf(log, "server %s skipped: down, tried again in %ld s", srv->urls[i],
+				left);
 		waiting[i] = left > 0;
-		rc = left > 0 ? 1 : try_one(c, bind_reader);
+		rc = left > 0 ? 1 : try_pooled(c, s, server, srv->urls[i], bind_reader);
 	}
 	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
 		if (!waiting[i])
 			continue;
-		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
-		ls_logf(log, "server %s: tried although found down, as no other answered", c->url);
-		rc = try_one(c, bind_reader);
+		ls_logf(log, "server %s: tried although found down, as no other answered",
+			srv->urls[i]);
+		rc = try_pooled(c, s, server, srv->urls[i], bind_reader);
 	}
 	if (rc > 0 && srv->nurls > 1)
 		ls_logf(log, "no server of %s answered",
 			srv->domain[0] ? srv->domain : "the default domain");
+	c->unreached = rc > 0;
 	return rc == 0 ? 0 : -1;
 }
 
 void ls_conn_close(struct ls_conn *c)
 {
-	if (c->ld != NULL)
-		ldap_unbind_ext_s(c->ld, NULL, NULL);
-	c->ld = NULL;
+	ls_pool_give(c);
+}
+
+void ls_conn_discard(struct ls_conn *c)
+{
+	c->broken = true;
+	ls_pool_give(c);
+}
+
+int ls_conn_reconnect(struct ls_conn *c)
+{
+	const struct ls_settings *s = c->s;
+	struct ls_log *log = c->log;
+	size_t server = c->server;
+	bool reader = c->reader, missing_ok = c->missing_ok;
+
+	ls_logf(log, "server %s had closed the pooled connection: connecting again", c->url);
+	/* a restart closed the others beside it too */
+	ls_pool_drop(c->url, true);
+	ls_conn_discard(c);
+	if (ls_conn_open(c, s, server, reader, log) != 0)
+		return -1;
+	/* once only: what failed on this one is the server's answer */
+	c->reused = false;
+	c->missing_ok = missing_ok;
+	return 0;
 }
 
 /* Reads the result of one page: LS_OK with *cookie set (empty at the end), else LS_FAILED. */
@@ -347,14 +412,19 @@ static int read_page(struct ls_conn *c, int msgid, bool paged, ls_entry_fn fn, v
 			ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 			return LS_FAILED;
 		}
-		if (type == LDAP_RES_SEARCH_RESULT)
+		if (type == LDAP_RES_SEARCH_RESULT) {
+			c->reused = false;
 			return page_result(c, msg, paged, cookie);
+		}
 		if (type == LDAP_RES_SEARCH_ENTRY) {
 			int stop = fn(ctx, c->ld, msg);
 
 			(*count)++;
 			ldap_msgfree(msg);
 			if (stop) {
+				/* the abandoned search's answers may still come: not for the next
+				 * user */
+				c->broken = true;
 				ldap_abandon_ext(c->ld, msgid, NULL, NULL);
 				return LS_STOPPED;
 			}
@@ -367,10 +437,11 @@ static int read_page(struct ls_conn *c, int msgid, bool paged, ls_entry_fn fn, v
 	}
 }
 
-int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *filter, char **attrs,
-		   ls_entry_fn fn, void *ctx, size_t *count)
+static int search_once(struct ls_conn *c, const char *base, int scope, const char *filter,
+		       char **attrs, ls_entry_fn fn, void *ctx, size_t *count)
 {
-	bool paged = !c->s->servers[c->server].no_simple_pagination;
+	/* a base search answers one entry at most: a paging control is work for nothing */
+	bool paged = !c->s->servers[c->server].no_simple_pagination && scope != LDAP_SCOPE_BASE;
 	struct berval cookie = {0, NULL};
 	int rc;
 
@@ -384,6 +455,17 @@ int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *f
 		cookie = next;
 	} while (rc == LS_OK && cookie.bv_len > 0);
 	ber_memfree(cookie.bv_val);
+	return rc;
+}
+
+int ls_conn_search(struct ls_conn *c, const char *base, int scope, const char *filter, char **attrs,
+		   ls_entry_fn fn, void *ctx, size_t *count)
+{
+	int rc = search_once(c, base, scope, filter, attrs, fn, ctx, count);
+
+	/* a pooled connection closed while idle fails before any entry: nothing is repeated */
+	if (rc == LS_FAILED && c->broken && c->reused && *count == 0 && ls_conn_reconnect(c) == 0)
+		rc = search_once(c, base, scope, filter, attrs, fn, ctx, count);
 	return rc;
 }
 

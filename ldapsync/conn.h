@@ -10,6 +10,8 @@
 
 #include "ldapsync.h"
 
+struct ls_bucket;
+
 /* One connection to one server; the settings outlive it. */
 struct ls_conn {
 	LDAP *ld;
@@ -18,6 +20,12 @@ struct ls_conn {
 	const char *url; /* the one of the server's URLs this connection went to */
 	struct ls_log *log;
 	bool missing_ok; /* a search of a base that does not exist finds nothing, not an error */
+	bool reader;	 /* bound as the reader (searches); else used for users' binds only */
+	bool reused;	 /* taken idle from the pool, and no operation has succeeded on it yet */
+	bool broken;	 /* lost, or left in a state of its own: never goes back to the pool */
+	bool unreached;	 /* ls_conn_open failed as no server of the domain could be reached */
+	struct ls_bucket *bucket; /* the pool's place it counts in; NULL when unpooled */
+	unsigned gen;		  /* the bucket's generation when it was taken (pool.c) */
 };
 
 /* The servers' index for a DN by SPEC §6.2 (0, the default, when none matches). */
@@ -33,11 +41,46 @@ size_t ls_server_for_dn(const struct ls_settings *s, const char *dn);
  */
 int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, bool bind_reader,
 		 struct ls_log *log);
+/* Gives the connection back to the pool when it may be reused, else closes it. */
 void ls_conn_close(struct ls_conn *c);
+/* Closes it for good (a failure left it in a state the next user must not find). */
+void ls_conn_discard(struct ls_conn *c);
+/*
+ * c was taken from the pool and its first operation found it closed by the
+ * server (a restart while it was idle): drops it and the server's other idle
+ * ones, and opens another for the same domain and purpose. 0, or -1 with c
+ * closed.
+ */
+int ls_conn_reconnect(struct ls_conn *c);
+
+/* ---- the pool (pool.c) ---- */
+enum ls_pool_take { LS_POOL_NONE, LS_POOL_REUSED, LS_POOL_NEW, LS_POOL_FULL };
+/*
+ * For c (url, settings and reader set): LS_POOL_REUSED with c->ld an idle
+ * connection that passed the health check; LS_POOL_NEW with a place kept
+ * for a connection the caller opens; LS_POOL_FULL when every place stayed
+ * taken for timeoutSeconds; LS_POOL_NONE when the settings keep no pool.
+ */
+enum ls_pool_take ls_pool_take(struct ls_conn *c);
+/* Back from c: kept idle when it may be reused, else closed; its place is freed. */
+void ls_pool_give(struct ls_conn *c);
+/*
+ * Closes url's idle connections, and those lent now are closed when given
+ * back: the server failed, or (stale) one of its pooled connections was
+ * found closed by it when used (a restart).
+ */
+void ls_pool_drop(const char *url, bool stale);
+/*
+ * What a pooled connection was made under, as a SHA-256: the URL, purpose,
+ * TLS options, reader and timeouts. Connections are reused only under the
+ * same key, so that new settings never get one made under the old.
+ */
+void ls_pool_key(const struct ls_conn *c, unsigned char key[32]);
 
 /* Seconds until url, found down, is tried again; 0 when it may be used now (backoff.c). */
 long ls_backoff_left(const char *url);
-/* Marks url down (30 s, doubling to 5 min while it stays down); the seconds it is skipped for. */
+/* Marks url down (30 s, doubling to 5 min while it stays down) and drops its pooled
+ * connections; the seconds it is skipped for. */
 long ls_backoff_failed(const char *url);
 /* Marks url up: it answered. */
 void ls_backoff_ok(const char *url);

@@ -120,5 +120,6 @@ int main(int argc, char **argv)
 	rc = strcmp(argv[0], "search") == 0 ? cmd_search(&s, &log)
 					    : cmd_try_login(&s, argv[1], &log);
 	ls_settings_free(&s);
+	ls_pool_shutdown();
 	return rc;
 }

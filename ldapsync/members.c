@@ -241,6 +241,8 @@ static int take_answer(struct ls_conn *c, struct window *w)
 	int type = ldap_result(c->ld, LDAP_RES_ANY, LDAP_MSG_ONE, &wait, &msg);
 	int rc = LS_OK;
 
+	if (type > 0)
+		c->reused = false;
 	if (type <= 0) {
 		ls_logf(c->log, "group search failed: %s",
 			type == 0 ? "no answer in time" : ldap_err2string(type));
@@ -260,7 +262,7 @@ static int take_answer(struct ls_conn *c, struct window *w)
 }
 
 /* Reads groups through one connection, a window of requests at a time. */
-static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
+static int read_window(struct ls_conn *c, struct read_ahead **todo, size_t n)
 {
 	struct window w = {.n = 0};
 	size_t sent = 0;
@@ -276,6 +278,19 @@ static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
 	/* after a failure the rest are not wanted: the server need not answer them */
 	for (size_t i = 0; i < w.n; i++)
 		ldap_abandon_ext(c->ld, w.out[i]->msgid, NULL, NULL);
+	/* their answers may still come: not for the connection's next user */
+	if (w.n > 0)
+		c->broken = true;
+	return rc;
+}
+
+static int read_groups_on(struct ls_conn *c, struct read_ahead **todo, size_t n)
+{
+	int rc = read_window(c, todo, n);
+
+	/* a pooled connection the server closed while idle answers nothing: once more afresh */
+	if (rc != LS_OK && c->reused && ls_conn_reconnect(c) == 0)
+		rc = read_window(c, todo, n);
 	return rc;
 }
 

@@ -19,6 +19,10 @@
 #define DEFAULT_TIMEOUT 10
 #define MAX_TIMEOUT 300
 #define DEFAULT_MAX_DEACTIVATION 10
+#define DEFAULT_POOL_SIZE 8
+#define MAX_POOL_SIZE 64
+#define DEFAULT_POOL_IDLE 60
+#define MAX_POOL_IDLE 3600
 #define DEFAULT_SCHEDULE "@hourly"
 #define DEFAULT_UNIQUE_ID_ATTR "entryUUID"
 #define MAX_SERVERS 64
@@ -509,10 +513,17 @@ static int settle_password(struct ls_server *srv, const struct ls_settings *stor
 }
 
 /* Beside the default server's fields: server_keys but its first, "domain" (see read_settings). */
-static const char *const settings_keys[] = {
-    "additionalDomains", "userSearchConfigs",	   "adminSyncOpts",
-    "syncSchedule",	 "jitUserProvisioning",	   "followReferrals",
-    "timeoutSeconds",	 "maxDeactivationPercent", NULL};
+static const char *const settings_keys[] = {"additionalDomains",
+					    "userSearchConfigs",
+					    "adminSyncOpts",
+					    "syncSchedule",
+					    "jitUserProvisioning",
+					    "followReferrals",
+					    "timeoutSeconds",
+					    "maxDeactivationPercent",
+					    "connectionPoolSize",
+					    "connectionIdleSeconds",
+					    NULL};
 
 /* The default server's fields sit at the top level, beside the others (the key check ran first). */
 static int read_default_server(const json_t *in, struct ls_settings *out, struct refusal *err)
@@ -600,7 +611,11 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 	    get_int(in, "timeoutSeconds", DEFAULT_TIMEOUT, 1, MAX_TIMEOUT, "",
 		    &out->timeout_seconds, err) ||
 	    get_int(in, "maxDeactivationPercent", DEFAULT_MAX_DEACTIVATION, 0, 100, "",
-		    &out->max_deactivation_percent, err))
+		    &out->max_deactivation_percent, err) ||
+	    get_int(in, "connectionPoolSize", DEFAULT_POOL_SIZE, 0, MAX_POOL_SIZE, "",
+		    &out->pool_size, err) ||
+	    get_int(in, "connectionIdleSeconds", DEFAULT_POOL_IDLE, 1, MAX_POOL_IDLE, "",
+		    &out->pool_idle_seconds, err))
 		return -1;
 	if (ls_schedule_seconds(out->sync_schedule) < 0)
 		return refuse(err, "", "syncSchedule",
@@ -688,7 +703,10 @@ json_t *ls_settings_to_json(const struct ls_settings *s, bool with_passwords)
 		    json_object_set_new(out, "followReferrals", json_boolean(s->follow_referrals)) |
 		    json_object_set_new(out, "timeoutSeconds", json_integer(s->timeout_seconds)) |
 		    json_object_set_new(out, "maxDeactivationPercent",
-					json_integer(s->max_deactivation_percent));
+					json_integer(s->max_deactivation_percent)) |
+		    json_object_set_new(out, "connectionPoolSize", json_integer(s->pool_size)) |
+		    json_object_set_new(out, "connectionIdleSeconds",
+					json_integer(s->pool_idle_seconds));
 	json_decref(extra);
 	json_decref(searches);
 	if (rc) {
@@ -715,7 +733,10 @@ json_t *ls_settings_unset_json(void)
 				true,
 				false,
 				DEFAULT_TIMEOUT,
-				DEFAULT_MAX_DEACTIVATION};
+				DEFAULT_MAX_DEACTIVATION,
+				DEFAULT_POOL_SIZE,
+				DEFAULT_POOL_IDLE,
+				false};
 	struct refusal err;
 	json_t *j;
 

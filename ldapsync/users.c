@@ -450,11 +450,96 @@ static char *read_own_id(struct ls_conn *c, const char *dn)
 	return l.found.unique_id;
 }
 
-/* The stored DN's bind succeeded: the entry there must still be the account's. */
-static enum ls_login_result check_same_entry(struct ls_conn *c, const struct ls_known *k,
-					     struct ls_found *f)
+/*
+ * The read of the entry's directory id, sent on a reader's connection just
+ * before the user's bind, so that the two round trips overlap and a login
+ * waits for one: the user's bind connection is then used for nothing but
+ * the bind.
+ */
+struct id_read {
+	struct ls_conn c;
+	int msgid; /* -1 when none is out */
+	char *id;  /* what it found; NULL when none */
+};
+
+static void send_id_read(const struct ls_settings *s, const char *dn, struct ls_log *log,
+			 struct id_read *r)
 {
-	f->unique_id = read_own_id(c, k->dn);
+	struct timeval limit = {s->timeout_seconds, 0};
+	char *attrs[2] = {NULL, NULL};
+	size_t server = ls_server_for_dn(s, dn);
+	int rc;
+
+	r->msgid = -1;
+	r->id = NULL;
+	r->c = (struct ls_conn){.ld = NULL};
+	/* without a pool, a connection of its own would cost more than the round trip it saves */
+	if (s->pool_size == 0 || s->unpooled || s->servers[server].unique_id_attr[0] == '\0' ||
+	    ls_conn_open(&r->c, s, server, true, log) != 0)
+		return;
+	attrs[0] = (char *)id_attr(&r->c);
+	rc = ldap_search_ext(r->c.ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, NULL, NULL,
+			     &limit, 1, &r->msgid);
+	if (rc != LDAP_SUCCESS) {
+		r->c.broken = true;
+		r->msgid = -1;
+	}
+}
+
+/* Waits for the read's answer: 0 with r->id set (NULL when the entry has none), else -1. */
+static int take_id_read(struct id_read *r)
+{
+	struct timeval wait = {r->c.s->timeout_seconds, 0};
+	LDAPMessage *msg;
+	int type, err = LDAP_OTHER;
+
+	while (r->msgid >= 0) {
+		type = ldap_result(r->c.ld, r->msgid, LDAP_MSG_ONE, &wait, &msg);
+		if (type <= 0) {
+			/* lost, or left with an answer still to come: not for the next user */
+			r->c.broken = true;
+			r->msgid = -1;
+			return -1;
+		}
+		if (type == LDAP_RES_SEARCH_ENTRY && r->id == NULL)
+			r->id = ls_entry_id(r->c.ld, msg, id_attr(&r->c));
+		if (type == LDAP_RES_SEARCH_RESULT) {
+			r->msgid = -1;
+			r->c.reused = false;
+			if (ldap_parse_result(r->c.ld, msg, &err, NULL, NULL, NULL, NULL, 1) !=
+			    LDAP_SUCCESS)
+				err = LDAP_OTHER;
+			return err == LDAP_SUCCESS ? 0 : -1;
+		}
+		ldap_msgfree(msg);
+	}
+	return -1;
+}
+
+/* Its answer read (or its connection dropped), and the connection given back. */
+static void end_id_read(struct id_read *r)
+{
+	if (r->msgid >= 0)
+		take_id_read(r);
+	free(r->id);
+	r->id = NULL;
+	ls_conn_close(&r->c);
+}
+
+/*
+ * The stored DN's bind succeeded: the entry there must still be the
+ * account's. Its id comes from the read sent ahead, or, when that could not
+ * be made, is read on c as the user.
+ */
+static enum ls_login_result check_same_entry(struct ls_conn *c, const struct ls_known *k,
+					     struct id_read *ahead, struct ls_found *f)
+{
+	if (ahead->msgid >= 0 && take_id_read(ahead) == 0) {
+		f->unique_id = ahead->id;
+		ahead->id = NULL;
+	} else {
+		f->unique_id = read_own_id(c, k->dn);
+	}
 	if (f->unique_id == NULL || k->unique_id[0] == '\0' ||
 	    strcmp(f->unique_id, k->unique_id) == 0)
 		return LS_LOGIN_OK;
@@ -521,16 +606,24 @@ static enum ls_login_result login_known(const struct ls_settings *s, const char 
 					const struct ls_known *k, const char *password,
 					struct ls_log *log, struct ls_found *f)
 {
+	struct id_read ahead;
 	struct ls_conn c;
 	enum ls_login_result rc;
-	int bound = bind_as(s, k->dn, password, log, &c);
+	int bound;
 
+	send_id_read(s, k->dn, log, &ahead);
+	/* the bind would go to the servers that could not be reached just now: no second wait */
+	if (ahead.c.unreached)
+		return LS_LOGIN_ERROR;
+	bound = bind_as(s, k->dn, password, log, &c);
 	if (bound == LDAP_SUCCESS) {
 		f->server = strdup(c.url);
-		rc = check_same_entry(&c, k, f);
+		rc = check_same_entry(&c, k, &ahead, f);
 		ls_conn_close(&c);
+		end_id_read(&ahead);
 		return rc;
 	}
+	end_id_read(&ahead);
 	/* OpenLDAP and AD answer a bind to a DN without an entry as they answer a wrong password */
 	if (bound != LDAP_INVALID_CREDENTIALS && bound != LDAP_NO_SUCH_OBJECT)
 		return LS_LOGIN_ERROR;

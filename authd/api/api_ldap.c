@@ -137,6 +137,8 @@ void api_ldap_try_login(struct req *r, struct resp *out)
 	}
 	lines = json_array();
 	log = (struct ls_log){log_to_array, lines};
+	/* a test login checks the directory as a first login would find it: every step afresh */
+	s.unpooled = true;
 	/* always by search: the settings tried may not be the ones a stored DN came from */
 	rc = ls_login(&s, form_string(r->body, "username", ""), NULL,
 		      form_string(r->body, "password", ""), &log, &found);

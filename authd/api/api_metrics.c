@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "ldapsync.h"
 #include "authz/authz.h"
 #include "metrics.h"
 #include "sync/jobs.h"
@@ -80,6 +81,24 @@ static void write_jobs(FILE *f, struct server *srv)
 	metrics_hist(f, "authd_sync_job_seconds", "", &jobs.seconds);
 }
 
+static void write_ldap_pool(FILE *f)
+{
+	struct ls_pool_stats st;
+
+	ls_pool_stats(&st);
+	metrics_family(f, "authd_ldap_pool_connections", "gauge",
+		       "Open pooled connections to directory servers, by state.");
+	metrics_int(f, "authd_ldap_pool_connections", "state=\"idle\"", (int64_t)st.idle);
+	metrics_int(f, "authd_ldap_pool_connections", "state=\"busy\"", (int64_t)st.busy);
+	metrics_family(f, "authd_ldap_pool_takes_total", "counter",
+		       "Connections taken from the pool: opened anew or reused.");
+	metrics_int(f, "authd_ldap_pool_takes_total", "kind=\"opened\"", (int64_t)st.opened);
+	metrics_int(f, "authd_ldap_pool_takes_total", "kind=\"reused\"", (int64_t)st.reused);
+	metrics_family(f, "authd_ldap_pool_dead_total", "counter",
+		       "Pooled connections found closed by their server when taken.");
+	metrics_int(f, "authd_ldap_pool_dead_total", "", (int64_t)st.dead);
+}
+
 void api_metrics(struct req *r, struct resp *out)
 {
 	char *text = NULL;
@@ -101,6 +120,7 @@ void api_metrics(struct req *r, struct resp *out)
 	write_snapshot(f, r->srv);
 	write_logins(f, r->srv);
 	write_jobs(f, r->srv);
+	write_ldap_pool(f);
 	/* a page cut short by memory must not pass for a whole one */
 	failed = ferror(f);
 	if (fclose(f) != 0 || failed) {

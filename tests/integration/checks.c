@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checks.h"
 #include "engine.h"
@@ -416,4 +417,24 @@ void engine_tls(const char *name, const char *mode, const char *out)
 
 	ck_assert_msg(status == 0, "authd engine-tls --mode %s exited with status %d (log %s)",
 		      mode, status, log);
+}
+
+long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+int count_in_file(const char *path, long from, const char *needle)
+{
+	size_t len = 0;
+	char *text = it_read_file(path, &len);
+	int n = 0;
+
+	if (text != NULL && (size_t)from <= len)
+		for (const char *p = text + from; (p = strstr(p, needle)) != NULL; p++)
+			n++;
+	free(text);
+	return n;
 }

@@ -96,6 +96,10 @@ void expect_has_at(int line, const char *text, const char *part, const char *wha
 #define expect_has(text, part, what) expect_has_at(__LINE__, text, part, what)
 void expect_lacks_at(int line, const char *text, const char *part, const char *what);
 #define expect_lacks(text, part, what) expect_lacks_at(__LINE__, text, part, what)
+/* Bytes in a file (0 when it is not there yet). */
+long file_size(const char *path);
+/* Occurrences of needle in a file, from byte `from` on; read afresh each time (no arena). */
+int count_in_file(const char *path, long from, const char *needle);
 
 /*
  * The first column of the first row that sql reads from s's store: sqlite3

@@ -319,6 +319,9 @@ START_TEST(test_promtool_checks_the_page)
 	    "authd_sessions_live gauge",
 	    "authd_sync_jobs_total counter",
 	    "authd_sync_job_seconds histogram",
+	    "authd_ldap_pool_connections gauge",
+	    "authd_ldap_pool_takes_total counter",
+	    "authd_ldap_pool_dead_total counter",
 	};
 	const char *page, *path = fmt("%s/metrics.txt", wd);
 	struct ran check;

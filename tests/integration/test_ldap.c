@@ -3,12 +3,14 @@
  * libldapsync's searches, paging, group modes, server choice and TLS, the
  * ldapsync command, and authd's settings API, test login, LDAP login and
  * just-in-time provisioning; a user moved to another OU between two logins,
- * and a name that another entry has taken since.
+ * and a name that another entry has taken since; the connection pool (reuse,
+ * settings changes, idle timeout, identity, a restart under logins).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -532,6 +534,8 @@ START_TEST(test_settings_refusals_name_the_field)
 	    {"syncSchedule", "\"hourly\"", "syncSchedule"},
 	    {"timeoutSeconds", "-1", "timeoutSeconds"},
 	    {"maxDeactivationPercent", "\"10\"", "maxDeactivationPercent"},
+	    {"connectionPoolSize", "65", "connectionPoolSize"},
+	    {"connectionIdleSeconds", "0", "connectionIdleSeconds"},
 	    {"serverUrl", "\"ldap://x\"", "serverUrl"},
 	};
 	const char *before = call("GET", admin, NULL, LDAP_CONFIG)->body;
@@ -873,6 +877,236 @@ START_TEST(test_moved_user_logs_in_and_another_entry_is_refused)
 }
 END_TEST
 
+/* ---- the connection pool ---- */
+
+/* Connections slapd accepted, and closed, since byte `from` of its log. */
+static int accepted(long from)
+{
+	return count_in_file(dir_main->log, from, " ACCEPT from");
+}
+
+static int closed(long from)
+{
+	return count_in_file(dir_main->log, from, " closed");
+}
+
+#define MAX_CONNS 65536
+
+/*
+ * Searches slapd ran on a connection last bound as someone else than the
+ * reader, other than a user's read of its own entry (a base search of the
+ * DN it bound as, which a login makes right after the bind): each would be
+ * a search made with a user's identity. slapd numbers connections from 1000.
+ */
+static int searches_as_users(void)
+{
+	size_t len = 0;
+	char *text = it_read_file(dir_main->log, &len), **bound = calloc(MAX_CONNS, sizeof(char *));
+	char dn[SLAPD_DN_LEN + 16], base[SLAPD_DN_LEN + 16];
+	int bad = 0, scope = -1;
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(bound);
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char *c = strstr(line, "conn="), *op;
+		long n = c ? strtol(c + 5, NULL, 10) - 1000 : -1;
+
+		if (n < 0 || n >= MAX_CONNS)
+			continue;
+		if ((op = strstr(line, " BIND dn=\"")) != NULL) {
+			free(bound[n]);
+			bound[n] =
+			    sscanf(op, " BIND dn=\"%271[^\"]\"", dn) == 1 ? strdup(dn) : NULL;
+		} else if ((op = strstr(line, " SRCH base=\"")) != NULL && bound[n] != NULL &&
+			   strcasecmp(bound[n], dir_main->reader_dn) != 0 &&
+			   (sscanf(op, " SRCH base=\"%271[^\"]\" scope=%d", base, &scope) != 2 ||
+			    scope != 0 || strcasecmp(base, bound[n]) != 0)) {
+			fprintf(stderr, "a search as %s: %s\n", bound[n], line);
+			bad++;
+		}
+	}
+	for (size_t i = 0; i < MAX_CONNS; i++)
+		free(bound[i]);
+	free(bound);
+	free(text);
+	return bad;
+}
+
+/* A sample's value on the /metrics page. */
+static long metric(const char *series)
+{
+	const char *page = call("GET", admin, NULL, "/metrics")->body;
+	const char *at = strstr(page, fmt("\n%s ", series));
+
+	ck_assert_msg(at != NULL, "%s is not on /metrics", series);
+	return strtol(at + strlen(series) + 2, NULL, 10);
+}
+
+START_TEST(test_logins_reuse_pooled_connections)
+{
+	json_t *s = settings_main();
+	long from, reused = metric("authd_ldap_pool_takes_total{kind=\"reused\"}");
+
+	use_ldap(s);
+	expect_status(login("user100", "pw-user100"), 200);
+	from = file_size(dir_main->log);
+	for (int i = 101; i <= 120; i++) {
+		/* a new name (a search as the reader, then a bind), and a known one (a bind) */
+		expect_status(login(fmt("user%03d", i), fmt("pw-user%03d", i)), 200);
+		expect_status(login("user100", "pw-user100"), 200);
+	}
+	expect_error(login("user100", "pw-user101"), 401, "UNAUTHORIZED", NULL);
+	expect_status(login("user121", "pw-user121"), 200);
+	/* no TCP or TLS handshake: every one of them went over the connections already open */
+	ck_assert_int_eq(accepted(from), 0);
+	ck_assert_int_ge(count_in_file(dir_main->log, from, "BIND dn=\"uid=user100,"), 21);
+	ck_assert_int_ge(metric("authd_ldap_pool_takes_total{kind=\"reused\"}") - reused, 60);
+	/* a user's bind never left its identity to a search */
+	ck_assert_int_eq(searches_as_users(), 0);
+
+	/* new settings never get a connection made under the old ones */
+	json_object_set_new(s, "timeoutSeconds", json_integer(9));
+	use_ldap(s);
+	from = file_size(dir_main->log);
+	expect_status(login("user100", "pw-user100"), 200);
+	expect_status(login("user122", "pw-user122"), 200);
+	ck_assert_int_eq(accepted(from), 2);
+
+	/* without a pool, each login connects */
+	json_object_set_new(s, "connectionPoolSize", json_integer(0));
+	use_ldap(s);
+	from = file_size(dir_main->log);
+	expect_status(login("user100", "pw-user100"), 200);
+	expect_status(login("user100", "pw-user100"), 200);
+	ck_assert_int_eq(accepted(from), 2);
+	ck_assert_int_eq(searches_as_users(), 0);
+}
+END_TEST
+
+START_TEST(test_idle_pooled_connections_are_closed)
+{
+	json_t *s = settings_main();
+	double deadline = it_now() + 10;
+	long from;
+
+	/* settings of their own: no connection of an earlier test is theirs */
+	json_object_set_new(s, "timeoutSeconds", json_integer(7));
+	json_object_set_new(s, "connectionIdleSeconds", json_integer(1));
+	use_ldap(s);
+	from = file_size(dir_main->log);
+	expect_status(login("user130", "pw-user130"), 200);
+	expect_status(login("user130", "pw-user130"), 200);
+	ck_assert_int_eq(accepted(from), 2);
+	while (closed(from) < 2) {
+		ck_assert_msg(it_now() < deadline, "idle connections were not closed");
+		it_sleep_ms(100);
+	}
+	/* and the next login opens them again: the reader's (the entry's id) and its bind's */
+	expect_status(login("user130", "pw-user130"), 200);
+	ck_assert_int_eq(accepted(from), 4);
+}
+END_TEST
+
+/*
+ * In a child: logins of user141..user150 in turn until `stop` exists, one
+ * mark each in `marks`: '.' for 200, 'x' for a 503 LDAP_ERROR (the directory
+ * away), '!' for anything else.
+ */
+static void logins_until(const char *stop, const char *marks)
+{
+	FILE *f = fopen(marks, "w");
+
+	for (int i = 0; f != NULL && i < 5000 && access(stop, F_OK) != 0; i++) {
+		int u = 141 + i % 10;
+		char body[96], mark = '!';
+		struct reply r;
+
+		snprintf(body, sizeof(body),
+			 "{\"username\":\"user%03d\",\"password\":\"pw-user%03d\"}", u, u);
+		if (http_call(srv, "POST", "/auth/login", NULL, body, NULL, &r) == 0 &&
+		    r.status == 200)
+			mark = '.';
+		else if (r.status == 503 && r.body && strstr(r.body, "\"LDAP_ERROR\""))
+			mark = 'x';
+		if (mark == '!')
+			fprintf(stderr, "login %d of user%03d: %ld %s\n", i, u, r.status,
+				r.body ? r.body : r.error);
+		reply_free(&r);
+		fputc(mark, f);
+		fflush(f);
+	}
+	_exit(f == NULL);
+}
+
+/* A directory of its own (the fixture's belong to the suite's process): user141..user150. */
+static struct slapd *start_own_directory(void)
+{
+	struct slapd *d = slapd_new(wd);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct slapd_opts o = {.suffix = "dc=example,dc=com", .tls_dir = suite_dir};
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "dn: ou=people,dc=example,dc=com\nobjectClass: organizationalUnit\n"
+		   "ou: people\n\n");
+	for (int i = 141; i <= 150; i++) {
+		char uid[16];
+
+		snprintf(uid, sizeof(uid), "user%03d", i);
+		person(f, uid, uid, "ou=people,dc=example,dc=com");
+	}
+	fclose(f);
+	o.ldif = text;
+	ck_assert_msg(d && slapd_start(d, &o) == 0, "slapd did not start");
+	free(text);
+	return d;
+}
+
+/* slapd killed and restarted while a child logs in: logins after the restart all succeed. */
+START_TEST(test_logins_go_on_after_a_restart)
+{
+	const char *marks = fmt("%s/marks", wd), *stop = fmt("%s/stop", wd), *seen;
+	struct slapd *d = start_own_directory();
+	double deadline = it_now() + 60;
+	json_t *s = settings_main();
+	long restarted;
+	int status = 0;
+	pid_t child;
+
+	json_object_set_new(s, "serverURL", json_string(d->ldaps_url));
+	use_ldap(s);
+	expect_status(login("user140", "pw-user140"), 401);
+	expect_status(login("user141", "pw-user141"), 200);
+	http_close(); /* the child must not share this process's connection */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		logins_until(stop, marks);
+	while (file_size(marks) < 20) {
+		ck_assert_msg(it_now() < deadline, "the logins did not start");
+		it_sleep_ms(10);
+	}
+	ck_assert_int_gt(slapd_kill(d), -1);
+	ck_assert_int_eq(slapd_restart(d), 0);
+	restarted = file_size(marks);
+	while (file_size(marks) < restarted + 40) {
+		ck_assert_msg(it_now() < deadline, "the logins stopped");
+		it_sleep_ms(10);
+	}
+	ck_assert_int_eq(it_write_file(stop, ""), 0);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	seen = read_text(marks);
+	ck_assert_msg(strchr(seen, '!') == NULL, "a login failed otherwise than cleanly: %s", seen);
+	/* the one in flight at the restart may have failed; none after it */
+	ck_assert_msg(strchr(seen + restarted + 1, 'x') == NULL,
+		      "a login failed after the restart: %s", seen);
+	expect_status(login("user141", "pw-user141"), 200);
+	slapd_free(d);
+}
+END_TEST
+
 static Suite *ldap_suite(void)
 {
 	Suite *s = suite_create("ldap");
@@ -894,6 +1128,9 @@ static Suite *ldap_suite(void)
 	tcase_add_test(tc, test_no_jit_and_managed_backend_refuse);
 	tcase_add_test(tc, test_directory_outage_is_not_a_wrong_password);
 	tcase_add_test(tc, test_moved_user_logs_in_and_another_entry_is_refused);
+	tcase_add_test(tc, test_logins_reuse_pooled_connections);
+	tcase_add_test(tc, test_idle_pooled_connections_are_closed);
+	tcase_add_test(tc, test_logins_go_on_after_a_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -270,28 +270,6 @@ static const char *membership(const char *group_dn, const char *add, const char 
 		   group_dn, add, PEOPLE, del, PEOPLE);
 }
 
-/* Bytes in a file (0 when it is not there yet). */
-static long file_size(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Occurrences of needle in a file, from byte `from` on; read afresh each time (no arena). */
-static int count_in_file(const char *path, long from, const char *needle)
-{
-	size_t len = 0;
-	char *text = it_read_file(path, &len);
-	int n = 0;
-
-	if (text != NULL && (size_t)from <= len)
-		for (const char *p = text + from; (p = strstr(p, needle)) != NULL; p++)
-			n++;
-	free(text);
-	return n;
-}
-
 /* Full pages of a paged search that slapd has answered since byte `from` of its log. */
 static int pages_served(const struct slapd *d, long from)
 {

@@ -2,15 +2,19 @@
  * Unit tests of libldapsync: the name rules that API input and directory
  * values share (SPEC §4, §6.3), escaping into filters and DNs, the choice
  * of server by domain (§6.2), the steps of a ranged read of a group's
- * members (as Active Directory answers one of more than 1,500), and the
- * text of directory ids.
+ * members (as Active Directory answers one of more than 1,500), the
+ * text of directory ids, and the connection pool's keys and bookkeeping.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ldap.h>
+#include <openldap.h>
 
 #include "ldapsync.h"
 #include "../../ldapsync/conn.h"
@@ -279,6 +283,8 @@ START_TEST(settings_take_defaults)
 	ck_assert(!s.follow_referrals);
 	ck_assert_int_eq(s.timeout_seconds, 10);
 	ck_assert_int_eq(s.max_deactivation_percent, 10);
+	ck_assert_int_eq(s.pool_size, 8);
+	ck_assert_int_eq(s.pool_idle_seconds, 60);
 	ck_assert(s.admin_sync.select_group_members);
 	ck_assert_str_eq(s.servers[0].unique_id_attr, "entryUUID");
 	ls_settings_free(&s);
@@ -345,6 +351,10 @@ START_TEST(settings_refuse_each_bad_field)
 	expect_settings_refused("{\"syncSchedule\":\"@every 721h\"}", "syncSchedule");
 	expect_settings_refused("{\"syncSchedule\":\"daily\"}", "syncSchedule");
 	expect_settings_refused("{\"timeoutSeconds\":0}", "timeoutSeconds");
+	expect_settings_refused("{\"connectionPoolSize\":-1}", "connectionPoolSize");
+	expect_settings_refused("{\"connectionPoolSize\":65}", "connectionPoolSize");
+	expect_settings_refused("{\"connectionIdleSeconds\":0}", "connectionIdleSeconds");
+	expect_settings_refused("{\"connectionIdleSeconds\":3601}", "connectionIdleSeconds");
 	expect_settings_refused("{\"timeoutSeconds\":\"10\"}", "timeoutSeconds");
 	expect_settings_refused("{\"maxDeactivationPercent\":101}", "maxDeactivationPercent");
 	expect_settings_refused("{\"jitUserProvisioning\":1}", "jitUserProvisioning");
@@ -708,6 +718,172 @@ START_TEST(directory_ids_are_text)
 }
 END_TEST
 
+/* ---- the connection pool ---- */
+
+/* The pool key of settings patched so, for the default server's first URL. */
+static void key_of(const char *patch, bool reader, unsigned char key[32])
+{
+	struct ls_settings s;
+	struct refusal err;
+	struct ls_conn c;
+
+	ck_assert_int_eq(parse_patched(patch, NULL, &s, &err), 0);
+	c = (struct ls_conn){.s = &s, .url = s.servers[0].urls[0], .reader = reader};
+	ls_pool_key(&c, key);
+	ls_settings_free(&s);
+}
+
+/* Connections are reused only under the settings they were made under. */
+START_TEST(pool_keys_follow_the_settings)
+{
+	unsigned char a[32], b[32];
+
+	key_of("{}", true, a);
+	key_of("{\"syncSchedule\":\"@daily\",\"connectionIdleSeconds\":5}", true, b);
+	ck_assert_mem_eq(a, b, 32);
+	key_of("{}", false, b);
+	ck_assert(memcmp(a, b, 32) != 0);
+	for (const char *const *p =
+		 (const char *const[]){"{\"readerDN\":\"cn=other,dc=example,dc=com\"}",
+				       "{\"readerPassword\":\"other\"}",
+				       "{\"serverURL\":\"ldap://ldap2.example.com\"}",
+				       "{\"startTLS\":true}", "{\"tlsSkipVerify\":true}",
+				       "{\"timeoutSeconds\":9}", "{\"followReferrals\":true}",
+				       NULL};
+	     *p; p++) {
+		key_of(*p, true, b);
+		ck_assert_msg(memcmp(a, b, 32) != 0, "%s keeps the reader's key", *p);
+	}
+	/* a connection for users' binds is bound as nobody of the settings' */
+	key_of("{}", false, a);
+	key_of("{\"readerPassword\":\"other\"}", false, b);
+	ck_assert_mem_eq(a, b, 32);
+}
+END_TEST
+
+/* A conn of settings s for url, taken from the pool. */
+static enum ls_pool_take take(struct ls_conn *c, const struct ls_settings *s, const char *url)
+{
+	*c = (struct ls_conn){.s = s, .url = url, .reader = true};
+	return ls_pool_take(c);
+}
+
+/*
+ * The bookkeeping without a server: handles made by ldap_initialize never
+ * connect, so that the health check finds them closed.
+ */
+START_TEST(pool_places_are_bounded_and_checked)
+{
+	const char *url = "ldap://pool.test:1";
+	struct ls_pool_stats st;
+	struct ls_settings s;
+	struct refusal err;
+	struct ls_conn c1, c2;
+	unsigned long dead;
+
+	ck_assert_int_eq(
+	    parse_patched("{\"connectionPoolSize\":1,\"timeoutSeconds\":1}", NULL, &s, &err), 0);
+	ck_assert_int_eq(take(&c1, &s, url), LS_POOL_NEW);
+	/* the one place is taken: a second taker waits timeoutSeconds, then gives up */
+	ck_assert_int_eq(take(&c2, &s, url), LS_POOL_FULL);
+	ck_assert_int_eq(ldap_initialize(&c1.ld, url), LDAP_SUCCESS);
+	ls_pool_give(&c1);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.idle, 1);
+	dead = st.dead;
+	/* the idle one fails the health check: closed, and its place goes to a new one */
+	ck_assert_int_eq(take(&c2, &s, url), LS_POOL_NEW);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.dead, dead + 1);
+	ck_assert_uint_eq(st.busy, 1);
+	/* lent while the server failed: closed when it comes back */
+	ck_assert_int_eq(ldap_initialize(&c2.ld, url), LDAP_SUCCESS);
+	ls_pool_drop(url, false);
+	ls_pool_give(&c2);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.idle + st.busy, 0);
+	/* broken ones are never kept; and without a pool nothing is */
+	ck_assert_int_eq(take(&c1, &s, url), LS_POOL_NEW);
+	ck_assert_int_eq(ldap_initialize(&c1.ld, url), LDAP_SUCCESS);
+	c1.broken = true;
+	ls_pool_give(&c1);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.idle + st.busy, 0);
+	s.pool_size = 0;
+	ck_assert_int_eq(take(&c1, &s, url), LS_POOL_NONE);
+	ls_settings_free(&s);
+	ls_pool_shutdown();
+}
+END_TEST
+
+static void collect(void *ctx, const char *line)
+{
+	char *all = ctx;
+
+	strncat(all, line, 4095 - strlen(all));
+	strncat(all, "\n", 4095 - strlen(all));
+}
+
+/* A pooled connection over one end of a socket pair, given back idle; *peer is the other end. */
+static void pool_socket(struct ls_conn *c, const struct ls_settings *s, int *peer)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(take(c, s, s->servers[0].urls[0]), LS_POOL_NEW);
+	ck_assert_int_eq(ldap_init_fd(sv[0], LDAP_PROTO_TCP, s->servers[0].urls[0], &c->ld),
+			 LDAP_SUCCESS);
+	ls_pool_give(c);
+	*peer = sv[1];
+}
+
+/*
+ * The health check, and a connection that passes it but was closed when
+ * used (a server restarted just then): dropped, and a new one tried (here
+ * on a port nobody listens on, so that the bind fails as the server's).
+ */
+START_TEST(pool_drops_closed_connections)
+{
+	char lines[4096] = "";
+	struct ls_log log = {collect, lines};
+	struct ls_pool_stats st;
+	struct ls_settings s;
+	struct refusal err;
+	struct ls_conn c;
+	unsigned long dead;
+	int peer;
+
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(
+	    parse_patched("{\"serverURL\":\"ldap://127.0.0.1:1\",\"timeoutSeconds\":1}", NULL, &s,
+			  &err),
+	    0);
+	pool_socket(&c, &s, &peer);
+	ls_pool_stats(&st);
+	dead = st.dead;
+	/* its peer still open: the check passes, and the bind finds it closed */
+	ck_assert_int_eq(take(&c, &s, s.servers[0].urls[0]), LS_POOL_REUSED);
+	c.log = &log;
+	close(peer);
+	ck_assert_int_ne(ls_conn_bind(&c, "cn=u,dc=example,dc=com", "pw", "user"), LDAP_SUCCESS);
+	ck_assert_ptr_nonnull(strstr(lines, "had closed the pooled connection: connecting again"));
+	ck_assert_ptr_nonnull(strstr(lines, "connect failed"));
+	ck_assert_ptr_null(c.ld);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.dead, dead + 1);
+	ck_assert_uint_eq(st.idle + st.busy, 0);
+	/* its peer closed while it was idle: the check drops it */
+	pool_socket(&c, &s, &peer);
+	close(peer);
+	ck_assert_int_eq(take(&c, &s, s.servers[0].urls[0]), LS_POOL_NEW);
+	ls_pool_stats(&st);
+	ck_assert_uint_eq(st.dead, dead + 2);
+	ls_pool_give(&c);
+	ls_settings_free(&s);
+	ls_pool_shutdown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ldapsync");
@@ -742,6 +918,9 @@ int main(void)
 	tcase_add_test(tc, ranges_in_one_answer_are_joined);
 	tcase_add_test(tc, answers_that_do_not_continue_are_bad);
 	tcase_add_test(tc, directory_ids_are_text);
+	tcase_add_test(tc, pool_keys_follow_the_settings);
+	tcase_add_test(tc, pool_places_are_bounded_and_checked);
+	tcase_add_test(tc, pool_drops_closed_connections);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
