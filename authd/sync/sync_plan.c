@@ -592,6 +592,8 @@ struct wanted {
 static int wanted_list(const struct plan *p, const struct plan_member *m, size_t n,
 		       struct wanted *w)
 {
+	size_t kept = 0;
+
 	w->n = 0;
 	w->who = calloc(n + 1, sizeof(*w->who));
 	if (w->who == NULL)
@@ -606,6 +608,12 @@ static int wanted_list(const struct plan *p, const struct plan_member *m, size_t
 			w->who[w->n++] = a;
 	}
 	sort_items(w->who, w->n, sizeof(*w->who), ptr_cmp);
+	/* an account named twice (two spellings of its DN, two paths through nested groups) is
+	 * one member: a second copy would be added again */
+	for (size_t i = 0; i < w->n; i++)
+		if (kept == 0 || w->who[i] != w->who[kept - 1])
+			w->who[kept++] = w->who[i];
+	w->n = kept;
 	return 0;
 }
 
