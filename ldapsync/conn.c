@@ -233,12 +233,12 @@ int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, 
 	bool waiting[LS_URLS_MAX] = {false};
 	int rc = 1;
 
-	*c = (struct ls_conn){NULL, s, server, srv->urls[0], log, false};
+	*c = (struct ls_conn){NULL, s, server, srv->urls[0], log, false, 0};
 	/* the servers in order, but those found down lately only when no other answers */
 	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
 		long left = ls_backoff_left(srv->urls[i]);
 
-		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
+		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false, 0};
 		if (left > 0)
 			ls_logf(log, "server %s skipped: down, tried again in %ld s", c->url, left);
 		waiting[i] = left > 0;
@@ -247,7 +247,7 @@ int ls_conn_open(struct ls_conn *c, const struct ls_settings *s, size_t server, 
 	for (size_t i = 0; rc > 0 && i < srv->nurls; i++) {
 		if (!waiting[i])
 			continue;
-		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false};
+		*c = (struct ls_conn){NULL, s, server, srv->urls[i], log, false, 0};
 		ls_logf(log, "server %s: tried although found down, as no other answered", c->url);
 		rc = try_one(c, bind_reader);
 	}
