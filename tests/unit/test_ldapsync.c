@@ -154,12 +154,20 @@ START_TEST(filter_values_are_escaped)
 }
 END_TEST
 
+/* libldap's filter encoder, which ldap_search_ext() runs; exported, declared in a private header.
+ */
+int ldap_pvt_put_filter(BerElement *ber, const char *str);
+
 static void expect_in_chain(const char *dn, const char *attr, const char *filter, const char *want)
 {
 	char *got = ls_in_chain_filter(dn, attr, filter);
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
 
 	ck_assert_ptr_nonnull(got);
 	ck_assert_str_eq(got, want);
+	/* what goes out is one filter, as the server will read it */
+	ck_assert_int_eq(ldap_pvt_put_filter(ber, got), 0);
+	ber_free(ber, 1);
 	free(got);
 }
 
