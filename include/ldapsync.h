@@ -220,6 +220,13 @@ typedef int (*ls_member_fn)(void *ctx, const char *dn_key, const char *username)
 struct ls_session;
 struct ls_session *ls_session_new(const struct ls_settings *s, struct ls_log *log);
 void ls_session_free(struct ls_session *sess);
+/*
+ * Tells a session which DNs (ls_dn_key's form) are users already, found by
+ * the user searches: following nested groups, their entries need not be read
+ * to know they are no group. fn and ctx outlive the session.
+ */
+typedef bool (*ls_known_fn)(void *ctx, const char *dn_key);
+void ls_session_known_users(struct ls_session *sess, ls_known_fn fn, void *ctx);
 
 /*
  * Who a member-sync config (adminSyncOpts, a team's memberSyncConfig) says

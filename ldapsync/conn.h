@@ -113,6 +113,8 @@ struct ls_session {
 	struct ls_conn *conns; /* one per server; ld is NULL until first used */
 	struct ls_group_read *ahead;
 	size_t nahead, next; /* configs are usually run in the order they were read */
+	ls_known_fn known;   /* users found already (NULL: none known) */
+	void *known_ctx;
 };
 /* The session's connection to the server for a DN, opened and bound on first use; NULL. */
 struct ls_conn *ls_session_conn(struct ls_session *sess, const char *dn);

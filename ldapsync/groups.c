@@ -303,6 +303,12 @@ void ls_session_free(struct ls_session *sess)
 	free(sess);
 }
 
+void ls_session_known_users(struct ls_session *sess, ls_known_fn fn, void *ctx)
+{
+	sess->known = fn;
+	sess->known_ctx = ctx;
+}
+
 struct ls_conn *ls_session_conn(struct ls_session *sess, const char *dn)
 {
 	size_t i = ls_server_for_dn(sess->s, dn);

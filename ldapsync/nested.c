@@ -167,12 +167,12 @@ struct walk {
 	const struct ls_member_sync *m;
 	ls_member_fn fn;
 	void *ctx;
-	struct ls_set seen;	/* DN keys of every value taken: users and groups */
-	struct ls_set groups;	/* DN keys of the groups followed */
-	struct followed *chain; /* the groups followed, for the log */
-	size_t nchain, members;
-	struct ls_group_read *reads; /* the level being read */
-	size_t *owner;		     /* per read: the chain index of the group that named it */
+	struct ls_set seen;	      /* DN keys of every value taken: users and groups */
+	struct ls_set groups;	      /* DN keys of the groups followed */
+	struct followed *chain;	      /* the groups followed, for the log */
+	size_t nchain, members, read; /* read: entries read, the configured group's among them */
+	struct ls_group_read *reads;  /* the level being read */
+	size_t *owner;		      /* per read: the chain index of the group that named it */
 	size_t nreads;
 };
 
@@ -263,6 +263,16 @@ static int take_values(struct walk *w, const struct ls_members *vals, size_t gro
 			ls_logf(log,
 				"group %s names %s, followed already (a loop or a second path)",
 				w->chain[group].dn, vals->values[i]);
+		if (added > 0 && w->sess->known && w->sess->known(w->sess->known_ctx, key)) {
+			int stop;
+
+			w->members++;
+			stop = w->fn(w->ctx, key, NULL);
+			free(key);
+			if (stop)
+				return LS_STOPPED;
+			continue;
+		}
 		free(key);
 		if (added < 0 ||
 		    (added > 0 && add_probe(w, next, owner, n, vals->values[i], group) != 0))
@@ -312,6 +322,8 @@ static int walk_level(struct walk *w, size_t level)
 	size_t *owner = NULL, n = 0;
 	int rc = ls_session_read(w->sess, w->reads, w->nreads);
 
+	w->read += w->nreads;
+
 	for (size_t i = 0; rc == LS_OK && i < w->nreads; i++)
 		rc = take_read(w, i, level, &next, &owner, &n);
 	if (rc != LS_OK) {
@@ -344,8 +356,10 @@ static int by_levels(struct ls_session *sess, const struct ls_member_sync *m, ls
 	while (rc == LS_OK && w.nreads > 0)
 		rc = walk_level(&w, level++);
 	if (rc == LS_OK)
-		ls_logf(sess->log, "group %s: %zu members in it and the %zu groups nested in it",
-			m->group_dn, w.members, w.nchain - 1);
+		ls_logf(sess->log,
+			"group %s: %zu members in it and the %zu groups nested in it (%zu entries "
+			"read)",
+			m->group_dn, w.members, w.nchain - 1, w.read);
 	free(top);
 	free(key);
 	walk_free(&w);

@@ -581,6 +581,13 @@ bool plan_knows(const struct plan *p, const char *user_id)
 	return index_find(&p->by_id, BY_ID, user_id) != NULL;
 }
 
+bool plan_found_dn(const struct plan *p, const char *dn_key)
+{
+	const struct plan_account *a = index_find(&p->by_dn, BY_DN, dn_key);
+
+	return a != NULL && (a->in_dir || a->created);
+}
+
 /* ---- groups ---- */
 
 /* Who a config names, as a sorted list of the accounts the plan knows. */

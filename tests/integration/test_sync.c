@@ -1053,6 +1053,10 @@ START_TEST(test_nested_groups_are_followed)
 	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1 membersAdded=1");
 	ck_assert_str_eq(team_members("eng", "platform"), "user21");
 
+	/* entries the user searches did not find are read: no group, and no account either */
+	change("dn: %s\nchangetype: modify\nadd: member\nmember: cn=reader,%s\n"
+	       "member: uid=ghost,%s\n-\n\n",
+	       BACKEND, SUFFIX, PEOPLE);
 	set_team_sync("eng", "platform", nested_sync(PLATFORM, true));
 	j = sync_now("done");
 	log = job_log(jstr(j, "id"));
@@ -1060,7 +1064,7 @@ START_TEST(test_nested_groups_are_followed)
 	ck_assert_str_eq(team_members("eng", "platform"), "user21 user22 user23 user24 user25");
 	expect_has(log, fmt("server %s: not Active Directory", corp->url), "log");
 	expect_has(log, "group " DB ": 1 members by member", "log");
-	expect_has(log, "group " PLATFORM ": 5 members in it and the 3 groups nested in it", "log");
+	expect_has(log, "group " PLATFORM ": 7 members in it and the 3 groups nested in it", "log");
 
 	/* a member of the deepest group leaves, then that group leaves the one above it */
 	change("%s", membership(DB, "user30", "user25"));
