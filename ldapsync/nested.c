@@ -162,6 +162,13 @@ struct followed {
 	size_t parent; /* index of the group that named it; the configured group is its own */
 };
 
+/* One level's reads, and for each the chain index of the group that named it. */
+struct level {
+	struct ls_group_read *reads;
+	size_t *owner;
+	size_t n;
+};
+
 struct walk {
 	struct ls_session *sess;
 	const struct ls_member_sync *m;
@@ -171,24 +178,23 @@ struct walk {
 	struct ls_set groups;	      /* DN keys of the groups followed */
 	struct followed *chain;	      /* the groups followed, for the log */
 	size_t nchain, members, read; /* read: entries read, the configured group's among them */
-	struct ls_group_read *reads;  /* the level being read */
-	size_t *owner;		      /* per read: the chain index of the group that named it */
-	size_t nreads;
+	struct level now;	      /* the level being read */
 };
 
-static void free_reads(struct ls_group_read *reads, size_t *owner, size_t n)
+static void free_level(struct level *l)
 {
-	for (size_t i = 0; i < n; i++) {
-		free((char *)reads[i].dn);
-		ls_members_free(&reads[i].values);
+	for (size_t i = 0; i < l->n; i++) {
+		free((char *)l->reads[i].dn);
+		ls_members_free(&l->reads[i].values);
 	}
-	free(reads);
-	free(owner);
+	free(l->reads);
+	free(l->owner);
+	*l = (struct level){NULL, NULL, 0};
 }
 
 static void walk_free(struct walk *w)
 {
-	free_reads(w->reads, w->owner, w->nreads);
+	free_level(&w->now);
 	for (size_t i = 0; i < w->nchain; i++)
 		free(w->chain[i].dn);
 	free(w->chain);
@@ -226,81 +232,64 @@ static long follow(struct walk *w, const char *dn, size_t parent)
 	return (long)w->nchain++;
 }
 
-/* Adds a probe of value, named by the group chain[owner], to the next level. */
-static int add_probe(struct walk *w, struct ls_group_read **next, size_t **owner, size_t *n,
-		     const char *value, size_t by)
+/* Adds a read of the entry at dn, named by the group chain[by], to level l. */
+static int add_read(struct walk *w, struct level *l, const char *dn, size_t by, bool probe)
 {
-	struct ls_group_read *r = realloc(*next, (*n + 1) * sizeof(**next));
-	size_t *o = r ? realloc(*owner, (*n + 1) * sizeof(**owner)) : NULL;
-	char *dn = o ? strdup(value) : NULL;
+	struct ls_group_read *r = realloc(l->reads, (l->n + 1) * sizeof(*l->reads));
+	size_t *o = r ? realloc(l->owner, (l->n + 1) * sizeof(*l->owner)) : NULL;
+	char *copy = o ? strdup(dn) : NULL;
 
 	if (r != NULL)
-		*next = r;
+		l->reads = r;
 	if (o != NULL)
-		*owner = o;
-	if (dn == NULL)
-		return -1;
-	r[*n] = ls_group_read_init(NULL, dn, w->m->group_member_attr);
-	r[*n].probe = true;
-	o[(*n)++] = by;
-	return 0;
-}
-
-/* A group's values: the ones not seen before go to the next level as probes. */
-static int take_values(struct walk *w, const struct ls_members *vals, size_t group,
-		       struct ls_group_read **next, size_t **owner, size_t *n)
-{
-	struct ls_log *log = w->sess->log;
-
-	for (size_t i = 0; i < vals->n; i++) {
-		char *key = ls_dn_key(vals->values[i]);
-		int added = key ? ls_set_add(&w->seen, key) : 0;
-
-		if (key == NULL)
-			ls_logf(log, "skipped member \"%s\" of %s: not a DN", vals->values[i],
-				w->chain[group].dn);
-		else if (added == 0 && ls_set_has(&w->groups, key))
-			ls_logf(log,
-				"group %s names %s, followed already (a loop or a second path)",
-				w->chain[group].dn, vals->values[i]);
-		if (added > 0 && w->sess->known && w->sess->known(w->sess->known_ctx, key)) {
-			int stop;
-
-			w->members++;
-			stop = w->fn(w->ctx, key, NULL);
-			free(key);
-			if (stop)
-				return LS_STOPPED;
-			continue;
-		}
-		free(key);
-		if (added < 0 ||
-		    (added > 0 && add_probe(w, next, owner, n, vals->values[i], group) != 0))
-			return LS_FAILED;
-	}
+		l->owner = o;
+	if (copy == NULL)
+		return LS_FAILED;
+	r[l->n] = ls_group_read_init(NULL, copy, w->m->group_member_attr);
+	r[l->n].probe = probe;
+	o[l->n++] = by;
 	return LS_OK;
 }
 
-/* One read of the level: a member handed on, or a group followed whose values are taken. */
-static int take_read(struct walk *w, size_t i, size_t level, struct ls_group_read **next,
-		     size_t **owner, size_t *n)
+/* A member, handed on once. */
+static int take_member(struct walk *w, const char *key)
 {
-	struct ls_group_read *r = &w->reads[i];
-	char *key = ls_dn_key(r->dn), *text;
-	long at;
-	int stop;
+	w->members++;
+	return w->fn(w->ctx, key, NULL) ? LS_STOPPED : LS_OK;
+}
+
+/* One value of chain[group]: a user the searches found is a member at once; an entry not seen
+ * before is read on the next level; one seen before is done. */
+static int take_value(struct walk *w, const char *value, size_t group, struct level *next)
+{
+	struct ls_session *sess = w->sess;
+	char *key = ls_dn_key(value);
+	int added = key ? ls_set_add(&w->seen, key) : 0, rc = LS_OK;
 
 	if (key == NULL)
-		return LS_FAILED;
-	if (r->probe && r->entries == 0 && r->answers == 0) {
-		w->members++;
-		stop = w->fn(w->ctx, key, NULL);
-		free(key);
-		return stop ? LS_STOPPED : LS_OK;
-	}
-	at = ls_set_add(&w->groups, key) < 0 ? -1
-					     : follow(w, r->dn, r->probe ? w->owner[i] : SIZE_MAX);
+		ls_logf(sess->log, "skipped member \"%s\" of %s: not a DN", value,
+			w->chain[group].dn);
+	else if (added == 0 && ls_set_has(&w->groups, key))
+		ls_logf(sess->log, "group %s names %s, followed already (a loop or a second path)",
+			w->chain[group].dn, value);
+	if (added < 0)
+		rc = LS_FAILED;
+	else if (added > 0 && sess->known && sess->known(sess->known_ctx, key))
+		rc = take_member(w, key);
+	else if (added > 0)
+		rc = add_read(w, next, value, group, true);
 	free(key);
+	return rc;
+}
+
+/* A group found on the given level: followed, unless it is too deep. */
+static int take_group(struct walk *w, size_t i, size_t level, const char *key, struct level *next)
+{
+	const struct ls_group_read *r = &w->now.reads[i];
+	long at = ls_set_add(&w->groups, key) < 0 ? -1 : follow(w, r->dn, w->now.owner[i]);
+	char *text;
+	int rc = LS_OK;
+
 	if (at < 0)
 		return LS_FAILED;
 	if (level > LS_NEST_MAX) {
@@ -312,55 +301,54 @@ static int take_read(struct walk *w, size_t i, size_t level, struct ls_group_rea
 		free(text);
 		return LS_FAILED;
 	}
-	return take_values(w, &r->values, (size_t)at, next, owner, n);
+	for (size_t k = 0; rc == LS_OK && k < r->values.n; k++)
+		rc = take_value(w, r->values.values[k], (size_t)at, next);
+	return rc;
 }
 
 /* Reads one level, and makes the next one of the values of the groups it found. */
 static int walk_level(struct walk *w, size_t level)
 {
-	struct ls_group_read *next = NULL;
-	size_t *owner = NULL, n = 0;
-	int rc = ls_session_read(w->sess, w->reads, w->nreads);
+	struct level next = {NULL, NULL, 0};
+	int rc = ls_session_read(w->sess, w->now.reads, w->now.n);
 
-	w->read += w->nreads;
+	w->read += w->now.n;
+	for (size_t i = 0; rc == LS_OK && i < w->now.n; i++) {
+		const struct ls_group_read *r = &w->now.reads[i];
+		char *key = ls_dn_key(r->dn);
 
-	for (size_t i = 0; rc == LS_OK && i < w->nreads; i++)
-		rc = take_read(w, i, level, &next, &owner, &n);
-	if (rc != LS_OK) {
-		free_reads(next, owner, n);
-		return rc;
+		/* an entry that answered no member values is no group: a member */
+		if (key == NULL)
+			rc = LS_FAILED;
+		else if (r->probe && r->answers == 0)
+			rc = take_member(w, key);
+		else
+			rc = take_group(w, i, level, key, &next);
+		free(key);
 	}
-	free_reads(w->reads, w->owner, w->nreads);
-	w->reads = next;
-	w->owner = owner;
-	w->nreads = n;
-	return LS_OK;
+	free_level(&w->now);
+	w->now = next;
+	return rc;
 }
 
 static int by_levels(struct ls_session *sess, const struct ls_member_sync *m, ls_member_fn fn,
 		     void *ctx)
 {
 	struct walk w = {.sess = sess, .m = m, .fn = fn, .ctx = ctx};
-	char *top = strdup(m->group_dn), *key = ls_dn_key(m->group_dn);
+	char *key = ls_dn_key(m->group_dn);
 	size_t level = 0;
-	int rc = LS_FAILED;
+	/* the configured group is read as a group: not there, it fails the sync */
+	int rc = key != NULL && ls_set_add(&w.seen, key) > 0
+		     ? add_read(&w, &w.now, m->group_dn, SIZE_MAX, false)
+		     : LS_FAILED;
 
-	if ((w.reads = calloc(1, sizeof(*w.reads))) != NULL &&
-	    (w.owner = calloc(1, sizeof(*w.owner))) != NULL && top != NULL && key != NULL &&
-	    ls_set_add(&w.seen, key) > 0) {
-		w.reads[0] = ls_group_read_init(NULL, top, m->group_member_attr);
-		w.nreads = 1;
-		top = NULL;
-		rc = LS_OK;
-	}
-	while (rc == LS_OK && w.nreads > 0)
+	while (rc == LS_OK && w.now.n > 0)
 		rc = walk_level(&w, level++);
 	if (rc == LS_OK)
 		ls_logf(sess->log,
 			"group %s: %zu members in it and the %zu groups nested in it (%zu entries "
 			"read)",
 			m->group_dn, w.members, w.nchain - 1, w.read);
-	free(top);
 	free(key);
 	walk_free(&w);
 	return rc;

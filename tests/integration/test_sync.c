@@ -9,6 +9,9 @@
  * - teams following their groups, by member and memberUid and by search;
  *   a missing group changes nothing; a group of 1,600 members, one whose
  *   values come in ranges that do not end, and the member-removal guard;
+ * - nested groups (followNestedGroups): three levels, two paths to a user,
+ *   a loop, a chain past the depth limit, members leaving, the team guard
+ *   and the admin sync;
  * - system and org admins, promoted and demoted; never the last active admin;
  * - the safety rules: a directory killed while paging, a wrong base DN, the
  *   deactivation guard, dry runs, authd killed during a job;
@@ -1089,7 +1092,7 @@ END_TEST
 /*
  * A loop is followed once round; a chain deeper than LS_NEST_MAX (10)
  * fails the job with nothing changed and the chain in the log, while one
- * 10 deep is followed.
+ * 10 deep is followed; a group that is not there fails it too.
  */
 START_TEST(test_nested_group_loops_and_depth)
 {
@@ -1128,6 +1131,14 @@ START_TEST(test_nested_group_loops_and_depth)
 	set_team_sync("eng", "deep", nested_sync("cn=deep01," GROUPS, true));
 	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=2 membersAdded=1");
 	ck_assert_str_eq(team_members("eng", "deep"), "user28");
+
+	/* a group that is not there fails the job as without nesting */
+	make_team("eng", "ghosts");
+	set_team_sync("eng", "ghosts", nested_sync("cn=ghosts," GROUPS, true));
+	before = store_state();
+	j = sync_now("errored");
+	expect_same_store(before, store_state());
+	expect_has(job_log(jstr(j, "id")), "group cn=ghosts," GROUPS ": no such entry", "log");
 }
 END_TEST
 
