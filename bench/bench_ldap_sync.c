@@ -5,6 +5,10 @@
  * the same slapd in the same run; and authd's peak resident memory. Then
  * the same on the PostgreSQL store, beside the SQLite store's figures.
  *   bench_ldap_sync [USERS]    (default 100000; groups are USERS / 100)
+ * With --nested, on SQLite, a team of every user by one flat group beside a
+ * team of the same users through nested groups (top > 10 > 100 groups), each
+ * synced on its own:
+ *   bench_ldap_sync --nested [USERS]    (default 10000)
  * It starts its own slapd, authd and PostgreSQL (the integration tests' fixtures).
  */
 #include <curl/curl.h>
@@ -28,6 +32,9 @@
 /* PostgreSQL's over SQLite's, in the same run */
 #define TARGET_PG_FIRST 2.0
 #define TARGET_PG_NOCHANGE 1.3
+#define TARGET_NESTED 1.5 /* the nested team's sync beside the flat one's */
+#define MIDS 10		  /* nested: top > mid0..9 > sub0..99 > the users */
+#define SUBS 100
 /* A server as an operator's: every commit flushed to disk (Debian's defaults, which
  * the tests' cluster turns off); BENCH_PG_SETTINGS replaces them. */
 #define PG_SETTINGS "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
@@ -68,6 +75,38 @@ static char *directory_ldif(int users, int groups)
 	}
 	fclose(f);
 	return text;
+}
+
+/* The users, a group "flat" naming them all, and the same users in a tree of nested groups. */
+static char *nested_ldif(int users)
+{
+	char *text = directory_ldif(users, 0), *more = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&more, &len);
+
+	fprintf(f, "%s", text);
+	fprintf(f, "dn: cn=flat,ou=groups," SUFFIX "\nobjectClass: groupOfNames\ncn: flat\n");
+	for (int i = 0; i < users; i++)
+		fprintf(f, "member: uid=u%d,ou=people," SUFFIX "\n", i);
+	fprintf(f, "\ndn: cn=top,ou=groups," SUFFIX "\nobjectClass: groupOfNames\ncn: top\n");
+	for (int m = 0; m < MIDS; m++)
+		fprintf(f, "member: cn=mid%d,ou=groups," SUFFIX "\n", m);
+	for (int m = 0; m < MIDS; m++) {
+		fprintf(f, "\ndn: cn=mid%d,ou=groups," SUFFIX "\nobjectClass: groupOfNames\n", m);
+		fprintf(f, "cn: mid%d\n", m);
+		for (int k = m * (SUBS / MIDS); k < (m + 1) * (SUBS / MIDS); k++)
+			fprintf(f, "member: cn=sub%d,ou=groups," SUFFIX "\n", k);
+	}
+	for (int k = 0; k < SUBS; k++) {
+		fprintf(f, "\ndn: cn=sub%d,ou=groups," SUFFIX "\nobjectClass: groupOfNames\n", k);
+		fprintf(f, "cn: sub%d\n", k);
+		for (int i = k; i < users; i += SUBS)
+			fprintf(f, "member: uid=u%d,ou=people," SUFFIX "\n", i);
+	}
+	fputc('\n', f);
+	fclose(f);
+	free(text);
+	return more;
 }
 
 /* A call that must answer `want`; the reply's JSON is kept in *json when asked. */
@@ -117,6 +156,20 @@ static int configure(const struct authd *s, const char *admin, const struct slap
 			return -1;
 	}
 	return 0;
+}
+
+/* Makes team <name> of org bench follow group cn=<group>, with or without nesting; or stop. */
+static int team_sync(const struct authd *s, const char *admin, const char *name, const char *group,
+		     bool on, bool nested)
+{
+	char body[512], path[256];
+
+	snprintf(path, sizeof(path), "/enzi/v0/accounts/bench/teams/%s/memberSyncConfig", name);
+	snprintf(body, sizeof(body),
+		 "{\"enableSync\":%s,\"groupDN\":\"cn=%s,ou=groups," SUFFIX
+		 "\",\"followNestedGroups\":%s}",
+		 on ? "true" : "false", group, nested ? "true" : "false");
+	return must(s, admin, "PUT", path, body, 200, NULL);
 }
 
 /* authd's peak resident set since the last reset, in MB; and resets it. */
@@ -302,9 +355,61 @@ out:
 	return rc;
 }
 
+/* Times its runs, in one authd: the users; the flat team; the nested one. */
+static int nested_runs(const struct authd *s, const char *admin)
+{
+	double users, flat, nested;
+	char *sums[3] = {NULL, NULL, NULL};
+	int rc = -1;
+
+	if (must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"flat\"}", 201,
+		 NULL) ||
+	    must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"nested\"}", 201,
+		 NULL))
+		return -1;
+	/* the users first, so that both teams' syncs do the same work besides their groups */
+	users = run_sync(s, admin, &sums[0]);
+	flat = team_sync(s, admin, "flat", "flat", true, false) ? -1 : run_sync(s, admin, &sums[1]);
+	nested = team_sync(s, admin, "flat", "flat", false, false) ||
+			 team_sync(s, admin, "nested", "top", true, true)
+		     ? -1
+		     : run_sync(s, admin, &sums[2]);
+	if (users >= 0 && flat > 0 && nested > 0) {
+		printf("users_sync_ms=%.0f (creating the users, no team)\n", users);
+		printf("flat_team_sync_ms=%.0f (one group of every user)\n  summary=%s\n", flat,
+		       sums[1]);
+		printf("nested_team_sync_ms=%.0f ratio=%.2f target=%.1f %s (top > %d > %d groups)\n"
+		       "  summary=%s\n",
+		       nested, nested / flat, TARGET_NESTED,
+		       nested / flat <= TARGET_NESTED ? "met" : "NOT met", MIDS, SUBS, sums[2]);
+		rc = 0;
+	}
+	for (int i = 0; i < 3; i++)
+		free(sums[i]);
+	return rc;
+}
+
+/* The nested runs, on a new authd on SQLite; 0, or -1 (said on stderr). */
+static int measure_nested(const struct slapd *dir)
+{
+	struct authd *s = authd_new(NULL);
+	char *admin = NULL;
+	int rc = -1;
+
+	if (s == NULL || authd_start(s, ADMIN_PW) != 0 ||
+	    (admin = authd_login(s, "admin", ADMIN_PW)) == NULL || configure(s, admin, dir, 0) != 0)
+		fprintf(stderr, "bench_ldap_sync: could not set up authd\n");
+	else
+		rc = nested_runs(s, admin);
+	free(admin);
+	authd_free(s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	int users = argc > 1 ? atoi(argv[1]) : 100000, groups;
+	bool nested = argc > 1 && strcmp(argv[1], "--nested") == 0;
+	int users = argc > 1 + nested ? atoi(argv[1 + nested]) : nested ? 10000 : 100000, groups;
 	struct slapd_opts opts = {.suffix = SUFFIX};
 	char tmp[] = "/tmp/authd-bench-sync-XXXXXX", *ldif = NULL;
 	struct slapd *dir = NULL;
@@ -313,21 +418,25 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	if (users < 100) {
-		fprintf(stderr, "usage: bench_ldap_sync [USERS >= 100]\n");
+		fprintf(stderr, "usage: bench_ldap_sync [--nested] [USERS >= 100]\n");
 		return 2;
 	}
-	groups = users / 100;
+	groups = nested ? 0 : users / 100;
 	unsetenv("AUTHD_TEST_STORE"); /* each store is chosen here, both in one run */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || it_workdir_init() != 0 ||
 	    mkdtemp(tmp) == NULL) {
 		fprintf(stderr, "bench_ldap_sync: no temporary directory\n");
 		return 1;
 	}
-	opts.ldif = ldif = directory_ldif(users, groups);
+	opts.ldif = ldif = nested ? nested_ldif(users) : directory_ldif(users, groups);
 	fprintf(stderr, "loading %d users and %d groups into slapd...\n", users, groups);
 	if (slapd_test_ca(tmp) != 0 || (dir = slapd_new(tmp)) == NULL ||
 	    slapd_start(dir, &opts) != 0) {
 		fprintf(stderr, "bench_ldap_sync: could not start slapd\n");
+		goto out;
+	}
+	if (nested) {
+		rc = measure_nested(dir) == 0 ? 0 : 1;
 		goto out;
 	}
 	if ((ref = ldapsearch_ms(dir)) <= 0) {

@@ -97,6 +97,7 @@ struct ls_member_sync {
 	bool search_scope_subtree;
 	char *search_filter;
 	bool allow_non_ldap_members;
+	bool follow_nested_groups; /* members of member groups too (ls_member_sync_run) */
 };
 
 struct ls_settings {
@@ -224,6 +225,13 @@ typedef int (*ls_member_fn)(void *ctx, const char *dn_key, const char *username)
 struct ls_session;
 struct ls_session *ls_session_new(const struct ls_settings *s, struct ls_log *log);
 void ls_session_free(struct ls_session *sess);
+/*
+ * Tells a session which DNs (ls_dn_key's form) are users already, found by
+ * the user searches: following nested groups, their entries need not be read
+ * to know they are no group. fn and ctx outlive the session.
+ */
+typedef bool (*ls_known_fn)(void *ctx, const char *dn_key);
+void ls_session_known_users(struct ls_session *sess, ls_known_fn fn, void *ctx);
 
 /*
  * Who a member-sync config (adminSyncOpts, a team's memberSyncConfig) says
@@ -233,10 +241,30 @@ void ls_session_free(struct ls_session *sess);
 int ls_member_sync_run(struct ls_session *sess, const struct ls_member_sync *m, ls_member_fn fn,
 		       void *ctx);
 /*
+ * Nested groups (followNestedGroups, with selectGroupMembers): the members
+ * of the group's member groups too, at any depth up to LS_NEST_MAX levels.
+ * On Active Directory (its rootDSE's supportedCapabilities has
+ * 1.2.840.113556.1.4.800; asked once per connection) one search per user
+ * search config served by the group's server, with ls_in_chain_filter;
+ * elsewhere the member entries are read level by level, a group being an
+ * entry that has member values. A loop or a second path to a group follows
+ * it once; a group nested deeper than LS_NEST_MAX, or one that cannot be
+ * read, fails the config.
+ */
+#define LS_NEST_MAX 10
+#define LS_IN_CHAIN_RULE "1.2.840.113556.1.4.1941" /* LDAP_MATCHING_RULE_IN_CHAIN */
+/*
+ * "(&(memberOf:1.2.840.113556.1.4.1941:=<group_dn>)(<username_attr>=*)<filter>)",
+ * the DN escaped per RFC 4515, the user search's filter with or without its
+ * outer parentheses ("" for none). malloc'd; NULL when out of memory.
+ */
+char *ls_in_chain_filter(const char *group_dn, const char *username_attr, const char *filter);
+
+/*
  * Reads the groups of many configs ahead, with the requests to each server
  * sent a window at a time instead of one round trip each; ls_member_sync_run
  * then answers those configs (by pointer) from what was read. Configs that
- * select by search are left to ls_member_sync_run. Once per session. LS_OK,
+ * select by search or follow nested groups are left to ls_member_sync_run. Once per session. LS_OK,
  * or LS_FAILED when any group could not be read (the log says which).
  */
 int ls_session_read_groups(struct ls_session *sess, const struct ls_member_sync *const *m,

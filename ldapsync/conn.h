@@ -26,6 +26,7 @@ struct ls_conn {
 	bool unreached;	 /* ls_conn_open failed as no server of the domain could be reached */
 	struct ls_bucket *bucket; /* the pool's place it counts in; NULL when unpooled */
 	unsigned gen;		  /* the bucket's generation when it was taken (pool.c) */
+	int ad; /* Active Directory: 0 not asked yet, 1 yes, -1 no (ls_conn_is_ad) */
 };
 
 /* The servers' index for a DN by SPEC §6.2 (0, the default, when none matches). */
@@ -125,5 +126,52 @@ struct ls_members {
  */
 int ls_read_group(struct ls_conn *c, const char *group_dn, const char *attr, struct ls_members *m);
 void ls_members_free(struct ls_members *m);
+
+/*
+ * One entry's read of its member values. A server that answers them in
+ * ranges is asked again, from the first value it has not given, until they
+ * are all in. A probe asks an entry that may not be a group at all, with the
+ * filter (attr=*): an entry that is not there or has no such values is no
+ * group (entries stays 0), not a failure.
+ */
+struct ls_group_read {
+	const struct ls_member_sync *m; /* the config it was read ahead for, or NULL */
+	const char *dn, *attr;
+	struct ls_members values;
+	bool probe;
+	size_t entries; /* answered to the request out now */
+	size_t from;	/* the first value that request asks for: 0, or a range's start */
+	size_t answers; /* of the requests so far */
+	bool more;	/* the answers so far end in a range that is not the last */
+	int msgid;	/* while a request is out */
+	bool failed;
+};
+struct ls_group_read ls_group_read_init(const struct ls_member_sync *m, const char *dn,
+					const char *attr);
+
+/* The connections of a job's member syncs, one per server (ldapsync.h). */
+struct ls_session {
+	const struct ls_settings *s;
+	struct ls_log *log;
+	struct ls_conn *conns; /* one per server; ld is NULL until first used */
+	struct ls_group_read *ahead;
+	size_t nahead, next; /* configs are usually run in the order they were read */
+	ls_known_fn known;   /* users found already (NULL: none known) */
+	void *known_ctx;
+};
+/* The session's connection to the server for a DN, opened and bound on first use; NULL. */
+struct ls_conn *ls_session_conn(struct ls_session *sess, const char *dn);
+/*
+ * Reads many entries' member values, each on its server's connection, a
+ * window of requests at a time. LS_OK, or LS_FAILED when any could not be
+ * read (the log says which).
+ */
+int ls_session_read(struct ls_session *sess, struct ls_group_read *reads, size_t n);
+
+/* Whether c's server is Active Directory, by its rootDSE, asked once per connection. */
+bool ls_conn_is_ad(struct ls_conn *c);
+/* Who a member-sync config with followNestedGroups names (nested.c). */
+int ls_nested_members(struct ls_session *sess, const struct ls_member_sync *m, ls_member_fn fn,
+		      void *ctx);
 
 #endif

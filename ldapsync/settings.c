@@ -375,10 +375,16 @@ static int read_search(const json_t *obj, const char *prefix, struct ls_user_sea
 	return 0;
 }
 
-static const char *const member_sync_keys[] = {
-    "enableSync",      "selectGroupMembers",  "groupDN",
-    "groupMemberAttr", "searchBaseDN",	      "searchScopeSubtree",
-    "searchFilter",    "allowNonLDAPMembers", NULL};
+static const char *const member_sync_keys[] = {"enableSync",
+					       "selectGroupMembers",
+					       "groupDN",
+					       "groupMemberAttr",
+					       "searchBaseDN",
+					       "searchScopeSubtree",
+					       "searchFilter",
+					       "allowNonLDAPMembers",
+					       "followNestedGroups",
+					       NULL};
 
 int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_member_sync *out,
 			     struct refusal *err)
@@ -401,7 +407,9 @@ int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_me
 	    get_string(obj, "searchBaseDN", "", prefix, &out->search_base_dn, err) ||
 	    get_bool(obj, "searchScopeSubtree", false, prefix, &out->search_scope_subtree, err) ||
 	    get_string(obj, "searchFilter", "", prefix, &out->search_filter, err) ||
-	    get_bool(obj, "allowNonLDAPMembers", false, prefix, &out->allow_non_ldap_members, err);
+	    get_bool(obj, "allowNonLDAPMembers", false, prefix, &out->allow_non_ldap_members,
+		     err) ||
+	    get_bool(obj, "followNestedGroups", false, prefix, &out->follow_nested_groups, err);
 	json_decref((json_t *)obj);
 	if (rc)
 		goto refused;
@@ -413,6 +421,12 @@ int ls_member_sync_from_json(const json_t *obj, const char *prefix, struct ls_me
 			rc = refuse(err, prefix, "groupDN", "must be a DN (RFC 4514)");
 		else if (!is_attr(out->group_member_attr))
 			rc = refuse(err, prefix, "groupMemberAttr", "must be an attribute name");
+		/* memberUid names users, never groups: there is nothing to follow */
+		else if (out->follow_nested_groups &&
+			 strcasecmp(out->group_member_attr, "memberUid") == 0)
+			rc = refuse(err, prefix, "followNestedGroups",
+				    "cannot be on with groupMemberAttr memberUid, whose values are "
+				    "usernames, not groups");
 	} else if (!is_dn(out->search_base_dn)) {
 		rc = refuse(err, prefix, "searchBaseDN", "must be a DN (RFC 4514)");
 	} else {
@@ -427,14 +441,14 @@ refused:
 
 json_t *ls_member_sync_to_json(const struct ls_member_sync *m)
 {
-	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:s, s:b}", "enableSync", m->enable_sync,
-			 "selectGroupMembers", m->select_group_members, "groupDN",
+	return json_pack("{s:b, s:b, s:s, s:s, s:s, s:b, s:s, s:b, s:b}", "enableSync",
+			 m->enable_sync, "selectGroupMembers", m->select_group_members, "groupDN",
 			 m->group_dn ? m->group_dn : "", "groupMemberAttr",
 			 m->group_member_attr ? m->group_member_attr : "member", "searchBaseDN",
 			 m->search_base_dn ? m->search_base_dn : "", "searchScopeSubtree",
 			 m->search_scope_subtree, "searchFilter",
 			 m->search_filter ? m->search_filter : "", "allowNonLDAPMembers",
-			 m->allow_non_ldap_members);
+			 m->allow_non_ldap_members, "followNestedGroups", m->follow_nested_groups);
 }
 
 void ls_member_sync_free(struct ls_member_sync *m)

@@ -292,6 +292,12 @@ static const char *source_of(const struct ls_member_sync *m)
 	return m->select_group_members ? m->group_dn : m->search_base_dn;
 }
 
+/* For nested groups: a member DN the user searches found is a user, with no read to tell. */
+static bool found_user(void *ctx, const char *dn_key)
+{
+	return plan_found_dn(ctx, dn_key);
+}
+
 /*
  * Reads every group the configs name before any is planned, in the order
  * they will be planned: the directory answers many requests at once far
@@ -311,6 +317,7 @@ static int read_groups_ahead(struct sync *y)
 		free(m);
 		return -1;
 	}
+	ls_session_known_users(y->sess, found_user, &y->plan);
 	if (s->admin_sync.enable_sync)
 		m[n++] = &s->admin_sync;
 	for (size_t i = 0; i < c->nteams; i++)

@@ -618,6 +618,13 @@ bool plan_knows(const struct plan *p, const char *user_id)
 	return index_find(&p->by_id, BY_ID, user_id) != NULL;
 }
 
+bool plan_found_dn(const struct plan *p, const char *dn_key)
+{
+	const struct plan_account *a = index_find(&p->by_dn, BY_DN, dn_key);
+
+	return a != NULL && (a->in_dir || a->created);
+}
+
 /* ---- groups ---- */
 
 /* Who a config names, as a sorted list of the accounts the plan knows. */
@@ -629,6 +636,8 @@ struct wanted {
 static int wanted_list(const struct plan *p, const struct plan_member *m, size_t n,
 		       struct wanted *w)
 {
+	size_t kept = 0;
+
 	w->n = 0;
 	w->who = calloc(n + 1, sizeof(*w->who));
 	if (w->who == NULL)
@@ -643,6 +652,12 @@ static int wanted_list(const struct plan *p, const struct plan_member *m, size_t
 			w->who[w->n++] = a;
 	}
 	sort_items(w->who, w->n, sizeof(*w->who), ptr_cmp);
+	/* an account named twice (two spellings of its DN, two paths through nested groups) is
+	 * one member: a second copy would be added again */
+	for (size_t i = 0; i < w->n; i++)
+		if (kept == 0 || w->who[i] != w->who[kept - 1])
+			w->who[kept++] = w->who[i];
+	w->n = kept;
 	return 0;
 }
 

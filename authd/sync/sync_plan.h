@@ -175,6 +175,8 @@ int plan_users(struct plan *p);
 int plan_index(struct plan *p);
 /* Whether the id is an account of the plan (imported, or made by this sync); after plan_index. */
 bool plan_knows(const struct plan *p, const char *user_id);
+/* Whether a DN (ls_dn_key's form) is a user the directory's searches found; after plan_index. */
+bool plan_found_dn(const struct plan *p, const char *dn_key);
 /* A team's members become who its config names (wanted), from who they are now (current);
  * refused when it would remove too many of its imported members (the guard above). */
 int plan_team(struct plan *p, const struct plan_group *g, const struct plan_member *wanted,

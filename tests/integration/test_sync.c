@@ -9,6 +9,9 @@
  * - teams following their groups, by member and memberUid and by search;
  *   a missing group changes nothing; a group of 1,600 members, one whose
  *   values come in ranges that do not end, and the member-removal guard;
+ * - nested groups (followNestedGroups): three levels, two paths to a user,
+ *   a loop, a chain past the depth limit, members leaving, the team guard
+ *   and the admin sync;
  * - system and org admins, promoted and demoted; never the last active admin;
  * - the safety rules: a directory killed while paging, a wrong base DN, the
  *   deactivation guard, dry runs, authd killed during a job;
@@ -46,6 +49,12 @@
 #define POSIX "cn=posix," GROUPS
 #define ADMINS "cn=admins," GROUPS
 #define ORG_ADMINS "cn=orgadmins," GROUPS
+#define PLATFORM "cn=platform," GROUPS /* nested groups (nested_ldif) */
+#define BACKEND "cn=backend," GROUPS
+#define DB "cn=db," GROUPS
+#define STAFF "cn=staff," GROUPS
+#define NESTED_ADMINS "cn=nestedadmins," GROUPS
+#define DEEPEST 11 /* deep00 > deep01 > ... > deep11: one level more than followed */
 #define BIG_DOMAIN "big.example.com"
 #define BIG_SUFFIX "dc=big,dc=example,dc=com"
 #define BIG_PEOPLE "ou=people," BIG_SUFFIX
@@ -92,10 +101,48 @@ static void group(FILE *f, const char *dn, int from, int to)
 	fprintf(f, "\n");
 }
 
+/* A groupOfNames whose members are the users numbered in users ("21 22") and the groups cn'd in
+ * groups ("backend db"), by DN. */
+static void group_of(FILE *f, const char *cn, const char *users, const char *groups)
+{
+	char list[256], *save = NULL;
+
+	fprintf(f, "dn: cn=%s,%s\nobjectClass: groupOfNames\ncn: %s\n", cn, GROUPS, cn);
+	snprintf(list, sizeof(list), "%s", users);
+	for (char *u = strtok_r(list, " ", &save); u != NULL; u = strtok_r(NULL, " ", &save))
+		fprintf(f, "member: uid=user%s,%s\n", u, PEOPLE);
+	snprintf(list, sizeof(list), "%s", groups);
+	for (char *g = strtok_r(list, " ", &save); g != NULL; g = strtok_r(NULL, " ", &save))
+		fprintf(f, "member: cn=%s,%s\n", g, GROUPS);
+	fprintf(f, "\n");
+}
+
+/*
+ * Nested groups: platform > backend > db, and platform > frontend, user23
+ * in both backend and frontend; a loop, loopa > loopb > loopa; deep00 >
+ * deep01 > ... > deep11, one level deeper than followed; staff > ops (8
+ * people); nestedadmins > admins.
+ */
+static void nested_ldif(FILE *f)
+{
+	group_of(f, "platform", "21", "backend frontend");
+	group_of(f, "backend", "22 23", "db");
+	group_of(f, "frontend", "23 24", "");
+	group_of(f, "db", "25", "");
+	group_of(f, "loopa", "26", "loopb");
+	group_of(f, "loopb", "27", "loopa");
+	for (int i = 0; i < DEEPEST; i++)
+		group_of(f, fmt("deep%02d", i), "", fmt("deep%02d", i + 1));
+	group_of(f, fmt("deep%02d", DEEPEST), "28", "");
+	group_of(f, "staff", "39", "ops");
+	group_of(f, "ops", "31 32 33 34 35 36 37 38", "");
+	group_of(f, "nestedadmins", "29", "admins");
+}
+
 /*
  * user01..user40 (user10..user12 with employeeType qa); devs: user01..05;
  * posix (memberUid): user06, user07 and one nobody has; admins: user01,
- * user02; orgadmins: user03.
+ * user02; orgadmins: user03; the nested groups of nested_ldif.
  */
 static char *corp_ldif(void)
 {
@@ -119,6 +166,7 @@ static char *corp_ldif(void)
 		"dn: %s\nobjectClass: posixGroup\ncn: posix\ngidNumber: 1000\n"
 		"memberUid: user06\nmemberUid: user07\nmemberUid: nobody\n\n",
 		POSIX);
+	nested_ldif(f);
 	fclose(f);
 	return text;
 }
@@ -985,6 +1033,176 @@ START_TEST(test_missing_group_changes_nothing)
 	expect_same_store(before, store_state());
 	expect_has(job_log(jstr(j, "id")), "group cn=ghosts," GROUPS ": no such entry", "log");
 	ck_assert_str_eq(team_members("eng", "devs"), "");
+}
+END_TEST
+
+/* A group sync that follows nested groups, or not. */
+static json_t *nested_sync(const char *group_dn, bool nested)
+{
+	json_t *j = json_deep_copy(group_sync(group_dn, "member", false));
+
+	json_object_set_new(j, "followNestedGroups", json_boolean(nested));
+	return keep_json(j);
+}
+
+/* LDIF that removes one member value (a DN) from a groupOfNames. */
+static const char *member_gone(const char *group_dn, const char *member_dn)
+{
+	return fmt("dn: %s\nchangetype: modify\ndelete: member\nmember: %s\n-\n\n", group_dn,
+		   member_dn);
+}
+
+/*
+ * A team that follows nested groups has the members of its group's groups,
+ * three levels down, a user named on two paths once; off, only the group's
+ * own members, as before. A member leaves with the group that named it.
+ */
+START_TEST(test_nested_groups_are_followed)
+{
+	const char *log;
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	make_team("eng", "platform");
+	set_team_sync("eng", "platform", nested_sync(PLATFORM, false));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1 membersAdded=1");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21");
+
+	/* entries the user searches did not find are read: no group, and no account either */
+	change("dn: %s\nchangetype: modify\nadd: member\nmember: cn=reader,%s\n"
+	       "member: uid=ghost,%s\n-\n\n",
+	       BACKEND, SUFFIX, PEOPLE);
+	set_team_sync("eng", "platform", nested_sync(PLATFORM, true));
+	j = sync_now("done");
+	log = job_log(jstr(j, "id"));
+	expect_summary(j, "usersFound=40 teamsSynced=1 membersAdded=4");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21 user22 user23 user24 user25");
+	expect_has(log, fmt("server %s: not Active Directory", corp->url), "log");
+	expect_has(log, "group " DB ": 1 members by member", "log");
+	expect_has(log, "group " PLATFORM ": 7 members in it and the 3 groups nested in it", "log");
+
+	/* a member of the deepest group leaves, then that group leaves the one above it */
+	change("%s", membership(DB, "user30", "user25"));
+	expect_summary(sync_now("done"),
+		       "usersFound=40 teamsSynced=1 membersAdded=1 membersRemoved=1");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21 user22 user23 user24 user30");
+	change_at(__LINE__, corp, member_gone(BACKEND, DB));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1 membersRemoved=1");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21 user22 user23 user24");
+	/* user23 stays while one of its two paths is left */
+	change_at(__LINE__, corp, member_gone(BACKEND, "uid=user23," PEOPLE));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21 user22 user23 user24");
+
+	/* off again: the group's own members only */
+	set_team_sync("eng", "platform", nested_sync(PLATFORM, false));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1 membersRemoved=3");
+	ck_assert_str_eq(team_members("eng", "platform"), "user21");
+}
+END_TEST
+
+/*
+ * A loop is followed once round; a chain deeper than LS_NEST_MAX (10)
+ * fails the job with nothing changed and the chain in the log, while one
+ * 10 deep is followed; a group that is not there fails it too.
+ */
+START_TEST(test_nested_group_loops_and_depth)
+{
+	const char *before, *log, *chain = "";
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	make_team("eng", "loop");
+	set_team_sync("eng", "loop", nested_sync("cn=loopa," GROUPS, true));
+	j = sync_now("done");
+	expect_summary(j, "usersFound=40 teamsSynced=1 membersAdded=2");
+	ck_assert_str_eq(team_members("eng", "loop"), "user26 user27");
+	expect_has(job_log(jstr(j, "id")),
+		   "group cn=loopb," GROUPS " names cn=loopa," GROUPS
+		   ", followed already (a loop or a second path)",
+		   "log");
+
+	make_team("eng", "deep");
+	set_team_sync("eng", "deep", nested_sync("cn=deep00," GROUPS, true));
+	before = store_state();
+	j = sync_now("errored");
+	expect_summary(j, "usersFound=40");
+	expect_same_store(before, store_state());
+	for (int i = 0; i <= DEEPEST; i++)
+		chain = fmt("%s%scn=deep%02d,%s", chain, i ? " > " : "", i, GROUPS);
+	log = job_log(jstr(j, "id"));
+	expect_has(
+	    log,
+	    fmt("group cn=deep00,%s: groups nested more than 10 levels deep, through %s: its "
+		"members cannot all be read",
+		GROUPS, chain),
+	    "log");
+	ck_assert_str_eq(team_members("eng", "deep"), "");
+
+	set_team_sync("eng", "deep", nested_sync("cn=deep01," GROUPS, true));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=2 membersAdded=1");
+	ck_assert_str_eq(team_members("eng", "deep"), "user28");
+
+	/* a group that is not there fails the job as without nesting */
+	make_team("eng", "ghosts");
+	set_team_sync("eng", "ghosts", nested_sync("cn=ghosts," GROUPS, true));
+	before = store_state();
+	j = sync_now("errored");
+	expect_same_store(before, store_state());
+	expect_has(job_log(jstr(j, "id")), "group cn=ghosts," GROUPS ": no such entry", "log");
+}
+END_TEST
+
+/*
+ * The member-removal guard counts the members that nested groups give: a
+ * team whose nested group left would lose 8 of its 9.
+ */
+START_TEST(test_nested_members_and_the_team_guard)
+{
+	const char *before;
+	json_t *j;
+
+	use_ldap(settings(false));
+	sync_now("done");
+	make_team("eng", "staff");
+	set_team_sync("eng", "staff", nested_sync(STAFF, true));
+	expect_summary(sync_now("done"), "usersFound=40 teamsSynced=1 membersAdded=9");
+	change_at(__LINE__, corp, member_gone(STAFF, "cn=ops," GROUPS));
+	before = store_state();
+	j = sync_now("errored");
+	expect_same_store(before, store_state());
+	expect_has(job_log(jstr(j, "id")),
+		   "refused: team eng/staff would lose 8 of its 9 LDAP members, more than "
+		   "maxDeactivationPercent (25%)",
+		   "log");
+	expect_summary(run_job(FORCED, "done"), "usersFound=40 teamsSynced=1 membersRemoved=8");
+	ck_assert_str_eq(team_members("eng", "staff"), "user39");
+}
+END_TEST
+
+/* adminSyncOpts may follow nested groups too: nestedadmins > admins. */
+START_TEST(test_admin_sync_follows_nested_groups)
+{
+	json_t *s = settings(false);
+
+	json_object_set_new(s, "adminSyncOpts", json_incref(nested_sync(NESTED_ADMINS, true)));
+	use_ldap(s);
+	expect_summary(sync_now("done"), "usersFound=40 created=40 adminsChanged=3");
+	expect_flag("user01", "isAdmin", 1);
+	expect_flag("user02", "isAdmin", 1);
+	expect_flag("user29", "isAdmin", 1);
+	expect_flag("user03", "isAdmin", 0);
+	ck_assert_int_eq(
+	    jbool(call("GET", admin, NULL, LDAP_CONFIG)->json, "adminSyncOpts.followNestedGroups"),
+	    1);
+
+	json_object_set_new(s, "adminSyncOpts", json_incref(nested_sync(NESTED_ADMINS, false)));
+	use_ldap(s);
+	expect_summary(sync_now("done"), "usersFound=40 adminsChanged=2");
+	expect_flag("user01", "isAdmin", 0);
+	expect_flag("user29", "isAdmin", 1);
 }
 END_TEST
 
@@ -1999,6 +2217,10 @@ START_TEST(test_member_sync_config_refusals)
 	     "searchFilter"},
 	    {"{\"allowNonLDAPMembers\":1}", "allowNonLDAPMembers"},
 	    {"{\"groupDn\":\"cn=x,dc=y\"}", "groupDn"},
+	    {"{\"followNestedGroups\":\"yes\"}", "followNestedGroups"},
+	    {"{\"enableSync\":true,\"groupDN\":\"cn=x,dc=y\",\"groupMemberAttr\":\"memberUid\","
+	     "\"followNestedGroups\":true}",
+	     "followNestedGroups"},
 	};
 	const char *paths[] = {ACCOUNTS "/eng/teams/devs/memberSyncConfig",
 			       ACCOUNTS "/eng/adminMemberSyncConfig"};
@@ -2049,6 +2271,10 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_an_entry_made_again_is_not_merged);
 	tcase_add_test(tc, test_team_follows_its_group);
 	tcase_add_test(tc, test_missing_group_changes_nothing);
+	tcase_add_test(tc, test_nested_groups_are_followed);
+	tcase_add_test(tc, test_nested_group_loops_and_depth);
+	tcase_add_test(tc, test_nested_members_and_the_team_guard);
+	tcase_add_test(tc, test_admin_sync_follows_nested_groups);
 	tcase_add_test(tc, test_big_groups);
 	tcase_add_test(tc, test_member_uid_and_search_member_sync);
 	tcase_add_test(tc, test_admin_sync_promotes_and_demotes);

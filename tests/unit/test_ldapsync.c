@@ -158,6 +158,81 @@ START_TEST(filter_values_are_escaped)
 }
 END_TEST
 
+/* libldap's filter encoder, which ldap_search_ext() runs; exported, declared in a private header.
+ */
+int ldap_pvt_put_filter(BerElement *ber, const char *str);
+
+static void expect_in_chain(const char *dn, const char *attr, const char *filter, const char *want)
+{
+	char *got = ls_in_chain_filter(dn, attr, filter);
+	BerElement *ber = ber_alloc_t(LBER_USE_DER);
+
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, want);
+	/* what goes out is one filter, as the server will read it */
+	ck_assert_int_eq(ldap_pvt_put_filter(ber, got), 0);
+	ber_free(ber, 1);
+	free(got);
+}
+
+/* Active Directory's nested membership: the in-chain rule on memberOf, beside the user filter. */
+START_TEST(in_chain_filters_escape_the_group_dn)
+{
+	expect_in_chain("CN=Devs,OU=Groups,DC=ad,DC=example", "sAMAccountName", "",
+			"(&(memberOf:1.2.840.113556.1.4.1941:=CN=Devs,OU=Groups,DC=ad,DC=example)"
+			"(sAMAccountName=*))");
+	/* the user filter with or without its parentheses */
+	expect_in_chain(
+	    "cn=g,dc=x", "uid", "objectClass=person",
+	    "(&(memberOf:1.2.840.113556.1.4.1941:=cn=g,dc=x)(uid=*)(objectClass=person))");
+	expect_in_chain("cn=g,dc=x", "uid", "(&(objectClass=user)(!(cn=svc*)))",
+			"(&(memberOf:1.2.840.113556.1.4.1941:=cn=g,dc=x)(uid=*)"
+			"(&(objectClass=user)(!(cn=svc*))))");
+	/* a DN's own escapes and the filter's specials are escaped per RFC 4515 */
+	expect_in_chain("cn=R\\2C D (ops)*,dc=x", "uid", NULL,
+			"(&(memberOf:1.2.840.113556.1.4.1941:=cn=R\\5C2C D \\28ops\\29\\2A,dc=x)"
+			"(uid=*))");
+	expect_in_chain("cn=a\\,b,dc=x", "uid", "",
+			"(&(memberOf:1.2.840.113556.1.4.1941:=cn=a\\5C,b,dc=x)(uid=*))");
+}
+END_TEST
+
+static void expect_member_sync_refused(const char *json, const char *field)
+{
+	json_t *in = json_loads(json, 0, NULL);
+	struct ls_member_sync m;
+	struct refusal err;
+
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(ls_member_sync_from_json(in, "", &m, &err), -1);
+	ck_assert_str_eq(err.field, field);
+	json_decref(in);
+}
+
+START_TEST(member_sync_follows_nested_groups_only_when_asked)
+{
+	json_t *in = json_loads("{\"enableSync\":true,\"groupDN\":\"cn=g,dc=x\"}", 0, NULL), *out;
+	struct ls_member_sync m;
+	struct refusal err;
+
+	ck_assert_int_eq(ls_member_sync_from_json(in, "", &m, &err), 0);
+	ck_assert(!m.follow_nested_groups);
+	ls_member_sync_free(&m);
+	json_object_set_new(in, "followNestedGroups", json_true());
+	ck_assert_int_eq(ls_member_sync_from_json(in, "", &m, &err), 0);
+	ck_assert(m.follow_nested_groups);
+	out = ls_member_sync_to_json(&m);
+	ck_assert(json_is_true(json_object_get(out, "followNestedGroups")));
+	json_decref(out);
+	ls_member_sync_free(&m);
+	json_decref(in);
+	expect_member_sync_refused("{\"followNestedGroups\":\"yes\"}", "followNestedGroups");
+	expect_member_sync_refused("{\"enableSync\":true,\"groupDN\":\"cn=g,dc=x\","
+				   "\"groupMemberAttr\":\"memberUid\",\"followNestedGroups\":true}",
+				   "followNestedGroups");
+}
+END_TEST
+
 /* Escapes a value, and checks that a DN made with it parses back to that value. */
 static void expect_dn(const char *in, const char *want)
 {
@@ -899,6 +974,8 @@ int main(void)
 	tcase_add_test(tc, limits_length_in_characters);
 	tcase_add_test(tc, refuses_invalid_utf8);
 	tcase_add_test(tc, filter_values_are_escaped);
+	tcase_add_test(tc, in_chain_filters_escape_the_group_dn);
+	tcase_add_test(tc, member_sync_follows_nested_groups_only_when_asked);
 	tcase_add_test(tc, dn_values_are_escaped);
 	tcase_add_test(tc, dn_values_must_be_utf8);
 	tcase_add_test(tc, domains_match_per_rdn);

@@ -419,6 +419,35 @@ START_TEST(teams_get_the_members_their_group_names)
 }
 END_TEST
 
+/* Two spellings of one DN, as two paths through nested groups give: one member, added once. */
+START_TEST(a_member_named_twice_counts_once)
+{
+	static const char *const names[] = {"ann", "bob"};
+	char *ann = ls_dn_key("uid=ann,ou=people,dc=example,dc=com");
+	char *again = ls_dn_key("UID=ann, ou=People,dc=example,dc=com");
+	const struct plan_member wanted[] = {
+	    {ann, NULL}, {again, NULL}, {NULL, "bob"}, {NULL, "bob"}};
+	const struct plan_current current[] = {{"id-bob", "bob", true, false}};
+
+	everyone_found(false, "", names, 2);
+	ck_assert_int_eq(plan_team(&p, &devs, wanted, 4, current, 1), 0);
+	ck_assert_str_eq(changes(), "addMember ann");
+	ck_assert_uint_eq(p.sum.members_added, 1);
+	teardown();
+	start(false, 10, false, "");
+	stored("ann", true, false, false, false);
+	plan_accounts_done(&p);
+	found("ann");
+	ck_assert_int_eq(plan_users(&p), 0);
+	ck_assert_int_eq(plan_index(&p), 0);
+	ck_assert_int_eq(plan_admins(&p, wanted, 2), 0);
+	ck_assert_str_eq(changes(), "promote ann");
+	teardown();
+	free(ann);
+	free(again);
+}
+END_TEST
+
 START_TEST(teams_that_allow_non_ldap_members_keep_them)
 {
 	static const char *const names[] = {"ann"};
@@ -638,12 +667,12 @@ int main(void)
 					 the_guard_allows_exactly_the_percentage,
 					 force_passes_the_guard_and_says_so, NULL});
 	unit_case(s, "groups",
-		  (const TTest *const[]){teams_get_the_members_their_group_names,
-					 teams_that_allow_non_ldap_members_keep_them,
-					 admins_follow_the_admin_group,
-					 org_admins_follow_their_group_and_locals_stay,
-					 the_last_admin_is_never_demoted_even_with_force,
-					 a_moved_member_is_found_by_its_new_dn,
-					 a_targeted_sync_changes_only_its_user, NULL});
+		  (const TTest *const[]){
+		      teams_get_the_members_their_group_names, a_member_named_twice_counts_once,
+		      teams_that_allow_non_ldap_members_keep_them, admins_follow_the_admin_group,
+		      org_admins_follow_their_group_and_locals_stay,
+		      the_last_admin_is_never_demoted_even_with_force,
+		      a_moved_member_is_found_by_its_new_dn, a_targeted_sync_changes_only_its_user,
+		      NULL});
 	return unit_run(s, NULL);
 }

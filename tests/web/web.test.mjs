@@ -359,7 +359,7 @@ async function orgsPanel(t, ctx) {
 
   // the team's LDAP sync form is there whatever the API answers; an error is shown, not hidden
   const sync = p.locator('#team-sync');
-  for (const label of ['Enable sync of team members', 'Group DN', 'Group Member Attribute', 'Search Base DN', 'Search Filter', 'Allow non-LDAP members']) {
+  for (const label of ['Enable sync of team members', 'Group DN', 'Group Member Attribute', 'Include members of nested groups', 'Search Base DN', 'Search Filter', 'Allow non-LDAP members']) {
     await sync.getByLabel(label, { exact: true }).waitFor();
   }
   const api = await call(ctx, 'GET', '/enzi/v0/accounts/eng/teams/devs/memberSyncConfig', { token: await sessionToken(ctx) });

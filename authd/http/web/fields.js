@@ -120,6 +120,10 @@ export function groupSyncFields(what) {
       key: 'groupMemberAttr', label: 'Group Member Attribute', default: 'member',
       help: 'The group attribute that lists members: member, uniqueMember (DNs) or memberUid (usernames).',
     },
+    {
+      key: 'followNestedGroups', type: 'checkbox', label: 'Include members of nested groups',
+      help: 'Also take the members of groups that are members of the group, at any depth up to 10 levels (not with memberUid).',
+    },
     { key: 'searchBaseDN', label: 'Search Base DN', help: 'Where the search starts (with "Match search results").' },
     {
       key: 'searchScopeSubtree', type: 'checkbox', label: 'Search subtree instead of just one level',
