@@ -625,20 +625,31 @@ static const char *canonical_path(const char *url, char *buf, size_t len)
 
 /*
  * On an engines_only listener the handshake has checked the engine's
- * certificate already (verify_engine); a connection it did not mark is
- * refused here too, so that a handshake that somehow skipped the check still
- * gets no decision.
+ * certificate (verify_engine). A connection it did not mark, such as one
+ * that resumed an earlier TLS session and so skipped that check, has its
+ * certificate checked here, and gets no decision without a good one.
  */
 static int refuse_non_engine(struct MHD_Connection *c, const struct http_server *h,
 			     struct resp *out)
 {
-	const struct conn_state *cs = conn_state_of(c);
+	struct conn_state *cs = conn_state_of(c);
+	const gnutls_datum_t *cert;
+	struct refusal why = {"", "no certificate"};
+	char name[256];
 
 	if (!h->engines_only || (cs != NULL && cs->engine))
 		return 0;
+	cert = peer_certificate(c);
+	if (cs != NULL && cert != NULL &&
+	    bdl_verify_engine_plugin_cert(h->srv->tls->engine_trust, cert->data, cert->size, name,
+					  sizeof(name), &why) == 0) {
+		cs->engine = true;
+		return 0;
+	}
 	resp_error(out, 401, "UNAUTHORIZED", NULL,
-		   "this listener answers engines only: present the certificate `authd "
-		   "engine-tls --plugin-client` made for the engine");
+		   "this listener answers engines only (%s): present the certificate `authd "
+		   "engine-tls --plugin-client` made for the engine",
+		   why.message);
 	return -1;
 }
 
