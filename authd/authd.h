@@ -41,6 +41,8 @@ struct config {
 	char *data_dir;
 	char *tls_cert, *tls_key, *tls_ca;
 	char *authz_socket;
+	char *authz_listen_host; /* the plugin protocol over TLS (authz.listen); NULL: off */
+	int authz_listen_port;
 	bool authz_allow_local;
 	char *authz_engine_socket;
 	char *authz_engine_collection;

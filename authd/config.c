@@ -14,14 +14,14 @@
 
 #include "audit.h"
 
-enum kind { K_STRING, K_BOOL, K_INT, K_STRINGS, K_OBJECT };
+enum kind { K_STRING, K_BOOL, K_INT, K_STRINGS, K_OBJECT, K_ADDRESS };
 
 struct key {
 	const char *name;
 	enum kind kind;
-	size_t offset;		  /* into struct config; unused for objects */
+	size_t offset;		  /* into struct config; unused for objects; an address's host */
 	const struct key *fields; /* for objects */
-	int min, max;		  /* for integers */
+	int min, max;		  /* for integers; an address's port field is at offset min */
 };
 
 #define STR(n, f)                                                                                  \
@@ -40,6 +40,11 @@ struct key {
 	{                                                                                          \
 		n, K_OBJECT, 0, fs, 0, 0                                                           \
 	}
+/* "ADDRESS:PORT", parsed into the char * host h and the int port p */
+#define ADDR(n, h, p)                                                                              \
+	{                                                                                          \
+		n, K_ADDRESS, offsetof(struct config, h), NULL, (int)offsetof(struct config, p), 0 \
+	}
 #define END                                                                                        \
 	{                                                                                          \
 		NULL, 0, 0, NULL, 0, 0                                                             \
@@ -48,6 +53,7 @@ struct key {
 static const struct key tls_keys[] = {STR("cert", tls_cert), STR("key", tls_key), STR("ca", tls_ca),
 				      END};
 static const struct key authz_keys[] = {STR("socket", authz_socket),
+					ADDR("listen", authz_listen_host, authz_listen_port),
 					BOOL("allowLocal", authz_allow_local),
 					STR("engineSocket", authz_engine_socket),
 					STR("engineCollection", authz_engine_collection),
@@ -74,17 +80,16 @@ static const struct key store_keys[] = {STR("driver", store_driver), STR("dsn", 
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
 				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
 				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
-static const struct key top_keys[] = {
-    {"listen", K_STRING, 0, NULL, 0, 0}, /* parsed into host and port */
-    STR("dataDir", data_dir),
-    OBJ("tls", tls_keys),
-    OBJ("authz", authz_keys),
-    OBJ("bundle", bundle_keys),
-    OBJ("session", session_keys),
-    OBJ("loginThrottle", throttle_keys),
-    OBJ("log", log_keys),
-    OBJ("store", store_keys),
-    END};
+static const struct key top_keys[] = {ADDR("listen", listen_host, listen_port),
+				      STR("dataDir", data_dir),
+				      OBJ("tls", tls_keys),
+				      OBJ("authz", authz_keys),
+				      OBJ("bundle", bundle_keys),
+				      OBJ("session", session_keys),
+				      OBJ("loginThrottle", throttle_keys),
+				      OBJ("log", log_keys),
+				      OBJ("store", store_keys),
+				      END};
 
 int config_set_string(char **field, const char *value)
 {
@@ -131,7 +136,7 @@ static void free_strings(char ***list, size_t *n)
 }
 
 /* Every string field of a config, for copying and freeing them alike. */
-#define N_STRINGS 16
+#define N_STRINGS 17
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
 	char **all[N_STRINGS] = {&c->path,
@@ -141,6 +146,7 @@ static void string_fields(struct config *c, char **f[N_STRINGS])
 				 &c->tls_key,
 				 &c->tls_ca,
 				 &c->authz_socket,
+				 &c->authz_listen_host,
 				 &c->authz_engine_socket,
 				 &c->authz_engine_collection,
 				 &c->bundle_docker_host,
@@ -169,44 +175,40 @@ void config_free(struct config *cfg)
 	free_strings(&cfg->bundle_engine_hosts, &cfg->bundle_n_engine_hosts);
 }
 
-int config_set_listen(struct config *cfg, const char *value, struct refusal *why)
+/* Parses "ADDRESS:PORT" ("[::1]:8443" for IPv6) into *host and *port; where names the key. */
+static int set_address(const char *where, const char *value, char **host_field, int *port_field,
+		       struct refusal *why)
 {
 	const char *colon = strrchr(value, ':');
+	unsigned char buf[16];
 	char host[256];
 	char *end;
 	long port;
 	size_t hlen;
 
-	if (colon == NULL || colon == value) {
-		refusal_set(why, "listen", "listen: \"%s\" is not ADDRESS:PORT", value);
-		return -1;
-	}
+	if (colon == NULL || colon == value)
+		return refusal_set(why, where, "%s: \"%s\" is not ADDRESS:PORT", where, value);
 	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535) {
-		refusal_set(why, "listen", "listen: port of \"%s\" must be 1-65535", value);
-		return -1;
-	}
+	if (*end != '\0' || colon[1] == '\0' || port < 1 || port > 65535)
+		return refusal_set(why, where, "%s: port of \"%s\" must be 1-65535", where, value);
 	hlen = (size_t)(colon - value);
 	if (value[0] == '[' && colon[-1] == ']') { /* [::1]:8443 */
 		value++;
 		hlen -= 2;
 	}
-	if (hlen >= sizeof(host)) {
-		refusal_set(why, "listen", "listen: address too long");
-		return -1;
-	}
+	if (hlen >= sizeof(host))
+		return refusal_set(why, where, "%s: address too long", where);
 	memcpy(host, value, hlen);
 	host[hlen] = '\0';
-	{
-		unsigned char buf[16];
+	if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1)
+		return refusal_set(why, where, "%s: \"%s\" is not an IP address", where, host);
+	*port_field = (int)port;
+	return config_set_string(host_field, host);
+}
 
-		if (inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1) {
-			refusal_set(why, "listen", "listen: \"%s\" is not an IP address", host);
-			return -1;
-		}
-	}
-	cfg->listen_port = (int)port;
-	return config_set_string(&cfg->listen_host, host);
+int config_set_listen(struct config *cfg, const char *value, struct refusal *why)
+{
+	return set_address("listen", value, &cfg->listen_host, &cfg->listen_port, why);
 }
 
 int config_set_log_level(struct config *cfg, const char *value, struct refusal *why)
@@ -258,8 +260,6 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 	case K_STRING:
 		if (!json_is_string(v))
 			break;
-		if (k->offset == 0)
-			return config_set_listen(cfg, json_string_value(v), why);
 		return config_set_string(field, json_string_value(v));
 	case K_BOOL:
 		if (!json_is_boolean(v))
@@ -284,9 +284,15 @@ static int apply_key(struct config *cfg, const struct key *k, json_t *v, const c
 		if (!json_is_object(v))
 			break;
 		return apply_object(cfg, k->fields, v, where, why);
+	case K_ADDRESS:
+		if (!json_is_string(v))
+			break;
+		return set_address(where, json_string_value(v), field,
+				   (int *)((char *)cfg + k->min), why);
 	}
-	static const char *const kinds[] = {"a string", "true or false", "an integer",
-					    "an array of strings", "an object"};
+	static const char *const kinds[] = {"a string",	  "true or false",
+					    "an integer", "an array of strings",
+					    "an object",  "a string ADDRESS:PORT"};
 	refusal_set(why, where, "%s: must be %s", where, kinds[k->kind]);
 	return -1;
 }
@@ -387,6 +393,11 @@ static int check_config(struct config *cfg, struct refusal *why)
 			    "session.renewalThresholdMinutes: must not be more than idleMinutes");
 		return -1;
 	}
+	/* both listeners on one port would leave one of them unable to start */
+	if (cfg->authz_listen_host != NULL && cfg->authz_listen_port == cfg->listen_port &&
+	    strcmp(cfg->authz_listen_host, cfg->listen_host) == 0)
+		return refusal_set(why, "authz.listen",
+				   "authz.listen: must not be the HTTPS API's listen address");
 	return check_store(cfg, why);
 }
 

@@ -315,7 +315,7 @@ static int run(struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
-	struct http_server *http = NULL, *plugin = NULL;
+	struct http_server *http = NULL, *plugin = NULL, *engines = NULL;
 	struct failure err;
 	enum log_level level;
 	sigset_t signals;
@@ -348,15 +348,25 @@ static int run(struct config *cfg)
 	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,
 					&err)) == NULL)
 		goto out;
+	/* both plugin listeners count under the plugin routes' patterns */
+	if (cfg->authz_listen_host != NULL &&
+	    (engines = http_start_engines(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,
+					  &err)) == NULL)
+		goto out;
 	printf("authd %s listening on https://%s%s%s:%d (data in %s)\n", AUTHD_VERSION,
 	       strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
 	       strchr(cfg->listen_host, ':') ? "]" : "", cfg->listen_port, cfg->data_dir);
 	if (plugin != NULL)
 		printf("authd: engine authorization plugin on %s\n", cfg->authz_socket);
+	if (engines != NULL)
+		printf("authd: engine authorization plugin over TLS on %s%s%s:%d\n",
+		       strchr(cfg->authz_listen_host, ':') ? "[" : "", cfg->authz_listen_host,
+		       strchr(cfg->authz_listen_host, ':') ? "]" : "", cfg->authz_listen_port);
 	fflush(stdout);
 	wait_for_stop(&srv, &signals);
 	rc = 0;
 out:
+	http_stop(engines, GRACE_SECONDS);
 	http_stop(plugin, GRACE_SECONDS);
 	http_stop(http, GRACE_SECONDS);
 	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */

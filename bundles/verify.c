@@ -3,6 +3,8 @@
  * a TLS handshake or added through the keys API. Refusal is the default;
  * each reason is said in words a user can act on.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -76,6 +78,43 @@ int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen
 		return -1;
 	}
 	return 0;
+}
+
+/* Whether the subject's only OU is unit: a name with a second OU is not what authd issued. */
+static bool has_only_unit(X509 *cert, const char *unit)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	int at = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, -1);
+	const ASN1_STRING *value;
+
+	if (at < 0 || X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, at) >= 0)
+		return false;
+	value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+	return (size_t)ASN1_STRING_length(value) == strlen(unit) &&
+	       memcmp(ASN1_STRING_get0_data(value), unit, strlen(unit)) == 0;
+}
+
+int bdl_verify_engine_plugin_cert(X509_STORE *trust, const unsigned char *der, size_t len, char *cn,
+				  size_t cnlen, struct refusal *why)
+{
+	const unsigned char *p = der;
+	X509 *cert = len <= INT32_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+	int rc = -1;
+
+	ERR_clear_error();
+	if (cert == NULL)
+		refusal_set(why, "", "the certificate cannot be read");
+	else if (bdl_verify_client_cert(trust, cert, cn, cnlen, why) != 0)
+		; /* it said why */
+	else if (!has_only_unit(cert, BDL_ENGINE_PLUGIN_UNIT))
+		refusal_set(why, "",
+			    "the certificate is not an engine's plugin-client certificate (OU "
+			    "\"" BDL_ENGINE_PLUGIN_UNIT "\"); make one with `authd engine-tls "
+			    "--plugin-client`");
+	else
+		rc = 0;
+	X509_free(cert);
+	return rc;
 }
 
 long long bdl_cert_not_after(X509 *cert)

@@ -102,6 +102,22 @@ int bdl_verify_client_cert(X509_STORE *trust, X509 *cert, char *cn, size_t cnlen
 			   struct refusal *why);
 
 /*
+ * The OU of the certificate an engine presents to authd's plugin listener
+ * (authz.listen), issued by the cluster CA with `authd engine-tls
+ * --plugin-client`. Bundles are issued with OU "admin" or "user", so no
+ * bundle certificate carries it.
+ */
+#define BDL_ENGINE_PLUGIN_UNIT "engine-plugin"
+
+/*
+ * Checks an engine's plugin-client certificate (DER): bdl_verify_client_cert
+ * against `trust` (the cluster CA alone), and its subject's OU is
+ * BDL_ENGINE_PLUGIN_UNIT. The engine's name (the CN) goes to `cn`.
+ */
+int bdl_verify_engine_plugin_cert(X509_STORE *trust, const unsigned char *der, size_t len, char *cn,
+				  size_t cnlen, struct refusal *why);
+
+/*
  * Checks HTTPS material an admin uploads (SPEC §7.5): every PEM parses, the
  * key is not encrypted and matches the certificate, the certificate (with
  * the intermediates after it in cert_pem) verifies to a CA in ca_pem for

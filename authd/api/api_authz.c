@@ -1,8 +1,8 @@
 /*
  * The two faces of the authorization point: the engine plugin protocol on
- * authz.socket (SPEC §8.1) and POST /api/authz for proxies (§8.3). Each
- * reads its request, identifies the sender and has authz_decide decide, all
- * on one snapshot held for the whole request.
+ * authz.socket and authz.listen (SPEC §8.1) and POST /api/authz for proxies
+ * (§8.3). Each reads its request, identifies the sender and has
+ * authz_decide decide, all on one snapshot held for the whole request.
  */
 #include <stdio.h>
 #include <stdlib.h>

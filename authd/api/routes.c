@@ -82,7 +82,7 @@ const struct route api_routes[] = {
 };
 #undef A
 
-/* The engine authorization plugin protocol, on authz.socket (SPEC §8.1). */
+/* The engine authorization plugin protocol, on authz.socket and authz.listen (SPEC §8.1). */
 const struct route plugin_routes[] = {
     {"POST", "/Plugin.Activate", api_plugin_activate, 0},
     {"POST", "/AuthZPlugin.AuthZReq", api_plugin_authz_req, R_BODY},

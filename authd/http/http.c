@@ -58,6 +58,8 @@ struct http_server {
 	size_t max_body;
 	struct http_stats *stats; /* NULL: nothing is counted */
 	char *socket_path;	  /* the unix socket to remove at stop, or NULL */
+	/* authz.listen: a handshake without an engine's plugin-client certificate fails */
+	bool engines_only;
 };
 
 /* One per request, from its first callback to its completion. */
@@ -74,6 +76,31 @@ struct call {
 	bool too_large;
 	char parambuf[2048]; /* the captured {} segments */
 };
+
+/*
+ * A connection's own state, from its first byte to its close: the
+ * certificate its handshake was served (TLS), which stays alive until the
+ * connection closes however often it is replaced meanwhile (servercert.h),
+ * and what the URI callback saw of the request being read. Nothing is kept
+ * per request before its head is whole: libmicrohttpd may close a
+ * connection without ending the request it began (CONNECTION_MEMORY).
+ */
+struct conn_state {
+	struct http_server *h;
+	struct certset *cert;
+	bool engine;	     /* showed an engine's plugin-client certificate (engines_only) */
+	size_t target_len;   /* the request target's bytes, as sent */
+	size_t query_params; /* the pieces of its query between '&' */
+	bool answered;	     /* refused from its target: the rest is not served */
+};
+
+static struct conn_state *conn_state_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
 
 /* ---- responses ---- */
 
@@ -605,6 +632,36 @@ static const char *canonical_path(const char *url, char *buf, size_t len)
 	return url;
 }
 
+/*
+ * On an engines_only listener the handshake has checked the engine's
+ * certificate (verify_engine). A connection it did not mark, such as one
+ * that resumed an earlier TLS session and so skipped that check, has its
+ * certificate checked here, and gets no decision without a good one.
+ */
+static int refuse_non_engine(struct MHD_Connection *c, const struct http_server *h,
+			     struct resp *out)
+{
+	struct conn_state *cs = conn_state_of(c);
+	const gnutls_datum_t *cert;
+	struct refusal why = {"", "no certificate"};
+	char name[256];
+
+	if (!h->engines_only || (cs != NULL && cs->engine))
+		return 0;
+	cert = peer_certificate(c);
+	if (cs != NULL && cert != NULL &&
+	    bdl_verify_engine_plugin_cert(h->srv->tls->engine_trust, cert->data, cert->size, name,
+					  sizeof(name), &why) == 0) {
+		cs->engine = true;
+		return 0;
+	}
+	resp_error(out, 401, "UNAUTHORIZED", NULL,
+		   "this listener answers engines only (%s): present the certificate `authd "
+		   "engine-tls --plugin-client` made for the engine",
+		   why.message);
+	return -1;
+}
+
 static void dispatch(struct MHD_Connection *c, struct call *call, const char *url,
 		     const char *method, struct resp *out)
 {
@@ -612,6 +669,8 @@ static void dispatch(struct MHD_Connection *c, struct call *call, const char *ur
 	char allow[64], buf[2100], shown[201];
 	const struct route *route;
 
+	if (refuse_non_engine(c, call->h, out) != 0)
+		return;
 	if (strlen(url) > 2000) {
 		resp_error(out, 404, "NOT_FOUND", NULL, "no such endpoint (the path is too long)");
 		return;
@@ -700,29 +759,6 @@ static void take_upload(struct call *call, const char *data, size_t n)
 	memcpy(grown + call->len, data, n);
 	call->body = grown;
 	call->len += n;
-}
-
-/*
- * A connection's own state, from its first byte to its close: the
- * certificate its handshake was served (TLS), which stays alive until the
- * connection closes however often it is replaced meanwhile (servercert.h),
- * and what the URI callback saw of the request being read. Nothing is kept
- * per request before its head is whole: libmicrohttpd may close a
- * connection without ending the request it began (CONNECTION_MEMORY).
- */
-struct conn_state {
-	struct certset *cert;
-	size_t target_len;   /* the request target's bytes, as sent */
-	size_t query_params; /* the pieces of its query between '&' */
-	bool answered;	     /* refused from its target: the rest is not served */
-};
-
-static struct conn_state *conn_state_of(struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci ? ci->socket_context : NULL;
 }
 
 static struct call *call_new(struct http_server *h, struct MHD_Connection *c, const char *url)
@@ -911,10 +947,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
 	struct conn_state *cs = *socket_context;
 
-	(void)cls;
 	(void)c;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct conn_state));
+		cs = calloc(1, sizeof(struct conn_state));
+		if (cs != NULL)
+			cs->h = cls;
+		*socket_context = cs;
 		return;
 	}
 	/* closed: libmicrohttpd has deinitialised the TLS session already */
@@ -922,6 +960,35 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		servercert_put(cs->cert);
 	free(cs);
 	*socket_context = NULL;
+}
+
+/*
+ * GnuTLS's verification of the client's certificate chain, on an
+ * engines_only listener: the handshake fails unless the client shows an
+ * engine's plugin-client certificate from the cluster CA (README, "Engines on
+ * other hosts"), so that nothing else reaches the plugin protocol.
+ */
+static int verify_engine(gnutls_session_t session)
+{
+	struct MHD_Connection *c = gnutls_session_get_ptr(session);
+	struct conn_state *cs = c ? conn_state_of(c) : NULL;
+	const gnutls_datum_t *peers;
+	unsigned int n = 0;
+	struct refusal why = {"", "no certificate"};
+	char name[256], from[64];
+
+	if (cs == NULL || cs->h == NULL)
+		return -1;
+	peers = gnutls_certificate_get_peers(session, &n);
+	if (peers != NULL && n > 0 &&
+	    bdl_verify_engine_plugin_cert(cs->h->srv->tls->engine_trust, peers[0].data,
+					  peers[0].size, name, sizeof(name), &why) == 0) {
+		cs->engine = true;
+		return 0;
+	}
+	client_address(c, from, sizeof(from));
+	log_msg(LOG_WARN, "authz.listen: refused the TLS handshake of %s: %s", from, why.message);
+	return -1;
 }
 
 /*
@@ -943,6 +1010,11 @@ static int on_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, in
 	(void)nalgos;
 	if (t == NULL)
 		return -1;
+	/* refusing unauthenticated engines: a certificate is required, and checked */
+	if (t->h != NULL && t->h->engines_only) {
+		gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+		gnutls_session_set_verify_function(session, verify_engine);
+	}
 	if (t->cert == NULL)
 		t->cert = servercert_take();
 	if (t->cert == NULL)
@@ -961,29 +1033,33 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_DEBUG, "http: %s", line);
 }
 
-static int listen_addr(const struct config *cfg, struct sockaddr_storage *ss)
+static int listen_addr(const char *host, int port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 
 	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, cfg->listen_host, &in4->sin_addr) == 1) {
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)cfg->listen_port);
+		in4->sin_port = htons((uint16_t)port);
 		return AF_INET;
 	}
-	if (inet_pton(AF_INET6, cfg->listen_host, &in6->sin6_addr) == 1) {
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)cfg->listen_port);
+		in6->sin6_port = htons((uint16_t)port);
 		return AF_INET6;
 	}
 	return -1;
 }
 
-struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
-			       struct http_stats *stats, struct failure *err)
+/*
+ * A TLS daemon for h on host:port, serving servercert.c's certificate and
+ * asking clients for a certificate from trust_pem; per_ip caps one address's
+ * connections (0: no cap).
+ */
+static int start_tls(struct http_server *h, const char *host, int port, const char *trust_pem,
+		     unsigned int per_ip, struct failure *err)
 {
-	struct http_server *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
 	/*
 	 * A thread per connection: a handler may wait (a password hashing in turn, an
@@ -992,36 +1068,75 @@ struct http_server *http_start(struct server *srv, const struct route *routes, s
 	 */
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			     MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	int family;
+
+	if (listen_addr(host, port, &ss) == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->daemon = MHD_start_daemon(
+	    flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, on_cert,
+	    MHD_OPTION_HTTPS_MEM_TRUST, trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	if (h->daemon != NULL)
+		return 0;
+	return failure_set(err, "cannot listen on %s%s%s:%d: %s", strchr(host, ':') ? "[" : "",
+			   host, strchr(host, ':') ? "]" : "", port,
+			   errno ? strerror(errno) : "TLS or socket setup failed");
+}
+
+static struct http_server *server_new(struct server *srv, const struct route *routes, size_t n,
+				      struct http_stats *stats, size_t max_body)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	h->srv = srv;
+	h->routes = routes;
+	h->nroutes = n;
+	h->stats = stats;
+	h->max_body = max_body;
+	return h;
+}
+
+struct http_server *http_start(struct server *srv, const struct route *routes, size_t n,
+			       struct http_stats *stats, struct failure *err)
+{
+	struct http_server *h = server_new(srv, routes, n, stats, MAX_BODY);
 
 	if (h == NULL) {
 		failure_set(err, "out of memory");
 		return NULL;
 	}
-	h->srv = srv;
-	h->routes = routes;
-	h->nroutes = n;
-	h->stats = stats;
-	h->max_body = MAX_BODY;
-	family = listen_addr(srv->cfg, &ss);
-	if (family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	h->daemon = MHD_start_daemon(
-	    flags, (uint16_t)srv->cfg->listen_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&ss, MHD_OPTION_HTTPS_CERT_CALLBACK, on_cert,
-	    /* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
-	    MHD_OPTION_HTTPS_MEM_TRUST, srv->tls->cas_pem, MHD_OPTION_HTTPS_PRIORITIES,
-	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
-	    on_target, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-	    on_mhd_log, NULL, MHD_OPTION_END);
-	if (h->daemon == NULL) {
-		failure_set(err, "cannot listen on %s:%d: %s", srv->cfg->listen_host,
-			    srv->cfg->listen_port,
-			    errno ? strerror(errno) : "TLS or socket setup failed");
+	/* asks clients for a bundle certificate; rbac_identify_cert decides what it proves */
+	if (start_tls(h, srv->cfg->listen_host, srv->cfg->listen_port, srv->tls->cas_pem, 256,
+		      err) != 0) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+struct http_server *http_start_engines(struct server *srv, const struct route *routes, size_t n,
+				       struct http_stats *stats, struct failure *err)
+{
+	struct http_server *h = server_new(srv, routes, n, stats, PLUGIN_MAX_BODY);
+
+	if (h == NULL) {
+		failure_set(err, "out of memory");
+		return NULL;
+	}
+	h->engines_only = true;
+	/*
+	 * Engines' certificates come from the cluster CA; behind a load balancer
+	 * every engine comes from one address, so none is capped per address.
+	 */
+	if (start_tls(h, srv->cfg->authz_listen_host, srv->cfg->authz_listen_port,
+		      srv->tls->cluster_pem, 0, err) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -1057,7 +1172,7 @@ static int unix_listener(const char *path, struct failure *err)
 struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
 				      struct http_stats *stats, struct failure *err)
 {
-	struct http_server *h = calloc(1, sizeof(*h));
+	struct http_server *h = server_new(srv, routes, n, stats, PLUGIN_MAX_BODY);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int fd;
 
@@ -1066,11 +1181,6 @@ struct http_server *http_start_plugin(struct server *srv, const struct route *ro
 		failure_set(err, "out of memory");
 		return NULL;
 	}
-	h->srv = srv;
-	h->routes = routes;
-	h->nroutes = n;
-	h->stats = stats;
-	h->max_body = PLUGIN_MAX_BODY;
 	fd = unix_listener(h->socket_path, err);
 	if (fd >= 0)
 		h->daemon = MHD_start_daemon(
@@ -1081,7 +1191,7 @@ struct http_server *http_start_plugin(struct server *srv, const struct route *ro
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_target, h, MHD_OPTION_NOTIFY_COMPLETED,
-		    on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		    on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		if (fd >= 0) {

@@ -108,6 +108,13 @@ struct http_server *http_start(struct server *srv, const struct route *routes, s
 /* Serves the routes (the engine plugin protocol) on the unix socket authz.socket. */
 struct http_server *http_start_plugin(struct server *srv, const struct route *routes, size_t n,
 				      struct http_stats *stats, struct failure *err);
+/*
+ * Serves the routes (the engine plugin protocol) over TLS on authz.listen, to
+ * engines only: a client without an engine's plugin-client certificate from
+ * the cluster CA fails the handshake.
+ */
+struct http_server *http_start_engines(struct server *srv, const struct route *routes, size_t n,
+				       struct http_stats *stats, struct failure *err);
 /* Stops accepting, waits for in-flight requests (at most `grace_seconds`), stops. */
 void http_stop(struct http_server *h, int grace_seconds);
 

@@ -79,7 +79,8 @@ static int ca_views(struct tls_material *m, struct failure *err)
 	}
 	free(client_pem);
 	m->client_trust = bdl_trust_new(cas, 2);
-	if (m->cas_pem == NULL || m->client_trust == NULL)
+	m->engine_trust = bdl_trust_new(cas, 1);
+	if (m->cas_pem == NULL || m->client_trust == NULL || m->engine_trust == NULL)
 		return failure_set(err, "cannot encode the CAs");
 	return 0;
 }
@@ -176,6 +177,7 @@ void tls_free(struct tls_material *m)
 	free(m->cluster_pem);
 	free(m->cas_pem);
 	X509_STORE_free(m->client_trust);
+	X509_STORE_free(m->engine_trust);
 	free(m->cert_pem);
 	bdl_free_secret(m->key_pem);
 	memset(m, 0, sizeof(*m));

@@ -16,7 +16,9 @@ struct tls_material {
 	char *cluster_pem; /* verifies authd's and the engines' server certificates */
 	char *cas_pem;	   /* both CA certificates: GET /ca, and the handshake's trust list */
 	X509_STORE *client_trust; /* both CAs, for bundle certificates */
-	char *cert_pem;		  /* the HTTPS certificate (and chain) */
+	/* the cluster CA alone, for engines' plugin-client certificates */
+	X509_STORE *engine_trust;
+	char *cert_pem; /* the HTTPS certificate (and chain) */
 	char *key_pem;
 };
 

@@ -8,6 +8,10 @@
  *   is down, and back without an engine restart (SPEC §8.1);
  * - services on a single-node swarm: Secret Use and Config Use on what they
  *   reference, Node Schedule once nodes have labels (SPEC §5, §8.2);
+ * - the plugin over TLS (authz.listen), as an engine on another host
+ *   reaches it through a plugin spec file: the same decisions as on the
+ *   socket, engines' plugin-client certificates only, no API routes, and an
+ *   engine with a wrong certificate gets no decision;
  * - the plugin socket under bad input: the protocol, malformed JSON, missing
  *   fields, bad, foreign and revoked certificates, user mismatches, huge
  *   bodies, unknown routes, path tricks, absolute URIs, local requests
@@ -182,7 +186,7 @@ static void engine_env(const struct engine *e, char vars[2][IT_PATH_LEN + 16], c
  * engine_start has no way to add. The pid goes into e, so that
  * engine_stop and engine_free stop it as they stop their own.
  */
-static void spawn_dockerd(struct engine *e, const char *tls)
+static void spawn_dockerd(struct engine *e, const char *tls, const char *plugin_name)
 {
 	char vars[2][IT_PATH_LEN + 16];
 	const char *env[5];
@@ -215,7 +219,7 @@ static void spawn_dockerd(struct engine *e, const char *tls)
 			      fmt("%s/server-cert.pem", tls),
 			      "--tlskey",
 			      fmt("%s/server-key.pem", tls),
-			      fmt("--authorization-plugin=%s", plugin),
+			      fmt("--authorization-plugin=%s", plugin_name),
 			      NULL};
 	e->pid = cmd_spawn(argv, env, e->dir, e->log);
 	ck_assert_msg(e->pid > 0, "cannot start dockerd");
@@ -240,7 +244,7 @@ static void start_engine(struct engine *e, const char *tls)
 	double deadline = it_now() + ENGINE_READY_SECONDS;
 	int status;
 
-	spawn_dockerd(e, tls);
+	spawn_dockerd(e, tls, plugin);
 	while (!engine_answers(e)) {
 		if (waitpid(e->pid, &status, WNOHANG) == e->pid)
 			e->pid = 0;
@@ -1988,6 +1992,247 @@ START_TEST(test_node_schedule)
 }
 END_TEST
 
+/* ---- the plugin over TLS: authz.listen, as an engine on another host reaches it ---- */
+
+/*
+ * dockerd reads plugin spec files from /etc/docker/plugins only: the suite
+ * writes one per plugin, named for its pid, and removes it by its exact path.
+ */
+#define SPEC_DIR "/etc/docker/plugins"
+
+static int plugin_port;			      /* authz.listen's */
+static char plugin_spec[IT_PATH_LEN];	      /* the fixture engine's spec file */
+static char bad_plugin[64];		      /* the plugin of an engine with a wrong certificate */
+static char bad_spec[IT_PATH_LEN];	      /* its spec file */
+static char plugin_tls_dir[IT_PATH_LEN + 16]; /* `authd engine-tls --plugin-client`'s files */
+
+static void plugin_client_tls(const char *name, const char *out)
+{
+	char log[IT_PATH_LEN + 160];
+	const char *args[] = {"engine-tls",	 "--data-dir", srv->dir,
+			      "--plugin-client", "--name",     name,
+			      "--out",		 out,	       NULL};
+	int status;
+
+	snprintf(log, sizeof(log), "%s/engine-tls-%s-plugin.log", suite_dir, name);
+	status = authd_run_once(args, NULL, log);
+	ck_assert_msg(status == 0,
+		      "authd engine-tls --plugin-client exited with status %d (log %s)", status,
+		      log);
+}
+
+/* The spec file of plugin `name`: authd over TLS, showing cert and key, trusting plugin-ca.pem. */
+static void write_spec(const char *path, const char *name, const char *cert, const char *key)
+{
+	const char *text =
+	    fmt("{\"Name\": \"%s\", \"Addr\": \"https://127.0.0.1:%d\", \"TLSConfig\": "
+		"{\"InsecureSkipVerify\": false, \"CAFile\": \"%s/plugin-ca.pem\", "
+		"\"CertFile\": \"%s\", \"KeyFile\": \"%s\"}}\n",
+		name, plugin_port, plugin_tls_dir, cert, key);
+
+	ck_assert_msg(it_write_file(path, text) == 0, "cannot write %s", path);
+}
+
+static void remove_specs(void)
+{
+	if (plugin_spec[0] != '\0')
+		unlink(plugin_spec);
+	if (bad_spec[0] != '\0')
+		unlink(bad_spec);
+}
+
+/*
+ * authd with authz.listen and no plugin socket, its engine's plugin-client
+ * certificate, the spec file that points dockerd at authd over TLS, and a
+ * controller engine that uses it; the people of the docker fixture.
+ */
+static void setup_tls(void)
+{
+	const char *tls;
+
+	make_wd("fixture");
+	require_tools(tools);
+	snprintf(plugin, sizeof(plugin), "authd-it-tls-%d", (int)getpid());
+	snprintf(bad_plugin, sizeof(bad_plugin), "authd-it-tlsbad-%d", (int)getpid());
+	snprintf(plugin_spec, sizeof(plugin_spec), SPEC_DIR "/%s.json", plugin);
+	snprintf(bad_spec, sizeof(bad_spec), SPEC_DIR "/%s.json", bad_plugin);
+	plugin_sock[0] = '\0';
+	ck_assert_msg(mkdir("/etc/docker", 0755) == 0 || errno == EEXIST,
+		      "cannot make /etc/docker");
+	ck_assert_msg(mkdir(SPEC_DIR, 0755) == 0 || errno == EEXIST, "cannot make " SPEC_DIR);
+	plugin_port = it_free_port();
+	ck_assert_int_gt(plugin_port, 0);
+	eng = engine_new(suite_dir);
+	ck_assert_msg(eng != NULL, "cannot make an engine's dirs under %s", suite_dir);
+	srv = authd_new(fmt("{\"authz\":{\"listen\":\"127.0.0.1:%d\",\"engineSocket\":\"%s\"}}",
+			    plugin_port, eng->sock));
+	ck_assert_msg(srv != NULL, "cannot make a data dir");
+	tls = fmt("%s/tls-controller", srv->dir);
+	engine_tls("it-authz", "controller", tls);
+	snprintf(plugin_tls_dir, sizeof(plugin_tls_dir), "%s/tls-plugin", srv->dir);
+	plugin_client_tls("it-authz", plugin_tls_dir);
+	start_srv(ADMIN_PW);
+	write_spec(plugin_spec, plugin, fmt("%s/plugin-cert.pem", plugin_tls_dir),
+		   fmt("%s/plugin-key.pem", plugin_tls_dir));
+	start_engine(eng, tls);
+	expect_ran(sh(NULL,
+		      "tar cf - --files-from /dev/null | docker -H 'unix://%s' import - " IMAGE,
+		      eng->sock),
+		   0);
+	add_people();
+	http_close();
+	teardown_test();
+}
+
+static void teardown_tls(void)
+{
+	teardown_docker();
+	remove_specs();
+}
+
+/*
+ * method path on authz.listen with a client certificate (cert NULL: none);
+ * *rc is libcurl's outcome, CURLE_OK only when an answer came back.
+ */
+static struct reply *tls_call(const char *method, const char *path, const char *body,
+			      const char *cert, const char *key, CURLcode *rc)
+{
+	struct reply *r = keep_reply();
+	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	struct feed feed = {body ? body : "", body ? strlen(body) : 0};
+	CURL *c = curl_easy_init();
+
+	ck_assert_msg(c != NULL, "out of memory");
+	snprintf(r->what, sizeof(r->what), "%s %s over TLS", method, path);
+	curl_easy_setopt(c, CURLOPT_URL, fmt("https://127.0.0.1:%d%s", plugin_port, path));
+	curl_easy_setopt(c, CURLOPT_CAINFO, fmt("%s/plugin-ca.pem", plugin_tls_dir));
+	if (cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, key);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (strcmp(method, "POST") == 0)
+		set_upload(c, &feed, false);
+	*rc = curl_easy_perform(c);
+	if (*rc == CURLE_OK)
+		take_answer(r, c);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+/* What the engine's own certificate gets on authz.listen. */
+static struct reply *as_engine(const char *method, const char *path, const char *body)
+{
+	CURLcode rc;
+	struct reply *r = tls_call(method, path, body, fmt("%s/plugin-cert.pem", plugin_tls_dir),
+				   fmt("%s/plugin-key.pem", plugin_tls_dir), &rc);
+
+	ck_assert_msg(rc == CURLE_OK, "%s: %s", r->what, curl_easy_strerror(rc));
+	return r;
+}
+
+/* A client showing cert (NULL: none) gets no answer at all: its handshake fails. */
+static void expect_handshake_refused_at(int line, const char *cert, const char *key)
+{
+	CURLcode rc;
+	struct reply *r = tls_call("POST", "/Plugin.Activate", "", cert, key, &rc);
+
+	ck_assert_msg(rc != CURLE_OK && r->status == 0,
+		      "line %d: %s with %s was answered %ld: %.300s", line, r->what,
+		      cert ? cert : "no certificate", r->status, r->body ? r->body : "");
+}
+#define expect_handshake_refused(cert, key) expect_handshake_refused_at(__LINE__, cert, key)
+
+/* An AuthZReq for p's bundle certificate. */
+static const char *req_as(const struct principal *p, const char *method, const char *uri)
+{
+	return authz_req(p->name, method, uri, NULL,
+			 cert_list(base64_of_file(fmt("%s/cert.pem", p->dir))));
+}
+
+START_TEST(test_tls_listener_engines_only)
+{
+	static const char *const api[][2] = {{"GET", "/_ping"},
+					     {"GET", "/ca"},
+					     {"POST", "/auth/login"},
+					     {"POST", "/api/authz"},
+					     {"GET", "/metrics"},
+					     {"GET", ACCOUNTS},
+					     {"GET", "/"}};
+	const char *tls = fmt("%s/tls-controller", srv->dir);
+	struct reply *r = as_engine("POST", "/Plugin.Activate", "");
+
+	/* the engine's certificate: the plugin protocol, decided as on the socket */
+	expect_status(r, 200);
+	ck_assert_msg(jstr(r->json, "Implements.0") &&
+			  strcmp(jstr(r->json, "Implements.0"), "authz") == 0,
+		      "activation: %s", r->body);
+	expect_allow(as_engine("POST", "/AuthZPlugin.AuthZReq",
+			       req_as(&people[P_RC], "GET", "/v1.41/volumes")),
+		     true);
+	r = as_engine("POST", "/AuthZPlugin.AuthZReq",
+		      req_as(&people[P_NONE], "GET", "/v1.41/volumes"));
+	expect_allow(r, false);
+	expect_msg(r, "az-none has no grant for Volume View");
+	/* ... and nothing of the API */
+	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++)
+		expect_status(
+		    as_engine(api[i][0], api[i][1], strcmp(api[i][0], "POST") == 0 ? "{}" : NULL),
+		    404);
+	/* no certificate, bundles of both CAs, the engine's server certificate: no handshake */
+	expect_handshake_refused(NULL, NULL);
+	expect_handshake_refused(fmt("%s/cert.pem", people[P_RC].dir),
+				 fmt("%s/key.pem", people[P_RC].dir));
+	expect_handshake_refused(fmt("%s/cert.pem", people[P_ADMIN].dir),
+				 fmt("%s/key.pem", people[P_ADMIN].dir));
+	expect_handshake_refused(fmt("%s/server-cert.pem", tls), fmt("%s/server-key.pem", tls));
+	/* the operator learns why */
+	expect_has(read_text(srv->log), "authz.listen: refused the TLS handshake of 127.0.0.1",
+		   "authd's log");
+	expect_has(read_text(srv->log), "not an engine's plugin-client certificate", "authd's log");
+}
+END_TEST
+
+/* Whether pid has exited, leaving it to be reaped (by engine_free). */
+static bool exited(pid_t pid)
+{
+	siginfo_t info = {0};
+
+	return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == pid;
+}
+
+/*
+ * An engine whose spec shows the admin's bundle certificate instead of its
+ * plugin-client one gets no decision: dockerd cannot activate the plugin,
+ * serves nothing meanwhile, and gives up.
+ */
+START_TEST(test_tls_wrong_certificate_fails_closed)
+{
+	const struct principal *adm = &people[P_ADMIN];
+	struct engine *e = engine_new(suite_dir);
+	double deadline = it_now() + 120;
+
+	ck_assert_msg(e != NULL, "cannot make an engine's dirs");
+	write_spec(bad_spec, bad_plugin, fmt("%s/cert.pem", adm->dir), fmt("%s/key.pem", adm->dir));
+	e->port = it_free_port();
+	spawn_dockerd(e, fmt("%s/tls-controller", srv->dir), bad_plugin);
+	while (!exited(e->pid)) {
+		ck_assert_msg(it_now() < deadline,
+			      "dockerd with a wrong plugin certificate still runs");
+		it_sleep_ms(250);
+	}
+	expect_has(read_text(e->log), "failed to validate authorization plugin", "dockerd's log");
+	expect_has(read_text(srv->log), "not an engine's plugin-client certificate", "authd's log");
+	unlink(bad_spec);
+	engine_free(e);
+}
+END_TEST
+
 /* ---- suites ---- */
 
 static Suite *authz_suite(void)
@@ -2012,6 +2257,15 @@ static Suite *authz_suite(void)
 	tcase_add_test(tc, test_service_uses_in_the_decision_api);
 	tcase_add_test(tc, test_service_without_an_engine_to_ask);
 	tcase_add_test(tc, test_node_schedule); /* last: it labels the node */
+	suite_add_tcase(s, tc);
+	tc = server_case("plugin_tls", setup_tls, teardown_tls, TEST_TIMEOUT);
+	tcase_add_test(tc, test_admin_does_everything);
+	tcase_add_test(tc, test_restricted_control);
+	tcase_add_test(tc, test_no_grant);
+	tcase_add_test(tc, test_key_deleted);
+	tcase_add_test(tc, test_deactivated);
+	tcase_add_test(tc, test_tls_listener_engines_only);
+	tcase_add_test(tc, test_tls_wrong_certificate_fails_closed);
 	suite_add_tcase(s, tc);
 	tc = server_case("plugin", setup_plugin, stop_server, TEST_TIMEOUT);
 	tcase_add_test(tc, test_plugin_protocol);
@@ -2044,6 +2298,7 @@ static void stop_engine(void)
 {
 	prune_networks();
 	engine_free(eng);
+	remove_specs();
 }
 
 int main(void)

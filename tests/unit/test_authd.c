@@ -72,7 +72,8 @@ START_TEST(config_reads_every_section)
 	write_text("full.json",
 		   "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
 		   "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
-		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false},"
+		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false,"
+		   "\"listen\":\"0.0.0.0:9444\"},"
 		   "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
 		   "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
 		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
@@ -86,6 +87,8 @@ START_TEST(config_reads_every_section)
 	ck_assert_int_eq(c.listen_port, 9443);
 	ck_assert_str_eq(c.data_dir, "/var/lib/authd");
 	ck_assert(!c.authz_allow_local);
+	ck_assert_str_eq(c.authz_listen_host, "0.0.0.0");
+	ck_assert_int_eq(c.authz_listen_port, 9444);
 	ck_assert_uint_eq(c.bundle_n_engine_hosts, 2);
 	ck_assert_str_eq(c.bundle_engine_hosts[1], "tcp://b:2376");
 	ck_assert_str_eq(c.bundle_key_type, "rsa-2048");
@@ -179,6 +182,16 @@ START_TEST(config_refuses_bad_files)
 	expect_config_error("{\"dataDir\":\"/x\",\"log\":{\"level\":\"loud\"}}", "log level");
 	expect_config_error("{\"dataDir\":\"/x\",\"listen\":\"localhost:1\"}", "not an IP address");
 	expect_config_error("{\"dataDir\":\"/x\",\"listen\":\"127.0.0.1:70000\"}", "port");
+	expect_config_error("{\"authz\":{\"listen\":9444}}",
+			    "authz.listen: must be a string ADDRESS:PORT");
+	expect_config_error("{\"authz\":{\"listen\":\"engines:9444\"}}",
+			    "authz.listen: \"engines\" is not an IP address");
+	expect_config_error("{\"authz\":{\"listen\":\"0.0.0.0\"}}",
+			    "authz.listen: \"0.0.0.0\" is not ADDRESS:PORT");
+	expect_config_error("{\"authz\":{\"listen\":\"127.0.0.1:8443\"}}",
+			    "authz.listen: must not be the HTTPS API's listen address");
+	expect_config_error("{\"authz\":{\"listn\":\"127.0.0.1:9444\"}}",
+			    "unknown key \"authz.listn\"");
 	expect_config_error("{\"dataDir\":\"/x\",\"tls\":{\"cert\":\"/c.pem\"}}",
 			    "cert and key must be given together");
 	expect_config_error("{\"dataDir\":\"/x\",\"session\":{\"idleMinutes\":10,"

@@ -506,6 +506,59 @@ START_TEST(verifies_client_certificates)
 }
 END_TEST
 
+/* DER of a certificate, parsed back as a relying party would see it; OPENSSL_free it. */
+static unsigned char *der_of(X509 *cert, int *len)
+{
+	unsigned char *der = NULL;
+
+	*len = i2d_X509(cert, &der);
+	ck_assert_int_gt(*len, 0);
+	return der;
+}
+
+/* Only the cluster CA's certificates with OU engine-plugin pass as an engine's. */
+START_TEST(engine_plugin_certificates)
+{
+	struct bdl_ca cluster, client_ca;
+	struct failure err;
+	struct refusal why;
+	char cn[64];
+	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
+	const char *sans[] = {"localhost"};
+	X509 *certs[5];
+	X509_STORE *trust;
+	int len;
+
+	ck_assert_int_eq(bdl_ca_generate("cluster", 30, &cluster, &err), 0);
+	ck_assert_int_eq(bdl_ca_generate("client", 30, &client_ca, &err), 0);
+	trust = bdl_trust_new(&cluster.cert, 1);
+	certs[0] = bdl_issue_client_cert(&cluster, key, "node1", BDL_ENGINE_PLUGIN_UNIT, 30, &err);
+	certs[1] = bdl_issue_client_cert(&cluster, key, "admin", "admin", 30, &err);
+	certs[2] = bdl_issue_client_cert(&client_ca, key, "bob", BDL_ENGINE_PLUGIN_UNIT, 30, &err);
+	certs[3] = bdl_issue_server_cert(&cluster, key, "node1", sans, 1, 30, &err);
+	certs[4] = bdl_issue_client_cert(&cluster, key, "x", BDL_ENGINE_PLUGIN_UNIT "x", 30, &err);
+	for (int i = 0; i < 5; i++) {
+		unsigned char *der = der_of(certs[i], &len);
+		int rc =
+		    bdl_verify_engine_plugin_cert(trust, der, (size_t)len, cn, sizeof(cn), &why);
+
+		ck_assert_msg(rc == (i == 0 ? 0 : -1), "certificate %d: %d (%s)", i, rc,
+			      why.message);
+		OPENSSL_free(der);
+	}
+	ck_assert_int_eq(bdl_verify_engine_plugin_cert(trust, (const unsigned char *)"junk", 4, cn,
+						       sizeof(cn), &why),
+			 -1);
+	ck_assert_ptr_nonnull(strstr(why.message, "cannot be read"));
+	for (int i = 0; i < 5; i++)
+		X509_free(certs[i]);
+	X509_STORE_free(trust);
+	EVP_PKEY_free(key);
+	bdl_ca_free(&cluster);
+	bdl_ca_free(&client_ca);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bundles");
@@ -529,6 +582,7 @@ int main(void)
 	tcase_add_test(tc, accepts_good_server_material);
 	tcase_add_test(tc, refuses_expired_server_certificates);
 	tcase_add_test(tc, verifies_client_certificates);
+	tcase_add_test(tc, engine_plugin_certificates);
 	suite_add_tcase(s, tc);
 	return unit_run(s, dir);
 }
