@@ -49,8 +49,8 @@ static const char *in_dir(const struct samba *s, const char *name, char *buf, si
  * The tools' environment: the DC's CA for ldapmodify and ldapsearch, and no
  * ldap.conf or ldaprc of the machine's (LDAPNOINIT would drop LDAPTLS_CACERT too).
  */
-static void tool_env(const struct samba *s, char ca[IT_PATH_LEN + 16],
-		     char home[IT_PATH_LEN + 8], const char *env[6])
+static void tool_env(const struct samba *s, char ca[IT_PATH_LEN + 16], char home[IT_PATH_LEN + 8],
+		     const char *env[6])
 {
 	snprintf(ca, IT_PATH_LEN + 16, "LDAPTLS_CACERT=%s", s->ca);
 	snprintf(home, IT_PATH_LEN + 8, "HOME=%s", s->dir);
@@ -64,8 +64,8 @@ static void tool_env(const struct samba *s, char ca[IT_PATH_LEN + 16],
 
 bool samba_available(char *why, size_t len)
 {
-	static const char *const tools[] = {"samba", "samba-tool", "ldbadd", "ldapmodify",
-					    "ldapsearch", NULL};
+	static const char *const tools[] = {"samba",	  "samba-tool", "ldbadd",
+					    "ldapmodify", "ldapsearch", NULL};
 	char path[IT_PATH_LEN];
 
 	for (const char *const *t = tools; *t != NULL; t++)
@@ -265,10 +265,10 @@ static bool answers(struct samba *s)
 	const char *env[6];
 
 	tool_env(s, ca, home, env);
-	const char *argv[] = {"ldapsearch", "-x",	     "-H",	 s->ldaps_url, "-o",
-			      "nettimeout=2", "-l",	     "2",	 "-D",	       s->admin_dn,
-			      "-w",	      s->admin_pw, "-b",	 SAMBA_BASE,   "-s",
-			      "base",	      "-LLL",	     "dn",	 NULL};
+	const char *argv[] = {"ldapsearch",   "-x",	   "-H", s->ldaps_url, "-o",
+			      "nettimeout=2", "-l",	   "2",	 "-D",	       s->admin_dn,
+			      "-w",	      s->admin_pw, "-b", SAMBA_BASE,   "-s",
+			      "base",	      "-LLL",	   "dn", NULL};
 	return cmd_run(argv, env, s->dir, in_dir(s, "probe.log", out, sizeof(out)), 10) == 0;
 }
 
@@ -403,10 +403,9 @@ static int guid_text(const char *text, char *out, size_t len)
 	b64[n] = '\0';
 	if (EVP_DecodeBlock(b, (const unsigned char *)b64, (int)n) != 18)
 		return -1;
-	snprintf(out, len,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3],
-		 b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -418,8 +417,9 @@ int samba_guid(struct samba *s, const char *dn, char *out, size_t len)
 
 	out[0] = '\0';
 	snprintf(name, sizeof(name), "guid-%d-%d.ldif", (int)getpid(), ++s->changes);
-	const char *args[] = {"ldapsearch", "-LLL", "-o",	       "ldif-wrap=no", "-b", dn,
-			      "-s",	    "base", "(objectClass=*)", "objectGUID",   NULL};
+	const char *args[] = {"ldapsearch", "-LLL", "-o",   "ldif-wrap=no",    "-b",
+			      dn,	    "-s",   "base", "(objectClass=*)", "objectGUID",
+			      NULL};
 	rc = run_tool(s, args, in_dir(s, name, path, sizeof(path)));
 	text = rc == 0 ? it_read_file(path, NULL) : NULL;
 	rc = guid_text(text, out, len);

@@ -92,7 +92,8 @@ static void start_dc(void)
 	ck_assert_msg(samba_load(dc, ldif) == 0, "loading the directory failed (see above)");
 	free(ldif);
 	ck_assert_msg(samba_start(dc) == 0, "samba did not start (see above)");
-	fprintf(stderr, "Samba AD DC: provisioned in %.1f s, %d users loaded in %.1f s, up after %.1f s\n",
+	fprintf(stderr,
+		"Samba AD DC: provisioned in %.1f s, %d users loaded in %.1f s, up after %.1f s\n",
 		t1 - t0, NMANY + 5, it_now() - t1, it_now() - t0);
 }
 
@@ -135,8 +136,8 @@ static json_t *settings(const char *url, bool start_tls, const char *base, const
 	    "serverURL", url, "startTLS", start_tls, "rootCerts", read_text(dc->ca), "readerDN",
 	    dc->admin_dn, "readerPassword", dc->admin_pw, "uniqueIDAttr", "objectGUID",
 	    "userSearchConfigs", "baseDN", base, "usernameAttr", name_attr, "fullNameAttr",
-	    "displayName", "filter", "(objectClass=user)", "scopeSubtree", 1,
-	    "jitUserProvisioning", jit, "maxDeactivationPercent", 10, "timeoutSeconds", 30));
+	    "displayName", "filter", "(objectClass=user)", "scopeSubtree", 1, "jitUserProvisioning",
+	    jit, "maxDeactivationPercent", 10, "timeoutSeconds", 30));
 }
 
 static const char *dumps(json_t *j)
@@ -252,12 +253,12 @@ START_TEST(test_login_by_sam_account_name_over_ldaps)
 	ck_assert_str_eq(ldap_id_of("alice"), guid_of("CN=alice," PEOPLE));
 
 	/* the test login says which server answered */
-	r = call("POST", admin,
-		 jbody("{s:s, s:s, s:o}", "username", "dave", "password", password_of("dave"),
-		       "ldapSettings",
-		       json_deep_copy(settings(dc->ldaps_url, false, PEOPLE, "sAMAccountName",
-					       true))),
-		 TRY_LOGIN);
+	r = call(
+	    "POST", admin,
+	    jbody("{s:s, s:s, s:o}", "username", "dave", "password", password_of("dave"),
+		  "ldapSettings",
+		  json_deep_copy(settings(dc->ldaps_url, false, PEOPLE, "sAMAccountName", true))),
+	    TRY_LOGIN);
 	expect_status(r, 200);
 	ck_assert_str_eq(jstr(r->json, "server"), dc->ldaps_url);
 }
@@ -322,32 +323,52 @@ START_TEST(test_moved_user_logs_in_at_once)
 }
 END_TEST
 
+static void make_team_of(const char *team, const char *group_dn)
+{
+	expect_status(call("POST", admin, jbody("{s:s}", "name", team), ACCOUNTS "/eng/teams"),
+		      201);
+	expect_status(call("PUT", admin,
+			   jbody("{s:b, s:b, s:s, s:s}", "enableSync", 1, "selectGroupMembers", 1,
+				 "groupDN", group_dn, "groupMemberAttr", "member"),
+			   ACCOUNTS "/eng/teams/%s/memberSyncConfig", team),
+		      200);
+}
+
 /*
- * A team of a group of 1,600 members gets them all (Windows would answer the
- * first 1,500 as member;range=0-1499); removing more than 10% of them is refused
- * with nothing changed until forced.
+ * A team of a group of 1,600 members gets them all. Windows' AD answers a request
+ * for member with the first 1,500 values, as member;range=0-1499; Samba answers
+ * all 1,600 at once, however large the group, but honours a requested range: with
+ * memberRangeSize 1500 authd asks as Windows would answer (member;range=0-1499,
+ * then member;range=1500-2999, answered member;range=1500-*). Removing more than
+ * 10% of the members is refused with nothing changed until forced.
  */
 START_TEST(test_team_of_1600_members_and_its_guard)
 {
-	const char *removals = "";
-	json_t *j;
+	const char *removals = "", *log;
+	json_t *s = settings(dc->ldaps_url, false, MANY, "sAMAccountName", false), *j;
 
-	use_ldap(settings(dc->ldaps_url, false, MANY, "sAMAccountName", false));
+	use_ldap(s);
 	j = run_job(SYNC, "done");
 	ck_assert_int_eq(summary(j, "created"), NMANY);
 	expect_status(call("POST", admin, jbody("{s:s, s:b}", "name", "eng", "isOrg", 1), ACCOUNTS),
 		      201);
-	expect_status(call("POST", admin, jbody("{s:s}", "name", "all"), ACCOUNTS "/eng/teams"),
-		      201);
-	expect_status(call("PUT", admin,
-			   jbody("{s:b, s:b, s:s, s:s}", "enableSync", 1, "selectGroupMembers", 1,
-				 "groupDN", ALL, "groupMemberAttr", "member"),
-			   ACCOUNTS "/eng/teams/all/memberSyncConfig"),
-		      200);
+	make_team_of("all", ALL);
 	j = run_job(SYNC, "done");
 	ck_assert_int_eq(summary(j, "membersAdded"), NMANY);
 	ck_assert_int_eq(team_size("all"), NMANY);
-	expect_has(job_log(jstr(j, "id")), ": 1600 members by member", "the job log");
+	log = job_log(jstr(j, "id"));
+	expect_has(log, ": 1600 members by member\n", "the job log (Samba's one whole answer)");
+
+	/* in ranges of 1,500, as Windows answers them: a sync that kept the first range
+	 * only would leave the team with 1,500 */
+	json_object_set_new(s, "memberRangeSize", json_integer(1500));
+	use_ldap(s);
+	make_team_of("ranged", ALL);
+	j = run_job(SYNC, "done");
+	ck_assert_int_eq(summary(j, "membersAdded"), NMANY);
+	ck_assert_int_eq(team_size("ranged"), NMANY);
+	expect_has(job_log(jstr(j, "id")), ": 1600 members by member (read in ranges)",
+		   "the job log");
 
 	/* 200 of 1,600 is 12.5%, more than 10% */
 	for (int i = 0; i < 200; i++)
@@ -355,11 +376,13 @@ START_TEST(test_team_of_1600_members_and_its_guard)
 	change(fmt("dn: " ALL "\nchangetype: modify\ndelete: member\n%s\n", removals));
 	j = run_job(SYNC, "errored");
 	ck_assert_int_eq(team_size("all"), NMANY);
+	ck_assert_int_eq(team_size("ranged"), NMANY);
 	expect_has(job_log(jstr(j, "id")),
 		   "refused: team eng/all would lose 200 of its 1600 LDAP members", "the job log");
 	j = run_job(FORCED, "done");
-	ck_assert_int_eq(summary(j, "membersRemoved"), 200);
+	ck_assert_int_eq(summary(j, "membersRemoved"), 400);
 	ck_assert_int_eq(team_size("all"), NMANY - 200);
+	ck_assert_int_eq(team_size("ranged"), NMANY - 200);
 }
 END_TEST
 
