@@ -301,10 +301,9 @@ static int read_urls(const json_t *obj, const char *prefix, struct ls_server *ou
 /* ---- objects ---- */
 
 static const char *const server_keys[] = {
-    "domain",	      "serverURL",	   "serverURLs",	 "startTLS",
-    "rootCerts",      "tlsSkipVerify",	   "noSimplePagination", "readerDN",
-    "readerPassword", "readerPasswordSet", "uniqueIDAttr",	 "memberRangeSize",
-    NULL};
+    "domain",	     "serverURL",	   "serverURLs", "startTLS",	   "rootCerts",
+    "tlsSkipVerify", "noSimplePagination", "readerDN",	 "readerPassword", "readerPasswordSet",
+    "uniqueIDAttr",  "memberRangeSize",	   NULL};
 
 static int read_server(const json_t *obj, bool additional, const char *prefix,
 		       struct ls_server *out, struct refusal *err)
