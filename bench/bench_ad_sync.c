@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "bench_sync.h"
 #include "harness.h"
 #include "samba.h"
 #include "slapd.h"
@@ -49,23 +50,6 @@ static char *directory_ldif(int members)
 	return text;
 }
 
-/* A call that must answer `want`; the reply's JSON is kept in *json when asked. */
-static int must(const struct authd *s, const char *token, const char *method, const char *path,
-		const char *body, long want, json_t **json)
-{
-	struct reply r;
-	int rc =
-	    http_call(s, method, path, token, body, NULL, &r) == 0 && r.status == want ? 0 : -1;
-
-	if (rc != 0)
-		fprintf(stderr, "bench_ad_sync: %s %s: %ld %s\n", method, path, r.status,
-			r.body ? r.body : r.error);
-	if (json != NULL)
-		*json = rc == 0 ? json_incref(r.json) : NULL;
-	reply_free(&r);
-	return rc;
-}
-
 static int configure(const struct authd *s, const char *admin, const struct samba *dc)
 {
 	char *ca = it_read_file(dc->ca, NULL), *body;
@@ -80,12 +64,14 @@ static int configure(const struct authd *s, const char *admin, const struct samb
 		      "usernameAttr", "sAMAccountName", "fullNameAttr", "displayName", "filter",
 		      "(objectClass=user)", "jitUserProvisioning", 0, "timeoutSeconds", 300);
 	body = settings ? json_dumps(settings, JSON_COMPACT) : NULL;
-	rc = body == NULL || must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
-	     must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200, NULL) ||
-	     must(s, admin, "POST", "/enzi/v0/accounts", "{\"name\":\"bench\",\"isOrg\":true}", 201,
-		  NULL) ||
-	     must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"big\"}", 201,
-		  NULL);
+	rc = body == NULL ||
+	     bench_must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
+	     bench_must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200,
+			NULL) ||
+	     bench_must(s, admin, "POST", "/enzi/v0/accounts",
+			"{\"name\":\"bench\",\"isOrg\":true}", 201, NULL) ||
+	     bench_must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"big\"}",
+			201, NULL);
 	free(body);
 	free(ca);
 	json_decref(settings);
@@ -94,41 +80,10 @@ static int configure(const struct authd *s, const char *admin, const struct samb
 
 static int follow_group(const struct authd *s, const char *admin)
 {
-	return must(s, admin, "PUT", "/enzi/v0/accounts/bench/teams/big/memberSyncConfig",
-		    "{\"enableSync\":true,\"selectGroupMembers\":true,\"groupDN\":\"" GROUP
-		    "\",\"groupMemberAttr\":\"member\"}",
-		    200, NULL);
-}
-
-/* Runs one sync to its end; its durationMs, or -1. *summary gets the summary's text. */
-static double run_sync(const struct authd *s, const char *admin, char **summary)
-{
-	json_t *job = NULL;
-	char path[128];
-	double ms = -1;
-
-	if (must(s, admin, "POST", "/enzi/v0/jobs", "{\"action\":\"ldap-sync\"}", 202, &job))
-		return -1;
-	snprintf(path, sizeof(path), "/enzi/v0/jobs/%s", jstr(job, "id"));
-	json_decref(job);
-	for (;;) {
-		const char *status;
-
-		usleep(50 * 1000);
-		if (must(s, admin, "GET", path, NULL, 200, &job))
-			return -1;
-		status = jstr(job, "status");
-		if (strcmp(status, "done") == 0 || strcmp(status, "errored") == 0 ||
-		    strcmp(status, "canceled") == 0)
-			break;
-		json_decref(job);
-	}
-	if (strcmp(jstr(job, "status"), "done") == 0)
-		ms = (double)jint(job, "summary.durationMs", -1);
-	free(*summary);
-	*summary = json_dumps(jpath(job, "summary"), JSON_COMPACT);
-	json_decref(job);
-	return ms;
+	return bench_must(s, admin, "PUT", "/enzi/v0/accounts/bench/teams/big/memberSyncConfig",
+			  "{\"enableSync\":true,\"selectGroupMembers\":true,\"groupDN\":\"" GROUP
+			  "\",\"groupMemberAttr\":\"member\"}",
+			  200, NULL);
 }
 
 /* One ldapsearch over LDAPS as the reader, output dropped; 0 on success. */
@@ -217,7 +172,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* the users first, so that the team's syncs add members, not accounts */
-	users = run_sync(s, admin, &sum);
+	users = bench_run_sync(s, admin, &sum);
 	if (users < 0 || follow_group(s, admin) != 0) {
 		fprintf(stderr, "bench_ad_sync: the users' sync failed: %s\n", sum ? sum : "");
 		goto out;
@@ -228,13 +183,13 @@ int main(int argc, char **argv)
 	printf("ldapsearch_ms=%.0f (over LDAPS: the users with pr=500, then one ldapsearch per "
 	       "range of the group)\n",
 	       ref);
-	first = run_sync(s, admin, &sum);
+	first = bench_run_sync(s, admin, &sum);
 	if (ref <= 0 || first < 0) {
 		fprintf(stderr, "bench_ad_sync: a sync or ldapsearch failed: %s\n", sum ? sum : "");
 		goto out;
 	}
 	report("team_first_sync", first, ref, sum);
-	again = run_sync(s, admin, &sum);
+	again = bench_run_sync(s, admin, &sum);
 	if (again < 0) {
 		fprintf(stderr, "bench_ad_sync: the second sync failed: %s\n", sum ? sum : "");
 		goto out;

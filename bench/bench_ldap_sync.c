@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "bench_sync.h"
 #include "harness.h"
 #include "slapd.h"
 
@@ -50,23 +51,6 @@ static char *directory_ldif(int users, int groups)
 	return text;
 }
 
-/* A call that must answer `want`; the reply's JSON is kept in *json when asked. */
-static int must(const struct authd *s, const char *token, const char *method, const char *path,
-		const char *body, long want, json_t **json)
-{
-	struct reply r;
-	int rc =
-	    http_call(s, method, path, token, body, NULL, &r) == 0 && r.status == want ? 0 : -1;
-
-	if (rc != 0)
-		fprintf(stderr, "bench_ldap_sync: %s %s: %ld %s\n", method, path, r.status,
-			r.body ? r.body : r.error);
-	if (json != NULL)
-		*json = rc == 0 ? json_incref(r.json) : NULL;
-	reply_free(&r);
-	return rc;
-}
-
 static int configure(const struct authd *s, const char *admin, const struct slapd *dir, int groups)
 {
 	char body[2048], path[256];
@@ -77,14 +61,15 @@ static int configure(const struct authd *s, const char *admin, const struct slap
 		 "\"userSearchConfigs\":[{\"baseDN\":\"ou=people," SUFFIX "\","
 		 "\"filter\":\"(objectClass=inetOrgPerson)\"}]}",
 		 dir->url, dir->reader_dn, dir->reader_pw);
-	if (must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
-	    must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200, NULL) ||
-	    must(s, admin, "POST", "/enzi/v0/accounts", "{\"name\":\"bench\",\"isOrg\":true}", 201,
-		 NULL))
+	if (bench_must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
+	    bench_must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200,
+		       NULL) ||
+	    bench_must(s, admin, "POST", "/enzi/v0/accounts", "{\"name\":\"bench\",\"isOrg\":true}",
+		       201, NULL))
 		return -1;
 	for (int g = 0; g < groups; g++) {
 		snprintf(body, sizeof(body), "{\"name\":\"t%d\"}", g);
-		if (must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", body, 201, NULL))
+		if (bench_must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", body, 201, NULL))
 			return -1;
 		snprintf(path, sizeof(path), "/enzi/v0/accounts/bench/teams/t%d/memberSyncConfig",
 			 g);
@@ -93,7 +78,7 @@ static int configure(const struct authd *s, const char *admin, const struct slap
 			 "\"groupDN\":\"cn=g%d,ou=groups," SUFFIX
 			 "\",\"groupMemberAttr\":\"member\"}",
 			 g);
-		if (must(s, admin, "PUT", path, body, 200, NULL))
+		if (bench_must(s, admin, "PUT", path, body, 200, NULL))
 			return -1;
 	}
 	return 0;
@@ -119,36 +104,6 @@ static double peak_rss_mb(pid_t pid)
 		fclose(f);
 	}
 	return kb / 1024;
-}
-
-/* Runs one sync to its end; its durationMs, or -1. *summary gets the summary's text. */
-static double run_sync(const struct authd *s, const char *admin, char **summary)
-{
-	json_t *job = NULL;
-	char path[128];
-	double ms = -1;
-
-	if (must(s, admin, "POST", "/enzi/v0/jobs", "{\"action\":\"ldap-sync\"}", 202, &job))
-		return -1;
-	snprintf(path, sizeof(path), "/enzi/v0/jobs/%s", jstr(job, "id"));
-	json_decref(job);
-	for (;;) {
-		const char *status;
-
-		usleep(50 * 1000);
-		if (must(s, admin, "GET", path, NULL, 200, &job))
-			return -1;
-		status = jstr(job, "status");
-		if (strcmp(status, "done") == 0 || strcmp(status, "errored") == 0 ||
-		    strcmp(status, "canceled") == 0)
-			break;
-		json_decref(job);
-	}
-	if (strcmp(jstr(job, "status"), "done") == 0)
-		ms = (double)jint(job, "summary.durationMs", -1);
-	*summary = json_dumps(jpath(job, "summary"), JSON_COMPACT);
-	json_decref(job);
-	return ms;
 }
 
 /* ldapsearch paging through what the sync reads (users, then the groups); milliseconds. */
@@ -229,9 +184,9 @@ int main(int argc, char **argv)
 	}
 	peak_rss_mb(s->pid);
 	ref = ldapsearch_ms(dir);
-	first = run_sync(s, admin, &sum1);
+	first = bench_run_sync(s, admin, &sum1);
 	rss1 = peak_rss_mb(s->pid);
-	again = run_sync(s, admin, &sum2);
+	again = bench_run_sync(s, admin, &sum2);
 	rss2 = peak_rss_mb(s->pid);
 	if (ref <= 0 || first < 0 || again < 0) {
 		fprintf(stderr, "bench_ldap_sync: a sync or ldapsearch failed: %s %s\n",

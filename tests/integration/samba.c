@@ -28,16 +28,6 @@
 static struct samba slot;
 static bool exit_hook_installed;
 
-static void print_file_tail(const char *path, const char *what)
-{
-	size_t len = 0;
-	char *text = it_read_file(path, &len);
-
-	fprintf(stderr, "%s (%s):\n%s\n", what, path,
-		text ? text + (len > 4000 ? len - 4000 : 0) : "(unreadable)");
-	free(text);
-}
-
 /* <dir>/<name>, into buf. */
 static const char *in_dir(const struct samba *s, const char *name, char *buf, size_t len)
 {
@@ -188,7 +178,7 @@ int samba_provision(struct samba *s, const char *tls_dir)
 	rc = cmd_run(argv, env, s->dir, in_dir(s, "provision.log", out, sizeof(out)),
 		     PROVISION_SECONDS);
 	if (rc != 0) {
-		print_file_tail(out, "samba-tool domain provision failed");
+		it_print_tail(out, "samba-tool domain provision failed");
 		return -1;
 	}
 	return install_tls(s, tls_dir);
@@ -207,7 +197,7 @@ static int ldbadd(struct samba *s, const char *file)
 	const char *argv[] = {"ldbadd", "-H", url, "--nosync", conf, file, NULL};
 	rc = cmd_run(argv, env, s->dir, in_dir(s, name, out, sizeof(out)), LOAD_SECONDS);
 	if (rc != 0)
-		print_file_tail(out, "ldbadd failed");
+		it_print_tail(out, "ldbadd failed");
 	return rc == 0 ? 0 : -1;
 }
 
@@ -306,7 +296,7 @@ int samba_start(struct samba *s)
 			return 0;
 		it_sleep_ms(100);
 	}
-	print_file_tail(s->log, "samba did not start (is another server on 127.0.0.1:389?)");
+	it_print_tail(s->log, "samba did not start (is another server on 127.0.0.1:389?)");
 	samba_stop(s);
 	return -1;
 }
@@ -381,7 +371,7 @@ int samba_modify(struct samba *s, const char *ldif)
 	const char *args[] = {"ldapmodify", "-f", file, NULL};
 	rc = run_tool(s, args, in_dir(s, name, out, sizeof(out)));
 	if (rc != 0)
-		print_file_tail(out, "ldapmodify failed");
+		it_print_tail(out, "ldapmodify failed");
 	return rc;
 }
 
