@@ -3,9 +3,9 @@
  * controller (provisioned once for the suite, stopped by pid): logins by
  * sAMAccountName over LDAPS and by userPrincipalName over StartTLS, a simple
  * bind without TLS refused as AD refuses it, objectGUID as the directory id, a
- * user moved between OUs who logs in at once, and a team synced from a group
- * of 1,600 members with its member-removal guard. Exits 77 (skipped) where
- * Samba's DC cannot run.
+ * user moved between OUs who logs in at once, a team synced from a group of
+ * 1,600 members with its member-removal guard, and a group of a group. Exits
+ * 77 (skipped) where Samba's DC cannot run.
  */
 #include <check.h>
 #include <stdio.h>
@@ -386,6 +386,32 @@ START_TEST(test_team_of_1600_members_and_its_guard)
 }
 END_TEST
 
+/*
+ * A group whose members are a group and a user, added while the DC runs: with
+ * nested groups not followed (the default), the team gets its direct members.
+ */
+START_TEST(test_group_of_a_group_and_a_user)
+{
+	const char *outer = "CN=outer," GROUPS;
+	json_t *j;
+
+	ck_assert_int_eq(
+	    samba_add_group(dc, outer, (const char *const[]){DEVS, "CN=erin," PEOPLE}, 2), 0);
+	use_ldap(settings(dc->ldaps_url, false, PEOPLE, "sAMAccountName", false));
+	run_job(SYNC, "done");
+	expect_status(call("POST", admin, jbody("{s:s, s:b}", "name", "eng", "isOrg", 1), ACCOUNTS),
+		      201);
+	make_team_of("outer", outer);
+	j = run_job(SYNC, "done");
+	ck_assert_int_eq(summary(j, "membersAdded"), 1);
+	ck_assert_int_eq(team_size("outer"), 1);
+	ck_assert_str_eq(store_value_of(srv, "SELECT a.name FROM team_members m JOIN teams t ON "
+					     "t.id = m.team_id JOIN accounts a ON a.id = "
+					     "m.user_id WHERE t.name = 'outer'"),
+			 "erin");
+}
+END_TEST
+
 static Suite *ad_suite(void)
 {
 	Suite *s = suite_create("ad");
@@ -396,6 +422,7 @@ static Suite *ad_suite(void)
 	tcase_add_test(tc, test_login_by_user_principal_name_over_starttls);
 	tcase_add_test(tc, test_moved_user_logs_in_at_once);
 	tcase_add_test(tc, test_team_of_1600_members_and_its_guard);
+	tcase_add_test(tc, test_group_of_a_group_and_a_user);
 	suite_add_tcase(s, tc);
 	return s;
 }
