@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_sync.h"
 #include "engine.h"
 #include "harness.h"
 #include "pgcluster.h"
@@ -109,23 +110,6 @@ static char *nested_ldif(int users)
 	return more;
 }
 
-/* A call that must answer `want`; the reply's JSON is kept in *json when asked. */
-static int must(const struct authd *s, const char *token, const char *method, const char *path,
-		const char *body, long want, json_t **json)
-{
-	struct reply r;
-	int rc =
-	    http_call(s, method, path, token, body, NULL, &r) == 0 && r.status == want ? 0 : -1;
-
-	if (rc != 0)
-		fprintf(stderr, "bench_ldap_sync: %s %s: %ld %s\n", method, path, r.status,
-			r.body ? r.body : r.error);
-	if (json != NULL)
-		*json = rc == 0 ? json_incref(r.json) : NULL;
-	reply_free(&r);
-	return rc;
-}
-
 static int configure(const struct authd *s, const char *admin, const struct slapd *dir, int groups)
 {
 	char body[2048], path[256];
@@ -136,14 +120,15 @@ static int configure(const struct authd *s, const char *admin, const struct slap
 		 "\"userSearchConfigs\":[{\"baseDN\":\"ou=people," SUFFIX "\","
 		 "\"filter\":\"(objectClass=inetOrgPerson)\"}]}",
 		 dir->url, dir->reader_dn, dir->reader_pw);
-	if (must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
-	    must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200, NULL) ||
-	    must(s, admin, "POST", "/enzi/v0/accounts", "{\"name\":\"bench\",\"isOrg\":true}", 201,
-		 NULL))
+	if (bench_must(s, admin, "PUT", "/enzi/v0/config/auth/ldap", body, 200, NULL) ||
+	    bench_must(s, admin, "PUT", "/enzi/v0/config/auth", "{\"backend\":\"ldap\"}", 200,
+		       NULL) ||
+	    bench_must(s, admin, "POST", "/enzi/v0/accounts", "{\"name\":\"bench\",\"isOrg\":true}",
+		       201, NULL))
 		return -1;
 	for (int g = 0; g < groups; g++) {
 		snprintf(body, sizeof(body), "{\"name\":\"t%d\"}", g);
-		if (must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", body, 201, NULL))
+		if (bench_must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", body, 201, NULL))
 			return -1;
 		snprintf(path, sizeof(path), "/enzi/v0/accounts/bench/teams/t%d/memberSyncConfig",
 			 g);
@@ -152,7 +137,7 @@ static int configure(const struct authd *s, const char *admin, const struct slap
 			 "\"groupDN\":\"cn=g%d,ou=groups," SUFFIX
 			 "\",\"groupMemberAttr\":\"member\"}",
 			 g);
-		if (must(s, admin, "PUT", path, body, 200, NULL))
+		if (bench_must(s, admin, "PUT", path, body, 200, NULL))
 			return -1;
 	}
 	return 0;
@@ -169,7 +154,7 @@ static int team_sync(const struct authd *s, const char *admin, const char *name,
 		 "{\"enableSync\":%s,\"groupDN\":\"cn=%s,ou=groups," SUFFIX
 		 "\",\"followNestedGroups\":%s}",
 		 on ? "true" : "false", group, nested ? "true" : "false");
-	return must(s, admin, "PUT", path, body, 200, NULL);
+	return bench_must(s, admin, "PUT", path, body, 200, NULL);
 }
 
 /* authd's peak resident set since the last reset, in MB; and resets it. */
@@ -192,36 +177,6 @@ static double peak_rss_mb(pid_t pid)
 		fclose(f);
 	}
 	return kb / 1024;
-}
-
-/* Runs one sync to its end; its durationMs, or -1. *summary gets the summary's text. */
-static double run_sync(const struct authd *s, const char *admin, char **summary)
-{
-	json_t *job = NULL;
-	char path[128];
-	double ms = -1;
-
-	if (must(s, admin, "POST", "/enzi/v0/jobs", "{\"action\":\"ldap-sync\"}", 202, &job))
-		return -1;
-	snprintf(path, sizeof(path), "/enzi/v0/jobs/%s", jstr(job, "id"));
-	json_decref(job);
-	for (;;) {
-		const char *status;
-
-		usleep(50 * 1000);
-		if (must(s, admin, "GET", path, NULL, 200, &job))
-			return -1;
-		status = jstr(job, "status");
-		if (strcmp(status, "done") == 0 || strcmp(status, "errored") == 0 ||
-		    strcmp(status, "canceled") == 0)
-			break;
-		json_decref(job);
-	}
-	if (strcmp(jstr(job, "status"), "done") == 0)
-		ms = (double)jint(job, "summary.durationMs", -1);
-	*summary = json_dumps(jpath(job, "summary"), JSON_COMPACT);
-	json_decref(job);
-	return ms;
 }
 
 /* ldapsearch paging through what the sync reads (users, then the groups); milliseconds. */
@@ -285,9 +240,9 @@ static int measure(const char *config, const struct slapd *dir, int groups, stru
 		goto out;
 	}
 	peak_rss_mb(s->pid);
-	r->first = run_sync(s, admin, &r->sum1);
+	r->first = bench_run_sync(s, admin, &r->sum1);
 	r->rss1 = peak_rss_mb(s->pid);
-	r->again = run_sync(s, admin, &r->sum2);
+	r->again = bench_run_sync(s, admin, &r->sum2);
 	r->rss2 = peak_rss_mb(s->pid);
 	if (r->first < 0 || r->again < 0)
 		fprintf(stderr, "bench_ldap_sync: a sync on %s failed: %s %s\n", r->store,
@@ -362,18 +317,20 @@ static int nested_runs(const struct authd *s, const char *admin)
 	char *sums[3] = {NULL, NULL, NULL};
 	int rc = -1;
 
-	if (must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"flat\"}", 201,
-		 NULL) ||
-	    must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"nested\"}", 201,
-		 NULL))
+	if (bench_must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"flat\"}",
+		       201, NULL) ||
+	    bench_must(s, admin, "POST", "/enzi/v0/accounts/bench/teams", "{\"name\":\"nested\"}",
+		       201, NULL))
 		return -1;
 	/* the users first, so that both teams' syncs do the same work besides their groups */
-	users = run_sync(s, admin, &sums[0]);
-	flat = team_sync(s, admin, "flat", "flat", true, false) ? -1 : run_sync(s, admin, &sums[1]);
+	users = bench_run_sync(s, admin, &sums[0]);
+	flat = team_sync(s, admin, "flat", "flat", true, false)
+		   ? -1
+		   : bench_run_sync(s, admin, &sums[1]);
 	nested = team_sync(s, admin, "flat", "flat", false, false) ||
 			 team_sync(s, admin, "nested", "top", true, true)
 		     ? -1
-		     : run_sync(s, admin, &sums[2]);
+		     : bench_run_sync(s, admin, &sums[2]);
 	if (users >= 0 && flat > 0 && nested > 0) {
 		printf("users_sync_ms=%.0f (creating the users, no team)\n", users);
 		printf("flat_team_sync_ms=%.0f (one group of every user)\n  summary=%s\n", flat,

@@ -73,6 +73,8 @@ struct ls_server {
 	char *reader_password; /* a secret: never logged, never in JSON output */
 	char *unique_id_attr;  /* uniqueIDAttr: what names an entry for good (entryUUID,
 				  objectGUID); "" when the directory has nothing of the kind */
+	int member_range_size; /* memberRangeSize: a group's values asked for this many at a
+				  time ("member;range=0-1499"); 0 asks for them whole */
 };
 
 struct ls_user_search {

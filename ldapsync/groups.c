@@ -60,11 +60,19 @@ struct ls_group_read ls_group_read_init(const struct ls_member_sync *m, const ch
  * what the server queues for one client. */
 #define READ_WINDOW 64
 
-/* The description a request asks for: the attribute, or "member;range=1500-*"; malloc'd. */
-static char *asked(const struct ls_group_read *r)
+/*
+ * The description a request asks for: the attribute, or "member;range=1500-*"; with the
+ * server's memberRangeSize N, "member;range=<from>-<from+N-1>" from the first; malloc'd.
+ */
+static char *asked(const struct ls_conn *c, const struct ls_group_read *r)
 {
+	size_t step = (size_t)c->s->servers[c->server].member_range_size;
 	char *d = NULL;
 
+	if (step > 0)
+		return asprintf(&d, "%s;range=%zu-%zu", r->attr, r->from, r->from + step - 1) < 0
+			   ? NULL
+			   : d;
 	if (r->from == 0)
 		return strdup(r->attr);
 	return asprintf(&d, "%s;range=%zu-*", r->attr, r->from) < 0 ? NULL : d;
@@ -72,7 +80,7 @@ static char *asked(const struct ls_group_read *r)
 
 static int send_group_read(struct ls_conn *c, struct ls_group_read *r)
 {
-	char *attr = asked(r), *attrs[] = {attr, NULL}, *filter = NULL;
+	char *attr = asked(c, r), *attrs[] = {attr, NULL}, *filter = NULL;
 	struct timeval limit = {c->s->timeout_seconds, 0};
 	int rc = LDAP_NO_MEMORY;
 
@@ -101,7 +109,7 @@ static int send_group_read(struct ls_conn *c, struct ls_group_read *r)
 static void log_broken(struct ls_conn *c, struct ls_group_read *r, const struct ls_answered *got,
 		       size_t n)
 {
-	char *attr = asked(r), held[512] = "";
+	char *attr = asked(c, r), held[512] = "";
 	size_t used = 0;
 
 	for (size_t i = 0; i < n && used < sizeof(held); i++)

@@ -25,6 +25,8 @@
 #define MAX_POOL_IDLE 3600
 #define DEFAULT_SCHEDULE "@hourly"
 #define DEFAULT_UNIQUE_ID_ATTR "entryUUID"
+/* memberRangeSize: Windows answers at most 1,500 (MaxValRange) whatever is asked */
+#define MAX_RANGE_SIZE 100000
 #define MAX_SERVERS 64
 #define MAX_SEARCHES 64
 
@@ -303,9 +305,9 @@ static int read_urls(const json_t *obj, const char *prefix, struct ls_server *ou
 /* ---- objects ---- */
 
 static const char *const server_keys[] = {
-    "domain",	      "serverURL",	   "serverURLs",	 "startTLS",
-    "rootCerts",      "tlsSkipVerify",	   "noSimplePagination", "readerDN",
-    "readerPassword", "readerPasswordSet", "uniqueIDAttr",	 NULL};
+    "domain",	     "serverURL",	   "serverURLs", "startTLS",	   "rootCerts",
+    "tlsSkipVerify", "noSimplePagination", "readerDN",	 "readerPassword", "readerPasswordSet",
+    "uniqueIDAttr",  "memberRangeSize",	   NULL};
 
 static int read_server(const json_t *obj, bool additional, const char *prefix,
 		       struct ls_server *out, struct refusal *err)
@@ -321,7 +323,9 @@ static int read_server(const json_t *obj, bool additional, const char *prefix,
 	    get_string(obj, "readerDN", "", prefix, &out->reader_dn, err) ||
 	    get_string(obj, "readerPassword", NULL, prefix, &out->reader_password, err) ||
 	    get_string(obj, "uniqueIDAttr", DEFAULT_UNIQUE_ID_ATTR, prefix, &out->unique_id_attr,
-		       err))
+		       err) ||
+	    get_int(obj, "memberRangeSize", 0, 0, MAX_RANGE_SIZE, prefix, &out->member_range_size,
+		    err))
 		return -1;
 	if (additional && !is_dns_name(out->domain))
 		return refuse(err, prefix, "domain", "must be a DNS name such as eu.example.com");
@@ -676,7 +680,8 @@ static int put_server(json_t *obj, const struct ls_server *srv, bool with_passwo
 	      json_object_set_new(obj, "noSimplePagination",
 				  json_boolean(srv->no_simple_pagination)) |
 	      json_object_set_new(obj, "readerDN", json_string(srv->reader_dn)) |
-	      json_object_set_new(obj, "uniqueIDAttr", json_string(srv->unique_id_attr));
+	      json_object_set_new(obj, "uniqueIDAttr", json_string(srv->unique_id_attr)) |
+	      json_object_set_new(obj, "memberRangeSize", json_integer(srv->member_range_size));
 
 	if (with_passwords)
 		return rc | json_object_set_new(obj, "readerPassword", json_string(pw));

@@ -22,6 +22,10 @@ if [ "${1:-}" = "--test" ]; then
 	packages+=(chromium libnss3-tools nodejs)
 	# the store's second driver: a throwaway PostgreSQL cluster (initdb, pg_ctl) per suite
 	packages+=(postgresql)
+	# a real Active Directory: Samba's AD DC, provisioned per suite (samba-tool, the samba
+	# daemon, its DC modules, provisioning data and the ACL module provisioning needs), and
+	# ldbadd to load a big directory offline
+	packages+=(samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools)
 fi
 
 missing=()
@@ -36,5 +40,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packaged daemons (slapd, smbd, nmbd) must not start: the tests start their own on the same
+# ports. Without systemd, maintainer scripts ask invoke-rc.d, which obeys policy-rc.d; one that
+# refuses every start is put in place for this install only, unless the machine has its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

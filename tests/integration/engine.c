@@ -282,16 +282,6 @@ static bool lost_port_race(const struct engine *e)
 	return lost;
 }
 
-static void print_log_tail(const struct engine *e)
-{
-	size_t len = 0;
-	char *text = it_read_file(e->log, &len);
-
-	fprintf(stderr, "dockerd did not start (log %s):\n%s\n", e->log,
-		text ? text + (len > 4000 ? len - 4000 : 0) : "(unreadable)");
-	free(text);
-}
-
 /*
  * dockerd bind-mounts its data root onto itself and undoes that only on a
  * clean exit; after a kill the mount would outlive the test and its dir.
@@ -326,7 +316,7 @@ int engine_start(struct engine *e, const char *tls_dir)
 			continue;
 		break;
 	}
-	print_log_tail(e);
+	it_print_tail(e->log, "dockerd did not start");
 	return -1;
 }
 

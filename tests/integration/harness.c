@@ -407,12 +407,12 @@ static int wait_ready(struct authd *s)
 	return -1;
 }
 
-static void print_log_tail(const struct authd *s)
+void it_print_tail(const char *path, const char *what)
 {
 	size_t len = 0;
-	char *text = it_read_file(s->log, &len);
+	char *text = it_read_file(path, &len);
 
-	fprintf(stderr, "authd did not start (log %s):\n%s\n", s->log,
+	fprintf(stderr, "%s (%s):\n%s\n", what, path,
 		text ? text + (len > 4000 ? len - 4000 : 0) : "(unreadable)");
 	free(text);
 }
@@ -447,7 +447,7 @@ int authd_start(struct authd *s, const char *admin_password)
 		}
 		break;
 	}
-	print_log_tail(s);
+	it_print_tail(s->log, "authd did not start");
 	return -1;
 }
 

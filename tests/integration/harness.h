@@ -76,6 +76,8 @@ void authd_free(struct authd *s);
 char *it_read_file(const char *path, size_t *len);
 /* Removes path and everything below it. */
 void it_remove_tree(const char *path);
+/* "<what> (<path>):" and the file's last 4000 bytes, on stderr: a server's log after a failure. */
+void it_print_tail(const char *path, const char *what);
 /* Writes text to path (created or truncated); 0 on success. */
 int it_write_file(const char *path, const char *text);
 /* A 127.0.0.1 TCP port that was free a moment ago (bind to 0, read it back, close). */

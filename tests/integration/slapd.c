@@ -39,16 +39,6 @@ static bool exit_hook_installed;
  */
 static const char *const tool_env[] = {"PATH=" CMD_PATH, "LC_ALL=C", "LDAPNOINIT=1", NULL};
 
-static void print_file_tail(const char *path, const char *what)
-{
-	size_t len = 0;
-	char *text = it_read_file(path, &len);
-
-	fprintf(stderr, "%s (%s):\n%s\n", what, path,
-		text ? text + (len > 4000 ? len - 4000 : 0) : "(unreadable)");
-	free(text);
-}
-
 /* ---- the test CA ---- */
 
 static bool has_file(const char *dir, const char *name)
@@ -458,7 +448,7 @@ static int run_ldapmodify(const struct slapd *s, const char *file, const char *e
 	argv[argc] = NULL;
 	rc = cmd_run(argv, tool_env, s->dir, out, TOOL_SECONDS);
 	if (rc != 0)
-		print_file_tail(out, "ldapmodify failed");
+		it_print_tail(out, "ldapmodify failed");
 	return rc;
 }
 
@@ -473,7 +463,7 @@ static int run_slapadd(const struct slapd *s)
 	rc = cmd_run(argv, tool_env, s->dir, in_dir(s, "slapadd.log", out, sizeof(out)),
 		     TOOL_SECONDS);
 	if (rc != 0)
-		print_file_tail(out, "slapadd failed");
+		it_print_tail(out, "slapadd failed");
 	return rc == 0 ? 0 : -1;
 }
 
@@ -620,7 +610,7 @@ int slapd_start(struct slapd *s, const struct slapd_opts *o)
 			break;
 	}
 	if (rc != 0) {
-		print_file_tail(s->log, "slapd did not start");
+		it_print_tail(s->log, "slapd did not start");
 		return -1;
 	}
 	if (ngroups > 0 && run_ldapmodify(s, in_dir(s, "groups.ldif", groups, sizeof(groups)), "-a",
@@ -645,7 +635,7 @@ int slapd_restart(struct slapd *s)
 	/* the same ports: clients configured with its URLs must find it again */
 	rc = wait_ready(s);
 	if (rc != 0)
-		print_file_tail(s->log, "slapd did not restart");
+		it_print_tail(s->log, "slapd did not restart");
 	return rc == 0 ? 0 : -1;
 }
 

@@ -362,6 +362,7 @@ START_TEST(settings_take_defaults)
 	ck_assert_int_eq(s.pool_idle_seconds, 60);
 	ck_assert(s.admin_sync.select_group_members);
 	ck_assert_str_eq(s.servers[0].unique_id_attr, "entryUUID");
+	ck_assert_int_eq(s.servers[0].member_range_size, 0);
 	ls_settings_free(&s);
 }
 END_TEST
@@ -381,6 +382,9 @@ START_TEST(settings_refuse_each_bad_field)
 	expect_settings_refused("{\"readerDN\":\"not a dn\"}", "readerDN");
 	expect_settings_refused("{\"uniqueIDAttr\":\"entry UUID\"}", "uniqueIDAttr");
 	expect_settings_refused("{\"uniqueIDAttr\":7}", "uniqueIDAttr");
+	expect_settings_refused("{\"memberRangeSize\":-1}", "memberRangeSize");
+	expect_settings_refused("{\"memberRangeSize\":100001}", "memberRangeSize");
+	expect_settings_refused("{\"memberRangeSize\":\"1500\"}", "memberRangeSize");
 	expect_settings_refused("{\"readerDN\":\"\"}", "readerDN");
 	expect_settings_refused("{\"readerPassword\":\"\"}", "readerPassword");
 	expect_settings_refused("{\"userSearchConfigs\":[]}", "userSearchConfigs");

@@ -427,7 +427,7 @@ async function authPanelForm(t, ctx) {
   await openAuthPanel(ctx);
   const form = panel(ctx, 'auth').locator('#ldap-form');
   const labels = ['LDAP Server URL', 'Failover Server URLs', 'Reader DN', 'Reader Password', 'Use Start TLS', 'Skip TLS Verification',
-    'No Simple Pagination (RFC 2696)', 'Root Certificates', 'Unique ID Attribute', 'Just-In-Time User Provisioning', 'Base DN',
+    'No Simple Pagination (RFC 2696)', 'Root Certificates', 'Unique ID Attribute', 'Member Range Size', 'Just-In-Time User Provisioning', 'Base DN',
     'Username Attribute', 'Full Name Attribute', 'Filter', 'Search subtree instead of just one level',
     'Select Group Members', 'Iterate through group members', 'Group DN', 'Group Member Attribute',
     'Sync Interval', 'Enable sync of admin users', 'Follow Referrals', 'Timeout (seconds)', 'Maximum deactivations (%)'];

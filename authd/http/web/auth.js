@@ -18,6 +18,7 @@ const SERVER_FIELDS = [
   { key: 'noSimplePagination', type: 'checkbox', label: 'No Simple Pagination (RFC 2696)', help: 'For servers without paged results: every search must then fit in one answer.' },
   { key: 'rootCerts', type: 'textarea', label: 'Root Certificates', help: "PEM CA certificates that verify the server's certificate; empty for the system's CAs." },
   { key: 'uniqueIDAttr', label: 'Unique ID Attribute', default: 'entryUUID', help: 'The attribute that names an entry for good, by which an account follows its user when moved or renamed: entryUUID on OpenLDAP, objectGUID on Active Directory; empty if the directory has none.' },
+  { key: 'memberRangeSize', type: 'number', default: 0, min: 0, max: 100000, label: 'Member Range Size', help: 'Active Directory only: ask for a group\'s members this many at a time (member;range=0-1499, then on); 0 asks for them whole and follows the ranges the server answers.' },
 ];
 
 const DOMAIN_FIELDS = [
