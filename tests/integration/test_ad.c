@@ -412,6 +412,59 @@ START_TEST(test_group_of_a_group_and_a_user)
 }
 END_TEST
 
+/* Whether team holds exactly alice, bob and erin. */
+static void expect_alice_bob_erin(const char *team)
+{
+	ck_assert_int_eq(team_size(team), 3);
+	ck_assert_str_eq(store_value_of(srv, fmt("SELECT count(*) FROM team_members m JOIN teams t "
+						 "ON t.id = m.team_id JOIN accounts a ON a.id = "
+						 "m.user_id WHERE t.name = '%s' AND a.name IN "
+						 "('alice', 'bob', 'erin')",
+						 team)),
+			 "3");
+}
+
+/*
+ * Nested groups followed on AD by the in-chain rule: a team of a group three
+ * levels above its users gets them all, each once, and a loop the directory
+ * holds changes nothing; the server, not authd, walks the chain.
+ */
+START_TEST(test_nested_groups_by_the_in_chain_rule)
+{
+	const char *outer = "CN=outer2," GROUPS, *top = "CN=top," GROUPS;
+	json_t *j;
+
+	ck_assert_int_eq(
+	    samba_add_group(dc, outer, (const char *const[]){DEVS, "CN=erin," PEOPLE}, 2), 0);
+	/* alice is reached twice: through devs and directly */
+	ck_assert_int_eq(
+	    samba_add_group(dc, top, (const char *const[]){outer, "CN=alice," PEOPLE}, 2), 0);
+	use_ldap(settings(dc->ldaps_url, false, PEOPLE, "sAMAccountName", false));
+	run_job(SYNC, "done");
+	expect_status(call("POST", admin, jbody("{s:s, s:b}", "name", "eng", "isOrg", 1), ACCOUNTS),
+		      201);
+	expect_status(call("POST", admin, jbody("{s:s}", "name", "top"), ACCOUNTS "/eng/teams"),
+		      201);
+	expect_status(
+	    call("PUT", admin,
+		 jbody("{s:b, s:b, s:s, s:s, s:b}", "enableSync", 1, "selectGroupMembers", 1,
+		       "groupDN", top, "groupMemberAttr", "member", "followNestedGroups", 1),
+		 ACCOUNTS "/eng/teams/top/memberSyncConfig"),
+	    200);
+	j = run_job(SYNC, "done");
+	ck_assert_int_eq(summary(j, "membersAdded"), 3);
+	expect_alice_bob_erin("top");
+	expect_has(job_log(jstr(j, "id")), "nested groups by the in-chain rule", "the job log");
+
+	/* devs names top: a loop, which the in-chain rule walks once */
+	change(fmt("dn: " DEVS "\nchangetype: modify\nadd: member\nmember: %s\n\n", top));
+	j = run_job(SYNC, "done");
+	ck_assert_int_eq(summary(j, "membersAdded"), 0);
+	ck_assert_int_eq(summary(j, "membersRemoved"), 0);
+	expect_alice_bob_erin("top");
+}
+END_TEST
+
 static Suite *ad_suite(void)
 {
 	Suite *s = suite_create("ad");
@@ -423,6 +476,7 @@ static Suite *ad_suite(void)
 	tcase_add_test(tc, test_moved_user_logs_in_at_once);
 	tcase_add_test(tc, test_team_of_1600_members_and_its_guard);
 	tcase_add_test(tc, test_group_of_a_group_and_a_user);
+	tcase_add_test(tc, test_nested_groups_by_the_in_chain_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }
