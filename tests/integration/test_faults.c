@@ -1264,6 +1264,29 @@ START_TEST(test_database_away_at_start)
 }
 END_TEST
 
+/* A DSN with a wrong password: start-up stops with libpq's reason, never the password. */
+START_TEST(test_wrong_password_in_the_dsn)
+{
+	char dsn[IT_PATH_LEN], *pw;
+	const char *wrong, *log;
+	json_t *config;
+
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	ck_assert_ptr_nonnull(pw = strstr(dsn, "password="));
+	wrong = fmt("%.*spassword=Wr0ng-Dsn-Secret-9", (int)(pw - dsn), dsn);
+	config = json_pack("{s:{s:s, s:s}}", "store", "driver", "postgres", "dsn", wrong);
+	new_server(NULL, keep(json_dumps(config, JSON_COMPACT)));
+	json_decref(config);
+	ck_assert_int_eq(authd_start(srv, ADMIN_PW), -1);
+	ck_assert_msg(WIFEXITED(srv->last_status) && WEXITSTATUS(srv->last_status) != 0,
+		      "authd did not exit with an error (wait status %d)", srv->last_status);
+	log = read_text(srv->log);
+	expect_has(log, "password authentication failed", "authd's log");
+	expect_lacks(log, "Wr0ng-Dsn-Secret-9", "authd's log");
+	teardown_server();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 /* CTest's SKIP_RETURN_CODE for integration_faults_disk_full: the test could not run here. */
@@ -1290,6 +1313,7 @@ static Suite *faults_suite(void)
 		tcase_add_loop_test(away, test_database_restarted, 0, 2);
 		tcase_add_test(away, test_database_away_at_start);
 		tcase_add_test(away, test_decisions_while_database_away);
+		tcase_add_test(away, test_wrong_password_in_the_dsn);
 		suite_add_tcase(s, away);
 	}
 	return s;
