@@ -7,7 +7,8 @@
  * - two started at once on an empty database end with one CA and one admin;
  * - a key file that is wrong, unreadable by mode, or missing stops start-up
  *   with a message that does not hold the key;
- * - pg_dump of the database holds no private key, in PEM or raw.
+ * - pg_dump of the database holds no private key, in PEM or raw;
+ * - store-copy from SQLite, then replicas that keep the old CAs.
  * It needs PostgreSQL, so it has only the postgres entry (77 otherwise).
  */
 #include <check.h>
@@ -342,6 +343,53 @@ START_TEST(test_wrong_key_file_refused)
 }
 END_TEST
 
+/*
+ * store-copy from SQLite to a PostgreSQL store with store.keyFile says how the
+ * CAs get there; the first replica started on the old data dir puts them in
+ * the store, so that a bundle given out before the move works on every replica.
+ */
+START_TEST(test_store_copy_brings_the_cas)
+{
+	char dsn[IT_PATH_LEN];
+	const char *key = key_file("store.key"), *token, *from, *to;
+	struct authd *old, *a, *b;
+	struct bundle before;
+	struct ran r;
+
+	old = authd_new("{\"store\":{\"driver\":\"sqlite\"}}");
+	ck_assert_ptr_nonnull(old);
+	ck_assert_int_eq(authd_start(old, ADMIN_PW), 0);
+	token = token_on(old);
+	before = fetch_bundle_at(__LINE__, old, token, "label=before", fmt("%s/before", wd));
+	http_close();
+	authd_stop(old);
+
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	from = fmt("%s/from.json", wd);
+	to = fmt("%s/to.json", wd);
+	ck_assert_int_eq(it_write_file(from, jbody("{s:s, s:{s:s}}", "dataDir", old->dir, "store",
+						   "driver", "sqlite")),
+			 0);
+	ck_assert_int_eq(it_write_file(to, replica_config(dsn, key)), 0);
+	r = sh(NULL, "%s store-copy --from '%s' --to '%s' 2>&1", AUTHD_BIN, from, to);
+	expect_ran(r, 0);
+	expect_has(r.out, fmt("start the first authd on it with the data dir %s", old->dir),
+		   "store-copy's output");
+
+	/* the first replica on the old data dir puts its CAs in the store; the next reads them */
+	a = replica(dsn, key);
+	expect_ran(sh(NULL, "cp -a '%s/ca' '%s/tls' '%s/'", old->dir, old->dir, a->dir), 0);
+	ck_assert_int_eq(authd_start(a, ADMIN_PW), 0);
+	b = replica(dsn, key);
+	ck_assert_int_eq(authd_start(b, ADMIN_PW), 0);
+	ck_assert_int_eq(bundle_get(a, &before, A "/admin"), 200);
+	ck_assert_int_eq(bundle_get(b, &before, A "/admin"), 200);
+	authd_free(a);
+	authd_free(b);
+	authd_free(old);
+}
+END_TEST
+
 static Suite *replicas_suite(void)
 {
 	Suite *s = suite_create("replicas");
@@ -350,6 +398,7 @@ static Suite *replicas_suite(void)
 	tcase_add_test(tc, test_replicas_share_ca_and_identity);
 	tcase_add_test(tc, test_started_together_make_one_ca);
 	tcase_add_test(tc, test_wrong_key_file_refused);
+	tcase_add_test(tc, test_store_copy_brings_the_cas);
 	suite_add_tcase(s, tc);
 	return s;
 }
