@@ -239,8 +239,9 @@ static int add_row(const unsigned char *kek, const char *name, const char *cert_
  * there (or this data dir ran without the store's), else a new one.
  */
 static int first_ca(const struct config *cfg, const unsigned char *kek, const char *name,
-		    const char *common_name, struct failure *err)
+		    const void *ctx, struct failure *err)
 {
+	const char *common_name = ctx;
 	char cert[4096], key[4096], *cert_pem = NULL, *key_pem = NULL;
 	struct bdl_ca ca = {0};
 	bool own = false;
@@ -282,17 +283,18 @@ static char *unseal_row(const unsigned char *kek, const char *name, const struct
 	return key;
 }
 
-/* Reads the named row, making it first (make) when the store has none. */
-static int get_or_make(const char *name, struct tls_row *r,
-		       int (*make)(const struct config *, const unsigned char *, const char *,
-				   const char *, struct failure *),
-		       const struct config *cfg, const unsigned char *kek, const char *what,
-		       struct failure *err)
+/* What makes a row for an empty store: first_ca (ctx: the CA's name) or first_server (the CA). */
+typedef int (*make_fn)(const struct config *cfg, const unsigned char *kek, const char *name,
+		       const void *ctx, struct failure *err);
+
+/* Reads the named row, making it first when the store has none. */
+static int get_or_make(const char *name, struct tls_row *r, make_fn make, const void *ctx,
+		       const struct config *cfg, const unsigned char *kek, struct failure *err)
 {
 	int rc = store_tls_get(name, r);
 
 	if (rc == STORE_NOT_FOUND) {
-		if (make(cfg, kek, name, what, err) != 0)
+		if (make(cfg, kek, name, ctx, err) != 0)
 			return -1;
 		rc = store_tls_get(name, r);
 	}
@@ -311,7 +313,7 @@ static int shared_ca(const struct config *cfg, const unsigned char *kek, const c
 	struct failure e;
 	int rc = -1;
 
-	if (get_or_make(name, &r, first_ca, cfg, kek, common_name, err) != 0)
+	if (get_or_make(name, &r, first_ca, common_name, cfg, kek, err) != 0)
 		return -1;
 	key = unseal_row(kek, name, &r, err);
 	if (key != NULL && ca_from_pems(r.cert_pem, key, ca) != 0)
@@ -326,17 +328,15 @@ static int shared_ca(const struct config *cfg, const unsigned char *kek, const c
 	return rc;
 }
 
-static const struct bdl_ca *issuing_ca; /* first_server's, set only during tls_load_shared */
-
 /* The served certificate for an empty store: <dataDir>/tls's when there, else a new one. */
 static int first_server(const struct config *cfg, const unsigned char *kek, const char *name,
-			const char *what, struct failure *err)
+			const void *ctx, struct failure *err)
 {
+	const struct bdl_ca *cluster = ctx;
 	char cert[4096], key[4096], *cert_pem = NULL, *key_pem = NULL;
 	struct failure e;
 	int rc;
 
-	(void)what;
 	snprintf(cert, sizeof(cert), "%s/tls/server-cert.pem", cfg->data_dir);
 	snprintf(key, sizeof(key), "%s/tls/server-key.pem", cfg->data_dir);
 	if (exists(cert) && exists(key)) {
@@ -346,7 +346,7 @@ static int first_server(const struct config *cfg, const unsigned char *kek, cons
 			free(cert_pem);
 			return failure_set(err, "%s", e.message);
 		}
-	} else if (issue_server_pems(cfg, issuing_ca, &cert_pem, &key_pem, err) != 0) {
+	} else if (issue_server_pems(cfg, cluster, &cert_pem, &key_pem, err) != 0) {
 		return -1;
 	}
 	rc = add_row(kek, name, cert_pem, key_pem, err);
@@ -361,8 +361,7 @@ static int shared_server(const struct config *cfg, const unsigned char *kek, str
 {
 	struct tls_row r;
 
-	issuing_ca = &m->cluster;
-	if (get_or_make("server", &r, first_server, cfg, kek, NULL, err) != 0)
+	if (get_or_make("server", &r, first_server, &m->cluster, cfg, kek, err) != 0)
 		return -1;
 	m->key_pem = unseal_row(kek, "served certificate", &r, err);
 	m->cert_pem = r.cert_pem;
@@ -402,7 +401,7 @@ int tls_reload_served(const struct config *cfg, const unsigned char *kek, struct
 	char *key;
 	int rc;
 
-	if (!m->shared || cfg->tls_cert != NULL)
+	if (m == NULL || !m->shared || cfg->tls_cert != NULL)
 		return 0;
 	if (store_tls_version("server", &v) != STORE_OK || v == atomic_load(&m->served_version))
 		return 0;
@@ -410,12 +409,13 @@ int tls_reload_served(const struct config *cfg, const unsigned char *kek, struct
 		return -1;
 	key = unseal_row(kek, "served certificate", &r, &err);
 	rc = key != NULL ? servercert_set(r.cert_pem, key, &err) : -1;
-	if (rc == 0) {
-		atomic_store(&m->served_version, r.version);
-		log_msg(LOG_INFO, "serving the stored certificate's version %lld", (long long)v);
-	} else {
+	/* a version that cannot be served is said once, not at every tick; the old one stays */
+	atomic_store(&m->served_version, r.version);
+	if (rc == 0)
+		log_msg(LOG_INFO, "serving the stored certificate's version %lld",
+			(long long)r.version);
+	else
 		log_msg(LOG_ERROR, "served certificate in the store: %s", err.message);
-	}
 	bdl_free_secret(key);
 	store_tls_row_free(&r);
 	return rc;
