@@ -8,7 +8,9 @@
  * - a key file that is wrong, unreadable by mode, or missing stops start-up
  *   with a message that does not hold the key;
  * - pg_dump of the database holds no private key, in PEM or raw;
- * - store-copy from SQLite, then replicas that keep the old CAs.
+ * - store-copy from SQLite, then replicas that keep the old CAs;
+ * - the docker CLI with a bundle of one replica on an engine whose
+ *   certificate `authd engine-tls` made from the store with another's config.
  * It needs PostgreSQL, so it has only the postgres entry (77 otherwise).
  */
 #include <check.h>
@@ -24,6 +26,7 @@
 
 #include "bundles.h"
 #include "checks.h"
+#include "engine.h"
 #include "pgcluster.h"
 
 #define ADMIN_PW "Replica-Admin-Passw0rd"
@@ -400,6 +403,51 @@ START_TEST(test_store_copy_brings_the_cas)
 }
 END_TEST
 
+/*
+ * The docker CLI: an engine whose TLS material `authd engine-tls` made from
+ * the store with replica b's config accepts a bundle issued on replica a, and
+ * the bundle's ca.pem verifies the engine.
+ */
+START_TEST(test_docker_cli_with_a_bundle_of_another_replica)
+{
+	static const char *const tools[] = {"dockerd", "docker", NULL};
+	char dsn[IT_PATH_LEN];
+	const char *key = key_file("store.key"), *tls = fmt("%s/engine-tls", wd), *log;
+	struct authd *a, *b;
+	struct engine *e;
+	struct bundle bundle;
+	struct ran r;
+	int status;
+
+	require_tools(tools);
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	a = replica(dsn, key);
+	b = replica(dsn, key);
+	ck_assert_int_eq(authd_start(a, ADMIN_PW), 0);
+	const char *args[] = {"engine-tls", "--config", b->config, "--data-dir", b->dir,
+			      "--name",	    "engine",	"--san",   "127.0.0.1",	 "--mode",
+			      "controller", "--out",	tls,	   NULL};
+
+	log = fmt("%s/engine-tls.log", wd);
+	status = authd_run_once(args, NULL, log);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "engine-tls: %s",
+		      read_text(log));
+	e = engine_new(wd);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_msg(engine_start(e, tls) == 0, "dockerd did not start; its log is above");
+	bundle = fetch_bundle_at(__LINE__, a, token_on(a), "label=cli", fmt("%s/bundle", wd));
+	http_close();
+	r = sh(bundle.dir,
+	       "DOCKER_HOST='%s' DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=. docker version "
+	       "--format '{{.Server.Version}}'",
+	       e->host);
+	expect_ran(r, 0);
+	engine_free(e);
+	stop_clean(a);
+	authd_free(b);
+}
+END_TEST
+
 static Suite *replicas_suite(void)
 {
 	Suite *s = suite_create("replicas");
@@ -409,6 +457,7 @@ static Suite *replicas_suite(void)
 	tcase_add_test(tc, test_started_together_make_one_ca);
 	tcase_add_test(tc, test_wrong_key_file_refused);
 	tcase_add_test(tc, test_store_copy_brings_the_cas);
+	tcase_add_test(tc, test_docker_cli_with_a_bundle_of_another_replica);
 	suite_add_tcase(s, tc);
 	return s;
 }
