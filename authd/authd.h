@@ -67,6 +67,11 @@ struct config {
 	char *store_driver; /* "sqlite" (the default) or "postgres" */
 	char *store_dsn;
 	char *store_dsn_file; /* a file of mode 0600 or stricter holding the DSN */
+	/*
+	 * postgres only: a file of mode 0600 or stricter holding the key that seals
+	 * the CAs' and the served certificate's private keys kept in the store
+	 */
+	char *store_key_file;
 	int store_max_connections;
 };
 
@@ -123,6 +128,12 @@ int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], str
 char *secret_seal(const unsigned char key[SECRET_KEY_LEN], const char *plain);
 /* The plain text, malloc'd (the caller cleanses it); NULL when the seal does not open. */
 char *secret_unseal(const unsigned char key[SECRET_KEY_LEN], const char *sealed);
+/*
+ * store.keyFile's key: 32 bytes, raw or as 64 hex digits (a last line break
+ * allowed), in a file others may not read. Messages name the path, never the
+ * content. 0, or -1 with err.
+ */
+int secret_key_file_read(const char *path, unsigned char key[SECRET_KEY_LEN], struct failure *err);
 
 /* ---- audit.c ---- */
 
@@ -189,6 +200,8 @@ struct server {
 	struct idcache *ids; /* certificate texts' fingerprints (authz/idcache.c) */
 	struct engine_labels *labels;
 	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
+	/* store.keyFile's key: seals the private keys of the TLS material in the store */
+	unsigned char store_key[SECRET_KEY_LEN];
 	struct ldap_cache *ldap; /* the settings, parsed once per change (ldap_config.c) */
 	struct jobs *jobs;	 /* the sync worker and scheduler (sync/jobs.c) */
 	/* what GET /metrics shows, counted where it happens (README, "Metrics") */

@@ -2,12 +2,14 @@
  * The first admin. An empty store gets the account "admin", with the
  * password from AUTHD_ADMIN_PASSWORD, or else a generated one written to
  * <dataDir>/initial-admin-password (0600) whose path is printed once.
+ * Replicas starting together on one empty store make one admin between them.
  */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bootstrap.h"
 #include "store/store.h"
@@ -77,6 +79,13 @@ int bootstrap_admin(const char *data_dir, struct failure *err)
 	a.created_at = a.updated_at = now_seconds();
 	rc = hash != NULL && new_uuid(a.id) == 0 ? store_account_insert(&a, hash) : STORE_ERROR;
 	free(hash);
+	if (rc == STORE_CONFLICT && store_account_counts(&users, &orgs) == STORE_OK && users > 0) {
+		/* another replica on the same store made its first admin meanwhile: that one stays
+		 */
+		if (strcmp(where, "AUTHD_ADMIN_PASSWORD") != 0)
+			unlink(where);
+		return 0;
+	}
 	if (rc != STORE_OK)
 		return failure_set(err, "cannot create the first admin");
 	printf("authd: created the first admin \"admin\"; its password is in %s\n", where);

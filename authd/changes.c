@@ -7,10 +7,13 @@
  *   settings             the cached LDAP settings
  *   sessions             the session cache forgets the ended ones
  *   session settings     the session cache, which ends what they end
+ *   certs                the served certificate, read again from the store where
+ *                        replicas share it (an upload on another replica)
  * The snapshot is rebuilt once, however many of its kinds one change has.
  */
 #include "changes.h"
 #include "authz/rbac.h"
+#include "http/tls.h"
 #include "ldap_config.h"
 #include "session.h"
 
@@ -40,4 +43,6 @@ void changes_announce(struct server *srv, const struct change *c)
 		sessions_accounts_changed(srv->sessions);
 	if (c->what & SNAPSHOT_KINDS)
 		rbac_refresh(srv->rbac);
+	if (c->what & CHANGE_CERTS)
+		tls_reload_served(srv->cfg, srv->store_key, srv->tls);
 }

@@ -22,6 +22,7 @@ enum change_kind {
 	CHANGE_SETTINGS = 1 << 6,	  /* the backend, the default role or the LDAP settings */
 	CHANGE_SESSIONS = 1 << 7,	  /* sessions ended (session, or account's but keep) */
 	CHANGE_SESSION_SETTINGS = 1 << 8, /* the session settings are session_settings */
+	CHANGE_CERTS = 1 << 9, /* the served certificate was replaced in the store (an upload) */
 };
 
 struct change {

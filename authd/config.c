@@ -74,9 +74,12 @@ static const struct key throttle_keys[] = {
     INT("maxFailures", throttle_max_failures, 1, 1000),
     INT("windowSeconds", throttle_window_seconds, 1, 86400),
     INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
-static const struct key store_keys[] = {STR("driver", store_driver), STR("dsn", store_dsn),
+static const struct key store_keys[] = {STR("driver", store_driver),
+					STR("dsn", store_dsn),
 					STR("dsnFile", store_dsn_file),
-					INT("maxConnections", store_max_connections, 1, 1000), END};
+					STR("keyFile", store_key_file),
+					INT("maxConnections", store_max_connections, 1, 1000),
+					END};
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
 				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
 				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
@@ -136,7 +139,7 @@ static void free_strings(char ***list, size_t *n)
 }
 
 /* Every string field of a config, for copying and freeing them alike. */
-#define N_STRINGS 17
+#define N_STRINGS 18
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
 	char **all[N_STRINGS] = {&c->path,
@@ -155,7 +158,8 @@ static void string_fields(struct config *c, char **f[N_STRINGS])
 				 &c->log_audit,
 				 &c->store_driver,
 				 &c->store_dsn,
-				 &c->store_dsn_file};
+				 &c->store_dsn_file,
+				 &c->store_key_file};
 
 	memcpy(f, all, sizeof(all));
 }
@@ -329,18 +333,38 @@ static int apply_object(struct config *cfg, const struct key *keys, json_t *obj,
  * it: they name the key, and a dsnFile by its path. A dsnFile that others
  * may read is refused, as ssh refuses such a key: its password is not secret.
  */
+/* A file that holds a secret: a regular file only its owner may read, as ssh wants of a key. */
+static int check_private_file(const char *key, const char *path, struct refusal *why)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return refusal_set(why, key, "%s: %s is not a readable file", key, path);
+	if ((st.st_mode & 077) != 0)
+		return refusal_set(why, key,
+				   "%s: %s may be read by others (mode %03o); chmod 600 it", key,
+				   path, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 static int check_store(const struct config *cfg, struct refusal *why)
 {
 	bool pg = strcmp(cfg->store_driver, "postgres") == 0;
-	struct stat st;
 
 	if (!pg && strcmp(cfg->store_driver, "sqlite") != 0)
 		return refusal_set(why, "store.driver", "store.driver: must be sqlite or postgres");
 	if (!pg && (cfg->store_dsn != NULL || cfg->store_dsn_file != NULL))
 		return refusal_set(why, "store.dsn",
 				   "store.dsn and store.dsnFile: only for the postgres driver");
+	/* SQLite keeps the TLS material in files of the data dir, as it always has */
+	if (!pg && cfg->store_key_file != NULL)
+		return refusal_set(why, "store.keyFile",
+				   "store.keyFile: only for the postgres driver");
 	if (!pg)
 		return 0;
+	if (cfg->store_key_file != NULL &&
+	    check_private_file("store.keyFile", cfg->store_key_file, why) != 0)
+		return -1;
 	if ((cfg->store_dsn == NULL) == (cfg->store_dsn_file == NULL))
 		return refusal_set(why, "store.dsn",
 				   "store: the postgres driver needs one of dsn and dsnFile");
@@ -348,15 +372,7 @@ static int check_store(const struct config *cfg, struct refusal *why)
 		return cfg->store_dsn[0] == '\0'
 			   ? refusal_set(why, "store.dsn", "store.dsn: must not be empty")
 			   : 0;
-	if (stat(cfg->store_dsn_file, &st) != 0 || !S_ISREG(st.st_mode))
-		return refusal_set(why, "store.dsnFile", "store.dsnFile: %s is not a readable file",
-				   cfg->store_dsn_file);
-	if ((st.st_mode & 077) != 0)
-		return refusal_set(why, "store.dsnFile",
-				   "store.dsnFile: %s may be read by others (mode %03o); "
-				   "chmod 600 it",
-				   cfg->store_dsn_file, (unsigned)(st.st_mode & 0777));
-	return 0;
+	return check_private_file("store.dsnFile", cfg->store_dsn_file, why);
 }
 
 /* Cross-field checks the per-key table cannot express. */

@@ -6,6 +6,7 @@
  * of both CAs; "direct" engines trust only the cluster CA, so only admin
  * bundles get past their TLS handshake. --plugin-client makes instead the
  * client certificate an engine shows authd's plugin listener (authz.listen).
+ * With store.keyFile in the config, the CAs are read from the store.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,8 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "engine_tls.h"
 #include "http/tls.h"
+#include "store/store.h"
 
 #define ENGINE_DAYS 825
 #define MAX_SANS 32
@@ -158,6 +162,25 @@ static int issue(const struct engine_args *a, const struct tls_material *m, stru
 	return rc;
 }
 
+/*
+ * The CAs: from the data dir, or from the store when store.keyFile says the
+ * replicas share them there (the config's store and key file, as authd's).
+ */
+static int load_cas(const struct config *cfg, struct tls_material *m, struct failure *err)
+{
+	unsigned char kek[SECRET_KEY_LEN];
+	int rc;
+
+	if (cfg->store_key_file == NULL)
+		return tls_load_cas(cfg->data_dir, m, err);
+	if (secret_key_file_read(cfg->store_key_file, kek, err) != 0)
+		return -1;
+	rc = store_open_config(cfg, err) == STORE_OK ? tls_load_shared(cfg, kek, m, err) : -1;
+	store_close();
+	OPENSSL_cleanse(kek, sizeof(kek));
+	return rc;
+}
+
 int engine_tls_main(int argc, char **argv)
 {
 	struct engine_args a;
@@ -176,7 +199,7 @@ int engine_tls_main(int argc, char **argv)
 		return 2;
 	}
 	if ((a.data_dir == NULL || config_set_string(&cfg.data_dir, a.data_dir) == 0) &&
-	    tls_make_dirs(cfg.data_dir, &err) == 0 && tls_load_cas(cfg.data_dir, &m, &err) == 0) {
+	    tls_make_dirs(cfg.data_dir, &err) == 0 && load_cas(&cfg, &m, &err) == 0) {
 		rc = issue(&a, &m, &err) == 0 ? 0 : 1;
 		tls_free(&m);
 	}

@@ -247,6 +247,8 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 		if (store_ping() == STORE_OK) {
 			atomic_store(&srv->store_ok_ms, monotonic_ms());
 			snapshot_recover(srv->rbac);
+			/* an upload on another replica; a change announcement may come sooner */
+			tls_reload_served(srv->cfg, srv->store_key, srv->tls);
 		}
 		audit_flush(srv->audit);
 		/* pooled directory connections unused for connectionIdleSeconds */
@@ -257,19 +259,23 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 }
 
 /*
- * What needs no store: the TLS material, the sealing key, the audit log, the
- * counters, the identity cache.
+ * What needs no store: the TLS material (unless the store keeps it), the
+ * sealing keys, the audit log, the counters, the identity cache.
  */
 static int prepare(struct server *srv, struct tls_material *tls, struct failure *err)
 {
 	struct config *cfg = srv->cfg;
 
-	if (tls_make_dirs(cfg->data_dir, err) != 0 || tls_load(cfg, tls, err) != 0 ||
+	if (tls_make_dirs(cfg->data_dir, err) != 0 ||
+	    (cfg->store_key_file == NULL && tls_load(cfg, tls, err) != 0) ||
+	    (cfg->store_key_file != NULL &&
+	     secret_key_file_read(cfg->store_key_file, srv->store_key, err) != 0) ||
 	    secret_key_load(cfg->data_dir, srv->secret_key, err) != 0 ||
 	    (srv->audit = open_audit(cfg, err)) == NULL ||
-	    servercert_set(tls->cert_pem, tls->key_pem, err) != 0)
+	    (cfg->store_key_file == NULL && servercert_set(tls->cert_pem, tls->key_pem, err) != 0))
 		return -1;
-	srv->tls = tls;
+	if (cfg->store_key_file == NULL)
+		srv->tls = tls;
 	srv->api_stats = http_stats_new(api_routes, api_nroutes);
 	srv->plugin_stats = http_stats_new(plugin_routes, plugin_nroutes);
 	srv->decisions = authz_stats_new();
@@ -277,6 +283,21 @@ static int prepare(struct server *srv, struct tls_material *tls, struct failure 
 	if (srv->api_stats == NULL || srv->plugin_stats == NULL || srv->decisions == NULL ||
 	    srv->ids == NULL)
 		return failure_set(err, "out of memory");
+	return 0;
+}
+
+/*
+ * With store.keyFile the replicas' shared TLS material is in the store, so
+ * the store is opened before the listener, which cannot serve without it.
+ */
+static int prepare_shared(struct server *srv, struct tls_material *tls, sigset_t *signals,
+			  struct failure *err)
+{
+	if (open_store(srv->cfg, signals, err) != 0 ||
+	    tls_load_shared(srv->cfg, srv->store_key, tls, err) != 0 ||
+	    servercert_set(tls->cert_pem, tls->key_pem, err) != 0)
+		return -1;
+	srv->tls = tls;
 	return 0;
 }
 
@@ -316,6 +337,7 @@ static int run(struct config *cfg)
 	struct server srv = {.cfg = cfg};
 	struct tls_material tls = {0};
 	struct http_server *http = NULL, *plugin = NULL, *engines = NULL;
+	bool shared = cfg->store_key_file != NULL;
 	struct failure err;
 	enum log_level level;
 	sigset_t signals;
@@ -336,11 +358,13 @@ static int run(struct config *cfg)
 	/*
 	 * The listener comes up before the store, answering 503 STORE_UNAVAILABLE
 	 * (/_ping included) until everything the store feeds is loaded, so that a
-	 * load balancer sees an authd that waits for its database as down.
+	 * load balancer sees an authd that waits for its database as down. With
+	 * store.keyFile it waits for the store first, its TLS material being there.
 	 */
 	if (prepare(&srv, &tls, &err) != 0 ||
+	    (shared && prepare_shared(&srv, &tls, &signals, &err) != 0) ||
 	    (http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err)) == NULL ||
-	    open_store(cfg, &signals, &err) != 0 || load(&srv, &err) != 0)
+	    (!shared && open_store(cfg, &signals, &err) != 0) || load(&srv, &err) != 0)
 		goto out;
 	atomic_store(&srv.store_ok_ms, monotonic_ms());
 	atomic_store(&srv.ready, true);
@@ -388,6 +412,7 @@ out:
 	tls_free(&tls);
 	ldap_cache_free(srv.ldap);
 	OPENSSL_cleanse(srv.secret_key, sizeof(srv.secret_key));
+	OPENSSL_cleanse(srv.store_key, sizeof(srv.store_key));
 	return rc;
 }
 

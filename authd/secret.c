@@ -2,10 +2,12 @@
  * Secrets authd must keep in a form it can use again (LDAP reader
  * passwords) are sealed with AES-256-GCM under a key of their own in
  * <dataDir>/secret.key (0600), so that a copy of the database alone
- * reveals none of them.
+ * reveals none of them. The TLS material kept in a PostgreSQL store is
+ * sealed the same way under store.keyFile's key (secret_key_file_read).
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -44,6 +46,40 @@ int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], str
 	if (RAND_bytes(key, SECRET_KEY_LEN) != 1 ||
 	    file_write(path, (const char *)key, SECRET_KEY_LEN, 0600, &e) != 0)
 		return failure_set(err, "%s: cannot be made: %s", path, e.message);
+	return 0;
+}
+
+int secret_key_file_read(const char *path, unsigned char key[SECRET_KEY_LEN], struct failure *err)
+{
+	struct failure e;
+	size_t len = 0, got = 0, size;
+	char *data = file_read(path, 4 * SECRET_KEY_LEN, &len, &e);
+	int rc = -1;
+
+	if (data == NULL)
+		return failure_set(err, "store.keyFile: %s: %s", path, e.message);
+	size = len;
+	if (len == SECRET_KEY_LEN) {
+		memcpy(key, data, SECRET_KEY_LEN);
+		rc = 0;
+	} else {
+		/* `openssl rand -hex 32 > file` writes the digits and a line break */
+		while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+			data[--len] = '\0';
+		if (len == 2 * SECRET_KEY_LEN &&
+		    OPENSSL_hexstr2buf_ex(key, SECRET_KEY_LEN, &got, data, '\0') == 1 &&
+		    got == SECRET_KEY_LEN)
+			rc = 0;
+		ERR_clear_error();
+	}
+	/* raw key bytes may hold a NUL: cleanse the whole read, not a string's length */
+	OPENSSL_cleanse(data, size);
+	free(data);
+	if (rc != 0)
+		return failure_set(err,
+				   "store.keyFile: %s holds no key: it must hold %d bytes, raw or "
+				   "as %d hex digits (make one with `openssl rand -hex %d`)",
+				   path, SECRET_KEY_LEN, 2 * SECRET_KEY_LEN, SECRET_KEY_LEN);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * authd's own HTTPS certificate (SPEC §7.5): what is served, and replacing
  * it. An upload is checked whole before anything is written; once stored it
- * serves new connections at once, and on refusal the old one stays.
+ * serves new connections at once, and on refusal the old one stays. Where
+ * replicas share the store's (store.keyFile) it goes there, its key sealed.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 
 #include "api.h"
 #include "bundles.h"
+#include "changes.h"
 #include "http/servercert.h"
+#include "http/tls.h"
 
 #define UPLOAD_MAX (64 * 1024)
 
@@ -78,7 +81,9 @@ static json_t *describe(X509 *cert, const char *source)
 
 static const char *source_of(const struct config *cfg)
 {
-	return cfg->tls_cert != NULL ? "config" : "dataDir";
+	if (cfg->tls_cert != NULL)
+		return "config";
+	return cfg->store_key_file != NULL ? "store" : "dataDir";
 }
 
 void api_certs_get(struct req *r, struct resp *out)
@@ -131,6 +136,7 @@ void api_certs_put(struct req *r, struct resp *out)
 	const char *key = form_string(r->body, "key", "");
 	struct refusal why;
 	struct failure e;
+	int rc;
 
 	if (!r->who.is_admin) {
 		resp_forbidden(out);
@@ -158,7 +164,17 @@ void api_certs_put(struct req *r, struct resp *out)
 		resp_refuse(out, "cert", "cert: %s", e.message);
 		return;
 	}
-	if (persist(r->srv->cfg->data_dir, ca, cert, key) != 0) {
+	if (r->srv->cfg->store_key_file != NULL) {
+		/* the replicas' shared one: they serve it at their next tick or announcement */
+		rc = tls_store_served(r->srv->store_key, ca, cert, key);
+		if (rc != STORE_OK) {
+			/* the next tick serves the stored one again, as the other replicas do */
+			atomic_store(&r->srv->tls->served_version, -1);
+			resp_store_failed(out, rc);
+			return;
+		}
+		changes_announce(r->srv, &(struct change){.what = CHANGE_CERTS});
+	} else if (persist(r->srv->cfg->data_dir, ca, cert, key) != 0) {
 		resp_internal(out);
 		return;
 	}

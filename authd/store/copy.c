@@ -514,6 +514,29 @@ static void outside_store(const struct side *s, const struct side *d, FILE *out)
 			list, a, b);
 }
 
+/*
+ * The TLS material where one side keeps it in the store (store.keyFile):
+ * this copy moves rows, and cannot seal or unseal keys, so it says what the
+ * operator does instead.
+ */
+static void tls_material_note(const struct side *s, const struct side *d, FILE *out)
+{
+	if (d->cfg->store_key_file != NULL && s->cfg->store_key_file == NULL)
+		fprintf(out,
+			"The target keeps the CAs and the served certificate in the store, "
+			"sealed with store.keyFile: start the first authd on it with the data "
+			"dir %s (or a copy of its ca/ and tls/): it puts them in the store. A "
+			"replica started first on a data dir without them makes new CAs, and "
+			"the bundles and engine certificates given out stop being trusted.\n",
+			s->t.data_dir);
+	else if (s->cfg->store_key_file != NULL && d->cfg->store_key_file == NULL)
+		fprintf(out, "The source keeps the CAs and the served certificate in the store, "
+			     "sealed with store.keyFile; the target reads them from its data dir, "
+			     "and this copy does not unseal them: the target's authd makes new CAs "
+			     "unless its data dir's ca/ holds the old ones (the bundles and engine "
+			     "certificates given out are trusted only then).\n");
+}
+
 /* Copies, verifies and commits, with both sides open; 0, or -1 with err and nothing written. */
 static int run_copy(const struct side *s, const struct side *d, FILE *out, struct failure *err)
 {
@@ -572,8 +595,10 @@ int store_copy(const struct config *from, const struct config *to, FILE *out, st
 	    side_open(&d, err) != 0)
 		goto out;
 	rc = run_copy(&s, &d, out, err);
-	if (rc == 0)
+	if (rc == 0) {
 		outside_store(&s, &d, out);
+		tls_material_note(&s, &d, out);
+	}
 	/* the target had no store before: it gets none, so that a second try finds it empty */
 	else if (d.ops->discard() != STORE_OK)
 		fprintf(stderr,

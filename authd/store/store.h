@@ -229,6 +229,26 @@ struct pubkey {
 };
 typedef int (*pubkey_cb)(const struct pubkey *k, void *ctx);
 
+/*
+ * The TLS material replicas share (README, "Replicas"): a CA or the served
+ * certificate by name, its private key sealed (secret_seal) by the caller.
+ */
+struct tls_row {
+	char *cert_pem;
+	char *key_sealed;
+	char *ca_pem; /* the CA an uploaded served certificate named; "" otherwise */
+	int64_t version;
+};
+/* STORE_NOT_FOUND when there is none; store_tls_row_free frees what it read. */
+int store_tls_get(const char *name, struct tls_row *out);
+int store_tls_version(const char *name, int64_t *version);
+/* Stores the row (STORE_CREATED) unless one of that name is there, from another replica (STORE_OK).
+ */
+int store_tls_add(const char *name, const struct tls_row *r);
+/* Stores the row, replacing one of that name (and counting its version up). */
+int store_tls_set(const char *name, const struct tls_row *r);
+void store_tls_row_free(struct tls_row *r);
+
 /* STORE_CONFLICT when a key of that fingerprint is stored already. */
 int store_key_insert(const struct pubkey *k);
 /* STORE_NOT_FOUND when the account has no such key. */

@@ -451,6 +451,25 @@ int authd_start(struct authd *s, const char *admin_password)
 	return -1;
 }
 
+int authd_start_together(struct authd *const *s, int n, const char *admin_password)
+{
+	int failed = -1;
+
+	for (int i = 0; i < n; i++)
+		if ((s[i]->port = it_free_port()) <= 0 || spawn(s[i], admin_password) != 0)
+			return -1; /* those spawned already are stopped by authd_free */
+	for (int i = 0; i < n && failed < 0; i++)
+		if (wait_ready(s[i]) != 0)
+			failed = i;
+	http_close();
+	if (failed < 0)
+		return 0;
+	it_print_tail(s[failed]->log, "authd did not start");
+	for (int i = 0; i < n; i++)
+		authd_stop_with(s[i], SIGKILL);
+	return -1;
+}
+
 int authd_stop(struct authd *s)
 {
 	return authd_stop_with(s, SIGTERM);

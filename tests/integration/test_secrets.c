@@ -8,9 +8,13 @@
  *   certificates), its own output and every answer are
  *   searched byte by byte for each secret and for its base64 and hex forms;
  * - the generated first admin password: in initial-admin-password, and
- *   nowhere else (SPEC §1).
+ *   nowhere else (SPEC §1);
+ * - on PostgreSQL with store.keyFile, the CAs' and the served certificate's
+ *   keys kept sealed in the store: in none of the database's files, nor is
+ *   the key file's key.
  */
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -653,9 +657,10 @@ static void first_start_keys(void)
 
 /*
  * Replaces the served certificate (SPEC §7.5). authd must keep the new key
- * to serve it after a restart: in tls/server-key.pem, and only there.
+ * to serve it after a restart: in home (tls/server-key.pem), and only there;
+ * NULL where it is kept sealed in the store.
  */
-static void upload_server_cert(const char *token)
+static void upload_server_cert(const char *token, const char *home)
 {
 	const char *sans[] = {"127.0.0.1", "localhost"}, *ca_path = fmt("%s/upload-ca.pem", wd);
 	EVP_PKEY *key = bdl_key_generate(BDL_KEY_ECDSA_P256);
@@ -674,7 +679,7 @@ static void upload_server_cert(const char *token)
 			       "/api/config/certs");
 
 	expect_status(r, 200);
-	key_secret("the uploaded server key", key_pem, "tls/server-key.pem", NULL);
+	key_secret("the uploaded server key", key_pem, home, NULL);
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	bdl_ca_free(&ca);
@@ -740,7 +745,7 @@ START_TEST(test_full_run_leaves_no_secret_behind)
 	bundle(token, "label=admin-laptop", "the admin's bundle key");
 	bundle(alice, "label=alice-laptop", "alice's bundle key");
 	expect_status(call("GET", alice, NULL, ACCOUNTS "/alice/publicKeys"), 200);
-	upload_server_cert(token);
+	upload_server_cert(token, "tls/server-key.pem");
 	/* the audit log as its API shows it, searched like any other answer */
 	expect_status(call("GET", token, NULL, "/api/audit?limit=1000"), 200);
 	logout(alice);
@@ -780,6 +785,61 @@ START_TEST(test_generated_admin_password_stays_in_its_file)
 }
 END_TEST
 
+/* A CA of the audit's own in the data dir before the first start: its key is known here. */
+static void own_ca(const char *name)
+{
+	struct bdl_ca ca = {NULL, NULL};
+	struct failure err;
+	const char *rel = fmt("ca/%s-key.pem", name);
+
+	ck_assert(mkdir(fmt("%s/ca", srv->dir), 0700) == 0 || errno == EEXIST);
+	ck_assert_msg(bdl_ca_generate(name, 30, &ca, &err) == 0 &&
+			  bdl_ca_save(&ca, fmt("%s/ca/%s.pem", srv->dir, name),
+				      fmt("%s/%s", srv->dir, rel), &err) == 0,
+		      "%s", err.message);
+	key_secret(fmt("%s's key", name), keep(bdl_key_pem(ca.key)), rel, NULL);
+	bdl_ca_free(&ca);
+}
+
+/*
+ * On PostgreSQL with store.keyFile, the CAs and the served certificate are
+ * kept in the store, their keys sealed: the database's files hold none of
+ * them, nor the key file's key, in any form.
+ */
+START_TEST(test_store_keeps_tls_keys_sealed)
+{
+	char dsn[IT_PATH_LEN];
+	const char *key_path = fmt("%s/store.key", wd), *token, *key, *admin_pw;
+	unsigned char *raw;
+	struct secret *kek;
+	long rawlen = 0;
+
+	audit_reset();
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	ck_assert_int_eq(system(fmt("umask 077 && openssl rand -hex 32 > '%s'", key_path)), 0);
+	key = keep(strndup(read_text(key_path), 64));
+	kek = text_secret("store.keyFile's key", key, NULL);
+	raw = OPENSSL_hexstr2buf(key, &rawlen);
+	ck_assert_msg(raw != NULL && rawlen == 32, "the key file is not 64 hex digits");
+	add_needle(kek, "the key's bytes", keep((char *)raw), (size_t)rawlen);
+	admin_pw = password("the admin password (AUTHD_ADMIN_PASSWORD)");
+	srv = authd_new(jbody("{s:{s:s}, s:{s:s, s:s, s:s}}", "log", "level", "debug", "store",
+			      "driver", "postgres", "dsn", dsn, "keyFile", key_path));
+	ck_assert_ptr_nonnull(srv);
+	memcpy(srv->dsn, dsn, sizeof(srv->dsn));
+	own_ca("cluster-ca");
+	own_ca("client-ca");
+	ck_assert_msg(authd_start(srv, admin_pw) == 0, "authd did not start");
+	token = login("admin", admin_pw, "the admin's token");
+	bundle(token, "label=admin-laptop", "the admin's bundle key");
+	upload_server_cert(token, NULL);
+	logout(token);
+	stop_and_audit();
+	authd_free(srv);
+	srv = NULL;
+}
+END_TEST
+
 static Suite *secrets_suite(void)
 {
 	Suite *s = suite_create("secrets");
@@ -787,6 +847,8 @@ static Suite *secrets_suite(void)
 
 	tcase_add_test(tc, test_full_run_leaves_no_secret_behind);
 	tcase_add_test(tc, test_generated_admin_password_stays_in_its_file);
+	if (it_pg_wanted())
+		tcase_add_test(tc, test_store_keeps_tls_keys_sealed);
 	suite_add_tcase(s, tc);
 	return s;
 }
