@@ -1,5 +1,5 @@
 /*
- * Queries for the TLS material replicas share (migration 10): a CA or the
+ * Queries for the TLS material replicas share (migration 9): a CA or the
  * served certificate by name, its private key sealed by the caller; the
  * store never sees a key it could use.
  */

@@ -149,23 +149,20 @@ static const char *const migrations[] = {
     ("ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
      "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';"),
 
-    /* 9: the change sequence's (replicas); nothing here yet */
-    "SELECT 1;",
-
     /*
-     * 10: the TLS material replicas share on PostgreSQL when store.keyFile is
+     * 9: the TLS material replicas share on PostgreSQL when store.keyFile is
      * set: the CAs ('cluster-ca', 'client-ca') and the served certificate
      * ('server', with the CA an upload named), their private keys sealed
      * under store.keyFile's key; version counts the row's replacements.
      * SQLite has the same table, unused: its material stays in the data dir.
      */
-    "CREATE TABLE tls_material ("
-    "  name TEXT PRIMARY KEY,"
-    "  cert_pem TEXT NOT NULL,"
-    "  key_sealed TEXT NOT NULL,"
-    "  ca_pem TEXT NOT NULL DEFAULT '',"
-    "  version INTEGER NOT NULL DEFAULT 1,"
-    "  updated_at INTEGER NOT NULL);",
+    ("CREATE TABLE tls_material ("
+     "  name TEXT PRIMARY KEY,"
+     "  cert_pem TEXT NOT NULL,"
+     "  key_sealed TEXT NOT NULL,"
+     "  ca_pem TEXT NOT NULL DEFAULT '',"
+     "  version INTEGER NOT NULL DEFAULT 1,"
+     "  updated_at INTEGER NOT NULL);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
