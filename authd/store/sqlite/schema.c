@@ -148,6 +148,23 @@ static const char *const migrations[] = {
      */
     ("ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
      "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';"),
+
+    /* 9, 10, 11: the replicas' change sequence, certificates and job leases */
+    "SELECT 1;",
+    "SELECT 1;",
+    "SELECT 1;",
+
+    /*
+     * 12: failed logins counted per key for every replica (store_throttle.c).
+     * One SQLite process counts them in memory (throttle.c); the table is
+     * here so that both drivers hold the same tables.
+     */
+    ("CREATE TABLE login_failures ("
+     "  key TEXT PRIMARY KEY,"
+     "  failures INTEGER NOT NULL,"
+     "  window_start INTEGER NOT NULL,"
+     "  locked_until INTEGER NOT NULL);"
+     "CREATE INDEX login_failures_window ON login_failures(window_start);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
