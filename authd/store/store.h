@@ -480,9 +480,9 @@ int store_login_failures_get(const char *key_a, const char *key_b, int64_t now,
 /* Forgets the key's failures (a login that succeeded). */
 int store_login_failure_clear(const char *key);
 /*
- * Deletes the keys no decision needs any more (their window over and no
- * lockout running), then, while more than max_keys are left, the unlocked
- * ones of the oldest windows; *deleted says how many went.
+ * Deletes the keys no decision needs any more (the last failure a window ago
+ * and no lockout running), then the unlocked ones whose last failure is
+ * older than the max_keys-th newest's second; *deleted says how many went.
  */
 int store_login_failures_trim(int64_t now, int64_t window, int64_t max_keys, int64_t *deleted);
 

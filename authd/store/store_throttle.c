@@ -29,16 +29,17 @@ int store_login_failure_add(const char *key, int64_t now, const struct throttle_
 			    int *failures)
 {
 	static const char sql[] =
-	    "INSERT INTO login_failures (key, failures, window_start, locked_until)"
+	    "INSERT INTO login_failures (key, failures, window_start, locked_until, last_failure)"
 	    " VALUES (?1, CASE WHEN CAST(?4 AS INTEGER) <= 1 THEN 0 ELSE 1 END, CAST(?2 AS BIGINT),"
 	    " CASE WHEN CAST(?4 AS INTEGER) <= 1 THEN CAST(?2 AS BIGINT) + CAST(?5 AS BIGINT)"
-	    " ELSE 0 END)"
+	    " ELSE 0 END, CAST(?2 AS BIGINT))"
 	    " ON CONFLICT (key) DO UPDATE SET"
 	    " failures = CASE WHEN " LOCKS " THEN 0 ELSE " N " END,"
 	    " window_start = CASE WHEN " LOCKS " OR ?2 - login_failures.window_start > ?3"
 	    " THEN ?2 ELSE login_failures.window_start END,"
 	    " locked_until = CASE WHEN " LOCKS " THEN CAST(?2 AS BIGINT) + CAST(?5 AS BIGINT)"
-	    " ELSE login_failures.locked_until END"
+	    " ELSE login_failures.locked_until END,"
+	    " last_failure = ?2"
 	    " RETURNING failures";
 	struct stmt *st = stmt_get(sql);
 	int64_t n = 0;
@@ -100,16 +101,20 @@ int store_login_failure_clear(const char *key)
 
 /*
  * A key no decision needs is deleted whatever the bound: its lockout is over
- * and its window too (its next failure would count from 1). Beyond max_keys, the unlocked keys of
- * the oldest windows go, down to the max_keys newest (ties at the boundary go too): a spray of
- * names costs rows for a second at most, and a lockout running is never cut short.
+ * and its last failure older than a window (so is its window's start, and its
+ * next failure would count from 1). Beyond max_keys, the unlocked keys whose
+ * last failure is oldest go, as the in-memory table evicts the stalest:
+ * those older than the max_keys-th newest's second. So a spray of names
+ * leaves max_keys keys and the last second's after a tick; the address that
+ * sprays, failing all along, stays counted; and a lockout running is never
+ * cut short (there are at most failures / maxFailures of them).
  */
 int store_login_failures_trim(int64_t now, int64_t window, int64_t max_keys, int64_t *deleted)
 {
 	static const char sql[] = "DELETE FROM login_failures WHERE locked_until <= ?1"
-				  " AND (window_start < CAST(?1 AS BIGINT) - CAST(?2 AS BIGINT)"
-				  " OR window_start <= (SELECT window_start FROM login_failures"
-				  " ORDER BY window_start DESC LIMIT 1 OFFSET ?3))";
+				  " AND (last_failure < CAST(?1 AS BIGINT) - CAST(?2 AS BIGINT)"
+				  " OR last_failure < (SELECT last_failure FROM login_failures"
+				  " ORDER BY last_failure DESC LIMIT 1 OFFSET ?3))";
 	struct stmt *st = stmt_get(sql);
 	int rc;
 

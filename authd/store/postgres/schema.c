@@ -155,8 +155,9 @@ static const char *const migrations[] = {
      "  key " TEXT " PRIMARY KEY,"
      "  failures INTEGER NOT NULL,"
      "  window_start BIGINT NOT NULL,"
-     "  locked_until BIGINT NOT NULL);"
-     "CREATE INDEX login_failures_window ON login_failures (window_start);"),
+     "  locked_until BIGINT NOT NULL,"
+     "  last_failure BIGINT NOT NULL);"
+     "CREATE INDEX login_failures_last ON login_failures (last_failure);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -163,8 +163,9 @@ static const char *const migrations[] = {
      "  key TEXT PRIMARY KEY,"
      "  failures INTEGER NOT NULL,"
      "  window_start INTEGER NOT NULL,"
-     "  locked_until INTEGER NOT NULL);"
-     "CREATE INDEX login_failures_window ON login_failures(window_start);"),
+     "  locked_until INTEGER NOT NULL,"
+     "  last_failure INTEGER NOT NULL);"
+     "CREATE INDEX login_failures_last ON login_failures(last_failure);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
