@@ -120,7 +120,7 @@ int store_login_failures_trim(int64_t now, int64_t window, int64_t max_keys, int
 
 	stmt_int(st, 1, now);
 	stmt_int(st, 2, window);
-	stmt_int(st, 3, max_keys);
+	stmt_int(st, 3, max_keys > 0 ? max_keys - 1 : 0); /* the max_keys-th newest's offset */
 	rc = stmt_exec(st, false);
 	*deleted = rc == STORE_OK ? stmt_changed() : 0;
 	return rc;
