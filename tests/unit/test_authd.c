@@ -69,18 +69,19 @@ START_TEST(config_reads_every_section)
 	struct refusal err;
 	struct config c;
 
-	write_text("full.json",
-		   "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
-		   "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
-		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false,"
-		   "\"listen\":\"0.0.0.0:9444\"},"
-		   "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
-		   "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
-		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
-		   "\"renewalThresholdMinutes\":2,\"perUserLimit\":3},"
-		   "\"loginThrottle\":{\"maxFailures\":3},\"log\":{\"level\":\"debug\","
-		   "\"//\":\"x\"}}",
-		   path, sizeof(path));
+	write_text(
+	    "full.json",
+	    "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
+	    "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
+	    "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false,"
+	    "\"listen\":\"0.0.0.0:9444\"},"
+	    "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
+	    "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
+	    "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
+	    "\"renewalThresholdMinutes\":2,\"perUserLimit\":3},"
+	    "\"loginThrottle\":{\"maxFailures\":3,\"maxKeys\":500},\"log\":{\"level\":\"debug\","
+	    "\"//\":\"x\"}}",
+	    path, sizeof(path));
 	config_defaults(&c);
 	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
 	ck_assert_str_eq(c.listen_host, "::1");
@@ -96,6 +97,7 @@ START_TEST(config_reads_every_section)
 	ck_assert_int_eq(c.session_renewal_minutes, 2);
 	ck_assert_int_eq(c.session_per_user_limit, 3);
 	ck_assert_int_eq(c.throttle_max_failures, 3);
+	ck_assert_int_eq(c.throttle_max_keys, 500);
 	ck_assert_str_eq(c.log_level, "debug");
 	ck_assert_str_eq(c.path, path);
 	config_free(&c);
