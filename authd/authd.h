@@ -59,6 +59,7 @@ struct config {
 	int throttle_max_failures;
 	int throttle_window_seconds;
 	int throttle_lockout_seconds;
+	int throttle_max_keys;
 	char *log_level;
 	char *log_audit;
 	int log_audit_max_mb; /* rotate the audit log past this size; 0: never */
@@ -158,13 +159,28 @@ void audit_reopen(struct audit *a);
 /* ---- throttle.c ---- */
 
 struct throttle;
-struct throttle *throttle_new(int max_failures, int window_seconds, int lockout_seconds);
+struct throttle_config {
+	int max_failures;    /* per username, within the window */
+	int ip_max_failures; /* per client address */
+	int window, lockout; /* seconds */
+	int max_keys;	     /* the keys a shared store keeps, beyond those locked out */
+	bool shared;	     /* counted in the store, for every process on it (store_is_shared) */
+};
+struct throttle *throttle_new(const struct throttle_config *c);
 void throttle_free(struct throttle *t);
-/* Seconds the key must wait before it may try again; 0 when it may try now. */
-int throttle_wait(struct throttle *t, const char *key, int64_t now);
-/* Records a failure; returns how many the key has in its window. */
-int throttle_fail(struct throttle *t, const char *key, int64_t now);
-void throttle_clear(struct throttle *t, const char *key);
+/*
+ * Seconds the user or the address must wait before trying again (0: now), or
+ * a store failure (< 0). *user_counted says whether the user has failures to
+ * clear at a success.
+ */
+int throttle_wait(struct throttle *t, const char *user_key, const char *ip_key, int64_t now,
+		  bool *user_counted);
+/* Records a failure of both keys; the user's count in its window, or a store failure (< 0). */
+int throttle_fail(struct throttle *t, const char *user_key, const char *ip_key, int64_t now);
+/* Forgets the user's failures (a login that succeeded); STORE_OK or a store failure. */
+int throttle_clear(struct throttle *t, const char *user_key);
+/* Housekeeping, from main.c's tick: keys that no decision needs any more go. */
+void throttle_tick(struct throttle *t, int64_t now);
 
 /* ---- server context, built by main.c and passed to every handler ---- */
 
@@ -192,8 +208,7 @@ enum login_failure {
 struct server {
 	struct config *cfg;
 	struct sessions *sessions;
-	struct throttle *throttle;    /* failed logins per username */
-	struct throttle *ip_throttle; /* and per client address, with a higher limit */
+	struct throttle *throttle; /* failed logins per username and per client address */
 	struct audit *audit;
 	struct tls_material *tls;
 	struct rbac *rbac;

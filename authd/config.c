@@ -73,7 +73,8 @@ static const struct key session_keys[] = {
 static const struct key throttle_keys[] = {
     INT("maxFailures", throttle_max_failures, 1, 1000),
     INT("windowSeconds", throttle_window_seconds, 1, 86400),
-    INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400), END};
+    INT("lockoutSeconds", throttle_lockout_seconds, 1, 86400),
+    INT("maxKeys", throttle_max_keys, 10, 10000000), END};
 static const struct key store_keys[] = {STR("driver", store_driver),
 					STR("dsn", store_dsn),
 					STR("dsnFile", store_dsn_file),
@@ -122,6 +123,7 @@ void config_defaults(struct config *cfg)
 	cfg->throttle_max_failures = 5;
 	cfg->throttle_window_seconds = 300;
 	cfg->throttle_lockout_seconds = 60;
+	cfg->throttle_max_keys = 100000;
 	config_set_string(&cfg->log_level, "info");
 	cfg->log_audit_max_mb = 100;
 	cfg->log_audit_keep = 5;

@@ -249,6 +249,7 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 			snapshot_recover(srv->rbac);
 			/* an upload on another replica; a change announcement may come sooner */
 			tls_reload_served(srv->cfg, srv->store_key, srv->tls);
+			throttle_tick(srv->throttle, now_seconds());
 		}
 		audit_flush(srv->audit);
 		/* pooled directory connections unused for connectionIdleSeconds */
@@ -314,15 +315,17 @@ static int load(struct server *srv, struct failure *err)
 		return failure_set(err, "cannot read the session settings");
 	srv->ldap = ldap_cache_new();
 	srv->sessions = sessions_new(&session_settings, cfg->session_absolute_minutes * 60);
-	srv->throttle = throttle_new(cfg->throttle_max_failures, cfg->throttle_window_seconds,
-				     cfg->throttle_lockout_seconds);
 	/* one address may be many users (a NAT, a bastion): it gets more room */
-	srv->ip_throttle =
-	    throttle_new(cfg->throttle_max_failures * IP_FAILURE_FACTOR,
-			 cfg->throttle_window_seconds, cfg->throttle_lockout_seconds);
+	srv->throttle = throttle_new(&(struct throttle_config){
+	    .max_failures = cfg->throttle_max_failures,
+	    .ip_max_failures = cfg->throttle_max_failures * IP_FAILURE_FACTOR,
+	    .window = cfg->throttle_window_seconds,
+	    .lockout = cfg->throttle_lockout_seconds,
+	    .max_keys = cfg->throttle_max_keys,
+	    .shared = store_is_shared()});
 	srv->labels = engine_labels_new(cfg->authz_engine_socket);
 	if (srv->ldap == NULL || srv->sessions == NULL || srv->throttle == NULL ||
-	    srv->ip_throttle == NULL || srv->labels == NULL)
+	    srv->labels == NULL)
 		return failure_set(err, "out of memory");
 	srv->rbac = rbac_new();
 	if (srv->rbac == NULL || rbac_refresh(srv->rbac) != 0)
@@ -399,7 +402,6 @@ out:
 		fprintf(stderr, "authd: %s\n", err.message);
 	sessions_free(srv.sessions);
 	throttle_free(srv.throttle);
-	throttle_free(srv.ip_throttle);
 	rbac_free(srv.rbac);
 	http_stats_free(srv.api_stats);
 	http_stats_free(srv.plugin_stats);

@@ -1,8 +1,9 @@
 /*
  * Login throttling. Failures are counted per key ("user:NAME", "ip:ADDR")
- * in a sliding window; at the limit the key is locked out for a while. The
- * table is fixed in size so that an attacker spraying names cannot grow
- * memory: when it is full, the stalest entry makes room.
+ * in a window; at the limit the key is locked out for a while. On a store
+ * that several processes share, the counts are the store's, so that N
+ * replicas do not give an attacker N times the attempts; otherwise they are
+ * this process's, in a fixed-size table that a spray of names cannot grow.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "authd.h"
+#include "store/store.h"
 
 #define SLOTS 4096
 #define KEY_LEN 128
@@ -22,32 +24,19 @@ struct slot {
 	int64_t last_seen;
 };
 
-struct throttle {
+/* One process's counts of one kind of key; the stalest entry makes room when it is full. */
+struct table {
 	pthread_mutex_t lock;
-	int max_failures, window, lockout;
+	struct throttle_rule rule;
 	struct slot slots[SLOTS];
 };
 
-struct throttle *throttle_new(int max_failures, int window_seconds, int lockout_seconds)
-{
-	struct throttle *t = calloc(1, sizeof(*t));
-
-	if (t == NULL)
-		return NULL;
-	pthread_mutex_init(&t->lock, NULL);
-	t->max_failures = max_failures;
-	t->window = window_seconds;
-	t->lockout = lockout_seconds;
-	return t;
-}
-
-void throttle_free(struct throttle *t)
-{
-	if (t == NULL)
-		return;
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-}
+struct throttle {
+	struct throttle_rule user, ip;
+	int max_keys;
+	bool shared;
+	struct table *users, *ips; /* NULL when shared */
+};
 
 static unsigned hash_key(const char *k)
 {
@@ -59,7 +48,7 @@ static unsigned hash_key(const char *k)
 }
 
 /* The slot of `key`, or NULL; with `create`, a fresh one replacing the stalest nearby. */
-static struct slot *find(struct throttle *t, const char *key, bool create, int64_t now)
+static struct slot *find(struct table *t, const char *key, bool create, int64_t now)
 {
 	unsigned h = hash_key(key);
 	struct slot *victim = NULL;
@@ -82,7 +71,7 @@ static struct slot *find(struct throttle *t, const char *key, bool create, int64
 	return victim;
 }
 
-int throttle_wait(struct throttle *t, const char *key, int64_t now)
+static int table_wait(struct table *t, const char *key, int64_t now)
 {
 	struct slot *s;
 	int wait = 0;
@@ -95,21 +84,21 @@ int throttle_wait(struct throttle *t, const char *key, int64_t now)
 	return wait;
 }
 
-int throttle_fail(struct throttle *t, const char *key, int64_t now)
+static int table_fail(struct table *t, const char *key, int64_t now)
 {
 	struct slot *s;
 	int n;
 
 	pthread_mutex_lock(&t->lock);
 	s = find(t, key, true, now);
-	if (now - s->window_start > t->window) {
+	if (now - s->window_start > t->rule.window) {
 		s->window_start = now;
 		s->failures = 0;
 	}
 	s->last_seen = now;
 	n = ++s->failures;
-	if (n >= t->max_failures) {
-		s->locked_until = now + t->lockout;
+	if (n >= t->rule.max_failures) {
+		s->locked_until = now + t->rule.lockout;
 		s->failures = 0;
 		s->window_start = now;
 	}
@@ -117,7 +106,7 @@ int throttle_fail(struct throttle *t, const char *key, int64_t now)
 	return n;
 }
 
-void throttle_clear(struct throttle *t, const char *key)
+static void table_clear(struct table *t, const char *key)
 {
 	struct slot *s;
 
@@ -126,4 +115,107 @@ void throttle_clear(struct throttle *t, const char *key)
 	if (s != NULL)
 		memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&t->lock);
+}
+
+static struct table *table_new(const struct throttle_rule *rule)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	t->rule = *rule;
+	return t;
+}
+
+static void table_free(struct table *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+struct throttle *throttle_new(const struct throttle_config *c)
+{
+	struct throttle *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->user = (struct throttle_rule){c->max_failures, c->window, c->lockout};
+	t->ip = (struct throttle_rule){c->ip_max_failures, c->window, c->lockout};
+	t->max_keys = c->max_keys;
+	t->shared = c->shared;
+	if (t->shared)
+		return t;
+	t->users = table_new(&t->user);
+	t->ips = table_new(&t->ip);
+	if (t->users == NULL || t->ips == NULL) {
+		throttle_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void throttle_free(struct throttle *t)
+{
+	if (t == NULL)
+		return;
+	table_free(t->users);
+	table_free(t->ips);
+	free(t);
+}
+
+int throttle_wait(struct throttle *t, const char *user_key, const char *ip_key, int64_t now,
+		  bool *user_counted)
+{
+	int64_t until;
+	int wait, ip_wait, rc;
+
+	/* a key is counted only when it has failed: then the success must clear it */
+	*user_counted = true;
+	if (!t->shared) {
+		wait = table_wait(t->users, user_key, now);
+		ip_wait = table_wait(t->ips, ip_key, now);
+		return ip_wait > wait ? ip_wait : wait;
+	}
+	rc = store_login_failures_get(user_key, ip_key, now, &until, user_counted);
+	if (rc < 0)
+		return rc;
+	return until > now ? (int)(until - now) : 0;
+}
+
+int throttle_fail(struct throttle *t, const char *user_key, const char *ip_key, int64_t now)
+{
+	int n, ip_n, rc;
+
+	if (!t->shared) {
+		table_fail(t->ips, ip_key, now);
+		return table_fail(t->users, user_key, now);
+	}
+	rc = store_login_failure_add(ip_key, now, &t->ip, &ip_n);
+	if (rc >= 0)
+		rc = store_login_failure_add(user_key, now, &t->user, &n);
+	return rc < 0 ? rc : n;
+}
+
+int throttle_clear(struct throttle *t, const char *user_key)
+{
+	if (!t->shared) {
+		table_clear(t->users, user_key);
+		return STORE_OK;
+	}
+	return store_login_failure_clear(user_key);
+}
+
+void throttle_tick(struct throttle *t, int64_t now)
+{
+	int64_t deleted;
+
+	if (!t->shared)
+		return;
+	/* logged by the store when it fails; the next tick tries again */
+	if (store_login_failures_trim(now, t->user.window, t->max_keys, &deleted) == STORE_OK &&
+	    deleted > 0)
+		log_msg(LOG_DEBUG, "login throttle: %lld keys expired", (long long)deleted);
 }

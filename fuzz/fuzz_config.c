@@ -61,6 +61,7 @@ static bool same_config(const struct config *a, const struct config *b)
 	       a->throttle_max_failures == b->throttle_max_failures &&
 	       a->throttle_window_seconds == b->throttle_window_seconds &&
 	       a->throttle_lockout_seconds == b->throttle_lockout_seconds &&
+	       a->throttle_max_keys == b->throttle_max_keys &&
 	       same_string(a->log_level, b->log_level) && same_string(a->log_audit, b->log_audit) &&
 	       a->log_audit_max_mb == b->log_audit_max_mb &&
 	       a->log_audit_keep == b->log_audit_keep &&

@@ -57,31 +57,47 @@ static void login_failed(struct req *r, enum login_failure why)
 	atomic_fetch_add_explicit(&r->srv->login_failures[why], 1, memory_order_relaxed);
 }
 
-static void refuse_login(struct req *r, struct resp *out, const char *user_key, const char *ip_key,
+/* A login's two throttle keys, and whether the user's has failures a success must clear. */
+struct login_keys {
+	char user[NAME_LEN + 8], ip[80];
+	bool user_counted;
+};
+
+/*
+ * A failure that could not be counted (the store out of reach) is answered as
+ * the store's failure, never as a plain 401: the attempt must not go
+ * uncounted, and the client learns nothing of the password from a 503.
+ */
+static void refuse_login(struct req *r, struct resp *out, const struct login_keys *k,
 			 const char *name, const char *reason)
 {
-	int64_t now = now_seconds();
-	int n = throttle_fail(r->srv->throttle, user_key, now);
+	int n = throttle_fail(r->srv->throttle, k->user, k->ip, now_seconds());
 
+	if (n < 0) {
+		login_failed(r, LOGIN_STORE_ERROR);
+		resp_store_failed(out, n);
+		return;
+	}
 	login_failed(r, LOGIN_BAD_CREDENTIALS);
-	throttle_fail(r->srv->ip_throttle, ip_key, now);
 	audit_log(r->srv->audit, "login.failure", NULL, r->client,
 		  json_pack("{s:s, s:s}", "username", name, "reason", reason));
 	slow_down(n);
 	resp_error(out, 401, "UNAUTHORIZED", NULL, "wrong username or password");
 }
 
-/* 0 when the login may be tried; otherwise fills a 429. */
-static int check_throttle(struct req *r, struct resp *out, const char *user_key, const char *ip_key)
+/* 0 when the login may be tried; otherwise fills a 429, or a 503 when the store failed. */
+static int check_throttle(struct req *r, struct resp *out, struct login_keys *k)
 {
-	int64_t now = now_seconds();
-	int wait = throttle_wait(r->srv->throttle, user_key, now);
-	int ip_wait = throttle_wait(r->srv->ip_throttle, ip_key, now);
+	int wait = throttle_wait(r->srv->throttle, k->user, k->ip, now_seconds(), &k->user_counted);
 
-	if (ip_wait > wait)
-		wait = ip_wait;
+	if (wait < 0) {
+		login_failed(r, LOGIN_STORE_ERROR);
+		resp_store_failed(out, wait);
+		return -1;
+	}
 	if (wait == 0)
 		return 0;
+	login_failed(r, LOGIN_THROTTLED);
 	resp_error(out, 429, "TOO_MANY_REQUESTS", NULL,
 		   "too many failed logins; try again in %d seconds", wait);
 	resp_header(out, "Retry-After", "%d", wait);
@@ -99,21 +115,23 @@ static bool collection_known(struct server *srv, const char *path)
 }
 
 static void grant_login(struct req *r, struct resp *out, const struct account *a,
-			const char *user_key)
+			const struct login_keys *k)
 {
 	char token[TOKEN_LEN + 1], path[NAME_LEN + 32];
 	unsigned char hash[32];
 	int64_t ended = 0;
 	int rc = STORE_OK;
 
-	throttle_clear(r->srv->throttle, user_key);
+	/* a login with no failures before it writes nothing here */
+	if (k->user_counted)
+		rc = throttle_clear(r->srv->throttle, k->user);
 	/*
 	 * The private collection is made at first login (SPEC §4), if not before.
 	 * The snapshot holds every collection, so only a login that does not find
 	 * it there asks the store (which makes it, unless it was made meanwhile).
 	 */
 	rbac_private_collection(a->name, path, sizeof(path));
-	if (!collection_known(r->srv, path))
+	if (rc >= 0 && !collection_known(r->srv, path))
 		rc = store_ensure_private_collection(a);
 	if (rc == STORE_CREATED)
 		changes_announce(r->srv,
@@ -243,7 +261,7 @@ static void follow_entry(struct req *r, struct account *a, const struct ls_found
  */
 static void refuse_other_entry(struct req *r, struct resp *out, const char *name,
 			       const struct account *a, const struct ls_found *f,
-			       const char *user_key, const char *ip_key)
+			       const struct login_keys *k)
 {
 	char reason[DN_LEN + 3 * LDAP_ID_LEN + 256];
 
@@ -259,7 +277,7 @@ static void refuse_other_entry(struct req *r, struct resp *out, const char *name
 			 "name",
 			 f->dn, f->unique_id ? f->unique_id : "none", a->name);
 	log_msg(LOG_WARN, "LDAP login of %s refused: %s", name, reason);
-	refuse_login(r, out, user_key, ip_key, name, reason);
+	refuse_login(r, out, k, name, reason);
 }
 
 /* The account an entry's directory id belongs to already, if any (a first login's check). */
@@ -275,8 +293,7 @@ static bool id_taken(const struct ls_found *f, struct account *other)
  * unknown name.
  */
 static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg, struct account *a,
-		       const char *name, const char *password, const char *user_key,
-		       const char *ip_key)
+		       const char *name, const char *password, const struct login_keys *k)
 {
 	struct ls_log log = {log_ldap_step, (void *)name};
 	struct ls_found found = {NULL, NULL, NULL, NULL, NULL};
@@ -286,14 +303,13 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 	int stored;
 
 	if (!cfg->backend_ldap || !cfg->configured || (a == NULL && !cfg->s.jit)) {
-		refuse_login(r, out, user_key, ip_key, name,
-			     a ? "LDAP is off" : "unknown user (no JIT)");
+		refuse_login(r, out, k, name, a ? "LDAP is off" : "unknown user (no JIT)");
 		return;
 	}
 	rc = ls_login(&cfg->s, name, a ? &known : NULL, password, &log, &found);
 	if (rc == LS_LOGIN_OTHER_ENTRY ||
 	    (rc == LS_LOGIN_OK && a == NULL && id_taken(&found, &made))) {
-		refuse_other_entry(r, out, name, a ? a : &made, &found, user_key, ip_key);
+		refuse_other_entry(r, out, name, a ? a : &made, &found, k);
 		goto done;
 	}
 	if (rc == LS_LOGIN_ERROR) {
@@ -305,13 +321,13 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		return;
 	}
 	if (rc != LS_LOGIN_OK) {
-		refuse_login(r, out, user_key, ip_key, name, a ? "wrong password" : "unknown user");
+		refuse_login(r, out, k, name, a ? "wrong password" : "unknown user");
 		return;
 	}
 	if (a == NULL) {
 		stored = provision(r, &found, &made);
 		if (stored == STORE_CONFLICT) {
-			refuse_other_entry(r, out, name, &made, &found, user_key, ip_key);
+			refuse_other_entry(r, out, name, &made, &found, k);
 			goto done;
 		}
 		if (stored != STORE_OK) {
@@ -324,17 +340,17 @@ static void login_ldap(struct req *r, struct resp *out, struct ldap_config *cfg,
 		a = &made;
 	}
 	if (!a->is_active) {
-		refuse_login(r, out, user_key, ip_key, name, "inactive");
+		refuse_login(r, out, k, name, "inactive");
 		goto done;
 	}
 	follow_entry(r, a, &found);
-	grant_login(r, out, a, user_key);
+	grant_login(r, out, a, k);
 done:
 	ls_found_free(&found);
 }
 
 static void login_managed(struct req *r, struct resp *out, struct account *a, const char *password,
-			  const char *user_key, const char *ip_key)
+			  const struct login_keys *k)
 {
 	char *hash = NULL;
 	bool ok;
@@ -347,16 +363,16 @@ static void login_managed(struct req *r, struct resp *out, struct account *a, co
 	}
 	if (rc != STORE_OK) {
 		password_verify_dummy(password);
-		refuse_login(r, out, user_key, ip_key, a->name, "no password");
+		refuse_login(r, out, k, a->name, "no password");
 		return;
 	}
 	ok = password_verify(hash, password);
 	free(hash);
 	if (!ok || !a->is_active) {
-		refuse_login(r, out, user_key, ip_key, a->name, ok ? "inactive" : "wrong password");
+		refuse_login(r, out, k, a->name, ok ? "inactive" : "wrong password");
 		return;
 	}
-	grant_login(r, out, a, user_key);
+	grant_login(r, out, a, k);
 }
 
 /*
@@ -378,7 +394,7 @@ static int account_for_login(const char *name, struct account *a)
 void api_login(struct req *r, struct resp *out)
 {
 	const char *username, *password;
-	char user_key[NAME_LEN + 8], ip_key[80];
+	struct login_keys k;
 	struct ldap_config *cfg;
 	struct account a;
 	char *name;
@@ -401,12 +417,10 @@ void api_login(struct req *r, struct resp *out)
 	}
 	/* a name the rules refuse is no account's: it fails as an unknown user does */
 	name = ls_name_normalize(username, strlen(username), NULL);
-	snprintf(user_key, sizeof(user_key), "user:%s", name ? name : username);
-	snprintf(ip_key, sizeof(ip_key), "ip:%s", r->client);
-	if (check_throttle(r, out, user_key, ip_key) != 0) {
-		login_failed(r, LOGIN_THROTTLED);
+	snprintf(k.user, sizeof(k.user), "user:%s", name ? name : username);
+	snprintf(k.ip, sizeof(k.ip), "ip:%s", r->client);
+	if (check_throttle(r, out, &k) != 0)
 		goto done;
-	}
 	found = name ? account_for_login(name, &a) : STORE_NOT_FOUND;
 	cfg = ldap_config_get(r->srv);
 	if (found < 0) {
@@ -418,16 +432,16 @@ void api_login(struct req *r, struct resp *out)
 		resp_internal(out);
 	} else if (found == STORE_OK && !a.is_org && a.is_imported && a.ldap_missing) {
 		/* gone from the directory at the last sync (SPEC §6.5) */
-		refuse_login(r, out, user_key, ip_key, a.name, "missing from the directory");
+		refuse_login(r, out, &k, a.name, "missing from the directory");
 	} else if (found == STORE_OK && !a.is_org && a.is_imported) {
-		login_ldap(r, out, cfg, &a, a.name, password, user_key, ip_key);
+		login_ldap(r, out, cfg, &a, a.name, password, &k);
 	} else if (found == STORE_OK && !a.is_org) {
-		login_managed(r, out, &a, password, user_key, ip_key);
+		login_managed(r, out, &a, password, &k);
 	} else if (found == STORE_NOT_FOUND && name != NULL && cfg->backend_ldap) {
-		login_ldap(r, out, cfg, NULL, name, password, user_key, ip_key);
+		login_ldap(r, out, cfg, NULL, name, password, &k);
 	} else {
 		password_verify_dummy(password);
-		refuse_login(r, out, user_key, ip_key, name ? name : "", "unknown user");
+		refuse_login(r, out, &k, name ? name : "", "unknown user");
 	}
 	ldap_config_put(cfg);
 done:

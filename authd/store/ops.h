@@ -37,6 +37,7 @@ struct store_schema {
 
 struct store_ops {
 	const char *name;
+	bool shared; /* other processes may use the store at the same time (a server's) */
 	int (*open)(const struct store_target *t, struct failure *err);
 	void (*checkpoint)(void);
 	void (*close)(void);

@@ -82,6 +82,11 @@ const char *store_driver_name(void)
 	return ops->name;
 }
 
+bool store_is_shared(void)
+{
+	return ops->shared;
+}
+
 void store_checkpoint(void)
 {
 	ops->checkpoint();

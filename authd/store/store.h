@@ -49,6 +49,12 @@ int store_open_config(const struct config *cfg, struct failure *err);
 int store_copy(const struct config *from, const struct config *to, FILE *out, struct failure *err);
 /* "sqlite" or "postgres": for the log and the tests, never for a decision. */
 const char *store_driver_name(void);
+/*
+ * Whether other processes may use this store at the same time (a database
+ * server's: several authd replicas): state they must agree on, such as the
+ * failed logins, is kept in the store then, and in the process otherwise.
+ */
+bool store_is_shared(void);
 /* Housekeeping off the request path (SQLite: copies the WAL into the database); main.c calls
  * it every second. */
 void store_checkpoint(void);
@@ -470,5 +476,34 @@ int store_sessions_trim_account(const char *account_id, int limit, const unsigne
 int store_sessions_expire(int64_t now, int64_t lifetime);
 /* How many sessions are live at `now`: those store_sessions_expire would leave. */
 int store_sessions_count_live(int64_t now, int64_t lifetime, int64_t *out);
+
+/* ---- failed logins, counted for every process on the store (store_throttle.c) ---- */
+
+/* What a key may fail: max_failures within window seconds, then a lockout of lockout seconds. */
+struct throttle_rule {
+	int max_failures;
+	int64_t window, lockout;
+};
+/*
+ * Counts a failure of key at now, in one statement that other processes'
+ * failures of the key wait for: *failures becomes the key's count in its
+ * window with this one (max_failures when this one locked it out).
+ */
+int store_login_failure_add(const char *key, int64_t now, const struct throttle_rule *rule,
+			    int *failures);
+/*
+ * The later end of a lockout of the two keys (0 when neither has one that
+ * ends after now), and whether key_a has failures counted; one indexed read.
+ */
+int store_login_failures_get(const char *key_a, const char *key_b, int64_t now,
+			     int64_t *locked_until, bool *a_counted);
+/* Forgets the key's failures (a login that succeeded). */
+int store_login_failure_clear(const char *key);
+/*
+ * Deletes the keys no decision needs any more (the last failure a window ago
+ * and no lockout running), then the unlocked ones whose last failure is
+ * older than the max_keys-th newest's second; *deleted says how many went.
+ */
+int store_login_failures_trim(int64_t now, int64_t window, int64_t max_keys, int64_t *deleted);
 
 #endif

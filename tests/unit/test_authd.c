@@ -69,18 +69,19 @@ START_TEST(config_reads_every_section)
 	struct refusal err;
 	struct config c;
 
-	write_text("full.json",
-		   "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
-		   "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
-		   "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false,"
-		   "\"listen\":\"0.0.0.0:9444\"},"
-		   "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
-		   "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
-		   "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
-		   "\"renewalThresholdMinutes\":2,\"perUserLimit\":3},"
-		   "\"loginThrottle\":{\"maxFailures\":3},\"log\":{\"level\":\"debug\","
-		   "\"//\":\"x\"}}",
-		   path, sizeof(path));
+	write_text(
+	    "full.json",
+	    "{\"//\":\"comment\",\"listen\":\"[::1]:9443\",\"dataDir\":\"/var/lib/authd\","
+	    "\"tls\":{\"cert\":\"/c.pem\",\"key\":\"/k.pem\"},"
+	    "\"authz\":{\"socket\":\"/run/docker/plugins/authd.sock\",\"allowLocal\":false,"
+	    "\"listen\":\"0.0.0.0:9444\"},"
+	    "\"bundle\":{\"dockerHost\":\"tcp://h:2376\",\"engineHosts\":[\"tcp://a:2376\","
+	    "\"tcp://b:2376\"],\"validityDays\":30,\"keyType\":\"rsa-2048\"},"
+	    "\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":60,"
+	    "\"renewalThresholdMinutes\":2,\"perUserLimit\":3},"
+	    "\"loginThrottle\":{\"maxFailures\":3,\"maxKeys\":500},\"log\":{\"level\":\"debug\","
+	    "\"//\":\"x\"}}",
+	    path, sizeof(path));
 	config_defaults(&c);
 	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
 	ck_assert_str_eq(c.listen_host, "::1");
@@ -96,6 +97,7 @@ START_TEST(config_reads_every_section)
 	ck_assert_int_eq(c.session_renewal_minutes, 2);
 	ck_assert_int_eq(c.session_per_user_limit, 3);
 	ck_assert_int_eq(c.throttle_max_failures, 3);
+	ck_assert_int_eq(c.throttle_max_keys, 500);
 	ck_assert_str_eq(c.log_level, "debug");
 	ck_assert_str_eq(c.path, path);
 	config_free(&c);
@@ -447,52 +449,89 @@ END_TEST
 
 /* ---- throttling ---- */
 
+/* An in-memory throttle: a user may fail `max` times in 60 s, an address 4 x max; lockout 30 s. */
+static struct throttle *memory_throttle(int max)
+{
+	struct throttle *t = throttle_new(&(struct throttle_config){
+	    .max_failures = max, .ip_max_failures = 4 * max, .window = 60, .lockout = 30});
+
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/* The wait of a user from one address. */
+static int wait_of(struct throttle *t, const char *user, int64_t now)
+{
+	bool counted;
+
+	return throttle_wait(t, user, "ip:a", now, &counted);
+}
+
 START_TEST(throttle_locks_out_at_the_limit)
 {
-	struct throttle *t = throttle_new(3, 60, 30);
+	struct throttle *t = memory_throttle(3);
 
-	ck_assert_int_eq(throttle_wait(t, "user:a", 1000), 0);
-	ck_assert_int_eq(throttle_fail(t, "user:a", 1000), 1);
-	ck_assert_int_eq(throttle_fail(t, "user:a", 1001), 2);
-	ck_assert_int_eq(throttle_wait(t, "user:a", 1001), 0);
-	ck_assert_int_eq(throttle_fail(t, "user:a", 1002), 3);
-	ck_assert_int_eq(throttle_wait(t, "user:a", 1002), 30);
-	ck_assert_int_eq(throttle_wait(t, "user:a", 1031), 1);
-	ck_assert_int_eq(throttle_wait(t, "user:a", 1032), 0);
-	/* other keys are untouched */
-	ck_assert_int_eq(throttle_wait(t, "user:b", 1002), 0);
+	ck_assert_int_eq(wait_of(t, "user:a", 1000), 0);
+	ck_assert_int_eq(throttle_fail(t, "user:a", "ip:a", 1000), 1);
+	ck_assert_int_eq(throttle_fail(t, "user:a", "ip:a", 1001), 2);
+	ck_assert_int_eq(wait_of(t, "user:a", 1001), 0);
+	ck_assert_int_eq(throttle_fail(t, "user:a", "ip:a", 1002), 3);
+	ck_assert_int_eq(wait_of(t, "user:a", 1002), 30);
+	ck_assert_int_eq(wait_of(t, "user:a", 1031), 1);
+	ck_assert_int_eq(wait_of(t, "user:a", 1032), 0);
+	/* other users are untouched: the address has room for 12 */
+	ck_assert_int_eq(wait_of(t, "user:b", 1002), 0);
 	throttle_free(t);
 }
 END_TEST
 
 START_TEST(throttle_forgets_old_failures_and_clears)
 {
-	struct throttle *t = throttle_new(3, 60, 30);
+	struct throttle *t = memory_throttle(3);
 
-	throttle_fail(t, "k", 1000);
-	throttle_fail(t, "k", 1001);
+	throttle_fail(t, "k", "ip:a", 1000);
+	throttle_fail(t, "k", "ip:a", 1001);
 	/* the window has passed: counting starts again */
-	ck_assert_int_eq(throttle_fail(t, "k", 1100), 1);
-	throttle_fail(t, "k", 1101);
-	throttle_clear(t, "k");
-	ck_assert_int_eq(throttle_fail(t, "k", 1102), 1);
+	ck_assert_int_eq(throttle_fail(t, "k", "ip:a", 1100), 1);
+	throttle_fail(t, "k", "ip:a", 1101);
+	ck_assert_int_eq(throttle_clear(t, "k"), 0);
+	ck_assert_int_eq(throttle_fail(t, "k", "ip:a", 1102), 1);
+	throttle_free(t);
+}
+END_TEST
+
+START_TEST(throttle_locks_out_an_address_of_many_users)
+{
+	struct throttle *t = memory_throttle(3);
+	char key[32];
+
+	for (int i = 0; i < 11; i++) {
+		snprintf(key, sizeof(key), "user:%d", i);
+		throttle_fail(t, key, "ip:a", 1000);
+	}
+	ck_assert_int_eq(wait_of(t, "user:new", 1000), 0);
+	throttle_fail(t, "user:11", "ip:a", 1000);
+	/* the twelfth failure of the address locks out every user from it, and no other address */
+	ck_assert_int_eq(wait_of(t, "user:new", 1000), 30);
+	ck_assert_int_eq(throttle_wait(t, "user:new", "ip:b", 1000, &(bool){false}), 0);
 	throttle_free(t);
 }
 END_TEST
 
 START_TEST(throttle_stays_bounded_under_many_keys)
 {
-	struct throttle *t = throttle_new(2, 60, 30);
-	char key[32];
+	struct throttle *t = memory_throttle(2);
+	char key[32], ip[32];
 
 	for (int i = 0; i < 100000; i++) {
 		snprintf(key, sizeof(key), "user:%d", i);
-		throttle_fail(t, key, 1000 + i / 1000);
+		snprintf(ip, sizeof(ip), "ip:%d", i);
+		throttle_fail(t, key, ip, 1000 + i / 1000);
 	}
 	/* a key failing now is still counted */
-	ck_assert_int_eq(throttle_fail(t, "user:x", 2000), 1);
-	ck_assert_int_eq(throttle_fail(t, "user:x", 2000), 2);
-	ck_assert_int_eq(throttle_wait(t, "user:x", 2000), 30);
+	ck_assert_int_eq(throttle_fail(t, "user:x", "ip:x", 2000), 1);
+	ck_assert_int_eq(throttle_fail(t, "user:x", "ip:x", 2000), 2);
+	ck_assert_int_eq(throttle_wait(t, "user:x", "ip:y", 2000, &(bool){false}), 30);
 	throttle_free(t);
 }
 END_TEST
@@ -1778,6 +1817,7 @@ int main(void)
 	unit_case(s, "throttle",
 		  (const TTest *const[]){throttle_locks_out_at_the_limit,
 					 throttle_forgets_old_failures_and_clears,
+					 throttle_locks_out_an_address_of_many_users,
 					 throttle_stays_bounded_under_many_keys, NULL});
 	unit_case(s, "passwords",
 		  (const TTest *const[]){passwords_hash_with_argon2id, password_rules, NULL});

@@ -1054,6 +1054,185 @@ START_TEST(pg_no_shared_connection_is_lent)
 }
 END_TEST
 
+/* ---- failed logins counted in the store (store_throttle.c) ---- */
+
+/* A user may fail 3 times in 10 s, an address 5 times; a lockout lasts 7 s. */
+static struct throttle *test_throttle(bool shared, int max_keys)
+{
+	struct throttle *t = throttle_new(&(struct throttle_config){.max_failures = 3,
+								    .ip_max_failures = 5,
+								    .window = 10,
+								    .lockout = 7,
+								    .max_keys = max_keys,
+								    .shared = shared});
+
+	ck_assert_ptr_nonnull(t);
+	return t;
+}
+
+/*
+ * The same logins, failed and succeeded at random among three users and two
+ * addresses over a few minutes, get the same answers from the store's counts
+ * as from the in-memory table, and the tick's expiry changes none of them.
+ */
+START_TEST(throttle_in_the_store_decides_as_in_memory)
+{
+	struct throttle *mem, *st;
+	unsigned seed = 12345;
+	int64_t now = 100000;
+	char user[16], ip[16];
+
+	store_setup();
+	mem = test_throttle(false, 1000);
+	st = test_throttle(true, 1000);
+	for (int i = 0; i < 600; i++) {
+		bool counted, ignored;
+		int w_mem, w_st;
+
+		seed = seed * 1103515245u + 12345u;
+		now += (seed >> 16) % 3;
+		snprintf(user, sizeof(user), "user:u%u", (seed >> 8) % 3);
+		snprintf(ip, sizeof(ip), "ip:a%u", (seed >> 12) % 2);
+		w_mem = throttle_wait(mem, user, ip, now, &ignored);
+		w_st = throttle_wait(st, user, ip, now, &counted);
+		ck_assert_msg(w_mem == w_st, "step %d: wait %d in memory, %d in the store", i,
+			      w_mem, w_st);
+		if (w_st > 0)
+			continue;
+		if ((seed >> 20) % 5 == 0) {
+			ck_assert_int_eq(throttle_clear(mem, user), STORE_OK);
+			if (counted)
+				ck_assert_int_eq(throttle_clear(st, user), STORE_OK);
+		} else {
+			ck_assert_int_eq(throttle_fail(st, user, ip, now),
+					 throttle_fail(mem, user, ip, now));
+		}
+		if (i % 7 == 0)
+			throttle_tick(st, now);
+	}
+	throttle_free(mem);
+	throttle_free(st);
+	store_close();
+}
+END_TEST
+
+/* A success after no failure has nothing to clear: the login writes nothing. */
+START_TEST(throttle_says_which_users_have_failures)
+{
+	struct throttle *t;
+	bool counted = true;
+
+	store_setup();
+	t = test_throttle(true, 1000);
+	ck_assert_int_eq(throttle_wait(t, "user:a", "ip:x", 1000, &counted), 0);
+	ck_assert(!counted);
+	ck_assert_int_eq(throttle_fail(t, "user:b", "ip:x", 1000), 1);
+	/* the address's failure is not the user's */
+	ck_assert_int_eq(throttle_wait(t, "user:a", "ip:x", 1000, &counted), 0);
+	ck_assert(!counted);
+	ck_assert_int_eq(throttle_wait(t, "user:b", "ip:y", 1000, &counted), 0);
+	ck_assert(counted);
+	ck_assert_int_eq(throttle_clear(t, "user:b"), STORE_OK);
+	ck_assert_int_eq(throttle_wait(t, "user:b", "ip:y", 1000, &counted), 0);
+	ck_assert(!counted);
+	throttle_free(t);
+	store_close();
+}
+END_TEST
+
+/*
+ * A spray of names leaves the max_keys newest after a tick (with their
+ * second's); a lockout running stays whatever the spray, and expired keys all go.
+ */
+START_TEST(throttle_keys_stay_bounded_in_the_store)
+{
+	struct throttle *t;
+	int64_t deleted;
+	char user[32], ip[32];
+
+	store_setup();
+	/* windows and lockouts longer than the spray, so that only the bound deletes */
+	t = throttle_new(&(struct throttle_config){.max_failures = 3,
+						   .ip_max_failures = 5,
+						   .window = 1000,
+						   .lockout = 500,
+						   .max_keys = 20,
+						   .shared = true});
+	for (int i = 0; i < 3; i++)
+		throttle_fail(t, "user:target", "ip:t", 1000);
+	ck_assert_int_eq(throttle_wait(t, "user:target", "ip:t", 1001, &(bool){false}), 499);
+	for (int i = 0; i < 200; i++) {
+		snprintf(user, sizeof(user), "user:spray%d", i);
+		snprintf(ip, sizeof(ip), "ip:s%d", i);
+		ck_assert_int_eq(throttle_fail(t, user, ip, 1001 + i), 1);
+	}
+	/*
+	 * 402 keys: the target's two, 400 sprayed ones (a name and an address a
+	 * second); those of the 20 newest's seconds stay, and the lockout
+	 */
+	ck_assert_int_eq(store_login_failures_trim(1200, 1000, 20, &deleted), STORE_OK);
+	ck_assert_int_eq(deleted, 402 - 21);
+	ck_assert_int_eq(store_login_failures_trim(1200, 1000, 20, &deleted), STORE_OK);
+	ck_assert_int_eq(deleted, 0);
+	ck_assert_int_eq(throttle_wait(t, "user:target", "ip:z", 1201, &(bool){false}), 299);
+	/* the newest are still counted */
+	ck_assert_int_eq(throttle_fail(t, "user:spray199", "ip:n", 1201), 2);
+	/* past the windows and the lockout, nothing is left */
+	ck_assert_int_eq(store_login_failures_trim(2500, 1000, 20, &deleted), STORE_OK);
+	ck_assert_int_eq(deleted, 22);
+	ck_assert_int_eq(store_login_failures_trim(2500, 1000, 20, &deleted), STORE_OK);
+	ck_assert_int_eq(deleted, 0);
+	throttle_free(t);
+	store_close();
+}
+END_TEST
+
+struct failer {
+	struct throttle *t;
+	int most; /* the highest count the thread was answered */
+};
+
+static void *fail_often(void *arg)
+{
+	struct failer *f = arg;
+
+	for (int i = 0; i < 50; i++) {
+		int n = throttle_fail(f->t, "user:raced", "ip:r", 5000);
+
+		ck_assert_int_ge(n, 1);
+		if (n > f->most)
+			f->most = n;
+	}
+	return NULL;
+}
+
+/* Two writers failing one key at the same moment lose no failure: the count is their sum. */
+START_TEST(throttle_counts_concurrent_failures_once_each)
+{
+	struct throttle *t;
+	struct failer a, b;
+	pthread_t ta, tb;
+
+	store_setup();
+	t = throttle_new(&(struct throttle_config){.max_failures = 1000,
+						   .ip_max_failures = 1000,
+						   .window = 60,
+						   .lockout = 7,
+						   .max_keys = 1000,
+						   .shared = true});
+	a = (struct failer){t, 0};
+	b = (struct failer){t, 0};
+	ck_assert_int_eq(pthread_create(&ta, NULL, fail_often, &a), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, fail_often, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_int_eq(a.most > b.most ? a.most : b.most, 100);
+	ck_assert_int_eq(throttle_fail(t, "user:raced", "ip:r", 5000), 101);
+	throttle_free(t);
+	store_close();
+}
+END_TEST
+
 /* The cases that hold for either driver. */
 static void add_neutral_cases(Suite *s)
 {
@@ -1064,6 +1243,11 @@ static void add_neutral_cases(Suite *s)
 	unit_case(s, "sessions",
 		  (const TTest *const[]){trimming_ends_an_account_s_oldest_sessions,
 					 live_sessions_are_those_expiry_leaves, NULL});
+	unit_case(s, "throttle",
+		  (const TTest *const[]){throttle_in_the_store_decides_as_in_memory,
+					 throttle_says_which_users_have_failures,
+					 throttle_keys_stay_bounded_in_the_store,
+					 throttle_counts_concurrent_failures_once_each, NULL});
 }
 
 /* The SHA-256 of one row of values in store-copy's canonical form. */

@@ -159,6 +159,15 @@ static const char *const migrations[] = {
      "  ca_pem " TEXT " NOT NULL DEFAULT '',"
      "  version BIGINT NOT NULL DEFAULT 1,"
      "  updated_at BIGINT NOT NULL);"),
+
+    /* 10: failed logins counted per key for every replica (store_throttle.c) */
+    ("CREATE TABLE login_failures ("
+     "  key " TEXT " PRIMARY KEY,"
+     "  failures INTEGER NOT NULL,"
+     "  window_start BIGINT NOT NULL,"
+     "  locked_until BIGINT NOT NULL,"
+     "  last_failure BIGINT NOT NULL);"
+     "CREATE INDEX login_failures_last ON login_failures (last_failure);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -163,6 +163,19 @@ static const char *const migrations[] = {
      "  ca_pem TEXT NOT NULL DEFAULT '',"
      "  version INTEGER NOT NULL DEFAULT 1,"
      "  updated_at INTEGER NOT NULL);"),
+
+    /*
+     * 10: failed logins counted per key for every replica (store_throttle.c).
+     * One SQLite process counts them in memory (throttle.c); the table is
+     * here so that both drivers hold the same tables.
+     */
+    ("CREATE TABLE login_failures ("
+     "  key TEXT PRIMARY KEY,"
+     "  failures INTEGER NOT NULL,"
+     "  window_start INTEGER NOT NULL,"
+     "  locked_until INTEGER NOT NULL,"
+     "  last_failure INTEGER NOT NULL);"
+     "CREATE INDEX login_failures_last ON login_failures(last_failure);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -633,6 +633,7 @@ static int discard(void)
 
 const struct store_ops sqlite_ops = {
     .name = "sqlite",
+    .shared = false,
     .open = open_store,
     .checkpoint = checkpoint,
     .close = close_all,
