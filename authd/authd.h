@@ -68,7 +68,11 @@ struct config {
 	char *store_dsn;
 	char *store_dsn_file; /* a file of mode 0600 or stricter holding the DSN */
 	int store_max_connections;
+	/* this process among those sharing the store (README, "Running several replicas");
+	 * NULL: the host's name and the listen port */
+	char *replica_name;
 };
+#define REPLICA_NAME_MAX_CHARS 100
 
 void config_defaults(struct config *cfg);
 /* Reads `path` over the defaults; on refusal nothing of it is applied, and why names the key. */
@@ -89,6 +93,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 
 /* Wall-clock seconds: for what is stored or shown, and for expiry the spec states in time. */
 int64_t now_seconds(void);
+/* Wall-clock milliseconds: for times other processes compare (a change's record, its lag). */
+int64_t now_ms(void);
 /* Monotonic milliseconds: for durations and grace periods, which a clock step must not bend. */
 int64_t monotonic_ms(void);
 /* The same in nanoseconds, for what takes less than a millisecond (a request, a rebuild). */
@@ -201,6 +207,10 @@ struct server {
 	/* false until the store is open and all it feeds is loaded; every request is answered
 	 * 503 STORE_UNAVAILABLE until then (main.c) */
 	atomic_bool ready;
+	/* following other replicas' changes (changes.c); NULL on SQLite */
+	struct follower *follower;
+	char replica[NAME_LEN]; /* replica.name, or its default */
+	char instance[ID_LEN];	/* this process's id among the changes it records */
 };
 
 #endif

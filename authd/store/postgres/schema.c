@@ -144,6 +144,29 @@ static const char *const migrations[] = {
     /* 8: the directory id of an imported account's entry, one account's at most */
     ("ALTER TABLE accounts ADD COLUMN ldap_id " TEXT " NOT NULL DEFAULT '';"
      "CREATE UNIQUE INDEX accounts_ldap_id ON accounts (ldap_id) WHERE ldap_id != '';"),
+
+    /*
+     * 9: the change sequence replicas follow (store_changes.c): a row per
+     * announced change, and a notification on channel authd_changes with each
+     * insert, delivered when its transaction commits
+     */
+    ("CREATE TABLE authd_changes ("
+     "  seq BIGSERIAL PRIMARY KEY,"
+     "  origin " TEXT " NOT NULL,"
+     "  replica " TEXT " NOT NULL,"
+     "  what INTEGER NOT NULL,"
+     "  session " TEXT " NOT NULL DEFAULT '',"
+     "  account " TEXT " NOT NULL DEFAULT '',"
+     "  keep " TEXT " NOT NULL DEFAULT '',"
+     "  key_account " TEXT " NOT NULL DEFAULT '',"
+     "  key_id " TEXT " NOT NULL DEFAULT '',"
+     "  key_removed " TEXT " NOT NULL DEFAULT '',"
+     "  at_ms BIGINT NOT NULL);"
+     "CREATE INDEX authd_changes_at ON authd_changes (at_ms);"
+     "CREATE FUNCTION authd_changes_notify() RETURNS trigger LANGUAGE plpgsql AS"
+     " $$BEGIN PERFORM pg_notify('authd_changes', ''); RETURN NULL; END$$;"
+     "CREATE TRIGGER authd_changes_notify AFTER INSERT ON authd_changes"
+     " FOR EACH STATEMENT EXECUTE FUNCTION authd_changes_notify();"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
