@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bootstrap.h"
 #include "store/store.h"
@@ -77,6 +78,13 @@ int bootstrap_admin(const char *data_dir, struct failure *err)
 	a.created_at = a.updated_at = now_seconds();
 	rc = hash != NULL && new_uuid(a.id) == 0 ? store_account_insert(&a, hash) : STORE_ERROR;
 	free(hash);
+	/* replicas starting together on an empty store: another made the admin first */
+	if (rc == STORE_CONFLICT) {
+		if (strcmp(where, "AUTHD_ADMIN_PASSWORD") != 0)
+			unlink(where);
+		log_msg(LOG_INFO, "another authd on this store made the first admin");
+		return 0;
+	}
 	if (rc != STORE_OK)
 		return failure_set(err, "cannot create the first admin");
 	printf("authd: created the first admin \"admin\"; its password is in %s\n", where);

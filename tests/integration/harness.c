@@ -451,6 +451,25 @@ int authd_start(struct authd *s, const char *admin_password)
 	return -1;
 }
 
+int authd_start_together(struct authd *const *s, int n, const char *admin_password)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		s[i]->port = it_free_port();
+		if (s[i]->port <= 0 || spawn(s[i], admin_password) != 0)
+			return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (wait_ready(s[i]) == 0)
+			continue;
+		it_print_tail(s[i]->log, "authd did not start beside the others");
+		rc = -1;
+	}
+	http_close();
+	return rc;
+}
+
 int authd_stop(struct authd *s)
 {
 	return authd_stop_with(s, SIGTERM);

@@ -58,6 +58,12 @@ struct authd *authd_new_in(const char *parent, const char *config_json);
  * failure the log's tail goes to stderr and nothing is left running.
  */
 int authd_start(struct authd *s, const char *admin_password);
+/*
+ * Starts the n servers at once, each launched before any is waited for (replicas
+ * meeting an empty store), then waits until each answers; 0, or -1 (the logs'
+ * tails said) with what started left running for authd_free.
+ */
+int authd_start_together(struct authd *const *s, int n, const char *admin_password);
 /* SIGTERM, then waits (bounded; SIGKILL after). Returns the wait status, -1 if none. */
 int authd_stop(struct authd *s);
 /* The same with another signal (SIGINT). */
