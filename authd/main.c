@@ -404,8 +404,9 @@ out:
 	http_stop(engines, GRACE_SECONDS);
 	http_stop(plugin, GRACE_SECONDS);
 	http_stop(http, GRACE_SECONDS);
-	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
+	/* before the jobs: the worker's end closes the store's connections (store_close) */
 	changes_unfollow(&srv);
+	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
 	ls_pool_shutdown(); /* no login or sync runs any more */
 	if (rc != 0)
 		fprintf(stderr, "authd: %s\n", err.message);
