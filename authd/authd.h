@@ -202,7 +202,8 @@ struct server {
 	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
 	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
 	atomic_long login_failures[LOGIN_FAILURE_REASONS];
-	/* monotonic_ms() when the store last answered main.c's tick; 0: not watched (no tick) */
+	/* monotonic_ms() when the store last answered main.c's tick, or where replicas share it,
+	 * when the change sequence was last read (changes.c); 0: not watched (no tick) */
 	atomic_llong store_ok_ms;
 	/* false until the store is open and all it feeds is loaded; every request is answered
 	 * 503 STORE_UNAVAILABLE until then (main.c) */

@@ -37,6 +37,8 @@
 
 #define SNAPSHOT_KINDS                                                                             \
 	(CHANGE_ACCOUNTS | CHANGE_MEMBERSHIPS | CHANGE_GRANTS | CHANGE_ROLES | CHANGE_COLLECTIONS)
+/* what a follower applies change by change; the rest reloads whole caches, once per batch */
+#define PER_CHANGE (CHANGE_SESSIONS | CHANGE_KEYS)
 #define POLL_MS 500
 #define BATCH 256
 #define RESYNC_MS 60000
@@ -127,13 +129,16 @@ static bool hash_of(const char *hex, unsigned char out[32])
 	return hex[0] != '\0' && OPENSSL_hexstr2buf_ex(out, 32, &len, hex, '\0') == 1 && len == 32;
 }
 
-/* Another replica's change, made to take effect here as its announcement did there. */
-static void apply(struct server *srv, const struct store_change *r)
+/*
+ * Another replica's change, made to take effect here as its announcement did
+ * there: what names one session or key at once; the kinds that reload or
+ * rebuild a whole cache are answered with their bits, for once per batch.
+ */
+static unsigned apply(struct server *srv, const struct store_change *r)
 {
 	static struct pubkey key; /* large; only the follower's thread uses it */
 	unsigned char session[32], keep[32];
-	struct session_settings set;
-	struct change c = {.what = r->what};
+	struct change c = {.what = r->what & PER_CHANGE};
 
 	if (hash_of(r->session, session))
 		c.session = session;
@@ -146,7 +151,17 @@ static void apply(struct server *srv, const struct store_change *r)
 		c.key_added = &key;
 	if (r->key_removed[0] != '\0')
 		c.key_removed = r->key_removed;
-	if ((c.what & CHANGE_SESSION_SETTINGS) && session_settings_load(srv->cfg, &set) == STORE_OK)
+	take_effect(srv, &c);
+	return r->what & ~PER_CHANGE;
+}
+
+/* The whole-cache kinds of a batch's changes, once: a burst rebuilds the snapshot once. */
+static void apply_whole(struct server *srv, unsigned what)
+{
+	struct session_settings set;
+	struct change c = {.what = what};
+
+	if ((what & CHANGE_SESSION_SETTINGS) && session_settings_load(srv->cfg, &set) == STORE_OK)
 		c.session_settings = &set;
 	take_effect(srv, &c);
 }
@@ -180,16 +195,24 @@ static int gather(const struct store_change *c, void *ctx)
 static bool apply_batch(struct follower *f)
 {
 	bool whole = true;
+	unsigned rest = 0;
+	int64_t now;
 
 	for (size_t i = 0; i < f->n; i++) {
 		const struct store_change *c = &f->batch[i];
 
 		whole &= c->seq == f->last + 1;
 		f->last = c->seq;
-		if (strcmp(c->origin, f->srv->instance) == 0)
+		if (strcmp(c->origin, f->srv->instance) != 0)
+			rest |= apply(f->srv, c);
+	}
+	if (rest != 0)
+		apply_whole(f->srv, rest);
+	now = now_ms();
+	for (size_t i = 0; i < f->n; i++) {
+		if (strcmp(f->batch[i].origin, f->srv->instance) == 0)
 			continue;
-		apply(f->srv, c);
-		hist_observe(&f->lag, (now_ms() - c->at_ms) * 1000000);
+		hist_observe(&f->lag, (now - f->batch[i].at_ms) * 1000000);
 		atomic_fetch_add(&f->applied, 1);
 	}
 	atomic_store(&f->applied_seq, f->last);
