@@ -30,8 +30,8 @@ static char dsn[IT_PATH_LEN];
 
 static const char *replica_config(const char *name)
 {
-	json_t *c = json_pack("{s:{s:s, s:s}, s:{s:s}}", "store", "driver", "postgres", "dsn", dsn,
-			      "replica", "name", name);
+	json_t *c = json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:i}}", "store", "driver", "postgres",
+			      "dsn", dsn, "replica", "name", name, "authz", "maxStaleSeconds", 2);
 	char *text = json_dumps(c, 0);
 
 	json_decref(c);
@@ -285,6 +285,65 @@ START_TEST(test_listener_killed)
 }
 END_TEST
 
+/*
+ * A write no record names (its replica died between the write and the
+ * record): the next change's seq skips the lost one's, and B reloads all it
+ * caches then, finding the write.
+ */
+START_TEST(test_unrecorded_write_found)
+{
+	const char *id = make_user("rp-gap");
+
+	expect_status(
+	    call_with(a, "PUT", fmt("/collectionGrants/%s/shared/viewonly", id), admin, NULL, NULL),
+	    201);
+	SETTLE("a grant", allowed_on_b("rp-gap") == 1);
+	ck_assert_int_eq(it_pg_sql(dsn, fmt("DELETE FROM grants WHERE subject_id = '%s'", id)), 0);
+	ck_assert_int_eq(it_pg_sql(dsn, "SELECT nextval('authd_changes_seq_seq')"), 0);
+	it_sleep_ms(600);
+	ck_assert_msg(allowed_on_b("rp-gap") == 1, "B saw a write no change names at once");
+	/* a logout rebuilds no snapshot of its own: only the resync finds the grant gone */
+	expect_status(call_with(a, "POST", "/auth/logout", keep(authd_login(a, "rp-gap", USER_PW)),
+				NULL, NULL),
+		      204);
+	SETTLE("an unrecorded write, after a skipped seq", allowed_on_b("rp-gap") == 0);
+	expect_has(call_with(b, "GET", "/metrics", admin_b, NULL, NULL)->body,
+		   "authd_replica_resyncs_total 1\n", "B's metrics");
+}
+END_TEST
+
+/*
+ * A replica that cannot read the change sequence cannot tell whether it is
+ * current, although its database answers: past authz.maxStaleSeconds (2
+ * here) it denies, and decides again once it reads the sequence.
+ */
+START_TEST(test_stale_without_the_sequence)
+{
+	const char *id = make_user("rp-stale");
+	double t0;
+
+	expect_status(
+	    call_with(a, "PUT", fmt("/collectionGrants/%s/shared/viewonly", id), admin, NULL, NULL),
+	    201);
+	SETTLE("a grant", allowed_on_b("rp-stale") == 1);
+	ck_assert_int_eq(it_pg_sql(dsn, "REVOKE SELECT ON authd_changes FROM authd"), 0);
+	t0 = it_now();
+	while (allowed_on_b("rp-stale") == 1 && it_now() - t0 < 8)
+		it_sleep_ms(50);
+	ck_assert_msg(allowed_on_b("rp-stale") == 0,
+		      "B still allows 8 s after losing the sequence");
+	/* the last poll came up to 0.5 s before the revoke; a loaded machine may make it late */
+	ck_assert_msg(it_now() - t0 >= 1.0, "B denied %.1f s after losing the sequence, before 2 s",
+		      it_now() - t0);
+	ck_assert_int_eq(it_pg_sql(dsn, "GRANT SELECT ON authd_changes TO authd"), 0);
+	t0 = it_now();
+	while (allowed_on_b("rp-stale") == 0 && it_now() - t0 < 3)
+		it_sleep_ms(20);
+	ck_assert_msg(allowed_on_b("rp-stale") == 1,
+		      "B does not decide again with the sequence back");
+}
+END_TEST
+
 /* B's /metrics counts A's changes and their lag. */
 START_TEST(test_metrics)
 {
@@ -338,6 +397,8 @@ static Suite *replicas_suite(void)
 	tcase_add_test(tc, test_ldap_settings_reach_b);
 	tcase_add_test(tc, test_listener_killed);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_unrecorded_write_found);
+	tcase_add_test(tc, test_stale_without_the_sequence);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(start, setup_test, teardown_test);
 	tcase_set_timeout(start, TEST_TIMEOUT);
