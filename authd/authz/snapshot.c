@@ -377,7 +377,7 @@ static bool is_stored(const char *fp, void *ctx)
 {
 	const struct stored_keys *sk = ctx;
 
-	return bsearch(fp, sk->fps, sk->n, sizeof(*sk->fps), snapshot_cmp_str) != NULL;
+	return sk->n > 0 && bsearch(fp, sk->fps, sk->n, sizeof(*sk->fps), snapshot_cmp_str) != NULL;
 }
 
 int rbac_keys_resync(struct rbac *r)
@@ -387,7 +387,8 @@ int rbac_keys_resync(struct rbac *r)
 
 	/* only a whole list may revoke: a short one would revoke live keys */
 	if (rc == STORE_OK && !sk.short_of_memory) {
-		qsort(sk.fps, sk.n, sizeof(*sk.fps), snapshot_cmp_str);
+		if (sk.n > 0)
+			qsort(sk.fps, sk.n, sizeof(*sk.fps), snapshot_cmp_str);
 		key_index_keep_only(&r->keys, is_stored, &sk);
 	}
 	free(sk.fps);
