@@ -209,7 +209,7 @@ struct server {
 	 * 503 STORE_UNAVAILABLE until then (main.c) */
 	atomic_bool ready;
 	/* following other replicas' changes (changes.c); NULL on SQLite */
-	struct follower *follower;
+	_Atomic(struct follower *) follower;
 	char replica[NAME_LEN]; /* replica.name, or its default */
 	char instance[ID_LEN];	/* this process's id among the changes it records */
 };
