@@ -407,7 +407,7 @@ out:
 	/* before the jobs: the worker's end closes the store's connections (store_close) */
 	changes_unfollow(&srv);
 	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
-	ls_pool_shutdown(); /* no login or sync runs any more */
+	ls_pool_shutdown();  /* no login or sync runs any more */
 	if (rc != 0)
 		fprintf(stderr, "authd: %s\n", err.message);
 	sessions_free(srv.sessions);
