@@ -74,7 +74,11 @@ struct config {
 	 */
 	char *store_key_file;
 	int store_max_connections;
+	/* this process among those sharing the store (README, "Running several replicas");
+	 * NULL: the host's name and the listen port */
+	char *replica_name;
 };
+#define REPLICA_NAME_MAX_CHARS 100
 
 void config_defaults(struct config *cfg);
 /* Reads `path` over the defaults; on refusal nothing of it is applied, and why names the key. */
@@ -95,6 +99,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 
 /* Wall-clock seconds: for what is stored or shown, and for expiry the spec states in time. */
 int64_t now_seconds(void);
+/* Wall-clock milliseconds: for times other processes compare (a change's record, its lag). */
+int64_t now_ms(void);
 /* Monotonic milliseconds: for durations and grace periods, which a clock step must not bend. */
 int64_t monotonic_ms(void);
 /* The same in nanoseconds, for what takes less than a millisecond (a request, a rebuild). */
@@ -224,11 +230,16 @@ struct server {
 	struct http_stats *api_stats, *plugin_stats; /* answers per route of each listener */
 	struct authz_stats *decisions;		     /* by outcome and operation (authz.c) */
 	atomic_long login_failures[LOGIN_FAILURE_REASONS];
-	/* monotonic_ms() when the store last answered main.c's tick; 0: not watched (no tick) */
+	/* monotonic_ms() when the store last answered main.c's tick, or where replicas share it,
+	 * when the change sequence was last read (changes.c); 0: not watched (no tick) */
 	atomic_llong store_ok_ms;
 	/* false until the store is open and all it feeds is loaded; every request is answered
 	 * 503 STORE_UNAVAILABLE until then (main.c) */
 	atomic_bool ready;
+	/* following other replicas' changes (changes.c); NULL on SQLite */
+	_Atomic(struct follower *) follower;
+	char replica[NAME_LEN]; /* replica.name, or its default */
+	char instance[ID_LEN];	/* this process's id among the changes it records */
 };
 
 #endif

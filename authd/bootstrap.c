@@ -84,6 +84,7 @@ int bootstrap_admin(const char *data_dir, struct failure *err)
 		 */
 		if (strcmp(where, "AUTHD_ADMIN_PASSWORD") != 0)
 			unlink(where);
+		log_msg(LOG_INFO, "another authd on this store made the first admin");
 		return 0;
 	}
 	if (rc != STORE_OK)

@@ -9,6 +9,7 @@
 #define AUTHD_CHANGES_H
 
 #include "authd.h"
+#include "metrics.h"
 #include "session_settings.h"
 #include "store/store.h"
 
@@ -35,7 +36,30 @@ struct change {
 	const struct session_settings *session_settings;
 };
 
-/* Makes the change take effect for the next request and decision of this process. */
+/*
+ * Makes the change take effect for the next request and decision of this
+ * process, and, while it follows other replicas, records it for them.
+ */
 void changes_announce(struct server *srv, const struct change *c);
+
+/*
+ * Replicas on one store (PostgreSQL; nothing of this runs on SQLite). Before
+ * loading what the store feeds, main.c reads the sequence's newest seq, and
+ * once loaded, follows the changes after it: other replicas' changes take
+ * effect here within a second, and each successful poll of the sequence
+ * sets srv->store_ok_ms. 0, or -1 with err.
+ */
+int changes_follow_from(int64_t *since);
+int changes_follow(struct server *srv, int64_t since, struct failure *err);
+/* Stops following; before the store closes. */
+void changes_unfollow(struct server *srv);
+
+/* For GET /metrics: false when this process follows no other. */
+struct changes_stats {
+	struct hist_counts lag; /* from a change's record elsewhere to its effect here */
+	uint64_t applied, resyncs;
+	int64_t seq; /* the newest seq applied */
+};
+bool changes_stats(struct server *srv, struct changes_stats *out);
 
 #endif

@@ -84,6 +84,7 @@ static const struct key store_keys[] = {STR("driver", store_driver),
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
 				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
 				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
+static const struct key replica_keys[] = {STR("name", replica_name), END};
 static const struct key top_keys[] = {ADDR("listen", listen_host, listen_port),
 				      STR("dataDir", data_dir),
 				      OBJ("tls", tls_keys),
@@ -93,6 +94,7 @@ static const struct key top_keys[] = {ADDR("listen", listen_host, listen_port),
 				      OBJ("loginThrottle", throttle_keys),
 				      OBJ("log", log_keys),
 				      OBJ("store", store_keys),
+				      OBJ("replica", replica_keys),
 				      END};
 
 int config_set_string(char **field, const char *value)
@@ -141,7 +143,7 @@ static void free_strings(char ***list, size_t *n)
 }
 
 /* Every string field of a config, for copying and freeing them alike. */
-#define N_STRINGS 18
+#define N_STRINGS 19
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
 	char **all[N_STRINGS] = {&c->path,
@@ -161,7 +163,8 @@ static void string_fields(struct config *c, char **f[N_STRINGS])
 				 &c->store_driver,
 				 &c->store_dsn,
 				 &c->store_dsn_file,
-				 &c->store_key_file};
+				 &c->store_key_file,
+				 &c->replica_name};
 
 	memcpy(f, all, sizeof(all));
 }
@@ -377,6 +380,23 @@ static int check_store(const struct config *cfg, struct refusal *why)
 	return check_private_file("store.dsnFile", cfg->store_dsn_file, why);
 }
 
+/* replica.name names this process in the change sequence and the log: a short printable text. */
+static int check_replica(const struct config *cfg, struct refusal *why)
+{
+	const char *n = cfg->replica_name;
+
+	if (n == NULL)
+		return 0;
+	if (n[0] == '\0' || utf8_chars(n) > REPLICA_NAME_MAX_CHARS)
+		return refusal_set(why, "replica.name", "replica.name: must be 1 to %d characters",
+				   REPLICA_NAME_MAX_CHARS);
+	for (; *n != '\0'; n++)
+		if ((unsigned char)*n < 0x20 || *n == 0x7f)
+			return refusal_set(why, "replica.name",
+					   "replica.name: must not hold control characters");
+	return 0;
+}
+
 /* Cross-field checks the per-key table cannot express. */
 static int check_config(struct config *cfg, struct refusal *why)
 {
@@ -416,6 +436,8 @@ static int check_config(struct config *cfg, struct refusal *why)
 	    strcmp(cfg->authz_listen_host, cfg->listen_host) == 0)
 		return refusal_set(why, "authz.listen",
 				   "authz.listen: must not be the HTTPS API's listen address");
+	if (check_replica(cfg, why) != 0)
+		return -1;
 	return check_store(cfg, why);
 }
 

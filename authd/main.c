@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "authz/authz.h"
@@ -19,6 +20,7 @@
 #include "authz/idcache.h"
 #include "authz/rbac.h"
 #include "bootstrap.h"
+#include "changes.h"
 #include "engine_tls.h"
 #include "http/http.h"
 #include "http/servercert.h"
@@ -244,8 +246,10 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 			audit_reopen(srv->audit);
 		store_checkpoint();
 		/* decisions read this, never the store, and deny once it is too old */
+		/* a replica is current when it last read the change sequence (changes.c) */
 		if (store_ping() == STORE_OK) {
-			atomic_store(&srv->store_ok_ms, monotonic_ms());
+			if (srv->follower == NULL)
+				atomic_store(&srv->store_ok_ms, monotonic_ms());
 			snapshot_recover(srv->rbac);
 			/* an upload on another replica; a change announcement may come sooner */
 			tls_reload_served(srv->cfg, srv->store_key, srv->tls);
@@ -302,11 +306,40 @@ static int prepare_shared(struct server *srv, struct tls_material *tls, sigset_t
 	return 0;
 }
 
-/* What comes from the store: the first admin, sessions, the snapshot, the job queue. */
+/*
+ * Who this process is among replicas: replica.name, or the host's name and
+ * the listen port, which tell replicas of one host apart; and an id of its
+ * own, new at each start, which its recorded changes carry.
+ */
+static int identify(struct server *srv, struct failure *err)
+{
+	char host[256] = "localhost";
+
+	if (new_uuid(srv->instance) != 0)
+		return failure_set(err, "cannot make the instance id");
+	if (srv->cfg->replica_name != NULL) {
+		snprintf(srv->replica, sizeof(srv->replica), "%s", srv->cfg->replica_name);
+		return 0;
+	}
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(srv->replica, sizeof(srv->replica), "%s:%d", host, srv->cfg->listen_port);
+	return 0;
+}
+
+/*
+ * What comes from the store: the first admin, sessions, the snapshot, the
+ * job queue; then the other replicas' changes since, followed.
+ */
 static int load(struct server *srv, struct failure *err)
 {
 	struct config *cfg = srv->cfg;
 	struct session_settings session_settings;
+	int64_t since;
+
+	/* before anything is read: a change recorded meanwhile is applied once following */
+	if (changes_follow_from(&since) != STORE_OK)
+		return failure_set(err, "cannot read the change sequence");
 
 	/* the listener is up already: the commonest failure, a port in use, made no admin */
 	if (bootstrap_admin(cfg->data_dir, err) != 0)
@@ -332,7 +365,9 @@ static int load(struct server *srv, struct failure *err)
 		return failure_set(err, "cannot load the authorization data");
 	engine_labels_check_version(srv->labels);
 	srv->jobs = jobs_start(srv, err);
-	return srv->jobs == NULL ? -1 : 0;
+	if (srv->jobs == NULL)
+		return -1;
+	return changes_follow(srv, since, err);
 }
 
 static int run(struct config *cfg)
@@ -364,7 +399,7 @@ static int run(struct config *cfg)
 	 * load balancer sees an authd that waits for its database as down. With
 	 * store.keyFile it waits for the store first, its TLS material being there.
 	 */
-	if (prepare(&srv, &tls, &err) != 0 ||
+	if (identify(&srv, &err) != 0 || prepare(&srv, &tls, &err) != 0 ||
 	    (shared && prepare_shared(&srv, &tls, &signals, &err) != 0) ||
 	    (http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err)) == NULL ||
 	    (!shared && open_store(cfg, &signals, &err) != 0) || load(&srv, &err) != 0)
@@ -396,6 +431,8 @@ out:
 	http_stop(engines, GRACE_SECONDS);
 	http_stop(plugin, GRACE_SECONDS);
 	http_stop(http, GRACE_SECONDS);
+	/* before the jobs: the worker's end closes the store's connections (store_close) */
+	changes_unfollow(&srv);
 	jobs_stop(srv.jobs); /* after the listeners: nothing can queue a job now */
 	ls_pool_shutdown();  /* no login or sync runs any more */
 	if (rc != 0)

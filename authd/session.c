@@ -398,6 +398,38 @@ void session_forget_account(struct sessions *s, const char *account_id, const un
 	}
 }
 
+/* The cached sessions of one bucket whose rows are gone are forgotten. */
+static void recheck_bucket(struct sessions *s, unsigned b)
+{
+	unsigned char(*hashes)[32] = NULL;
+	size_t n = 0, cap = 0;
+	struct session_row row;
+
+	pthread_mutex_lock(lock_of(s, b));
+	for (struct entry *e = s->buckets[b]; e != NULL; e = e->next) {
+		if (n == cap) {
+			void *more = realloc(hashes, (cap = cap ? cap * 2 : 8) * sizeof(*hashes));
+
+			if (more == NULL)
+				break;
+			hashes = more;
+		}
+		memcpy(hashes[n++], e->row.hash, 32);
+	}
+	pthread_mutex_unlock(lock_of(s, b));
+	/* outside the lock: the store is asked once per session */
+	for (size_t i = 0; i < n; i++)
+		if (store_session_get(hashes[i], &row) == STORE_NOT_FOUND)
+			session_forget(s, hashes[i]);
+	free(hashes);
+}
+
+void sessions_recheck(struct sessions *s)
+{
+	for (unsigned b = 0; b < BUCKETS; b++)
+		recheck_bucket(s, b);
+}
+
 void sessions_accounts_changed(struct sessions *s)
 {
 	atomic_fetch_add(&s->gen, 1);

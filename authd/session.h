@@ -47,6 +47,8 @@ int session_check(struct sessions *s, const char *token, struct principal *who,
 void session_forget(struct sessions *s, const unsigned char hash[32]);
 void session_forget_account(struct sessions *s, const char *account_id, const unsigned char *keep);
 void sessions_accounts_changed(struct sessions *s);
+/* For changes.c's resync: the cache forgets every session whose row is gone from the store. */
+void sessions_recheck(struct sessions *s);
 /* For changes.c: new settings hold for every session from now on; those they end are dropped. */
 void sessions_configure(struct sessions *s, const struct session_settings *set);
 /* Drops expired sessions from memory and the store. */

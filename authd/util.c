@@ -18,6 +18,14 @@ int64_t now_seconds(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t monotonic_ms(void)
 {
 	return monotonic_ns() / 1000000;

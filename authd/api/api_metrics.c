@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "api.h"
+#include "changes.h"
 #include "ldapsync.h"
 #include "authz/authz.h"
 #include "metrics.h"
@@ -45,6 +46,27 @@ static void write_snapshot(FILE *f, struct server *srv)
 	metrics_int(f, "authd_authz_snapshot_rebuilds_total", "outcome=\"done\"", (int64_t)st.done);
 	metrics_int(f, "authd_authz_snapshot_rebuilds_total", "outcome=\"failed\"",
 		    (int64_t)st.failed);
+}
+
+/* Only on a store replicas share: how fast other replicas' changes take effect here. */
+static void write_replication(FILE *f, struct server *srv)
+{
+	struct changes_stats st;
+
+	if (!changes_stats(srv, &st))
+		return;
+	metrics_family(f, "authd_replica_change_lag_seconds", "histogram",
+		       "Time from another replica's recording of a change to its effect here.");
+	metrics_hist(f, "authd_replica_change_lag_seconds", "", &st.lag);
+	metrics_family(f, "authd_replica_changes_applied_total", "counter",
+		       "Other replicas' changes applied here.");
+	metrics_int(f, "authd_replica_changes_applied_total", "", (int64_t)st.applied);
+	metrics_family(f, "authd_replica_resyncs_total", "counter",
+		       "Full reloads of what this replica caches from the store.");
+	metrics_int(f, "authd_replica_resyncs_total", "", (int64_t)st.resyncs);
+	metrics_family(f, "authd_replica_change_seq", "gauge",
+		       "The newest change of the store's sequence applied here.");
+	metrics_int(f, "authd_replica_change_seq", "", st.seq);
 }
 
 static void write_logins(FILE *f, struct server *srv)
@@ -118,6 +140,7 @@ void api_metrics(struct req *r, struct resp *out)
 	write_http(f, r->srv);
 	authz_stats_write(f, r->srv->decisions);
 	write_snapshot(f, r->srv);
+	write_replication(f, r->srv);
 	write_logins(f, r->srv);
 	write_jobs(f, r->srv);
 	write_ldap_pool(f);

@@ -395,8 +395,9 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
 /*
  * The snapshot goes on answering while the store is briefly away, but not
  * for ever: past authz.maxStaleSeconds without an answer from the store
- * (main.c's tick), a revoked grant could still be allowing. False with a
- * deny then.
+ * (main.c's tick; on a store replicas share, the last read of the change
+ * sequence, changes.c), a revoked grant could still be allowing. False with
+ * a deny then.
  */
 static bool snapshot_fresh(struct server *srv, struct authz_outcome *o)
 {

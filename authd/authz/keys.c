@@ -75,3 +75,11 @@ const struct s_key *key_index_find(const struct key_index *x, const char *finger
 			return n;
 	return NULL;
 }
+
+void key_index_keep_only(struct key_index *x, bool (*kept)(const char *fp, void *ctx), void *ctx)
+{
+	for (unsigned b = 0; b < KEY_BUCKETS; b++)
+		for (struct s_key *k = atomic_load(&x->buckets[b]); k != NULL; k = k->next)
+			if (!kept(k->fp, ctx))
+				atomic_store(&k->revoked, true);
+}

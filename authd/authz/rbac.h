@@ -32,6 +32,8 @@ void rbac_stats(struct rbac *r, struct rbac_stats *out);
 /* For changes.c: a bundle key was stored or deleted; it counts for the next decision. */
 void rbac_key_added(struct rbac *r, const struct pubkey *k);
 void rbac_key_removed(struct rbac *r, const char *fingerprint);
+/* For changes.c: the key index made the store's again (keys added and deleted elsewhere). */
+int rbac_keys_resync(struct rbac *r);
 
 /*
  * The current snapshot, held until rbac_release however long the caller

@@ -344,6 +344,57 @@ static int index_key(const struct pubkey *k, void *ctx)
 	return 0;
 }
 
+/* The stored keys' fingerprints, and those the index lacked added to it. */
+struct stored_keys {
+	struct key_index *index;
+	char (*fps)[65];
+	size_t n, cap;
+	bool short_of_memory;
+};
+
+static int stored_key(const struct pubkey *k, void *ctx)
+{
+	struct stored_keys *sk = ctx;
+
+	if (key_index_find(sk->index, k->fingerprint) == NULL)
+		key_index_add(sk->index, k);
+	if (sk->n == sk->cap) {
+		size_t cap = sk->cap ? sk->cap * 2 : 256;
+		void *more = realloc(sk->fps, cap * sizeof(*sk->fps));
+
+		if (more == NULL) {
+			sk->short_of_memory = true;
+			return 1;
+		}
+		sk->fps = more;
+		sk->cap = cap;
+	}
+	memcpy(sk->fps[sk->n++], k->fingerprint, sizeof(*sk->fps));
+	return 0;
+}
+
+static bool is_stored(const char *fp, void *ctx)
+{
+	const struct stored_keys *sk = ctx;
+
+	return sk->n > 0 && bsearch(fp, sk->fps, sk->n, sizeof(*sk->fps), snapshot_cmp_str) != NULL;
+}
+
+int rbac_keys_resync(struct rbac *r)
+{
+	struct stored_keys sk = {&r->keys, NULL, 0, 0, false};
+	int rc = store_each_key(stored_key, &sk);
+
+	/* only a whole list may revoke: a short one would revoke live keys */
+	if (rc == STORE_OK && !sk.short_of_memory) {
+		if (sk.n > 0)
+			qsort(sk.fps, sk.n, sizeof(*sk.fps), snapshot_cmp_str);
+		key_index_keep_only(&r->keys, is_stored, &sk);
+	}
+	free(sk.fps);
+	return rc == STORE_OK && !sk.short_of_memory ? 0 : -1;
+}
+
 struct rbac *rbac_new(void)
 {
 	struct rbac *r = calloc(1, sizeof(*r));

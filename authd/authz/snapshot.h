@@ -75,6 +75,8 @@ void key_index_init(struct key_index *x);
 void key_index_destroy(struct key_index *x);
 void key_index_add(struct key_index *x, const struct pubkey *k);
 void key_index_revoke(struct key_index *x, const char *fingerprint);
+/* Revokes every key whose fingerprint `kept` says no to. */
+void key_index_keep_only(struct key_index *x, bool (*kept)(const char *fp, void *ctx), void *ctx);
 /* The live key with this fingerprint, or NULL. */
 const struct s_key *key_index_find(const struct key_index *x, const char *fingerprint);
 

@@ -89,6 +89,9 @@ struct store_ops {
 	 */
 	int (*imported_insert_many)(const struct account *a, size_t n, int64_t now);
 	int (*members_add_many)(const struct member_add *m, size_t n);
+
+	/* store_changes_wait; NULL for a driver that one process has to itself */
+	bool (*changes_wait)(long timeout_ms);
 };
 
 /*

@@ -505,5 +505,40 @@ int store_login_failure_clear(const char *key);
  * older than the max_keys-th newest's second; *deleted says how many went.
  */
 int store_login_failures_trim(int64_t now, int64_t window, int64_t max_keys, int64_t *deleted);
+/* ---- the change sequence (replicas on one PostgreSQL store) ---- */
+
+/*
+ * A change one process announced (changes.c), as other processes on the same
+ * store read it: what kind it was and the ids it names. Texts are "" where
+ * the change names none; session and keep are token hashes in hex.
+ */
+struct store_change {
+	int64_t seq;
+	char origin[ID_LEN];	/* the announcing process's instance id */
+	char replica[NAME_LEN]; /* and its replica.name */
+	unsigned what;		/* changes.h's CHANGE_* bits */
+	char session[65], keep[65];
+	char account[ID_LEN];
+	char key_account[ID_LEN], key_id[ID_LEN]; /* a key stored */
+	char key_removed[65];			  /* a key deleted, by fingerprint */
+	int64_t at_ms;				  /* wall-clock milliseconds when recorded */
+};
+typedef int (*store_change_cb)(const struct store_change *c, void *ctx);
+
+/* Records a change (seq and at_ms are set here) and, on PostgreSQL, notifies the listeners. */
+int store_change_record(const struct store_change *c);
+/* The newest change's seq, 0 when there is none. */
+int store_changes_last(int64_t *seq);
+/* The changes after `after`, oldest first, at most `limit`. */
+int store_changes_since(int64_t after, int limit, store_change_cb cb, void *ctx);
+/* Deletes the changes recorded before before_ms (wall-clock milliseconds). */
+int store_changes_prune(int64_t before_ms);
+/*
+ * Waits up to timeout_ms for a notification of a new change on the driver's
+ * own listening connection, which it opens and reopens itself; true when one
+ * came (or the connection was just made again, when one may have been
+ * missed). Only while store_is_shared; one thread at a time.
+ */
+bool store_changes_wait(long timeout_ms);
 
 #endif

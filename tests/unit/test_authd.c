@@ -144,6 +144,13 @@ START_TEST(config_reads_the_store)
 	ck_assert_str_eq(c.store_driver, "postgres");
 	ck_assert_str_eq(c.store_dsn, "host=db user=authd");
 	ck_assert_int_eq(c.store_max_connections, 4);
+	ck_assert_ptr_null(c.replica_name);
+	config_free(&c);
+	write_text("replica.json", "{\"replica\":{\"name\":\"authd-1 (rack 2)\"}}", path,
+		   sizeof(path));
+	config_defaults(&c);
+	ck_assert_msg(config_load_file(&c, path, &err) == 0, "%s", err.message);
+	ck_assert_str_eq(c.replica_name, "authd-1 (rack 2)");
 	config_free(&c);
 	write_text("dsn", "host=db password=hunter2-secret\n", dsn_path, sizeof(dsn_path));
 	ck_assert_int_eq(chmod(dsn_path, 0600), 0);
@@ -214,6 +221,12 @@ START_TEST(config_refuses_bad_files)
 			    "needs one of dsn and dsnFile");
 	expect_config_error("{\"store\":{\"driver\":\"postgres\",\"dsnFile\":\"/nonexistent\"}}",
 			    "store.dsnFile: /nonexistent is not a readable file");
+	expect_config_error("{\"replica\":{\"name\":\"\"}}",
+			    "replica.name: must be 1 to 100 characters");
+	expect_config_error("{\"replica\":{\"name\":\"a\\nb\"}}",
+			    "replica.name: must not hold control characters");
+	expect_config_error("{\"replica\":{\"name\":7}}", "replica.name: must be a string");
+	expect_config_error("{\"replica\":{\"nam\":\"a\"}}", "unknown key \"replica.nam\"");
 	expect_config_error("{\"dataDir\":\"/x\",", "");
 	expect_config_error("[1,2]", "must hold a JSON object");
 	expect_config_error("{\"dataDir\":\"/x\",\"dataDir\":\"/y\"}", "duplicate");

@@ -1342,8 +1342,14 @@ static int open_store(const struct store_target *t, struct failure *err)
 	return rc;
 }
 
+static bool changes_wait(long timeout_ms)
+{
+	return pg_listen_wait(pool.dsn, timeout_ms);
+}
+
 static void close_all(void)
 {
+	pg_listen_close();
 	if (held != NULL) {
 		busy = 0;
 		rollback();
@@ -1438,26 +1444,27 @@ static int column_row(struct stmt *st, void *ctx)
 	return 0;
 }
 
-/* The tables of the connection's schema (search_path's first), but authd_schema. */
+/* The tables of the connection's schema (search_path's first), but authd_schema and authd_changes.
+ */
 static int describe(struct store_schema *out)
 {
 	memset(out, 0, sizeof(*out));
-	return each(
-	    get("SELECT c.table_name, c.column_name, c.data_type,"
-		" COALESCE(k.ordinal_position, 0)"
-		" FROM information_schema.columns c"
-		" JOIN information_schema.tables t ON t.table_schema = c.table_schema"
-		"  AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'"
-		" LEFT JOIN information_schema.table_constraints p"
-		"  ON p.table_schema = c.table_schema AND p.table_name = c.table_name"
-		"  AND p.constraint_type = 'PRIMARY KEY'"
-		" LEFT JOIN information_schema.key_column_usage k"
-		"  ON k.constraint_schema = p.constraint_schema"
-		"  AND k.constraint_name = p.constraint_name"
-		"  AND k.table_name = c.table_name AND k.column_name = c.column_name"
-		" WHERE c.table_schema = current_schema() AND c.table_name <> 'authd_schema'"
-		" ORDER BY c.table_name, c.ordinal_position"),
-	    column_row, out);
+	return each(get("SELECT c.table_name, c.column_name, c.data_type,"
+			" COALESCE(k.ordinal_position, 0)"
+			" FROM information_schema.columns c"
+			" JOIN information_schema.tables t ON t.table_schema = c.table_schema"
+			"  AND t.table_name = c.table_name AND t.table_type = 'BASE TABLE'"
+			" LEFT JOIN information_schema.table_constraints p"
+			"  ON p.table_schema = c.table_schema AND p.table_name = c.table_name"
+			"  AND p.constraint_type = 'PRIMARY KEY'"
+			" LEFT JOIN information_schema.key_column_usage k"
+			"  ON k.constraint_schema = p.constraint_schema"
+			"  AND k.constraint_name = p.constraint_name"
+			"  AND k.table_name = c.table_name AND k.column_name = c.column_name"
+			" WHERE c.table_schema = current_schema() AND c.table_name NOT IN "
+			"('authd_schema', 'authd_changes')"
+			" ORDER BY c.table_name, c.ordinal_position"),
+		    column_row, out);
 }
 
 /*
@@ -1521,6 +1528,10 @@ static int discard(void)
 		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS \"%s\" CASCADE", s.tables[i].name);
 		rc = command(sql);
 	}
+	if (rc == STORE_OK)
+		rc = command("DROP TABLE IF EXISTS authd_changes");
+	if (rc == STORE_OK)
+		rc = command("DROP FUNCTION IF EXISTS authd_changes_notify()");
 	return rc == STORE_OK ? command("DROP TABLE IF EXISTS authd_schema") : rc;
 }
 
@@ -1561,4 +1572,5 @@ const struct store_ops postgres_ops = {
     .discard = discard,
     .imported_insert_many = imported_insert_many,
     .members_add_many = members_add_many,
+    .changes_wait = changes_wait,
 };

@@ -43,6 +43,13 @@ char *pg_text_array(const struct pg_column *c);
 /* n new ids (new_uuid), malloc'd; NULL when they cannot be made. */
 char (*pg_new_ids(size_t n))[ID_LEN];
 
+/*
+ * store_changes_wait for the database at dsn (listen.c), on a connection of
+ * its own; pg_listen_close closes it, once its thread has stopped.
+ */
+bool pg_listen_wait(const char *dsn, long timeout_ms);
+void pg_listen_close(void);
+
 /* The advisory lock keys, as SQL: one for migrations, one for transactions ("authdmg", "authdwr").
  */
 #define PG_LOCK_MIGRATE "27432215569001831"

@@ -168,6 +168,29 @@ static const char *const migrations[] = {
      "  locked_until BIGINT NOT NULL,"
      "  last_failure BIGINT NOT NULL);"
      "CREATE INDEX login_failures_last ON login_failures (last_failure);"),
+
+    /*
+     * 11: the change sequence replicas follow (store_changes.c): a row per
+     * announced change, and a notification on channel authd_changes with each
+     * insert, delivered when its transaction commits
+     */
+    ("CREATE TABLE authd_changes ("
+     "  seq BIGSERIAL PRIMARY KEY,"
+     "  origin " TEXT " NOT NULL,"
+     "  replica " TEXT " NOT NULL,"
+     "  what INTEGER NOT NULL,"
+     "  session " TEXT " NOT NULL DEFAULT '',"
+     "  account " TEXT " NOT NULL DEFAULT '',"
+     "  keep " TEXT " NOT NULL DEFAULT '',"
+     "  key_account " TEXT " NOT NULL DEFAULT '',"
+     "  key_id " TEXT " NOT NULL DEFAULT '',"
+     "  key_removed " TEXT " NOT NULL DEFAULT '',"
+     "  at_ms BIGINT NOT NULL);"
+     "CREATE INDEX authd_changes_at ON authd_changes (at_ms);"
+     "CREATE FUNCTION authd_changes_notify() RETURNS trigger LANGUAGE plpgsql AS"
+     " $$BEGIN PERFORM pg_notify('authd_changes', ''); RETURN NULL; END$$;"
+     "CREATE TRIGGER authd_changes_notify AFTER INSERT ON authd_changes"
+     " FOR EACH STATEMENT EXECUTE FUNCTION authd_changes_notify();"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

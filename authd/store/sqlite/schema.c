@@ -176,6 +176,25 @@ static const char *const migrations[] = {
      "  locked_until INTEGER NOT NULL,"
      "  last_failure INTEGER NOT NULL);"
      "CREATE INDEX login_failures_last ON login_failures(last_failure);"),
+
+    /*
+     * 11: the change sequence replicas follow on PostgreSQL (store_changes.c).
+     * One process runs on SQLite and nothing writes it here: the table keeps
+     * the two drivers' schemas alike, version for version.
+     */
+    ("CREATE TABLE authd_changes ("
+     "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  origin TEXT NOT NULL,"
+     "  replica TEXT NOT NULL,"
+     "  what INTEGER NOT NULL,"
+     "  session TEXT NOT NULL DEFAULT '',"
+     "  account TEXT NOT NULL DEFAULT '',"
+     "  keep TEXT NOT NULL DEFAULT '',"
+     "  key_account TEXT NOT NULL DEFAULT '',"
+     "  key_id TEXT NOT NULL DEFAULT '',"
+     "  key_removed TEXT NOT NULL DEFAULT '',"
+     "  at_ms INTEGER NOT NULL);"
+     "CREATE INDEX authd_changes_at ON authd_changes(at_ms);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

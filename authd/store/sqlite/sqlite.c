@@ -586,7 +586,8 @@ static int describe(struct store_schema *out)
 
 	memset(out, 0, sizeof(*out));
 	rc = each(get("SELECT name FROM sqlite_schema WHERE type = 'table'"
-		      " AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name"),
+		      " AND name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+		      " AND name <> 'authd_changes' ORDER BY name"),
 		  table_row, out);
 	for (int i = 0; rc == STORE_OK && i < out->ntables; i++) {
 		struct stmt *st =
