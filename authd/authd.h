@@ -68,6 +68,7 @@ struct config {
 	char *store_dsn;
 	char *store_dsn_file; /* a file of mode 0600 or stricter holding the DSN */
 	int store_max_connections;
+	char *replica_name; /* names this process in job records; NULL: hostname:port */
 };
 
 void config_defaults(struct config *cfg);

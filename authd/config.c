@@ -80,6 +80,7 @@ static const struct key store_keys[] = {STR("driver", store_driver), STR("dsn", 
 static const struct key log_keys[] = {STR("level", log_level), STR("audit", log_audit),
 				      INT("auditMaxMB", log_audit_max_mb, 0, 1024 * 1024),
 				      INT("auditKeep", log_audit_keep, 1, AUDIT_KEEP_MAX), END};
+static const struct key replica_keys[] = {STR("name", replica_name), END};
 static const struct key top_keys[] = {ADDR("listen", listen_host, listen_port),
 				      STR("dataDir", data_dir),
 				      OBJ("tls", tls_keys),
@@ -89,6 +90,7 @@ static const struct key top_keys[] = {ADDR("listen", listen_host, listen_port),
 				      OBJ("loginThrottle", throttle_keys),
 				      OBJ("log", log_keys),
 				      OBJ("store", store_keys),
+				      OBJ("replica", replica_keys),
 				      END};
 
 int config_set_string(char **field, const char *value)
@@ -136,7 +138,7 @@ static void free_strings(char ***list, size_t *n)
 }
 
 /* Every string field of a config, for copying and freeing them alike. */
-#define N_STRINGS 17
+#define N_STRINGS 18
 static void string_fields(struct config *c, char **f[N_STRINGS])
 {
 	char **all[N_STRINGS] = {&c->path,
@@ -155,7 +157,8 @@ static void string_fields(struct config *c, char **f[N_STRINGS])
 				 &c->log_audit,
 				 &c->store_driver,
 				 &c->store_dsn,
-				 &c->store_dsn_file};
+				 &c->store_dsn_file,
+				 &c->replica_name};
 
 	memcpy(f, all, sizeof(all));
 }

@@ -37,6 +37,7 @@ struct store_schema {
 
 struct store_ops {
 	const char *name;
+	bool shared; /* several processes (replicas) may run on the store at once */
 	int (*open)(const struct store_target *t, struct failure *err);
 	void (*checkpoint)(void);
 	void (*close)(void);

@@ -1526,6 +1526,7 @@ static int discard(void)
 
 const struct store_ops postgres_ops = {
     .name = "postgres",
+    .shared = true,
     .open = open_store,
     .checkpoint = checkpoint,
     .close = close_all,

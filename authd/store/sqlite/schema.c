@@ -148,6 +148,15 @@ static const char *const migrations[] = {
      */
     ("ALTER TABLE accounts ADD COLUMN ldap_id TEXT NOT NULL DEFAULT '';"
      "CREATE UNIQUE INDEX accounts_ldap_id ON accounts(ldap_id) WHERE ldap_id != '';"),
+
+    /* 9 and 10: numbers another change to the schema has */
+    "SELECT 1;",
+    "SELECT 1;",
+
+    /* 11: a sync job's lease, which replicas on one store share, and a cancel asked of it */
+    ("ALTER TABLE jobs ADD COLUMN replica TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE jobs ADD COLUMN cancel_asked INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
