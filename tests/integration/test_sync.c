@@ -2264,7 +2264,8 @@ static char *other_admin;   /* a token of the first admin on it */
 static struct authd *first; /* srv as the test began, and its token */
 static char *first_admin;
 
-static void start_other_replica(void)
+/* Starts the second replica on srv's store; with a wall clock read from clock, when lib. */
+static void start_other_replica(const char *lib, const char *clock)
 {
 	const char *config = fmt("{\"replica\":{\"name\":\"replica-b\"},"
 				 "\"store\":{\"driver\":\"postgres\",\"dsn\":\"%s\"}}",
@@ -2277,6 +2278,8 @@ static void start_other_replica(void)
 	snprintf(other->dsn, sizeof(other->dsn), "%s", srv->dsn);
 	/* the LDAP settings in the store are sealed with the data dir's key: both need it */
 	expect_ran(sh(NULL, "cp -p '%s/secret.key' '%s/'", srv->dir, other->dir), 0);
+	if (lib != NULL)
+		fake_clock(other, lib, clock);
 	ck_assert_msg(authd_start(other, ADMIN_PW) == 0, "the second replica did not start");
 	/* a session is the store's: the first replica's token serves on the second */
 	other_admin = strdup(first_admin);
@@ -2334,7 +2337,7 @@ START_TEST(test_replicas_share_the_queue)
 	json_object_set_new(s, "timeoutSeconds", json_integer(60));
 	/* the second replica reads the LDAP settings as it starts */
 	use_ldap(s);
-	start_other_replica();
+	start_other_replica(NULL, NULL);
 
 	/* a job started on one replica is seen, and waited on, on the other */
 	a = start_job(SYNC);
@@ -2385,6 +2388,68 @@ START_TEST(test_replicas_share_the_queue)
 }
 END_TEST
 
+/* The full syncs the schedule queued (the test queues none itself). */
+static long scheduled_jobs(void)
+{
+	struct reply *r = call("GET", admin, NULL, JOBS "?action=ldap-sync&limit=100");
+	json_t *jobs = jpath(r->json, "jobs");
+	long n = 0;
+
+	expect_status(r, 200);
+	for (size_t i = 0; i < json_array_size(jobs); i++)
+		n += jstr(json_array_get(jobs, i), "target") == NULL;
+	return n;
+}
+
+/* A new admin token for both replicas: a jump of the clock ends sessions. */
+static void login_again(void)
+{
+	free(first_admin);
+	free(other_admin);
+	first_admin = authd_login(first, "admin", ADMIN_PW);
+	http_close();
+	ck_assert_ptr_nonnull(first_admin);
+	other_admin = strdup(first_admin);
+	ck_assert_ptr_nonnull(other_admin);
+	use_replica(srv);
+}
+
+START_TEST(test_replicas_schedule_once_per_period)
+{
+	/* the hourly schedule's periods, a minute past each hour, on the clock both replicas read
+	 */
+	static const char *const hours[] = {"+61m", "+122m", "+183m"};
+	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd);
+
+	ck_assert_msg(lib != NULL,
+		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
+	set_clock(clock, "+0");
+	authd_stop(srv);
+	fake_clock(srv, lib, clock);
+	free(admin);
+	admin = NULL;
+	start_srv(ADMIN_PW);
+	use_ldap(settings(false)); /* syncSchedule @hourly */
+	start_other_replica(lib, clock);
+	for (long h = 1; h <= 3; h++) {
+		double deadline;
+
+		set_clock(clock, hours[h - 1]);
+		login_again();
+		deadline = it_now() + 30;
+		while (scheduled_jobs() < h) {
+			ck_assert_msg(it_now() < deadline, "no sync was scheduled at %s",
+				      hours[h - 1]);
+			it_sleep_ms(200);
+		}
+		/* both replicas look every 2 s: long enough for a second job, were there one */
+		it_sleep_ms(6000);
+		ck_assert_int_eq(scheduled_jobs(), h);
+	}
+	stop_other_replica();
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -2425,6 +2490,7 @@ static Suite *sync_suite(void)
 		tc = server_case("replicas", NULL, NULL, TEST_TIMEOUT);
 		tcase_add_checked_fixture(tc, setup_each, teardown_each);
 		tcase_add_test(tc, test_replicas_share_the_queue);
+		tcase_add_test(tc, test_replicas_schedule_once_per_period);
 		suite_add_tcase(s, tc);
 	}
 	return s;
