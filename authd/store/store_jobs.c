@@ -185,9 +185,16 @@ static int end_transaction(int rc)
 
 int store_job_claim(const char *replica, int64_t now, int64_t lease_until, struct job *out)
 {
-	int rc = store_begin();
+	/* idle replicas ask often: the write lock only when there may be a job to take */
+	static const char ready[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'waiting')"
+				    " AND NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'running')";
+	int64_t yes = 0;
+	int rc = stmt_one_int(stmt_get(ready), &yes);
 
 	memset(out, 0, sizeof(*out));
+	if (rc != STORE_OK || yes == 0)
+		return rc == STORE_OK || rc == STORE_NOT_FOUND ? STORE_NOT_FOUND : rc;
+	rc = store_begin();
 	if (rc == STORE_OK)
 		rc = end_transaction(claim_locked(replica, now, lease_until, out));
 	if (rc != STORE_OK)
