@@ -323,8 +323,6 @@ int store_job_insert(const struct job *j);
 int store_job_get(const char *id, struct job *out);
 /* Newest first, from the job `start_id` ("" for the newest); action "" for every action. */
 int store_jobs(const char *action, const char *start_id, int limit, job_cb cb, void *ctx);
-/* Writes status, times, summary and plan back; STORE_NOT_FOUND for no such job. */
-int store_job_update(const struct job *j);
 /*
  * A job's lease, which runs across every replica on the store: at most one
  * job runs at a time, held by the replica that claimed it until lease_until,
@@ -355,8 +353,6 @@ int store_job_cancel(const char *id, int64_t now);
 int store_jobs_expire(const char *replica, int64_t now, bool at_start, int *n);
 /* When the newest full (untargeted) job of the action was scheduled; STORE_NOT_FOUND before any. */
 int store_job_latest(const char *action, int64_t *scheduled_at);
-/* Whether a job of the action waits or runs. */
-int store_job_pending(const char *action, bool *pending);
 /*
  * Queues j (waiting) when no full job of its action was scheduled after `since` and none of
  * the action waits or runs, in one transaction, so that of replicas that look at once one

@@ -99,19 +99,6 @@ int store_jobs(const char *action, const char *start_id, int limit, job_cb cb, v
 	return stmt_each(st, each_job_row, &e);
 }
 
-int store_job_update(const struct job *j)
-{
-	static const char sql[] = "UPDATE jobs SET status = ?2, started_at = ?4, last_updated = ?5,"
-				  " summary = ?6, plan = ?7 WHERE id = ?1";
-	struct stmt *st = stmt_texts(sql, j->id, j->status, NULL);
-
-	stmt_int(st, 4, j->started_at);
-	stmt_int(st, 5, j->last_updated);
-	stmt_text(st, 6, j->summary ? j->summary : "{}");
-	stmt_text(st, 7, j->plan);
-	return stmt_exec(st, true);
-}
-
 int store_job_latest(const char *action, int64_t *scheduled_at)
 {
 	static const char sql[] = "SELECT scheduled_at FROM jobs WHERE action = ?1 AND target = ''"
@@ -120,7 +107,8 @@ int store_job_latest(const char *action, int64_t *scheduled_at)
 	return stmt_one_int(stmt_texts(sql, action, NULL, NULL), scheduled_at);
 }
 
-int store_job_pending(const char *action, bool *pending)
+/* Whether a job of the action waits or runs. */
+static int job_pending(const char *action, bool *pending)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE action = ?1"
 				  " AND status IN ('waiting', 'running'))";
@@ -363,7 +351,7 @@ static int schedule_locked(const struct job *j, int64_t since)
 
 	if (rc == STORE_OK && last > since)
 		return STORE_NOT_FOUND;
-	if (rc < 0 || (rc = store_job_pending(j->action, &pending)) != STORE_OK)
+	if (rc < 0 || (rc = job_pending(j->action, &pending)) != STORE_OK)
 		return rc;
 	return pending ? STORE_NOT_FOUND : store_job_insert(j);
 }
