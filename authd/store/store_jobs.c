@@ -107,16 +107,23 @@ int store_job_latest(const char *action, int64_t *scheduled_at)
 	return stmt_one_int(stmt_texts(sql, action, NULL, NULL), scheduled_at);
 }
 
+/* The answer of a SELECT EXISTS (...). */
+static int exists(struct stmt *st, bool *yes)
+{
+	int64_t n = 0;
+	int rc = stmt_one_int(st, &n);
+
+	*yes = n != 0;
+	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+}
+
 /* Whether a job of the action waits or runs. */
 static int job_pending(const char *action, bool *pending)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE action = ?1"
 				  " AND status IN ('waiting', 'running'))";
-	int64_t yes = 0;
-	int rc = stmt_one_int(stmt_texts(sql, action, NULL, NULL), &yes);
 
-	*pending = yes != 0;
-	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+	return exists(stmt_texts(sql, action, NULL, NULL), pending);
 }
 
 /* ---- leases (store.h says how replicas share them) ---- */
@@ -125,11 +132,8 @@ static int job_pending(const char *action, bool *pending)
 static int job_running(bool *running)
 {
 	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'running')";
-	int64_t yes = 0;
-	int rc = stmt_one_int(stmt_get(sql), &yes);
 
-	*running = yes != 0;
-	return rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+	return exists(stmt_get(sql), running);
 }
 
 static int claim_locked(const char *replica, int64_t now, int64_t lease_until, struct job *out)
@@ -176,12 +180,12 @@ int store_job_claim(const char *replica, int64_t now, int64_t lease_until, struc
 	/* idle replicas ask often: the write lock only when there may be a job to take */
 	static const char ready[] = "SELECT EXISTS (SELECT 1 FROM jobs WHERE status = 'waiting')"
 				    " AND NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'running')";
-	int64_t yes = 0;
-	int rc = stmt_one_int(stmt_get(ready), &yes);
+	bool yes = false;
+	int rc = exists(stmt_get(ready), &yes);
 
 	memset(out, 0, sizeof(*out));
-	if (rc != STORE_OK || yes == 0)
-		return rc == STORE_OK || rc == STORE_NOT_FOUND ? STORE_NOT_FOUND : rc;
+	if (rc != STORE_OK || !yes)
+		return rc != STORE_OK ? rc : STORE_NOT_FOUND;
 	rc = store_begin();
 	if (rc == STORE_OK)
 		rc = end_transaction(claim_locked(replica, now, lease_until, out));
