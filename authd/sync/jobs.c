@@ -38,6 +38,7 @@ struct jobs {
 	pthread_mutex_t lock; /* guards the fields below and the waiting → running step */
 	pthread_cond_t wake, tick;
 	bool stopping;
+	bool keeper_stopping; /* the keeper goes first: the worker's end closes the store */
 	char running[ID_LEN]; /* "" when idle */
 	atomic_bool cancel;
 	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
@@ -295,7 +296,7 @@ static void *keeper(void *arg)
 	struct jobs *js = arg;
 
 	pthread_mutex_lock(&js->lock);
-	while (!js->stopping) {
+	while (!js->keeper_stopping) {
 		struct timespec until;
 		char id[ID_LEN];
 		bool asked = false;
@@ -320,7 +321,7 @@ static void *keeper(void *arg)
 		pthread_cond_timedwait(&js->tick, &js->lock, &until);
 	}
 	pthread_mutex_unlock(&js->lock);
-	store_close();
+	/* its own connection ends with the thread; store_close is the worker's, the last */
 	return NULL;
 }
 
@@ -376,7 +377,6 @@ static void jobs_stop_worker(struct jobs *js)
 	js->stopping = true;
 	atomic_store(&js->cancel, true);
 	pthread_cond_signal(&js->wake);
-	pthread_cond_signal(&js->tick);
 	pthread_mutex_unlock(&js->lock);
 	pthread_join(js->thread, NULL);
 }
@@ -436,8 +436,12 @@ void jobs_stop(struct jobs *js)
 {
 	if (js == NULL)
 		return;
-	jobs_stop_worker(js);
+	pthread_mutex_lock(&js->lock);
+	js->keeper_stopping = true;
+	pthread_cond_signal(&js->tick);
+	pthread_mutex_unlock(&js->lock);
 	pthread_join(js->keeper, NULL);
+	jobs_stop_worker(js);
 	pthread_cond_destroy(&js->wake);
 	pthread_cond_destroy(&js->tick);
 	pthread_mutex_destroy(&js->lock);
