@@ -336,8 +336,9 @@ struct job {
 	bool dry_run, force;
 	char target[NAME_LEN]; /* the one user of a targeted sync, else "" */
 	int64_t scheduled_at, started_at, last_updated;
-	char *summary; /* JSON text, malloc'd; NULL reads as {} */
-	char *plan;    /* JSON text of a dry run's plan, malloc'd, or NULL */
+	char *summary;		/* JSON text, malloc'd; NULL reads as {} */
+	char *plan;		/* JSON text of a dry run's plan, malloc'd, or NULL */
+	char replica[NAME_LEN]; /* the replica that runs or ran it; "" before it starts */
 };
 typedef int (*job_cb)(const struct job *j, void *ctx);
 
@@ -348,16 +349,42 @@ int store_job_insert(const struct job *j);
 int store_job_get(const char *id, struct job *out);
 /* Newest first, from the job `start_id` ("" for the newest); action "" for every action. */
 int store_jobs(const char *action, const char *start_id, int limit, job_cb cb, void *ctx);
-/* Writes status, times, summary and plan back; STORE_NOT_FOUND for no such job. */
-int store_job_update(const struct job *j);
-/* The oldest waiting job, texts malloc'd; STORE_NOT_FOUND when none waits. */
-int store_job_next(struct job *out);
-/* Jobs a stop left running become errored; *n says how many. */
-int store_jobs_interrupted(int64_t now, int *n);
+/*
+ * A job's lease, which runs across every replica on the store: at most one
+ * job runs at a time, held by the replica that claimed it until lease_until,
+ * which it renews while it runs. Claims, cancels and expiries are each one
+ * transaction, and transactions run one at a time across replicas.
+ */
+/* Takes the oldest waiting job for `replica` (running, started now) unless a job runs;
+ * texts malloc'd. STORE_NOT_FOUND when none waits or one runs. */
+int store_job_claim(const char *replica, int64_t now, int64_t lease_until, struct job *out);
+/* Extends the replica's lease of a running job and says whether a cancel was asked for;
+ * STORE_NOT_FOUND when the job is no longer the replica's (its lease ended). */
+int store_job_renew(const char *id, const char *replica, int64_t lease_until, bool *cancel);
+/* The same inside the job's own transaction, before it commits: STORE_NOT_FOUND (and the
+ * transaction is to be dropped) when the lease ended or a cancel was asked for. */
+int store_job_hold(const char *id, const char *replica, int64_t lease_until);
+/* Writes a running job's end (status, last_updated, summary, plan) while the replica holds it;
+ * STORE_NOT_FOUND when it no longer does. */
+int store_job_end(const struct job *j, const char *replica);
+/* A waiting job canceled, or a running one asked to stop, in one transaction;
+ * STORE_NOT_FOUND; STORE_CONFLICT when it has ended. */
+int store_job_cancel(const char *id, int64_t now);
+/*
+ * Running jobs whose lease ended before `now`, or that `replica` held (it runs none when it
+ * asks: they were left by its last stop), become errored with a summary {"error": why};
+ * *n says how many. At start (at_start), on a store that one process has at a time
+ * (SQLite), every running job was left by the last stop.
+ */
+int store_jobs_expire(const char *replica, int64_t now, bool at_start, int *n);
 /* When the newest full (untargeted) job of the action was scheduled; STORE_NOT_FOUND before any. */
 int store_job_latest(const char *action, int64_t *scheduled_at);
-/* Whether a job of the action waits or runs. */
-int store_job_pending(const char *action, bool *pending);
+/*
+ * Queues j (waiting) when no full job of its action was scheduled after `since` and none of
+ * the action waits or runs, in one transaction, so that of replicas that look at once one
+ * queues it: STORE_OK when queued, STORE_NOT_FOUND when it was not due.
+ */
+int store_job_schedule(const struct job *j, int64_t since);
 
 /* ---- what a sync reads and changes (store_sync.c) ---- */
 

@@ -2,7 +2,9 @@
  * The job queue: one worker thread runs LDAP syncs (ldap_sync.c) one at a
  * time, oldest first, and a scheduler queues one per syncSchedule. Jobs live
  * in the store and their logs in <dataDir>/jobs/<id>.log, so both survive
- * restarts; a job a stop left running is marked errored at the next start.
+ * restarts. Replicas on one store share the queue: a job runs on the replica
+ * that claimed it, under a lease it renews; a job whose lease ends (its
+ * replica died) becomes errored, having changed nothing.
  */
 #include <errno.h>
 #ifdef __GLIBC__
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "changes.h"
 #include "jobs.h"
@@ -20,15 +23,22 @@
 #include "ldap_sync.h"
 
 #define IDLE_CHECK_SECONDS 60
+/* a claimed job is its replica's this long past its last renewal (README, "Sync jobs") */
+#define LEASE_SECONDS 20
+#define LEASE_RENEW_SECONDS 5
+/* how soon an idle replica looks for jobs queued, or leases ended, on another */
+#define CLAIM_POLL_SECONDS 2
 #define LOG_FLUSH_LINES 256
 
 struct jobs {
 	struct server *srv;
-	char dir[4096]; /* <dataDir>/jobs */
-	pthread_t thread;
+	char dir[4096];		/* <dataDir>/jobs */
+	char replica[NAME_LEN]; /* this process's name in the jobs it runs */
+	pthread_t thread, keeper;
 	pthread_mutex_t lock; /* guards the fields below and the waiting → running step */
-	pthread_cond_t wake;
+	pthread_cond_t wake, tick;
 	bool stopping;
+	bool keeper_stopping; /* the keeper goes first: the worker's end closes the store */
 	char running[ID_LEN]; /* "" when idle */
 	atomic_bool cancel;
 	int64_t first_seen; /* when the scheduler first saw LDAP on: the first period starts then */
@@ -79,12 +89,26 @@ static json_t *summary_json(const struct sync_result *res, int64_t ms)
 	return j;
 }
 
+/* What the apply's transaction checks before it commits: the job is still this replica's. */
+struct hold {
+	struct jobs *js;
+	const char *id;
+};
+
+static int hold_lease(void *ctx)
+{
+	const struct hold *h = ctx;
+
+	return store_job_hold(h->id, h->js->replica, now_seconds() + LEASE_SECONDS);
+}
+
 /* The sync of a job, given the settings and configs it needs. */
 static int run_sync(struct jobs *js, const struct job *job, struct run *run,
 		    struct sync_result *out)
 {
 	struct ldap_config *cfg = ldap_config_get(js->srv);
 	struct sync_configs configs;
+	struct hold hold = {js, job->id};
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -93,8 +117,9 @@ static int run_sync(struct jobs *js, const struct job *job, struct run *run,
 	} else if (sync_configs_load(&configs) != 0) {
 		ls_logf(&run->log, "the team and organization sync settings cannot be read");
 	} else {
-		struct sync_input in = {&cfg->s,     &configs,	  job->dry_run, job->force,
-					job->target, &js->cancel, &run->log};
+		struct sync_input in = {&cfg->s,    &configs,	 job->dry_run,
+					job->force, job->target, &js->cancel,
+					&run->log,  hold_lease,	 &hold};
 
 		rc = ldap_sync_run(&in, out);
 		sync_configs_free(&configs);
@@ -139,11 +164,27 @@ static void finish(struct jobs *js, struct job *job, struct run *run, int rc,
 	js->canceled += rc == SYNC_CANCELED;
 	hist_observe(&js->seconds, ms * 1000000);
 	pthread_mutex_unlock(&js->lock);
-	if (store_job_update(job) != STORE_OK)
+	rc = store_job_end(job, js->replica);
+	if (rc == STORE_NOT_FOUND)
+		log_msg(LOG_WARN, "job %s: its lease had ended; it stays as recorded then",
+			job->id);
+	else if (rc != STORE_OK)
 		log_msg(LOG_ERROR, "job %s: its end could not be recorded", job->id);
 	audit_log(js->srv->audit, "ldap.sync", NULL, "",
 		  json_pack("{s:s, s:s, s:b, s:o}", "job", job->id, "status", status, "dryRun",
 			    job->dry_run, "summary", summary));
+}
+
+/* Whether the job was asked to stop, here or (so far as the store says) on another replica. */
+static bool cancel_asked(struct jobs *js, const char *id)
+{
+	bool asked = false;
+
+	if (atomic_load(&js->cancel))
+		return true;
+	return store_job_renew(id, js->replica, now_seconds() + LEASE_SECONDS, &asked) ==
+		   STORE_OK &&
+	       asked;
 }
 
 static void run_job(struct jobs *js, struct job *job)
@@ -156,15 +197,16 @@ static void run_job(struct jobs *js, struct job *job)
 
 	jobs_log_path(js, job->id, path, sizeof(path));
 	run.file = fopen(path, "a");
-	ls_logf(&run.log, "%s%s%s%s%s", job->action, job->target[0] ? " of " : "", job->target,
-		job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "");
+	ls_logf(&run.log, "%s%s%s%s%s on replica %s", job->action, job->target[0] ? " of " : "",
+		job->target, job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "",
+		js->replica);
 	rc = run_sync(js, job, &run, &res);
 #ifdef __GLIBC__
 	/* a large sync's plan was just freed all at once: hand the pages back before the
 	 * snapshot is rebuilt, rather than keep a directory's worth of free heap beside it */
 	malloc_trim(0);
 #endif
-	if (rc != 0 && rc != SYNC_CANCELED && atomic_load(&js->cancel))
+	if (rc != 0 && rc != SYNC_CANCELED && cancel_asked(js, job->id))
 		rc = SYNC_CANCELED;
 	finish(js, job, &run, rc, &res, start);
 	json_decref(res.plan);
@@ -174,19 +216,27 @@ static void run_job(struct jobs *js, struct job *job)
 
 /* ---- the scheduler ---- */
 
+/* A waiting sync, not yet in the store; 0, or -1 when no id could be made. */
+static int new_job(bool dry_run, bool force, const char *target, struct job *j)
+{
+	memset(j, 0, sizeof(*j));
+	if (new_uuid(j->id) != 0)
+		return -1;
+	snprintf(j->action, sizeof(j->action), JOB_ACTION_LDAP_SYNC);
+	snprintf(j->status, sizeof(j->status), "waiting");
+	snprintf(j->target, sizeof(j->target), "%s", target ? target : "");
+	j->dry_run = dry_run;
+	j->force = force;
+	j->scheduled_at = j->last_updated = now_seconds();
+	return 0;
+}
+
 static int insert_job(bool dry_run, bool force, const char *target, struct job *out)
 {
 	struct job j;
 
-	memset(&j, 0, sizeof(j));
-	if (new_uuid(j.id) != 0)
+	if (new_job(dry_run, force, target, &j) != 0)
 		return STORE_ERROR;
-	snprintf(j.action, sizeof(j.action), JOB_ACTION_LDAP_SYNC);
-	snprintf(j.status, sizeof(j.status), "waiting");
-	snprintf(j.target, sizeof(j.target), "%s", target ? target : "");
-	j.dry_run = dry_run;
-	j.force = force;
-	j.scheduled_at = j.last_updated = now_seconds();
 	if (out != NULL)
 		*out = j;
 	return store_job_insert(&j);
@@ -198,7 +248,7 @@ static int64_t schedule(struct jobs *js)
 	struct ldap_config *cfg = ldap_config_get(js->srv);
 	int64_t now = now_seconds(), last, due;
 	long period;
-	bool pending = true;
+	struct job job;
 
 	if (cfg == NULL || !cfg->configured || !cfg->backend_ldap) {
 		ldap_config_put(cfg);
@@ -214,10 +264,65 @@ static int64_t schedule(struct jobs *js)
 	due = last + period;
 	if (now < due)
 		return due - now < IDLE_CHECK_SECONDS ? due - now : IDLE_CHECK_SECONDS;
-	if (store_job_pending(JOB_ACTION_LDAP_SYNC, &pending) == STORE_OK && !pending &&
-	    insert_job(false, false, "", NULL) == STORE_OK)
+	/* every replica comes here in the period: the store queues one job of them all */
+	if (new_job(false, false, "", &job) == 0 &&
+	    store_job_schedule(&job, now - period) == STORE_OK)
 		return 0;
 	return IDLE_CHECK_SECONDS;
+}
+
+/* Jobs whose replica died while they ran, or (at start) that this one left, become errored. */
+static void expire(struct jobs *js, bool at_start)
+{
+	int n = 0;
+
+	if (store_jobs_expire(js->replica, now_seconds(), at_start, &n) != STORE_OK || n == 0)
+		return;
+	if (at_start)
+		log_msg(LOG_WARN,
+			"%d sync job(s) left running by the last stop are now errored; "
+			"they changed nothing",
+			n);
+	else
+		log_msg(LOG_WARN,
+			"%d sync job(s) whose replica stopped renewing its lease are now errored; "
+			"they changed nothing",
+			n);
+}
+
+/* Renews the lease of the job this replica runs, and hears of a cancel asked elsewhere. */
+static void *keeper(void *arg)
+{
+	struct jobs *js = arg;
+
+	pthread_mutex_lock(&js->lock);
+	while (!js->keeper_stopping) {
+		struct timespec until;
+		char id[ID_LEN];
+		bool asked = false;
+
+		snprintf(id, sizeof(id), "%s", js->running);
+		if (id[0] != '\0') {
+			int rc;
+
+			pthread_mutex_unlock(&js->lock);
+			rc =
+			    store_job_renew(id, js->replica, now_seconds() + LEASE_SECONDS, &asked);
+			if (rc == STORE_NOT_FOUND)
+				log_msg(LOG_WARN, "job %s: its lease ended; it will change nothing",
+					id);
+			pthread_mutex_lock(&js->lock);
+			/* a lost lease stops the job too: its transaction could not commit */
+			if ((asked || rc == STORE_NOT_FOUND) && strcmp(js->running, id) == 0)
+				atomic_store(&js->cancel, true);
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += LEASE_RENEW_SECONDS;
+		pthread_cond_timedwait(&js->tick, &js->lock, &until);
+	}
+	pthread_mutex_unlock(&js->lock);
+	/* its own connection ends with the thread; store_close is the worker's, the last */
+	return NULL;
 }
 
 static void *worker(void *arg)
@@ -229,12 +334,11 @@ static void *worker(void *arg)
 		struct job job;
 		int64_t wait;
 
-		if (store_job_next(&job) == STORE_OK) {
+		expire(js, false);
+		if (store_job_claim(js->replica, now_seconds(), now_seconds() + LEASE_SECONDS,
+				    &job) == STORE_OK) {
 			snprintf(js->running, sizeof(js->running), "%s", job.id);
 			atomic_store(&js->cancel, false);
-			snprintf(job.status, sizeof(job.status), "running");
-			job.started_at = job.last_updated = now_seconds();
-			store_job_update(&job);
 			pthread_mutex_unlock(&js->lock);
 			run_job(js, &job);
 			job_free_texts(&job);
@@ -243,6 +347,9 @@ static void *worker(void *arg)
 			continue;
 		}
 		wait = schedule(js);
+		/* a job queued on another replica, or a lease ended there, is seen this soon */
+		if (wait > CLAIM_POLL_SECONDS)
+			wait = CLAIM_POLL_SECONDS;
 		if (wait > 0) {
 			struct timespec until;
 
@@ -263,10 +370,20 @@ void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.log", js->dir, id);
 }
 
+/* Stops the worker (a running job changes nothing then) and joins it. */
+static void jobs_stop_worker(struct jobs *js)
+{
+	pthread_mutex_lock(&js->lock);
+	js->stopping = true;
+	atomic_store(&js->cancel, true);
+	pthread_cond_signal(&js->wake);
+	pthread_mutex_unlock(&js->lock);
+	pthread_join(js->thread, NULL);
+}
+
 struct jobs *jobs_start(struct server *srv, struct failure *err)
 {
 	struct jobs *js = calloc(1, sizeof(*js));
-	int interrupted = 0;
 
 	if (js == NULL) {
 		failure_set(err, "out of memory");
@@ -280,21 +397,21 @@ struct jobs *jobs_start(struct server *srv, struct failure *err)
 		free(js);
 		return NULL;
 	}
-	if (store_jobs_interrupted(now_seconds(), &interrupted) != STORE_OK) {
-		failure_set(err, "cannot mark interrupted jobs");
-		free(js);
-		return NULL;
-	}
-	if (interrupted > 0)
-		log_msg(LOG_WARN,
-			"%d sync job(s) left running by the last stop are now errored; "
-			"they changed nothing",
-			interrupted);
+	/* main.c named this process (replica.name, or host:port) before starting the jobs */
+	snprintf(js->replica, sizeof(js->replica), "%s", srv->replica);
+	expire(js, true);
 	pthread_mutex_init(&js->lock, NULL);
 	pthread_cond_init(&js->wake, NULL);
+	pthread_cond_init(&js->tick, NULL);
 	atomic_init(&js->cancel, false);
 	if (pthread_create(&js->thread, NULL, worker, js) != 0) {
 		failure_set(err, "cannot start the job worker");
+		free(js);
+		return NULL;
+	}
+	if (pthread_create(&js->keeper, NULL, keeper, js) != 0) {
+		failure_set(err, "cannot start the job lease keeper");
+		jobs_stop_worker(js);
 		free(js);
 		return NULL;
 	}
@@ -306,12 +423,13 @@ void jobs_stop(struct jobs *js)
 	if (js == NULL)
 		return;
 	pthread_mutex_lock(&js->lock);
-	js->stopping = true;
-	atomic_store(&js->cancel, true);
-	pthread_cond_signal(&js->wake);
+	js->keeper_stopping = true;
+	pthread_cond_signal(&js->tick);
 	pthread_mutex_unlock(&js->lock);
-	pthread_join(js->thread, NULL);
+	pthread_join(js->keeper, NULL);
+	jobs_stop_worker(js);
 	pthread_cond_destroy(&js->wake);
+	pthread_cond_destroy(&js->tick);
 	pthread_mutex_destroy(&js->lock);
 	free(js);
 }
@@ -339,26 +457,13 @@ void jobs_submit_for_user(struct jobs *js, const struct ls_settings *s, const ch
 
 int jobs_cancel(struct jobs *js, const char *id)
 {
-	struct job j;
-	int rc;
+	int rc = store_job_cancel(id, now_seconds());
 
+	/* the sync looks at the flag between entries and before it applies anything; a
+	 * replica that runs it hears of the cancel when it next renews its lease */
 	pthread_mutex_lock(&js->lock);
-	rc = store_job_get(id, &j);
-	if (rc != STORE_OK) {
-		pthread_mutex_unlock(&js->lock);
-		return rc;
-	}
-	if (strcmp(j.status, "waiting") == 0) {
-		snprintf(j.status, sizeof(j.status), "canceled");
-		j.last_updated = now_seconds();
-		rc = store_job_update(&j);
-	} else if (strcmp(js->running, id) == 0) {
-		/* the sync looks at the flag between entries and before it applies anything */
+	if (rc == STORE_OK && strcmp(js->running, id) == 0)
 		atomic_store(&js->cancel, true);
-	} else {
-		rc = STORE_CONFLICT;
-	}
-	job_free_texts(&j);
 	pthread_mutex_unlock(&js->lock);
 	return rc;
 }
@@ -386,6 +491,8 @@ json_t *job_json(const struct job *j)
 		return NULL;
 	if (j->target[0] != '\0')
 		json_object_set_new(o, "target", json_string(j->target));
+	if (j->replica[0] != '\0')
+		json_object_set_new(o, "replica", json_string(j->replica));
 	json_object_set_new(o, "summary", summary ? summary : json_object());
 	if (j->plan != NULL)
 		json_object_set_new(o, "plan", json_loads(j->plan, 0, NULL));

@@ -560,6 +560,12 @@ static int apply(const struct sync *y)
 		rc = apply_created(p, now);
 	if (rc == STORE_OK)
 		rc = apply_members(p);
+	if (rc == STORE_OK && y->in->hold != NULL && y->in->hold(y->in->hold_ctx) != STORE_OK) {
+		store_rollback();
+		ls_logf(y->in->log, "the job no longer holds its lease, or was canceled: "
+				    "nothing was changed");
+		return -1;
+	}
 	if (rc == STORE_OK)
 		rc = store_commit();
 	if (rc == STORE_OK)

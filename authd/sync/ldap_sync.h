@@ -40,6 +40,10 @@ struct sync_input {
 	const char *target;	   /* the one user of a targeted sync, or "" */
 	const atomic_bool *cancel; /* looked at between entries and before anything is applied */
 	struct ls_log *log;	   /* the job's log */
+	/* inside the apply's transaction, before its commit: STORE_OK lets it commit (the job
+	 * still holds its lease); NULL for none */
+	int (*hold)(void *ctx);
+	void *hold_ctx;
 };
 
 struct sync_result {

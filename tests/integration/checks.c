@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <curl/curl.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,4 +438,51 @@ int count_in_file(const char *path, long from, const char *needle)
 			n++;
 	free(text);
 	return n;
+}
+
+/* ---- a wall clock that the test moves (libfaketime) ---- */
+
+/* Debian's libfaketime for this machine's architecture, or NULL. */
+const char *faketime_lib(void)
+{
+	const char *found = NULL;
+	glob_t g;
+
+	if (glob("/usr/lib/*/faketime/libfaketimeMT.so.1", 0, NULL, &g) == 0 && g.gl_pathc > 0)
+		found = fmt("%s", g.gl_pathv[0]);
+	globfree(&g);
+	return found;
+}
+
+/*
+ * The server reads its wall clock through libfaketime, which reads `file`
+ * at each clock call: an offset from the real time ("+6m", "-1h"). Its
+ * monotonic clock stays real, as when an administrator or NTP steps the
+ * wall clock.
+ */
+void fake_clock(struct authd *s, const char *lib, const char *file)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	const char *const env[] = {
+	    fmt("LD_PRELOAD=%s", lib),
+	    fmt("FAKETIME_TIMESTAMP_FILE=%s", file),
+	    "FAKETIME_NO_CACHE=1",
+	    "FAKETIME_DONT_FAKE_MONOTONIC=1",
+	    /* ASan wants its runtime first in the list; the preload comes first instead */
+	    fmt("ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan ? asan : "",
+		asan && *asan ? ":" : ""),
+	};
+
+	ck_assert_uint_le(sizeof(env) / sizeof(env[0]), IT_ENV_MAX);
+	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
+		snprintf(s->env[i], sizeof(s->env[i]), "%s", env[i]);
+}
+
+/* Moves the server's wall clock; the file is renamed into place, never seen half-written. */
+void set_clock(const char *file, const char *offset)
+{
+	const char *next = fmt("%s.next", file);
+
+	ck_assert_msg(it_write_file(next, offset) == 0 && rename(next, file) == 0,
+		      "cannot write %s", file);
 }

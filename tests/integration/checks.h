@@ -160,4 +160,18 @@ struct bundle fetch_bundle_at(int line, struct authd *s, const char *token, cons
 /* `authd engine-tls` for the engine `name`, before authd first starts (it makes the CAs then). */
 void engine_tls(const char *name, const char *mode, const char *out);
 
+/* ---- a wall clock that the test moves (libfaketime) ---- */
+
+/* Debian's libfaketime for this machine's architecture, or NULL. */
+const char *faketime_lib(void);
+/*
+ * s reads its wall clock through libfaketime from its next start, which reads
+ * `file` at each clock call: an offset from the real time ("+6m", "-1h"). Its
+ * monotonic clock stays real, as when an administrator or NTP steps the wall
+ * clock. Servers given one file share one clock.
+ */
+void fake_clock(struct authd *s, const char *lib, const char *file);
+/* Moves the wall clock of the servers that read `file`; never seen half-written. */
+void set_clock(const char *file, const char *offset);
+
 #endif

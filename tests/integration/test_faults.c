@@ -20,7 +20,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -798,51 +797,6 @@ static void remove_faketime_leftovers(void)
 	sem_unlink(name);
 }
 
-/* Debian's libfaketime for this machine's architecture, or NULL. */
-static const char *faketime_lib(void)
-{
-	const char *found = NULL;
-	glob_t g;
-
-	if (glob("/usr/lib/*/faketime/libfaketimeMT.so.1", 0, NULL, &g) == 0 && g.gl_pathc > 0)
-		found = fmt("%s", g.gl_pathv[0]);
-	globfree(&g);
-	return found;
-}
-
-/*
- * The server reads its wall clock through libfaketime, which reads `file`
- * at each clock call: an offset from the real time ("+6m", "-1h"). Its
- * monotonic clock stays real, as when an administrator or NTP steps the
- * wall clock.
- */
-static void fake_clock(const char *lib, const char *file)
-{
-	const char *asan = getenv("ASAN_OPTIONS");
-	const char *const env[] = {
-	    fmt("LD_PRELOAD=%s", lib),
-	    fmt("FAKETIME_TIMESTAMP_FILE=%s", file),
-	    "FAKETIME_NO_CACHE=1",
-	    "FAKETIME_DONT_FAKE_MONOTONIC=1",
-	    /* ASan wants its runtime first in the list; the preload comes first instead */
-	    fmt("ASAN_OPTIONS=%s%sverify_asan_link_order=0", asan ? asan : "",
-		asan && *asan ? ":" : ""),
-	};
-
-	ck_assert_uint_le(sizeof(env) / sizeof(env[0]), IT_ENV_MAX);
-	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
-		snprintf(srv->env[i], sizeof(srv->env[i]), "%s", env[i]);
-}
-
-/* Moves the server's wall clock; the file is renamed into place, never seen half-written. */
-static void set_clock(const char *file, const char *offset)
-{
-	const char *next = fmt("%s.next", file);
-
-	ck_assert_msg(it_write_file(next, offset) == 0 && rename(next, file) == 0,
-		      "cannot write %s", file);
-}
-
 /* The token is honoured (200) or refused (401) with the clock at `offset`. */
 static void expect_token(const char *token, long status, const char *offset)
 {
@@ -864,7 +818,7 @@ START_TEST(test_clock_jumps)
 		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
 	/* idle expiry after 5 minutes unused, absolute 20 minutes after the login */
 	new_server(NULL, "{\"session\":{\"idleMinutes\":5,\"absoluteMinutes\":20}}");
-	fake_clock(lib, clock);
+	fake_clock(srv, lib, clock);
 	set_clock(clock, "+0");
 	start_srv(ADMIN_PW);
 	ck_assert_int_eq(it_write_file(faketime_pid_file, fmt("%d", (int)srv->pid)), 0);
@@ -919,7 +873,7 @@ START_TEST(test_session_settings_against_the_clock)
 	ck_assert_msg(lib != NULL,
 		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
 	new_server(NULL, "{\"session\":{\"idleMinutes\":30,\"absoluteMinutes\":120}}");
-	fake_clock(lib, clock);
+	fake_clock(srv, lib, clock);
 	set_clock(clock, "+0");
 	start_srv(ADMIN_PW);
 	ck_assert_int_eq(it_write_file(faketime_pid_file, fmt("%d", (int)srv->pid)), 0);

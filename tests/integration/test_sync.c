@@ -2002,13 +2002,17 @@ START_TEST(test_authd_killed_during_a_job)
 	id = sync_until_paging(&from);
 	expect_same_store(before, kill_authd());
 	restart_authd();
-	j = job_now(id);
+	/* on PostgreSQL the restart, on another port, is another replica: the job waits for its
+	 * lease to end */
+	j = await_status_at(__LINE__, id, "ended");
 	ck_assert_str_eq(jstr(j, "status"), "errored");
 	ck_assert_ptr_nonnull(jstr(j, "startedAt"));
 	/* it never finished: its summary is empty or counts nothing */
 	for (const char *const *c = counters; *c != NULL; c++)
 		ck_assert_int_eq(jint(j, fmt("summary.%s", *c), 0), 0);
-	expect_has(read_text(srv->log), "left running by the last stop are now errored",
+	expect_has(read_text(srv->log),
+		   srv->dsn[0] == '\0' ? "left running by the last stop are now errored"
+				       : "whose replica stopped renewing its lease are now errored",
 		   "authd's log");
 	expect_same_store(before, store_state());
 	/* jobs and their logs survive */
@@ -2042,6 +2046,7 @@ START_TEST(test_authd_killed_during_a_job)
 		ck_assert_int_eq(count_of(after, "\naccount|big"), NBIG);
 		expect_flag("user05", "isActive", 0);
 	}
+	await_status_at(__LINE__, id, "ended");
 	ck_assert_msg(strcmp(jstr(job_now(id), "status"), "errored") == 0 ||
 			  strcmp(jstr(job_now(id), "status"), "done") == 0,
 		      "%s", dumps(job_now(id)));
@@ -2257,6 +2262,199 @@ START_TEST(test_member_sync_config_refusals)
 }
 END_TEST
 
+/* ---- replicas: two authd on one PostgreSQL store share the queue ---- */
+
+static struct authd *other; /* the second replica, beside srv */
+static char *other_admin;   /* a token of the first admin on it */
+static struct authd *first; /* srv as the test began, and its token */
+static char *first_admin;
+
+/* Starts the second replica on srv's store; with a wall clock read from clock, when lib. */
+static void start_other_replica(const char *lib, const char *clock)
+{
+	const char *config = fmt("{\"replica\":{\"name\":\"replica-b\"},"
+				 "\"store\":{\"driver\":\"postgres\",\"dsn\":\"%s\"}}",
+				 srv->dsn);
+
+	first = srv;
+	first_admin = admin;
+	other = authd_new(config);
+	ck_assert_msg(other != NULL, "cannot make a data dir");
+	snprintf(other->dsn, sizeof(other->dsn), "%s", srv->dsn);
+	/* the LDAP settings in the store are sealed with the data dir's key: both need it */
+	expect_ran(sh(NULL, "cp -p '%s/secret.key' '%s/'", srv->dir, other->dir), 0);
+	if (lib != NULL)
+		fake_clock(other, lib, clock);
+	ck_assert_msg(authd_start(other, ADMIN_PW) == 0, "the second replica did not start");
+	/* a session is the store's: the first replica's token serves on the second */
+	other_admin = strdup(first_admin);
+	ck_assert_ptr_nonnull(other_admin);
+}
+
+/* Sends the suite's calls (call, job_now, finish...) to replica s from now on. */
+static void use_replica(struct authd *s)
+{
+	srv = s;
+	admin = s == first ? first_admin : other_admin;
+}
+
+static const char *first_name(void)
+{
+	char host[256];
+
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	return fmt("%s:%d", host, first->port);
+}
+
+/* The replica that runs the job, once it runs, and the other one. */
+static struct authd *holder_of(const char *id, struct authd **rest)
+{
+	const char *name = jstr(await_status_at(__LINE__, id, "running"), "replica");
+
+	ck_assert_ptr_nonnull(name);
+	if (strcmp(name, "replica-b") == 0) {
+		*rest = first;
+		return other;
+	}
+	ck_assert_str_eq(name, first_name());
+	*rest = other;
+	return first;
+}
+
+static void stop_other_replica(void)
+{
+	use_replica(first);
+	authd_free(other);
+	free(other_admin);
+	other = NULL;
+	other_admin = NULL;
+}
+
+START_TEST(test_replicas_share_the_queue)
+{
+	struct authd *holder, *rest;
+	const char *a, *b, *before;
+	json_t *j;
+
+	json_t *s = settings(false);
+
+	/* a directory that stops answering holds a job in its search */
+	json_object_set_new(s, "timeoutSeconds", json_integer(60));
+	/* the second replica reads the LDAP settings as it starts */
+	use_ldap(s);
+	start_other_replica(NULL, NULL);
+
+	/* a job started on one replica is seen, and waited on, on the other */
+	a = start_job(SYNC);
+	use_replica(other);
+	j = finish(a, "done");
+	ck_assert_int_eq(jint(j, "summary.usersFound", 0), NPEOPLE);
+	ck_assert_ptr_nonnull(jstr(j, "replica"));
+
+	/* canceled on the replica that does not run it: it ends canceled, changing nothing */
+	change("%s", deletions(5, 5));
+	before = store_state();
+	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
+	a = start_job(SYNC);
+	holder = holder_of(a, &rest);
+	use_replica(rest);
+	b = start_job(SYNC);
+	it_sleep_ms(300);
+	/* one job at a time across replicas: the second waits though its replica is idle */
+	ck_assert_str_eq(jstr(job_now(b), "status"), "waiting");
+	expect_status(call("POST", admin, NULL, JOBS "/%s/cancel", a), 202);
+	use_replica(holder);
+	expect_status(call("POST", admin, NULL, JOBS "/%s/cancel", b), 202);
+	ck_assert_int_eq(kill(corp->pid, SIGCONT), 0);
+	/* the directory may answer before the holder hears of the cancel: its apply then finds
+	 * the cancel in the job's row, and the job counts what it read, having changed nothing */
+	j = finish(a, "canceled");
+	ck_assert_int_eq(jint(j, "summary.deactivated", -1), 0);
+	ck_assert_str_eq(jstr(job_now(b), "status"), "canceled");
+	expect_same_store(before, store_state());
+
+	/* the replica that runs a job is killed: once its lease ends the job is errored with
+	 * nothing applied, and the next job runs on the other replica */
+	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
+	a = start_job(SYNC);
+	holder = holder_of(a, &rest);
+	use_replica(rest);
+	b = start_job(SYNC);
+	authd_stop_with(holder, SIGKILL);
+	j = await_status_at(__LINE__, a, "errored");
+	expect_has(jstr(j, "summary.error"), "lease", "the errored job's summary");
+	expect_same_store(before, store_state());
+	ck_assert_int_eq(kill(corp->pid, SIGCONT), 0);
+	j = finish(b, "done");
+	expect_summary(j, "usersFound=39 deactivated=1");
+	ck_assert_str_eq(jstr(j, "replica"), rest == other ? "replica-b" : first_name());
+	expect_flag("user05", "isActive", 0);
+	stop_other_replica();
+}
+END_TEST
+
+/* The full syncs the schedule queued (the test queues none itself). */
+static long scheduled_jobs(void)
+{
+	struct reply *r = call("GET", admin, NULL, JOBS "?action=ldap-sync&limit=100");
+	json_t *jobs = jpath(r->json, "jobs");
+	long n = 0;
+
+	expect_status(r, 200);
+	for (size_t i = 0; i < json_array_size(jobs); i++)
+		n += jstr(json_array_get(jobs, i), "target") == NULL;
+	return n;
+}
+
+/* A new admin token for both replicas: a jump of the clock ends sessions. */
+static void login_again(void)
+{
+	free(first_admin);
+	free(other_admin);
+	first_admin = authd_login(first, "admin", ADMIN_PW);
+	http_close();
+	ck_assert_ptr_nonnull(first_admin);
+	other_admin = strdup(first_admin);
+	ck_assert_ptr_nonnull(other_admin);
+	use_replica(srv);
+}
+
+START_TEST(test_replicas_schedule_once_per_period)
+{
+	/* the hourly schedule's periods, a minute past each hour, on the clock both replicas read
+	 */
+	static const char *const hours[] = {"+61m", "+122m", "+183m"};
+	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd);
+
+	ck_assert_msg(lib != NULL,
+		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
+	set_clock(clock, "+0");
+	authd_stop(srv);
+	fake_clock(srv, lib, clock);
+	free(admin);
+	admin = NULL;
+	start_srv(ADMIN_PW);
+	use_ldap(settings(false)); /* syncSchedule @hourly */
+	start_other_replica(lib, clock);
+	for (long h = 1; h <= 3; h++) {
+		double deadline;
+
+		set_clock(clock, hours[h - 1]);
+		login_again();
+		deadline = it_now() + 30;
+		while (scheduled_jobs() < h) {
+			ck_assert_msg(it_now() < deadline, "no sync was scheduled at %s",
+				      hours[h - 1]);
+			it_sleep_ms(200);
+		}
+		/* both replicas look every 2 s: long enough for a second job, were there one */
+		it_sleep_ms(6000);
+		ck_assert_int_eq(scheduled_jobs(), h);
+	}
+	stop_other_replica();
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -2292,6 +2490,14 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, test_jobs_api_refusals);
 	tcase_add_test(tc, test_member_sync_config_refusals);
 	suite_add_tcase(s, tc);
+	/* replicas share a store only on a server: on SQLite one process has it */
+	if (it_pg_wanted()) {
+		tc = server_case("replicas", NULL, NULL, TEST_TIMEOUT);
+		tcase_add_checked_fixture(tc, setup_each, teardown_each);
+		tcase_add_test(tc, test_replicas_share_the_queue);
+		tcase_add_test(tc, test_replicas_schedule_once_per_period);
+		suite_add_tcase(s, tc);
+	}
 	return s;
 }
 

@@ -1187,6 +1187,79 @@ START_TEST(throttle_keys_stay_bounded_in_the_store)
 }
 END_TEST
 
+/* A waiting full sync, id "job<n>", scheduled at `at`. */
+static void add_job(int n, int64_t at)
+{
+	struct job j = {0};
+
+	snprintf(j.id, sizeof(j.id), "job%d", n);
+	snprintf(j.action, sizeof(j.action), "ldap-sync");
+	snprintf(j.status, sizeof(j.status), "waiting");
+	j.scheduled_at = j.last_updated = at;
+	ck_assert_int_eq(store_job_insert(&j), STORE_OK);
+}
+
+static const char *job_status(const char *id)
+{
+	static struct job j;
+
+	ck_assert_int_eq(store_job_get(id, &j), STORE_OK);
+	job_free_texts(&j);
+	return j.status;
+}
+
+START_TEST(a_job_runs_under_one_replica_s_lease)
+{
+	struct job j;
+	bool cancel = true;
+	int n = -1;
+
+	store_setup();
+	add_job(1, 10);
+	add_job(2, 11);
+	/* the oldest, to one replica; none other while it runs */
+	ck_assert_int_eq(store_job_claim("a", 100, 120, &j), STORE_OK);
+	ck_assert_str_eq(j.id, "job1");
+	ck_assert_str_eq(j.replica, "a");
+	job_free_texts(&j);
+	ck_assert_int_eq(store_job_claim("b", 100, 120, &j), STORE_NOT_FOUND);
+	/* renewed by its holder only; the other's expiry leaves a live lease */
+	ck_assert_int_eq(store_job_renew("job1", "a", 130, &cancel), STORE_OK);
+	ck_assert(!cancel);
+	ck_assert_int_eq(store_job_renew("job1", "b", 130, &cancel), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_jobs_expire("b", 125, false, &n), STORE_OK);
+	ck_assert_int_eq(n, 0);
+	/* a cancel from anywhere: the renewal hears it, the apply's hold refuses */
+	ck_assert_int_eq(store_job_cancel("job1", 126), STORE_OK);
+	ck_assert_int_eq(store_job_renew("job1", "a", 140, &cancel), STORE_OK);
+	ck_assert(cancel);
+	ck_assert_int_eq(store_job_hold("job1", "a", 140), STORE_NOT_FOUND);
+	ck_assert_str_eq(job_status("job1"), "running");
+	/* its lease ends: errored by the other, whose claim then takes the next */
+	ck_assert_int_eq(store_jobs_expire("b", 141, false, &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_job_get("job1", &j), STORE_OK);
+	ck_assert_str_eq(j.status, "errored");
+	ck_assert_ptr_nonnull(strstr(j.summary, "replica a stopped renewing"));
+	job_free_texts(&j);
+	ck_assert_int_eq(store_job_renew("job1", "a", 150, &cancel), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_job_claim("b", 142, 162, &j), STORE_OK);
+	ck_assert_str_eq(j.id, "job2");
+	job_free_texts(&j);
+	ck_assert_int_eq(store_job_hold("job2", "b", 170), STORE_OK);
+	snprintf(j.id, sizeof(j.id), "job2");
+	snprintf(j.status, sizeof(j.status), "done");
+	j.summary = j.plan = NULL;
+	j.last_updated = 150;
+	ck_assert_int_eq(store_job_end(&j, "a"), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_job_end(&j, "b"), STORE_OK);
+	ck_assert_str_eq(job_status("job2"), "done");
+	ck_assert_int_eq(store_job_cancel("job2", 151), STORE_CONFLICT);
+	ck_assert_int_eq(store_job_cancel("nope", 151), STORE_NOT_FOUND);
+	store_close();
+}
+END_TEST
+
 struct failer {
 	struct throttle *t;
 	int most; /* the highest count the thread was answered */
@@ -1233,6 +1306,29 @@ START_TEST(throttle_counts_concurrent_failures_once_each)
 }
 END_TEST
 
+START_TEST(a_schedule_queues_one_job_a_period)
+{
+	struct job j = {0};
+
+	store_setup();
+	snprintf(j.action, sizeof(j.action), "ldap-sync");
+	snprintf(j.status, sizeof(j.status), "waiting");
+	snprintf(j.id, sizeof(j.id), "s1");
+	j.scheduled_at = j.last_updated = 4000;
+	ck_assert_int_eq(store_job_schedule(&j, 400), STORE_OK);
+	/* the same period, seen by another replica: queued already */
+	snprintf(j.id, sizeof(j.id), "s2");
+	ck_assert_int_eq(store_job_schedule(&j, 400), STORE_NOT_FOUND);
+	/* the next period, while s1 still waits: nothing either */
+	j.scheduled_at = 7700;
+	ck_assert_int_eq(store_job_schedule(&j, 4100), STORE_NOT_FOUND);
+	ck_assert_int_eq(store_job_cancel("s1", 7700), STORE_OK);
+	ck_assert_int_eq(store_job_schedule(&j, 4100), STORE_OK);
+	ck_assert_str_eq(job_status("s2"), "waiting");
+	store_close();
+}
+END_TEST
+
 /* The cases that hold for either driver. */
 static void add_neutral_cases(Suite *s)
 {
@@ -1248,6 +1344,9 @@ static void add_neutral_cases(Suite *s)
 					 throttle_says_which_users_have_failures,
 					 throttle_keys_stay_bounded_in_the_store,
 					 throttle_counts_concurrent_failures_once_each, NULL});
+	unit_case(s, "jobs",
+		  (const TTest *const[]){a_job_runs_under_one_replica_s_lease,
+					 a_schedule_queues_one_job_a_period, NULL});
 }
 
 /* The SHA-256 of one row of values in store-copy's canonical form. */

@@ -191,6 +191,11 @@ static const char *const migrations[] = {
      " $$BEGIN PERFORM pg_notify('authd_changes', ''); RETURN NULL; END$$;"
      "CREATE TRIGGER authd_changes_notify AFTER INSERT ON authd_changes"
      " FOR EACH STATEMENT EXECUTE FUNCTION authd_changes_notify();"),
+
+    /* 12: a sync job's lease, which replicas on one store share, and a cancel asked of it */
+    ("ALTER TABLE jobs ADD COLUMN replica " TEXT " NOT NULL DEFAULT '';"
+     "ALTER TABLE jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
+     "ALTER TABLE jobs ADD COLUMN cancel_asked BOOLEAN NOT NULL DEFAULT false;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

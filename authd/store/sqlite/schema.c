@@ -195,6 +195,11 @@ static const char *const migrations[] = {
      "  key_removed TEXT NOT NULL DEFAULT '',"
      "  at_ms INTEGER NOT NULL);"
      "CREATE INDEX authd_changes_at ON authd_changes(at_ms);"),
+
+    /* 12: a sync job's lease, which replicas on one store share, and a cancel asked of it */
+    ("ALTER TABLE jobs ADD COLUMN replica TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE jobs ADD COLUMN cancel_asked INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
