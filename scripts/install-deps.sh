@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ]; then
 	packages+=(chromium libnss3-tools nodejs)
 	# the store's second driver: a throwaway PostgreSQL cluster (initdb, pg_ctl) per suite
 	packages+=(postgresql)
+	# the load balancer in front of three replicas (integration_cluster_pg, bench_cluster)
+	packages+=(haproxy)
 	# a real Active Directory: Samba's AD DC, provisioned per suite (samba-tool, the samba
 	# daemon, its DC modules, provisioning data and the ACL module provisioning needs), and
 	# ldbadd to load a big directory offline
