@@ -23,7 +23,7 @@ int64_t cluster_store_away_seconds(struct server *srv);
 
 /*
  * Whether this replica can serve: the store answered within
- * authz.maxStaleSeconds and a snapshot is published. When it cannot, code
+ * authz.maxStaleSeconds (the sequence too, on a shared store). When it cannot, code
  * and message say why, as a 503's error. Reads only what the tick and the
  * follower recorded: no store round trip.
  */
