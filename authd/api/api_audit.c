@@ -1,7 +1,8 @@
 /*
  * GET /api/audit (SPEC §10), for admins: the audit log's records newest
  * first, from the log and its rotated files, filtered by time, account,
- * event and replica, and paged like the other lists with a record's seq as the cursor.
+ * event and replica, and paged like the other lists with a record's seq as
+ * the cursor.
  */
 #include <inttypes.h>
 #include <stdio.h>

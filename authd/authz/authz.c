@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
 #include "authz.h"
+#include "cluster.h"
 #include "engine_labels.h"
 #include "metrics.h"
 
