@@ -36,6 +36,7 @@ struct audit {
 	uint64_t seq;	   /* of the last line written */
 	int64_t second;	   /* the time in `when`, formatted once per second */
 	char when[32];
+	char *replica; /* ,"replica":"NAME" as JSON, once for every line; "" before it is set */
 	pthread_mutex_t lock;
 };
 
@@ -101,9 +102,10 @@ struct audit *audit_open(const char *path, int64_t max_bytes, int keep, struct f
 	a->max_bytes = regular ? max_bytes : 0;
 	a->keep = keep < 1 ? 1 : keep > AUDIT_KEEP_MAX ? AUDIT_KEEP_MAX : keep;
 	a->second = -1;
+	a->replica = strdup("");
 	pthread_mutex_init(&a->lock, NULL);
 	/* numbers go on from the newest record, whichever file it is in */
-	if (audit_files_open(a, &files) != 0) {
+	if (a->replica == NULL || audit_files_open(a, &files) != 0) {
 		failure_set(err, "out of memory");
 		audit_close(a);
 		return NULL;
@@ -120,7 +122,27 @@ void audit_close(struct audit *a)
 	fclose(a->f);
 	pthread_mutex_destroy(&a->lock);
 	free(a->path);
+	free(a->replica);
 	free(a);
+}
+
+int audit_set_replica(struct audit *a, const char *replica)
+{
+	json_t *name = json_string(replica);
+	char *text = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+	char *head = text ? malloc(strlen(text) + sizeof(",\"replica\":")) : NULL;
+
+	json_decref(name);
+	if (head == NULL) {
+		free(text);
+		return -1;
+	}
+	/* escaped once here: a line costs a copy of it, not an encoding */
+	sprintf(head, ",\"replica\":%s", text);
+	free(text);
+	free(a->replica);
+	a->replica = head;
+	return 0;
 }
 
 /* "<path>.<i>", or path itself for 0. */
@@ -182,8 +204,8 @@ static int put_line(struct audit *a, const char *event, const char *rest)
 		a->second = now;
 	}
 	/* rest is "{}" or "{...}": its fields follow the head */
-	return fprintf(a->f, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"event\":\"%s\"%s%s\n",
-		       a->seq + 1, a->when, event, rest[1] == '}' ? "" : ",", rest + 1);
+	return fprintf(a->f, "{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"event\":\"%s\"%s%s%s\n",
+		       a->seq + 1, a->when, event, a->replica, rest[1] == '}' ? "" : ",", rest + 1);
 }
 
 static void write_line(struct audit *a, const char *event, const char *actor, const char *client,
@@ -202,6 +224,7 @@ static void write_line(struct audit *a, const char *event, const char *actor, co
 	json_object_del(fields, "seq");
 	json_object_del(fields, "time");
 	json_object_del(fields, "event");
+	json_object_del(fields, "replica");
 	if (actor != NULL)
 		json_object_set_new(fields, "actor", json_string(actor));
 	if (client != NULL)

@@ -161,6 +161,8 @@ void audit_decision(struct audit *a, const char *actor, json_t *fields);
 void audit_flush(struct audit *a);
 /* Opens path anew (SIGHUP, once logrotate moved the file); buffered lines go to the old one. */
 void audit_reopen(struct audit *a);
+/* Names the replica in every line written from now on (main.c, once, before any line). */
+int audit_set_replica(struct audit *a, const char *replica);
 
 /* ---- throttle.c ---- */
 
@@ -233,6 +235,10 @@ struct server {
 	/* monotonic_ms() when the store last answered main.c's tick, or where replicas share it,
 	 * when the change sequence was last read (changes.c); 0: not watched (no tick) */
 	atomic_llong store_ok_ms;
+	/* monotonic_ms() when the store last answered main.c's tick, whatever the driver: with
+	 * store_ok_ms, what /_ping tells apart (cluster.c) */
+	atomic_llong store_seen_ms;
+	int64_t started_at; /* wall-clock seconds when this process started, for GET /api/cluster */
 	/* false until the store is open and all it feeds is loaded; every request is answered
 	 * 503 STORE_UNAVAILABLE until then (main.c) */
 	atomic_bool ready;

@@ -285,6 +285,7 @@ int changes_follow(struct server *srv, int64_t since, struct failure *err)
 	}
 	f->srv = srv;
 	f->last = since;
+	atomic_store(&f->applied_seq, since); /* what load() read is applied, until a batch comes */
 	f->resync_at = monotonic_ms() + RESYNC_MS;
 	hist_init(&f->lag, &hist_request_buckets);
 	log_msg(LOG_INFO, "replica %s follows the store's changes after seq %lld", srv->replica,

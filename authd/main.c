@@ -21,6 +21,7 @@
 #include "authz/rbac.h"
 #include "bootstrap.h"
 #include "changes.h"
+#include "cluster.h"
 #include "engine_tls.h"
 #include "http/http.h"
 #include "http/servercert.h"
@@ -248,8 +249,10 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 		/* decisions read this, never the store, and deny once it is too old */
 		/* a replica is current when it last read the change sequence (changes.c) */
 		if (store_ping() == STORE_OK) {
+			atomic_store(&srv->store_seen_ms, monotonic_ms());
 			if (srv->follower == NULL)
 				atomic_store(&srv->store_ok_ms, monotonic_ms());
+			cluster_tick(srv, ticks);
 			snapshot_recover(srv->rbac);
 			/* an upload on another replica; a change announcement may come sooner */
 			tls_reload_served(srv->cfg, srv->store_key, srv->tls);
@@ -277,6 +280,8 @@ static int prepare(struct server *srv, struct tls_material *tls, struct failure 
 	     secret_key_file_read(cfg->store_key_file, srv->store_key, err) != 0) ||
 	    secret_key_load(cfg->data_dir, srv->secret_key, err) != 0 ||
 	    (srv->audit = open_audit(cfg, err)) == NULL ||
+	    (audit_set_replica(srv->audit, srv->replica) != 0 &&
+	     failure_set(err, "out of memory") != 0) ||
 	    (cfg->store_key_file == NULL && servercert_set(tls->cert_pem, tls->key_pem, err) != 0))
 		return -1;
 	if (cfg->store_key_file == NULL)
@@ -404,7 +409,9 @@ static int run(struct config *cfg)
 	    (http = http_start(&srv, api_routes, api_nroutes, srv.api_stats, &err)) == NULL ||
 	    (!shared && open_store(cfg, &signals, &err) != 0) || load(&srv, &err) != 0)
 		goto out;
+	cluster_join(&srv);
 	atomic_store(&srv.store_ok_ms, monotonic_ms());
+	atomic_store(&srv.store_seen_ms, monotonic_ms());
 	atomic_store(&srv.ready, true);
 	if (cfg->authz_socket != NULL &&
 	    (plugin = http_start_plugin(&srv, plugin_routes, plugin_nroutes, srv.plugin_stats,

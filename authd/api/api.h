@@ -164,6 +164,8 @@ void api_ldap_try_login(struct req *r, struct resp *out);
 void api_metrics(struct req *r, struct resp *out);
 /* api_audit.c: GET /api/audit, the audit log's records newest first. */
 void api_audit_list(struct req *r, struct resp *out);
+/* api_cluster.c: GET /api/cluster, the replicas on the store. */
+void api_cluster(struct req *r, struct resp *out);
 
 void api_certs_get(struct req *r, struct resp *out);
 void api_certs_put(struct req *r, struct resp *out);

@@ -18,13 +18,20 @@
 #include "api.h"
 #include "authz/rbac.h"
 #include "changes.h"
+#include "cluster.h"
 #include "http/tls.h"
 #include "ldap_config.h"
 #include "sync/jobs.h"
 
+/* 200 OK while this replica can serve, else 503 saying why (cluster.c): a load balancer's check. */
 void api_ping(struct req *r, struct resp *out)
 {
-	(void)r;
+	struct cluster_health why;
+
+	if (!cluster_can_serve(r->srv, &why)) {
+		resp_error(out, 503, why.code, NULL, "%s", why.message);
+		return;
+	}
 	out->status = 200;
 	out->text = strdup("OK");
 }

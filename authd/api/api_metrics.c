@@ -69,6 +69,38 @@ static void write_replication(FILE *f, struct server *srv)
 	metrics_int(f, "authd_replica_change_seq", "", st.seq);
 }
 
+/* Only on a store with a pool of connections (PostgreSQL): whether it is big enough. */
+static void write_store_pool(FILE *f)
+{
+	struct store_pool_stats st;
+
+	if (!store_pool_stats(&st))
+		return;
+	const struct {
+		const char *name, *type, *help;
+		int64_t value;
+	} plain[] = {
+	    {"authd_store_pool_max_connections", "gauge",
+	     "The most connections the pool opens (store.maxConnections).", st.max},
+	    {"authd_store_pool_waiting", "gauge", "Callers waiting for a free connection now.",
+	     st.waiting},
+	    {"authd_store_pool_waits_total", "counter",
+	     "Callers that found every connection in use and waited.", (int64_t)st.waits},
+	};
+
+	metrics_family(f, "authd_store_pool_connections", "gauge",
+		       "Open connections to the store's server, by state.");
+	metrics_int(f, "authd_store_pool_connections", "state=\"idle\"", st.open - st.in_use);
+	metrics_int(f, "authd_store_pool_connections", "state=\"in_use\"", st.in_use);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		metrics_family(f, plain[i].name, plain[i].type, plain[i].help);
+		metrics_int(f, plain[i].name, "", plain[i].value);
+	}
+	metrics_family(f, "authd_store_pool_wait_seconds_total", "counter",
+		       "Time callers spent waiting for a free connection, together.");
+	metrics_seconds(f, "authd_store_pool_wait_seconds_total", "", st.wait_ns);
+}
+
 static void write_logins(FILE *f, struct server *srv)
 {
 	int64_t live;
@@ -141,6 +173,7 @@ void api_metrics(struct req *r, struct resp *out)
 	authz_stats_write(f, r->srv->decisions);
 	write_snapshot(f, r->srv);
 	write_replication(f, r->srv);
+	write_store_pool(f);
 	write_logins(f, r->srv);
 	write_jobs(f, r->srv);
 	write_ldap_pool(f);

@@ -77,6 +77,7 @@ const struct route api_routes[] = {
     {"POST", "/api/authz", api_authz, R_AUTH | R_BODY},
     {"GET", "/metrics", api_metrics, R_AUTH},
     {"GET", "/api/audit", api_audit_list, R_AUTH},
+    {"GET", "/api/cluster", api_cluster, R_AUTH},
     {"GET", "/api/config/certs", api_certs_get, R_AUTH},
     {"PUT", "/api/config/certs", api_certs_put, R_AUTH | R_BODY},
 };

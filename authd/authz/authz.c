@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "cluster.h"
 #include "engine_labels.h"
 #include "metrics.h"
 
@@ -401,10 +402,9 @@ static void decide(struct server *srv, const struct authz_call *c, const char *p
  */
 static bool snapshot_fresh(struct server *srv, struct authz_outcome *o)
 {
-	int64_t ok_ms = atomic_load(&srv->store_ok_ms);
-	int64_t away_s = (monotonic_ms() - ok_ms) / 1000;
+	int64_t away_s = cluster_store_away_seconds(srv);
 
-	if (ok_ms == 0 || away_s <= srv->cfg->authz_max_stale_seconds)
+	if (away_s <= srv->cfg->authz_max_stale_seconds)
 		return true;
 	o->allow = false;
 	snprintf(o->msg, sizeof(o->msg),

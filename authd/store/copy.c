@@ -333,15 +333,38 @@ static bool plain_name(const char *name)
 	return name[0] != '\0' && strchr(name, '"') == NULL;
 }
 
-/* The source's tables, each matched with the target's of the same name; 0, or -1 with err. */
-static int plan(struct store_schema *src, struct store_schema *dst, struct table *tables,
+/*
+ * What the processes running on a store write of themselves (cluster.c): on
+ * a stopped store these rows name processes that are gone, and the target's
+ * own authd writes its row when it starts. Not copied, nor checked.
+ */
+static const char *const runtime_tables[] = {"authd_replicas"};
+
+static bool runtime(const char *name)
+{
+	for (size_t i = 0; i < sizeof(runtime_tables) / sizeof(runtime_tables[0]); i++)
+		if (strcmp(name, runtime_tables[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The source's tables but the runtime ones, each matched with the target's
+ * of the same name, in tables[0 .. *n); 0, or -1 with err.
+ */
+static int plan(struct store_schema *src, struct store_schema *dst, struct table *tables, int *n,
 		struct failure *err)
 {
+	*n = 0;
 	if (src->ntables != dst->ntables)
 		return failure_set(err, "the two stores have different tables (%d and %d)",
 				   src->ntables, dst->ntables);
 	for (int i = 0; i < src->ntables; i++) {
 		const struct store_table *s = &src->tables[i];
+		int k = *n;
+
+		if (runtime(s->name))
+			continue;
 
 		if (!plain_name(s->name))
 			return failure_set(err, "a table has a name store-copy cannot quote");
@@ -351,9 +374,10 @@ static int plan(struct store_schema *src, struct store_schema *dst, struct table
 						   "table %s has a column name store-copy "
 						   "cannot quote",
 						   s->name);
-		if (match_table(s, find_table(dst, s->name), &tables[i], err) != 0)
+		if (match_table(s, find_table(dst, s->name), &tables[k], err) != 0)
 			return -1;
-		if (make_sql(&tables[i]) != 0)
+		(*n)++; /* freed by the caller from here on */
+		if (make_sql(&tables[k]) != 0)
 			return failure_set(err, "out of memory");
 	}
 	return 0;
@@ -481,6 +505,9 @@ static int report(struct table *tables, int n, FILE *out, int64_t *total)
 		bad += !ok;
 		*total += t->rows[0];
 	}
+	for (size_t i = 0; i < sizeof(runtime_tables) / sizeof(runtime_tables[0]); i++)
+		fprintf(out, "  %-18s %10s  %-16s  not copied: the running replicas' own rows\n",
+			runtime_tables[i], "-", "");
 	return bad ? -1 : 0;
 }
 
@@ -549,8 +576,7 @@ static int run_copy(const struct side *s, const struct side *d, FILE *out, struc
 		failure_set(err, "cannot read the stores' tables (the message is above)");
 		goto out;
 	}
-	n = src.ntables;
-	if (plan(&src, &dst, tables, err) != 0)
+	if (plan(&src, &dst, tables, &n, err) != 0)
 		goto out;
 	/* the source's write lock: nothing changes it while it is read */
 	if (s->ops->begin(false) != STORE_OK) {

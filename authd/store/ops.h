@@ -92,6 +92,8 @@ struct store_ops {
 
 	/* store_changes_wait; NULL for a driver that one process has to itself */
 	bool (*changes_wait)(long timeout_ms);
+	/* store_pool_stats; NULL for a driver without a pool */
+	void (*pool_stats)(struct store_pool_stats *out);
 };
 
 /*

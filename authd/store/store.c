@@ -87,6 +87,14 @@ bool store_is_shared(void)
 	return ops->shared;
 }
 
+bool store_pool_stats(struct store_pool_stats *out)
+{
+	if (ops->pool_stats == NULL)
+		return false;
+	ops->pool_stats(out);
+	return true;
+}
+
 void store_checkpoint(void)
 {
 	ops->checkpoint();

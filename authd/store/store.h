@@ -568,4 +568,30 @@ int store_changes_prune(int64_t before_ms);
  */
 bool store_changes_wait(long timeout_ms);
 
+/* ---- the processes on the store, for GET /api/cluster (store_replicas.c) ---- */
+
+struct store_replica {
+	char name[NAME_LEN]; /* replica.name: a row per name */
+	char version[32];
+	int64_t started_at, seen_at; /* wall-clock seconds */
+	int64_t seq;		     /* the newest change of the sequence it applied */
+};
+typedef int (*store_replica_cb)(const struct store_replica *r, void *ctx);
+/* Writes the replica's row, made or replaced. */
+int store_replica_put(const struct store_replica *r);
+/* Every replica's row, by name. */
+int store_replicas_each(store_replica_cb cb, void *ctx);
+/* Deletes the rows last written before `before` (seconds). */
+int store_replicas_prune(int64_t before);
+
+/* What a pool of connections to a database server knows of itself (GET /metrics). */
+struct store_pool_stats {
+	int open, in_use, max;
+	int waiting;	 /* callers waiting for a connection now */
+	uint64_t waits;	 /* callers that had to wait, since start */
+	int64_t wait_ns; /* what they waited, together */
+};
+/* False for a driver without a pool (SQLite: each thread has its own connection). */
+bool store_pool_stats(struct store_pool_stats *out);
+
 #endif

@@ -3,8 +3,9 @@
  * - GET /api/audit pages newest first across a size rotation, and a
  *   rotation between two pages neither loses nor repeats a record;
  * - SIGHUP after an outside `mv` (logrotate's way) goes on in a new file;
- * - the filters (time range, account, event or prefix), and the Link header
- *   that carries them;
+ * - the filters (time range, account, event or prefix, replica), and the
+ *   Link header that carries them; each line names the replica that wrote
+ *   it, and lines from before that field are still read;
  * - bad query values are refused naming the parameter; only admins read.
  */
 #include <check.h>
@@ -321,6 +322,61 @@ START_TEST(test_audit_refusals)
 }
 END_TEST
 
+/* ---- the replica that wrote each line ---- */
+
+static bool by_replica(json_t *rec, const char *replica)
+{
+	const char *v = jstr(rec, "replica");
+
+	return v != NULL && strcmp(v, replica) == 0;
+}
+
+/*
+ * Each line names the replica that wrote it (replica.name), decisions too;
+ * ?replica= selects one replica's lines. A line from before the field (an
+ * older authd's) is still read, and matches no replica.
+ */
+START_TEST(test_audit_names_the_replica)
+{
+	static const char old_line[] =
+	    "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"event\":\"login.success\","
+	    "\"actor\":\"ar-elder\",\"client\":\"127.0.0.1\"}\n";
+	const char *next;
+	json_t *records;
+	char name[120];
+
+	srv = authd_new("{\"replica\":{\"name\":\"audit-replica\"}}");
+	ck_assert_msg(srv != NULL, "cannot make a data dir");
+	ck_assert_int_eq(it_write_file(fmt("%s/audit.log", srv->dir), old_line), 0);
+	ck_assert_msg(authd_start(srv, ADMIN_PW) == 0, "authd did not start; its log is above");
+	admin = (char *)login_as("admin", ADMIN_PW);
+	create_user("ar-carol");
+	login_as("ar-carol", USER_PW);
+	decisions("ar-carol", 2);
+
+	records = audit_page("", 1000, &next);
+	ck_assert_uint_ge(json_array_size(records), 5);
+	/* every line but the old one, newest first: the old one is the last */
+	for (size_t i = 0; i + 1 < json_array_size(records); i++)
+		ck_assert_msg(by_replica(json_array_get(records, i), "audit-replica"),
+			      "a line without its replica: %s",
+			      keep(json_dumps(json_array_get(records, i), 0)));
+	ck_assert_str_eq(jstr(json_array_get(records, json_array_size(records) - 1), "actor"),
+			 "ar-elder");
+	ck_assert_ptr_null(jstr(json_array_get(records, json_array_size(records) - 1), "replica"));
+	ck_assert_uint_eq(all_records("replica=audit-replica&", by_replica, "audit-replica"),
+			  json_array_size(records) - 1);
+	ck_assert_uint_eq(all_records("replica=audit-replica&type=authz&", is_event, "authz"), 2);
+	ck_assert_uint_eq(all_records("replica=another-one&", anything, ""), 0);
+	ck_assert_uint_eq(all_records("account=ar-elder&", about, "ar-elder"), 1);
+	memset(name, 'r', 101);
+	name[101] = '\0';
+	expect_error(call("GET", admin, NULL, fmt(AUDIT "?replica=%s", name)), 400, "INVALID_FORM",
+		     "replica");
+	stop_own();
+}
+END_TEST
+
 /* ---- suites ---- */
 
 static Suite *audit_suite(void)
@@ -331,6 +387,7 @@ static Suite *audit_suite(void)
 
 	tcase_add_test(own, test_audit_pages_across_rotation);
 	tcase_add_test(own, test_audit_sighup_reopens);
+	tcase_add_test(own, test_audit_names_the_replica);
 	tcase_add_test(shared, test_audit_filters);
 	tcase_add_test(shared, test_audit_refusals);
 	suite_add_tcase(s, own);

@@ -5,6 +5,7 @@
  *   requests no route serves as "other"; a latency histogram per route;
  * - failed logins by reason; decisions of POST /api/authz by outcome and
  *   operation; live sessions; the snapshot's age and rebuilds; sync jobs;
+ * - the store's pool of connections on PostgreSQL, and none on SQLite;
  * - the whole page through `promtool check metrics` (Debian's prometheus),
  *   which must pass without a lint complaint. Without promtool the suite
  *   exits 77, which CTest reports as skipped.
@@ -16,6 +17,7 @@
 
 #include "api_fixtures.h"
 #include "engine.h"
+#include "pgcluster.h"
 
 /* Three failures lock a name out; the address's limit (four times that) is never reached. */
 static const char metrics_config[] =
@@ -305,6 +307,40 @@ static const char *family_of(const char *line, const char *page)
 	return name;
 }
 
+/*
+ * The store's pool, on PostgreSQL: its connections by state (some open,
+ * fewer in use than open, none above the maximum) and its waits. SQLite has
+ * a connection per thread and no pool: no such family.
+ */
+static void expect_store_pool(const char *page)
+{
+	static const char *const families[] = {
+	    "authd_store_pool_connections gauge",
+	    "authd_store_pool_max_connections gauge",
+	    "authd_store_pool_waiting gauge",
+	    "authd_store_pool_waits_total counter",
+	    "authd_store_pool_wait_seconds_total counter",
+	};
+	double idle = sample(page, "authd_store_pool_connections{state=\"idle\"}");
+	double busy = sample(page, "authd_store_pool_connections{state=\"in_use\"}");
+
+	if (!it_pg_wanted()) {
+		ck_assert_msg(strstr(page, "authd_store_pool") == NULL,
+			      "a store pool on SQLite:\n%.3000s", page);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		expect_has(page, fmt("\n# TYPE %s\n", families[i]), "/metrics");
+	/* the requests before this one opened a connection at least, and gave it back or not */
+	ck_assert_msg(busy >= 0 && idle >= 0 && idle + busy >= 1 &&
+			  idle + busy <= sample(page, "authd_store_pool_max_connections"),
+		      "the pool's connections: %g idle, %g in use:\n%.3000s", idle, busy, page);
+	ck_assert_msg(sample(page, "authd_store_pool_waiting") >= 0 &&
+			  sample(page, "authd_store_pool_waits_total") >= 0 &&
+			  sample(page, "authd_store_pool_wait_seconds_total") >= 0,
+		      "the pool's waits:\n%.3000s", page);
+}
+
 START_TEST(test_promtool_checks_the_page)
 {
 	static const char *const families[] = {
@@ -347,6 +383,7 @@ START_TEST(test_promtool_checks_the_page)
 		expect_has(page, fmt("# HELP %s ", family), "/metrics");
 		expect_has(page, fmt("# TYPE %s ", family), "/metrics");
 	}
+	expect_store_pool(page);
 	ck_assert_int_eq(it_write_file(path, page), 0);
 	check = sh(NULL, "promtool check metrics < %s", path);
 	expect_ran(check, 0);

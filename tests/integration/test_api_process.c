@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api_fixtures.h"
+#include "pgcluster.h"
 
 /* ---- the process: restart, signals, first start (SPEC §1) ---- */
 
@@ -320,6 +322,58 @@ START_TEST(test_flags_override_config)
 }
 END_TEST
 
+/* ---- this process among replicas: /_ping and GET /api/cluster ---- */
+
+/* "2026-12-07T12:50:30Z" as seconds since the epoch; -1 when it is not that form. */
+static long long seconds_of(const char *rfc3339)
+{
+	struct tm tm = {0};
+	const char *end = rfc3339 ? strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+
+	return end != NULL && *end == '\0' ? (long long)timegm(&tm) : -1;
+}
+
+/*
+ * One authd alone (SQLite's only case; on PostgreSQL, alone on its
+ * database): /_ping answers OK, and the cluster lists this process, named
+ * by replica.name, started when it started, seen now, as the one that
+ * answered; the answering process's row is written to the store at start.
+ */
+START_TEST(test_cluster_of_one)
+{
+	long long before = (long long)time(NULL), started;
+	struct reply *r;
+	json_t *one;
+
+	start_own("{\"replica\":{\"name\":\"solo-replica\"}}", ADMIN_PW);
+	r = call("GET", NULL, NULL, "/_ping");
+	expect_status(r, 200);
+	ck_assert_str_eq(r->body, "OK");
+	admin = (char *)login_as("admin", ADMIN_PW);
+	r = call("GET", admin, NULL, "/api/cluster");
+	expect_status(r, 200);
+	ck_assert_str_eq(jstr(r->json, "answeredBy"), "solo-replica");
+	ck_assert_uint_eq(json_array_size(jpath(r->json, "replicas")), 1);
+	one = jpath(r->json, "replicas.0");
+	ck_assert_str_eq(jstr(one, "name"), "solo-replica");
+	ck_assert_msg(jstr(one, "version") != NULL && jstr(one, "version")[0] != '\0',
+		      "no version: %s", r->body);
+	started = seconds_of(jstr(one, "startedAt"));
+	ck_assert_msg(started >= before - 1 && started <= (long long)time(NULL) + 1,
+		      "startedAt is not this start: %s", r->body);
+	ck_assert_msg(seconds_of(jstr(one, "lastSeen")) >= started, "lastSeen: %s", r->body);
+	ck_assert_int_eq(jbool(one, "live"), 1);
+	/* one process follows no sequence on SQLite; on PostgreSQL it has read its own changes */
+	if (it_pg_wanted())
+		ck_assert_int_ge(jint(one, "appliedSeq", -1), 0);
+	else
+		ck_assert_int_eq(jint(one, "appliedSeq", -1), 0);
+	expect_error(call("GET", NULL, NULL, "/api/cluster"), 401, "UNAUTHORIZED", NULL);
+	expect_clean_exit(authd_stop(srv), "SIGTERM");
+	authd_free(srv);
+}
+END_TEST
+
 /* ---- suites ---- */
 
 static Suite *process_suite(void)
@@ -334,6 +388,7 @@ static Suite *process_suite(void)
 	tcase_add_test(tc, test_config_refusals);
 	tcase_add_test(tc, test_command_line);
 	tcase_add_test(tc, test_flags_override_config);
+	tcase_add_test(tc, test_cluster_of_one);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -225,6 +225,7 @@ static const struct row rows[] = {
      "{\"account\":\"" TARGET "\",\"method\":\"GET\",\"uri\":\"/v1.41/_ping\"}", NULL, ADMINS(200)},
     {"GET", "/metrics", "/metrics", NULL, NULL, ADMINS(200)},
     {"GET", "/api/audit", "/api/audit?limit=5&type=login.", NULL, NULL, ADMINS(200)},
+    {"GET", "/api/cluster", "/api/cluster", NULL, NULL, ADMINS(200)},
     {"GET", "/api/config/certs", "/api/config/certs", NULL, NULL, ADMINS(200)},
     {"PUT", "/api/config/certs", "/api/config/certs", NULL, served_certificate, ADMINS(200)},
 };

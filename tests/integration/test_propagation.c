@@ -4,7 +4,10 @@
  * stored and deleted, a deactivation, the LDAP settings), also after B's
  * listening connection was killed; propagation times over many changes are
  * printed (p50, p99); two authd starting at once on an empty database both
- * come up. PostgreSQL only: without AUTHD_TEST_STORE=postgres it exits 77.
+ * come up. Health: /_ping answers 503 while the sequence cannot be read or
+ * PostgreSQL is stopped, past authz.maxStaleSeconds, and OK again after;
+ * GET /api/cluster on either lists both with the change each applied. PostgreSQL only: without
+ * AUTHD_TEST_STORE=postgres it exits 77.
  */
 #include <check.h>
 #include <stdio.h>
@@ -335,12 +338,126 @@ START_TEST(test_stale_without_the_sequence)
 	/* the last poll came up to 0.5 s before the revoke; a loaded machine may make it late */
 	ck_assert_msg(it_now() - t0 >= 1.0, "B denied %.1f s after losing the sequence, before 2 s",
 		      it_now() - t0);
+	/* and a load balancer's health check takes it out meanwhile: the store answers, though */
+	expect_error(call_with(b, "GET", "/_ping", NULL, NULL, NULL), 503, "SNAPSHOT_STALE", NULL);
 	ck_assert_int_eq(it_pg_sql(dsn, "GRANT SELECT ON authd_changes TO authd"), 0);
 	t0 = it_now();
 	while (allowed_on_b("rp-stale") == 0 && it_now() - t0 < 3)
 		it_sleep_ms(20);
 	ck_assert_msg(allowed_on_b("rp-stale") == 1,
 		      "B does not decide again with the sequence back");
+	expect_status(call_with(b, "GET", "/_ping", NULL, NULL, NULL), 200);
+}
+END_TEST
+
+/* B's /_ping status, and its error code when it is not 200 ("" then for a 200). */
+static long ping_b(const char **code)
+{
+	struct reply *r = call_with(b, "GET", "/_ping", NULL, NULL, NULL);
+
+	*code = r->status == 200 ? "" : jstr(r->json, "errors.0.code");
+	if (*code == NULL)
+		*code = "(none)";
+	return r->status;
+}
+
+/*
+ * PostgreSQL stopped: once nothing has answered for authz.maxStaleSeconds (2
+ * here), /_ping says the store is out of reach, 503 STORE_UNAVAILABLE, where
+ * before it said OK; started again, OK within a few seconds.
+ */
+START_TEST(test_ping_without_the_store)
+{
+	const char *code = "";
+	double t0, down;
+	long status;
+
+	ck_assert_int_eq(ping_b(&code), 200);
+	t0 = it_now();
+	ck_assert_int_eq(it_pg_server_stop(), 0);
+	while ((status = ping_b(&code)) == 200 && it_now() - t0 < 15)
+		it_sleep_ms(100);
+	down = it_now() - t0;
+	/* the tick finds the store gone first: 503 says the store, not the follower */
+	while (status == 503 && strcmp(code, "STORE_UNAVAILABLE") != 0 && it_now() - t0 < 15) {
+		it_sleep_ms(100);
+		status = ping_b(&code);
+	}
+	/* started again before any assertion: the next tests need it */
+	ck_assert_int_eq(it_pg_server_start(), 0);
+	ck_assert_msg(status == 503 && strcmp(code, "STORE_UNAVAILABLE") == 0,
+		      "/_ping on B answers %ld %s 15 s after PostgreSQL stopped", status, code);
+	printf("/_ping on B answered 503 %.1f s after PostgreSQL was told to stop\n", down);
+	t0 = it_now();
+	while (ping_b(&code) != 200 && it_now() - t0 < 15)
+		it_sleep_ms(100);
+	ck_assert_msg(ping_b(&code) == 200, "/_ping on B still answers %s with the store back",
+		      code);
+	printf("/_ping on B answered 200 again %.1f s after PostgreSQL started\n", it_now() - t0);
+}
+END_TEST
+
+/* The replica `name` as A's /api/cluster lists it; NULL when it is not there. */
+static json_t *listed(json_t *cluster, const char *name)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(jpath(cluster, "replicas"), i,
+			   r) if (strcmp(jstr(r, "name"), name) == 0) return r;
+	return NULL;
+}
+
+/* Whether the cluster lists the replica, live, having applied `seq` at least. */
+static bool has_applied(json_t *cluster, const char *name, long long seq)
+{
+	json_t *r = listed(cluster, name);
+
+	return r != NULL && jbool(r, "live") == 1 && jint(r, "appliedSeq", -1) >= seq;
+}
+
+/*
+ * GET /api/cluster on either replica lists both, each with its version,
+ * start and last sight, and the change it applied: once B's row is next
+ * written (every 5 s), A's list shows that B applied A's latest change.
+ */
+START_TEST(test_cluster_lists_both)
+{
+	struct reply *r;
+	long long last;
+	double t0;
+
+	make_user("rp-cluster");
+	SETTLE("a new account", allowed_on_b("rp-cluster") == 0);
+	last = atoll(keep(it_pg_query(dsn, "SELECT max(seq) FROM authd_changes")));
+	ck_assert_int_gt(last, 0);
+	t0 = it_now();
+	do {
+		r = call_with(a, "GET", "/api/cluster", admin, NULL, NULL);
+		expect_status(r, 200);
+		if (has_applied(r->json, "replica-b", last))
+			break;
+		it_sleep_ms(200);
+	} while (it_now() - t0 < 10);
+	ck_assert_msg(has_applied(r->json, "replica-b", last),
+		      "A does not list B as having applied seq %lld within 10 s: %s", last,
+		      r->body);
+	/* A lists itself as it is now */
+	ck_assert_msg(has_applied(r->json, "replica-a", last), "A's own row: %s", r->body);
+	ck_assert_str_eq(jstr(r->json, "answeredBy"), "replica-a");
+	ck_assert_uint_eq(json_array_size(jpath(r->json, "replicas")), 2);
+	for (int i = 0; i < 2; i++) {
+		json_t *one = jpath(r->json, fmt("replicas.%d", i));
+
+		ck_assert_msg(jstr(one, "version")[0] != '\0' && jstr(one, "startedAt") != NULL &&
+				  jstr(one, "lastSeen") != NULL,
+			      "a replica without its version or times: %s", r->body);
+	}
+	r = call_with(b, "GET", "/api/cluster", admin_b, NULL, NULL);
+	expect_status(r, 200);
+	ck_assert_str_eq(jstr(r->json, "answeredBy"), "replica-b");
+	ck_assert_msg(has_applied(r->json, "replica-b", last), "B's own row: %s", r->body);
+	ck_assert_msg(listed(r->json, "replica-a") != NULL, "B does not list A: %s", r->body);
 }
 END_TEST
 
@@ -399,6 +516,8 @@ static Suite *replicas_suite(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_unrecorded_write_found);
 	tcase_add_test(tc, test_stale_without_the_sequence);
+	tcase_add_test(tc, test_ping_without_the_store);
+	tcase_add_test(tc, test_cluster_lists_both);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(start, setup_test, teardown_test);
 	tcase_set_timeout(start, TEST_TIMEOUT);

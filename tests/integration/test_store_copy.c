@@ -7,7 +7,8 @@
  * and the refusals: a target that is not empty, a source in use (on either
  * driver), another schema version, the same store twice, a missing or
  * broken config, and a DSN's password in no output; and a copy whose
- * checksums differ, which leaves the target as it was.
+ * checksums differ, which leaves the target as it was. The replicas' own
+ * rows (authd_replicas) are runtime state, and are not copied.
  */
 #include <check.h>
 #include <stdio.h>
@@ -241,6 +242,10 @@ START_TEST(test_round_trip)
 	r = copy(from, to);
 	expect_copied(r, "sqlite", "postgres");
 	expect_lacks(r.out, password_of(dsn), "the output");
+	/* the source's authd wrote its row among the replicas: runtime state, not copied */
+	expect_has(r.out, "authd_replicas", "the per-table lines");
+	expect_has(r.out, "not copied", "the per-table lines");
+	ck_assert_str_eq(keep(it_pg_query(dsn, "SELECT count(*) FROM authd_replicas")), "0\n");
 	move_files(lite, pg);
 	ck_assert_int_eq(authd_start(pg, NULL), 0);
 	token = authd_login(pg, "admin", ADMIN_PW);

@@ -217,6 +217,31 @@ START_TEST(records_open_with_seq_time_and_event)
 }
 END_TEST
 
+/* The replica follows the event in every line, escaped as JSON; a caller's own cannot replace it.
+ */
+START_TEST(records_name_their_replica)
+{
+	const char *path = fresh_log();
+	struct audit *a = open_log(path, 0, 5);
+	char *text;
+
+	ck_assert_int_eq(audit_set_replica(a, "db-1 \"east\""), 0);
+	audit_log(a, "login.success", "alice", NULL, json_pack("{s:s}", "replica", "forged"));
+	audit_decision(a, "bob", json_pack("{s:b}", "allow", 0));
+	audit_log(a, "logout", NULL, NULL, NULL);
+	audit_close(a);
+	text = read_all(path);
+	ck_assert_ptr_nonnull(strstr(text, "\"event\":\"login.success\",\"replica\":\"db-1 "
+					   "\\\"east\\\"\",\"actor\":\"alice\"}\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    text, "\"event\":\"authz\",\"replica\":\"db-1 \\\"east\\\"\",\"actor\":\"bob\","));
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\"event\":\"logout\",\"replica\":\"db-1 \\\"east\\\"\"}\n"));
+	ck_assert_ptr_null(strstr(text, "forged"));
+	free(text);
+}
+END_TEST
+
 START_TEST(rotation_keeps_keep_files)
 {
 	const char *path = fresh_log();
@@ -498,8 +523,8 @@ int main(void)
 	unit_case(s, "times", (const TTest *const[]){times_parse_as_rfc3339, NULL});
 	unit_case(s, "writer",
 		  (const TTest *const[]){records_open_with_seq_time_and_event,
-					 rotation_keeps_keep_files, reopen_goes_on_in_a_new_file,
-					 NULL});
+					 records_name_their_replica, rotation_keeps_keep_files,
+					 reopen_goes_on_in_a_new_file, NULL});
 	unit_case(s, "reader",
 		  (const TTest *const[]){
 		      a_cursor_survives_rotations_between_pages, bisection_finds_every_cursor,

@@ -82,6 +82,9 @@ static struct {
 	pthread_cond_t freed;
 	struct pconn **idle;
 	int nidle, nopen, max;
+	int waiting;	 /* callers in pool_wait with no connection for them */
+	uint64_t waits;	 /* callers that had to wait, since the pool was made */
+	int64_t wait_ns; /* what they waited, together */
 	unsigned generation;
 	char *dsn;	/* may hold a password: cleansed at close */
 	char *password; /* the DSN's, to scrub from libpq's messages */
@@ -246,15 +249,28 @@ static struct pconn *conn_new(void)
 static int pool_wait(struct pconn **out)
 {
 	struct timespec until;
+	int64_t began = 0;
+	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += POOL_WAIT_SECONDS;
 	pthread_mutex_lock(&pool.lock);
-	while (pool.nidle == 0 && pool.nopen >= pool.max)
-		if (pthread_cond_timedwait(&pool.freed, &pool.lock, &until) != 0) {
-			pthread_mutex_unlock(&pool.lock);
-			return -1;
-		}
+	/* counted for /metrics: a pool too small for the load shows as waits */
+	if (pool.nidle == 0 && pool.nopen >= pool.max) {
+		began = monotonic_ns();
+		pool.waiting++;
+		pool.waits++;
+	}
+	while (rc == 0 && pool.nidle == 0 && pool.nopen >= pool.max)
+		rc = pthread_cond_timedwait(&pool.freed, &pool.lock, &until);
+	if (began != 0) {
+		pool.waiting--;
+		pool.wait_ns += monotonic_ns() - began;
+	}
+	if (rc != 0) {
+		pthread_mutex_unlock(&pool.lock);
+		return -1;
+	}
 	*out = NULL;
 	while (pool.nidle > 0 && *out == NULL) {
 		struct pconn *c = pool.idle[--pool.nidle];
@@ -1347,6 +1363,18 @@ static bool changes_wait(long timeout_ms)
 	return pg_listen_wait(pool.dsn, timeout_ms);
 }
 
+static void pool_stats(struct store_pool_stats *out)
+{
+	pthread_mutex_lock(&pool.lock);
+	out->open = pool.nopen;
+	out->in_use = pool.nopen - pool.nidle;
+	out->max = pool.max;
+	out->waiting = pool.waiting;
+	out->waits = pool.waits;
+	out->wait_ns = pool.wait_ns;
+	pthread_mutex_unlock(&pool.lock);
+}
+
 static void close_all(void)
 {
 	pg_listen_close();
@@ -1573,4 +1601,5 @@ const struct store_ops postgres_ops = {
     .imported_insert_many = imported_insert_many,
     .members_add_many = members_add_many,
     .changes_wait = changes_wait,
+    .pool_stats = pool_stats,
 };

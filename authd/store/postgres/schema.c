@@ -196,6 +196,17 @@ static const char *const migrations[] = {
     ("ALTER TABLE jobs ADD COLUMN replica " TEXT " NOT NULL DEFAULT '';"
      "ALTER TABLE jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;"
      "ALTER TABLE jobs ADD COLUMN cancel_asked BOOLEAN NOT NULL DEFAULT false;"),
+
+    /*
+     * 13: the processes that run on the store, as GET /api/cluster lists them
+     * (store_replicas.c): a row per replica.name, refreshed while it runs
+     */
+    ("CREATE TABLE authd_replicas ("
+     "  name " TEXT " PRIMARY KEY,"
+     "  version " TEXT " NOT NULL,"
+     "  started_at BIGINT NOT NULL,"
+     "  seq BIGINT NOT NULL,"
+     "  seen_at BIGINT NOT NULL);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
