@@ -189,7 +189,7 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 {
 	char root[IT_PATH_LEN + 8], pidfile[IT_PATH_LEN + 8], config[IT_PATH_LEN + 16];
 	char unix_host[128], ca[IT_PATH_LEN + 8], cert[IT_PATH_LEN + 24], key[IT_PATH_LEN + 24];
-	char vars[2][IT_PATH_LEN + 16];
+	char vars[2][IT_PATH_LEN + 16], plugin[96];
 	const char *env[6];
 
 	snprintf(root, sizeof(root), "%s/root", e->dir);
@@ -199,6 +199,7 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
 	snprintf(cert, sizeof(cert), "%s/server-cert.pem", tls_dir);
 	snprintf(key, sizeof(key), "%s/server-key.pem", tls_dir);
+	snprintf(plugin, sizeof(plugin), "--authorization-plugin=%s", e->plugin);
 	snprintf(e->host, sizeof(e->host), "tcp://127.0.0.1:%d", e->port);
 	/* an empty config of its own: /etc/docker/daemon.json must never change the test */
 	if (it_write_file(config, "{}\n") != 0)
@@ -227,6 +228,7 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 			      cert,
 			      "--tlskey",
 			      key,
+			      e->plugin[0] != '\0' ? plugin : NULL,
 			      NULL};
 	return cmd_spawn(argv, env, e->dir, e->log);
 }
