@@ -176,9 +176,8 @@ static void field(const char *line, int col, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", line ? (int)strcspn(line, ",\n") : 0, line ? line : "");
 }
 
-/* Column `name` of backend's server authd<i+1> in `show stat`; 0, or -1. */
-static int stat_of(const struct haproxy *h, const char *backend, int i, const char *name, char *buf,
-		   size_t len)
+int haproxy_server_stat(const struct haproxy *h, const char *backend, int i, const char *name,
+			char *buf, size_t len)
 {
 	char *out = malloc(ANSWER_MAX), key[128];
 	const char *line;
@@ -196,12 +195,6 @@ static int stat_of(const struct haproxy *h, const char *backend, int i, const ch
 	return rc;
 }
 
-int haproxy_server_status(const struct haproxy *h, const char *backend, int i, char *buf,
-			  size_t len)
-{
-	return stat_of(h, backend, i, "status", buf, len);
-}
-
 /* Every server of both backends up, after a health check that passed. */
 static bool all_checked_up(const struct haproxy *h)
 {
@@ -209,8 +202,10 @@ static bool all_checked_up(const struct haproxy *h)
 
 	for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++)
 		for (int i = 0; i < HAPROXY_SERVERS; i++)
-			if (stat_of(h, backends[b], i, "status", status, sizeof(status)) != 0 ||
-			    stat_of(h, backends[b], i, "check_status", check, sizeof(check)) != 0 ||
+			if (haproxy_server_stat(h, backends[b], i, "status", status,
+						sizeof(status)) != 0 ||
+			    haproxy_server_stat(h, backends[b], i, "check_status", check,
+						sizeof(check)) != 0 ||
 			    strcmp(status, "UP") != 0 || strcmp(check, "L7OK") != 0)
 				return false;
 	return true;

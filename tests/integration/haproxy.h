@@ -47,8 +47,12 @@ int haproxy_command(const struct haproxy *h, const char *cmd, char *out, size_t 
  * the mask.
  */
 int haproxy_route(const struct haproxy *h, const char *backend, unsigned mask);
-/* haproxy's view of one backend's server i: "UP", "DOWN", "MAINT", ... into buf. */
-int haproxy_server_status(const struct haproxy *h, const char *backend, int i, char *buf,
-			  size_t len);
+/*
+ * Column `name` of `show stat` for backend's server i (0-based): "status"
+ * ("UP", "DOWN", "MAINT"...), "stot" (connections it has taken)... into buf;
+ * 0, or -1.
+ */
+int haproxy_server_stat(const struct haproxy *h, const char *backend, int i, const char *name,
+			char *buf, size_t len);
 
 #endif
