@@ -185,6 +185,32 @@ static void engine_env(const struct engine *e, char home[][IT_PATH_LEN + 16], co
 	env[4] = NULL;
 }
 
+/*
+ * dockerd reads plugin spec files from /etc/docker/plugins only: it runs in
+ * a mount namespace of its own where e->spec_dir is that dir, so the host's
+ * is never written (only made, empty, when absent: a mount point). unshare
+ * and sh exec in turn, so the pid is dockerd's; its mounts end with it.
+ */
+static pid_t spawn_with_specs(struct engine *e, const char *const *argv, const char *const *env)
+{
+	const char *wrapped[48] = {"unshare",
+				   "--mount",
+				   "--propagation",
+				   "private",
+				   "--",
+				   "sh",
+				   "-c",
+				   "mkdir -p /etc/docker/plugins && "
+				   "mount --bind \"$0\" /etc/docker/plugins && exec \"$@\"",
+				   e->spec_dir};
+	int n = 9;
+
+	for (; *argv != NULL && n < 47; argv++)
+		wrapped[n++] = *argv;
+	wrapped[n] = NULL;
+	return cmd_spawn(wrapped, env, e->dir, e->log);
+}
+
 static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 {
 	char root[IT_PATH_LEN + 8], pidfile[IT_PATH_LEN + 8], config[IT_PATH_LEN + 16];
@@ -230,7 +256,8 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 			      key,
 			      e->plugin[0] != '\0' ? plugin : NULL,
 			      NULL};
-	return cmd_spawn(argv, env, e->dir, e->log);
+	return e->spec_dir[0] != '\0' ? spawn_with_specs(e, argv, env)
+				      : cmd_spawn(argv, env, e->dir, e->log);
 }
 
 /* True once `docker version` answers on the engine's unix socket. */

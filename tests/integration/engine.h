@@ -55,6 +55,8 @@ struct engine {
 	char host[64];	       /* tcp://127.0.0.1:PORT, what DOCKER_HOST names */
 	char log[IT_PATH_LEN]; /* dockerd's stdout and stderr */
 	char plugin[64];       /* its --authorization-plugin, set before engine_start; "" none */
+	/* set before engine_start: dockerd's /etc/docker/plugins (spec files); "" the host's */
+	char spec_dir[IT_PATH_LEN];
 };
 
 /*

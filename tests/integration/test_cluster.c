@@ -3,7 +3,7 @@
  * database sharing store.keyFile (and secret.key), a real haproxy configured
  * from etc/haproxy.cfg in front of their HTTPS API and their plugin
  * listeners (authz.listen), a real dockerd whose authorization plugin
- * reaches authd through haproxy over TLS (a plugin spec file), and the real
+ * reaches authd through haproxy over TLS (etc/authd-plugin.json), and the real
  * docker CLI with bundles. One cluster is started for all the tests:
  * - a bundle issued through replica 1 works through each replica, and its
  *   key deleted on replica 2 is refused by the engine within 1 s whichever
@@ -20,7 +20,6 @@
  * It needs PostgreSQL, haproxy, dockerd and root, and exits 77 without them.
  */
 #include <check.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +46,6 @@
 #define BURST_S 5.0	 /* the kill scenario's burst */
 #define KILL_AFTER_S 1.5 /* when in the burst the replica is killed */
 #define TEST_TIMEOUT 180 /* doubled by CK_TIMEOUT_MULTIPLIER on the postgres entry */
-#define SPEC_DIR "/etc/docker/plugins" /* where dockerd reads plugin spec files */
 #define EXIT_SKIPPED 77
 
 static struct authd *rep[N];
@@ -59,7 +57,6 @@ static struct engine *eng;
 static char dsn[IT_PATH_LEN];
 static char fixture_dir[IT_PATH_LEN];
 static char plugin_tls[IT_PATH_LEN + 16]; /* `authd engine-tls --plugin-client`'s files */
-static char spec_path[IT_PATH_LEN];	  /* the plugin spec file in SPEC_DIR */
 static char admin_bundle[IT_PATH_LEN + 16];
 
 /* ---- the cluster ---- */
@@ -142,9 +139,30 @@ static void start_haproxy(void)
 }
 
 /*
- * The engine: its own TLS from the store's CAs, and its plugin `authd-cl-PID`
- * reached through haproxy's plugin port, by a spec file in SPEC_DIR named for
- * this process and removed by its exact path (as the authz suite does).
+ * The plugin spec file an engine's host gets: etc/authd-plugin.json with
+ * haproxy's plugin port in Addr and the test's files in TLSConfig, so that
+ * the test proves the shipped file; its other keys are kept as they are.
+ */
+static void write_spec(const char *dir)
+{
+	json_t *spec = json_load_file(AUTHD_PLUGIN_JSON, 0, NULL);
+	json_t *tls = json_object_get(spec, "TLSConfig");
+
+	ck_assert_msg(tls != NULL && json_is_false(json_object_get(tls, "InsecureSkipVerify")),
+		      "%s: no TLSConfig that verifies", AUTHD_PLUGIN_JSON);
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "Name")), "authd");
+	json_object_set_new(spec, "Addr", json_string(fmt("https://127.0.0.1:%d", lb.plugin_port)));
+	json_object_set_new(tls, "CAFile", json_string(fmt("%s/plugin-ca.pem", plugin_tls)));
+	json_object_set_new(tls, "CertFile", json_string(fmt("%s/plugin-cert.pem", plugin_tls)));
+	json_object_set_new(tls, "KeyFile", json_string(fmt("%s/plugin-key.pem", plugin_tls)));
+	ck_assert_int_eq(json_dump_file(spec, fmt("%s/authd.json", dir), JSON_INDENT(2)), 0);
+	json_decref(spec);
+}
+
+/*
+ * The engine: its own TLS from the store's CAs, and the plugin `authd`,
+ * reached through haproxy's plugin port, found by the spec file in a dir of
+ * the test's that dockerd sees as /etc/docker/plugins (engine.c).
  */
 static void start_engine(void)
 {
@@ -159,18 +177,10 @@ static void start_engine(void)
 	engine_tls_from_store(client, fmt("%s/plugin-tls.log", fixture_dir));
 	eng = engine_new(suite_dir);
 	ck_assert_msg(eng != NULL, "cannot make an engine's dirs");
-	snprintf(eng->plugin, sizeof(eng->plugin), "authd-cl-%d", (int)getpid());
-	ck_assert_msg(mkdir("/etc/docker", 0755) == 0 || errno == EEXIST, "no /etc/docker");
-	ck_assert_msg(mkdir(SPEC_DIR, 0755) == 0 || errno == EEXIST, "no " SPEC_DIR);
-	snprintf(spec_path, sizeof(spec_path), SPEC_DIR "/%s.json", eng->plugin);
-	ck_assert_int_eq(
-	    it_write_file(spec_path,
-			  fmt("{\"Name\": \"%s\", \"Addr\": \"https://127.0.0.1:%d\", "
-			      "\"TLSConfig\": {\"InsecureSkipVerify\": false, "
-			      "\"CAFile\": \"%s/plugin-ca.pem\", \"CertFile\": "
-			      "\"%s/plugin-cert.pem\", \"KeyFile\": \"%s/plugin-key.pem\"}}\n",
-			      eng->plugin, lb.plugin_port, plugin_tls, plugin_tls, plugin_tls)),
-	    0);
+	snprintf(eng->plugin, sizeof(eng->plugin), "authd");
+	snprintf(eng->spec_dir, sizeof(eng->spec_dir), "%s/plugins", fixture_dir);
+	ck_assert_int_eq(mkdir(eng->spec_dir, 0755), 0);
+	write_spec(eng->spec_dir);
 	ck_assert_msg(engine_start(eng, tls) == 0, "dockerd did not start; its log is above");
 }
 
@@ -195,8 +205,6 @@ static void teardown_cluster(void)
 {
 	engine_free(eng);
 	eng = NULL;
-	if (spec_path[0] != '\0')
-		unlink(spec_path);
 	haproxy_stop(&lb);
 	for (int i = 0; i < N; i++) {
 		int status = authd_stop(rep[i]);
@@ -771,8 +779,6 @@ static void stop_the_rest(void)
 {
 	engine_free(eng);
 	haproxy_stop(&lb);
-	if (spec_path[0] != '\0')
-		unlink(spec_path);
 }
 
 int main(void)
