@@ -185,11 +185,37 @@ static void engine_env(const struct engine *e, char home[][IT_PATH_LEN + 16], co
 	env[4] = NULL;
 }
 
+/*
+ * dockerd reads plugin spec files from /etc/docker/plugins only: it runs in
+ * a mount namespace of its own where e->spec_dir is that dir, so the host's
+ * is never written (only made, empty, when absent: a mount point). unshare
+ * and sh exec in turn, so the pid is dockerd's; its mounts end with it.
+ */
+static pid_t spawn_with_specs(struct engine *e, const char *const *argv, const char *const *env)
+{
+	const char *wrapped[48] = {"unshare",
+				   "--mount",
+				   "--propagation",
+				   "private",
+				   "--",
+				   "sh",
+				   "-c",
+				   "mkdir -p /etc/docker/plugins && "
+				   "mount --bind \"$0\" /etc/docker/plugins && exec \"$@\"",
+				   e->spec_dir};
+	int n = 9;
+
+	for (; *argv != NULL && n < 47; argv++)
+		wrapped[n++] = *argv;
+	wrapped[n] = NULL;
+	return cmd_spawn(wrapped, env, e->dir, e->log);
+}
+
 static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 {
 	char root[IT_PATH_LEN + 8], pidfile[IT_PATH_LEN + 8], config[IT_PATH_LEN + 16];
 	char unix_host[128], ca[IT_PATH_LEN + 8], cert[IT_PATH_LEN + 24], key[IT_PATH_LEN + 24];
-	char vars[2][IT_PATH_LEN + 16];
+	char vars[2][IT_PATH_LEN + 16], plugin[96];
 	const char *env[6];
 
 	snprintf(root, sizeof(root), "%s/root", e->dir);
@@ -199,6 +225,7 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
 	snprintf(cert, sizeof(cert), "%s/server-cert.pem", tls_dir);
 	snprintf(key, sizeof(key), "%s/server-key.pem", tls_dir);
+	snprintf(plugin, sizeof(plugin), "--authorization-plugin=%s", e->plugin);
 	snprintf(e->host, sizeof(e->host), "tcp://127.0.0.1:%d", e->port);
 	/* an empty config of its own: /etc/docker/daemon.json must never change the test */
 	if (it_write_file(config, "{}\n") != 0)
@@ -227,8 +254,10 @@ static pid_t spawn_dockerd(struct engine *e, const char *tls_dir)
 			      cert,
 			      "--tlskey",
 			      key,
+			      e->plugin[0] != '\0' ? plugin : NULL,
 			      NULL};
-	return cmd_spawn(argv, env, e->dir, e->log);
+	return e->spec_dir[0] != '\0' ? spawn_with_specs(e, argv, env)
+				      : cmd_spawn(argv, env, e->dir, e->log);
 }
 
 /* True once `docker version` answers on the engine's unix socket. */

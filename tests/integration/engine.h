@@ -54,6 +54,9 @@ struct engine {
 	char sock[96];	       /* <run>/docker.sock */
 	char host[64];	       /* tcp://127.0.0.1:PORT, what DOCKER_HOST names */
 	char log[IT_PATH_LEN]; /* dockerd's stdout and stderr */
+	char plugin[64];       /* its --authorization-plugin, set before engine_start; "" none */
+	/* set before engine_start: dockerd's /etc/docker/plugins (spec files); "" the host's */
+	char spec_dir[IT_PATH_LEN];
 };
 
 /*
@@ -66,8 +69,8 @@ struct engine *engine_new(const char *parent);
  * Starts dockerd with --tlsverify, trusting tls_dir/ca.pem and serving
  * tls_dir/server-cert.pem and server-key.pem (as `authd engine-tls` writes
  * them), on a free 127.0.0.1 port; waits (bounded) until its unix socket
- * answers `docker version`. 0 on success; on failure the log's tail goes to
- * stderr and nothing is left running.
+ * answers `docker version` (asking e->plugin first, when set). 0 on success; on failure the log's
+ * tail goes to stderr and nothing is left running.
  */
 int engine_start(struct engine *e, const char *tls_dir);
 /* SIGTERM, then waits (bounded; SIGKILL after). Returns the wait status, -1 if none. */
