@@ -61,19 +61,23 @@ pg_start
 (umask 077 && openssl rand -hex 32 >"$tmp/store.key")
 api_ports=()
 plugin_ports=()
-for i in 1 2 3; do
-	plugin_ports+=("$(free_port)")
+# Replica $replica's config, with a plugin port of its own (start_authd calls it before each try).
+bench_before_start() {
+	plugin_ports[replica - 1]=$(free_port)
 	(
 		umask 077 # the DSN holds the role's password
 		printf '{"store":{"driver":"postgres","dsn":"%s","keyFile":"%s"},"authz":{"listen":"127.0.0.1:%s"},"replica":{"name":"bench-%s"}}\n' \
-			"$dsn" "$tmp/store.key" "${plugin_ports[-1]}" "$i" >"$tmp/replica$i.json"
+			"$dsn" "$tmp/store.key" "${plugin_ports[replica - 1]}" "$replica" >"$tmp/replica$replica.json"
 	)
+}
+for replica in 1 2 3; do
 	# the first makes the CAs in the store, the others read them
-	AUTHD_CONFIG=$tmp/replica$i.json data_dir=$tmp/data$i start_authd
+	AUTHD_CONFIG=$tmp/replica$replica.json data_dir=$tmp/data$replica start_authd
 	replica_pids+=("$pid")
 	api_ports+=("$port")
 	pid= # stopped by bench_cleanup, with the others
 done
+unset -f bench_before_start # replica 1's restart under callgrind keeps its plugin port
 data_dir=$tmp/data1
 base=https://127.0.0.1:${api_ports[0]}
 admin_login

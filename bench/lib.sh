@@ -94,13 +94,18 @@ rss_kib() {
 # Starts authd on a free port ($port, $base) with the data dir in $tmp, behind
 # an optional wrapper command (a profiler), and waits until it answers /_ping.
 # A port taken between free_port and authd's bind (a client's ephemeral port,
-# a connection of the last start in TIME_WAIT) is tried again with another.
+# a connection of the last start in TIME_WAIT) is tried again with another;
+# bench_before_start, when the caller defines it, picks its own ports again.
 # shellcheck disable=SC2120 # the wrapper is bench_authz.sh's, on a restart
 start_authd() { # [WRAPPER...]
 	local i try from
 
 	for try in 1 2 3; do
 		port=$(free_port)
+		# the caller's other ports for this try (a config naming them), when it has some
+		if declare -F bench_before_start >/dev/null; then
+			bench_before_start
+		fi
 		base="https://127.0.0.1:$port"
 		from=$(($(stat -c %s "$tmp/authd.log" 2>/dev/null || echo 0) + 1))
 		AUTHD_ADMIN_PASSWORD=$password "$@" "$bin" --data-dir "${data_dir:-$tmp/data}" \
