@@ -129,8 +129,12 @@ int password_check(const char *password, struct refusal *why);
 
 #define SECRET_KEY_LEN 32
 
-/* Reads <dataDir>/secret.key, or makes it (0600) on first start; 0 or -1 with err. */
-int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], struct failure *err);
+/*
+ * Reads <dataDir>/secret.key: 0. When there is none, makes it (0600) if `make`
+ * and answers 0, else answers 1. -1 with err when it cannot be read or made.
+ */
+int secret_key_load(const char *data_dir, bool make, unsigned char key[SECRET_KEY_LEN],
+		    struct failure *err);
 /* "v1:" and the hex of nonce, ciphertext and tag; malloc'd, NULL on failure. */
 char *secret_seal(const unsigned char key[SECRET_KEY_LEN], const char *plain);
 /* The plain text, malloc'd (the caller cleanses it); NULL when the seal does not open. */
@@ -222,8 +226,16 @@ struct server {
 	struct rbac *rbac;
 	struct idcache *ids; /* certificate texts' fingerprints (authz/idcache.c) */
 	struct engine_labels *labels;
-	unsigned char secret_key[SECRET_KEY_LEN]; /* seals stored LDAP reader passwords */
-	/* store.keyFile's key: seals the private keys of the TLS material in the store */
+	/*
+	 * secret.key's: seals stored LDAP reader passwords without store.keyFile;
+	 * with it, opens those sealed before (ldap_settings_move), when there is one
+	 */
+	unsigned char secret_key[SECRET_KEY_LEN];
+	bool has_secret_key;
+	/*
+	 * store.keyFile's key: seals the private keys of the TLS material in the
+	 * store, and the LDAP reader passwords, so that replicas share them
+	 */
 	unsigned char store_key[SECRET_KEY_LEN];
 	struct ldap_cache *ldap; /* the settings, parsed once per change (ldap_config.c) */
 	struct jobs *jobs;	 /* the sync worker and scheduler (sync/jobs.c) */

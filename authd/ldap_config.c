@@ -1,7 +1,9 @@
 /*
  * The LDAP settings cache, and the sealing of reader passwords. Settings are
  * kept as one JSON value in the settings table with every reader password
- * sealed (secret.c); they are opened here and nowhere else.
+ * sealed (secret.c): under store.keyFile's key when it is set, which every
+ * replica reads, else under the data dir's secret.key. They are opened here
+ * and nowhere else.
  */
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -25,8 +27,36 @@ struct ldap_cache {
 /* What is done to each reader password of a settings JSON value, in place. */
 enum password_op { PW_SEAL, PW_UNSEAL, PW_WIPE };
 
+/*
+ * The keys of the reader passwords. New seals are made with store.keyFile's
+ * key when it is set (every replica reads that file), else with secret.key's.
+ * Beside store.keyFile's, `old` is secret.key's when the data dir has one: it
+ * opens what was sealed before store.keyFile was set; opened_old counts those.
+ */
+struct seal_keys {
+	const unsigned char *key, *old;
+	int opened_old;
+};
+
+static struct seal_keys keys_of(const struct server *srv)
+{
+	bool shared = srv->cfg->store_key_file != NULL;
+
+	return (struct seal_keys){.key = shared ? srv->store_key : srv->secret_key,
+				  .old = shared && srv->has_secret_key ? srv->secret_key : NULL};
+}
+
+static char *unseal(struct seal_keys *k, const char *sealed)
+{
+	char *plain = secret_unseal(k->key, sealed);
+
+	if (plain == NULL && k->old != NULL && (plain = secret_unseal(k->old, sealed)) != NULL)
+		k->opened_old++;
+	return plain;
+}
+
 /* One server object's readerPassword; 0, or -1 when a seal cannot be made or opened. */
-static int password_apply(json_t *server, enum password_op op, const unsigned char *key)
+static int password_apply(json_t *server, enum password_op op, struct seal_keys *k)
 {
 	json_t *v = json_object_get(server, "readerPassword");
 	char *in, *out;
@@ -38,7 +68,7 @@ static int password_apply(json_t *server, enum password_op op, const unsigned ch
 		OPENSSL_cleanse(in, json_string_length(v));
 		return 0;
 	}
-	out = op == PW_SEAL ? secret_seal(key, in) : secret_unseal(key, in);
+	out = op == PW_SEAL ? secret_seal(k->key, in) : unseal(k, in);
 	if (out == NULL)
 		return -1;
 	if (op == PW_SEAL)
@@ -51,16 +81,16 @@ static int password_apply(json_t *server, enum password_op op, const unsigned ch
 }
 
 /* The top level is the default server; each of additionalDomains is another. */
-static int each_password(json_t *settings, enum password_op op, const unsigned char *key)
+static int each_password(json_t *settings, enum password_op op, struct seal_keys *k)
 {
 	json_t *server;
 	size_t i;
 
-	if (password_apply(settings, op, key) != 0)
+	if (password_apply(settings, op, k) != 0)
 		return -1;
 	json_array_foreach(json_object_get(settings, "additionalDomains"), i, server)
 	{
-		if (password_apply(server, op, key) != 0)
+		if (password_apply(server, op, k) != 0)
 			return -1;
 	}
 	return 0;
@@ -73,24 +103,47 @@ static void drop_clear_settings(json_t *settings)
 	json_decref(settings);
 }
 
-int ldap_settings_load(struct server *srv, struct ls_settings *out)
+/*
+ * The stored settings as JSON with their passwords opened, into *out (freed
+ * with drop_clear_settings): STORE_OK, STORE_NOT_FOUND, or a failure (logged).
+ */
+static int settings_open(struct server *srv, struct seal_keys *k, json_t **out)
 {
-	struct refusal why;
 	char *text = NULL;
 	json_t *j;
 	int rc = store_setting_get_text(SETTINGS_KEY, &text);
 
+	*out = NULL;
 	if (rc != STORE_OK)
 		return rc;
 	j = json_loads(text, 0, NULL);
 	free(text);
-	if (j == NULL || each_password(j, PW_UNSEAL, srv->secret_key) != 0) {
-		log_msg(LOG_ERROR,
-			"stored LDAP settings cannot be read (is secret.key the one they "
-			"were sealed with?)");
-		json_decref(j);
+	if (j == NULL || each_password(j, PW_UNSEAL, k) != 0) {
+		if (srv->cfg->store_key_file != NULL)
+			log_msg(LOG_ERROR,
+				"stored LDAP settings cannot be read: a reader password opens "
+				"with neither store.keyFile's key nor this data dir's secret.key "
+				"(start once the replica whose data dir holds the secret.key they "
+				"were sealed with: it reseals them under store.keyFile's key)");
+		else
+			log_msg(LOG_ERROR, "stored LDAP settings cannot be read (is secret.key "
+					   "the one they were sealed with?)");
+		drop_clear_settings(j);
 		return STORE_ERROR;
 	}
+	*out = j;
+	return STORE_OK;
+}
+
+int ldap_settings_load(struct server *srv, struct ls_settings *out)
+{
+	struct seal_keys k = keys_of(srv);
+	struct refusal why;
+	json_t *j;
+	int rc = settings_open(srv, &k, &j);
+
+	if (rc != STORE_OK)
+		return rc;
 	rc = ls_settings_from_json(j, NULL, out, &why) == 0 ? STORE_OK : STORE_ERROR;
 	if (rc != STORE_OK)
 		log_msg(LOG_ERROR, "stored LDAP settings are refused: %s", why.message);
@@ -98,18 +151,53 @@ int ldap_settings_load(struct server *srv, struct ls_settings *out)
 	return rc;
 }
 
-int ldap_settings_save(struct server *srv, const struct ls_settings *s)
+/* The settings JSON sealed with k and stored; STORE_OK or a failure. */
+static int seal_and_store(json_t *j, struct seal_keys *k)
 {
-	json_t *j = ls_settings_to_json(s, true);
 	char *text = NULL;
 	int rc = STORE_ERROR;
 
-	if (j != NULL && each_password(j, PW_SEAL, srv->secret_key) == 0 &&
-	    (text = json_dumps(j, JSON_COMPACT)) != NULL)
+	if (each_password(j, PW_SEAL, k) == 0 && (text = json_dumps(j, JSON_COMPACT)) != NULL)
 		rc = store_setting_set(SETTINGS_KEY, text);
 	free(text);
+	return rc;
+}
+
+int ldap_settings_save(struct server *srv, const struct ls_settings *s)
+{
+	struct seal_keys k = keys_of(srv);
+	json_t *j = ls_settings_to_json(s, true);
+	int rc = j != NULL ? seal_and_store(j, &k) : STORE_ERROR;
+
 	drop_clear_settings(j);
 	return rc;
+}
+
+void ldap_settings_move(struct server *srv)
+{
+	struct seal_keys k = keys_of(srv);
+	json_t *j = NULL;
+	int rc;
+
+	if (k.old == NULL)
+		return;
+	/* read and written in one transaction: replicas starting together move them in turn */
+	if (store_begin() != STORE_OK) {
+		log_msg(LOG_WARN,
+			"cannot look at the LDAP settings' seals now: the next start will");
+		return;
+	}
+	rc = settings_open(srv, &k, &j);
+	if (rc == STORE_OK && k.opened_old > 0 && (rc = seal_and_store(j, &k)) == STORE_OK)
+		rc = store_commit();
+	store_rollback(); /* when nothing was written, or the commit failed */
+	drop_clear_settings(j);
+	if (rc == STORE_OK && k.opened_old > 0)
+		log_msg(LOG_INFO, "resealed the stored LDAP reader passwords under store.keyFile's "
+				  "key: replicas need no copy of this data dir's secret.key");
+	else if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+		log_msg(LOG_WARN, "the LDAP settings sealed under secret.key were not resealed "
+				  "under store.keyFile's key: the next start tries again");
 }
 
 /* ---- the cache ---- */

@@ -36,5 +36,13 @@ void ldap_config_changed(struct server *srv);
 int ldap_settings_load(struct server *srv, struct ls_settings *out);
 /* Stores the settings with every reader password sealed. */
 int ldap_settings_save(struct server *srv, const struct ls_settings *s);
+/*
+ * At start-up, with store.keyFile set and a secret.key in the data dir:
+ * reseals under store.keyFile's key the stored reader passwords that
+ * secret.key sealed (before store.keyFile was set), so that every replica
+ * opens them. Does nothing otherwise; a failure is logged, and the next start
+ * tries again.
+ */
+void ldap_settings_move(struct server *srv);
 
 #endif

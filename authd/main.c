@@ -267,6 +267,24 @@ static void wait_for_stop(struct server *srv, sigset_t *signals)
 }
 
 /*
+ * store.keyFile's key, and secret.key: made where it seals the LDAP reader
+ * passwords, only read where store.keyFile's key does (it opens what it sealed
+ * before, for ldap_settings_move), so that replicas need no copy of it.
+ */
+static int sealing_keys(struct server *srv, struct failure *err)
+{
+	struct config *cfg = srv->cfg;
+	int rc;
+
+	if (cfg->store_key_file != NULL &&
+	    secret_key_file_read(cfg->store_key_file, srv->store_key, err) != 0)
+		return -1;
+	rc = secret_key_load(cfg->data_dir, cfg->store_key_file == NULL, srv->secret_key, err);
+	srv->has_secret_key = rc == 0;
+	return rc < 0 ? -1 : 0;
+}
+
+/*
  * What needs no store: the TLS material (unless the store keeps it), the
  * sealing keys, the audit log, the counters, the identity cache.
  */
@@ -276,10 +294,7 @@ static int prepare(struct server *srv, struct tls_material *tls, struct failure 
 
 	if (tls_make_dirs(cfg->data_dir, err) != 0 ||
 	    (cfg->store_key_file == NULL && tls_load(cfg, tls, err) != 0) ||
-	    (cfg->store_key_file != NULL &&
-	     secret_key_file_read(cfg->store_key_file, srv->store_key, err) != 0) ||
-	    secret_key_load(cfg->data_dir, srv->secret_key, err) != 0 ||
-	    (srv->audit = open_audit(cfg, err)) == NULL ||
+	    sealing_keys(srv, err) != 0 || (srv->audit = open_audit(cfg, err)) == NULL ||
 	    (audit_set_replica(srv->audit, srv->replica) != 0 &&
 	     failure_set(err, "out of memory") != 0) ||
 	    (cfg->store_key_file == NULL && servercert_set(tls->cert_pem, tls->key_pem, err) != 0))
@@ -351,6 +366,7 @@ static int load(struct server *srv, struct failure *err)
 		return -1;
 	if (session_settings_load(cfg, &session_settings) != STORE_OK)
 		return failure_set(err, "cannot read the session settings");
+	ldap_settings_move(srv);
 	srv->ldap = ldap_cache_new();
 	srv->sessions = sessions_new(&session_settings, cfg->session_absolute_minutes * 60);
 	/* one address may be many users (a NAT, a bastion): it gets more room */

@@ -2,8 +2,9 @@
  * Secrets authd must keep in a form it can use again (LDAP reader
  * passwords) are sealed with AES-256-GCM under a key of their own in
  * <dataDir>/secret.key (0600), so that a copy of the database alone
- * reveals none of them. The TLS material kept in a PostgreSQL store is
- * sealed the same way under store.keyFile's key (secret_key_file_read).
+ * reveals none of them. With store.keyFile (replicas on PostgreSQL) they
+ * are sealed under that file's key instead, as the TLS material kept in
+ * the store is (secret_key_file_read), so that replicas share them.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -21,7 +22,8 @@
 #define TAG_LEN 16
 #define PREFIX "v1:"
 
-int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], struct failure *err)
+int secret_key_load(const char *data_dir, bool make, unsigned char key[SECRET_KEY_LEN],
+		    struct failure *err)
 {
 	struct failure e;
 	char path[4096];
@@ -43,6 +45,8 @@ int secret_key_load(const char *data_dir, unsigned char key[SECRET_KEY_LEN], str
 				   "the LDAP settings",
 				   path, SECRET_KEY_LEN);
 	}
+	if (!make)
+		return 1;
 	if (RAND_bytes(key, SECRET_KEY_LEN) != 1 ||
 	    file_write(path, (const char *)key, SECRET_KEY_LEN, 0600, &e) != 0)
 		return failure_set(err, "%s: cannot be made: %s", path, e.message);

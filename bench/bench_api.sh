@@ -97,14 +97,6 @@ measure() { # FILE
 	} >"$1"
 }
 
-ratio_of() { # A B: A / B with two decimals
-	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
-}
-
-met_of() { # RATIO TARGET
-	awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 >= t + 0 ? "met" : "NOT met") }'
-}
-
 echo "# authd API benchmark: $threads wrk threads, $connections keep-alive connections," \
 	"${seconds}s per run, $(nproc) CPUs shared by wrk and authd"
 echo "binary=$bin"
@@ -139,8 +131,7 @@ fi
 # loaded in turn, $slice seconds each, so that both see the same moments of the
 # machine's load; each one's rate is its requests over its seconds.
 [[ ${BENCH_PG:-1} != 0 ]] || exit 0
-pgcluster=$(dirname "$bin")/../tests/integration/it_pgcluster
-if [[ ! -x $pgcluster ]] || [[ ! -x /usr/lib/postgresql/15/bin/initdb ]]; then
+if ! pg_available; then
 	echo "pg: not measured (it_pgcluster is not built, or Debian's postgresql is not installed)"
 	exit 0
 fi
@@ -149,25 +140,15 @@ fi
 read_slice=2
 login_slice=5
 pg_pid=
-# it_pgcluster stops its server (by the postmaster's pid) when its stdin closes
 bench_cleanup() {
 	if [[ -n $pg_pid ]]; then
 		pid=$pg_pid
 		stop_authd
 	fi
-	[[ -n ${PG_PID:-} ]] || return 0
-	local cluster=$PG_PID
-	eval "exec ${PG[1]}>&-"
-	for _ in $(seq 1 300); do
-		kill -0 "$cluster" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$cluster" 2>/dev/null && kill -TERM "$cluster" 2>/dev/null
-	wait "$cluster" 2>/dev/null || true
+	pg_stop
 }
 # shellcheck disable=SC2086 # the settings are several words
-coproc PG { exec "$pgcluster" $pg_settings 2>"$tmp/pgcluster.log"; }
-read -r -t 120 dsn <&"${PG[0]}" || die "it_pgcluster gave no DSN: $(cat "$tmp/pgcluster.log")"
+pg_start $pg_settings
 shown=$(psql "$dsn" -Atc "SELECT string_agg(name || '=' || current_setting(name), ' '
 	ORDER BY name) FROM pg_settings WHERE name IN ('server_version', 'fsync',
 	'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers')" 2>&1) ||

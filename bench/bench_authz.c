@@ -1,8 +1,13 @@
 /*
- * Load generator for bench/bench_authz.sh: POSTs to paths on a unix socket
- * from THREADS threads, each with its own keep-alive libcurl handle, and
- * prints the rate, p50 and p99 latency and the failures of each path.
+ * Load generator for bench/bench_authz.sh and bench/bench_cluster.sh: POSTs
+ * to paths on a unix socket, or to URLs over TLS, from THREADS threads, each
+ * with its own keep-alive libcurl handle, and prints the rate, p50 and p99
+ * latency and the failures of each path.
  *   bench_authz SOCKET SECONDS THREADS PATH BODYFILE EXPECT [PATH BODYFILE EXPECT]...
+ *   bench_authz tls:DIR SECONDS THREADS URL BODYFILE EXPECT [URL BODYFILE EXPECT]...
+ * tls:DIR is for authz.listen: each URL (https://...) is reached presenting
+ * the engine's client certificate that `authd engine-tls --plugin-client
+ * --out DIR` wrote, and verifying the server with its plugin-ca.pem.
  * With several paths, every thread sends to one path at a time and all move
  * to the next every second, round and round, so that each path gets SECONDS
  * in all and the paths see the same moments of machine load: a busy neighbour
@@ -31,7 +36,8 @@ struct target {
 };
 
 struct job {
-	const char *socket;
+	const char *socket; /* NULL over TLS */
+	char ca[1024], cert[1024], key[1024];
 	struct target targets[MAX_TARGETS];
 	int ntargets;
 	double seconds; /* per target */
@@ -96,7 +102,13 @@ static CURL *handle(struct worker *w, struct curl_slist *headers)
 
 	if (c == NULL)
 		return NULL;
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, w->job->socket);
+	if (w->job->socket != NULL) {
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, w->job->socket);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CAINFO, w->job->ca);
+		curl_easy_setopt(c, CURLOPT_SSLCERT, w->job->cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, w->job->key);
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_answer);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
@@ -228,7 +240,10 @@ static int read_targets(struct job *job, int argc, char **argv)
 
 		t->path = argv[a];
 		t->expect = argv[a + 2];
-		snprintf(t->url, sizeof(t->url), "http://authd%s", t->path);
+		if (job->socket == NULL)
+			snprintf(t->url, sizeof(t->url), "%s", t->path);
+		else
+			snprintf(t->url, sizeof(t->url), "http://authd%s", t->path);
 		if ((t->body = read_body(argv[a + 1], &t->body_len)) == NULL) {
 			fprintf(stderr, "bench_authz: cannot read %s\n", argv[a + 1]);
 			return -1;
@@ -246,12 +261,18 @@ int main(int argc, char **argv)
 
 	if (argc < 7 || (argc - 4) % 3 != 0 || (argc - 4) / 3 > MAX_TARGETS) {
 		fprintf(stderr,
-			"usage: %s SOCKET SECONDS THREADS PATH BODYFILE|- EXPECT "
-			"[PATH BODYFILE|- EXPECT]... (at most %d paths)\n",
+			"usage: %s SOCKET|tls:DIR SECONDS THREADS PATH|URL BODYFILE|- EXPECT "
+			"[PATH|URL BODYFILE|- EXPECT]... (at most %d paths)\n",
 			argv[0], MAX_TARGETS);
 		return 2;
 	}
 	job.socket = argv[1];
+	if (strncmp(job.socket, "tls:", 4) == 0) {
+		snprintf(job.ca, sizeof(job.ca), "%s/plugin-ca.pem", job.socket + 4);
+		snprintf(job.cert, sizeof(job.cert), "%s/plugin-cert.pem", job.socket + 4);
+		snprintf(job.key, sizeof(job.key), "%s/plugin-key.pem", job.socket + 4);
+		job.socket = NULL;
+	}
 	job.seconds = atof(argv[2]);
 	threads = atoi(argv[3]);
 	if (job.seconds <= 0 || threads < 1 || threads > MAX_THREADS ||

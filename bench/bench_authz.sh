@@ -77,26 +77,9 @@ cleanup() {
 	lib_cleanup
 }
 
-api() { # METHOD PATH [BODY]
-	curl -sSf --max-time 30 --cacert "$tmp/data/ca/cluster-ca.pem" \
-		-H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-		-X "$1" ${3:+-d "$3"} "$base$2"
-}
-
-# A user with Restricted Control on /Shared, and a bundle the admin makes for it.
-user=bench-rc
-uid=$(api POST /enzi/v0/accounts \
-	"{\"name\":\"$user\",\"password\":\"$password-u\",\"isActive\":true}" |
-	sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
-[[ -n $uid ]] || die "cannot create $user"
-api PUT "/collectionGrants/$uid/shared/restrictedcontrol" >/dev/null
-api GET "/api/clientbundle?label=bench&account=$user" >"$tmp/bundle.zip"
-unzip -q "$tmp/bundle.zip" -d "$tmp/bundle"
-
-# What dockerd sends for `docker volume ls` with that bundle.
-printf '{"User":"%s","UserAuthNMethod":"TLS","RequestMethod":"GET","RequestUri":"/v1.41/volumes",%s,"RequestPeerCertificates":["%s"]}' \
-	"$user" '"RequestHeaders":{"User-Agent":"Docker-Client/20.10.24 (linux)","Accept-Encoding":"gzip"}' \
-	"$(base64 -w0 "$tmp/bundle/cert.pem")" >"$tmp/authzreq.json"
+# A user with Restricted Control on /Shared, a bundle for it, and what dockerd
+# sends for `docker volume ls` with that bundle.
+authz_request
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 line() { grep "^$1 " <<<"$2"; } # PATH OUTPUT: that path's line of the generator's output
@@ -207,15 +190,11 @@ end_to_end() {
 # zeroed before and dumped after one connection's requests to each path (its
 # other threads idle meanwhile), after a warm-up of each.
 instructions() { # DUMP PATH BODYFILE EXPECT: instructions per request, whole process
-	local dump=$1 out summary requests
+	local summary requests
 
-	shift
-	callgrind_control -z "$pid" >/dev/null 2>&1 || die "callgrind_control cannot reach authd"
-	out=$("$gen" "$sock" "$cg_seconds" 1 "$@")
-	callgrind_control -d "$pid" >/dev/null 2>&1 || die "callgrind_control cannot reach authd"
-	summary=$(sed -n 's/^summary: //p' "$tmp/callgrind.out.$dump")
-	requests=$(field requests "$out")
-	[[ -n $summary && ${requests:-0} -gt 0 ]] || die "no callgrind figure for $1: $out"
+	read -r summary requests < <(callgrind_count "$pid" "$tmp/callgrind.out" "$1" \
+		"$gen" "$sock" "$cg_seconds" 1 "${@:2}")
+	[[ $requests -gt 0 ]] || die "no requests answered under callgrind on $2"
 	echo $((summary / requests))
 }
 stop_authd

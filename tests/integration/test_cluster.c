@@ -1,6 +1,6 @@
 /*
  * The whole cluster: a real PostgreSQL, three real authd replicas on one
- * database sharing store.keyFile (and secret.key), a real haproxy configured
+ * database sharing store.keyFile, a real haproxy configured
  * from etc/haproxy.cfg in front of their HTTPS API and their plugin
  * listeners (authz.listen), a real dockerd whose authorization plugin
  * reaches authd through haproxy over TLS (etc/authd-plugin.json), and the real
@@ -79,13 +79,6 @@ static const char *replica_config(int i, const char *key)
 	return keep(text);
 }
 
-/* secret.key is 32 raw bytes: copied as they are, with 0600 as authd makes it. */
-static void copy_secret_key(const struct authd *from, const struct authd *to)
-{
-	expect_ran(sh(NULL, "install -m 600 '%s/secret.key' '%s/secret.key'", from->dir, to->dir),
-		   0);
-}
-
 /* `authd engine-tls` with replica 1's config: the CAs come from the store. */
 static void engine_tls_from_store(const char *const *more, const char *log)
 {
@@ -117,7 +110,6 @@ static void start_replicas(void)
 	srv = rep[0];
 	start_srv(ADMIN_PW);
 	for (int i = 1; i < N; i++) {
-		copy_secret_key(rep[0], rep[i]);
 		ck_assert_msg(authd_start(rep[i], ADMIN_PW) == 0, "replica %d did not start",
 			      i + 1);
 	}

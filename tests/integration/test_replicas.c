@@ -10,7 +10,11 @@
  * - pg_dump of the database holds no private key, in PEM or raw;
  * - store-copy from SQLite, then replicas that keep the old CAs;
  * - the docker CLI with a bundle of one replica on an engine whose
- *   certificate `authd engine-tls` made from the store with another's config.
+ *   certificate `authd engine-tls` made from the store with another's config;
+ * - the LDAP reader password, sealed under store.keyFile's key: a replica
+ *   without another's secret.key opens the settings it saved (a test login
+ *   against a real slapd), and settings secret.key sealed before
+ *   store.keyFile was set are resealed at the next start and keep working.
  * It needs PostgreSQL, so it has only the postgres entry (77 otherwise).
  */
 #include <check.h>
@@ -23,11 +27,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "bundles.h"
 #include "checks.h"
 #include "engine.h"
 #include "pgcluster.h"
+#include "slapd.h"
 
 #define ADMIN_PW "Replica-Admin-Passw0rd"
 #define A "/enzi/v0/accounts"
@@ -448,6 +454,121 @@ START_TEST(test_docker_cli_with_a_bundle_of_another_replica)
 }
 END_TEST
 
+/* ---- the LDAP reader password, sealed under store.keyFile's key ---- */
+
+#define LDAP_CONFIG "/enzi/v0/config/auth/ldap"
+#define PEOPLE "ou=people,dc=example,dc=com"
+#define LENA_PW "Lena-Ldap-Passw0rd"
+
+/* A directory whose reader password is its own, with one user, lena. */
+static struct slapd *start_directory(void)
+{
+	struct slapd_opts o = {
+	    .suffix = "dc=example,dc=com",
+	    .reader_password = "Reader-Of-The-Replicas-1",
+	    .ldif = "dn: " PEOPLE "\nobjectClass: organizationalUnit\nou: people\n\n"
+		    "dn: uid=lena," PEOPLE "\nobjectClass: inetOrgPerson\nuid: lena\n"
+		    "cn: Lena\nsn: L\nuserPassword: " LENA_PW "\n\n"};
+	struct slapd *d = slapd_new(suite_dir);
+
+	ck_assert_msg(d != NULL && slapd_start(d, &o) == 0, "slapd did not start");
+	return d;
+}
+
+/* The settings saved on s: the directory, read with its reader's password. */
+static void save_ldap_settings(struct authd *s, const struct slapd *d)
+{
+	expect_status(
+	    call_with(s, "PUT", LDAP_CONFIG, token_on(s),
+		      jbody("{s:s, s:s, s:s, s:[{s:s, s:s}]}", "serverURL", d->url, "readerDN",
+			    d->reader_dn, "readerPassword", d->reader_pw, "userSearchConfigs",
+			    "baseDN", PEOPLE, "filter", "(objectClass=inetOrgPerson)"),
+		      NULL),
+	    200);
+}
+
+/*
+ * A test login on s with the stored settings: it binds as their reader,
+ * whose password s must open, to find lena.
+ */
+static void expect_ldap_settings_open(struct authd *s, const char *who)
+{
+	struct reply *r =
+	    call_with(s, "POST", LDAP_CONFIG "/tryLogin", token_on(s),
+		      jbody("{s:s, s:s}", "username", "lena", "password", LENA_PW), NULL);
+
+	ck_assert_msg(r->status == 200, "%s: the test login with the stored settings: %ld %s", who,
+		      r->status, r->body);
+	ck_assert_str_eq(jstr(r->json, "account.name"), "lena");
+}
+
+static bool has_secret_key(const struct authd *s)
+{
+	return access(fmt("%s/secret.key", s->dir), F_OK) == 0;
+}
+
+/*
+ * With store.keyFile the reader password is sealed under its key: a replica
+ * whose data dir never had another's secret.key opens the settings another
+ * saved, and no replica makes a secret.key; the database holds no clear
+ * reader password. Then an installation on PostgreSQL without store.keyFile,
+ * whose reader password secret.key sealed: started again with store.keyFile,
+ * it reseals it under the file's key, once, so that a new replica without its
+ * secret.key opens the settings, and it opens them itself still.
+ */
+START_TEST(test_ldap_reader_password_sealed_under_key_file)
+{
+	char dsn[IT_PATH_LEN], old_dsn[IT_PATH_LEN];
+	const char *key = key_file("store.key");
+	struct slapd *d = start_directory();
+	struct authd *a, *b, *old;
+
+	ck_assert_int_eq(it_pg_database(dsn, sizeof(dsn)), 0);
+	a = replica(dsn, key);
+	ck_assert_int_eq(authd_start(a, ADMIN_PW), 0);
+	save_ldap_settings(a, d);
+	expect_ldap_settings_open(a, "a");
+	b = replica(dsn, key);
+	ck_assert_int_eq(authd_start(b, ADMIN_PW), 0);
+	expect_ldap_settings_open(b, "b, which has no secret.key of a's");
+	ck_assert_msg(!has_secret_key(a) && !has_secret_key(b), "a replica made a secret.key");
+	expect_lacks(dump_of(a), d->reader_pw, "the dump");
+	http_close();
+	stop_clean(a);
+	stop_clean(b);
+
+	/* an existing installation: secret.key sealed its settings */
+	ck_assert_int_eq(it_pg_database(old_dsn, sizeof(old_dsn)), 0);
+	old = authd_new(jbody("{s:{s:s, s:s}}", "store", "driver", "postgres", "dsn", old_dsn));
+	ck_assert_ptr_nonnull(old);
+	memcpy(old->dsn, old_dsn, sizeof(old->dsn));
+	ck_assert_int_eq(authd_start(old, ADMIN_PW), 0);
+	save_ldap_settings(old, d);
+	ck_assert_msg(has_secret_key(old), "no secret.key without store.keyFile");
+	http_close();
+	ck_assert_int_eq(authd_stop(old), 0);
+
+	ck_assert_int_eq(it_write_file(old->config, replica_config(old_dsn, key)), 0);
+	ck_assert_int_eq(authd_start(old, ADMIN_PW), 0);
+	expect_has(read_text(old->log), "resealed the stored LDAP reader passwords",
+		   "the log of the first start with store.keyFile");
+	expect_ldap_settings_open(old, "the installation, with store.keyFile now");
+	b = replica(old_dsn, key);
+	ck_assert_int_eq(authd_start(b, ADMIN_PW), 0);
+	expect_ldap_settings_open(b, "a new replica of the installation");
+	http_close();
+	/* the next start finds nothing left to move */
+	ck_assert_int_eq(authd_stop(old), 0);
+	ck_assert_int_eq(authd_start(old, ADMIN_PW), 0);
+	expect_lacks(read_text(old->log), "resealed", "the log of the next start");
+	expect_ldap_settings_open(old, "the installation, started again");
+	http_close();
+	stop_clean(old);
+	stop_clean(b);
+	slapd_free(d);
+}
+END_TEST
+
 static Suite *replicas_suite(void)
 {
 	Suite *s = suite_create("replicas");
@@ -458,6 +579,7 @@ static Suite *replicas_suite(void)
 	tcase_add_test(tc, test_wrong_key_file_refused);
 	tcase_add_test(tc, test_store_copy_brings_the_cas);
 	tcase_add_test(tc, test_docker_cli_with_a_bundle_of_another_replica);
+	tcase_add_test(tc, test_ldap_reader_password_sealed_under_key_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

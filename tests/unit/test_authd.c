@@ -1671,9 +1671,14 @@ START_TEST(secrets_seal_and_open_only_with_their_key)
 
 	snprintf(sub, sizeof(sub), "%s/secret", dir);
 	ck_assert_int_eq(mkdir(sub, 0700), 0);
-	ck_assert_int_eq(secret_key_load(sub, key, &err), 0);
-	/* a second start reads the same key back */
-	ck_assert_int_eq(secret_key_load(sub, other, &err), 0);
+	/* where store.keyFile's key seals, secret.key is read when there is one, never made */
+	ck_assert_int_eq(secret_key_load(sub, false, key, &err), 1);
+	ck_assert_int_eq(secret_key_load(sub, false, key, &err), 1);
+	ck_assert_int_eq(secret_key_load(sub, true, key, &err), 0);
+	/* a second start reads the same key back, whether it would make one or not */
+	ck_assert_int_eq(secret_key_load(sub, true, other, &err), 0);
+	ck_assert_mem_eq(key, other, SECRET_KEY_LEN);
+	ck_assert_int_eq(secret_key_load(sub, false, other, &err), 0);
 	ck_assert_mem_eq(key, other, SECRET_KEY_LEN);
 	sealed = secret_seal(key, "reader-pw");
 	again = secret_seal(key, "reader-pw");
@@ -1696,7 +1701,7 @@ START_TEST(secrets_seal_and_open_only_with_their_key)
 	snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub), "/secret.key");
 	ck_assert_int_eq(truncate(sub, 5), 0);
 	sub[strlen(sub) - strlen("/secret.key")] = '\0';
-	ck_assert_int_eq(secret_key_load(sub, key, &err), -1);
+	ck_assert_int_eq(secret_key_load(sub, true, key, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.message, "secret.key"));
 }
 END_TEST
