@@ -200,6 +200,17 @@ static const char *const migrations[] = {
     ("ALTER TABLE jobs ADD COLUMN replica TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE jobs ADD COLUMN cancel_asked INTEGER NOT NULL DEFAULT 0;"),
+
+    /*
+     * 14: a sync job's log, in chunks of lines written as the job goes
+     * (sync/job_log.c), in the store rather than a file beside it, as on
+     * PostgreSQL: one place to back up and to copy
+     */
+    ("CREATE TABLE job_logs ("
+     "  seq INTEGER PRIMARY KEY,"
+     "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+     "  lines BLOB NOT NULL);"
+     "CREATE INDEX job_logs_job ON job_logs(job_id, seq);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
