@@ -10,7 +10,6 @@
 #include "sync/jobs.h"
 
 #define JOBS_PAGE_MAX 100
-#define LOG_MAX (256u << 20)
 
 static bool admin_only(struct req *r, struct resp *out)
 {
@@ -120,19 +119,23 @@ void api_job_get(struct req *r, struct resp *out)
 
 void api_job_logs(struct req *r, struct resp *out)
 {
-	struct failure err;
-	char path[4200];
 	struct job j;
 	size_t len = 0;
-	char *text;
+	char *text = NULL;
+	int rc;
 
 	if (load_job(r, out, &j) != 0)
 		return;
 	job_free_texts(&j);
-	jobs_log_path(r->srv->jobs, j.id, path, sizeof(path));
-	text = file_read(path, LOG_MAX, &len, &err);
+	/* whichever replica ran it, or runs it: the store has what it wrote so far, which is ""
+	 * for a job that has not started */
+	rc = store_job_log_read(j.id, &text, &len);
+	if (rc != STORE_OK) {
+		resp_store_failed(out, rc);
+		return;
+	}
 	out->status = 200;
-	out->text = text ? text : strdup(""); /* a job that has not started has no log yet */
+	out->text = text;
 	out->type = "text/plain; charset=utf-8";
 }
 

@@ -514,7 +514,8 @@ static int report(struct table *tables, int n, FILE *out, int64_t *total)
 /* What the data dir holds besides the store, for the operator to move by hand. */
 static void outside_store(const struct side *s, const struct side *d, FILE *out)
 {
-	static const char *const files[] = {"secret.key", "ca", "tls", "jobs", "audit.log"};
+	/* the sync jobs' logs are in the store: an older authd's jobs/ moved there at its start */
+	static const char *const files[] = {"secret.key", "ca", "tls", "audit.log"};
 	char a[PATH_MAX], b[PATH_MAX], path[PATH_MAX + 32], list[256] = "";
 
 	if (realpath(s->t.data_dir, a) == NULL || realpath(d->t.data_dir, b) == NULL)
@@ -522,7 +523,7 @@ static void outside_store(const struct side *s, const struct side *d, FILE *out)
 	if (strcmp(a, b) == 0) {
 		fprintf(out,
 			"Both configs use the data dir %s: its other files (secret.key, the CAs, "
-			"job logs, the audit log) serve the new store as they are.\n",
+			"the audit log) serve the new store as they are.\n",
 			a);
 		return;
 	}

@@ -52,6 +52,8 @@ const char *col_text(struct stmt *st, int col); /* "" for NULL */
 bool col_null(struct stmt *st, int col);
 int64_t col_int(struct stmt *st, int col);
 bool col_bool(struct stmt *st, int col);
+/* A blob's bytes (NULL for none) and *len, valid until the next column read or the row's end. */
+const void *col_blob(struct stmt *st, int col, size_t *len);
 /* A text column into dst (cut to len - 1 bytes). */
 void col_copy(struct stmt *st, int col, char *dst, size_t len);
 

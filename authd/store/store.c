@@ -251,6 +251,11 @@ bool col_bool(struct stmt *st, int col)
 	return ops->col_bool(st, col);
 }
 
+const void *col_blob(struct stmt *st, int col, size_t *len)
+{
+	return ops->col_blob(st, col, len);
+}
+
 void col_copy(struct stmt *st, int col, char *dst, size_t len)
 {
 	snprintf(dst, len, "%s", col_text(st, col));

@@ -385,6 +385,16 @@ int store_job_latest(const char *action, int64_t *scheduled_at);
  * queues it: STORE_OK when queued, STORE_NOT_FOUND when it was not due.
  */
 int store_job_schedule(const struct job *j, int64_t since);
+/*
+ * A job's log, a chunk of lines at a time, in the order they were added;
+ * each chunk is its own write, never part of the job's transaction.
+ * STORE_CONFLICT for no such job.
+ */
+int store_job_log_append(const char *id, const void *lines, size_t len);
+/* The whole log into *text (malloc'd, NUL-terminated, "" for none), its length in *len. */
+int store_job_log_read(const char *id, char **text, size_t *len);
+/* Whether the job has any of its log in the store. */
+int store_job_log_exists(const char *id, bool *yes);
 
 /* ---- what a sync reads and changes (store_sync.c) ---- */
 

@@ -1,6 +1,7 @@
 /*
  * Sync jobs in the store: a row per job with its status, times, summary and
- * (for dry runs) plan. Their logs are files beside the database (sync/jobs.c).
+ * (for dry runs) plan, and its log in chunks (job_logs) that the replica
+ * running it adds as it goes (sync/job_log.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -286,44 +287,61 @@ static int stale_row(struct stmt *st, void *ctx)
 	return ++s->n == EXPIRE_BATCH;
 }
 
-/* Why a job ended errored without its replica: for the job's summary. */
-static char *expired_summary(const char *holder, const char *replica, bool left)
+/* Why a job ended errored without its replica: for the job's summary and its log. */
+static void expired_why(const char *holder, const char *replica, bool left, char *why, size_t len)
 {
-	char why[512];
-	json_t *j;
-	char *text;
-
 	if (left || holder[0] == '\0' || strcmp(holder, replica) == 0)
-		snprintf(why, sizeof(why),
+		snprintf(why, len,
 			 "the job was interrupted: %s stopped while it ran; nothing was changed",
 			 holder[0] ? holder : "authd");
 	else
-		snprintf(why, sizeof(why),
+		snprintf(why, len,
 			 "the job's lease ended: replica %s stopped renewing it while it ran;"
 			 " nothing was changed",
 			 holder);
-	j = json_pack("{s:s}", "error", why);
-	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return text;
 }
 
+/* The log's last line says it too, after the lines its replica wrote. */
+static int log_expiry(const char *id, const char *why, const char *replica, int64_t now)
+{
+	char when[32], line[768];
+
+	format_time(now, when, sizeof(when));
+	snprintf(line, sizeof(line), "%s errored (noted by replica %s): %s\n", when, replica, why);
+	return store_job_log_append(id, line, strlen(line));
+}
+
+/*
+ * Errors the job unless its lease was renewed meanwhile, and adds why to its
+ * log, in the caller's transaction: whoever reads the job errored reads why
+ * in its log. *expired says whether it was.
+ */
 static int expire_one(const char *id, const char *holder, const char *replica, int64_t now,
-		      int64_t ended)
+		      int64_t ended, bool *expired)
 {
 	/* the lease may have been renewed since it was read: the update looks again */
 	static const char sql[] =
 	    "UPDATE jobs SET status = 'errored', last_updated = ?3, summary = ?4"
 	    " WHERE id = ?1 AND status = 'running' AND (lease_until < ?5 OR replica = ?2)";
-	char *summary = expired_summary(holder, replica, ended == INT64_MAX);
-	struct stmt *st = stmt_texts(sql, id, replica, NULL);
+	char why[512];
+	json_t *j;
+	char *summary;
+	struct stmt *st;
 	int rc;
 
+	expired_why(holder, replica, ended == INT64_MAX, why, sizeof(why));
+	j = json_pack("{s:s}", "error", why);
+	summary = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	st = stmt_texts(sql, id, replica, NULL);
 	stmt_int(st, 3, now);
 	stmt_text(st, 4, summary ? summary : "{}");
 	stmt_int(st, 5, ended);
 	rc = stmt_exec(st, false);
 	free(summary);
+	*expired = rc == STORE_OK && stmt_changed() > 0;
+	if (*expired)
+		rc = log_expiry(id, why, replica, now);
 	return rc;
 }
 
@@ -341,8 +359,13 @@ int store_jobs_expire(const char *replica, int64_t now, bool at_start, int *n)
 	stmt_int(st, 2, ended);
 	rc = stmt_each(st, stale_row, &s);
 	for (size_t i = 0; rc == STORE_OK && i < s.n; i++) {
-		rc = expire_one(s.id[i], s.replica[i], replica, now, ended);
-		*n += rc == STORE_OK ? (int)stmt_changed() : 0;
+		bool expired = false;
+
+		rc = store_begin();
+		if (rc == STORE_OK)
+			rc = end_transaction(
+			    expire_one(s.id[i], s.replica[i], replica, now, ended, &expired));
+		*n += rc == STORE_OK && expired;
 	}
 	return rc;
 }
@@ -367,4 +390,70 @@ int store_job_schedule(const struct job *j, int64_t since)
 	if (rc != STORE_OK)
 		return rc;
 	return end_transaction(schedule_locked(j, since));
+}
+
+/* ---- logs ---- */
+
+int store_job_log_append(const char *id, const void *lines, size_t len)
+{
+	static const char sql[] = "INSERT INTO job_logs (job_id, lines) VALUES (?1, ?2)";
+	struct stmt *st = stmt_texts(sql, id, NULL, NULL);
+
+	stmt_blob(st, 2, lines, len);
+	return stmt_exec(st, false);
+}
+
+int store_job_log_exists(const char *id, bool *yes)
+{
+	static const char sql[] = "SELECT EXISTS (SELECT 1 FROM job_logs WHERE job_id = ?1)";
+
+	return exists(stmt_texts(sql, id, NULL, NULL), yes);
+}
+
+struct log_text {
+	char *text;
+	size_t len, size;
+	bool failed;
+};
+
+static int chunk_row(struct stmt *st, void *ctx)
+{
+	struct log_text *t = ctx;
+	size_t n = 0;
+	const void *bytes = col_blob(st, 0, &n);
+	char *grown;
+
+	if (t->len + n + 1 > t->size) {
+		t->size = (t->len + n + 1) * 2;
+		grown = realloc(t->text, t->size);
+		if (grown == NULL) {
+			t->failed = true;
+			return 1;
+		}
+		t->text = grown;
+	}
+	if (n > 0)
+		memcpy(t->text + t->len, bytes, n);
+	t->len += n;
+	t->text[t->len] = '\0';
+	return 0;
+}
+
+int store_job_log_read(const char *id, char **text, size_t *len)
+{
+	static const char sql[] = "SELECT lines FROM job_logs WHERE job_id = ?1 ORDER BY seq";
+	struct log_text t = {calloc(1, 1), 0, 1, false};
+	int rc = t.text != NULL ? stmt_each(stmt_texts(sql, id, NULL, NULL), chunk_row, &t)
+				: STORE_ERROR;
+
+	if (rc == STORE_OK && t.failed)
+		rc = STORE_ERROR;
+	if (rc != STORE_OK) {
+		free(t.text);
+		t.text = NULL;
+		t.len = 0;
+	}
+	*text = t.text;
+	*len = t.len;
+	return rc;
 }

@@ -1,23 +1,22 @@
 /*
  * The job queue: one worker thread runs LDAP syncs (ldap_sync.c) one at a
- * time, oldest first, and a scheduler queues one per syncSchedule. Jobs live
- * in the store and their logs in <dataDir>/jobs/<id>.log, so both survive
- * restarts. Replicas on one store share the queue: a job runs on the replica
- * that claimed it, under a lease it renews; a job whose lease ends (its
- * replica died) becomes errored, having changed nothing.
+ * time, oldest first, and a scheduler queues one per syncSchedule. Jobs and
+ * their logs (job_log.c) live in the store, so both survive restarts and
+ * every replica reads them. Replicas on one store share the queue: a job
+ * runs on the replica that claimed it, under a lease it renews; a job whose
+ * lease ends (its replica died) becomes errored, having changed nothing.
  */
-#include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdarg.h>
 #include <stdlib.h>
+#ifdef __GLIBC__ /* stdlib.h says which libc this is */
+#include <malloc.h>
+#endif
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "changes.h"
+#include "job_log.h"
 #include "jobs.h"
 #include "ldap_config.h"
 #include "ldap_sync.h"
@@ -28,11 +27,9 @@
 #define LEASE_RENEW_SECONDS 5
 /* how soon an idle replica looks for jobs queued, or leases ended, on another */
 #define CLAIM_POLL_SECONDS 2
-#define LOG_FLUSH_LINES 256
 
 struct jobs {
 	struct server *srv;
-	char dir[4096];		/* <dataDir>/jobs */
 	char replica[NAME_LEN]; /* this process's name in the jobs it runs */
 	pthread_t thread, keeper;
 	pthread_mutex_t lock; /* guards the fields below and the waiting → running step */
@@ -48,10 +45,10 @@ struct jobs {
 
 /* ---- one run ---- */
 
-/* A run's record while it goes: its log file, which the sync writes through `log`. */
+/* A run's record while it goes: its log, which the sync writes through `log`. */
 struct run {
-	FILE *file;
-	size_t lines;
+	struct job_log *jl;
+	bool ending; /* the job's last line, kept past the log's cap */
 	struct ls_log log;
 };
 
@@ -59,15 +56,16 @@ struct run {
 static void log_line(void *ctx, const char *text)
 {
 	struct run *run = ctx;
-	char when[32];
 
-	if (run->file == NULL)
-		return;
-	format_time(now_seconds(), when, sizeof(when));
-	fprintf(run->file, "%s %s\n", when, text);
-	/* a reader of a running job's log sees it within a few hundred lines */
-	if (++run->lines % LOG_FLUSH_LINES == 0)
-		fflush(run->file);
+	job_log_line(run->jl, text, run->ending);
+}
+
+/* Before the apply's transaction: the log so far goes to the store, outside it. */
+static void flush_log(void *ctx)
+{
+	struct run *run = ctx;
+
+	job_log_flush(run->jl);
 }
 
 /* The counts, and for a plan a guard refused, which guard and why ("refused"). */
@@ -117,9 +115,9 @@ static int run_sync(struct jobs *js, const struct job *job, struct run *run,
 	} else if (sync_configs_load(&configs) != 0) {
 		ls_logf(&run->log, "the team and organization sync settings cannot be read");
 	} else {
-		struct sync_input in = {&cfg->s,    &configs,	 job->dry_run,
-					job->force, job->target, &js->cancel,
-					&run->log,  hold_lease,	 &hold};
+		struct sync_input in = {&cfg->s,     &configs,	  job->dry_run, job->force,
+					job->target, &js->cancel, &run->log,	hold_lease,
+					&hold,	     flush_log,	  run};
 
 		rc = ldap_sync_run(&in, out);
 		sync_configs_free(&configs);
@@ -157,7 +155,10 @@ static void finish(struct jobs *js, struct job *job, struct run *run, int rc,
 	job->summary = json_dumps(summary, JSON_COMPACT);
 	if (rc == 0 && res->plan != NULL)
 		job->plan = json_dumps(res->plan, JSON_COMPACT);
+	run->ending = true;
 	ls_logf(&run->log, "%s in %lld ms: %s", status, (long long)ms, job->summary);
+	/* whoever sees the job ended, on any replica, reads its whole log */
+	job_log_flush(run->jl);
 	pthread_mutex_lock(&js->lock);
 	js->done += rc == 0;
 	js->errored += rc != 0 && rc != SYNC_CANCELED;
@@ -189,17 +190,16 @@ static bool cancel_asked(struct jobs *js, const char *id)
 
 static void run_job(struct jobs *js, struct job *job)
 {
-	struct run run = {.log = {log_line, &run}};
+	struct run run = {.jl = job_log_open(job->id, JOB_LOG_MAX), .log = {log_line, &run}};
 	struct sync_result res;
-	char path[4200];
 	int64_t start = monotonic_ms();
 	int rc;
 
-	jobs_log_path(js, job->id, path, sizeof(path));
-	run.file = fopen(path, "a");
 	ls_logf(&run.log, "%s%s%s%s%s on replica %s", job->action, job->target[0] ? " of " : "",
 		job->target, job->dry_run ? " (dry run)" : "", job->force ? " (force)" : "",
 		js->replica);
+	/* which replica runs it is in the store at once, for a reader on any of them */
+	job_log_flush(run.jl);
 	rc = run_sync(js, job, &run, &res);
 #ifdef __GLIBC__
 	/* a large sync's plan was just freed all at once: hand the pages back before the
@@ -210,8 +210,7 @@ static void run_job(struct jobs *js, struct job *job)
 		rc = SYNC_CANCELED;
 	finish(js, job, &run, rc, &res, start);
 	json_decref(res.plan);
-	if (run.file != NULL)
-		fclose(run.file);
+	job_log_close(run.jl);
 }
 
 /* ---- the scheduler ---- */
@@ -365,11 +364,6 @@ static void *worker(void *arg)
 
 /* ---- the interface ---- */
 
-void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%s.log", js->dir, id);
-}
-
 /* Stops the worker (a running job changes nothing then) and joins it. */
 static void jobs_stop_worker(struct jobs *js)
 {
@@ -391,12 +385,7 @@ struct jobs *jobs_start(struct server *srv, struct failure *err)
 	}
 	js->srv = srv;
 	hist_init(&js->seconds, &hist_job_buckets);
-	snprintf(js->dir, sizeof(js->dir), "%s/jobs", srv->cfg->data_dir);
-	if (mkdir(js->dir, 0700) != 0 && errno != EEXIST) {
-		failure_set(err, "%s: %s", js->dir, strerror(errno));
-		free(js);
-		return NULL;
-	}
+	job_log_import(srv->cfg->data_dir);
 	/* main.c named this process (replica.name, or host:port) before starting the jobs */
 	snprintf(js->replica, sizeof(js->replica), "%s", srv->replica);
 	expire(js, true);

@@ -1,6 +1,6 @@
 /*
  * Sync jobs: the queue, the worker thread that runs them one at a time, the
- * scheduler, and the record of each run (its row, its log file, its summary).
+ * scheduler, and the record of each run (its row, its log, its summary).
  * What a run does is ldap_sync.c's.
  */
 #ifndef AUTHD_JOBS_H
@@ -25,8 +25,6 @@ void jobs_submit_for_user(struct jobs *js, const struct ls_settings *s, const ch
 /* A waiting job is canceled at once, a running one asked to stop: STORE_OK; STORE_NOT_FOUND;
  * STORE_CONFLICT when it has finished. */
 int jobs_cancel(struct jobs *js, const char *id);
-/* The file that holds a job's log. */
-void jobs_log_path(const struct jobs *js, const char *id, char *buf, size_t len);
 json_t *job_json(const struct job *j);
 
 /* Finished syncs since start, by outcome, and the time they took, for /metrics. */

@@ -551,7 +551,11 @@ static int apply(const struct sync *y)
 {
 	const struct plan *p = &y->plan;
 	int64_t now = now_seconds();
-	int rc = store_begin_bulk();
+	int rc;
+
+	if (y->in->flush_log != NULL)
+		y->in->flush_log(y->in->flush_ctx);
+	rc = store_begin_bulk();
 
 	/* the updates first: one may free a directory id that a new account takes */
 	for (size_t i = 0; rc == STORE_OK && i < p->naccounts; i++)

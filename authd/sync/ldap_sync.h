@@ -44,6 +44,10 @@ struct sync_input {
 	 * still holds its lease); NULL for none */
 	int (*hold)(void *ctx);
 	void *hold_ctx;
+	/* just before the apply's transaction begins: writes the log so far out, so that it is
+	 * read while the transaction runs, and kept if the process dies in it; NULL for none */
+	void (*flush_log)(void *ctx);
+	void *flush_ctx;
 };
 
 struct sync_result {

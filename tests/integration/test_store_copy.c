@@ -144,9 +144,21 @@ static const char *listings(struct authd *s)
 			       "/enzi/v0/config/auth/ldap",
 			       "/enzi/v0/jobs"};
 	const char *all = "";
+	size_t i;
+	json_t *job;
 
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		all = fmt("%s\n%s: %s", all, paths[i], ok(s, "GET", NULL, 200, paths[i])->body);
+	/* and each job's log, which is in the store */
+	json_array_foreach(jpath(ok(s, "GET", NULL, 200, "/enzi/v0/jobs")->json, "jobs"), i, job)
+	{
+		const char *log =
+		    ok(s, "GET", NULL, 200, fmt("/enzi/v0/jobs/%s/logs", jstr(job, "id")))->body;
+
+		ck_assert_msg(strstr(log, "ldap-sync (dry run) on replica ") != NULL,
+			      "a job log without its first line: %s", log);
+		all = fmt("%s\nlog of %s: %s", all, jstr(job, "id"), log);
+	}
 	return all;
 }
 
@@ -186,11 +198,12 @@ static struct ran copy(const char *from, const char *to)
 	return sh(NULL, "%s store-copy --from '%s' --to '%s' 2>&1", AUTHD_BIN, from, to);
 }
 
-/* What is not in the store goes by hand, as the command's last line says. */
+/* What is not in the store goes by hand, as the command's last line says (the job logs are in
+ * the store). */
 static void move_files(struct authd *from, struct authd *to)
 {
-	expect_ran(sh(NULL, "cp -a '%s'/secret.key '%s'/ca '%s'/tls '%s'/jobs '%s'/", from->dir,
-		      from->dir, from->dir, from->dir, to->dir),
+	expect_ran(sh(NULL, "cp -a '%s'/secret.key '%s'/ca '%s'/tls '%s'/", from->dir, from->dir,
+		      from->dir, to->dir),
 		   0);
 }
 
@@ -200,6 +213,7 @@ static void expect_copied(struct ran r, const char *from_driver, const char *to_
 	expect_has(r.out, fmt("from %s to %s; counts and checksums match", from_driver, to_driver),
 		   "the copy's summary");
 	expect_has(r.out, "collections", "the per-table lines");
+	expect_has(r.out, "job_logs", "the per-table lines");
 	expect_lacks(r.out, "MISMATCH", "the per-table lines");
 	expect_has(r.out, "secret.key", "what the operator copies by hand");
 }

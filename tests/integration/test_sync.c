@@ -19,7 +19,10 @@
  *   logins and during a sync, logins and the next sync go to the second;
  * - the queue: a second job waits, cancel; a just-in-time login syncs the new
  *   user's groups;
- * - the jobs API's and the member sync config's refusals.
+ * - the jobs API's and the member sync config's refusals;
+ * - on PostgreSQL, three replicas on one store: one queue, a job's log read
+ *   on any of them, a cancel from any, a replica killed mid-job; and the
+ *   hourly schedule on a faked clock, one job a period, also after a kill.
  */
 #include <check.h>
 #include <errno.h>
@@ -1954,23 +1957,19 @@ static void restart_authd(void)
 	start_srv(ADMIN_PW);
 }
 
-/* Lines a file has grown by since *offset, which moves on; reads only what is new. */
-static long new_lines(const char *path, long *offset)
+/* The lines of a job's log so far, as any replica reads them; polls use this (no arena). */
+static long log_lines_now(const char *id)
 {
-	char buf[65536];
-	size_t got;
+	char path[160];
+	struct reply r;
 	long n = 0;
-	FILE *f = fopen(path, "r");
 
-	if (f == NULL)
-		return 0;
-	if (fseek(f, *offset, SEEK_SET) == 0)
-		while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
-			for (size_t i = 0; i < got; i++)
-				n += buf[i] == '\n';
-			*offset += (long)got;
-		}
-	fclose(f);
+	snprintf(path, sizeof(path), JOBS "/%s/logs", id);
+	ck_assert_msg(http_call(srv, "GET", path, admin, NULL, NULL, &r) == 0 && r.status == 200,
+		      "GET %s: %ld %s", path, r.status, r.body ? r.body : r.error);
+	for (const char *p = r.body; p != NULL && (p = strchr(p, '\n')) != NULL; p++)
+		n++;
+	reply_free(&r);
 	return n;
 }
 
@@ -1987,7 +1986,7 @@ START_TEST(test_authd_killed_during_a_job)
 {
 	const char *first_id, *first, *first_log, *before, *id, *after;
 	double deadline = it_now() + JOB_SECONDS;
-	long from, offset = 0, lines = 0;
+	long from;
 	struct reply *r;
 	json_t *j;
 
@@ -2018,7 +2017,9 @@ START_TEST(test_authd_killed_during_a_job)
 	/* jobs and their logs survive */
 	ck_assert_str_eq(dumps(job_now(first_id)), first);
 	ck_assert_str_eq(job_log(first_id), first_log);
-	job_log(id);
+	/* the killed job's log: what its replica wrote, then why it ended */
+	expect_has(job_log(id), "ldap-sync on replica ", "the killed job's log");
+	expect_has(job_log(id), "errored (noted by replica ", "the killed job's log");
 	r = call("GET", admin, NULL, JOBS);
 	ck_assert_str_eq(jstr(r->json, "jobs.0.id"), id);
 	ck_assert_str_eq(jstr(r->json, "jobs.1.id"), first_id);
@@ -2034,10 +2035,11 @@ START_TEST(test_authd_killed_during_a_job)
 	 * (or just before): the transaction is there whole or not at all.
 	 */
 	id = start_job(SYNC);
-	while ((lines += new_lines(fmt("%s/jobs/%s.log", srv->dir, id), &offset)) < NBIG) {
+	/* the log so far is in the store before the apply's transaction begins */
+	while (log_lines_now(id) < NBIG) {
 		ck_assert_msg(it_now() < deadline, "the plan was not logged within %d s",
 			      JOB_SECONDS);
-		it_sleep_ms(2);
+		it_sleep_ms(20);
 	}
 	after = kill_authd();
 	restart_authd();
@@ -2262,105 +2264,158 @@ START_TEST(test_member_sync_config_refusals)
 }
 END_TEST
 
-/* ---- replicas: two authd on one PostgreSQL store share the queue ---- */
+/* ---- replicas: three authd on one PostgreSQL store share the queue ---- */
 
-static struct authd *other; /* the second replica, beside srv */
-static char *other_admin;   /* a token of the first admin on it */
-static struct authd *first; /* srv as the test began, and its token */
-static char *first_admin;
+#define NREPLICAS 3
+static struct authd *replicas[NREPLICAS]; /* [0] is srv as the test began */
+static char *tokens[NREPLICAS];		  /* a token of the first admin, for each */
+static bool killed[NREPLICAS];
+/* their replica.name; the first has none, and is called host:port */
+static const char *const names[NREPLICAS] = {NULL, "replica-b", "replica-c"};
 
-/* Starts the second replica on srv's store; with a wall clock read from clock, when lib. */
-static void start_other_replica(const char *lib, const char *clock)
+/* Starts the other replicas on srv's store; with a wall clock read from clock, when lib. */
+static void start_other_replicas(const char *lib, const char *clock)
 {
-	const char *config = fmt("{\"replica\":{\"name\":\"replica-b\"},"
-				 "\"store\":{\"driver\":\"postgres\",\"dsn\":\"%s\"}}",
-				 srv->dsn);
-
-	first = srv;
-	first_admin = admin;
-	other = authd_new(config);
-	ck_assert_msg(other != NULL, "cannot make a data dir");
-	snprintf(other->dsn, sizeof(other->dsn), "%s", srv->dsn);
-	/* the LDAP settings in the store are sealed with the data dir's key: both need it */
-	expect_ran(sh(NULL, "cp -p '%s/secret.key' '%s/'", srv->dir, other->dir), 0);
-	if (lib != NULL)
-		fake_clock(other, lib, clock);
-	ck_assert_msg(authd_start(other, ADMIN_PW) == 0, "the second replica did not start");
-	/* a session is the store's: the first replica's token serves on the second */
-	other_admin = strdup(first_admin);
-	ck_assert_ptr_nonnull(other_admin);
+	replicas[0] = srv;
+	tokens[0] = admin;
+	for (int i = 1; i < NREPLICAS; i++) {
+		replicas[i] = authd_new(fmt("{\"replica\":{\"name\":\"%s\"},"
+					    "\"store\":{\"driver\":\"postgres\",\"dsn\":\"%s\"}}",
+					    names[i], srv->dsn));
+		ck_assert_msg(replicas[i] != NULL, "cannot make a data dir");
+		snprintf(replicas[i]->dsn, sizeof(replicas[i]->dsn), "%s", srv->dsn);
+		/* the LDAP settings in the store are sealed with the data dir's key: all need it */
+		expect_ran(sh(NULL, "cp -p '%s/secret.key' '%s/'", srv->dir, replicas[i]->dir), 0);
+		if (lib != NULL)
+			fake_clock(replicas[i], lib, clock);
+		/* a session is the store's: the first replica's token serves on the others */
+		tokens[i] = strdup(tokens[0]);
+		ck_assert_ptr_nonnull(tokens[i]);
+		killed[i] = false;
+	}
+	killed[0] = false;
+	ck_assert_msg(authd_start_together(replicas + 1, NREPLICAS - 1, ADMIN_PW) == 0,
+		      "the other replicas did not start");
 }
 
-/* Sends the suite's calls (call, job_now, finish...) to replica s from now on. */
-static void use_replica(struct authd *s)
+/* Sends the suite's calls (call, job_now, finish...) to replica i from now on. */
+static void use_replica(int i)
 {
-	srv = s;
-	admin = s == first ? first_admin : other_admin;
+	srv = replicas[i];
+	admin = tokens[i];
 }
 
-static const char *first_name(void)
+static const char *replica_name(int i)
 {
 	char host[256];
 
+	if (names[i] != NULL)
+		return names[i];
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-	return fmt("%s:%d", host, first->port);
+	return fmt("%s:%d", host, replicas[i]->port);
 }
 
-/* The replica that runs the job, once it runs, and the other one. */
-static struct authd *holder_of(const char *id, struct authd **rest)
+/* The replica a job names as its runner. */
+static int replica_of(json_t *job)
 {
-	const char *name = jstr(await_status_at(__LINE__, id, "running"), "replica");
+	const char *name = jstr(job, "replica");
 
 	ck_assert_ptr_nonnull(name);
-	if (strcmp(name, "replica-b") == 0) {
-		*rest = first;
-		return other;
-	}
-	ck_assert_str_eq(name, first_name());
-	*rest = other;
-	return first;
+	for (int i = 0; i < NREPLICAS; i++)
+		if (strcmp(name, replica_name(i)) == 0)
+			return i;
+	ck_abort_msg("job %s names no replica of the test: %s", jstr(job, "id"), name);
+	return -1;
 }
 
-static void stop_other_replica(void)
+/* The replica that runs the job, once it runs. */
+static int holder_of(const char *id)
 {
-	use_replica(first);
-	authd_free(other);
-	free(other_admin);
-	other = NULL;
-	other_admin = NULL;
+	return replica_of(await_status_at(__LINE__, id, "running"));
+}
+
+/* A replica alive that is not i. */
+static int other_than(int i)
+{
+	for (int k = 1; k < NREPLICAS; k++)
+		if (!killed[(i + k) % NREPLICAS])
+			return (i + k) % NREPLICAS;
+	ck_abort_msg("no replica but %d is alive", i);
+	return -1;
+}
+
+static void kill_replica(int i)
+{
+	authd_stop_with(replicas[i], SIGKILL);
+	killed[i] = true;
+}
+
+/* The job's log, as replica `reader` answers it, is the one the others answer. */
+static const char *log_read_on(int reader, const char *id)
+{
+	const char *log;
+
+	use_replica(reader);
+	log = job_log(id);
+	for (int i = 0; i < NREPLICAS; i++)
+		if (i != reader && !killed[i]) {
+			use_replica(i);
+			ck_assert_str_eq(job_log(id), log);
+		}
+	use_replica(reader);
+	return log;
+}
+
+static void stop_other_replicas(void)
+{
+	use_replica(0);
+	for (int i = 1; i < NREPLICAS; i++) {
+		authd_free(replicas[i]);
+		free(tokens[i]);
+		replicas[i] = NULL;
+		tokens[i] = NULL;
+	}
 }
 
 START_TEST(test_replicas_share_the_queue)
 {
-	struct authd *holder, *rest;
-	const char *a, *b, *before;
+	int holder, rest;
+	const char *a, *b, *before, *log;
 	json_t *j;
 
 	json_t *s = settings(false);
 
 	/* a directory that stops answering holds a job in its search */
 	json_object_set_new(s, "timeoutSeconds", json_integer(60));
-	/* the second replica reads the LDAP settings as it starts */
+	/* the other replicas read the LDAP settings as they start */
 	use_ldap(s);
-	start_other_replica(NULL, NULL);
+	start_other_replicas(NULL, NULL);
 
-	/* a job started on one replica is seen, and waited on, on the other */
+	/* a job started on one replica is seen, and waited on, on another; its log is the same on
+	 * every replica, the one that ran it named on its first line */
 	a = start_job(SYNC);
-	use_replica(other);
+	use_replica(2);
 	j = finish(a, "done");
 	ck_assert_int_eq(jint(j, "summary.usersFound", 0), NPEOPLE);
-	ck_assert_ptr_nonnull(jstr(j, "replica"));
+	holder = replica_of(j);
+	log = log_read_on(other_than(holder), a);
+	expect_has(log, fmt(" ldap-sync on replica %s\n", replica_name(holder)), "the job's log");
+	expect_has(log, " done in ", "the job's log");
 
-	/* canceled on the replica that does not run it: it ends canceled, changing nothing */
+	/* canceled on a replica that does not run it: it ends canceled, changing nothing */
 	change("%s", deletions(5, 5));
 	before = store_state();
 	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
 	a = start_job(SYNC);
-	holder = holder_of(a, &rest);
+	holder = holder_of(a);
+	rest = other_than(holder);
 	use_replica(rest);
 	b = start_job(SYNC);
+	/* the running job's log so far, read on another replica */
+	expect_has(job_log(a), fmt(" on replica %s\n", replica_name(holder)),
+		   "a running job's log");
 	it_sleep_ms(300);
-	/* one job at a time across replicas: the second waits though its replica is idle */
+	/* one job at a time across replicas: the second waits though two replicas are idle */
 	ck_assert_str_eq(jstr(job_now(b), "status"), "waiting");
 	expect_status(call("POST", admin, NULL, JOBS "/%s/cancel", a), 202);
 	use_replica(holder);
@@ -2374,57 +2429,103 @@ START_TEST(test_replicas_share_the_queue)
 	expect_same_store(before, store_state());
 
 	/* the replica that runs a job is killed: once its lease ends the job is errored with
-	 * nothing applied, and the next job runs on the other replica */
+	 * nothing applied, what its log had so far readable on the others, and the next job runs
+	 * on another replica */
 	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
 	a = start_job(SYNC);
-	holder = holder_of(a, &rest);
+	holder = holder_of(a);
+	rest = other_than(holder);
 	use_replica(rest);
 	b = start_job(SYNC);
-	authd_stop_with(holder, SIGKILL);
+	kill_replica(holder);
 	j = await_status_at(__LINE__, a, "errored");
 	expect_has(jstr(j, "summary.error"), "lease", "the errored job's summary");
+	log = log_read_on(rest, a);
+	expect_has(log, fmt(" on replica %s\n", replica_name(holder)), "the killed job's log");
+	expect_has(log, " errored (noted by replica ", "the killed job's log");
+	expect_has(log, fmt("replica %s stopped renewing", replica_name(holder)),
+		   "the killed job's log");
 	expect_same_store(before, store_state());
 	ck_assert_int_eq(kill(corp->pid, SIGCONT), 0);
 	j = finish(b, "done");
 	expect_summary(j, "usersFound=39 deactivated=1");
-	ck_assert_str_eq(jstr(j, "replica"), rest == other ? "replica-b" : first_name());
+	ck_assert_int_ne(replica_of(j), holder);
 	expect_flag("user05", "isActive", 0);
-	stop_other_replica();
+	stop_other_replicas();
 }
 END_TEST
 
-/* The full syncs the schedule queued (the test queues none itself). */
-static long scheduled_jobs(void)
+/* The full syncs the schedule queued (the test queues none itself), newest first. */
+static json_t *scheduled(void)
 {
 	struct reply *r = call("GET", admin, NULL, JOBS "?action=ldap-sync&limit=100");
-	json_t *jobs = jpath(r->json, "jobs");
-	long n = 0;
+	json_t *jobs = jpath(r->json, "jobs"), *out = keep_json(json_array());
 
 	expect_status(r, 200);
 	for (size_t i = 0; i < json_array_size(jobs); i++)
-		n += jstr(json_array_get(jobs, i), "target") == NULL;
-	return n;
+		if (jstr(json_array_get(jobs, i), "target") == NULL)
+			json_array_append(out, json_array_get(jobs, i));
+	return out;
 }
 
-/* A new admin token for both replicas: a jump of the clock ends sessions. */
+/* A new admin token for every replica, made on a live one: a jump of the clock ends
+ * sessions. */
 static void login_again(void)
 {
-	free(first_admin);
-	free(other_admin);
-	first_admin = authd_login(first, "admin", ADMIN_PW);
+	int on = killed[0] ? other_than(0) : 0;
+	char *token = authd_login(replicas[on], "admin", ADMIN_PW);
+
 	http_close();
-	ck_assert_ptr_nonnull(first_admin);
-	other_admin = strdup(first_admin);
-	ck_assert_ptr_nonnull(other_admin);
-	use_replica(srv);
+	ck_assert_ptr_nonnull(token);
+	for (int i = 0; i < NREPLICAS; i++) {
+		free(tokens[i]);
+		tokens[i] = strdup(token);
+		ck_assert_ptr_nonnull(tokens[i]);
+	}
+	free(token);
+	use_replica(on);
+}
+
+/*
+ * Moves every replica's clock to `offset`, into the next period of the
+ * schedule, and waits for the period's job: the schedule's n-th. It must be
+ * the only one, after each replica has looked twice (every 2 s).
+ */
+static json_t *period_at(int line, const char *clock, const char *offset, long n)
+{
+	double deadline = it_now() + 30;
+	json_t *jobs;
+
+	set_clock(clock, offset);
+	login_again();
+	while ((long)json_array_size(jobs = scheduled()) < n) {
+		ck_assert_msg(it_now() < deadline, "line %d: no sync was scheduled at %s", line,
+			      offset);
+		it_sleep_ms(200);
+	}
+	ck_assert_int_eq(json_array_size(jobs), n);
+	return json_array_get(jobs, 0);
+}
+
+/* No second job in the period: each replica has looked twice since it began. */
+static void expect_one_job_a_period(long n)
+{
+	it_sleep_ms(4500);
+	ck_assert_int_eq(json_array_size(scheduled()), n);
 }
 
 START_TEST(test_replicas_schedule_once_per_period)
 {
-	/* the hourly schedule's periods, a minute past each hour, on the clock both replicas read
+	/*
+	 * The hourly schedule (the shortest syncSchedule) over five periods, on
+	 * the clock every replica reads: each starts one job; in the fourth the
+	 * replica that runs it is killed and, two minutes on, its lease has ended.
 	 */
-	static const char *const hours[] = {"+61m", "+122m", "+183m"};
-	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd);
+	static const char *const hours[] = {"+61m", "+122m", "+183m", "+244m", "+305m"};
+	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd), *id;
+	json_t *s = settings(false), *j;
+	double ldap_on;
+	int holder;
 
 	ck_assert_msg(lib != NULL,
 		      "libfaketime is not installed: scripts/install-deps.sh --test installs it");
@@ -2434,24 +2535,38 @@ START_TEST(test_replicas_schedule_once_per_period)
 	free(admin);
 	admin = NULL;
 	start_srv(ADMIN_PW);
-	use_ldap(settings(false)); /* syncSchedule @hourly */
-	start_other_replica(lib, clock);
+	json_object_set_new(s, "timeoutSeconds", json_integer(60));
+	use_ldap(s); /* syncSchedule @hourly */
+	ldap_on = it_now();
+	start_other_replicas(lib, clock);
+	/* the first period starts when a scheduler first sees LDAP on: each looks every 2 s, and
+	 * one that saw it only after the jump would wait an hour more */
+	it_sleep_ms(ldap_on + 4 > it_now() ? (long)((ldap_on + 4 - it_now()) * 1000) : 0);
 	for (long h = 1; h <= 3; h++) {
-		double deadline;
-
-		set_clock(clock, hours[h - 1]);
-		login_again();
-		deadline = it_now() + 30;
-		while (scheduled_jobs() < h) {
-			ck_assert_msg(it_now() < deadline, "no sync was scheduled at %s",
-				      hours[h - 1]);
-			it_sleep_ms(200);
-		}
-		/* both replicas look every 2 s: long enough for a second job, were there one */
-		it_sleep_ms(6000);
-		ck_assert_int_eq(scheduled_jobs(), h);
+		id = jstr(period_at(__LINE__, clock, hours[h - 1], h), "id");
+		finish(id, "done");
+		expect_one_job_a_period(h);
 	}
-	stop_other_replica();
+
+	/* killed while it runs the fourth period's job (held in its search) */
+	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
+	id = jstr(period_at(__LINE__, clock, hours[3], 4), "id");
+	holder = holder_of(id);
+	kill_replica(holder);
+	set_clock(clock, "+246m");
+	login_again();
+	j = await_status_at(__LINE__, id, "errored");
+	expect_has(jstr(j, "summary.error"), "lease", "the errored job's summary");
+	ck_assert_int_eq(kill(corp->pid, SIGCONT), 0);
+	expect_one_job_a_period(4);
+
+	/* the next period's job runs once, on another replica */
+	j = period_at(__LINE__, clock, hours[4], 5);
+	id = jstr(j, "id");
+	j = finish(id, "done");
+	ck_assert_int_ne(replica_of(j), holder);
+	expect_one_job_a_period(5);
+	stop_other_replicas();
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "store/postgres/pg.h"
 #include "store/sqlite/sqlite.h"
 #include "store/store.h"
+#include "sync/job_log.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/test_store.XXXXXX";
@@ -1329,6 +1331,98 @@ START_TEST(a_schedule_queues_one_job_a_period)
 }
 END_TEST
 
+/* The job's log as the store has it, kept for the test's end. */
+static const char *log_of(const char *id)
+{
+	static char *text;
+	size_t len = 0;
+
+	free(text);
+	ck_assert_int_eq(store_job_log_read(id, &text, &len), STORE_OK);
+	ck_assert_uint_eq(strlen(text), len);
+	return text;
+}
+
+START_TEST(a_job_log_is_written_beside_the_job_s_transaction_and_capped)
+{
+	struct job_log *l;
+	const char *text;
+	struct job j;
+	int n = 0;
+
+	store_setup();
+	add_job(1, 10);
+	ck_assert_str_eq(log_of("job1"), "");
+	l = job_log_open("job1", 400);
+	job_log_line(l, "ldap-sync on replica a", false);
+	ck_assert_int_eq(job_log_flush(l), 0);
+	ck_assert_ptr_nonnull(strstr(log_of("job1"), " ldap-sync on replica a\n"));
+	/* a line pending while a transaction is open on the job's thread is written by the log's
+	 * own thread within a second, and stays when the transaction rolls back (on a server;
+	 * one SQLite writer at a time makes the job flush before its apply instead) */
+	if (store_is_shared()) {
+		ck_assert_int_eq(store_begin(), STORE_OK);
+		job_log_line(l, "planned", false);
+		it_sleep_ms(1500);
+		store_rollback();
+		ck_assert_ptr_nonnull(strstr(log_of("job1"), " planned\n"));
+	}
+	/* past the cap, a line says so and the rest is left out, but for the last */
+	for (int i = 0; i < 20; i++)
+		job_log_line(l, "change: create someone dn=uid=someone,ou=people", false);
+	job_log_line(l, "done in 5 ms", true);
+	job_log_close(l);
+	text = log_of("job1");
+	ck_assert_int_lt(strlen(text), 400 + 300);
+	ck_assert_ptr_nonnull(strstr(text, " log truncated: a job's log keeps "));
+	ck_assert_ptr_nonnull(strstr(text, " lines left out)\n"));
+	ck_assert(strlen(text) > 14 && strcmp(text + strlen(text) - 14, " done in 5 ms\n") == 0);
+	/* a log for no job is refused */
+	ck_assert_int_eq(store_job_log_append("nope", "x\n", 2), STORE_CONFLICT);
+
+	/* a job whose lease ended says so at the end of its log */
+	ck_assert_int_eq(store_job_claim("a", 100, 120, &j), STORE_OK);
+	ck_assert_str_eq(j.id, "job1");
+	job_free_texts(&j);
+	ck_assert_int_eq(store_jobs_expire("b", 121, false, &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	text = log_of("job1");
+	ck_assert_ptr_nonnull(strstr(text, " done in 5 ms\n"));
+	ck_assert_ptr_nonnull(strstr(text, " errored (noted by replica b): the job's lease ended: "
+					   "replica a stopped renewing"));
+	store_close();
+}
+END_TEST
+
+/* An older authd's log files move into the store once; a file of no job stays. */
+START_TEST(old_job_log_files_move_into_the_store)
+{
+	char data[256], jobs[300], one[320], gone[320];
+
+	store_setup();
+	add_job(1, 10);
+	snprintf(data, sizeof(data), "%s/dataXXXXXX", dir);
+	ck_assert_ptr_nonnull(mkdtemp(data));
+	snprintf(jobs, sizeof(jobs), "%s/jobs", data);
+	snprintf(one, sizeof(one), "%s/job1.log", jobs);
+	snprintf(gone, sizeof(gone), "%s/gone.log", jobs);
+	ck_assert_int_eq(mkdir(jobs, 0700), 0);
+	ck_assert_int_eq(it_write_file(one, "2026 old line\n"), 0);
+	ck_assert_int_eq(it_write_file(gone, "2026 other\n"), 0);
+	job_log_import(data);
+	ck_assert_str_eq(log_of("job1"), "2026 old line\n");
+	ck_assert_int_ne(access(one, F_OK), 0);
+	ck_assert_int_eq(access(gone, F_OK), 0);
+	/* once: a second start finds the file gone, the log as it was, and the directory goes */
+	ck_assert_int_eq(unlink(gone), 0);
+	job_log_import(data);
+	ck_assert_str_eq(log_of("job1"), "2026 old line\n");
+	ck_assert_int_ne(access(jobs, F_OK), 0);
+	ck_assert_int_eq(rmdir(data), 0);
+	store_close();
+}
+END_TEST
+
 /* The cases that hold for either driver. */
 static void add_neutral_cases(Suite *s)
 {
@@ -1345,8 +1439,10 @@ static void add_neutral_cases(Suite *s)
 					 throttle_keys_stay_bounded_in_the_store,
 					 throttle_counts_concurrent_failures_once_each, NULL});
 	unit_case(s, "jobs",
-		  (const TTest *const[]){a_job_runs_under_one_replica_s_lease,
-					 a_schedule_queues_one_job_a_period, NULL});
+		  (const TTest *const[]){
+		      a_job_runs_under_one_replica_s_lease, a_schedule_queues_one_job_a_period,
+		      a_job_log_is_written_beside_the_job_s_transaction_and_capped,
+		      old_job_log_files_move_into_the_store, NULL});
 }
 
 /* The SHA-256 of one row of values in store-copy's canonical form. */

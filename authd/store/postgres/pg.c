@@ -1521,7 +1521,8 @@ static int copy_begin(void)
 	return rc;
 }
 
-/* The references made again (and so checked); identity columns (jobs.seq) go on past the copy's. */
+/* The references made again (and so checked); identity columns (jobs.seq, job_logs.seq) go on
+ * past the copy's. */
 static int copy_end(void)
 {
 	int rc = command("DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name, def"

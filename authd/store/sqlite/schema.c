@@ -211,6 +211,17 @@ static const char *const migrations[] = {
      "  started_at INTEGER NOT NULL,"
      "  seq INTEGER NOT NULL,"
      "  seen_at INTEGER NOT NULL);"),
+
+    /*
+     * 14: a sync job's log, in chunks of lines written as the job goes
+     * (sync/job_log.c), in the store rather than a file beside it, as on
+     * PostgreSQL: one place to back up and to copy
+     */
+    ("CREATE TABLE job_logs ("
+     "  seq INTEGER PRIMARY KEY,"
+     "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+     "  lines BLOB NOT NULL);"
+     "CREATE INDEX job_logs_job ON job_logs(job_id, seq);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
