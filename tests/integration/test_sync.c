@@ -618,6 +618,9 @@ static json_t *await_status_at(int line, const char *id, const char *status)
 
 		if (strcmp(now, status) == 0 || (strcmp(status, "ended") == 0 && has_ended(j)))
 			return keep_json(j);
+		/* an end is final: say at once how it ended, with its log */
+		ck_assert_msg(!has_ended(j), "line %d: job %s ended %s, awaited %s: %s\nlog:\n%s",
+			      line, id, now, status, dumps(keep_json(j)), job_log_at(line, id));
 		ck_assert_msg(it_now() < deadline, "line %d: job %s is still %s after %d s", line,
 			      id, now, JOB_SECONDS);
 		json_decref(j);
