@@ -147,7 +147,8 @@ json_t *ls_member_sync_to_json(const struct ls_member_sync *m);
 void ls_member_sync_free(struct ls_member_sync *m);
 /*
  * Seconds between two scheduled syncs for "@hourly", "@daily", "@weekly",
- * "@every Nh" (N = 1..720) or "" (= @hourly); -1 for anything else.
+ * "@every Nh" (N = 1..720), "@every Nm" (N = 1..43200) or "" (= @hourly);
+ * -1 for anything else.
  */
 long ls_schedule_seconds(const char *schedule);
 

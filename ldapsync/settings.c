@@ -24,6 +24,7 @@
 #define DEFAULT_POOL_IDLE 60
 #define MAX_POOL_IDLE 3600
 #define DEFAULT_SCHEDULE "@hourly"
+#define MAX_EVERY_HOURS 720 /* "@every Nh": 30 days */
 #define DEFAULT_UNIQUE_ID_ATTR "entryUUID"
 /* memberRangeSize: Windows answers at most 1,500 (MaxValRange) whatever is asked */
 #define MAX_RANGE_SIZE 100000
@@ -478,9 +479,12 @@ long ls_schedule_seconds(const char *s)
 	if (strncmp(s, "@every ", 7) != 0 || !isdigit((unsigned char)s[7]))
 		return -1;
 	n = strtol(s + 7, &end, 10);
-	if (strcmp(end, "h") != 0 || n < 1 || n > 720)
-		return -1;
-	return n * 3600;
+	if (strcmp(end, "h") == 0 && n >= 1 && n <= MAX_EVERY_HOURS)
+		return n * 3600;
+	/* minutes reach as far as hours do: 30 days */
+	if (strcmp(end, "m") == 0 && n >= 1 && n <= MAX_EVERY_HOURS * 60)
+		return n * 60;
+	return -1;
 }
 
 /* Whether every URL of srv is one of old's: a list may shrink or change its order. */
@@ -637,7 +641,8 @@ static int read_settings(const json_t *in, const struct ls_settings *stored,
 		return -1;
 	if (ls_schedule_seconds(out->sync_schedule) < 0)
 		return refuse(err, "", "syncSchedule",
-			      "must be @hourly, @daily, @weekly or @every Nh (N from 1 to 720)");
+			      "must be @hourly, @daily, @weekly, @every Nh (N from 1 to 720) or "
+			      "@every Nm (N from 1 to 43200)");
 	if (out->sync_schedule[0] == '\0') {
 		free(out->sync_schedule);
 		if ((out->sync_schedule = strdup(DEFAULT_SCHEDULE)) == NULL)

@@ -2471,24 +2471,6 @@ static json_t *scheduled(void)
 	return out;
 }
 
-/* A new admin token for every replica, made on a live one: a jump of the clock ends
- * sessions. */
-static void login_again(void)
-{
-	int on = killed[0] ? other_than(0) : 0;
-	char *token = authd_login(replicas[on], "admin", ADMIN_PW);
-
-	http_close();
-	ck_assert_ptr_nonnull(token);
-	for (int i = 0; i < NREPLICAS; i++) {
-		free(tokens[i]);
-		tokens[i] = strdup(token);
-		ck_assert_ptr_nonnull(tokens[i]);
-	}
-	free(token);
-	use_replica(on);
-}
-
 /*
  * Moves every replica's clock to `offset`, into the next period of the
  * schedule, and waits for the period's job: the schedule's n-th. It must be
@@ -2500,7 +2482,6 @@ static json_t *period_at(int line, const char *clock, const char *offset, long n
 	json_t *jobs;
 
 	set_clock(clock, offset);
-	login_again();
 	while ((long)json_array_size(jobs = scheduled()) < n) {
 		ck_assert_msg(it_now() < deadline, "line %d: no sync was scheduled at %s", line,
 			      offset);
@@ -2520,11 +2501,14 @@ static void expect_one_job_a_period(long n)
 START_TEST(test_replicas_schedule_once_per_period)
 {
 	/*
-	 * The hourly schedule (the shortest syncSchedule) over five periods, on
-	 * the clock every replica reads: each starts one job; in the fourth the
-	 * replica that runs it is killed and, two minutes on, its lease has ended.
+	 * A one-minute schedule over five periods, on the clock every replica
+	 * reads: each starts one job; in the fourth the replica that runs it is
+	 * killed and, half a period on, its lease (20 s) has ended. The clock
+	 * moves a period and a second at a time (libfaketime's offsets are in
+	 * seconds); between two moves less than a minute passes, so the real
+	 * clock never reaches a period by itself.
 	 */
-	static const char *const hours[] = {"+61m", "+122m", "+183m", "+244m", "+305m"};
+	static const char *const minutes[] = {"+61", "+122", "+183", "+244", "+305"};
 	const char *lib = faketime_lib(), *clock = fmt("%s/faketime", wd), *id;
 	json_t *s = settings(false), *j;
 	double ldap_on;
@@ -2539,32 +2523,35 @@ START_TEST(test_replicas_schedule_once_per_period)
 	admin = NULL;
 	start_srv(ADMIN_PW);
 	json_object_set_new(s, "timeoutSeconds", json_integer(60));
-	use_ldap(s); /* syncSchedule @hourly */
+	json_object_set_new(s, "syncSchedule", json_string("@every 1m"));
+	use_ldap(s);
 	ldap_on = it_now();
+	ck_assert_str_eq(jstr(call("GET", admin, NULL, LDAP_CONFIG)->json, "syncSchedule"),
+			 "@every 1m");
 	start_other_replicas(lib, clock);
 	/* the first period starts when a scheduler first sees LDAP on: each looks every 2 s, and
-	 * one that saw it only after the jump would wait an hour more */
+	 * one that saw it only after the move would wait a period more */
 	it_sleep_ms(ldap_on + 4 > it_now() ? (long)((ldap_on + 4 - it_now()) * 1000) : 0);
-	for (long h = 1; h <= 3; h++) {
-		id = jstr(period_at(__LINE__, clock, hours[h - 1], h), "id");
+	for (long m = 1; m <= 3; m++) {
+		id = jstr(period_at(__LINE__, clock, minutes[m - 1], m), "id");
 		finish(id, "done");
-		expect_one_job_a_period(h);
+		expect_one_job_a_period(m);
 	}
 
 	/* killed while it runs the fourth period's job (held in its search) */
 	ck_assert_int_eq(kill(corp->pid, SIGSTOP), 0);
-	id = jstr(period_at(__LINE__, clock, hours[3], 4), "id");
+	id = jstr(period_at(__LINE__, clock, minutes[3], 4), "id");
 	holder = holder_of(id);
 	kill_replica(holder);
-	set_clock(clock, "+246m");
-	login_again();
+	use_replica(other_than(holder));
+	set_clock(clock, "+274");
 	j = await_status_at(__LINE__, id, "errored");
 	expect_has(jstr(j, "summary.error"), "lease", "the errored job's summary");
 	ck_assert_int_eq(kill(corp->pid, SIGCONT), 0);
 	expect_one_job_a_period(4);
 
 	/* the next period's job runs once, on another replica */
-	j = period_at(__LINE__, clock, hours[4], 5);
+	j = period_at(__LINE__, clock, minutes[4], 5);
 	id = jstr(j, "id");
 	j = finish(id, "done");
 	ck_assert_int_ne(replica_of(j), holder);

@@ -428,6 +428,9 @@ START_TEST(settings_refuse_each_bad_field)
 	expect_settings_refused("{\"additionalDomains\":{}}", "additionalDomains");
 	expect_settings_refused("{\"syncSchedule\":\"@every 0h\"}", "syncSchedule");
 	expect_settings_refused("{\"syncSchedule\":\"@every 721h\"}", "syncSchedule");
+	expect_settings_refused("{\"syncSchedule\":\"@every 0m\"}", "syncSchedule");
+	expect_settings_refused("{\"syncSchedule\":\"@every 43201m\"}", "syncSchedule");
+	expect_settings_refused("{\"syncSchedule\":\"@every 1.5m\"}", "syncSchedule");
 	expect_settings_refused("{\"syncSchedule\":\"daily\"}", "syncSchedule");
 	expect_settings_refused("{\"timeoutSeconds\":0}", "timeoutSeconds");
 	expect_settings_refused("{\"connectionPoolSize\":-1}", "connectionPoolSize");
@@ -461,7 +464,44 @@ START_TEST(settings_schedule_forms)
 	ck_assert_int_eq(ls_schedule_seconds("@every 720h"), 720 * 3600);
 	ck_assert_int_eq(ls_schedule_seconds("@every 2h "), -1);
 	ck_assert_int_eq(ls_schedule_seconds("@every -1h"), -1);
-	ck_assert_int_eq(ls_schedule_seconds("@every 3m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 3x"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 01h"), 3600);
+	/* minutes, as far as hours reach */
+	ck_assert_int_eq(ls_schedule_seconds("@every 1m"), 60);
+	ck_assert_int_eq(ls_schedule_seconds("@every 90m"), 90 * 60);
+	ck_assert_int_eq(ls_schedule_seconds("@every 43200m"), 720 * 3600);
+	ck_assert_int_eq(ls_schedule_seconds("@every 01m"), 60);
+	ck_assert_int_eq(ls_schedule_seconds("@every 0m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 43201m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 99999999999999999999m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1.5m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1M"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1mm"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1hm"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every  1m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1m "), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every +1m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every -1m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every 1 m"), -1);
+	ck_assert_int_eq(ls_schedule_seconds("@every1m"), -1);
+}
+END_TEST
+
+/* A minute schedule is kept as given: what GET shows is what was PUT. */
+START_TEST(settings_keep_a_minute_schedule)
+{
+	struct ls_settings s;
+	struct refusal err;
+	json_t *j;
+
+	ck_assert_int_eq(parse_patched("{\"syncSchedule\":\"@every 15m\"}", NULL, &s, &err), 0);
+	j = ls_settings_to_json(&s, false);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "syncSchedule")), "@every 15m");
+	json_decref(j);
+	ls_settings_free(&s);
+	ck_assert_int_eq(parse_patched("{\"syncSchedule\":\"@every 0m\"}", NULL, &s, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.message, "@every Nm (N from 1 to 43200)"));
 }
 END_TEST
 
@@ -987,6 +1027,7 @@ int main(void)
 	tcase_add_test(tc, settings_take_defaults);
 	tcase_add_test(tc, settings_refuse_each_bad_field);
 	tcase_add_test(tc, settings_schedule_forms);
+	tcase_add_test(tc, settings_keep_a_minute_schedule);
 	tcase_add_test(tc, settings_keep_password_only_for_same_server);
 	tcase_add_test(tc, settings_json_hides_passwords);
 	tcase_add_test(tc, settings_take_a_list_of_servers);
