@@ -1521,8 +1521,8 @@ static int copy_begin(void)
 	return rc;
 }
 
-/* The references made again (and so checked); identity columns (jobs.seq, job_logs.seq) go on
- * past the copy's. */
+/* The references made again (and so checked); the counters of identity and serial columns
+ * (jobs.seq, job_logs.seq, authd_changes.seq) go on past the copy's. */
 static int copy_end(void)
 {
 	int rc = command("DO $$ DECLARE r record; BEGIN FOR r IN SELECT t, name, def"
@@ -1533,7 +1533,8 @@ static int copy_end(void)
 		rc = command(
 		    "DO $$ DECLARE r record; BEGIN FOR r IN SELECT table_name, column_name"
 		    " FROM information_schema.columns WHERE table_schema = current_schema()"
-		    " AND is_identity = 'YES' LOOP EXECUTE format('SELECT setval("
+		    " AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')"
+		    " LOOP EXECUTE format('SELECT setval("
 		    "pg_get_serial_sequence(%L, %L), COALESCE((SELECT max(%I) FROM %I), 0) + 1,"
 		    " false)', r.table_name, r.column_name, r.column_name, r.table_name);"
 		    " END LOOP; END $$");
