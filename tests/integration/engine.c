@@ -323,16 +323,21 @@ static void release_root(const struct engine *e)
 	umount2(root, MNT_DETACH); /* EINVAL when it is not mounted: the usual case */
 }
 
+int engine_spawn(struct engine *e, const char *tls_dir)
+{
+	e->port = it_free_port();
+	if (e->port <= 0)
+		return -1;
+	e->pid = spawn_dockerd(e, tls_dir);
+	return e->pid > 0 ? 0 : -1;
+}
+
 int engine_start(struct engine *e, const char *tls_dir)
 {
 	for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
 		int rc;
 
-		e->port = it_free_port();
-		if (e->port <= 0)
-			return -1;
-		e->pid = spawn_dockerd(e, tls_dir);
-		if (e->pid <= 0)
+		if (engine_spawn(e, tls_dir) != 0)
 			return -1;
 		rc = wait_ready(e);
 		if (rc == 0)

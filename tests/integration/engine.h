@@ -73,6 +73,8 @@ struct engine *engine_new(const char *parent);
  * tail goes to stderr and nothing is left running.
  */
 int engine_start(struct engine *e, const char *tls_dir);
+/* dockerd as engine_start starts it, on a free port, without waiting for it: 0, or -1. */
+int engine_spawn(struct engine *e, const char *tls_dir);
 /* SIGTERM, then waits (bounded; SIGKILL after). Returns the wait status, -1 if none. */
 int engine_stop(struct engine *e);
 /* Stops it if needed, removes its dirs (kept when AUTHD_TEST_KEEP is set), frees the slot. */

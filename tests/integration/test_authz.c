@@ -45,7 +45,6 @@
 #define TEST_TIMEOUT 240
 /* dockerd retries an absent plugin for 30 s before it refuses the request */
 #define CMD_SECONDS 90
-#define ENGINE_READY_SECONDS 30
 #define MIB (1024 * 1024)
 
 /* ---- suite state: set by the unchecked fixtures, read by tests ---- */
@@ -169,95 +168,11 @@ static void stop_server(void)
 static const char *const tools[] = {"dockerd", "docker", "openssl", "unzip",
 				    "base64",  "tar",	 "bash",    NULL};
 
-/* The environment of dockerd and of its readiness probe: nothing inherited. */
-static void engine_env(const struct engine *e, char vars[2][IT_PATH_LEN + 16], const char *env[5])
-{
-	snprintf(vars[0], sizeof(vars[0]), "HOME=%s", e->dir);
-	snprintf(vars[1], sizeof(vars[1]), "DOCKER_CONFIG=%s/cli", e->dir);
-	env[0] = "PATH=" CMD_PATH;
-	env[1] = vars[0];
-	env[2] = vars[1];
-	env[3] = "LC_ALL=C";
-	env[4] = NULL;
-}
-
-/*
- * dockerd as engine.c starts it, plus --authorization-plugin, which
- * engine_start has no way to add. The pid goes into e, so that
- * engine_stop and engine_free stop it as they stop their own.
- */
-static void spawn_dockerd(struct engine *e, const char *tls, const char *plugin_name)
-{
-	char vars[2][IT_PATH_LEN + 16];
-	const char *env[5];
-
-	e->port = it_free_port();
-	ck_assert_int_gt(e->port, 0);
-	snprintf(e->host, sizeof(e->host), "tcp://127.0.0.1:%d", e->port);
-	ck_assert_int_eq(it_write_file(fmt("%s/daemon.json", e->dir), "{}\n"), 0);
-	engine_env(e, vars, env);
-	const char *argv[] = {"dockerd",
-			      "--iptables=false",
-			      "--bridge=none",
-			      "--storage-driver=vfs",
-			      "--data-root",
-			      fmt("%s/root", e->dir),
-			      "--exec-root",
-			      e->run,
-			      "--pidfile",
-			      fmt("%s/pid", e->dir),
-			      "--config-file",
-			      fmt("%s/daemon.json", e->dir),
-			      "-H",
-			      fmt("unix://%s", e->sock),
-			      "-H",
-			      e->host,
-			      "--tlsverify",
-			      "--tlscacert",
-			      fmt("%s/ca.pem", tls),
-			      "--tlscert",
-			      fmt("%s/server-cert.pem", tls),
-			      "--tlskey",
-			      fmt("%s/server-key.pem", tls),
-			      fmt("--authorization-plugin=%s", plugin_name),
-			      NULL};
-	e->pid = cmd_spawn(argv, env, e->dir, e->log);
-	ck_assert_msg(e->pid > 0, "cannot start dockerd");
-}
-
-/* True once `docker version` answers on the unix socket (no certificate: allowLocal). */
-static bool engine_answers(const struct engine *e)
-{
-	char vars[2][IT_PATH_LEN + 16], host[128], out[IT_PATH_LEN + 16];
-	const char *env[5];
-
-	snprintf(host, sizeof(host), "unix://%s", e->sock);
-	snprintf(out, sizeof(out), "%s/probe.log", e->dir);
-	engine_env(e, vars, env);
-	const char *argv[] = {"docker", "-H", host, "version", "--format", "{{.Server.Version}}",
-			      NULL};
-	return cmd_run(argv, env, e->dir, out, 10) == 0;
-}
-
+/* A controller engine whose requests go to the plugin `plugin` first (engine.c). */
 static void start_engine(struct engine *e, const char *tls)
 {
-	double deadline = it_now() + ENGINE_READY_SECONDS;
-	int status;
-
-	spawn_dockerd(e, tls, plugin);
-	while (!engine_answers(e)) {
-		if (waitpid(e->pid, &status, WNOHANG) == e->pid)
-			e->pid = 0;
-		if (e->pid == 0 || it_now() > deadline) {
-			char *text = it_read_file(e->log, NULL);
-			const char *log = text ? keep(text) : "";
-			size_t n = strlen(log);
-
-			ck_abort_msg("dockerd did not start (log %s):\n%s", e->log,
-				     log + (n > 4000 ? n - 4000 : 0));
-		}
-		it_sleep_ms(100);
-	}
+	snprintf(e->plugin, sizeof(e->plugin), "%s", plugin);
+	ck_assert_msg(engine_start(e, tls) == 0, "dockerd did not start; its log is above");
 }
 
 /* A docker command over the engine's own unix socket: local, so never refused. */
@@ -2219,8 +2134,8 @@ START_TEST(test_tls_wrong_certificate_fails_closed)
 
 	ck_assert_msg(e != NULL, "cannot make an engine's dirs");
 	write_spec(bad_spec, bad_plugin, fmt("%s/cert.pem", adm->dir), fmt("%s/key.pem", adm->dir));
-	e->port = it_free_port();
-	spawn_dockerd(e, fmt("%s/tls-controller", srv->dir), bad_plugin);
+	snprintf(e->plugin, sizeof(e->plugin), "%s", bad_plugin);
+	ck_assert_int_eq(engine_spawn(e, fmt("%s/tls-controller", srv->dir)), 0);
 	while (!exited(e->pid)) {
 		ck_assert_msg(it_now() < deadline,
 			      "dockerd with a wrong plugin certificate still runs");
