@@ -37,6 +37,7 @@ struct audit_query {
 	int64_t until;	     /* records at or before; INT64_MAX for all */
 	const char *account; /* the actor, or an account, user, org or username acted on */
 	const char *type;    /* an event name, or a prefix of them ending in "." ("account.") */
+	const char *replica; /* the replica that wrote it; lines that name none match no replica */
 };
 
 /*

@@ -245,6 +245,13 @@ static bool type_matches(const char *type, const struct head *h)
 	return h->event_len == n && memcmp(h->event, type, n) == 0;
 }
 
+static bool replica_matches(json_t *rec, const char *replica)
+{
+	const char *v = json_string_value(json_object_get(rec, "replica"));
+
+	return v != NULL && strcmp(v, replica) == 0;
+}
+
 static bool account_matches(json_t *rec, const char *account)
 {
 	/* who acted, and the accounts acted on: users and organizations alike */
@@ -277,7 +284,8 @@ static int offer(struct reader *rd, const struct head *h, const char *line, size
 		return 0;
 	/* one seq per record: the one its head gave */
 	rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(rec) || (q->account != NULL && !account_matches(rec, q->account))) {
+	if (!json_is_object(rec) || (q->account != NULL && !account_matches(rec, q->account)) ||
+	    (q->replica != NULL && !replica_matches(rec, q->replica))) {
 		json_decref(rec);
 		return 0;
 	}

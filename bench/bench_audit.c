@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 {
 	long mb = argc > 1 ? strtol(argv[1], NULL, 10) : 200;
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	struct audit_query q = {0, INT64_MIN, INT64_MAX, NULL, NULL};
+	struct audit_query q = {.since = INT64_MIN, .until = INT64_MAX};
 	char dir[512], path[600], cmd[700];
 	double scan_ms, first_ms, deep_ms, none_ms, bob_ms;
 	long rss_before, rss_after;

@@ -90,7 +90,7 @@ static void read_file(void)
 	struct audit_files files;
 	struct failure err;
 	struct audit *a = audit_open(path, 0, 1, &err);
-	struct audit_query q = {0, INT64_MIN, INT64_MAX, NULL, NULL};
+	struct audit_query q = {.since = INT64_MIN, .until = INT64_MAX};
 	uint64_t newest;
 
 	if (a == NULL || audit_files_open(a, &files) != 0)

@@ -19,26 +19,13 @@
 struct audit_page {
 	struct page page;
 	size_t bytes;
-	const char *replica; /* ?replica=: only the lines that replica wrote; NULL for all */
 };
-
-/* Lines written before they named their replica name none, and match no replica. */
-static bool replica_matches(json_t *rec, const char *replica)
-{
-	const char *v = json_string_value(json_object_get(rec, "replica"));
-
-	return replica == NULL || (v != NULL && strcmp(v, replica) == 0);
-}
 
 static int add_record(json_t *rec, uint64_t seq, size_t len, void *ctx)
 {
 	struct audit_page *ap = ctx;
 	char name[24];
 
-	if (!replica_matches(rec, ap->replica)) {
-		json_decref(rec);
-		return 0;
-	}
 	snprintf(name, sizeof(name), "%" PRIu64, seq);
 	if (ap->page.seen > 0 && ap->page.seen < ap->page.limit &&
 	    ap->bytes + len > AUDIT_PAGE_BYTES) {
@@ -93,8 +80,7 @@ static int parse_bound(const char *name, const char *value, int64_t *out, struct
 }
 
 /* The filters of the query string; 0, or -1 with why naming the parameter. */
-static int parse_filters(struct req *r, struct audit_query *q, const char **replica,
-			 struct refusal *why)
+static int parse_filters(struct req *r, struct audit_query *q, struct refusal *why)
 {
 	const char *start = req_query(r, "start"), *account = req_query(r, "account");
 	const char *type = req_query(r, "type"), *name = req_query(r, "replica");
@@ -121,12 +107,11 @@ static int parse_filters(struct req *r, struct audit_query *q, const char **repl
 					   "a prefix of them ending in a dot, such as account.");
 		q->type = type;
 	}
-	*replica = NULL;
 	if (name != NULL && name[0] != '\0') {
 		if (utf8_chars(name) > REPLICA_NAME_MAX_CHARS)
 			return refusal_set(why, "replica", "replica: must be at most %d characters",
 					   REPLICA_NAME_MAX_CHARS);
-		*replica = name;
+		q->replica = name;
 	}
 	return 0;
 }
@@ -143,7 +128,7 @@ void api_audit_list(struct req *r, struct resp *out)
 		resp_forbidden(out);
 		return;
 	}
-	if (parse_filters(r, &q, &ap.replica, &why) != 0) {
+	if (parse_filters(r, &q, &why) != 0) {
 		resp_refused(out, &why);
 		return;
 	}

@@ -108,7 +108,7 @@ static struct got *read_page(struct audit *a, const struct audit_query *q, int l
 	return &g;
 }
 
-static const struct audit_query all = {0, INT64_MIN, INT64_MAX, NULL, NULL};
+static const struct audit_query all = {.since = INT64_MIN, .until = INT64_MAX};
 
 /* Pages through everything with `limit`; the seqs in *out, newest first. */
 static int read_everything(struct audit *a, int limit, uint64_t *out, int max)
